@@ -1,0 +1,79 @@
+/**
+ * The one error class of consensus-store. The `code` is the contract (stable, uppercase);
+ * messages may change between versions. Never throw a bare Error from library code for a
+ * condition a caller can meet: pick a code here.
+ */
+
+/** Every stable error code. Adding a code is a minor change; renaming one is breaking. */
+export const ErrorCodes = [
+  'LOCKED',
+  'CLOSED',
+  'CORRUPTION',
+  'IO_FAILED',
+  'DISK_FULL',
+  'RECORD_TOO_LARGE',
+  'BATCH_TOO_LARGE',
+  'QUEUE_FULL',
+  'INVALID_ARGUMENT',
+  'CONFLICT',
+  'NOT_FOUND',
+  'UNSUPPORTED_FORMAT',
+  'FRESH_SIGN_STATE',
+] as const;
+
+/** A stable error code. */
+export type ErrorCode = (typeof ErrorCodes)[number];
+
+/** Where on disk a CORRUPTION was found. */
+export interface CorruptionLocation {
+  /** Path of the damaged file. */
+  readonly file: string;
+  /** Byte offset inside that file. */
+  readonly offset: number;
+}
+
+/**
+ * The error every public method rejects or throws with for conditions a caller can meet.
+ * `code` is stable; `details` carries structured context (file and offset for CORRUPTION).
+ */
+export class ConsensusStoreError extends Error {
+  /** The stable code. */
+  readonly code: ErrorCode;
+  /** File and offset, present on CORRUPTION errors that have a location. */
+  readonly location: CorruptionLocation | undefined;
+  /** Extra structured context for logs and tests. */
+  readonly details: Readonly<Record<string, unknown>> | undefined;
+
+  constructor(
+    code: ErrorCode,
+    message: string,
+    options: {
+      cause?: unknown;
+      location?: CorruptionLocation;
+      details?: Readonly<Record<string, unknown>>;
+    } = {},
+  ) {
+    super(`${code}: ${message}`, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'ConsensusStoreError';
+    this.code = code;
+    this.location = options.location;
+    this.details = options.details;
+  }
+}
+
+/** True when `err` is a ConsensusStoreError, optionally with the given code. */
+export function isStoreError(err: unknown, code?: ErrorCode): err is ConsensusStoreError {
+  return err instanceof ConsensusStoreError && (code === undefined || err.code === code);
+}
+
+/** Shorthand for an INVALID_ARGUMENT error naming the argument and what was wrong. */
+export function invalidArgument(name: string, problem: string): ConsensusStoreError {
+  return new ConsensusStoreError('INVALID_ARGUMENT', `${name} ${problem}`, { details: { argument: name } });
+}
+
+/** Shorthand for a CORRUPTION error with its location. */
+export function corruption(file: string, offset: number, problem: string): ConsensusStoreError {
+  return new ConsensusStoreError('CORRUPTION', `${problem} (file ${file}, offset ${offset})`, {
+    location: { file, offset },
+  });
+}

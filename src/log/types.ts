@@ -1,0 +1,113 @@
+/**
+ * The public shape of the write-ahead log: what the stores program against. The engine lives in
+ * `src/log/wal.ts`; this file holds only types, so that a store can be written and read without
+ * the engine's internals.
+ */
+import type { FileSystem } from '../io/types.ts';
+
+/**
+ * A log sequence number: the global, gap-free id of a record (1, 2, 3, ...). Returned as
+ * `VoteLogEntry.id`, `LogEntry.id`. An LSN is not a height or a round: the brand keeps them apart.
+ */
+export type Lsn = number & { readonly __brand: 'Lsn' };
+
+/** Durability of `append` (DESIGN D1). `none` is for tests and benchmarks only: it acknowledges without fdatasync. */
+export type Durability = 'fsync' | 'none';
+
+/** A record to append. `kind` 1..255 (0 is reserved for unwritten space); `payload` at most `maxRecordSize` bytes. */
+export interface RecordInput {
+  readonly kind: number;
+  readonly payload: Uint8Array;
+}
+
+/** A record as stored. `payload` may share memory with a larger read buffer: copy it to keep it long. */
+export interface LogRecord {
+  readonly lsn: Lsn;
+  readonly kind: number;
+  readonly payload: Uint8Array;
+}
+
+/** Lifecycle of a log (abstract-level style). `poisoned`: a write failed with EIO (D6); reads work, writes reject. */
+export type LogStatus = 'new' | 'opening' | 'open' | 'poisoned' | 'closing' | 'closed';
+
+/** Options of `WriteAheadLog.open`. Every limit has a default; out-of-range values are INVALID_ARGUMENT. */
+export interface LogOptions {
+  /** The data directory (holds LOCK, MANIFEST, wal/). Created if absent. */
+  readonly dir: string;
+  /** File system to use; default the real one (node:fs). Tests pass the simulated disk. */
+  readonly fs?: FileSystem;
+  /** Default `fsync`. */
+  readonly durability?: Durability;
+  /** Segment file size in bytes; default 64 MiB, at least 4 KiB, a multiple of 4096. */
+  readonly segmentSize?: number;
+  /** Largest payload in bytes; default 1 MiB; must fit a segment with its framing. */
+  readonly maxRecordSize?: number;
+  /** Largest batch written with one fdatasync, in bytes; default 4 MiB. */
+  readonly maxBatchBytes?: number;
+  /** Largest batch written with one fdatasync, in records; default 4096. */
+  readonly maxBatchRecords?: number;
+  /** Most records waiting for a batch; beyond it `append` rejects with QUEUE_FULL. Default 1,000,000. */
+  readonly maxQueuedRecords?: number;
+  /** Longest a record waits for companions before its batch is written, in ms; default 0 (write as soon as the disk is free). */
+  readonly maxBatchDelayMs?: number;
+  /**
+   * Explicit repair mode (D5): on interior damage keep a `.broken` copy of the damaged segment,
+   * cut at the last good batch, drop what follows, and report it in `openReport.repair`.
+   * Default false: interior damage fails the open with CORRUPTION.
+   */
+  readonly repair?: boolean;
+}
+
+/** What the open did, for `recover()` and operators. */
+export interface OpenReport {
+  readonly segmentsScanned: number;
+  readonly recordsScanned: number;
+  readonly batchesScanned: number;
+  /** Bytes of a torn, unacknowledged tail batch cut away (D5). */
+  readonly tornBytesCut: number;
+  /** Present when repair mode cut damaged data. */
+  readonly repair?: RepairReport;
+  readonly durationMs: number;
+}
+
+/** What an explicit repair cut (D5). */
+export interface RepairReport {
+  /** The damaged segment file. */
+  readonly file: string;
+  /** Offset of the first bad byte. */
+  readonly offset: number;
+  /** Where the copy of the damaged file was kept. */
+  readonly brokenCopy: string;
+  /** The first LSN lost (every record from it on is gone), if any record was lost. */
+  readonly firstLostLsn: Lsn | undefined;
+  /** Segments after the damaged one that were removed. */
+  readonly segmentsDropped: number;
+  readonly bytesDropped: number;
+}
+
+/** The log's public surface. */
+export interface Log {
+  readonly status: LogStatus;
+  /** The LSN the next appended record will get. */
+  readonly nextLsn: Lsn;
+  /** Set once open. */
+  readonly openReport: OpenReport;
+  /**
+   * Appends `records` as one atomic batch (D3) and resolves with their LSNs once durable (D1).
+   * LSNs are assigned synchronously, in call order; batches become durable in that order.
+   * Rejects: INVALID_ARGUMENT (bad kind or empty list), RECORD_TOO_LARGE, BATCH_TOO_LARGE,
+   * QUEUE_FULL, DISK_FULL (nothing written; retry after freeing space), IO_FAILED (poisoned),
+   * CLOSED.
+   */
+  append(records: readonly RecordInput[]): Promise<Lsn[]>;
+  /** The record with this LSN, or undefined if none is durable with it. CORRUPTION if its bytes fail their check. */
+  get(lsn: Lsn): Promise<LogRecord | undefined>;
+  /**
+   * Calls `visit` with every durable record from `from` (default: the first) in LSN order.
+   * `visit` is synchronous and may return `false` to stop. Used to rebuild indexes on open.
+   */
+  scan(visit: (record: LogRecord) => boolean | void, from?: Lsn): Promise<void>;
+  /** Idempotent. Waits for in-flight batches, then releases the lock. */
+  close(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
