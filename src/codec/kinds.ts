@@ -1,0 +1,38 @@
+/**
+ * Record kinds: the first byte of meaning of every log record. One registry, so that two stores
+ * never claim the same kind. A kind's number is part of the on-disk format: never reuse or
+ * renumber one (add new ones instead). 0 is unwritten space; 200..255 belong to the log itself.
+ */
+export const RecordKind = {
+  /** A validator's vote (payload: codec/vote-record). */
+  Vote: 1,
+  /** A finalization mark: height and round finalized (VoteStore.markFinalized). */
+  Finalized: 2,
+  /** Sign guard: the node signed this (height, round, step) with these sign bytes and signature. */
+  SignGuardEntry: 10,
+  /** Sign guard: an imported watermark (fresh data directory for a key that signed before). */
+  SignGuardImport: 11,
+  /** Round state checkpoint. */
+  RoundState: 20,
+  /** Round states below a height were pruned. */
+  RoundStatePrune: 21,
+  /** Validator registered. */
+  ValidatorRegistered: 30,
+  /** Validator stake changed. */
+  ValidatorStake: 31,
+  /** Validator status changed. */
+  ValidatorStatus: 32,
+  /** Validator slashed. */
+  ValidatorSlash: 33,
+  /** Reserved for the audit log (issue 4): 50..59. */
+  AuditEvent: 50,
+  /** Reserved for Byzantine evidence (issue 4): 60..69. */
+  Evidence: 60,
+  /** Reserved for reward history (issue 4): 70..79. */
+  RewardDistribution: 70,
+  /** Reserved for snapshots: 80..89. */
+  SnapshotMeta: 80,
+} as const;
+
+/** Kinds 200..255 are the log's own (commit markers and the like); stores must not use them. */
+export const FIRST_LOG_KIND = 200;
