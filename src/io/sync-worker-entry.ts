@@ -1,0 +1,99 @@
+/**
+ * The source of the dedicated I/O worker thread that serves `writeAndSync` and `datasync`
+ * (see `sync-worker.ts` for the protocol). It is kept as a plain JavaScript string and started
+ * with `new Worker(source, { eval: true })`, so that it runs the same way under tsx, vitest and
+ * the compiled package, with no loader and no file-extension guessing.
+ *
+ * Must never: report success for a write or fdatasync that threw, retry an fdatasync, touch a
+ * file descriptor other than the one in the request, or keep running once its parent is gone
+ * (it holds no handles, so the thread ends with the process).
+ *
+ * Shared memory layout (Int32 slots unless said otherwise), mirrored in `sync-worker.ts`:
+ *   [0] state: 0 idle, 1 request posted, 2 done
+ *   [1] op: 1 write then fdatasync, 2 fdatasync only
+ *   [2] fd   [3] byte length of the data   [4] result: 0 ok, 1 failed
+ *   [5] length of the error code string   [6] failing syscall: 0 write, 1 fdatasync
+ *   [7] how long to spin for the next request after this one, in microseconds
+ *   bytes 64..71: the write position (Float64)
+ *   bytes 96..159: the error code (ASCII, e.g. "EIO")
+ *   bytes 256..: the data to write
+ */
+
+/** Byte offset of the data region in the shared buffer. */
+export const SYNC_WORKER_HEADER_BYTES = 256;
+
+/** JavaScript source of the worker; `workerData` is `{ sab, capacity }`. */
+export const SYNC_WORKER_SOURCE = String.raw`
+'use strict';
+const { workerData } = require('node:worker_threads');
+const fs = require('node:fs');
+const { performance } = require('node:perf_hooks');
+
+const STATE = 0, OP = 1, FD = 2, LENGTH = 3, RESULT = 4, ERR_LEN = 5, ERR_SYSCALL = 6, SPIN = 7;
+const REQUEST = 1, DONE = 2;
+const OP_WRITE_SYNC = 1, OP_SYNC = 2;
+
+const sab = workerData.sab;
+const ctl = new Int32Array(sab, 0, 16);
+const position = new Float64Array(sab, 64, 1);
+const errCode = new Uint8Array(sab, 96, 64);
+const data = new Uint8Array(sab, ${SYNC_WORKER_HEADER_BYTES}, workerData.capacity);
+function waitForRequest(spinUntil) {
+  let n = 0;
+  let spinning = spinUntil > 0;
+  for (;;) {
+    const s = Atomics.load(ctl, STATE);
+    if (s === REQUEST) return;
+    if (spinning) {
+      n += 1;
+      if ((n & 63) === 0 && performance.now() >= spinUntil) spinning = false;
+      continue;
+    }
+    Atomics.wait(ctl, STATE, s);
+  }
+}
+
+function fail(err, syscall) {
+  const code = err !== null && typeof err === 'object' && typeof err.code === 'string' ? err.code : 'EIO';
+  const n = Math.min(code.length, errCode.length);
+  for (let i = 0; i < n; i++) errCode[i] = code.charCodeAt(i) & 0x7f;
+  ctl[ERR_LEN] = n;
+  ctl[ERR_SYSCALL] = syscall;
+  ctl[RESULT] = 1;
+}
+
+function serve() {
+  const op = ctl[OP];
+  const fd = ctl[FD];
+  const length = ctl[LENGTH];
+  const at = position[0];
+  let syscall = 0;
+  try {
+    if (op === OP_WRITE_SYNC) {
+      let done = 0;
+      while (done < length) {
+        const n = fs.writeSync(fd, data, done, length - done, at + done);
+        if (!(n > 0)) throw Object.assign(new Error('write made no progress'), { code: 'EIO' });
+        done += n;
+      }
+    } else if (op !== OP_SYNC) {
+      throw Object.assign(new Error('unknown op ' + op), { code: 'EINVAL' });
+    }
+    syscall = 1;
+    fs.fdatasyncSync(fd);
+    ctl[RESULT] = 0;
+  } catch (err) {
+    fail(err, syscall);
+  }
+  Atomics.store(ctl, STATE, DONE);
+  Atomics.notify(ctl, STATE);
+}
+
+let spinUntil = 0;
+for (;;) {
+  waitForRequest(spinUntil);
+  const spinMs = ctl[SPIN] / 1000;
+  serve();
+  spinUntil = spinMs > 0 ? performance.now() + spinMs : 0;
+}
+`;

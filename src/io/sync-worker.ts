@@ -1,0 +1,395 @@
+/**
+ * The commit-path fast lane: a dedicated I/O worker thread that performs `write + fdatasync`
+ * (or `fdatasync` alone) on a numeric fd, fed through one request slot in a SharedArrayBuffer.
+ *
+ * Why: a plain async `writev` then `fdatasync` costs two threadpool round trips; here the main
+ * thread copies the bytes into shared memory, flips the slot's state and is woken by an
+ * `Atomics.waitAsync` completion, one cross-thread hop each way. After each request the worker
+ * spins briefly (default 200 us) before it sleeps in `Atomics.wait`, so a steady stream of
+ * commits (group commit issues the next one as soon as the previous resolves) rarely pays the
+ * futex wake-up. Requests queue on the main thread; one is in the slot at a time.
+ *
+ * Spinning and polling pay only when a CPU is free for them; on a saturated machine they steal
+ * the time slice the other thread needs and the tail grows tenfold. So both are gated, re-checked
+ * about once a second: where Linux pressure stall information is readable, they run while
+ * /proc/pressure/cpu reports runnable tasks waiting less than 5% of the last 10 s (read
+ * asynchronously, off the commit path); elsewhere while the 1-minute load average minus this
+ * process's own CPU use leaves a CPU idle. With more than one CPU only.
+ *
+ * The worker is referenced (keeps the process alive) only while a request is pending: a pending
+ * `Atomics.waitAsync` alone does not keep node running, and an idle worker must not either.
+ *
+ * Must never: block the main thread (no synchronous fs call, no `Atomics.wait` here), report
+ * success for a failed write or fdatasync, or lose an errno code (EIO, ENOSPC, EBADF propagate
+ * exactly, as an ErrnoError with node's `code`). If the worker dies with requests in flight their
+ * outcome is unknown, so they reject with EIO, which poisons the log (D6).
+ */
+import { readFile } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { ErrnoError } from './types.ts';
+import { SYNC_WORKER_HEADER_BYTES, SYNC_WORKER_SOURCE } from './sync-worker-entry.ts';
+
+/** Options of a SyncWorker. */
+export interface SyncWorkerOptions {
+  /** Largest request in bytes carried through shared memory; bigger ones must use the plain path. Default 4 MiB. */
+  readonly capacity?: number;
+  /** How long the worker spins for the next request before it sleeps, in microseconds. Default 200; 0 never spins. */
+  readonly spinMicros?: number;
+  /**
+   * Longest time the main thread polls for a completion (one check per event-loop turn, through
+   * `setImmediate`, so the loop keeps serving other work) before it parks on `Atomics.waitAsync`,
+   * in microseconds. Polling saves the cross-thread wake-up of the main thread at the price of
+   * CPU while a sync is in flight. The window adapts: about 4x the recent average service time,
+   * at most this; when syncs take longer than half of it (a slow disk) the main thread does not
+   * poll at all. Default 1000; 0 never polls.
+   */
+  readonly pollMicros?: number;
+  /** `auto` (default): spin and poll only while a CPU is free (see the file comment); `always`: ignore the gate (benchmarks). */
+  readonly busyWait?: 'auto' | 'always';
+}
+
+/** Default shared data region: one default-sized group-commit batch (4 MiB). */
+const DEFAULT_CAPACITY = 4 * 1024 * 1024;
+const DEFAULT_SPIN_MICROS = 200;
+const DEFAULT_POLL_MICROS = 1000;
+/** Weight of one sample in the moving average of service times (1/16). */
+const EWMA_SHIFT = 16;
+const MAX_SPIN_MICROS = 10_000;
+
+/** How often the CPU-contention gate is re-evaluated, in ms. */
+const GATE_INTERVAL_MS = 1000;
+/** Busy-waiting stops when runnable tasks waited for a CPU more than this % of the last 10 s. */
+const MAX_CPU_PRESSURE_PERCENT = 5;
+const PRESSURE_FILE = '/proc/pressure/cpu';
+
+/** `some avg10` of a /proc/pressure/cpu text, or undefined when absent. */
+function cpuPressure(text: string): number | undefined {
+  const match = /^some avg10=([0-9.]+)/m.exec(text);
+  return match?.[1] === undefined ? undefined : Number(match[1]);
+}
+
+const STATE = 0;
+const OP = 1;
+const FD = 2;
+const LENGTH = 3;
+const RESULT = 4;
+const ERR_LEN = 5;
+const ERR_SYSCALL = 6;
+const SPIN = 7;
+const REQUEST = 1;
+const DONE = 2;
+const OP_WRITE_SYNC = 1;
+const OP_SYNC = 2;
+
+type WaitAsyncResult = { async: false; value: 'not-equal' | 'timed-out' } | { async: true; value: Promise<'ok' | 'timed-out'> };
+type WaitAsync = (array: Int32Array, index: number, value: number) => WaitAsyncResult;
+
+/** Atomics.waitAsync (ES2024; lib ES2023 does not declare it), or undefined where the runtime lacks it. */
+const waitAsync: WaitAsync | undefined = (Atomics as unknown as { waitAsync?: WaitAsync }).waitAsync?.bind(Atomics);
+
+interface SyncRequest {
+  readonly op: number;
+  readonly fd: number;
+  readonly buffers: readonly Uint8Array[];
+  readonly length: number;
+  readonly position: number;
+  readonly path: string;
+  readonly resolve: () => void;
+  readonly reject: (err: Error) => void;
+}
+
+/** Lifecycle: `starting` until the thread runs, then `running`; `failed` and `closed` are final. */
+type WorkerState = 'starting' | 'running' | 'failed' | 'closed';
+
+/**
+ * One I/O worker thread and its request queue. Create it, await `ready()`, then check
+ * `usable()`: when false (the runtime lacks `Atomics.waitAsync`, or the thread failed to start
+ * or died), callers use the plain async path instead.
+ */
+export class SyncWorker {
+  /** Largest `writeAndSync` request (total bytes) this worker accepts. */
+  readonly maxRequestBytes: number;
+  readonly #ctl: Int32Array;
+  readonly #position: Float64Array;
+  readonly #errCode: Uint8Array;
+  readonly #data: Uint8Array;
+  readonly #queue: SyncRequest[] = [];
+  readonly #ready: Promise<void>;
+  #worker: Worker | undefined;
+  #state: WorkerState = 'starting';
+  #current: SyncRequest | undefined;
+  #referenced = true;
+  readonly #pollMaxMs: number;
+  /** Moving average of dispatch-to-completion times, in ms: sizes the poll window. */
+  #serviceMs: number;
+  #dispatchedAt = 0;
+  readonly #spinMicros: number;
+  /** Whether spinning and polling are allowed now (a CPU is free for them). */
+  #busyWaitAllowed = true;
+  #gateCheckedAt = Number.NEGATIVE_INFINITY;
+  #gateCpu = process.cpuUsage();
+  #gateCpuAt = performance.now();
+  #pressureReadable = true;
+  readonly #gateAlways: boolean;
+
+  /** Starts the thread (asynchronously: start-up takes tens of ms; see `ready`). */
+  constructor(options: SyncWorkerOptions = {}) {
+    const capacity = options.capacity ?? DEFAULT_CAPACITY;
+    const spinMicros = options.spinMicros ?? DEFAULT_SPIN_MICROS;
+    const pollMicros = options.pollMicros ?? DEFAULT_POLL_MICROS;
+    if (!Number.isSafeInteger(capacity) || capacity < 4096 || capacity > 1024 * 1024 * 1024) {
+      throw new RangeError(`capacity must be an integer between 4096 and 1 GiB, got ${String(capacity)}`);
+    }
+    if (!Number.isFinite(spinMicros) || spinMicros < 0 || spinMicros > MAX_SPIN_MICROS) {
+      throw new RangeError(`spinMicros must be between 0 and ${MAX_SPIN_MICROS}, got ${String(spinMicros)}`);
+    }
+    if (!Number.isFinite(pollMicros) || pollMicros < 0 || pollMicros > MAX_SPIN_MICROS) {
+      throw new RangeError(`pollMicros must be between 0 and ${MAX_SPIN_MICROS}, got ${String(pollMicros)}`);
+    }
+    this.#pollMaxMs = pollMicros / 1000;
+    this.#spinMicros = spinMicros;
+    this.#gateAlways = options.busyWait === 'always';
+    this.#serviceMs = this.#pollMaxMs / 4;
+    this.maxRequestBytes = capacity;
+    const sab = new SharedArrayBuffer(SYNC_WORKER_HEADER_BYTES + capacity);
+    this.#ctl = new Int32Array(sab, 0, 16);
+    this.#position = new Float64Array(sab, 64, 1);
+    this.#errCode = new Uint8Array(sab, 96, 64);
+    this.#data = new Uint8Array(sab, SYNC_WORKER_HEADER_BYTES, capacity);
+    this.#ready = this.#start(sab, capacity);
+  }
+
+  #start(sab: SharedArrayBuffer, capacity: number): Promise<void> {
+    if (waitAsync === undefined) {
+      this.#state = 'failed';
+      return Promise.resolve();
+    }
+    return new Promise<void>((resolve) => {
+      let worker: Worker;
+      try {
+        worker = new Worker(SYNC_WORKER_SOURCE, {
+          eval: true,
+          workerData: { sab, capacity },
+          name: 'consensus-store-io',
+          stdout: false,
+          stderr: false,
+        });
+      } catch {
+        this.#state = 'failed';
+        resolve();
+        return;
+      }
+      this.#worker = worker;
+      // Referenced while starting (someone awaits `ready`); unreferenced once idle.
+      worker.once('online', () => {
+        if (this.#state === 'starting') this.#state = 'running';
+        if (this.#current === undefined) this.#setReferenced(false);
+        resolve();
+      });
+      worker.once('error', (err) => {
+        this.#die(err);
+        resolve();
+      });
+      worker.once('exit', () => {
+        this.#die(undefined);
+        resolve();
+      });
+    });
+  }
+
+  /** True while spinning and polling are in use (the CPU gate is open); for diagnostics. */
+  get busyWaiting(): boolean {
+    return this.#gateAlways || this.#busyWaitAllowed;
+  }
+
+  /** Resolves once the thread runs (or failed to start); never rejects. */
+  ready(): Promise<void> {
+    return this.#ready;
+  }
+
+  /** True when requests may be sent: the thread runs (or is starting) and was not shut down. */
+  usable(): boolean {
+    return this.#state === 'running' || this.#state === 'starting';
+  }
+
+  /**
+   * Writes all of `buffers` at `position` on `fd`, then fdatasyncs it, in the worker. Rejects
+   * with an ErrnoError carrying the errno code (`EIO`, `ENOSPC`, `EBADF`, ...) of the failing
+   * call; the sync is not attempted when the write fails. `path` only names the file in errors.
+   * Throws RangeError when the request exceeds `maxRequestBytes`.
+   */
+  writeAndSync(fd: number, buffers: readonly Uint8Array[], position: number, path: string): Promise<void> {
+    let length = 0;
+    for (const buf of buffers) length += buf.byteLength;
+    if (length > this.maxRequestBytes) {
+      throw new RangeError(`request of ${length} bytes exceeds the worker's ${this.maxRequestBytes}`);
+    }
+    return this.#enqueue(OP_WRITE_SYNC, fd, buffers, length, position, path);
+  }
+
+  /** fdatasync of `fd` in the worker; rejects with the errno code of the failure. */
+  datasync(fd: number, path: string): Promise<void> {
+    return this.#enqueue(OP_SYNC, fd, [], 0, 0, path);
+  }
+
+  /** Stops the thread once the queue is empty; requests after this reject with EBADF. Idempotent. */
+  async shutdown(): Promise<void> {
+    if (this.#state === 'closed' || this.#state === 'failed') return;
+    while (this.#current !== undefined) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    this.#state = 'closed';
+    const worker = this.#worker;
+    this.#worker = undefined;
+    if (worker !== undefined) await worker.terminate();
+  }
+
+  #enqueue(op: number, fd: number, buffers: readonly Uint8Array[], length: number, position: number, path: string): Promise<void> {
+    if (!this.usable()) {
+      return Promise.reject(new ErrnoError(this.#state === 'closed' ? 'EBADF' : 'EIO', 'sync-worker', path));
+    }
+    return new Promise<void>((resolve, reject) => {
+      const request: SyncRequest = { op, fd, buffers, length, position, path, resolve, reject };
+      if (this.#current === undefined) this.#dispatch(request);
+      else this.#queue.push(request);
+    });
+  }
+
+  /** Copies `request` into the slot, wakes the worker and waits (asynchronously) for DONE. */
+  #dispatch(request: SyncRequest): void {
+    this.#current = request;
+    this.#setReferenced(true);
+    let at = 0;
+    for (const buf of request.buffers) {
+      this.#data.set(buf, at);
+      at += buf.byteLength;
+    }
+    const ctl = this.#ctl;
+    ctl[OP] = request.op;
+    ctl[FD] = request.fd;
+    ctl[LENGTH] = request.length;
+    ctl[RESULT] = 0;
+    ctl[SPIN] = this.#busyWaitOk() ? this.#spinMicros : 0;
+    this.#position[0] = request.position;
+    Atomics.store(ctl, STATE, REQUEST);
+    Atomics.notify(ctl, STATE);
+    this.#dispatchedAt = performance.now();
+    const window = this.#pollWindowMs();
+    if (window > 0) this.#poll(request, this.#dispatchedAt + window);
+    else this.#awaitDone(request);
+  }
+
+  /** Whether busy-waiting is allowed now; schedules a re-check when the last one is old. */
+  #busyWaitOk(): boolean {
+    if (this.#gateAlways) return true;
+    const now = performance.now();
+    if (now - this.#gateCheckedAt >= GATE_INTERVAL_MS) {
+      this.#gateCheckedAt = now;
+      this.#recheckGate(now);
+    }
+    return this.#busyWaitAllowed;
+  }
+
+  #recheckGate(now: number): void {
+    if (availableParallelism() < 2) {
+      this.#busyWaitAllowed = false;
+      return;
+    }
+    if (this.#pressureReadable) {
+      readFile(PRESSURE_FILE, 'latin1', (err, text) => {
+        const pressure = err === null ? cpuPressure(text) : undefined;
+        if (pressure === undefined) this.#pressureReadable = false;
+        else this.#busyWaitAllowed = pressure < MAX_CPU_PRESSURE_PERCENT;
+      });
+      return;
+    }
+    const cpu = process.cpuUsage(this.#gateCpu);
+    const elapsedMs = now - this.#gateCpuAt;
+    this.#gateCpu = process.cpuUsage();
+    this.#gateCpuAt = now;
+    const ownCpus = elapsedMs > 0 ? (cpu.user + cpu.system) / 1000 / elapsedMs : 0;
+    this.#busyWaitAllowed = (loadavg()[0] ?? 0) - ownCpus < availableParallelism() - 1;
+  }
+
+  /** How long to poll for the request just dispatched: 0 when polling would mostly miss. */
+  #pollWindowMs(): number {
+    if (this.#pollMaxMs === 0 || !this.#busyWaitAllowed || this.#serviceMs > this.#pollMaxMs / 2) return 0;
+    return Math.min(this.#pollMaxMs, 4 * this.#serviceMs);
+  }
+
+  /** Checks for DONE once per event-loop turn until `deadline`, then parks on waitAsync. */
+  #poll(request: SyncRequest, deadline: number): void {
+    setImmediate(() => {
+      if (this.#current !== request) return;
+      if (Atomics.load(this.#ctl, STATE) === DONE) this.#complete();
+      else if (performance.now() < deadline) this.#poll(request, deadline);
+      else this.#awaitDone(request);
+    });
+  }
+
+  /** Parks on `Atomics.waitAsync` until the worker flips the slot to DONE. */
+  #awaitDone(request: SyncRequest): void {
+    if (Atomics.load(this.#ctl, STATE) === DONE) {
+      this.#complete();
+      return;
+    }
+    const wait = (waitAsync as WaitAsync)(this.#ctl, STATE, REQUEST);
+    if (wait.async) {
+      wait.value.then(
+        () => this.#afterWake(request),
+        () => this.#afterWake(request),
+      );
+    } else {
+      this.#afterWake(request);
+    }
+  }
+
+  #afterWake(request: SyncRequest): void {
+    if (this.#current !== request) return;
+    if (Atomics.load(this.#ctl, STATE) === DONE) this.#complete();
+    else this.#awaitDone(request);
+  }
+
+  /** Reads the result out of the slot, dispatches the next request, then settles this one. */
+  #complete(): void {
+    const request = this.#current;
+    if (request === undefined) return;
+    const error = this.#ctl[RESULT] === 0 ? undefined : this.#readError(request.path);
+    this.#current = undefined;
+    this.#serviceMs += (performance.now() - this.#dispatchedAt - this.#serviceMs) / EWMA_SHIFT;
+    const next = this.#queue.shift();
+    if (next !== undefined) this.#dispatch(next);
+    else this.#setReferenced(false);
+    if (error === undefined) request.resolve();
+    else request.reject(error);
+  }
+
+  #readError(path: string): ErrnoError {
+    const n = this.#ctl[ERR_LEN] ?? 0;
+    const code = n > 0 ? String.fromCharCode(...this.#errCode.subarray(0, n)) : 'EIO';
+    const syscall = this.#ctl[ERR_SYSCALL] === 0 ? 'write' : 'fdatasync';
+    return new ErrnoError(code, syscall, path);
+  }
+
+  #setReferenced(on: boolean): void {
+    if (this.#referenced === on || this.#worker === undefined) return;
+    this.#referenced = on;
+    if (on) this.#worker.ref();
+    else this.#worker.unref();
+  }
+
+  /** The thread is gone: whatever was in flight has an unknown outcome, so it fails with EIO. */
+  #die(cause: unknown): void {
+    if (this.#state !== 'closed') this.#state = 'failed';
+    this.#worker = undefined;
+    const lost = this.#current === undefined ? [...this.#queue] : [this.#current, ...this.#queue];
+    this.#current = undefined;
+    this.#queue.length = 0;
+    for (const request of lost) {
+      const err = new ErrnoError('EIO', 'sync-worker', request.path);
+      if (cause !== undefined) (err as Error & { cause?: unknown }).cause = cause;
+      request.reject(err);
+    }
+  }
+}
