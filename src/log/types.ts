@@ -50,6 +50,8 @@ export interface LogOptions {
   readonly maxQueuedRecords?: number;
   /** Longest a record waits for companions before its batch is written, in ms; default 0 (write as soon as the disk is free). */
   readonly maxBatchDelayMs?: number;
+  /** Most sealed segment files kept open for `get` (least recently used are closed); default 32. */
+  readonly maxOpenSegments?: number;
   /**
    * Explicit repair mode (D5): on interior damage keep a `.broken` copy of the damaged segment,
    * cut at the last good batch, drop what follows, and report it in `openReport.repair`.

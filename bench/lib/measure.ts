@@ -1,0 +1,66 @@
+/**
+ * The timed loops shared by the engine runs and the references: a run wrapper that records
+ * per-operation latency, throughput and the event-loop delay, and N concurrent producers that
+ * keep N operations in flight until a deadline.
+ *
+ * Must never: start the clock before the setup it does not mean to time, or let a producer
+ * start an operation after the deadline (the tail would then measure the drain, not the load).
+ */
+import { LatencyRecorder } from './latency.ts';
+import { withLoopDelay } from './loop-delay.ts';
+import type { RunResult } from './run-result.ts';
+
+/**
+ * Times `body`, which performs operations, records each one's latency in `rec` and resolves
+ * with the number of operations it completed (records, for the log). Throughput is that
+ * number over the body's wall time; the loop delay is sampled throughout.
+ */
+export async function measureRun(expected: number, body: (rec: LatencyRecorder) => Promise<number>): Promise<RunResult> {
+  const rec = new LatencyRecorder(expected);
+  let elapsedMs = 0;
+  const { result: ops, loopDelayP99Us } = await withLoopDelay(async () => {
+    const start = performance.now();
+    const done = await body(rec);
+    elapsedMs = performance.now() - start;
+    return done;
+  });
+  return { latency: rec.summarize(), opsPerS: elapsedMs > 0 ? (ops * 1000) / elapsedMs : NaN, loopDelayP99Us };
+}
+
+/**
+ * Runs `producers` concurrent loops, each calling `op` one at a time until `durationMs` has
+ * passed, recording every call's latency; resolves with the operations completed, weighted by
+ * `weight` (records per call).
+ */
+export async function runProducers(
+  rec: LatencyRecorder,
+  producers: number,
+  durationMs: number,
+  op: () => Promise<unknown>,
+  weight = 1,
+): Promise<number> {
+  const deadline = performance.now() + durationMs;
+  let completed = 0;
+  const producer = async (): Promise<void> => {
+    while (performance.now() < deadline) {
+      const t = performance.now();
+      await op();
+      rec.recordSince(t);
+      completed += weight;
+    }
+  };
+  const loops: Promise<void>[] = [];
+  for (let i = 0; i < producers; i++) loops.push(producer());
+  await Promise.all(loops);
+  return completed;
+}
+
+/** Runs `op` `count` times, one at a time, recording each latency; resolves with `count * weight`. */
+export async function runSequential(rec: LatencyRecorder, count: number, op: () => Promise<unknown>, weight = 1): Promise<number> {
+  for (let i = 0; i < count; i++) {
+    const t = performance.now();
+    await op();
+    rec.recordSince(t);
+  }
+  return count * weight;
+}

@@ -1,0 +1,117 @@
+/**
+ * Payloads of the sign guard's records: a signed (height, round, step) with its sign bytes and
+ * signature (kind SignGuardEntry), and an imported watermark (kind SignGuardImport). Fixed
+ * little-endian layouts (docs/stores.md, "Records").
+ *
+ * A decoder must never return a value it did not fully check: a bad version, step, length or
+ * range is CORRUPTION. An entry may legally decode with an empty signature (the format can say
+ * "signed, signature lost"); the guard treats that as corruption when it matters, never as a
+ * licence to sign again.
+ */
+import { ConsensusStoreError } from '../errors.ts';
+import type { LogRecord } from '../log/types.ts';
+import { ED25519_KEY_BYTES, SIGN_STEPS, SIGNATURE_BYTES } from '../stores/vote-types.ts';
+import type { SignStep } from '../stores/vote-types.ts';
+
+/** Layout version of sign-guard payloads. */
+export const SIGN_GUARD_RECORD_VERSION = 1;
+
+/** Largest sign-bytes string an entry may carry. */
+export const MAX_SIGN_BYTES = 1024;
+
+const O_STEP = 1;
+const O_SIG_LENGTH = 2;
+const O_SIGN_BYTES_LENGTH = 4;
+const O_HEIGHT = 8;
+const O_ROUND = 16;
+const O_KEY = 20;
+const HEADER = O_KEY + ED25519_KEY_BYTES;
+
+/** A decoded sign-guard record. `signBytes` and `signature` are null for an import. */
+export interface SignGuardRecord {
+  readonly imported: boolean;
+  readonly publicKey: Uint8Array;
+  readonly height: number;
+  readonly round: number;
+  readonly step: SignStep;
+  readonly signBytes: Uint8Array | null;
+  readonly signature: Uint8Array | null;
+}
+
+/** A step's code: propose 1, prevote 2, precommit 3, commit 4. */
+export function stepCode(step: SignStep): number {
+  return SIGN_STEPS.indexOf(step) + 1;
+}
+
+function bad(record: LogRecord, problem: string): ConsensusStoreError {
+  return new ConsensusStoreError('CORRUPTION', `record ${record.lsn} (kind ${record.kind}): ${problem}`, {
+    details: { lsn: record.lsn, kind: record.kind },
+  });
+}
+
+function header(out: Uint8Array, w: { publicKey: Uint8Array; height: number; round: number; step: SignStep }): DataView {
+  const view = new DataView(out.buffer);
+  out[0] = SIGN_GUARD_RECORD_VERSION;
+  out[O_STEP] = stepCode(w.step);
+  view.setUint32(O_HEIGHT, w.height >>> 0, true);
+  view.setUint32(O_HEIGHT + 4, Math.floor(w.height / 0x1_0000_0000), true);
+  view.setUint32(O_ROUND, w.round, true);
+  out.set(w.publicKey, O_KEY);
+  return view;
+}
+
+/**
+ * Encodes a signed entry. Layout: version u8, step u8, signature length u8 (0 or 64), pad u8,
+ * sign-bytes length u16, pad u16, height u64, round u32, public key 32, signature, sign bytes.
+ */
+export function encodeSignGuardEntry(e: {
+  publicKey: Uint8Array;
+  height: number;
+  round: number;
+  step: SignStep;
+  signBytes: Uint8Array;
+  signature: Uint8Array;
+}): Uint8Array {
+  const out = new Uint8Array(HEADER + e.signature.length + e.signBytes.length);
+  const view = header(out, e);
+  out[O_SIG_LENGTH] = e.signature.length;
+  view.setUint16(O_SIGN_BYTES_LENGTH, e.signBytes.length, true);
+  out.set(e.signature, HEADER);
+  out.set(e.signBytes, HEADER + e.signature.length);
+  return out;
+}
+
+/** Encodes an imported watermark: the entry header with both lengths zero, nothing after it. */
+export function encodeSignGuardImport(w: { publicKey: Uint8Array; height: number; round: number; step: SignStep }): Uint8Array {
+  const out = new Uint8Array(HEADER);
+  header(out, w);
+  return out;
+}
+
+/** Decodes either sign-guard record (by `record.kind`: entry unless `imported`). Throws CORRUPTION. */
+export function decodeSignGuardRecord(record: LogRecord, imported: boolean): SignGuardRecord {
+  const p = record.payload;
+  if (p.length < HEADER) throw bad(record, `sign-guard payload of ${p.length} bytes is shorter than ${HEADER}`);
+  if (p[0] !== SIGN_GUARD_RECORD_VERSION) throw bad(record, `unknown sign-guard payload version ${p[0]}`);
+  const step = SIGN_STEPS[(p[O_STEP] as number) - 1];
+  if (step === undefined) throw bad(record, `unknown step code ${p[O_STEP]}`);
+  const view = new DataView(p.buffer, p.byteOffset, p.byteLength);
+  const hi = view.getUint32(O_HEIGHT + 4, true);
+  if (hi > 0x1f_ffff) throw bad(record, 'height exceeds 2^53-1');
+  const sigLength = p[O_SIG_LENGTH] as number;
+  const signBytesLength = view.getUint16(O_SIGN_BYTES_LENGTH, true);
+  if (sigLength !== 0 && sigLength !== SIGNATURE_BYTES) throw bad(record, `signature length ${sigLength}`);
+  if (signBytesLength > MAX_SIGN_BYTES) throw bad(record, `sign bytes length ${signBytesLength}`);
+  if (imported && (sigLength !== 0 || signBytesLength !== 0)) throw bad(record, 'an imported watermark carries no signature');
+  if (!imported && signBytesLength === 0) throw bad(record, 'a signed entry without sign bytes');
+  if (p.length !== HEADER + sigLength + signBytesLength) throw bad(record, `payload length ${p.length} does not match its lengths`);
+  return {
+    imported,
+    publicKey: p.slice(O_KEY, HEADER),
+    height: hi * 0x1_0000_0000 + view.getUint32(O_HEIGHT, true),
+    round: view.getUint32(O_ROUND, true),
+    step,
+    signature: imported || sigLength === 0 ? null : p.slice(HEADER, HEADER + sigLength),
+    signBytes: imported ? null : p.slice(HEADER + sigLength),
+  };
+}

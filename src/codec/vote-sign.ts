@@ -1,0 +1,281 @@
+/**
+ * Canonical sign bytes of votes and proposals, ed25519 signing and verification, and the
+ * boundary checks of the values that go into them (docs/sign-bytes.md describes the layout).
+ *
+ * The sign bytes are a fixed, documented layout, bound to a chain id. They must never be a
+ * msgpackr (or any other object) re-encoding: two encoders may order or size fields differently,
+ * and a signature must verify forever. The timestamp is the last field on purpose: the sign
+ * guard compares two requests "except the timestamp" by comparing all bytes but the last 8.
+ */
+import * as ed from '@noble/ed25519';
+import { sha512 } from '@noble/hashes/sha2.js';
+import { invalidArgument } from '../errors.ts';
+import { checkBytes, checkObject, checkOneOf, checkSafeUint, checkString, checkU32 } from '../validate.ts';
+import {
+  BLOCK_HASH_BYTES,
+  ED25519_KEY_BYTES,
+  MAX_CHAIN_ID_LENGTH,
+  MAX_VALIDATOR_ID_LENGTH,
+  SIGNATURE_BYTES,
+  VOTE_TYPES,
+} from '../stores/vote-types.ts';
+import type { UnsignedProposal, UnsignedVote, ValidatorVote, VoteType } from '../stores/vote-types.ts';
+
+ed.hashes.sha512 = sha512;
+
+const utf8 = new TextEncoder();
+
+/** Domain tag of vote sign bytes: ASCII `CSTORE-VOTE-V1` and a NUL (15 bytes). */
+export const VOTE_SIGN_TAG: Uint8Array = utf8.encode('CSTORE-VOTE-V1\0');
+/** Domain tag of proposal sign bytes: ASCII `CSTORE-PROPOSAL-V1` and a NUL (19 bytes). */
+export const PROPOSAL_SIGN_TAG: Uint8Array = utf8.encode('CSTORE-PROPOSAL-V1\0');
+
+/** The vote type's code in sign bytes and records: prevote 1, precommit 2, commit 3. */
+export function voteTypeCode(type: VoteType): number {
+  return VOTE_TYPES.indexOf(type) + 1;
+}
+
+/** The vote type of a code (1..3), or undefined. */
+export function voteTypeOfCode(code: number): VoteType | undefined {
+  return VOTE_TYPES[code - 1];
+}
+
+/** True when `s` has no lone UTF-16 surrogate (so it survives a UTF-8 round trip unchanged). */
+export function isWellFormedString(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0xd800 || c > 0xdfff) continue;
+    if (c > 0xdbff) return false;
+    const next = s.charCodeAt(i + 1);
+    if (!(next >= 0xdc00 && next <= 0xdfff)) return false;
+    i++;
+  }
+  return true;
+}
+
+function checkId(name: string, value: unknown, maxLength: number): string {
+  const s = checkString(name, value, maxLength);
+  if (!isWellFormedString(s)) throw invalidArgument(name, 'must be well-formed Unicode (no lone surrogates)');
+  return s;
+}
+
+/** A validator id: 1..128 UTF-16 code units of well-formed Unicode. Throws INVALID_ARGUMENT. */
+export function checkValidatorId(name: string, value: unknown): string {
+  return checkId(name, value, MAX_VALIDATOR_ID_LENGTH);
+}
+
+/** A chain id: 1..64 UTF-16 code units of well-formed Unicode. Throws INVALID_ARGUMENT. */
+export function checkChainId(name: string, value: unknown): string {
+  return checkId(name, value, MAX_CHAIN_ID_LENGTH);
+}
+
+/** A block hash: exactly 32 bytes, or null when `nullable`. Throws INVALID_ARGUMENT. */
+export function checkBlockHash(name: string, value: unknown, nullable: boolean): Uint8Array | null {
+  if (value === null && nullable) return null;
+  return checkBytes(name, value, BLOCK_HASH_BYTES);
+}
+
+/**
+ * Checks every field of an unsigned vote (types, ranges, lengths) and returns a copy that
+ * shares no mutable state with the caller (the hash is copied). Throws INVALID_ARGUMENT.
+ */
+export function checkUnsignedVote(name: string, value: unknown): UnsignedVote {
+  const v = checkObject(name, value);
+  return {
+    validatorId: checkValidatorId(`${name}.validatorId`, v.validatorId),
+    height: checkSafeUint(`${name}.height`, v.height),
+    round: checkU32(`${name}.round`, v.round),
+    voteType: checkOneOf(`${name}.voteType`, v.voteType, VOTE_TYPES),
+    blockHash: copyOrNull(checkBlockHash(`${name}.blockHash`, v.blockHash, true)),
+    timestamp: checkSafeUint(`${name}.timestamp`, v.timestamp),
+  };
+}
+
+/** Checks a signed vote (an unsigned one plus a 64-byte signature) and returns a private copy. Throws INVALID_ARGUMENT. */
+export function checkVote(name: string, value: unknown): ValidatorVote {
+  const unsigned = checkUnsignedVote(name, value);
+  const signature = checkBytes(`${name}.signature`, (value as { signature?: unknown }).signature, SIGNATURE_BYTES);
+  return { ...unsigned, signature: signature.slice() };
+}
+
+/** Checks an unsigned proposal and returns a private copy. Throws INVALID_ARGUMENT. */
+export function checkUnsignedProposal(name: string, value: unknown): UnsignedProposal {
+  const p = checkObject(name, value);
+  const polRound = p.polRound === null ? null : checkU32(`${name}.polRound`, p.polRound);
+  const height = checkSafeUint(`${name}.height`, p.height);
+  const round = checkU32(`${name}.round`, p.round);
+  if (polRound !== null && polRound >= round) throw invalidArgument(`${name}.polRound`, 'must be below round (or null)');
+  return {
+    validatorId: checkValidatorId(`${name}.validatorId`, p.validatorId),
+    height,
+    round,
+    blockHash: (checkBlockHash(`${name}.blockHash`, p.blockHash, false) as Uint8Array).slice(),
+    polRound,
+    timestamp: checkSafeUint(`${name}.timestamp`, p.timestamp),
+  };
+}
+
+function copyOrNull(bytes: Uint8Array | null): Uint8Array | null {
+  return bytes === null ? null : bytes.slice();
+}
+
+/** Appends big-endian fixed-width fields to a growing buffer. */
+class SignBytesWriter {
+  private readonly parts: Uint8Array[] = [];
+  private length = 0;
+
+  bytes(b: Uint8Array): this {
+    this.parts.push(b);
+    this.length += b.length;
+    return this;
+  }
+
+  u8(n: number): this {
+    return this.bytes(Uint8Array.of(n));
+  }
+
+  u16(n: number): this {
+    return this.bytes(Uint8Array.of(n >>> 8, n & 0xff));
+  }
+
+  u32(n: number): this {
+    const b = new Uint8Array(4);
+    new DataView(b.buffer).setUint32(0, n);
+    return this.bytes(b);
+  }
+
+  /** A non-negative safe integer as u64. */
+  u64(n: number): this {
+    const b = new Uint8Array(8);
+    const view = new DataView(b.buffer);
+    view.setUint32(0, Math.floor(n / 0x1_0000_0000));
+    view.setUint32(4, n >>> 0);
+    return this.bytes(b);
+  }
+
+  /** u16 length, then the UTF-8 bytes. */
+  text(s: string): this {
+    const b = utf8.encode(s);
+    return this.u16(b.length).bytes(b);
+  }
+
+  /** Flag byte (0 present, 1 nil) then 32 bytes (zero when nil). */
+  optionalHash(hash: Uint8Array | null): this {
+    return hash === null ? this.u8(1).bytes(new Uint8Array(BLOCK_HASH_BYTES)) : this.u8(0).bytes(hash);
+  }
+
+  finish(): Uint8Array {
+    const out = new Uint8Array(this.length);
+    let offset = 0;
+    for (const p of this.parts) {
+      out.set(p, offset);
+      offset += p.length;
+    }
+    return out;
+  }
+}
+
+/**
+ * The canonical bytes a vote's signature covers (docs/sign-bytes.md): tag, chain id, validator
+ * id, height u64, round u32, type u8, nil flag + 32-byte hash, timestamp u64 (last), big-endian.
+ * The `signature` field, if present, is ignored.
+ * @throws ConsensusStoreError INVALID_ARGUMENT on a bad field or chain id.
+ */
+export function voteSignBytes(vote: UnsignedVote, chainId: string): Uint8Array {
+  const v = checkUnsignedVote('vote', vote);
+  return new SignBytesWriter()
+    .bytes(VOTE_SIGN_TAG)
+    .text(checkChainId('chainId', chainId))
+    .text(v.validatorId)
+    .u64(v.height)
+    .u32(v.round)
+    .u8(voteTypeCode(v.voteType))
+    .optionalHash(v.blockHash)
+    .u64(v.timestamp)
+    .finish();
+}
+
+/**
+ * The canonical bytes a proposal's signature covers: tag, chain id, proposer id, height u64,
+ * round u32, pol flag + pol round u32, 32-byte hash, timestamp u64 (last), big-endian.
+ * @throws ConsensusStoreError INVALID_ARGUMENT on a bad field or chain id.
+ */
+export function proposalSignBytes(proposal: UnsignedProposal, chainId: string): Uint8Array {
+  const p = checkUnsignedProposal('proposal', proposal);
+  return new SignBytesWriter()
+    .bytes(PROPOSAL_SIGN_TAG)
+    .text(checkChainId('chainId', chainId))
+    .text(p.validatorId)
+    .u64(p.height)
+    .u32(p.round)
+    .u8(p.polRound === null ? 1 : 0)
+    .u32(p.polRound ?? 0)
+    .bytes(p.blockHash)
+    .u64(p.timestamp)
+    .finish();
+}
+
+/** Bytes of the trailing timestamp field of every sign-bytes layout here. */
+export const SIGN_BYTES_TIMESTAMP_SIZE = 8;
+
+/** True when two sign-bytes strings are equal except (possibly) their trailing timestamp. */
+export function differOnlyInTimestamp(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length || a.length < SIGN_BYTES_TIMESTAMP_SIZE) return false;
+  const n = a.length - SIGN_BYTES_TIMESTAMP_SIZE;
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** Checks a 32-byte ed25519 private key (seed). Throws INVALID_ARGUMENT. */
+export function checkPrivateKey(name: string, value: unknown): Uint8Array {
+  return checkBytes(name, value, ED25519_KEY_BYTES);
+}
+
+/** The ed25519 public key (32 bytes) of a 32-byte private key. Throws INVALID_ARGUMENT on a bad key. */
+export function publicKeyOf(privateKey: Uint8Array): Uint8Array {
+  return ed.getPublicKey(checkPrivateKey('privateKey', privateKey));
+}
+
+/** A fresh random ed25519 private key (32 bytes), from the platform CSPRNG. */
+export function randomPrivateKey(): Uint8Array {
+  return ed.utils.randomSecretKey();
+}
+
+/** ed25519 signature (64 bytes) of `message`. Throws INVALID_ARGUMENT on a bad key. */
+export function signBytes(message: Uint8Array, privateKey: Uint8Array): Uint8Array {
+  return ed.sign(message, checkPrivateKey('privateKey', privateKey));
+}
+
+/** True when `signature` is a valid ed25519 signature of `message` by `publicKey`; false for any malformed input. */
+export function verifyBytes(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean {
+  if (signature.length !== SIGNATURE_BYTES || publicKey.length !== ED25519_KEY_BYTES) return false;
+  try {
+    return ed.verify(signature, message, publicKey);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Signs a vote with a private key, bound to `chainId`. This is the raw operation: the node's own
+ * votes must go through the sign guard (`signGuard.signVote`), which refuses double signing.
+ * @returns the vote with its 64-byte signature.
+ * @throws ConsensusStoreError INVALID_ARGUMENT on a bad vote, key or chain id.
+ */
+export function signVote(vote: UnsignedVote, privateKey: Uint8Array, chainId: string): ValidatorVote {
+  const v = checkUnsignedVote('vote', vote);
+  return { ...v, signature: signBytes(voteSignBytes(v, chainId), privateKey) };
+}
+
+/**
+ * Verifies a vote's signature against a validator's 32-byte public key and `chainId`.
+ * @returns true when the signature is valid; false when it is not (or has a wrong length).
+ * @throws ConsensusStoreError INVALID_ARGUMENT when the vote's fields, the key or the chain id are malformed.
+ */
+export function verifyVote(vote: ValidatorVote, publicKey: Uint8Array, chainId: string): boolean {
+  const key = checkBytes('publicKey', publicKey, ED25519_KEY_BYTES);
+  const sig = (vote as { signature?: unknown } | null)?.signature;
+  const message = voteSignBytes(vote, chainId);
+  return sig instanceof Uint8Array && verifyBytes(sig, message, key);
+}
+

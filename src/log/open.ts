@@ -1,0 +1,354 @@
+/**
+ * Opening a log (D5): read the manifest, make every segment and directory durable before
+ * trusting them, check the sealed segments (structure and header digest; full checksums in
+ * repair mode), walk the newest segment fully, cut a torn tail and wipe after it, and fail with
+ * CORRUPTION naming file and offset on damage anywhere else (or, with `repair: true`, cut at the
+ * last good batch and report the loss). Builds the LSN index the reader and writer share.
+ *
+ * This file must never cut acknowledged data without `repair: true`, never trust a byte before
+ * fsyncing the file it is in, and never leave a handle open when it fails.
+ */
+import { join } from 'node:path';
+import { RECORD_HEADER_BYTES, SEGMENT_HEADER_BYTES } from '../codec/framing.ts';
+import { corruption } from '../errors.ts';
+import type { FileHandle, FileSystem } from '../io/types.ts';
+import { DEFAULT_CHUNK_BYTES, ChunkReader } from './chunk-reader.ts';
+import { LsnIndex, SegmentEntry } from './lsn-index.ts';
+import {
+  MANIFEST_NAME,
+  emptyManifest,
+  firstUnsealedId,
+  nextLsnAfterSealed,
+  readManifest,
+  writeManifest,
+  type Manifest,
+  type SealedSegment,
+} from './manifest.ts';
+import type { ResolvedLogOptions } from './options.ts';
+import { keepBrokenCopy, removeSegments } from './repair.ts';
+import { listSegmentDir, removeIfPresent, segmentPath } from './segment-file.ts';
+import { walkSegment, type WalkResult } from './segment-walk.ts';
+import { inspectTail, zeroRange } from './tail-repair.ts';
+import type { Lsn, OpenReport, RepairReport } from './types.ts';
+
+/** Name of the segment directory inside the data directory. */
+export const WAL_DIR_NAME = 'wal';
+
+/** The segment the writer continues in. */
+export interface ActiveSegment {
+  readonly entry: SegmentEntry;
+  readonly handle: FileHandle;
+  /** Header digest of its committed batches. */
+  readonly digest: number;
+}
+
+/** Everything open found, handed to the log. */
+export interface RecoveredLog {
+  readonly walDir: string;
+  readonly manifest: Manifest;
+  readonly index: LsnIndex;
+  /** The newest segment, when it exists with the configured size or holds data. */
+  readonly active: ActiveSegment | undefined;
+  /** An empty, durable segment right after `active`, ready for rotation. */
+  readonly spare: { readonly id: number; readonly handle: FileHandle } | undefined;
+  /** LSN the next record gets. */
+  readonly nextLsn: number;
+  readonly report: Omit<OpenReport, 'durationMs'>;
+}
+
+/** A place where the log stops being good, and what the walk there found. */
+interface Damage {
+  readonly segmentId: number;
+  readonly offset: number;
+  readonly problem: string;
+  /** The walk of the damaged segment (undefined when the file is missing). */
+  readonly walk: { readonly entry: SegmentEntry; readonly result: WalkResult; readonly handle: FileHandle } | undefined;
+}
+
+/**
+ * Opens the log in `options.dir` (the lock is already held).
+ *
+ * @throws ConsensusStoreError CORRUPTION (file and offset), UNSUPPORTED_FORMAT; errno errors.
+ */
+export async function recoverLog(fs: FileSystem, options: ResolvedLogOptions): Promise<RecoveredLog> {
+  const recovery = new Recovery(fs, options);
+  try {
+    return await recovery.run();
+  } catch (err) {
+    await recovery.closeAll();
+    throw err;
+  }
+}
+
+class Recovery {
+  readonly #fs: FileSystem;
+  readonly #options: ResolvedLogOptions;
+  readonly #dir: string;
+  readonly #walDir: string;
+  readonly #handles = new Map<number, FileHandle>();
+  #segmentsScanned = 0;
+  #recordsScanned = 0;
+  #batchesScanned = 0;
+  #tornBytesCut = 0;
+  #repair: RepairReport | undefined;
+
+  constructor(fs: FileSystem, options: ResolvedLogOptions) {
+    this.#fs = fs;
+    this.#options = options;
+    this.#dir = options.dir;
+    this.#walDir = join(options.dir, WAL_DIR_NAME);
+  }
+
+  async run(): Promise<RecoveredLog> {
+    const fs = this.#fs;
+    await fs.mkdir(this.#walDir);
+    let manifest = await readManifest(fs, this.#dir);
+    const listing = await listSegmentDir(fs, this.#walDir);
+    if (manifest === undefined) {
+      if (listing.ids.length > 0) {
+        throw corruption(join(this.#dir, MANIFEST_NAME), 0, 'manifest missing while wal/ holds segments');
+      }
+      manifest = { ...emptyManifest(), generation: 1 };
+      await writeManifest(fs, this.#dir, manifest);
+    }
+    await removeIfPresent(fs, join(this.#dir, `${MANIFEST_NAME}.tmp`));
+    for (const temp of listing.temps) await removeIfPresent(fs, join(this.#walDir, temp));
+    await this.#syncAll(listing.ids);
+    for (const id of listing.ids) {
+      if (id < manifest.firstSegmentId) throw corruption(this.#path(id), 0, 'segment older than the log\'s first segment');
+    }
+    const index = new LsnIndex(manifest.baseLsn);
+    const damage = await this.#checkSealed(manifest, index);
+    if (damage !== undefined) return this.#repairAt(damage, manifest, index, listing.ids);
+    return this.#openTail(manifest, index, listing.ids);
+  }
+
+  /** Closes every handle recovery opened (on failure). */
+  async closeAll(): Promise<void> {
+    for (const handle of this.#handles.values()) await handle.close().catch(() => undefined);
+    this.#handles.clear();
+  }
+
+  #path(id: number): string {
+    return segmentPath(this.#walDir, id);
+  }
+
+  /** fdatasync of every segment and fsync of both directories: what a crashed process left in the page cache becomes durable (or fails) before it is trusted. */
+  async #syncAll(ids: readonly number[]): Promise<void> {
+    for (const id of ids) {
+      const handle = await this.#fs.open(this.#path(id), 'readwrite');
+      this.#handles.set(id, handle);
+      await handle.datasync();
+    }
+    await this.#fs.syncDir(this.#walDir);
+    await this.#fs.syncDir(this.#dir);
+  }
+
+  /** Checks the sealed segments in order; returns the first damage (repair mode) or throws it. */
+  async #checkSealed(manifest: Manifest, index: LsnIndex): Promise<Damage | undefined> {
+    for (const sealed of manifest.sealed) {
+      const handle = this.#handles.get(sealed.id);
+      if (handle === undefined) {
+        return this.#damage({ segmentId: sealed.id, offset: 0, problem: 'segment named by the manifest is missing', walk: undefined });
+      }
+      const capacity = await handle.size();
+      const walk = await this.#walkSealed(handle, sealed, capacity, this.#options.repair);
+      this.#segmentsScanned++;
+      const problem = sealedProblem(walk.result, sealed);
+      if (problem !== undefined) {
+        // Locate the damage precisely: a full walk names the first bad record.
+        const full = this.#options.repair ? walk : await this.#walkSealed(handle, sealed, capacity, true);
+        const located = full.result.damage !== undefined ? full.result.damage : sealedProblem(full.result, sealed) ?? problem;
+        return this.#damage({ segmentId: sealed.id, offset: located.offset, problem: located.problem, walk: { ...full, handle } });
+      }
+      this.#count(walk.result);
+      index.add(walk.entry);
+    }
+    return undefined;
+  }
+
+  async #walkSealed(handle: FileHandle, sealed: SealedSegment, capacity: number, verifyCrc: boolean) {
+    const entry = new SegmentEntry(sealed.id, this.#path(sealed.id), capacity, sealed.firstLsn);
+    const limit = Math.min(sealed.endOffset, capacity);
+    const result = await walkSegment({ handle, entry, limit, verifyCrc, chunkBytes: DEFAULT_CHUNK_BYTES });
+    return { entry, result };
+  }
+
+  /** Throws the damage as CORRUPTION, or returns it in repair mode. */
+  #damage(damage: Damage): Damage {
+    if (!this.#options.repair) throw corruption(this.#path(damage.segmentId), damage.offset, damage.problem);
+    return damage;
+  }
+
+  #count(result: WalkResult): void {
+    this.#recordsScanned += result.records;
+    this.#batchesScanned += result.batches;
+  }
+
+  /** Walks the newest segment, cuts its torn tail, and settles the empty segments after it. */
+  async #openTail(manifest: Manifest, index: LsnIndex, ids: readonly number[]): Promise<RecoveredLog> {
+    const tailId = firstUnsealedId(manifest);
+    let active: ActiveSegment | undefined;
+    const tailHandle = this.#handles.get(tailId);
+    if (tailHandle !== undefined) {
+      const capacity = await tailHandle.size();
+      const entry = new SegmentEntry(tailId, this.#path(tailId), capacity, nextLsnAfterSealed(manifest));
+      const result = await walkSegment({ handle: tailHandle, entry, limit: capacity, verifyCrc: true, chunkBytes: DEFAULT_CHUNK_BYTES });
+      this.#segmentsScanned++;
+      const damage = await this.#cutTornTail(tailHandle, entry, result);
+      if (damage !== undefined) return this.#repairAt(damage, manifest, index, ids);
+      this.#count(result);
+      active = { entry, handle: tailHandle, digest: result.digest };
+    }
+    const spare = await this.#settleLaterSegments(ids.filter((id) => id > tailId), tailId, active !== undefined);
+    if (active !== undefined && active.entry.endOffset === 0 && active.entry.capacity !== this.#options.segmentSize) {
+      // An empty segment of another size (the option changed): make a new one instead.
+      await removeSegments(this.#fs, this.#walDir, [active.entry.path], [active.handle]);
+      this.#handles.delete(tailId);
+      active = undefined;
+    }
+    if (active !== undefined) index.add(active.entry);
+    return this.#finish(manifest, index, active, spare);
+  }
+
+  /**
+   * Decides what the stop of the newest segment's walk means: a torn tail (wiped and fsynced
+   * here) or damage with a later batch after it (returned; thrown unless repair mode).
+   */
+  async #cutTornTail(handle: FileHandle, entry: SegmentEntry, result: WalkResult): Promise<Damage | undefined> {
+    if (result.damage !== undefined && !result.damage.tearable) {
+      return this.#damage({ segmentId: entry.id, offset: result.damage.offset, problem: result.damage.problem, walk: { entry, result, handle } });
+    }
+    const cut = result.endOffset;
+    const inspection = await inspectTail(handle, entry.capacity, cut, result.nextLsn, DEFAULT_CHUNK_BYTES);
+    if (inspection.laterMarkerAt !== undefined) {
+      const offset = result.damage?.offset ?? cut;
+      const problem = `${result.damage?.problem ?? 'unwritten gap'} before a committed batch at offset ${inspection.laterMarkerAt}`;
+      return this.#damage({ segmentId: entry.id, offset, problem, walk: { entry, result, handle } });
+    }
+    if (inspection.nonZeroEnd > cut) {
+      await zeroRange(handle, cut, inspection.nonZeroEnd);
+      this.#tornBytesCut += inspection.nonZeroEnd - cut;
+    }
+    return undefined;
+  }
+
+  /**
+   * Segments after the newest must be empty (pre-created, never written). Keeps the next one as
+   * the spare when it has the configured size; removes the rest.
+   */
+  async #settleLaterSegments(later: readonly number[], tailId: number, haveTail: boolean) {
+    let spare: { id: number; handle: FileHandle } | undefined;
+    const remove: number[] = [];
+    for (const id of later) {
+      const handle = this.#handles.get(id)!;
+      const capacity = await handle.size();
+      const unwritten = await looksUnwritten(handle, capacity);
+      if (!unwritten && !this.#options.repair) throw corruption(this.#path(id), 0, 'segment after the newest one holds data');
+      if (haveTail && unwritten && id === tailId + 1 && capacity === this.#options.segmentSize) {
+        spare = { id, handle };
+      } else {
+        remove.push(id);
+      }
+    }
+    await removeSegments(this.#fs, this.#walDir, remove.map((id) => this.#path(id)), remove.map((id) => this.#handles.get(id)!));
+    for (const id of remove) this.#handles.delete(id);
+    return spare;
+  }
+
+  /**
+   * Repair mode: cut the log at the last good batch before `damage`, keep a `.broken` copy,
+   * remove every later segment, rewrite the manifest, and report the loss.
+   */
+  async #repairAt(damage: Damage, manifest: Manifest, index: LsnIndex, ids: readonly number[]): Promise<RecoveredLog> {
+    const fs = this.#fs;
+    const path = this.#path(damage.segmentId);
+    const sealedAt = damage.segmentId - manifest.firstSegmentId;
+    const sealedEntry = manifest.sealed[sealedAt];
+    let bytesDropped = 0;
+    let brokenCopy = '';
+    let firstLostLsn = sealedEntry?.firstLsn ?? nextLsnAfterSealed(manifest);
+    let active: ActiveSegment | undefined;
+    if (damage.walk !== undefined) {
+      const { entry, result, handle } = damage.walk;
+      const cut = result.endOffset;
+      firstLostLsn = result.nextLsn;
+      brokenCopy = await keepBrokenCopy(fs, path);
+      const inspection = await inspectTail(handle, entry.capacity, cut, 0, DEFAULT_CHUNK_BYTES);
+      bytesDropped += inspection.nonZeroEnd - cut;
+      await zeroRange(handle, cut, entry.capacity);
+      this.#count(result);
+      active = { entry, handle, digest: result.digest };
+      index.add(entry);
+    }
+    const later = ids.filter((id) => id > damage.segmentId);
+    for (const id of later) {
+      const sealed = manifest.sealed[id - manifest.firstSegmentId];
+      const handle = this.#handles.get(id)!;
+      bytesDropped += sealed !== undefined ? sealed.endOffset : (await inspectTail(handle, await handle.size(), 0, 0, DEFAULT_CHUNK_BYTES)).nonZeroEnd;
+    }
+    const segmentsDropped = later.length;
+    await removeSegments(fs, this.#walDir, later.map((id) => this.#path(id)), later.map((id) => this.#handles.get(id)!));
+    for (const id of later) this.#handles.delete(id);
+    const repaired: Manifest = {
+      generation: manifest.generation + 1,
+      firstSegmentId: manifest.firstSegmentId,
+      baseLsn: manifest.baseLsn,
+      sealed: manifest.sealed.slice(0, Math.max(0, sealedAt)),
+    };
+    await writeManifest(fs, this.#dir, repaired);
+    this.#repair = {
+      file: path,
+      offset: damage.offset,
+      brokenCopy,
+      firstLostLsn: bytesDropped > 0 || damage.walk === undefined ? (firstLostLsn as Lsn) : undefined,
+      segmentsDropped,
+      bytesDropped,
+    };
+    return this.#finish(repaired, index, active, undefined);
+  }
+
+  #finish(
+    manifest: Manifest,
+    index: LsnIndex,
+    active: ActiveSegment | undefined,
+    spare: { id: number; handle: FileHandle } | undefined,
+  ): RecoveredLog {
+    for (const [id, handle] of this.#handles) {
+      if (id !== active?.entry.id && id !== spare?.id) void handle.close().catch(() => undefined);
+    }
+    this.#handles.clear();
+    const nextLsn = active !== undefined ? active.entry.nextLsn : nextLsnAfterSealed(manifest);
+    const report = {
+      segmentsScanned: this.#segmentsScanned,
+      recordsScanned: this.#recordsScanned,
+      batchesScanned: this.#batchesScanned,
+      tornBytesCut: this.#tornBytesCut,
+      ...(this.#repair === undefined ? {} : { repair: this.#repair }),
+    };
+    return { walDir: this.#walDir, manifest, index, active, spare, nextLsn, report };
+  }
+}
+
+/** Why a walk of a sealed segment disagrees with its manifest entry, if it does. */
+function sealedProblem(result: WalkResult, sealed: SealedSegment): { offset: number; problem: string } | undefined {
+  if (result.damage !== undefined) return result.damage;
+  if (result.endOffset !== sealed.endOffset) {
+    return { offset: result.endOffset, problem: `sealed segment ends at ${result.endOffset}, manifest says ${sealed.endOffset}` };
+  }
+  if (result.nextLsn - 1 !== sealed.lastLsn) {
+    return { offset: result.endOffset, problem: `sealed segment ends at LSN ${result.nextLsn - 1}, manifest says ${sealed.lastLsn}` };
+  }
+  if (result.digest !== sealed.digest) return { offset: 0, problem: 'record headers do not match the manifest digest' };
+  return undefined;
+}
+
+/** True when a segment's header and first record slot are zero (never written). */
+async function looksUnwritten(handle: FileHandle, capacity: number): Promise<boolean> {
+  const probe = SEGMENT_HEADER_BYTES + RECORD_HEADER_BYTES;
+  if (capacity < probe) return capacity === 0;
+  const reader = new ChunkReader(handle, capacity, probe);
+  await reader.ensure(0, probe);
+  for (let i = 0; i < probe; i++) if (reader.bytes[i] !== 0) return false;
+  return true;
+}

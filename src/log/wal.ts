@@ -1,0 +1,241 @@
+/**
+ * The write-ahead log: `openLog` and the `WriteAheadLog` the stores program against (the `Log`
+ * interface of `types.ts`). This file owns the lifecycle (lock, open, status, close) and the
+ * checks at the API boundary; the work is done by `open.ts` (recovery), `group-commit.ts` and
+ * `segment-writer.ts` (writes), and `reader.ts` (reads).
+ *
+ * It must never let a method of a closed log do anything but reject CLOSED, never accept a
+ * write after poisoning (D6), and never release the lock while a batch is in flight.
+ */
+import { join } from 'node:path';
+import { COMMIT_RECORD_BYTES, recordSpan } from '../codec/framing.ts';
+import { FIRST_LOG_KIND } from '../codec/kinds.ts';
+import { ConsensusStoreError, invalidArgument } from '../errors.ts';
+import { defaultFileSystem } from '../io/real-fs.ts';
+import type { FileLock, FileSystem } from '../io/types.ts';
+import type { PendingAppend } from './batch-encoder.ts';
+import { GroupCommit } from './group-commit.ts';
+import { recoverLog } from './open.ts';
+import { resolveLogOptions, type ResolvedLogOptions } from './options.ts';
+import { SegmentReader } from './reader.ts';
+import { SegmentPipeline } from './segment-pipeline.ts';
+import { SegmentWriter } from './segment-writer.ts';
+import type { Log, LogOptions, LogRecord, LogStatus, Lsn, OpenReport, RecordInput } from './types.ts';
+
+/** Name of the lock file in the data directory (D7). */
+export const LOCK_NAME = 'LOCK';
+
+interface OpenState {
+  readonly fs: FileSystem;
+  readonly lock: FileLock;
+  readonly report: OpenReport;
+  readonly reader: SegmentReader;
+  readonly writer: SegmentWriter;
+  readonly pipeline: SegmentPipeline;
+  readonly commit: GroupCommit;
+  readonly firstLsn: () => number;
+}
+
+/**
+ * Opens (creating if needed) the log in `options.dir`: takes the lock, recovers (D5) and
+ * returns the open log.
+ *
+ * @throws ConsensusStoreError INVALID_ARGUMENT (bad option), LOCKED (another opener holds the
+ *   directory), CORRUPTION (file and offset), UNSUPPORTED_FORMAT, IO_FAILED / DISK_FULL (the
+ *   open's own writes failed).
+ */
+export async function openLog(options: LogOptions): Promise<WriteAheadLog> {
+  const log = new WriteAheadLog(resolveLogOptions(options));
+  await log.open();
+  return log;
+}
+
+/** The segmented write-ahead log. Create it with `openLog` (or `WriteAheadLog.open`). */
+export class WriteAheadLog implements Log {
+  /** Same as `openLog`. */
+  static open(options: LogOptions): Promise<WriteAheadLog> {
+    return openLog(options);
+  }
+
+  readonly #options: ResolvedLogOptions;
+  #status: 'new' | 'opening' | 'open' | 'closing' | 'closed' = 'new';
+  #state: OpenState | undefined;
+  #opening: Promise<void> | undefined;
+  #closing: Promise<void> | undefined;
+
+  /** Use `openLog`; the constructor only stores checked options. */
+  constructor(options: ResolvedLogOptions) {
+    this.#options = options;
+  }
+
+  /** Lifecycle state; `poisoned` once a write failed with EIO (reads keep working). */
+  get status(): LogStatus {
+    if (this.#status === 'open' && this.#state?.commit.poison !== undefined) return 'poisoned';
+    return this.#status;
+  }
+
+  /** The LSN the next appended record gets (if every write queued before it succeeds). */
+  get nextLsn(): Lsn {
+    const state = this.#state;
+    if (state === undefined) throw new ConsensusStoreError('CLOSED', 'log is not open');
+    return state.commit.nextLsn as Lsn;
+  }
+
+  /** What the open found and did. */
+  get openReport(): OpenReport {
+    const state = this.#state;
+    if (state === undefined) throw new ConsensusStoreError('CLOSED', 'log is not open');
+    return state.report;
+  }
+
+  /** Opens the log; idempotent (a second call waits for the first). */
+  open(): Promise<void> {
+    if (this.#opening === undefined) this.#opening = this.#open();
+    return this.#opening;
+  }
+
+  /**
+   * Appends `records` as one atomic batch (D3) and resolves with their LSNs once durable (D1;
+   * with durability `none`, once written). The payloads are read when the batch is written:
+   * do not modify them until the promise settles.
+   */
+  append(records: readonly RecordInput[]): Promise<Lsn[]> {
+    const state = this.#state;
+    if (this.#status !== 'open' || state === undefined) return Promise.reject(closedError());
+    const poison = state.commit.poison;
+    if (poison !== undefined) return Promise.reject(poison);
+    let bytes: number;
+    try {
+      bytes = this.#checkRecords(records);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return new Promise<Lsn[]>((resolve, reject) => {
+      const call: PendingAppend = { records, bytes, resolve: resolve as (lsns: number[]) => void, reject };
+      if (!state.commit.enqueue(call)) {
+        reject(new ConsensusStoreError('QUEUE_FULL', `more than ${this.#options.maxQueuedRecords} records queued`));
+      }
+    });
+  }
+
+  /** The durable record `lsn`, or undefined. CORRUPTION when its bytes fail their checks (D4). */
+  async get(lsn: Lsn): Promise<LogRecord | undefined> {
+    const state = this.#readable();
+    if (typeof lsn !== 'number' || !Number.isSafeInteger(lsn) || lsn < 0) {
+      throw invalidArgument('lsn', 'must be a non-negative safe integer');
+    }
+    return state.reader.get(lsn);
+  }
+
+  /** Visits every durable record from `from` (default the first) in LSN order; `visit` returns false to stop. */
+  async scan(visit: (record: LogRecord) => boolean | void, from?: Lsn): Promise<void> {
+    const state = this.#readable();
+    if (typeof visit !== 'function') throw invalidArgument('visit', 'must be a function');
+    if (from !== undefined && (typeof from !== 'number' || !Number.isSafeInteger(from) || from < 0)) {
+      throw invalidArgument('from', 'must be a non-negative safe integer');
+    }
+    await state.reader.scan(visit, from ?? state.firstLsn());
+  }
+
+  /** Idempotent. Lets queued and in-flight batches finish, closes the files, releases the lock. */
+  close(): Promise<void> {
+    if (this.#closing === undefined) this.#closing = this.#close();
+    return this.#closing;
+  }
+
+  /** Same as `close`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  async #open(): Promise<void> {
+    const started = performance.now();
+    this.#status = 'opening';
+    const options = this.#options;
+    const fs = options.fs ?? defaultFileSystem();
+    try {
+      await fs.mkdir(options.dir);
+      const lock = await fs.lock(join(options.dir, LOCK_NAME));
+      try {
+        const recovered = await recoverLog(fs, options);
+        const reader = new SegmentReader(fs, recovered.index, options.maxOpenSegments);
+        const pipeline = new SegmentPipeline(fs, recovered.walDir, options.segmentSize);
+        const writer = new SegmentWriter(
+          { fs, options, walDir: recovered.walDir, index: recovered.index, reader, pipeline },
+          recovered.manifest,
+          recovered.active,
+          recovered.nextLsn,
+        );
+        if (recovered.spare !== undefined) pipeline.adopt(recovered.spare.id, recovered.spare.handle);
+        else pipeline.prepare(writer.nextSegmentId);
+        const report = { ...recovered.report, durationMs: performance.now() - started };
+        const index = recovered.index;
+        const commit = new GroupCommit(options, writer);
+        this.#state = { fs, lock, report, reader, writer, pipeline, commit, firstLsn: () => index.firstLsn };
+      } catch (err) {
+        await lock.release();
+        throw err;
+      }
+      this.#status = 'open';
+    } catch (err) {
+      this.#status = 'closed';
+      throw err;
+    }
+  }
+
+  async #close(): Promise<void> {
+    if (this.#opening !== undefined) await this.#opening.catch(() => undefined);
+    const state = this.#state;
+    if (this.#status !== 'open' || state === undefined) {
+      this.#status = 'closed';
+      return;
+    }
+    this.#status = 'closing';
+    try {
+      await state.commit.drain();
+      await state.pipeline.close().catch(() => undefined);
+      await state.reader.close();
+      await state.writer.close().catch(() => undefined);
+    } finally {
+      await state.lock.release();
+      this.#status = 'closed';
+    }
+  }
+
+  #readable(): OpenState {
+    const state = this.#state;
+    if (this.#status !== 'open' || state === undefined) throw closedError();
+    return state;
+  }
+
+  /** Checks one call's records; returns the bytes they occupy on disk. */
+  #checkRecords(records: readonly RecordInput[]): number {
+    const { maxBatchRecords, maxRecordSize, maxBatchBytes } = this.#options;
+    if (!Array.isArray(records) || records.length === 0) throw invalidArgument('records', 'must be a non-empty array');
+    if (records.length > maxBatchRecords) {
+      throw new ConsensusStoreError('BATCH_TOO_LARGE', `${records.length} records in one call; the limit is ${maxBatchRecords}`);
+    }
+    let bytes = 0;
+    for (let i = 0; i < records.length; i++) {
+      const record: unknown = records[i];
+      if (typeof record !== 'object' || record === null) throw invalidArgument(`records[${i}]`, 'must be an object');
+      const { kind, payload } = record as { kind: unknown; payload: unknown };
+      if (typeof kind !== 'number' || !Number.isInteger(kind) || kind < 1 || kind >= FIRST_LOG_KIND) {
+        throw invalidArgument(`records[${i}].kind`, `must be an integer in [1, ${FIRST_LOG_KIND - 1}]`);
+      }
+      if (!(payload instanceof Uint8Array)) throw invalidArgument(`records[${i}].payload`, 'must be a Uint8Array');
+      if (payload.length > maxRecordSize) {
+        throw new ConsensusStoreError('RECORD_TOO_LARGE', `records[${i}] has ${payload.length} bytes; the limit is ${maxRecordSize}`);
+      }
+      bytes += recordSpan(payload.length);
+    }
+    if (bytes + COMMIT_RECORD_BYTES > maxBatchBytes) {
+      throw new ConsensusStoreError('BATCH_TOO_LARGE', `one call needs ${bytes + COMMIT_RECORD_BYTES} bytes; the limit is ${maxBatchBytes}`);
+    }
+    return bytes;
+  }
+}
+
+function closedError(): ConsensusStoreError {
+  return new ConsensusStoreError('CLOSED', 'log is closed');
+}

@@ -1,0 +1,325 @@
+/**
+ * RoundStateStore: durable round-state checkpoints of the consensus engine (DESIGN 5.3), so
+ * that a restarted validator resumes at the height, round and phase it was in.
+ *
+ * Index: an array of the latest checkpoint per (height, round), kept in (height, round) order,
+ * which is also LSN order because checkpoints never move backwards. Earlier phases of the same
+ * round are superseded in memory (they stay in the log). Writes are serialized, validated against
+ * the latest checkpoint, and folded into the index only once the log reports them durable.
+ * This module must never write anything for a call that fails validation, and never answer from
+ * a checkpoint that is not durable.
+ */
+import { ConsensusStoreError, invalidArgument } from '../errors.ts';
+import { RecordKind } from '../codec/kinds.ts';
+import {
+  checkRoundState,
+  decodeRoundPruneRecord,
+  decodeRoundStateRecord,
+  encodeRoundPruneRecord,
+  encodeRoundStateRecord,
+  roundStatesEqual,
+} from '../codec/round-record.ts';
+import type { Lsn, LogRecord } from '../log/types.ts';
+import { checkInteger, checkObject, checkSafeUint, checkU32 } from '../validate.ts';
+import type { RecordApplier, StoreContext } from './context.ts';
+import type {
+  RoundState,
+  RoundStateQuery,
+  RoundStateSnapshot,
+  RoundStateStoreApi,
+  RoundStateStoreOptions,
+} from './round-types.ts';
+import {
+  CONSENSUS_PHASES,
+  DEFAULT_CHECKPOINT_INTERVAL,
+  DEFAULT_ROUND_LIST_LIMIT,
+  MAX_CHECKPOINT_INTERVAL,
+  MAX_ROUND_LIST_LIMIT,
+} from './round-types.ts';
+
+/** A copy of a round state that shares no bytes with the original. */
+function copyState(state: RoundState): RoundState {
+  const copy: { -readonly [K in keyof RoundState]: RoundState[K] } = { ...state };
+  if (state.lockedBlockHash !== undefined) copy.lockedBlockHash = state.lockedBlockHash.slice();
+  if (state.validBlockHash !== undefined) copy.validBlockHash = state.validBlockHash.slice();
+  if (state.proposalBlockHash !== undefined) copy.proposalBlockHash = state.proposalBlockHash.slice();
+  if (state.appData !== undefined) copy.appData = state.appData.slice();
+  return copy;
+}
+
+function copySnapshot(snapshot: RoundStateSnapshot): RoundStateSnapshot {
+  return { id: snapshot.id, state: copyState(snapshot.state), recordedAt: snapshot.recordedAt };
+}
+
+/** Why `next` may not follow `latest`, or undefined when it may (DESIGN 5.1: a round belongs to one height). */
+export function roundRegression(latest: RoundState, next: RoundState): string | undefined {
+  const at = `(height ${latest.height}, round ${latest.round}, ${latest.phase})`;
+  if (next.height < latest.height) return `height ${next.height} is below the latest checkpoint ${at}`;
+  if (next.round < latest.round) return `round ${next.round} is below the latest checkpoint ${at}`;
+  if (next.height > latest.height && next.round === latest.round) {
+    return `round ${next.round} already belongs to height ${latest.height}: a new height needs a new round`;
+  }
+  if (
+    next.height === latest.height &&
+    next.round === latest.round &&
+    CONSENSUS_PHASES.indexOf(next.phase) < CONSENSUS_PHASES.indexOf(latest.phase)
+  ) {
+    return `phase ${next.phase} goes back from the latest checkpoint ${at}`;
+  }
+  return undefined;
+}
+
+/** The clock's reading, asserted: a broken injected clock is a programmer mistake. */
+function readClock(ctx: StoreContext): number {
+  const now = ctx.now();
+  if (!Number.isSafeInteger(now) || now < 0) throw new RangeError(`StoreContext.now() returned ${now}`);
+  return now;
+}
+
+/**
+ * Durable round-state checkpoints (the specification's RoundStateStore).
+ *
+ * Regressions (a lower height or round, a new height in the same round, an earlier phase in the
+ * same round) and checkpoints below a pruned height reject with CONFLICT: the input is well
+ * formed but contradicts what is stored. Malformed input rejects with INVALID_ARGUMENT. Neither
+ * writes anything.
+ */
+export class RoundStateStore implements RecordApplier, RoundStateStoreApi {
+  /** The record kinds this store owns. */
+  readonly kinds: readonly number[] = [RecordKind.RoundState, RecordKind.RoundStatePrune];
+  /**
+   * How many phase changes within one round may pass between durable checkpoints (1..1000,
+   * default 1). A policy for the consensus engine, applied by `shouldCheckpoint`; every call of
+   * `saveRoundState` is durable whatever the interval.
+   */
+  readonly checkpointInterval: number;
+
+  readonly #ctx: StoreContext;
+  /** Latest checkpoint per (height, round), in (height, round) order (also LSN order). */
+  readonly #byRound: RoundStateSnapshot[] = [];
+  /** Checkpoints below this height are pruned. */
+  #pruneFloor = 0;
+  #lastAppliedLsn = 0;
+  /** Tail of the write queue: writes run one at a time so each validates against the one before. */
+  #writeTail: Promise<unknown> = Promise.resolve();
+
+  /**
+   * @param ctx the shared log and clock.
+   * @param options `checkpointInterval` (1..1000). Throws INVALID_ARGUMENT on a bad option.
+   */
+  constructor(ctx: StoreContext, options: RoundStateStoreOptions = {}) {
+    checkObject('options', options);
+    this.#ctx = ctx;
+    this.checkpointInterval =
+      options.checkpointInterval === undefined
+        ? DEFAULT_CHECKPOINT_INTERVAL
+        : checkInteger('options.checkpointInterval', options.checkpointInterval, 1, MAX_CHECKPOINT_INTERVAL);
+  }
+
+  /** The height below which checkpoints were pruned (0 when none were). */
+  get pruneFloor(): number {
+    return this.#pruneFloor;
+  }
+
+  /**
+   * Durably records `state` as the latest checkpoint and resolves with it once durable. A state
+   * equal to the latest checkpoint writes nothing and resolves with the stored one.
+   * Rejects: INVALID_ARGUMENT (malformed), CONFLICT (a regression, or below the pruned height),
+   * and the log's write errors (nothing is indexed then).
+   */
+  saveRoundState(state: RoundState): Promise<RoundStateSnapshot> {
+    let checked: RoundState;
+    try {
+      checked = checkRoundState('state', state);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.#serialize(async () => {
+      const latest = this.#latest();
+      if (latest !== undefined && roundStatesEqual(latest.state, checked)) return copySnapshot(latest);
+      this.#assertMayFollow(checked);
+      const recordedAt = readClock(this.#ctx);
+      const payload = encodeRoundStateRecord(checked, recordedAt);
+      const [lsn] = await this.#ctx.log.append([{ kind: RecordKind.RoundState, payload }]);
+      if (lsn === undefined) throw new ConsensusStoreError('CORRUPTION', 'log append resolved without an LSN');
+      this.apply({ lsn, kind: RecordKind.RoundState, payload });
+      return copySnapshot({ id: lsn, state: checked, recordedAt });
+    });
+  }
+
+  /** The latest checkpoint, or undefined if none was ever saved. */
+  async loadRoundState(): Promise<RoundStateSnapshot | undefined> {
+    const latest = this.#latest();
+    return latest === undefined ? undefined : copySnapshot(latest);
+  }
+
+  /**
+   * The latest checkpoint at `height` in `round` (when given) or in the highest round recorded
+   * at that height; undefined if there is none, or it was pruned. Rejects INVALID_ARGUMENT on a
+   * bad height or round.
+   */
+  async getRoundStateAt(height: number, round?: number): Promise<RoundStateSnapshot | undefined> {
+    checkSafeUint('height', height);
+    if (round !== undefined) checkU32('round', round);
+    // The last checkpoint at or below (height, round): rounds grow with heights, so one search.
+    const end = this.#upperBound(height, round ?? Number.POSITIVE_INFINITY);
+    const found = this.#byRound[end - 1];
+    if (found === undefined || found.state.height !== height) return undefined;
+    if (round !== undefined && found.state.round !== round) return undefined;
+    return copySnapshot(found);
+  }
+
+  /**
+   * Checkpoints with `fromHeight <= height <= toHeight`, oldest first, the latest one per
+   * (height, round), at most `limit` (default 100, at most 10,000). Rejects INVALID_ARGUMENT on
+   * a malformed query or `fromHeight > toHeight`.
+   */
+  async listRoundStates(query: RoundStateQuery = {}): Promise<readonly RoundStateSnapshot[]> {
+    checkObject('query', query);
+    const from = query.fromHeight === undefined ? 0 : checkSafeUint('query.fromHeight', query.fromHeight);
+    const to = query.toHeight === undefined ? Number.MAX_SAFE_INTEGER : checkSafeUint('query.toHeight', query.toHeight);
+    const limit =
+      query.limit === undefined ? DEFAULT_ROUND_LIST_LIMIT : checkInteger('query.limit', query.limit, 1, MAX_ROUND_LIST_LIMIT);
+    if (from > to) throw invalidArgument('query.fromHeight', 'must not exceed query.toHeight');
+    const out: RoundStateSnapshot[] = [];
+    for (let i = this.#upperBound(from - 1, Number.POSITIVE_INFINITY); i < this.#byRound.length; i++) {
+      const snapshot = this.#byRound[i];
+      if (snapshot === undefined || snapshot.state.height > to || out.length >= limit) break;
+      out.push(copySnapshot(snapshot));
+    }
+    return out;
+  }
+
+  /**
+   * Durably drops every checkpoint below `height`, and resolves with how many were dropped. A
+   * height at or below the current prune floor writes nothing and resolves with 0. The latest
+   * checkpoint is never pruned: a height above it rejects with CONFLICT. Rejects INVALID_ARGUMENT
+   * on a bad height.
+   */
+  pruneBeforeHeight(height: number): Promise<number> {
+    try {
+      checkSafeUint('height', height);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.#serialize(async () => {
+      if (height <= this.#pruneFloor) return 0;
+      const latest = this.#latest();
+      if (latest !== undefined && height > latest.state.height) {
+        throw new ConsensusStoreError(
+          'CONFLICT',
+          `pruning below height ${height} would drop the latest checkpoint (height ${latest.state.height})`,
+          { details: { height, latestHeight: latest.state.height } },
+        );
+      }
+      const payload = encodeRoundPruneRecord(height, readClock(this.#ctx));
+      const [lsn] = await this.#ctx.log.append([{ kind: RecordKind.RoundStatePrune, payload }]);
+      if (lsn === undefined) throw new ConsensusStoreError('CORRUPTION', 'log append resolved without an LSN');
+      const before = this.#byRound.length;
+      this.apply({ lsn, kind: RecordKind.RoundStatePrune, payload });
+      return before - this.#byRound.length;
+    });
+  }
+
+  /**
+   * Whether the consensus engine should checkpoint `next` under `checkpointInterval`: true when
+   * there is no checkpoint yet, when the height, round, lock, valid value, proposal, proposer or
+   * app data differ from the latest checkpoint, when `next` is at least `checkpointInterval`
+   * phases past it, or when it moves on to `finalize` (where a restart resumes at the next
+   * height). Throws INVALID_ARGUMENT on a malformed state.
+   */
+  shouldCheckpoint(next: RoundState): boolean {
+    const checked = checkRoundState('next', next);
+    const latest = this.#latest()?.state;
+    if (latest === undefined || latest.height !== checked.height || latest.round !== checked.round) return true;
+    const phaseOnly = { ...latest, phase: checked.phase, startedAt: checked.startedAt, updatedAt: checked.updatedAt };
+    if (!roundStatesEqual(phaseOnly, checked)) return true;
+    const steps = CONSENSUS_PHASES.indexOf(checked.phase) - CONSENSUS_PHASES.indexOf(latest.phase);
+    return steps >= this.checkpointInterval || (steps > 0 && checked.phase === 'finalize');
+  }
+
+  /**
+   * Folds one durable record (replay, or this store's own append). Records at or below the last
+   * applied LSN are ignored. Throws CORRUPTION when the payload does not decode, or when it
+   * breaks the order the store enforces on writes (a regression, or a state below a prune).
+   */
+  apply(record: LogRecord): void {
+    if (record.lsn <= this.#lastAppliedLsn) return;
+    if (record.kind === RecordKind.RoundState) {
+      this.#applyState(record.lsn, record.payload);
+    } else if (record.kind === RecordKind.RoundStatePrune) {
+      this.#applyPrune(record.lsn, record.payload);
+    } else {
+      throw new ConsensusStoreError('CORRUPTION', `record kind ${record.kind} at LSN ${record.lsn} is not a round-state kind`, {
+        details: { lsn: record.lsn },
+      });
+    }
+    this.#lastAppliedLsn = record.lsn;
+  }
+
+  #applyState(lsn: Lsn, payload: Uint8Array): void {
+    const { state, recordedAt } = decodeRoundStateRecord(payload, lsn);
+    const problem = this.#followProblem(state);
+    if (problem !== undefined) {
+      throw new ConsensusStoreError('CORRUPTION', `round-state record at LSN ${lsn} is out of order: ${problem}`, {
+        details: { lsn },
+      });
+    }
+    const snapshot: RoundStateSnapshot = { id: lsn, state, recordedAt };
+    const latest = this.#latest();
+    if (latest !== undefined && latest.state.height === state.height && latest.state.round === state.round) {
+      this.#byRound[this.#byRound.length - 1] = snapshot;
+    } else {
+      this.#byRound.push(snapshot);
+    }
+  }
+
+  #applyPrune(lsn: Lsn, payload: Uint8Array): void {
+    const { beforeHeight } = decodeRoundPruneRecord(payload, lsn);
+    const latest = this.#latest();
+    if (latest !== undefined && beforeHeight > latest.state.height) {
+      throw new ConsensusStoreError('CORRUPTION', `prune record at LSN ${lsn} drops the latest checkpoint`, { details: { lsn } });
+    }
+    if (beforeHeight <= this.#pruneFloor) return;
+    this.#pruneFloor = beforeHeight;
+    this.#byRound.splice(0, this.#upperBound(beforeHeight - 1, Number.POSITIVE_INFINITY));
+  }
+
+  #latest(): RoundStateSnapshot | undefined {
+    return this.#byRound[this.#byRound.length - 1];
+  }
+
+  #followProblem(next: RoundState): string | undefined {
+    if (next.height < this.#pruneFloor) return `height ${next.height} is below the pruned height ${this.#pruneFloor}`;
+    const latest = this.#latest();
+    return latest === undefined ? undefined : roundRegression(latest.state, next);
+  }
+
+  #assertMayFollow(next: RoundState): void {
+    const problem = this.#followProblem(next);
+    if (problem !== undefined) {
+      throw new ConsensusStoreError('CONFLICT', problem, {
+        details: { height: next.height, round: next.round, phase: next.phase },
+      });
+    }
+  }
+
+  /** Index of the first checkpoint after (height, round) in (height, round) order. */
+  #upperBound(height: number, round: number): number {
+    let lo = 0;
+    let hi = this.#byRound.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const s = (this.#byRound[mid] as RoundStateSnapshot).state;
+      if (s.height < height || (s.height === height && s.round <= round)) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  #serialize<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.#writeTail.then(task);
+    this.#writeTail = run.catch(() => undefined);
+    return run;
+  }
+}

@@ -1,0 +1,156 @@
+/**
+ * The round-state and recovery types of the specification, in TypeScript form, plus the
+ * interfaces a RoundStateStore backend implements (the conformance suite is written against
+ * them). Plain data and signatures only: no behaviour, no I/O here.
+ */
+import type { Lsn, RepairReport } from '../log/types.ts';
+import type { VoteLogEntry } from './vote-types.ts';
+
+/** The phases of one consensus round, in the order a round moves through them. */
+export type ConsensusPhase = 'propose' | 'prevote' | 'precommit' | 'commit' | 'finalize';
+
+/** All phases in step order: a checkpoint never moves backwards in this list within one (height, round). */
+export const CONSENSUS_PHASES: readonly ConsensusPhase[] = ['propose', 'prevote', 'precommit', 'commit', 'finalize'];
+
+/** Longest `proposer` id, as for validator ids. */
+export const MAX_PROPOSER_LENGTH = 128;
+/** Largest `appData` blob in bytes (64 KiB): round state is checkpointed often and must stay small. */
+export const MAX_ROUND_APP_DATA = 64 * 1024;
+/** Default and largest `limit` of `listRoundStates`. */
+export const DEFAULT_ROUND_LIST_LIMIT = 100;
+/** Largest `limit` of `listRoundStates`. */
+export const MAX_ROUND_LIST_LIMIT = 10_000;
+/** Default and largest `checkpointInterval` (phase changes). */
+export const DEFAULT_CHECKPOINT_INTERVAL = 1;
+/** Largest `checkpointInterval`. */
+export const MAX_CHECKPOINT_INTERVAL = 1_000;
+
+/**
+ * A validator's position in consensus (Tendermint style, with a global round: DESIGN 5.1).
+ *
+ * A round belongs to exactly one height (votes are identified by round, not by height), so a
+ * new height always starts in a higher round. The lock pair and the valid-value pair are each
+ * all-or-nothing: `lockedRound` is set exactly when `lockedBlockHash` is.
+ */
+export interface RoundState {
+  /** Block height, 0..2^53-1. */
+  readonly height: number;
+  /** Global round (u32), non-decreasing across heights. */
+  readonly round: number;
+  readonly phase: ConsensusPhase;
+  /** The round the node locked on a block in (<= `round`); with `lockedBlockHash`. */
+  readonly lockedRound?: number;
+  /** The 32-byte hash of the locked block; with `lockedRound`. */
+  readonly lockedBlockHash?: Uint8Array;
+  /** The round of the latest polka the node saw (<= `round`); with `validBlockHash`. */
+  readonly validRound?: number;
+  /** The 32-byte hash of the block of that polka; with `validRound`. */
+  readonly validBlockHash?: Uint8Array;
+  /** The 32-byte hash of this round's proposal, once received. */
+  readonly proposalBlockHash?: Uint8Array;
+  /** The proposer's validator id (1..128 characters), if known. */
+  readonly proposer?: string;
+  /**
+   * Opaque bytes the consensus engine needs to resume (e.g. a HotStuff high QC), at most
+   * `MAX_ROUND_APP_DATA`. The store keeps them exactly and never interprets them.
+   */
+  readonly appData?: Uint8Array;
+  /** When the round started, ms since the epoch. */
+  readonly startedAt: number;
+  /** When this state was last changed, ms since the epoch; >= `startedAt`. */
+  readonly updatedAt: number;
+}
+
+/** A durable round-state checkpoint. */
+export interface RoundStateSnapshot {
+  /** The checkpoint record's LSN. */
+  readonly id: Lsn;
+  readonly state: RoundState;
+  /** When this node recorded it (the store's clock), ms since the epoch. */
+  readonly recordedAt: number;
+}
+
+/** The range and size of `listRoundStates`. Heights are inclusive. */
+export interface RoundStateQuery {
+  readonly fromHeight?: number;
+  readonly toHeight?: number;
+  /** At most this many, oldest first; default `DEFAULT_ROUND_LIST_LIMIT`, at most `MAX_ROUND_LIST_LIMIT`. */
+  readonly limit?: number;
+}
+
+/** Options of `RoundStateStore`. */
+export interface RoundStateStoreOptions {
+  /**
+   * How many phase changes within one round the consensus engine may let pass between durable
+   * checkpoints (1..1000, default 1: every phase change). Height, round, lock and valid-value
+   * changes are always checkpointed; `shouldCheckpoint` applies the rule.
+   */
+  readonly checkpointInterval?: number;
+}
+
+/** The six methods of the specification's RoundStateStore. Every backend implements this. */
+export interface RoundStateStoreApi {
+  /** The configured checkpoint interval (phase changes). */
+  readonly checkpointInterval: number;
+  /** Durably records `state`; resolves with the checkpoint once durable. */
+  saveRoundState(state: RoundState): Promise<RoundStateSnapshot>;
+  /** The latest checkpoint, or undefined if none was ever saved. */
+  loadRoundState(): Promise<RoundStateSnapshot | undefined>;
+  /** The latest checkpoint at `height` (and `round`, when given), or undefined. */
+  getRoundStateAt(height: number, round?: number): Promise<RoundStateSnapshot | undefined>;
+  /** Checkpoints in (height, round, LSN) order within the query's range, at most its limit. */
+  listRoundStates(query?: RoundStateQuery): Promise<readonly RoundStateSnapshot[]>;
+  /** Durably drops every checkpoint below `height`; resolves with how many were dropped. */
+  pruneBeforeHeight(height: number): Promise<number>;
+}
+
+/** What the log's open did, as `recover()` reports it (from `Log.openReport`). */
+export interface RecoveryOpenReport {
+  readonly tornBytesCut: number;
+  readonly recordsScanned: number;
+  readonly segmentsScanned: number;
+  readonly durationMs: number;
+  /** Present when an explicit repair cut damaged data (DESIGN D5). */
+  readonly repair?: RepairReport;
+}
+
+/** The start-up integrity check of `recover()`. */
+export interface IntegrityReport {
+  /** True when no problem was found. */
+  readonly ok: boolean;
+  /** How many records were re-read and compared. */
+  readonly checked: number;
+  /** One line per problem, naming the LSN. */
+  readonly problems: readonly string[];
+}
+
+/** What `RecoveryManager.recover()` returns. */
+export interface RecoveryState {
+  /** True when a round-state checkpoint was found (there is a point to resume at). */
+  readonly recovered: boolean;
+  /** The latest checkpoint. */
+  readonly roundState?: RoundStateSnapshot;
+  /** The votes stored for the checkpoint's round (empty when there is none). */
+  readonly votes: readonly VoteLogEntry[];
+  readonly open: RecoveryOpenReport;
+  readonly integrity: IntegrityReport;
+  /** Time `recover()` itself took, in ms. */
+  readonly durationMs: number;
+}
+
+/**
+ * Where the consensus engine resumes after a restart. After a `finalize` checkpoint this is the
+ * next height, in the next round, at `propose`, with no lock; otherwise it is the checkpoint's
+ * own (height, round, phase) with its lock and valid value.
+ */
+export interface ResumePoint {
+  readonly height: number;
+  readonly round: number;
+  readonly phase: ConsensusPhase;
+  readonly lockedRound?: number;
+  readonly lockedBlockHash?: Uint8Array;
+  readonly validRound?: number;
+  readonly validBlockHash?: Uint8Array;
+  /** The checkpoint it was derived from. */
+  readonly fromCheckpoint: Lsn;
+}

@@ -1,0 +1,284 @@
+/**
+ * The sign guard (DESIGN D8, 5.2): the only place the node's private key signs a vote or a
+ * proposal. It keeps a durable watermark per validator key, the last (height, round, step)
+ * signed, and follows CometBFT privval's rules, adapted to global rounds (docs/stores.md):
+ * - a regression is refused with CONFLICT: a lower height; a lower round (at any height, since
+ *   rounds are global and never go back); an earlier step at the same height and round;
+ * - the same (height, round, step) again: identical sign bytes return the stored signature;
+ *   sign bytes that differ only in the timestamp return the stored signature and the stored
+ *   timestamp (the earlier vote is re-released, never a second one); anything else is CONFLICT;
+ *   a watermark without sign bytes (imported) is CONFLICT; an entry without its signature is
+ *   CORRUPTION;
+ * - a new signature is persisted (the log's append resolved) before it is returned.
+ *
+ * It must never: release a signature that is not durable, sign twice for one (height, round,
+ * step) with different sign bytes, run two sign requests concurrently, or treat a missing
+ * watermark as permission on a directory the operator said belongs to a key that signed before.
+ */
+import { ConsensusStoreError, invalidArgument } from '../errors.ts';
+import { RecordKind } from '../codec/kinds.ts';
+import {
+  checkChainId,
+  checkPrivateKey,
+  checkUnsignedProposal,
+  checkUnsignedVote,
+  checkValidatorId,
+  differOnlyInTimestamp,
+  proposalSignBytes,
+  publicKeyOf,
+  SIGN_BYTES_TIMESTAMP_SIZE,
+  signBytes,
+  voteSignBytes,
+} from '../codec/vote-sign.ts';
+import { decodeSignGuardRecord, encodeSignGuardEntry, encodeSignGuardImport, stepCode } from '../codec/sign-guard-record.ts';
+import type { LogRecord } from '../log/types.ts';
+import { checkBytes, checkObject, checkOneOf, checkSafeUint, checkU32 } from '../validate.ts';
+import type { RecordApplier, StoreContext } from './context.ts';
+import { ED25519_KEY_BYTES, SIGN_STEPS } from './vote-types.ts';
+import type { SignedProposal, SignStep, SignWatermark, UnsignedProposal, UnsignedVote, ValidatorVote } from './vote-types.ts';
+
+/** The node's signing identity. */
+export interface SignIdentity {
+  /** 32-byte ed25519 private key (seed). */
+  readonly privateKey: Uint8Array;
+  /** 32-byte public key; derived when absent, INVALID_ARGUMENT when it does not match. */
+  readonly publicKey?: Uint8Array;
+  /** The node's validator id: the only id it signs for. */
+  readonly validatorId: string;
+}
+
+/**
+ * Whether the identity's key is new. `existing-key` (the default) means it may have signed
+ * before, elsewhere: a log without its watermark then needs `allowFreshSignState` or an
+ * imported watermark, or the open fails with FRESH_SIGN_STATE.
+ */
+export type SignState = 'new-key' | 'existing-key';
+
+/** Options of `new SignGuard`. */
+export interface SignGuardOptions {
+  readonly chainId: string;
+  /** Absent: the guard replays watermarks but refuses to sign (INVALID_ARGUMENT). */
+  readonly identity?: SignIdentity;
+}
+
+/** What the guard holds for one key: the last signed or imported (height, round, step). */
+interface KeyState {
+  readonly height: number;
+  readonly round: number;
+  readonly step: number;
+  readonly signBytes: Uint8Array | null;
+  readonly signature: Uint8Array | null;
+}
+
+/** The result of checking a request against the watermark. */
+type HrsCheck = 'advance' | 'same';
+
+function hex(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
+}
+
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+function refuse(reason: string, details: Record<string, unknown>): ConsensusStoreError {
+  return new ConsensusStoreError('CONFLICT', `sign guard refused: ${reason}`, { details: { reason, ...details } });
+}
+
+function readTimestamp(signBytesValue: Uint8Array): number {
+  const view = new DataView(signBytesValue.buffer, signBytesValue.byteOffset, signBytesValue.byteLength);
+  const at = signBytesValue.length - SIGN_BYTES_TIMESTAMP_SIZE;
+  return view.getUint32(at) * 0x1_0000_0000 + view.getUint32(at + 4);
+}
+
+/** Orders two (height, round, step) triples lexicographically. */
+function compareHrs(a: { height: number; round: number; step: number }, b: { height: number; round: number; step: number }): number {
+  return a.height - b.height || a.round - b.round || a.step - b.step;
+}
+
+/**
+ * The sign guard over the shared log (record kinds SignGuardEntry and SignGuardImport).
+ * Obtain it from `openStore(...).signGuard`.
+ */
+export class SignGuard implements RecordApplier {
+  /** Record kinds this store owns. */
+  readonly kinds: readonly number[] = [RecordKind.SignGuardEntry, RecordKind.SignGuardImport];
+
+  private readonly ctx: StoreContext;
+  private readonly chainId: string;
+  private readonly identity: { privateKey: Uint8Array; publicKey: Uint8Array; validatorId: string; keyHex: string } | undefined;
+  private readonly states = new Map<string, KeyState>();
+  private tail: Promise<unknown> = Promise.resolve();
+
+  /** @throws ConsensusStoreError INVALID_ARGUMENT on a bad chain id or identity. */
+  constructor(ctx: StoreContext, options: SignGuardOptions) {
+    this.ctx = ctx;
+    const o = checkObject('options', options);
+    this.chainId = checkChainId('chainId', o.chainId);
+    if (o.identity === undefined) {
+      this.identity = undefined;
+      return;
+    }
+    const id = checkObject('identity', o.identity);
+    const privateKey = checkPrivateKey('identity.privateKey', id.privateKey).slice();
+    const publicKey = publicKeyOf(privateKey);
+    if (id.publicKey !== undefined && !equalBytes(checkBytes('identity.publicKey', id.publicKey, ED25519_KEY_BYTES), publicKey)) {
+      throw invalidArgument('identity.publicKey', 'does not belong to identity.privateKey');
+    }
+    const validatorId = checkValidatorId('identity.validatorId', id.validatorId);
+    this.identity = { privateKey, publicKey, validatorId, keyHex: hex(publicKey) };
+  }
+
+  /** The node's public key, or undefined without an identity. */
+  get publicKey(): Uint8Array | undefined {
+    return this.identity?.publicKey.slice();
+  }
+
+  /** The node key's watermark (last signed or imported height, round, step), or null if none is recorded. */
+  watermark(): SignWatermark | null {
+    const s = this.identity === undefined ? undefined : this.states.get(this.identity.keyHex);
+    return s === undefined ? null : { height: s.height, round: s.round, step: SIGN_STEPS[s.step - 1] as SignStep };
+  }
+
+  /**
+   * Signs the node's own vote if the watermark allows it, after persisting it (module comment).
+   * `vote.validatorId` must be the identity's.
+   * @returns the signed vote (with the stored timestamp when only the timestamp differed).
+   * @throws INVALID_ARGUMENT (bad vote, other validator, no identity), CONFLICT (regression or
+   *   conflicting request), CORRUPTION (stored entry without signature), CLOSED, log write errors.
+   */
+  signVote(vote: UnsignedVote): Promise<ValidatorVote> {
+    return this.serialized(() => {
+      const v = checkUnsignedVote('vote', vote);
+      return { hrs: { height: v.height, round: v.round, step: v.voteType }, id: v.validatorId, bytes: voteSignBytes(v, this.chainId), value: v };
+    }).then(({ value, signature, timestamp }) => ({ ...value, timestamp, signature }));
+  }
+
+  /**
+   * Signs the node's own proposal under the same rules (step `propose`, before every vote step
+   * of its height and round). `proposal.validatorId` must be the identity's.
+   * @throws as `signVote`.
+   */
+  signProposal(proposal: UnsignedProposal): Promise<SignedProposal> {
+    return this.serialized(() => {
+      const p = checkUnsignedProposal('proposal', proposal);
+      return { hrs: { height: p.height, round: p.round, step: 'propose' as const }, id: p.validatorId, bytes: proposalSignBytes(p, this.chainId), value: p };
+    }).then(({ value, signature, timestamp }) => ({ ...value, timestamp, signature }));
+  }
+
+  /**
+   * Records a watermark carried over from the key's previous home (kind SignGuardImport), so
+   * that nothing at or below it is ever signed here. A watermark at or below the recorded one
+   * writes nothing. One that is higher in height but lower in round than the recorded one is
+   * CONFLICT (rounds are global).
+   * @returns the watermark in force afterwards.
+   * @throws INVALID_ARGUMENT, CONFLICT, CLOSED, log write errors.
+   */
+  importWatermark(watermark: SignWatermark): Promise<SignWatermark> {
+    return this.enqueue(async () => {
+      const identity = this.requireIdentity();
+      const w = checkObject('watermark', watermark);
+      const height = checkSafeUint('watermark.height', w.height);
+      const round = checkU32('watermark.round', w.round);
+      const step = checkOneOf('watermark.step', w.step, SIGN_STEPS);
+      this.checkOpen();
+      const current = this.states.get(identity.keyHex);
+      const wanted = { height, round, step: stepCode(step) };
+      if (current !== undefined) {
+        if (compareHrs(wanted, current) <= 0) return this.watermark() as SignWatermark;
+        if (round < current.round) throw refuse('imported watermark goes back in round', { height, round });
+      }
+      const payload = encodeSignGuardImport({ publicKey: identity.publicKey, height, round, step });
+      const [lsn] = await this.ctx.log.append([{ kind: RecordKind.SignGuardImport, payload }]);
+      this.apply({ lsn: lsn as NonNullable<typeof lsn>, kind: RecordKind.SignGuardImport, payload });
+      return this.watermark() as SignWatermark;
+    });
+  }
+
+  /**
+   * The fresh-directory guard, run by openStore after replay: with `existing-key`, a log that
+   * holds no watermark for the node's key is refused unless `allowFresh`.
+   * @throws FRESH_SIGN_STATE.
+   */
+  checkSignState(signState: SignState, allowFresh: boolean): void {
+    if (this.identity === undefined || signState === 'new-key' || allowFresh) return;
+    if (this.states.has(this.identity.keyHex)) return;
+    throw new ConsensusStoreError(
+      'FRESH_SIGN_STATE',
+      'this data directory has no sign watermark for a key that may have signed before: pass signState "new-key" if it never signed, importWatermark to carry its watermark over, or allowFreshSignState to accept the risk',
+      { details: { publicKey: this.identity.keyHex } },
+    );
+  }
+
+  /** Folds one durable sign-guard record into the watermarks (replay). Throws CORRUPTION on a bad payload. */
+  apply(record: LogRecord): void {
+    const r = decodeSignGuardRecord(record, record.kind === RecordKind.SignGuardImport);
+    const key = hex(r.publicKey);
+    const next: KeyState = { height: r.height, round: r.round, step: stepCode(r.step), signBytes: r.signBytes, signature: r.signature };
+    const current = this.states.get(key);
+    if (current === undefined || compareHrs(next, current) >= 0) this.states.set(key, next);
+  }
+
+  private checkOpen(): void {
+    const status = this.ctx.log.status;
+    if (status === 'closing' || status === 'closed') throw new ConsensusStoreError('CLOSED', 'the store is closed');
+  }
+
+  private requireIdentity(): NonNullable<SignGuard['identity']> {
+    if (this.identity === undefined) throw invalidArgument('identity', 'is required to sign (openStore was given none)');
+    return this.identity;
+  }
+
+  /** Runs `task` after every earlier sign-guard task settled. */
+  private enqueue<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.tail.then(task);
+    this.tail = run.catch(() => undefined);
+    return run;
+  }
+
+  /** The common sign path: check the watermark, reuse or sign, persist, release. */
+  private serialized<T>(prepare: () => { hrs: { height: number; round: number; step: SignStep }; id: string; bytes: Uint8Array; value: T }): Promise<{
+    value: T;
+    signature: Uint8Array;
+    timestamp: number;
+  }> {
+    return this.enqueue(async () => {
+      this.checkOpen();
+      const identity = this.requireIdentity();
+      const { hrs, id, bytes, value } = prepare();
+      if (id !== identity.validatorId) throw invalidArgument('validatorId', `must be the node's own (${identity.validatorId})`);
+      const requested = { height: hrs.height, round: hrs.round, step: stepCode(hrs.step) };
+      const state = this.states.get(identity.keyHex);
+      if (state !== undefined && this.checkHrs(state, requested) === 'same') {
+        return { value, ...this.reuse(state, bytes, requested) };
+      }
+      const signature = signBytes(bytes, identity.privateKey);
+      const payload = encodeSignGuardEntry({ publicKey: identity.publicKey, ...hrs, signBytes: bytes, signature });
+      const [lsn] = await this.ctx.log.append([{ kind: RecordKind.SignGuardEntry, payload }]);
+      this.apply({ lsn: lsn as NonNullable<typeof lsn>, kind: RecordKind.SignGuardEntry, payload });
+      return { value, signature, timestamp: readTimestamp(bytes) };
+    });
+  }
+
+  /** CometBFT's CheckHRS, with rounds global: a lower round is a regression at any height. */
+  private checkHrs(s: KeyState, r: { height: number; round: number; step: number }): HrsCheck {
+    const details = { requested: r, watermark: { height: s.height, round: s.round, step: s.step } };
+    if (r.height < s.height) throw refuse('height regression', details);
+    if (r.round < s.round) throw refuse('round regression', details);
+    if (r.height > s.height || r.round > s.round) return 'advance';
+    if (r.step < s.step) throw refuse('step regression', details);
+    return r.step > s.step ? 'advance' : 'same';
+  }
+
+  /** Same (height, round, step): the stored signature for the same request, else refuse. */
+  private reuse(s: KeyState, bytes: Uint8Array, requested: object): { signature: Uint8Array; timestamp: number } {
+    if (s.signBytes === null) throw refuse('watermark has no sign bytes for this height, round and step (imported)', { requested });
+    if (s.signature === null) {
+      throw new ConsensusStoreError('CORRUPTION', 'sign guard entry has sign bytes but no signature', { details: { requested } });
+    }
+    if (equalBytes(bytes, s.signBytes) || differOnlyInTimestamp(bytes, s.signBytes)) {
+      return { signature: s.signature.slice(), timestamp: readTimestamp(s.signBytes) };
+    }
+    throw refuse('conflicting data for an already signed height, round and step', { requested });
+  }
+}

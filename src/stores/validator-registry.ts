@@ -1,0 +1,416 @@
+/**
+ * ValidatorRegistry: the validator set versioned by height (DESIGN 5.5). Every change takes an
+ * effective height and applies from that height on; any height answers with the set as it was.
+ *
+ * Index: per validator, its changes in (height, LSN) order, each with the validator as it stood
+ * after it, so a point-in-time lookup is one binary search; plus the ids in sorted order and the
+ * public keys in use. A validator's changes are append-only in height: a change below its latest
+ * one is refused (CONFLICT), so no stored history is ever rewritten. Writes are serialized and
+ * folded into the index only once the log reports them durable. This module must never write for
+ * a call that fails its checks, and never let a stake go negative or past 2^128-1.
+ */
+import { Point } from '@noble/ed25519';
+import { ConsensusStoreError, invalidArgument } from '../errors.ts';
+import { decodeValidatorRecord, encodeValidatorRecord, VALIDATOR_RECORD_KINDS } from '../codec/validator-record.ts';
+import type { ValidatorRecord } from '../codec/validator-record.ts';
+import type { LogRecord, Lsn } from '../log/types.ts';
+import { checkBigint, checkBytes, checkInteger, checkObject, checkOneOf, checkSafeUint, checkString } from '../validate.ts';
+import type { RecordApplier, StoreContext } from './context.ts';
+import type {
+  SlashInput,
+  Validator,
+  ValidatorChange,
+  ValidatorHistoryQuery,
+  ValidatorRegistration,
+  ValidatorRegistryApi,
+  ValidatorSetSnapshot,
+  ValidatorStatus,
+} from './validator-types.ts';
+import {
+  DEFAULT_HISTORY_LIMIT,
+  MAX_EVIDENCE_ID_LENGTH,
+  MAX_HISTORY_LIMIT,
+  MAX_REASON_LENGTH,
+  MAX_STAKE,
+  MAX_VALIDATOR_ID_LENGTH,
+  MAX_VALIDATORS,
+  PUBLIC_KEY_LENGTH,
+  VALIDATOR_STATUSES,
+} from './validator-types.ts';
+
+function hex(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
+}
+
+function checkPublicKey(name: string, value: unknown): Uint8Array {
+  const key = new Uint8Array(checkBytes(name, value, PUBLIC_KEY_LENGTH));
+  try {
+    Point.fromBytes(key);
+  } catch {
+    throw invalidArgument(name, 'is not a valid ed25519 public key (not a curve point)');
+  }
+  return key;
+}
+
+function copyValidator(v: Validator): Validator {
+  return { ...v, publicKey: v.publicKey.slice() };
+}
+
+function copyChange(c: ValidatorChange): ValidatorChange {
+  const copy = { ...c, after: copyValidator(c.after) };
+  return c.before === undefined ? copy : { ...copy, before: copyValidator(c.before) };
+}
+
+/** The validator after `record`, given the one before (undefined only for a registration). */
+function fold(before: Validator | undefined, record: ValidatorRecord): Validator {
+  if (record.kind === 'register') {
+    return {
+      id: record.id,
+      publicKey: record.publicKey,
+      stake: record.stake,
+      status: record.status,
+      registeredAtHeight: record.height,
+      updatedAtHeight: record.height,
+      totalSlashed: 0n,
+    };
+  }
+  if (before === undefined) throw new Error(`${record.kind} change for an unregistered validator`);
+  const base = { ...before, updatedAtHeight: record.height };
+  switch (record.kind) {
+    case 'stake':
+      return { ...base, stake: record.stake };
+    case 'status':
+      return { ...base, status: record.status };
+    case 'slash': {
+      const status = before.status === 'tombstoned' || record.status === undefined ? before.status : record.status;
+      return { ...base, stake: before.stake - record.amount, totalSlashed: before.totalSlashed + record.amount, status };
+    }
+  }
+}
+
+/** What makes `record` unable to follow `latest` (the validator's newest change), or undefined. */
+function changeProblem(latest: ValidatorChange | undefined, record: ValidatorRecord): string | undefined {
+  if (record.kind === 'register') {
+    return latest === undefined ? undefined : `validator ${record.id} is already registered`;
+  }
+  if (latest === undefined) return `validator ${record.id} is not registered`;
+  if (record.height < latest.height) {
+    return `height ${record.height} is below validator ${record.id}'s latest change (height ${latest.height})`;
+  }
+  if (record.kind === 'status' && latest.after.status === 'tombstoned' && record.status !== 'tombstoned') {
+    return `validator ${record.id} is tombstoned, which is final`;
+  }
+  if (record.kind === 'slash' && record.amount > latest.after.stake) {
+    return `slash of ${record.amount} exceeds validator ${record.id}'s stake ${latest.after.stake}`;
+  }
+  return undefined;
+}
+
+/**
+ * The validator set, versioned by height (the specification's ValidatorRegistry).
+ *
+ * Errors: INVALID_ARGUMENT for malformed input; NOT_FOUND for an unknown id; CONFLICT for a
+ * duplicate id or public key, a full registry, a change below the validator's latest change, or
+ * a status change out of `tombstoned`. None of them writes anything.
+ */
+export class ValidatorRegistry implements RecordApplier, ValidatorRegistryApi {
+  /** The record kinds this store owns. */
+  readonly kinds: readonly number[] = VALIDATOR_RECORD_KINDS;
+
+  readonly #ctx: StoreContext;
+  /** Per validator id, its changes in (height, LSN) order. */
+  readonly #history = new Map<string, ValidatorChange[]>();
+  /** Every id, sorted (code-unit order). */
+  readonly #sortedIds: string[] = [];
+  /** Public key (hex) to id. */
+  readonly #idByKey = new Map<string, string>();
+  #lastAppliedLsn = 0;
+  #writeTail: Promise<unknown> = Promise.resolve();
+
+  /** @param ctx the shared log and clock. */
+  constructor(ctx: StoreContext) {
+    this.#ctx = ctx;
+  }
+
+  /**
+   * Registers a validator from `effectiveHeight` on (status default `active`). Resolves with the
+   * change once durable. Rejects INVALID_ARGUMENT (malformed input, a public key that is not an
+   * ed25519 point), CONFLICT (id or public key already registered, registry full at
+   * `MAX_VALIDATORS`).
+   */
+  registerValidator(validator: ValidatorRegistration, effectiveHeight: number): Promise<ValidatorChange> {
+    return this.#write(() => {
+      const v = checkObject('validator', validator);
+      const id = checkString('validator.id', v['id'], MAX_VALIDATOR_ID_LENGTH);
+      const publicKey = checkPublicKey('validator.publicKey', v['publicKey']);
+      const stake = checkBigint('validator.stake', v['stake'], 0n, MAX_STAKE);
+      const status =
+        v['status'] === undefined ? 'active' : checkOneOf<ValidatorStatus>('validator.status', v['status'], VALIDATOR_STATUSES);
+      const height = checkSafeUint('effectiveHeight', effectiveHeight);
+      return () => {
+        const owner = this.#idByKey.get(hex(publicKey));
+        if (owner !== undefined && owner !== id) {
+          throw new ConsensusStoreError('CONFLICT', `public key already registered to validator ${owner}`, {
+            details: { validatorId: id, owner },
+          });
+        }
+        if (!this.#history.has(id) && this.#history.size >= MAX_VALIDATORS) {
+          throw new ConsensusStoreError('CONFLICT', `the registry already holds the maximum of ${MAX_VALIDATORS} validators`);
+        }
+        return { kind: 'register', id, publicKey, stake, status, height, recordedAt: this.#clock() };
+      };
+    });
+  }
+
+  /**
+   * Sets a validator's stake from `effectiveHeight` on. Rejects INVALID_ARGUMENT, NOT_FOUND,
+   * CONFLICT (below the validator's latest change).
+   */
+  updateStake(id: string, stake: bigint, effectiveHeight: number, reason?: string): Promise<ValidatorChange> {
+    return this.#write(() => {
+      checkString('id', id, MAX_VALIDATOR_ID_LENGTH);
+      checkBigint('stake', stake, 0n, MAX_STAKE);
+      const height = checkSafeUint('effectiveHeight', effectiveHeight);
+      if (reason !== undefined) checkString('reason', reason, MAX_REASON_LENGTH);
+      return () => {
+        this.#requireKnown(id);
+        const base = { kind: 'stake' as const, id, stake, height, recordedAt: this.#clock() };
+        return reason === undefined ? base : { ...base, reason };
+      };
+    });
+  }
+
+  /**
+   * Sets a validator's status from `effectiveHeight` on, with a reason. Rejects
+   * INVALID_ARGUMENT, NOT_FOUND, CONFLICT (below the latest change; leaving `tombstoned`).
+   */
+  updateStatus(id: string, status: ValidatorStatus, effectiveHeight: number, reason: string): Promise<ValidatorChange> {
+    return this.#write(() => {
+      checkString('id', id, MAX_VALIDATOR_ID_LENGTH);
+      checkOneOf<ValidatorStatus>('status', status, VALIDATOR_STATUSES);
+      const height = checkSafeUint('effectiveHeight', effectiveHeight);
+      checkString('reason', reason, MAX_REASON_LENGTH);
+      return () => {
+        this.#requireKnown(id);
+        return { kind: 'status', id, status, height, reason, recordedAt: this.#clock() };
+      };
+    });
+  }
+
+  /**
+   * Slashes a validator at `slash.height`: takes `amount`, or `fraction` of the stake then held
+   * (rounded down), capped at that stake; adds it to `totalSlashed`; and sets `status` when
+   * given (a tombstoned validator stays tombstoned). Rejects INVALID_ARGUMENT (malformed, both
+   * or neither of amount and fraction, numerator > denominator), NOT_FOUND, CONFLICT (below the
+   * validator's latest change).
+   */
+  recordSlash(slash: SlashInput): Promise<ValidatorChange> {
+    return this.#write(() => {
+      const s = checkObject('slash', slash);
+      const id = checkString('slash.validatorId', s['validatorId'], MAX_VALIDATOR_ID_LENGTH);
+      const height = checkSafeUint('slash.height', s['height']);
+      const reason = checkString('slash.reason', s['reason'], MAX_REASON_LENGTH);
+      const requestedOf = this.#slashAmountChecker(s);
+      const evidenceId =
+        s['evidenceId'] === undefined ? undefined : checkString('slash.evidenceId', s['evidenceId'], MAX_EVIDENCE_ID_LENGTH);
+      const status =
+        s['status'] === undefined ? undefined : checkOneOf('slash.status', s['status'], ['jailed', 'tombstoned'] as const);
+      return () => {
+        const latest = this.#requireKnown(id);
+        const requested = requestedOf(latest.after.stake);
+        const amount = requested < latest.after.stake ? requested : latest.after.stake;
+        let record: ValidatorRecord = { kind: 'slash', id, height, requested, amount, reason, recordedAt: this.#clock() };
+        if (evidenceId !== undefined) record = { ...record, evidenceId };
+        if (status !== undefined) record = { ...record, status };
+        return record;
+      };
+    });
+  }
+
+  /**
+   * The set as it was at `height`: every validator registered at or before it, in id order,
+   * each as its changes up to and including `height` left it. Bounded by `MAX_VALIDATORS`.
+   * Rejects INVALID_ARGUMENT on a bad height.
+   */
+  async getValidatorsAtHeight(height: number): Promise<ValidatorSetSnapshot> {
+    checkSafeUint('height', height);
+    const validators: Validator[] = [];
+    let totalStake = 0n;
+    let activeStake = 0n;
+    for (const id of this.#sortedIds) {
+      const v = this.#versionAt(id, height)?.after;
+      if (v === undefined) continue;
+      validators.push(copyValidator(v));
+      totalStake += v.stake;
+      if (v.status === 'active') activeStake += v.stake;
+    }
+    return { height, validators, totalStake, activeStake };
+  }
+
+  /**
+   * The validator as it stood at `atHeight` (default: after its latest change), or undefined if
+   * the id is unknown or was not registered yet at that height. Rejects INVALID_ARGUMENT.
+   */
+  async getValidator(id: string, atHeight?: number): Promise<Validator | undefined> {
+    checkString('id', id, MAX_VALIDATOR_ID_LENGTH);
+    const height = atHeight === undefined ? Number.MAX_SAFE_INTEGER : checkSafeUint('atHeight', atHeight);
+    const v = this.#versionAt(id, height)?.after;
+    return v === undefined ? undefined : copyValidator(v);
+  }
+
+  /**
+   * A validator's changes with `fromHeight <= height <= toHeight`, oldest first, at most `limit`
+   * (default 1,000, at most 10,000). Rejects INVALID_ARGUMENT, NOT_FOUND (unknown id).
+   */
+  async getValidatorHistory(id: string, query: ValidatorHistoryQuery = {}): Promise<readonly ValidatorChange[]> {
+    checkString('id', id, MAX_VALIDATOR_ID_LENGTH);
+    checkObject('query', query);
+    const from = query.fromHeight === undefined ? 0 : checkSafeUint('query.fromHeight', query.fromHeight);
+    const to = query.toHeight === undefined ? Number.MAX_SAFE_INTEGER : checkSafeUint('query.toHeight', query.toHeight);
+    const limit =
+      query.limit === undefined ? DEFAULT_HISTORY_LIMIT : checkInteger('query.limit', query.limit, 1, MAX_HISTORY_LIMIT);
+    if (from > to) throw invalidArgument('query.fromHeight', 'must not exceed query.toHeight');
+    this.#requireKnown(id);
+    const changes = this.#history.get(id) ?? [];
+    const out: ValidatorChange[] = [];
+    for (const change of changes) {
+      if (change.height > to || out.length >= limit) break;
+      if (change.height >= from) out.push(copyChange(change));
+    }
+    return out;
+  }
+
+  /**
+   * Folds one durable validator record (replay, or this store's own append). Records at or below
+   * the last applied LSN are ignored. Throws CORRUPTION when the payload does not decode or the
+   * change could not have been written (unknown validator, duplicate, out of height order).
+   */
+  apply(record: LogRecord): void {
+    if (record.lsn <= this.#lastAppliedLsn) return;
+    const decoded = decodeValidatorRecord(record.kind, record.payload, record.lsn);
+    this.#fold(record.lsn, decoded);
+    this.#lastAppliedLsn = record.lsn;
+  }
+
+  /** Checks a durable `record` against the index (CORRUPTION if it could not have been written) and adds it. */
+  #fold(lsn: Lsn, record: ValidatorRecord): void {
+    const changes = this.#history.get(record.id);
+    const latest = changes?.[changes.length - 1];
+    const problem = changeProblem(latest, record);
+    if (problem !== undefined) {
+      throw new ConsensusStoreError('CORRUPTION', `validator record at LSN ${lsn} cannot follow: ${problem}`, {
+        details: { validatorId: record.id, lsn },
+      });
+    }
+    const after = fold(latest?.after, record);
+    let change: ValidatorChange = {
+      id: lsn,
+      kind: record.kind,
+      validatorId: record.id,
+      height: record.height,
+      after,
+      recordedAt: record.recordedAt,
+    };
+    if (latest !== undefined) change = { ...change, before: latest.after };
+    if (record.kind !== 'register' && record.reason !== undefined) change = { ...change, reason: record.reason };
+    if (record.kind === 'slash') {
+      const slash = { requested: record.requested, amount: record.amount };
+      change = { ...change, slash: record.evidenceId === undefined ? slash : { ...slash, evidenceId: record.evidenceId } };
+    }
+    if (changes === undefined) this.#addValidator(record.id, after.publicKey, change);
+    else changes.push(change);
+  }
+
+  #addValidator(id: string, publicKey: Uint8Array, first: ValidatorChange): void {
+    const key = hex(publicKey);
+    const owner = this.#idByKey.get(key);
+    if (owner !== undefined) {
+      throw new ConsensusStoreError('CORRUPTION', `validator ${id} registered with the public key of ${owner}`, {
+        details: { lsn: first.id },
+      });
+    }
+    this.#history.set(id, [first]);
+    this.#idByKey.set(key, id);
+    let lo = 0;
+    let hi = this.#sortedIds.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((this.#sortedIds[mid] as string) < id) lo = mid + 1;
+      else hi = mid;
+    }
+    this.#sortedIds.splice(lo, 0, id);
+  }
+
+  /** The latest change of `id` at or below `height`. */
+  #versionAt(id: string, height: number): ValidatorChange | undefined {
+    const changes = this.#history.get(id);
+    if (changes === undefined) return undefined;
+    let lo = 0;
+    let hi = changes.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((changes[mid] as ValidatorChange).height <= height) lo = mid + 1;
+      else hi = mid;
+    }
+    return changes[lo - 1];
+  }
+
+  #requireKnown(id: string): ValidatorChange {
+    const latest = this.#history.get(id)?.at(-1);
+    if (latest === undefined) {
+      throw new ConsensusStoreError('NOT_FOUND', `no validator ${id}`, { details: { validatorId: id } });
+    }
+    return latest;
+  }
+
+  /** Checks the amount/fraction of a slash and returns how to compute the requested amount from the stake held. */
+  #slashAmountChecker(s: Record<string, unknown>): (stake: bigint) => bigint {
+    const hasAmount = s['amount'] !== undefined;
+    if (hasAmount === (s['fraction'] !== undefined)) {
+      throw invalidArgument('slash.amount', 'or slash.fraction must be given, not both or neither');
+    }
+    if (hasAmount) {
+      const amount = checkBigint('slash.amount', s['amount'], 0n, MAX_STAKE);
+      return () => amount;
+    }
+    const f = checkObject('slash.fraction', s['fraction']);
+    const denominator = checkBigint('slash.fraction.denominator', f['denominator'], 1n, MAX_STAKE);
+    const numerator = checkBigint('slash.fraction.numerator', f['numerator'], 0n, denominator);
+    return (stake) => (stake * numerator) / denominator;
+  }
+
+  #clock(): number {
+    const now = this.#ctx.now();
+    if (!Number.isSafeInteger(now) || now < 0) throw new RangeError(`StoreContext.now() returned ${now}`);
+    return now;
+  }
+
+  /**
+   * Runs one write: `check` validates the arguments synchronously (before anything is queued);
+   * the record builder it returns runs in the write queue, against the state every earlier write
+   * left, then the record is appended and folded once durable.
+   */
+  #write(check: () => () => ValidatorRecord): Promise<ValidatorChange> {
+    let build: () => ValidatorRecord;
+    try {
+      build = check();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const run = this.#writeTail.then(async () => {
+      const record = build();
+      const changes = this.#history.get(record.id);
+      const problem = changeProblem(changes?.[changes.length - 1], record);
+      if (problem !== undefined) {
+        throw new ConsensusStoreError('CONFLICT', problem, { details: { validatorId: record.id } });
+      }
+      const input = encodeValidatorRecord(record);
+      const [lsn] = await this.#ctx.log.append([input]);
+      if (lsn === undefined) throw new ConsensusStoreError('CORRUPTION', 'log append resolved without an LSN');
+      this.apply({ lsn, kind: input.kind, payload: input.payload });
+      return copyChange(this.#history.get(record.id)?.at(-1) as ValidatorChange);
+    });
+    this.#writeTail = run.catch(() => undefined);
+    return run;
+  }
+}

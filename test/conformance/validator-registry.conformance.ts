@@ -1,0 +1,300 @@
+/**
+ * The ValidatorRegistry conformance suite: written against `ValidatorRegistryApi` only, and
+ * parameterized by a factory, so that every backend runs the same scenarios. Call
+ * `validatorRegistryConformance(name, open, publicKey)` inside a test file.
+ *
+ * It must never reach into a backend's internals: what it may observe is the API, whether a
+ * call wrote anything (`nextLsn`), and what survives `reopen`.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import type { ValidatorRegistryApi } from '../../src/stores/validator-types.ts';
+import { expectCode } from './round-state-store.conformance.ts';
+
+/** A registry under test, and how to reopen it on the same data. */
+export interface ValidatorRegistryHarness {
+  readonly registry: ValidatorRegistryApi;
+  /** The position of the next write; unchanged across a call means the call wrote nothing. */
+  nextLsn(): number;
+  /** Closes this registry and opens a new one on the same data. */
+  reopen(): Promise<ValidatorRegistryHarness>;
+  close(): Promise<void>;
+}
+
+const MAX_STAKE = (1n << 128n) - 1n;
+
+function junk(): fc.Arbitrary<unknown> {
+  return fc.oneof(
+    fc.constant(undefined),
+    fc.constant(null),
+    fc.constant(-1),
+    fc.constant(0.5),
+    fc.constant(Number.NaN),
+    fc.constant(2 ** 53),
+    fc.constant(-1n),
+    fc.constant(1n << 128n),
+    fc.constant(''),
+    fc.constant('x'.repeat(129)),
+    fc.boolean(),
+    fc.uint8Array({ maxLength: 40 }),
+    fc.array(fc.integer(), { maxLength: 2 }),
+    fc.object({ maxDepth: 1 }),
+  );
+}
+
+/**
+ * Registers the ValidatorRegistry conformance scenarios under `describe(name)`. `open` resolves
+ * with a fresh, empty registry each time; `publicKey(n)` gives a distinct valid ed25519 key.
+ */
+export function validatorRegistryConformance(
+  name: string,
+  open: () => Promise<ValidatorRegistryHarness>,
+  publicKey: (n: number) => Uint8Array,
+): void {
+  async function withRegistry(body: (h: ValidatorRegistryHarness) => Promise<ValidatorRegistryHarness | void>): Promise<void> {
+    const h = await open();
+    const last = (await body(h)) ?? h;
+    await last.close();
+  }
+  const v = (n: number, stake: bigint, status?: 'active' | 'jailed' | 'inactive') => ({
+    id: `val-${n}`,
+    publicKey: publicKey(n),
+    stake,
+    ...(status === undefined ? {} : { status }),
+  });
+
+  describe(`ValidatorRegistry conformance: ${name}`, () => {
+    it('a registered validator is in the set from its effective height on, not before', () =>
+      withRegistry(async ({ registry }) => {
+        const change = await registry.registerValidator(v(1, 100n), 10);
+        expect(change.kind).toBe('register');
+        expect(change.before).toBeUndefined();
+        expect(change.after).toMatchObject({ id: 'val-1', stake: 100n, status: 'active', registeredAtHeight: 10 });
+        expect((await registry.getValidatorsAtHeight(9)).validators).toEqual([]);
+        const at10 = await registry.getValidatorsAtHeight(10);
+        expect(at10.validators.map((x) => x.id)).toEqual(['val-1']);
+        expect(at10).toMatchObject({ height: 10, totalStake: 100n, activeStake: 100n });
+        expect(await registry.getValidator('val-1', 9)).toBeUndefined();
+        expect((await registry.getValidator('val-1'))?.publicKey).toEqual(publicKey(1));
+      }));
+
+    it('stake and status changes apply from their height on; earlier heights answer as they were', () =>
+      withRegistry(async (h) => {
+        const r = h.registry;
+        await r.registerValidator(v(1, 100n), 1);
+        await r.registerValidator(v(2, 50n, 'inactive'), 1);
+        await r.updateStake('val-1', 300n, 10, 'bonded more');
+        await r.updateStatus('val-2', 'active', 20, 'joined');
+        const check = async (reg: ValidatorRegistryApi): Promise<void> => {
+          expect(await reg.getValidatorsAtHeight(5)).toMatchObject({ totalStake: 150n, activeStake: 100n });
+          expect(await reg.getValidatorsAtHeight(10)).toMatchObject({ totalStake: 350n, activeStake: 300n });
+          expect(await reg.getValidatorsAtHeight(20)).toMatchObject({ totalStake: 350n, activeStake: 350n });
+          expect((await reg.getValidator('val-2', 19))?.status).toBe('inactive');
+          expect((await reg.getValidator('val-1'))?.updatedAtHeight).toBe(10);
+        };
+        await check(r);
+        const again = await h.reopen();
+        await check(again.registry);
+        return again;
+      }));
+
+    it('the set lists validators in id order with every status', () =>
+      withRegistry(async ({ registry }) => {
+        await registry.registerValidator(v(3, 1n, 'jailed'), 0);
+        await registry.registerValidator(v(1, 2n), 0);
+        await registry.registerValidator(v(2, 4n, 'inactive'), 0);
+        const set = await registry.getValidatorsAtHeight(0);
+        expect(set.validators.map((x) => `${x.id}:${x.status}`)).toEqual(['val-1:active', 'val-2:inactive', 'val-3:jailed']);
+        expect(set).toMatchObject({ totalStake: 7n, activeStake: 2n });
+      }));
+
+    it('several changes at one height: the last one stands at that height', () =>
+      withRegistry(async ({ registry }) => {
+        await registry.registerValidator(v(1, 10n), 5);
+        await registry.updateStake('val-1', 20n, 5);
+        await registry.updateStake('val-1', 30n, 5);
+        expect((await registry.getValidator('val-1', 5))?.stake).toBe(30n);
+        expect(await registry.getValidatorHistory('val-1')).toHaveLength(3);
+      }));
+
+    it('a duplicate id or public key is CONFLICT and writes nothing', () =>
+      withRegistry(async (h) => {
+        await h.registry.registerValidator(v(1, 10n), 1);
+        const lsn = h.nextLsn();
+        await expectCode(h.registry.registerValidator(v(1, 10n), 2), 'CONFLICT');
+        await expectCode(h.registry.registerValidator({ ...v(2, 10n), publicKey: publicKey(1) }, 2), 'CONFLICT');
+        expect(h.nextLsn()).toBe(lsn);
+        const again = await h.reopen();
+        await expectCode(again.registry.registerValidator(v(1, 10n), 3), 'CONFLICT');
+        return again;
+      }));
+
+    it('an unknown id is NOT_FOUND for changes and history, undefined for a lookup', () =>
+      withRegistry(async (h) => {
+        const lsn = h.nextLsn();
+        await expectCode(h.registry.updateStake('nobody', 1n, 1), 'NOT_FOUND');
+        await expectCode(h.registry.updateStatus('nobody', 'jailed', 1, 'x'), 'NOT_FOUND');
+        await expectCode(h.registry.recordSlash({ validatorId: 'nobody', height: 1, amount: 1n, reason: 'x' }), 'NOT_FOUND');
+        await expectCode(h.registry.getValidatorHistory('nobody'), 'NOT_FOUND');
+        expect(await h.registry.getValidator('nobody')).toBeUndefined();
+        expect(h.nextLsn()).toBe(lsn);
+      }));
+
+    it('a change below the validator\'s latest change is CONFLICT and writes nothing', () =>
+      withRegistry(async (h) => {
+        await h.registry.registerValidator(v(1, 10n), 10);
+        await h.registry.updateStake('val-1', 20n, 20);
+        const lsn = h.nextLsn();
+        await expectCode(h.registry.updateStake('val-1', 5n, 19), 'CONFLICT');
+        await expectCode(h.registry.updateStatus('val-1', 'jailed', 15, 'late'), 'CONFLICT');
+        await expectCode(h.registry.recordSlash({ validatorId: 'val-1', height: 5, amount: 1n, reason: 'late' }), 'CONFLICT');
+        expect(h.nextLsn()).toBe(lsn);
+      }));
+
+    it('tombstoned is final: a status change out of it is CONFLICT', () =>
+      withRegistry(async (h) => {
+        await h.registry.registerValidator(v(1, 10n), 1);
+        await h.registry.updateStatus('val-1', 'tombstoned', 2, 'double sign');
+        await expectCode(h.registry.updateStatus('val-1', 'active', 3, 'appeal'), 'CONFLICT');
+        const slash = await h.registry.recordSlash({ validatorId: 'val-1', height: 4, amount: 1n, reason: 'late evidence', status: 'jailed' });
+        expect(slash.after.status).toBe('tombstoned');
+        const again = await h.reopen();
+        expect((await again.registry.getValidator('val-1'))?.status).toBe('tombstoned');
+        await expectCode(again.registry.updateStatus('val-1', 'inactive', 5, 'appeal'), 'CONFLICT');
+        return again;
+      }));
+
+    it('a slash takes an amount or a fraction, capped at the stake, with reason, evidence and status', () =>
+      withRegistry(async (h) => {
+        const r = h.registry;
+        await r.registerValidator(v(1, 1000n), 1);
+        const a = await r.recordSlash({ validatorId: 'val-1', height: 5, amount: 100n, reason: 'downtime', status: 'jailed' });
+        expect(a.slash).toEqual({ requested: 100n, amount: 100n });
+        expect(a.after).toMatchObject({ stake: 900n, status: 'jailed', totalSlashed: 100n });
+        expect(a.before).toMatchObject({ stake: 1000n, status: 'active' });
+        const b = await r.recordSlash({
+          validatorId: 'val-1',
+          height: 6,
+          fraction: { numerator: 1n, denominator: 3n },
+          reason: 'equivocation',
+          evidenceId: 'ev-1',
+        });
+        expect(b.slash).toEqual({ requested: 300n, amount: 300n, evidenceId: 'ev-1' });
+        expect(b.reason).toBe('equivocation');
+        const c = await r.recordSlash({ validatorId: 'val-1', height: 7, amount: 10_000n, reason: 'all of it', status: 'tombstoned' });
+        expect(c.slash).toEqual({ requested: 10_000n, amount: 600n });
+        expect(c.after).toMatchObject({ stake: 0n, totalSlashed: 1000n, status: 'tombstoned' });
+        const again = await h.reopen();
+        expect((await again.registry.getValidator('val-1', 6))?.stake).toBe(600n);
+        expect(await again.registry.getValidatorHistory('val-1')).toEqual(await r.getValidatorHistory('val-1'));
+        return again;
+      }));
+
+    it('stakes are exact bigints up to 2^128-1 across a reopen', () =>
+      withRegistry(async (h) => {
+        await h.registry.registerValidator(v(1, MAX_STAKE), 1);
+        await h.registry.registerValidator(v(2, MAX_STAKE - 1n), 1);
+        const again = await h.reopen();
+        const set = await again.registry.getValidatorsAtHeight(1);
+        expect(set.validators.map((x) => x.stake)).toEqual([MAX_STAKE, MAX_STAKE - 1n]);
+        expect(set.totalStake).toBe(2n * MAX_STAKE - 1n);
+        return again;
+      }));
+
+    it('the largest height (2^53-1) works as an effective height, also after a reopen', () =>
+      withRegistry(async (h) => {
+        await h.registry.registerValidator(v(1, 5n), 2 ** 53 - 1);
+        const again = await h.reopen();
+        expect((await again.registry.getValidatorsAtHeight(2 ** 53 - 2)).validators).toEqual([]);
+        expect((await again.registry.getValidator('val-1', 2 ** 53 - 1))?.registeredAtHeight).toBe(2 ** 53 - 1);
+        return again;
+      }));
+
+    it('history is in height order with before and after, cut by range and limit', () =>
+      withRegistry(async ({ registry }) => {
+        await registry.registerValidator(v(1, 1n), 1);
+        for (let height = 2; height <= 10; height++) await registry.updateStake('val-1', BigInt(height), height, `h${height}`);
+        const all = await registry.getValidatorHistory('val-1');
+        expect(all.map((c) => c.height)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+        expect(all[3]).toMatchObject({ kind: 'stake', reason: 'h4', before: { stake: 3n }, after: { stake: 4n } });
+        const some = await registry.getValidatorHistory('val-1', { fromHeight: 4, toHeight: 8, limit: 3 });
+        expect(some.map((c) => c.height)).toEqual([4, 5, 6]);
+      }));
+
+    it('a public key that is not an ed25519 point is INVALID_ARGUMENT', () =>
+      withRegistry(async (h) => {
+        const lsn = h.nextLsn();
+        await expectCode(h.registry.registerValidator({ id: 'bad', publicKey: new Uint8Array(32).fill(255), stake: 1n }, 1), 'INVALID_ARGUMENT');
+        expect(h.nextLsn()).toBe(lsn);
+      }));
+
+    it('bad input to every method is INVALID_ARGUMENT, writes nothing, and the registry still works', () =>
+      withRegistry(async (h) => {
+        await h.registry.registerValidator(v(1, 10n), 1);
+        const reg = h.registry as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
+        const call = (method: string, args: readonly unknown[]): Promise<unknown> => {
+          try {
+            return (reg[method] as (...a: unknown[]) => Promise<unknown>).apply(h.registry, [...args]);
+          } catch (err) {
+            return Promise.reject(err);
+          }
+        };
+        const isId = (x: unknown): boolean => typeof x === 'string' && x.length > 0 && x.length <= 128;
+        const isHeight = (x: unknown): boolean => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
+        const isStake = (x: unknown): boolean => typeof x === 'bigint' && x >= 0n && x <= MAX_STAKE;
+        const isReason = (x: unknown): boolean => typeof x === 'string' && x.length > 0 && x.length <= 1024;
+        const bad = (ok: (x: unknown) => boolean) => junk().filter((x) => !ok(x));
+        const good = { id: 'val-1', stake: 5n, height: 3, reason: 'r' };
+        const slashBase = { validatorId: 'val-1', height: 3, amount: 1n, reason: 'r' };
+        const cases = fc.oneof(
+          bad((x) => typeof x === 'object' && x !== null && !Array.isArray(x) && !(x instanceof Uint8Array)).map((x) => ['registerValidator', [x, 1]] as const),
+          bad(isId).map((x) => ['registerValidator', [{ id: x, publicKey: publicKey(9), stake: 1n }, 1]] as const),
+          junk().filter((x) => !(x instanceof Uint8Array && x.length === 32)).map((x) => ['registerValidator', [{ id: 'n', publicKey: x, stake: 1n }, 1]] as const),
+          bad(isStake).map((x) => ['registerValidator', [{ id: 'n', publicKey: publicKey(9), stake: x }, 1]] as const),
+          bad((x) => x === undefined).map((x) => ['registerValidator', [{ id: 'n', publicKey: publicKey(9), stake: 1n, status: x }, 1]] as const),
+          bad(isHeight).map((x) => ['registerValidator', [{ id: 'n', publicKey: publicKey(9), stake: 1n }, x]] as const),
+          bad(isHeight).map((x) => ['getValidatorsAtHeight', [x]] as const),
+          bad(isId).map((x) => ['updateStake', [x, good.stake, good.height]] as const),
+          bad(isStake).map((x) => ['updateStake', ['val-1', x, good.height]] as const),
+          bad(isHeight).map((x) => ['updateStake', ['val-1', good.stake, x]] as const),
+          bad((x) => x === undefined || isReason(x)).map((x) => ['updateStake', ['val-1', good.stake, good.height, x]] as const),
+          bad(isId).map((x) => ['updateStatus', [x, 'jailed', good.height, good.reason]] as const),
+          junk().map((x) => ['updateStatus', ['val-1', x, good.height, good.reason]] as const),
+          bad(isHeight).map((x) => ['updateStatus', ['val-1', 'jailed', x, good.reason]] as const),
+          bad(isReason).map((x) => ['updateStatus', ['val-1', 'jailed', good.height, x]] as const),
+          bad(isId).map((x) => ['getValidator', [x]] as const),
+          bad((x) => x === undefined || isHeight(x)).map((x) => ['getValidator', ['val-1', x]] as const),
+          bad(isId).map((x) => ['getValidatorHistory', [x]] as const),
+          fc.constantFrom({ limit: 0 }, { limit: 10_001 }, { fromHeight: -1 }, { toHeight: 0.5 }, { fromHeight: 3, toHeight: 2 }, null, 'q').map(
+            (q) => ['getValidatorHistory', ['val-1', q]] as const,
+          ),
+          bad((x) => typeof x === 'object' && x !== null && !Array.isArray(x) && !(x instanceof Uint8Array)).map((x) => ['recordSlash', [x]] as const),
+          bad(isId).map((x) => ['recordSlash', [{ ...slashBase, validatorId: x }]] as const),
+          bad(isHeight).map((x) => ['recordSlash', [{ ...slashBase, height: x }]] as const),
+          bad(isReason).map((x) => ['recordSlash', [{ ...slashBase, reason: x }]] as const),
+          bad((x) => x === undefined || isStake(x)).map((x) => ['recordSlash', [{ ...slashBase, amount: x }]] as const),
+          bad((x) => x === undefined).map((x) => ['recordSlash', [{ ...slashBase, status: x }]] as const),
+          bad((x) => x === undefined || (typeof x === 'string' && x.length > 0 && x.length <= 256)).map((x) => ['recordSlash', [{ ...slashBase, evidenceId: x }]] as const),
+          fc.constantFrom(
+            { fraction: { numerator: 1n, denominator: 2n } },
+            { amount: undefined },
+            { amount: undefined, fraction: { numerator: 3n, denominator: 2n } },
+            { amount: undefined, fraction: { numerator: 1n, denominator: 0n } },
+            { amount: undefined, fraction: { numerator: -1n, denominator: 2n } },
+            { amount: undefined, fraction: { numerator: 1, denominator: 2 } },
+            { amount: undefined, fraction: null },
+          ).map((x) => ['recordSlash', [{ ...slashBase, ...x }]] as const),
+        );
+        await fc.assert(
+          fc.asyncProperty(cases, async ([method, args]) => {
+            const lsn = h.nextLsn();
+            await expectCode(call(method, args), 'INVALID_ARGUMENT');
+            expect(h.nextLsn()).toBe(lsn);
+          }),
+          { numRuns: 400 },
+        );
+        await h.registry.updateStake('val-1', 11n, 2);
+        expect((await h.registry.getValidator('val-1'))?.stake).toBe(11n);
+      }));
+  });
+}

@@ -1,0 +1,45 @@
+// Runs the VoteStore conformance suite on every backend we have: the in-memory log, and the
+// real write-ahead log in a temporary directory (through openStore, so the wiring is covered).
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll } from 'vitest';
+import { openStore, openStoreOnLog } from '../../src/store.ts';
+import type { ConsensusStore } from '../../src/store.ts';
+import { MemoryDisk, MemoryLog } from '../support/memory-log.ts';
+import { voteStoreConformance } from './vote-store.conformance.ts';
+import type { VoteStoreFixture } from './vote-store.conformance.ts';
+
+const chainId = 'conformance-chain';
+let clock = 1_800_000_000_000;
+const now = (): number => clock++;
+
+function fixtureOf(store: ConsensusStore, reopen: () => Promise<ConsensusStore>): VoteStoreFixture {
+  return {
+    votes: store.votes,
+    nextLsn: () => store.log.nextLsn,
+    reopen: async () => {
+      await store.close();
+      return fixtureOf(await reopen(), reopen);
+    },
+    close: () => store.close(),
+  };
+}
+
+voteStoreConformance('in-memory log', async () => {
+  const disk = new MemoryDisk();
+  const open = (): Promise<ConsensusStore> => openStoreOnLog(MemoryLog.open(disk), { chainId, now });
+  return fixtureOf(await open(), open);
+});
+
+const dirs: string[] = [];
+afterAll(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+voteStoreConformance('write-ahead log', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cstore-votes-'));
+  dirs.push(dir);
+  const open = (): Promise<ConsensusStore> => openStore({ dir, chainId, now, log: { segmentSize: 1024 * 1024 } });
+  return fixtureOf(await open(), open);
+});

@@ -1,0 +1,132 @@
+/**
+ * An in-memory `Log` for conformance and model tests: same contract as the WAL (LSNs assigned
+ * synchronously in call order, batches durable in order, atomic batches, CLOSED after close),
+ * with a crash switch and injected append failures. Durable records live in a `MemoryDisk` that
+ * outlives any one log, so a test can close (or crash) and reopen.
+ *
+ * It must never acknowledge a batch before it is in `disk.records`, nor show a pending record to
+ * `get` or `scan`.
+ */
+import { ConsensusStoreError } from '../../src/errors.ts';
+import type { ErrorCode } from '../../src/errors.ts';
+import type { Log, LogRecord, LogStatus, Lsn, OpenReport, RecordInput } from '../../src/log/types.ts';
+
+/** The durable side: records that survived, in LSN order. */
+export class MemoryDisk {
+  readonly records: LogRecord[] = [];
+  /** The log currently open on this disk (one writer, D7). */
+  openLog: MemoryLog | undefined;
+}
+
+interface PendingBatch {
+  readonly records: LogRecord[];
+  readonly resolve: (lsns: Lsn[]) => void;
+  readonly reject: (err: unknown) => void;
+}
+
+/** Largest payload accepted, as the WAL's default. */
+const MAX_RECORD_SIZE = 1024 * 1024;
+
+/** An in-memory Log. Batches become durable on the next macrotask (so that appends can overlap). */
+export class MemoryLog implements Log {
+  status: LogStatus = 'open';
+  readonly openReport: OpenReport;
+  /** Number of `append` calls that reached the log (accepted or not). */
+  appendCalls = 0;
+  private next: number;
+  private readonly pending: PendingBatch[] = [];
+  private flushScheduled = false;
+  private failures: ErrorCode[] = [];
+
+  private constructor(readonly disk: MemoryDisk) {
+    if (disk.openLog !== undefined && disk.openLog.status !== 'closed') {
+      throw new ConsensusStoreError('LOCKED', 'memory disk already has an open log');
+    }
+    disk.openLog = this;
+    const last = disk.records[disk.records.length - 1];
+    this.next = last === undefined ? 1 : last.lsn + 1;
+    this.openReport = { segmentsScanned: 1, recordsScanned: disk.records.length, batchesScanned: 0, tornBytesCut: 0, durationMs: 0 };
+  }
+
+  /** Opens a log on `disk` (a fresh disk when omitted). */
+  static open(disk: MemoryDisk = new MemoryDisk()): MemoryLog {
+    return new MemoryLog(disk);
+  }
+
+  get nextLsn(): Lsn {
+    return this.next as Lsn;
+  }
+
+  /** The next `count` appends reject with `code` (nothing written, no LSN used). */
+  failNextAppends(code: ErrorCode, count = 1): void {
+    for (let i = 0; i < count; i++) this.failures.push(code);
+  }
+
+  append(records: readonly RecordInput[]): Promise<Lsn[]> {
+    this.appendCalls++;
+    if (this.status !== 'open') return Promise.reject(new ConsensusStoreError('CLOSED', 'log is not open'));
+    const failure = this.failures.shift();
+    if (failure !== undefined) return Promise.reject(new ConsensusStoreError(failure, 'injected failure'));
+    if (!Array.isArray(records) || records.length === 0) {
+      return Promise.reject(new ConsensusStoreError('INVALID_ARGUMENT', 'records must be a non-empty array'));
+    }
+    for (const r of records) {
+      if (!Number.isInteger(r.kind) || r.kind < 1 || r.kind > 255 || !(r.payload instanceof Uint8Array)) {
+        return Promise.reject(new ConsensusStoreError('INVALID_ARGUMENT', `bad record kind ${String(r.kind)}`));
+      }
+      if (r.payload.length > MAX_RECORD_SIZE) return Promise.reject(new ConsensusStoreError('RECORD_TOO_LARGE', 'payload too large'));
+    }
+    const batch: LogRecord[] = records.map((r) => ({ lsn: this.next++ as Lsn, kind: r.kind, payload: r.payload.slice() }));
+    return new Promise<Lsn[]>((resolve, reject) => {
+      this.pending.push({ records: batch, resolve, reject });
+      this.scheduleFlush();
+    });
+  }
+
+  async get(lsn: Lsn): Promise<LogRecord | undefined> {
+    return this.disk.records.find((r) => r.lsn === lsn);
+  }
+
+  async scan(visit: (record: LogRecord) => boolean | void, from?: Lsn): Promise<void> {
+    for (const r of this.disk.records) {
+      if (from !== undefined && r.lsn < from) continue;
+      if (visit(r) === false) return;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.status === 'closed') return;
+    this.status = 'closing';
+    this.flush();
+    this.status = 'closed';
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  /**
+   * Power cut: batches not yet durable are lost (their appends never resolve), the log is
+   * closed. Reopen with `MemoryLog.open(log.disk)`.
+   */
+  crash(): void {
+    this.pending.length = 0;
+    this.status = 'closed';
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      if (this.status === 'open') this.flush();
+    });
+  }
+
+  private flush(): void {
+    for (const batch of this.pending.splice(0)) {
+      this.disk.records.push(...batch.records);
+      batch.resolve(batch.records.map((r) => r.lsn));
+    }
+  }
+}
