@@ -1,0 +1,109 @@
+#!/usr/bin/env node
+/**
+ * `cstore`: the operator's command line. A thin dispatcher: each command lives in its own file
+ * and returns an exit code. Errors with a stable code are printed as `error CODE: message` with
+ * exit code 1 (2 for CORRUPTION); anything else is a bug and prints its stack.
+ */
+import { isStoreError } from '../errors.ts';
+import { parseArgs } from './args.ts';
+
+const print = (line: string): void => {
+  process.stdout.write(`${line}\n`);
+};
+
+interface Command {
+  readonly summary: string;
+  readonly run: (argv: readonly string[]) => Promise<number>;
+  readonly hidden?: boolean;
+}
+
+const COMMANDS: Readonly<Record<string, Command>> = {
+  demo: {
+    summary: 'durable votes, a SIGKILLed writer, recovery and the sign guard, step by step',
+    run: async (argv) => {
+      const { options } = parseArgs(argv, { dir: 'string', seed: 'number' });
+      const { runDemo } = await import('./demo.ts');
+      return runDemo({
+        print,
+        ...(options.dir === undefined ? {} : { dir: String(options.dir) }),
+        ...(options.seed === undefined ? {} : { seed: Number(options.seed) }),
+      });
+    },
+  },
+  'demo-writer': {
+    summary: 'the demo\'s child writer (internal)',
+    hidden: true,
+    run: async (argv) => {
+      const { options } = parseArgs(argv, { dir: 'string', seed: 'number' });
+      const { runDemoWriter } = await import('./demo.ts');
+      await runDemoWriter(String(options.dir), Number(options.seed));
+      return 0;
+    },
+  },
+  inspect: {
+    summary: '<dir>: segments, records by kind, round state, finalization of a stopped node',
+    run: async (argv) => {
+      const dir = onePositional(argv, 'inspect <dir>');
+      const { runInspect } = await import('./inspect.ts');
+      return runInspect(dir, print);
+    },
+  },
+  verify: {
+    summary: '<dir>: check every record and the recovery integrity; exit 2 on corruption',
+    run: async (argv) => {
+      const dir = onePositional(argv, 'verify <dir>');
+      const { runVerify } = await import('./inspect.ts');
+      return runVerify(dir, print);
+    },
+  },
+};
+
+function onePositional(argv: readonly string[], usage: string): string {
+  const { positionals } = parseArgs(argv, {});
+  if (positionals.length !== 1) throw new UsageError(`usage: cstore ${usage}`);
+  return positionals[0] as string;
+}
+
+class UsageError extends Error {}
+
+function help(): void {
+  print('cstore: durable consensus state for BFT validators');
+  print('');
+  print('usage: cstore <command> [options]');
+  for (const [name, command] of Object.entries(COMMANDS)) {
+    if (command.hidden !== true) print(`  ${name.padEnd(10)} ${command.summary}`);
+  }
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    help();
+    return name === undefined ? 1 : 0;
+  }
+  const command = COMMANDS[name];
+  if (command === undefined) {
+    print(`unknown command '${name}'`);
+    help();
+    return 1;
+  }
+  return command.run(rest);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    if (err instanceof UsageError) {
+      print(err.message);
+      process.exitCode = 1;
+    } else if (isStoreError(err)) {
+      print(`error ${err.code}: ${err.message}`);
+      process.exitCode = err.code === 'CORRUPTION' ? 2 : 1;
+    } else {
+      console.error(err);
+      process.exitCode = 1;
+    }
+  },
+);
