@@ -45,7 +45,7 @@ export function usage(known: readonly string[]): string {
     'usage: npm run bench -- [scenario ...] [--quick] [--json] [--reps N]',
     `  scenarios: ${known.join(', ')} (default: all)`,
     '  --quick    short runs for CI smoke (under a minute in all)',
-    '  --json     one JSON object per result row on stdout; tables go to stderr',
+    '  --json     one JSON object per result row on stdout; tables go to stderr (use npm run -s to drop npm\'s banner)',
     '  --reps N   repetitions per measurement (default 5, 3 with --quick; at least 3 for a ratio worth reading)',
     '  env BENCH_DIR=/path   put the temp data directories on another disk (default os.tmpdir())',
   ].join('\n');

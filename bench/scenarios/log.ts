@@ -3,7 +3,8 @@
  *
  * Sections, each interleaved with its references over the repetitions:
  * - single writer, 200-byte records: durable append p50/p99 vs the sync floor (target p99
- *   ratio <= 1.5, goal 1.3), with an idle loop measured alongside as the loop-delay baseline;
+ *   ratio <= 1.5, goal 1.3), with an idle loop measured alongside as the loop-delay baseline,
+ *   and the same engine with its I/O worker off (what the worker buys on this machine);
  * - 1, 8, 64, 512 appends in flight: records/s and p99 vs the bare async group-commit loop
  *   (target >= 0.8x at 64 and 512) and vs the sync group-commit ceiling;
  * - batch append, 512 records per call, vs the sync floor writing 512 records per sync;
@@ -14,8 +15,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { openLog } from '../../src/log/wal.ts';
+import { createRealFileSystem } from '../../src/io/real-fs.ts';
 import type { Log, RecordInput } from '../../src/log/types.ts';
+import { openLog } from '../../src/log/wal.ts';
 import { AsyncGroupCommit, FloorFile, SyncGroupCommit, syncBatchFloor, syncFloor } from '../floors.ts';
 import type { BenchContext } from '../lib/context.ts';
 import { interleave, type Contender } from '../lib/interleave.ts';
@@ -33,6 +35,7 @@ const BENCH_KIND = 1;
 const CONCURRENCIES = [1, 8, 64, 512] as const;
 const BATCH_RECORDS = 512;
 const CPU_CEILING_TARGET = 500_000;
+const POOL_SYSTEM = 'consensus-store (no io worker)';
 
 interface Sizing {
   /** Appends per single-writer run. */
@@ -81,6 +84,8 @@ interface Rig {
   readonly input: readonly RecordInput[];
   readonly batchInput: readonly RecordInput[];
   readonly durable: Log;
+  /** The same engine with the I/O worker off (node's threadpool for every call): what the worker buys. */
+  readonly durablePool: Log;
   readonly floor: FloorFile;
   readonly dirs: string[];
 }
@@ -91,18 +96,21 @@ function runsOf(results: Map<string, RunResult[]>, system: string, concurrency: 
 
 async function openRig(sizing: Sizing): Promise<Rig> {
   const logDir = makeTempDir('log-fsync');
+  const poolDir = makeTempDir('log-fsync-pool');
   const floorDir = makeTempDir('log-floor');
   const payload = new Uint8Array(randomBytes(RECORD_BYTES));
   const input: RecordInput[] = [{ kind: BENCH_KIND, payload }];
   const batchInput: RecordInput[] = new Array<RecordInput>(BATCH_RECORDS).fill({ kind: BENCH_KIND, payload });
   const durable = await openLog({ dir: logDir, durability: 'fsync' });
+  const durablePool = await openLog({ dir: poolDir, durability: 'fsync', fs: createRealFileSystem({ syncWorker: false }) });
   const floor = FloorFile.create(floorDir, 'floor.dat', sizing.floorFileBytes);
-  return { sizing, payload, input, batchInput, durable, floor, dirs: [logDir, floorDir] };
+  return { sizing, payload, input, batchInput, durable, durablePool, floor, dirs: [logDir, poolDir, floorDir] };
 }
 
 async function warmUp(rig: Rig): Promise<void> {
   const scratch = new LatencyRecorder(rig.sizing.warmup);
   await runSequential(scratch, rig.sizing.warmup, () => rig.durable.append(rig.input));
+  await runSequential(scratch, rig.sizing.warmup, () => rig.durablePool.append(rig.input));
   await syncFloor(rig.floor, rig.payload, rig.sizing.warmup, scratch);
   // Let the engine's background work after open (pre-creating the next segment) finish before
   // anything is timed.
@@ -118,6 +126,7 @@ async function singleWriter(ctx: BenchContext, rig: Rig): Promise<{ rows: Result
   const contenders: Contender<RunResult>[] = [
     { name: 'sync-floor', run: () => measureRun(n, (rec) => syncFloor(rig.floor, rig.payload, n, rec)) },
     { name: 'consensus-store', run: () => measureRun(n, (rec) => runSequential(rec, n, () => rig.durable.append(rig.input))) },
+    { name: POOL_SYSTEM, run: () => measureRun(n, (rec) => runSequential(rec, n, () => rig.durablePool.append(rig.input))) },
     {
       name: 'idle-loop',
       run: async () => {
@@ -138,6 +147,13 @@ async function singleWriter(ctx: BenchContext, rig: Rig): Promise<{ rows: Result
       idleLoopDelayP99Us: idle,
       target: { text: 'p99 <= 1.5x floor (goal 1.3x)', met: (r) => r.ratio_p99 <= 1.5 },
       note: `${RECORD_BYTES}-byte records, one append in flight, ${n} appends per run`,
+    }),
+    buildRow({
+      scenario: 'log.single-writer',
+      sys: runsOf(results, POOL_SYSTEM, 1),
+      reference: floor,
+      idleLoopDelayP99Us: idle,
+      note: 'the same engine with the I/O worker off: writev and fdatasync each a threadpool round trip',
     }),
     referenceRow('log.single-writer', floor, idle, 'blocking writeSync + fdatasyncSync: its loop delay is the whole run'),
   ];
@@ -257,6 +273,7 @@ export async function runLogScenario(ctx: BenchContext): Promise<void> {
     ctx.emit(`log: CPU ceiling, durability 'none' (${ctx.reps} reps)`, await cpuCeiling(ctx, rig, single.idle));
   } finally {
     await rig.durable.close();
+    await rig.durablePool.close();
     rig.floor.close();
     for (const dir of rig.dirs) removeTempDir(dir);
   }

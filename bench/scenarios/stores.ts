@@ -20,7 +20,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Bench } from 'tinybench';
 import { RecordKind } from '../../src/codec/kinds.ts';
 import { encodeVoteRecord } from '../../src/codec/vote-record.ts';
-import type { RecordInput } from '../../src/log/types.ts';
+import type { Durability, RecordInput } from '../../src/log/types.ts';
 import type { ValidatorVote, VoteType } from '../../src/stores/vote-types.ts';
 import { FloorFile, syncFloor } from '../floors.ts';
 import type { BenchContext } from '../lib/context.ts';
@@ -35,7 +35,6 @@ import { makeTempDir, removeTempDir } from '../lib/temp-dir.ts';
 
 type OpenStore = typeof import('../../src/store.ts').openStore;
 type OpenLog = typeof import('../../src/log/wal.ts').openLog;
-type Durability = 'fsync' | 'none';
 
 /** The engine entry points, loaded at run time so that a missing one skips the scenario instead of failing the run. */
 interface Engine {

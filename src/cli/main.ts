@@ -40,6 +40,19 @@ const COMMANDS: Readonly<Record<string, Command>> = {
       return 0;
     },
   },
+  devnet: {
+    summary: 'a local BFT network of validator processes: live status, --chaos, --byzantine K, verdict',
+    run: async (argv) => {
+      const { parseDevnetOptions, DEVNET_HELP } = await import('./devnet-options.ts');
+      const options = parseDevnetOptions(argv, () => Math.floor(Math.random() * 2 ** 31));
+      if (options === 'help') {
+        print(DEVNET_HELP);
+        return 0;
+      }
+      const { runDevnet } = await import('./devnet.ts');
+      return (await runDevnet(options)).exitCode;
+    },
+  },
   inspect: {
     summary: '<dir>: segments, records by kind, round state, finalization of a stopped node',
     run: async (argv) => {

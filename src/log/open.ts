@@ -26,7 +26,7 @@ import {
 } from './manifest.ts';
 import type { ResolvedLogOptions } from './options.ts';
 import { keepBrokenCopy, removeSegments } from './repair.ts';
-import { listSegmentDir, removeIfPresent, segmentPath } from './segment-file.ts';
+import { createSegmentFile, listSegmentDir, removeIfPresent, segmentPath } from './segment-file.ts';
 import { walkSegment, type WalkResult } from './segment-walk.ts';
 import { inspectTail, zeroRange } from './tail-repair.ts';
 import type { Lsn, OpenReport, RepairReport } from './types.ts';
@@ -47,8 +47,8 @@ export interface RecoveredLog {
   readonly walDir: string;
   readonly manifest: Manifest;
   readonly index: LsnIndex;
-  /** The newest segment, when it exists with the configured size or holds data. */
-  readonly active: ActiveSegment | undefined;
+  /** The newest segment (created empty when there was none). */
+  readonly active: ActiveSegment;
   /** An empty, durable segment right after `active`, ready for rotation. */
   readonly spare: { readonly id: number; readonly handle: FileHandle } | undefined;
   /** LSN the next record gets. */
@@ -190,7 +190,9 @@ class Recovery {
     const tailId = firstUnsealedId(manifest);
     let active: ActiveSegment | undefined;
     const tailHandle = this.#handles.get(tailId);
-    if (tailHandle !== undefined) {
+    if (tailHandle === undefined) {
+      this.#missingTail(manifest, tailId);
+    } else {
       const capacity = await tailHandle.size();
       const entry = new SegmentEntry(tailId, this.#path(tailId), capacity, nextLsnAfterSealed(manifest));
       const result = await walkSegment({ handle: tailHandle, entry, limit: capacity, verifyCrc: true, chunkBytes: DEFAULT_CHUNK_BYTES });
@@ -202,13 +204,35 @@ class Recovery {
     }
     const spare = await this.#settleLaterSegments(ids.filter((id) => id > tailId), tailId, active !== undefined);
     if (active !== undefined && active.entry.endOffset === 0 && active.entry.capacity !== this.#options.segmentSize) {
-      // An empty segment of another size (the option changed): make a new one instead.
-      await removeSegments(this.#fs, this.#walDir, [active.entry.path], [active.handle]);
+      // An empty segment of another size (the option changed): replaced (atomically) below.
+      await active.handle.close();
       this.#handles.delete(tailId);
       active = undefined;
     }
-    if (active !== undefined) index.add(active.entry);
+    active ??= await this.#createActive(manifest);
+    index.add(active.entry);
     return this.#finish(manifest, index, active, spare);
+  }
+
+  /**
+   * The first unsealed segment is created before anything can be sealed after it, and before an
+   * open completes: its absence means a lost file, unless the manifest is the very first one
+   * (a crash between writing it and creating segment 1).
+   */
+  #missingTail(manifest: Manifest, tailId: number): void {
+    if (manifest.generation === 1 && manifest.sealed.length === 0) return;
+    const path = this.#path(tailId);
+    if (!this.#options.repair) throw corruption(path, 0, 'the newest segment is missing');
+    this.#repair = { file: path, offset: 0, brokenCopy: '', firstLostLsn: undefined, segmentsDropped: 0, bytesDropped: 0 };
+  }
+
+  /** Creates (or atomically replaces) the first unsealed segment, empty, as the active one. */
+  async #createActive(manifest: Manifest): Promise<ActiveSegment> {
+    const id = firstUnsealedId(manifest);
+    const handle = await createSegmentFile(this.#fs, this.#walDir, id, this.#options.segmentSize);
+    this.#handles.set(id, handle);
+    const entry = new SegmentEntry(id, this.#path(id), this.#options.segmentSize, nextLsnAfterSealed(manifest));
+    return { entry, handle, digest: 0 };
   }
 
   /**
@@ -297,6 +321,10 @@ class Recovery {
       sealed: manifest.sealed.slice(0, Math.max(0, sealedAt)),
     };
     await writeManifest(fs, this.#dir, repaired);
+    if (active === undefined) {
+      active = await this.#createActive(repaired);
+      index.add(active.entry);
+    }
     this.#repair = {
       file: path,
       offset: damage.offset,
@@ -311,14 +339,14 @@ class Recovery {
   #finish(
     manifest: Manifest,
     index: LsnIndex,
-    active: ActiveSegment | undefined,
+    active: ActiveSegment,
     spare: { id: number; handle: FileHandle } | undefined,
   ): RecoveredLog {
     for (const [id, handle] of this.#handles) {
-      if (id !== active?.entry.id && id !== spare?.id) void handle.close().catch(() => undefined);
+      if (id !== active.entry.id && id !== spare?.id) void handle.close().catch(() => undefined);
     }
     this.#handles.clear();
-    const nextLsn = active !== undefined ? active.entry.nextLsn : nextLsnAfterSealed(manifest);
+    const nextLsn = active.entry.nextLsn;
     const report = {
       segmentsScanned: this.#segmentsScanned,
       recordsScanned: this.#recordsScanned,

@@ -13,7 +13,7 @@ import { COMMIT_RECORD_BYTES, SEGMENT_HEADER_BYTES } from '../codec/framing.ts';
 import type { FileHandle, FileSystem } from '../io/types.ts';
 import { BatchEncoder, type PendingAppend } from './batch-encoder.ts';
 import { SegmentEntry, type LsnIndex } from './lsn-index.ts';
-import { firstUnsealedId, writeManifest, type Manifest } from './manifest.ts';
+import { writeManifest, type Manifest } from './manifest.ts';
 import type { ActiveSegment } from './open.ts';
 import type { ResolvedLogOptions } from './options.ts';
 import type { SegmentReader } from './reader.ts';
@@ -50,22 +50,20 @@ export class SegmentWriter {
   readonly #deps: SegmentWriterDeps;
   readonly #encoder: BatchEncoder;
   #manifest: Manifest;
-  #active: Active | undefined;
+  #active: Active;
   #nextLsn: number;
 
   /**
-   * @param active - the segment open left to continue in, if any.
+   * @param active - the segment open left to continue in.
    * @param nextLsn - the LSN the next record gets.
    */
-  constructor(deps: SegmentWriterDeps, manifest: Manifest, active: ActiveSegment | undefined, nextLsn: number) {
+  constructor(deps: SegmentWriterDeps, manifest: Manifest, active: ActiveSegment, nextLsn: number) {
     this.#deps = deps;
     this.#encoder = new BatchEncoder(deps.options.maxBatchRecords);
     this.#manifest = manifest;
     this.#nextLsn = nextLsn;
-    if (active !== undefined) {
-      this.#active = { entry: active.entry, handle: active.handle, digest: active.digest };
-      deps.reader.pin(active.entry.id, active.handle);
-    }
+    this.#active = { entry: active.entry, handle: active.handle, digest: active.digest };
+    deps.reader.pin(active.entry.id, active.handle);
   }
 
   /** The LSN the next written record gets. */
@@ -75,7 +73,7 @@ export class SegmentWriter {
 
   /** The id of the segment a rotation would move to. */
   get nextSegmentId(): number {
-    return this.#active === undefined ? firstUnsealedId(this.#manifest) : this.#active.entry.id + 1;
+    return this.#active.entry.id + 1;
   }
 
   /**
@@ -86,8 +84,8 @@ export class SegmentWriter {
    */
   async write(batch: WriteBatch): Promise<number> {
     const need = batch.bytes + COMMIT_RECORD_BYTES;
-    if (this.#active === undefined || !fits(this.#active.entry, need)) await this.#rotate();
-    const active = this.#active!;
+    if (!fits(this.#active.entry, need)) await this.#rotate();
+    const active = this.#active;
     const entry = active.entry;
     const firstLsn = this.#nextLsn;
     const pos = entry.endOffset;
@@ -103,11 +101,9 @@ export class SegmentWriter {
     return firstLsn;
   }
 
-  /** Closes the active segment's handle. */
+  /** Closes the active segment's handle (the writer is not used after). */
   async close(): Promise<void> {
-    const active = this.#active;
-    this.#active = undefined;
-    if (active !== undefined) await active.handle.close();
+    await this.#active.handle.close();
   }
 
   /**
@@ -117,20 +113,18 @@ export class SegmentWriter {
   async #rotate(): Promise<void> {
     const { pipeline, reader, index, options, walDir } = this.#deps;
     const old = this.#active;
-    if (old !== undefined && old.entry.endOffset === 0) {
+    if (old.entry.endOffset === 0) {
       throw new RangeError('a batch within the limits does not fit an empty segment');
     }
     const id = this.nextSegmentId;
     const handle = await pipeline.take(id);
-    if (old !== undefined) {
-      try {
-        await this.#seal(old);
-      } catch (err) {
-        pipeline.adopt(id, handle);
-        throw err;
-      }
-      reader.unpin(old.entry.id);
+    try {
+      await this.#seal(old);
+    } catch (err) {
+      pipeline.adopt(id, handle);
+      throw err;
     }
+    reader.unpin(old.entry.id);
     const entry = new SegmentEntry(id, segmentPath(walDir, id), options.segmentSize, this.#nextLsn);
     index.add(entry);
     this.#active = { entry, handle, digest: 0 };

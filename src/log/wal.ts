@@ -7,7 +7,7 @@
  * It must never let a method of a closed log do anything but reject CLOSED, never accept a
  * write after poisoning (D6), and never release the lock while a batch is in flight.
  */
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { COMMIT_RECORD_BYTES, recordSpan } from '../codec/framing.ts';
 import { FIRST_LOG_KIND } from '../codec/kinds.ts';
 import { ConsensusStoreError, invalidArgument } from '../errors.ts';
@@ -139,7 +139,10 @@ export class WriteAheadLog implements Log {
 
   /** Idempotent. Lets queued and in-flight batches finish, closes the files, releases the lock. */
   close(): Promise<void> {
-    if (this.#closing === undefined) this.#closing = this.#close();
+    if (this.#closing === undefined) {
+      if (this.#status === 'open') this.#status = 'closing';
+      this.#closing = this.#close();
+    }
     return this.#closing;
   }
 
@@ -155,6 +158,8 @@ export class WriteAheadLog implements Log {
     const fs = options.fs ?? defaultFileSystem();
     try {
       await fs.mkdir(options.dir);
+      // The data directory's own entry must be durable too (a new directory lives in its parent).
+      await fs.syncDir(dirname(options.dir));
       const lock = await fs.lock(join(options.dir, LOCK_NAME));
       try {
         const recovered = await recoverLog(fs, options);
@@ -186,7 +191,7 @@ export class WriteAheadLog implements Log {
   async #close(): Promise<void> {
     if (this.#opening !== undefined) await this.#opening.catch(() => undefined);
     const state = this.#state;
-    if (this.#status !== 'open' || state === undefined) {
+    if (state === undefined || (this.#status !== 'closing' && this.#status !== 'open')) {
       this.#status = 'closed';
       return;
     }

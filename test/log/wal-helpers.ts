@@ -46,22 +46,23 @@ export interface IoCounts {
   write: number;
 }
 
-/** Wraps `fs` so that writes and syncs of every handle are counted. */
+/** Wraps `fs` so that writes and syncs of segment files (`*.wal`) are counted. */
 export function countingFs(fs: FileSystem): { fs: FileSystem; counts: IoCounts } {
   const counts: IoCounts = { writeAndSync: 0, datasync: 0, write: 0 };
+  // Only segment files count (not temp files of the pipeline, nor the manifest).
   const wrapHandle = (h: FileHandle): FileHandle => ({
     path: h.path,
     read: (...a) => h.read(...a),
     write: (b, p) => {
-      counts.write++;
+      if (h.path.endsWith('.wal')) counts.write++;
       return h.write(b, p);
     },
     datasync: () => {
-      counts.datasync++;
+      if (h.path.endsWith('.wal')) counts.datasync++;
       return h.datasync();
     },
     writeAndSync: (b, p) => {
-      counts.writeAndSync++;
+      if (h.path.endsWith('.wal')) counts.writeAndSync++;
       return h.writeAndSync(b, p);
     },
     truncate: (n) => h.truncate(n),

@@ -1,0 +1,213 @@
+/**
+ * `cstore devnet`: N validators as separate OS processes, each with its own data directory
+ * under `--dir`, connected through this parent over IPC (it relays every consensus message).
+ * It shows a live status line, optionally kills validators with SIGKILL and restarts them
+ * (`--chaos`), stops on `--blocks`, `--duration` or Ctrl-C, stops every validator cleanly, and
+ * prints the verdict computed from their stores. Re-running on the same directory resumes.
+ *
+ * It must never write into a validator's data directory itself (only the validator does, and
+ * the verdict reads after every validator exited), and never leave a child process behind.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { dirname, extname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ChaosSchedule } from './devnet-chaos.ts';
+import { loadOrCreateGenesis, type Genesis } from './devnet-genesis.ts';
+import type { DevnetOptions } from './devnet-options.ts';
+import type { ChildMessage, NodeLaunch, ParentMessage } from './devnet-protocol.ts';
+import { DevnetStatus, StatusPrinter } from './devnet-status.ts';
+import { computeVerdict, formatVerdict, type DevnetVerdict } from './devnet-verdict.ts';
+
+/** Unexpected exits of one validator after which it is left down. */
+const MAX_UNEXPECTED_EXITS = 5;
+/** How long a validator gets to stop cleanly before it is killed. */
+const STOP_GRACE_MS = 10_000;
+const TICK_MS = 500;
+
+/** What a devnet run produced. */
+export interface DevnetResult {
+  readonly verdict: DevnetVerdict;
+  readonly elapsedSec: number;
+  readonly heightsThisRun: number;
+  readonly restarts: number;
+  readonly evidence: number;
+  /** p99 time to persist a vote over the last window, ms. */
+  readonly p99PersistMs: number;
+  readonly votesPerSec: number;
+  /** 0 when safety held, 1 otherwise. */
+  readonly exitCode: number;
+}
+
+/** One validator process slot. */
+interface Slot {
+  readonly id: string;
+  readonly launch: NodeLaunch;
+  child: ChildProcess | undefined;
+  killedByChaos: boolean;
+  unexpectedExits: number;
+  stderrTail: string;
+  exited: Promise<void>;
+}
+
+const CHILD_SCRIPT = join(dirname(fileURLToPath(import.meta.url)), `devnet-node${extname(fileURLToPath(import.meta.url))}`);
+
+/**
+ * Runs a devnet until it stops by itself (or on Ctrl-C), then prints and returns the verdict.
+ * @param out where the status and the verdict go (stdout).
+ */
+export async function runDevnet(options: DevnetOptions, out: NodeJS.WriteStream = process.stdout): Promise<DevnetResult> {
+  const dir = resolve(options.dir);
+  const ids = Array.from({ length: options.validators }, (_, i) => `v${i}`);
+  const byzantineIds = ids.slice(options.validators - options.byzantine);
+  const { genesis, created } = await loadOrCreateGenesis(dir, options.validators, byzantineIds);
+  const printer = new StatusPrinter(out, options.plain);
+  printer.message(
+    `cstore devnet: ${options.validators} validators as OS processes, data in ${dir} (${created ? 'new chain' : 'resuming'})` +
+      `, seed ${options.seed}${options.chaos ? ', chaos on' : ''}${byzantineIds.length > 0 ? `, byzantine: ${byzantineIds.join(' ')}` : ''}`,
+  );
+  printer.message(`stops ${stopWhen(options)}; Ctrl-C stops early and prints the verdict`);
+  const status = new DevnetStatus(ids, Date.now());
+  const slots = new Map<string, Slot>();
+  let stopping = false;
+  let notedSinks = false;
+  let firstReadyAt: number | undefined;
+  let resolveStop: () => void = () => undefined;
+  const stopped = new Promise<void>((r) => {
+    resolveStop = r;
+  });
+  const requestStop = (): void => {
+    if (!stopping) resolveStop();
+  };
+  const timers = new Set<NodeJS.Timeout>();
+  const later = (ms: number, fn: () => void): void => {
+    const t = setTimeout(() => {
+      timers.delete(t);
+      if (!stopping) fn();
+    }, ms);
+    timers.add(t);
+  };
+
+  const relay = (from: string, m: Extract<ChildMessage, { t: 'net' }>): void => {
+    const message: ParentMessage = { t: 'net', data: m.data };
+    for (const slot of slots.values()) {
+      if (slot.id === from || (m.to !== undefined && m.to !== slot.id)) continue;
+      const child = slot.child;
+      if (child?.connected === true) child.send(message, (err) => void err);
+    }
+  };
+
+  const spawn = (slot: Slot, isRestart: boolean): void => {
+    const child = fork(CHILD_SCRIPT, [JSON.stringify(slot.launch)], { serialization: 'advanced', stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+    slot.child = child;
+    slot.killedByChaos = false;
+    slot.stderrTail = '';
+    child.stderr?.on('data', (chunk: Buffer) => {
+      slot.stderrTail = (slot.stderrTail + chunk.toString()).slice(-2000);
+    });
+    child.on('message', (m: ChildMessage) => {
+      if (m.t === 'net') relay(slot.id, m);
+      else if (m.t === 'stats') status.report(slot.id, m.stats, Date.now());
+      else if (m.t === 'finalized') {
+        status.maxFinalized = Math.max(status.maxFinalized, m.height);
+        if (options.blocks > 0 && status.heightsThisRun >= options.blocks) requestStop();
+      } else if (m.t === 'ready') {
+        status.nodeUp(slot.id, m.height);
+        firstReadyAt ??= Date.now();
+        if (isRestart) {
+          status.restarts++;
+          printer.message(`  ${slot.id} restarted: recovered at height ${m.height}, round ${m.round}, phase ${m.phase}`);
+        }
+        if (!notedSinks && m.missingSinks.length > 0) {
+          notedSinks = true;
+          printer.message(`  note: not wired in this build (issue 4): ${m.missingSinks.join(', ')}; evidence is read from the vote stores`);
+        }
+      } else if (m.t === 'fatal') printer.message(`  ${slot.id} failed: ${m.message}`);
+    });
+    slot.exited = new Promise((resolveExit) => {
+      child.on('exit', (code, signal) => {
+        status.nodeDown(slot.id);
+        slot.child = undefined;
+        resolveExit();
+        if (stopping || slot.killedByChaos) return;
+        slot.unexpectedExits++;
+        printer.message(`  ${slot.id} exited unexpectedly (${signal ?? `code ${code}`})${slot.stderrTail === '' ? '' : `: ${slot.stderrTail.trim().split('\n').slice(-3).join(' | ')}`}`);
+        if (slot.unexpectedExits < MAX_UNEXPECTED_EXITS) later(1_000, () => spawn(slot, true));
+      });
+    });
+  };
+
+  for (const id of ids) {
+    const launch: NodeLaunch = { id, dir, genesisFile: join(dir, 'genesis.json'), byzantine: byzantineIds.includes(id) };
+    const slot: Slot = { id, launch, child: undefined, killedByChaos: false, unexpectedExits: 0, stderrTail: '', exited: Promise.resolve() };
+    slots.set(id, slot);
+    spawn(slot, false);
+  }
+
+  if (options.chaos) {
+    const chaos = new ChaosSchedule(options.seed, options.validators, options.byzantine);
+    const next = (): void => {
+      later(chaos.nextDelayMs(), () => {
+        const up = [...slots.values()].filter((s) => s.child !== undefined && !s.killedByChaos).map((s) => s.id);
+        const kill = chaos.nextKill(up, options.validators - up.length);
+        const slot = kill === undefined ? undefined : slots.get(kill.id);
+        if (kill !== undefined && slot?.child !== undefined) {
+          slot.killedByChaos = true;
+          slot.child.kill('SIGKILL');
+          printer.message(`  chaos: SIGKILL ${kill.id}, restart in ${kill.downMs} ms`);
+          later(kill.downMs, () => spawn(slot, true));
+        }
+        next();
+      });
+    };
+    next();
+  }
+
+  if (options.durationSec > 0) later(options.durationSec * 1000, requestStop);
+  const tick = setInterval(() => printer.show(status.line(Date.now()), Date.now()), TICK_MS);
+  const onSigint = (): void => requestStop();
+  process.on('SIGINT', onSigint);
+  process.on('SIGTERM', onSigint);
+
+  await stopped;
+  stopping = true;
+  const stoppedAt = Date.now();
+  for (const t of timers) clearTimeout(t);
+  clearInterval(tick);
+  const snapshot = status.snapshot(stoppedAt);
+  printer.finish(status.line(stoppedAt));
+  printer.message('stopping validators ...');
+  await stopAll([...slots.values()]);
+  process.off('SIGINT', onSigint);
+  process.off('SIGTERM', onSigint);
+
+  const elapsedSec = (stoppedAt - (firstReadyAt ?? stoppedAt)) / 1000;
+  const verdict = await computeVerdict(dir, genesis, elapsedSec, status.heightsThisRun);
+  printer.message(formatVerdict(verdict, status.heightsThisRun, elapsedSec));
+  return {
+    verdict,
+    elapsedSec,
+    heightsThisRun: status.heightsThisRun,
+    restarts: status.restarts,
+    evidence: status.evidence,
+    p99PersistMs: snapshot.p99Ms,
+    votesPerSec: snapshot.votesPerSec,
+    exitCode: verdict.safe ? 0 : 1,
+  };
+}
+
+function stopWhen(o: DevnetOptions): string {
+  const parts = [o.blocks > 0 ? `after ${o.blocks} new heights` : '', o.durationSec > 0 ? `after ${o.durationSec} s` : ''].filter((p) => p !== '');
+  return parts.length === 0 ? 'on Ctrl-C' : parts.join(' or ');
+}
+
+/** Asks every validator to stop; kills the ones still running after the grace period. */
+async function stopAll(slots: readonly Slot[]): Promise<void> {
+  for (const s of slots) if (s.child?.connected === true) s.child.send({ t: 'stop' } satisfies ParentMessage, (err) => void err);
+  const grace = new Promise<void>((r) => setTimeout(r, STOP_GRACE_MS).unref());
+  await Promise.race([Promise.all(slots.map((s) => s.exited)), grace]);
+  for (const s of slots) s.child?.kill('SIGKILL');
+  await Promise.all(slots.map((s) => s.exited));
+}
+
+/** The genesis type, for callers that want to read a devnet directory. */
+export type { Genesis };

@@ -1,0 +1,164 @@
+/**
+ * Reward distributions at the boundary and on disk: the argument check of a distribution
+ * (`checkDistribution`: bounds, the treasury equation, the sum of the lines) and the payload of
+ * RecordKind.RewardDistribution.
+ *
+ * The payload is a msgpack array with a leading format version; every amount is its canonical
+ * decimal string (no sign, no leading zeros, below 2^128), never a number, so it round-trips
+ * exactly. Nothing here is hashed or signed. A decoder must never return a distribution the API
+ * would refuse: such a payload is CORRUPTION. This module must never do I/O.
+ */
+import { Packr } from 'msgpackr';
+import { ConsensusStoreError, invalidArgument } from '../errors.ts';
+import type { Lsn, RecordInput } from '../log/types.ts';
+import { MAX_REWARD_AMOUNT, MAX_REWARD_LINES, MAX_REWARD_TIMESTAMP, REWARD_REASONS } from '../stores/reward-types.ts';
+import type { RewardDistribution, RewardLine, RewardReason } from '../stores/reward-types.ts';
+import { checkBigint, checkInteger, checkObject, checkOneOf, checkSafeUint } from '../validate.ts';
+import { RecordKind } from './kinds.ts';
+import { checkValidatorId } from './vote-sign.ts';
+
+/** Format version of distribution payloads. */
+const VERSION = 1;
+
+const packr = new Packr({ useRecords: false, moreTypes: false });
+
+/** The log kinds of reward records. */
+export const REWARD_RECORD_KINDS: readonly number[] = [RecordKind.RewardDistribution];
+
+/** The code of a reason on disk: its index in REWARD_REASONS. */
+export function rewardReasonCode(reason: RewardReason): number {
+  return REWARD_REASONS.indexOf(reason);
+}
+
+/** An amount in [0, 2^128-1]. Throws INVALID_ARGUMENT. */
+export function checkAmount(name: string, value: unknown): bigint {
+  return checkBigint(name, value, 0n, MAX_REWARD_AMOUNT);
+}
+
+/** A distribution timestamp in [0, MAX_REWARD_TIMESTAMP]. Throws INVALID_ARGUMENT. */
+export function checkRewardTimestamp(name: string, value: unknown): number {
+  return checkInteger(name, value, 0, MAX_REWARD_TIMESTAMP);
+}
+
+function checkLines(name: string, value: unknown): RewardLine[] {
+  if (!Array.isArray(value)) throw invalidArgument(name, 'must be an array');
+  if (value.length > MAX_REWARD_LINES) throw invalidArgument(name, `must hold at most ${MAX_REWARD_LINES} lines, got ${value.length}`);
+  return value.map((item: unknown, i) => {
+    const l = checkObject(`${name}[${i}]`, item);
+    return {
+      validatorId: checkValidatorId(`${name}[${i}].validatorId`, l['validatorId']),
+      reason: checkOneOf(`${name}[${i}].reason`, l['reason'], REWARD_REASONS),
+      amount: checkAmount(`${name}[${i}].amount`, l['amount']),
+    };
+  });
+}
+
+/**
+ * Checks a distribution: every field's type and range, at most MAX_REWARD_LINES lines,
+ * `treasuryBefore - totalDistributed === treasuryAfter`, and the lines summing to
+ * `totalDistributed`. Returns a private copy.
+ * @throws ConsensusStoreError INVALID_ARGUMENT naming the first bad field or the broken equation.
+ */
+export function checkDistribution(name: string, value: unknown): RewardDistribution {
+  const d = checkObject(name, value);
+  const dist: RewardDistribution = {
+    height: checkSafeUint(`${name}.height`, d['height']),
+    timestamp: checkRewardTimestamp(`${name}.timestamp`, d['timestamp']),
+    treasuryBefore: checkAmount(`${name}.treasuryBefore`, d['treasuryBefore']),
+    treasuryAfter: checkAmount(`${name}.treasuryAfter`, d['treasuryAfter']),
+    totalDistributed: checkAmount(`${name}.totalDistributed`, d['totalDistributed']),
+    lines: checkLines(`${name}.lines`, d['lines']),
+  };
+  if (dist.treasuryBefore - dist.totalDistributed !== dist.treasuryAfter) {
+    throw invalidArgument(
+      `${name}.treasuryAfter`,
+      `must equal treasuryBefore - totalDistributed (${dist.treasuryBefore} - ${dist.totalDistributed}), got ${dist.treasuryAfter}`,
+    );
+  }
+  let sum = 0n;
+  for (const line of dist.lines) sum += line.amount;
+  if (sum !== dist.totalDistributed) {
+    throw invalidArgument(`${name}.lines`, `must sum to totalDistributed ${dist.totalDistributed}, they sum to ${sum}`);
+  }
+  return dist;
+}
+
+/** True when two checked distributions are equal field by field (lines in order). */
+export function sameDistribution(a: RewardDistribution, b: RewardDistribution): boolean {
+  if (
+    a.height !== b.height ||
+    a.timestamp !== b.timestamp ||
+    a.treasuryBefore !== b.treasuryBefore ||
+    a.treasuryAfter !== b.treasuryAfter ||
+    a.totalDistributed !== b.totalDistributed ||
+    a.lines.length !== b.lines.length
+  ) {
+    return false;
+  }
+  return a.lines.every((l, i) => {
+    const m = b.lines[i] as RewardLine;
+    return l.validatorId === m.validatorId && l.reason === m.reason && l.amount === m.amount;
+  });
+}
+
+/** Encodes a distribution (already checked) and the time it was recorded. */
+export function encodeDistributionRecord(d: RewardDistribution, recordedAt: number): RecordInput {
+  const fields = [
+    VERSION,
+    d.height,
+    d.timestamp,
+    d.treasuryBefore.toString(10),
+    d.treasuryAfter.toString(10),
+    d.totalDistributed.toString(10),
+    d.lines.map((l) => [l.validatorId, rewardReasonCode(l.reason), l.amount.toString(10)]),
+    recordedAt,
+  ];
+  return { kind: RecordKind.RewardDistribution, payload: packr.pack(fields) };
+}
+
+/** Reads a canonical decimal amount in [0, 2^128-1]. */
+function parseAmount(name: string, value: unknown): bigint {
+  if (typeof value !== 'string' || !/^(0|[1-9][0-9]{0,38})$/.test(value)) throw new Error(`${name} is not a canonical decimal amount`);
+  return checkAmount(name, BigInt(value));
+}
+
+/** A decoded distribution record. */
+export interface DistributionRecord {
+  readonly distribution: RewardDistribution;
+  readonly recordedAt: number;
+}
+
+/**
+ * Decodes a RewardDistribution record. Throws CORRUPTION naming `lsn` when it does not decode
+ * or holds a distribution the API would refuse (the equations included).
+ */
+export function decodeDistributionRecord(payload: Uint8Array, lsn: Lsn): DistributionRecord {
+  try {
+    const f: unknown = packr.unpack(payload);
+    if (!Array.isArray(f) || f.length !== 8) throw new Error('not an 8-field tuple');
+    if (f[0] !== VERSION) throw new Error(`unknown payload version ${String(f[0])}`);
+    const rawLines: unknown = f[6];
+    if (!Array.isArray(rawLines)) throw new Error('lines is not an array');
+    const lines = rawLines.map((raw: unknown, i) => {
+      if (!Array.isArray(raw) || raw.length !== 3) throw new Error(`line ${i} is not a 3-field tuple`);
+      const reason = REWARD_REASONS[checkSafeUint(`line ${i} reason`, raw[1])];
+      if (reason === undefined) throw new Error(`line ${i} has an unknown reason ${String(raw[1])}`);
+      return { validatorId: raw[0] as unknown, reason, amount: parseAmount(`line ${i} amount`, raw[2]) };
+    });
+    const distribution = checkDistribution('distribution', {
+      height: f[1],
+      timestamp: f[2],
+      treasuryBefore: parseAmount('treasuryBefore', f[3]),
+      treasuryAfter: parseAmount('treasuryAfter', f[4]),
+      totalDistributed: parseAmount('totalDistributed', f[5]),
+      lines,
+    });
+    return { distribution, recordedAt: checkSafeUint('recordedAt', f[7]) };
+  } catch (err) {
+    const problem = err instanceof Error ? err.message : String(err);
+    throw new ConsensusStoreError('CORRUPTION', `reward record at LSN ${lsn} does not decode: ${problem}`, {
+      cause: err,
+      details: { lsn, kind: RecordKind.RewardDistribution },
+    });
+  }
+}

@@ -1,0 +1,69 @@
+/**
+ * `AccountabilitySinks` over the issue-4 stores (AuditLog, ByzantineEvidenceStore,
+ * RewardHistory): the engine's equivocation reports become verified `Equivocation` evidence and
+ * an `EquivocationDetected` audit entry, its consensus events go to the audit log, its reward
+ * distributions to the reward history. Whoever holds those stores (openStore, once it wires
+ * them) passes them here; the engine never sees them directly.
+ *
+ * It must never drop a storage error, except the one a restart legitimately causes: a reward
+ * distribution already recorded for the height (CONFLICT), which is the "at most once per
+ * height" of the port's contract.
+ */
+import { isStoreError } from '../errors.ts';
+import type { AuditLog } from '../stores/audit-log.ts';
+import type { ByzantineEvidenceStore } from '../stores/evidence-store.ts';
+import type { RewardHistory } from '../stores/reward-history.ts';
+import type { AccountabilitySinks } from './store-adapter.ts';
+
+/** The issue-4 stores, any of which may be absent. */
+export interface AccountabilityStores {
+  readonly audit?: AuditLog;
+  readonly evidence?: ByzantineEvidenceStore;
+  readonly rewards?: RewardHistory;
+}
+
+/**
+ * Sinks writing to `stores`.
+ * @param nodeId recorded as the evidence's `submittedBy`.
+ * @param now clock for `detectedAt`, ms since the epoch.
+ */
+export function sinksFromStores(stores: AccountabilityStores, nodeId: string, now: () => number = Date.now): AccountabilitySinks {
+  const { audit, evidence, rewards } = stores;
+  return {
+    ...(evidence === undefined
+      ? {}
+      : {
+          recordEvidence: async (report) => {
+            await evidence.recordEvidence({
+              type: 'Equivocation',
+              validatorId: report.validatorId,
+              height: Math.min(report.first.height, report.second.height),
+              detectedAt: now(),
+              submittedBy: nodeId,
+              verifiedByQuorum: false,
+              details: { voteA: report.first, voteB: report.second },
+            });
+            await audit?.logByzantineEvent({ type: 'EquivocationDetected', voteA: report.first, voteB: report.second });
+          },
+        }),
+    ...(audit === undefined ? {} : { logAudit: async (event) => void (await audit.logEvent(event)) }),
+    ...(rewards === undefined
+      ? {}
+      : {
+          recordReward: async (d) => {
+            try {
+              await rewards.recordDistribution({
+                height: d.height,
+                timestamp: d.timestamp,
+                treasuryBefore: d.treasuryBefore,
+                treasuryAfter: d.treasuryAfter,
+                totalDistributed: d.totalDistributed,
+                lines: d.lines,
+              });
+            } catch (err) {
+              if (!isStoreError(err, 'CONFLICT')) throw err;
+            }
+          },
+        }),
+  };
+}

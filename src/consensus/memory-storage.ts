@@ -1,0 +1,154 @@
+/**
+ * An in-memory `ConsensusStoragePort` for engine tests: the same rules as the real stores where
+ * the engine depends on them (duplicate and equivocation outcomes of `appendVote`; the sign
+ * guard's watermark, identical-request reuse and conflict refusal; forward-only finalization),
+ * with state held in a `MemoryStorageState` that outlives one port, so a test can "restart" a
+ * node by building a new port (and engine) on the same state.
+ *
+ * It is not durable and must never be used outside tests and simulations.
+ */
+import { ConsensusStoreError } from '../errors.ts';
+import { differOnlyInTimestamp, proposalSignBytes, signBytes, voteSignBytes } from '../codec/vote-sign.ts';
+import type { RoundState } from '../stores/round-types.ts';
+import { SIGN_STEPS } from '../stores/vote-types.ts';
+import type { SignedProposal, SignStep, UnsignedProposal, UnsignedVote, ValidatorVote } from '../stores/vote-types.ts';
+import { sameBytes } from './block.ts';
+import type { RewardDistribution } from './rewards.ts';
+import type { ConsensusAuditEvent, ConsensusStoragePort, EquivocationReport, RecoveredState, VoteAppendResult } from './storage-port.ts';
+
+/** The sign guard's watermark. */
+interface Watermark {
+  readonly height: number;
+  readonly round: number;
+  readonly step: number;
+  readonly bytes: Uint8Array;
+  readonly signature: Uint8Array;
+}
+
+/** Everything a memory port holds; survives the port (a node's "disk"). */
+export class MemoryStorageState {
+  readonly votes: ValidatorVote[] = [];
+  readonly roundStates: RoundState[] = [];
+  readonly finalized = new Map<number, number>();
+  readonly evidence: EquivocationReport[] = [];
+  readonly slashes: { validatorId: string; height: number }[] = [];
+  readonly audit: ConsensusAuditEvent[] = [];
+  readonly rewards = new Map<number, RewardDistribution>();
+  /** Every signature the guard released, in order (tests check for conflicts). */
+  readonly signed: ValidatorVote[] = [];
+  watermark: Watermark | undefined;
+}
+
+/** Node identity for the memory sign guard. */
+export interface MemoryIdentity {
+  readonly validatorId: string;
+  readonly privateKey: Uint8Array;
+}
+
+/** The in-memory port. */
+export class MemoryStoragePort implements ConsensusStoragePort {
+  /** The state (shared with later ports of the same node). */
+  readonly state: MemoryStorageState;
+  readonly #identity: MemoryIdentity;
+  readonly #chainId: string;
+  #guardTail: Promise<unknown> = Promise.resolve();
+
+  constructor(identity: MemoryIdentity, chainId: string, state: MemoryStorageState = new MemoryStorageState()) {
+    this.#identity = identity;
+    this.#chainId = chainId;
+    this.state = state;
+  }
+
+  async recover(): Promise<RecoveredState> {
+    const last = this.state.roundStates[this.state.roundStates.length - 1];
+    if (last === undefined) return { votes: [] };
+    return { roundState: last, votes: this.state.votes.filter((v) => v.round === last.round) };
+  }
+
+  async appendVote(vote: ValidatorVote): Promise<VoteAppendResult> {
+    await Promise.resolve();
+    const same = this.state.votes.filter((v) => v.validatorId === vote.validatorId && v.round === vote.round && v.voteType === vote.voteType);
+    if (same.some((v) => v.height === vote.height && sameBytes(v.blockHash, vote.blockHash))) return { outcome: 'duplicate', conflictsWith: [] };
+    this.state.votes.push(vote);
+    return same.length === 0 ? { outcome: 'stored', conflictsWith: [] } : { outcome: 'equivocation', conflictsWith: same };
+  }
+
+  signVote(vote: UnsignedVote): Promise<ValidatorVote> {
+    return this.#guard(vote.validatorId, vote.height, vote.round, vote.voteType, voteSignBytes(vote, this.#chainId)).then(({ signature, timestamp }) => {
+      const signed = { ...vote, timestamp, signature };
+      this.state.signed.push(signed);
+      return signed;
+    });
+  }
+
+  signProposal(proposal: UnsignedProposal): Promise<SignedProposal> {
+    return this.#guard(proposal.validatorId, proposal.height, proposal.round, 'propose', proposalSignBytes(proposal, this.#chainId)).then(
+      ({ signature, timestamp }) => ({ ...proposal, timestamp, signature }),
+    );
+  }
+
+  async saveRoundState(state: RoundState): Promise<void> {
+    await Promise.resolve();
+    const last = this.state.roundStates[this.state.roundStates.length - 1];
+    if (last !== undefined && (state.height < last.height || state.round < last.round)) {
+      throw new ConsensusStoreError('CONFLICT', `round state regression (${state.height}, ${state.round})`);
+    }
+    this.state.roundStates.push(state);
+  }
+
+  async roundStateAt(height: number): Promise<RoundState | undefined> {
+    return this.state.roundStates.filter((s) => s.height === height).pop();
+  }
+
+  async votesForRound(round: number): Promise<readonly ValidatorVote[]> {
+    return this.state.votes.filter((v) => v.round === round);
+  }
+
+  async markFinalized(height: number, round: number): Promise<void> {
+    const known = this.state.finalized.get(height);
+    if (known !== undefined && known !== round) throw new ConsensusStoreError('CONFLICT', `height ${height} finalized in round ${known}`);
+    this.state.finalized.set(height, round);
+  }
+
+  async recordEquivocation(report: EquivocationReport): Promise<void> {
+    this.state.evidence.push(report);
+    if (!this.state.slashes.some((s) => s.validatorId === report.validatorId)) {
+      this.state.slashes.push({ validatorId: report.validatorId, height: report.detectedAtHeight });
+    }
+  }
+
+  async logAudit(event: ConsensusAuditEvent): Promise<void> {
+    this.state.audit.push(event);
+  }
+
+  async recordReward(distribution: RewardDistribution): Promise<void> {
+    if (!this.state.rewards.has(distribution.height)) this.state.rewards.set(distribution.height, distribution);
+  }
+
+  /** The sign guard's rules (stores/sign-guard.ts), serialized. */
+  #guard(id: string, height: number, round: number, step: SignStep, bytes: Uint8Array): Promise<{ signature: Uint8Array; timestamp: number }> {
+    const run = this.#guardTail.then(async () => {
+      if (id !== this.#identity.validatorId) throw new ConsensusStoreError('INVALID_ARGUMENT', 'not the node identity');
+      const s = SIGN_STEPS.indexOf(step);
+      const w = this.state.watermark;
+      if (w !== undefined) {
+        const regress = height < w.height || round < w.round || (height === w.height && round === w.round && s < w.step);
+        if (regress) throw new ConsensusStoreError('CONFLICT', 'sign guard refused: regression');
+        if (height === w.height && round === w.round && s === w.step) {
+          if (sameBytes(bytes, w.bytes) || differOnlyInTimestamp(bytes, w.bytes)) return { signature: w.signature, timestamp: readTimestamp(w.bytes) };
+          throw new ConsensusStoreError('CONFLICT', 'sign guard refused: conflicting data');
+        }
+      }
+      const signature = signBytes(bytes, this.#identity.privateKey);
+      this.state.watermark = { height, round, step: s, bytes, signature };
+      return { signature, timestamp: readTimestamp(bytes) };
+    });
+    this.#guardTail = run.catch(() => undefined);
+    return run;
+  }
+}
+
+function readTimestamp(bytes: Uint8Array): number {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return view.getUint32(bytes.length - 8) * 0x1_0000_0000 + view.getUint32(bytes.length - 4);
+}

@@ -1,0 +1,66 @@
+/**
+ * The storage port: every call the consensus engine makes to durable state, and nothing else.
+ * The engine is written against this interface only, so it runs on the real stores
+ * (store-adapter.ts) and on plain memory (memory-storage.ts) alike.
+ *
+ * Contract the engine relies on: every method resolves only once what it wrote is durable; a
+ * vote resolved by `appendVote` is the one that counts; `signVote`/`signProposal` never release
+ * a signature that conflicts with one released before, across restarts (DESIGN D8).
+ */
+import type { ConsensusEvent } from '../stores/audit-types.ts';
+import type { RoundState } from '../stores/round-types.ts';
+import type { SignedProposal, UnsignedProposal, UnsignedVote, ValidatorVote } from '../stores/vote-types.ts';
+import type { RewardDistribution } from './rewards.ts';
+
+/** What `appendVote` did with a received (or own) vote. */
+export interface VoteAppendResult {
+  readonly outcome: 'stored' | 'duplicate' | 'equivocation';
+  /** For `equivocation`: the earlier stored votes of the same (validator, round, type). */
+  readonly conflictsWith: readonly ValidatorVote[];
+}
+
+/** What recovery hands the engine. */
+export interface RecoveredState {
+  /** The latest round-state checkpoint, if any. */
+  readonly roundState?: RoundState;
+  /** The votes stored for that checkpoint's round. */
+  readonly votes: readonly ValidatorVote[];
+}
+
+/** The audit events the engine records: the audit log's consensus events (stores/audit-types.ts). */
+export type ConsensusAuditEvent = ConsensusEvent;
+
+/** An equivocation as the engine reports it: two conflicting votes of one validator. */
+export interface EquivocationReport {
+  readonly validatorId: string;
+  readonly first: ValidatorVote;
+  readonly second: ValidatorVote;
+  /** The height the node was at when it detected it (where the slash takes effect). */
+  readonly detectedAtHeight: number;
+}
+
+/** The engine's view of durable state. */
+export interface ConsensusStoragePort {
+  /** The latest checkpoint and that round's votes (RecoveryManager.recover). */
+  recover(): Promise<RecoveredState>;
+  /** Persists a vote (own or received) before it counts (VoteStore.appendVote). */
+  appendVote(vote: ValidatorVote): Promise<VoteAppendResult>;
+  /** Signs the node's own vote through the sign guard (persisted before it resolves). */
+  signVote(vote: UnsignedVote): Promise<ValidatorVote>;
+  /** Signs the node's own proposal through the sign guard. */
+  signProposal(proposal: UnsignedProposal): Promise<SignedProposal>;
+  /** Checkpoints round state (RoundStateStore.saveRoundState). */
+  saveRoundState(state: RoundState): Promise<void>;
+  /** The latest checkpoint at `height` (to rebuild a decision certificate), or undefined. */
+  roundStateAt(height: number): Promise<RoundState | undefined>;
+  /** The stored votes of one round. */
+  votesForRound(round: number): Promise<readonly ValidatorVote[]>;
+  /** Marks `height` finalized in `round` (VoteStore.markFinalized); idempotent for the same pair. */
+  markFinalized(height: number, round: number): Promise<void>;
+  /** Records evidence, its audit entry and the slash in the registry. */
+  recordEquivocation(report: EquivocationReport): Promise<void>;
+  /** Appends a consensus event to the audit log. */
+  logAudit(event: ConsensusAuditEvent): Promise<void>;
+  /** Records a height's reward distribution; a height already recorded is not recorded again. */
+  recordReward(distribution: RewardDistribution): Promise<void>;
+}

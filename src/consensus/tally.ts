@@ -1,0 +1,115 @@
+/**
+ * Stake-weighted vote tallies per (height, round, vote type): who voted for what, and whether a
+ * block (or nil, or anything) has 2/3+ or 1/3+ of the stake.
+ *
+ * A validator counts once per (height, round, type): its first vote counts, a later
+ * conflicting one is kept aside (it is equivocation, which the vote store reports), never
+ * counted twice. Only votes already durable may be added (the engine appends before it counts).
+ */
+import { toHex } from './block.ts';
+import type { ValidatorSet } from './validator-set.ts';
+import type { ValidatorVote, VoteType } from '../stores/vote-types.ts';
+
+/** The key of nil in per-block sums. */
+const NIL = 'nil';
+
+/** Votes of one (height, round, type). */
+class StepTally {
+  readonly byValidator = new Map<string, ValidatorVote>();
+  readonly byBlock = new Map<string, bigint>();
+  total = 0n;
+}
+
+/** What a tally says about one step. */
+export interface StepSummary {
+  /** The block hash (hex) or 'nil' with 2/3+ of the stake, if any. */
+  readonly quorumFor: string | undefined;
+  /** True when votes of any kind hold 2/3+ of the stake. */
+  readonly quorumAny: boolean;
+}
+
+/** Tallies for the rounds of the heights the engine is working on. */
+export class VoteTally {
+  readonly #set: ValidatorSet;
+  readonly #steps = new Map<string, StepTally>();
+
+  /** @param set the validator set whose stakes weigh the votes. */
+  constructor(set: ValidatorSet) {
+    this.#set = set;
+  }
+
+  /**
+   * Counts a durable vote. Returns false (and counts nothing) when the validator is unknown or
+   * already counted for this (height, round, type).
+   */
+  add(vote: ValidatorVote): boolean {
+    if (vote.voteType === 'commit') return false;
+    const stake = this.#set.stakeOf(vote.validatorId);
+    if (stake === 0n) return false;
+    const step = this.#step(vote.height, vote.round, vote.voteType, true) as StepTally;
+    if (step.byValidator.has(vote.validatorId)) return false;
+    step.byValidator.set(vote.validatorId, vote);
+    const key = vote.blockHash === null ? NIL : toHex(vote.blockHash);
+    step.byBlock.set(key, (step.byBlock.get(key) ?? 0n) + stake);
+    step.total += stake;
+    return true;
+  }
+
+  /** The quorum state of one step. */
+  summary(height: number, round: number, type: VoteType): StepSummary {
+    const step = this.#step(height, round, type, false);
+    if (step === undefined) return { quorumFor: undefined, quorumAny: false };
+    let quorumFor: string | undefined;
+    for (const [key, stake] of step.byBlock) if (this.#set.isQuorum(stake)) quorumFor = key;
+    return { quorumFor, quorumAny: this.#set.isQuorum(step.total) };
+  }
+
+  /** The counted votes of one step (for certificates and re-sending). */
+  votes(height: number, round: number, type: VoteType): ValidatorVote[] {
+    return [...(this.#step(height, round, type, false)?.byValidator.values() ?? [])];
+  }
+
+  /** Rounds above `round` at `height` in which validators holding 1/3+ of the stake voted (lowest first). */
+  roundsAheadWithOneThird(height: number, round: number): number[] {
+    const voters = new Map<number, Set<string>>();
+    for (const [key, step] of this.#steps) {
+      const [h, r] = key.split(':').map(Number) as [number, number];
+      if (h !== height || r <= round) continue;
+      const set = voters.get(r) ?? new Set<string>();
+      for (const id of step.byValidator.keys()) set.add(id);
+      voters.set(r, set);
+    }
+    const out: number[] = [];
+    for (const [r, ids] of voters) {
+      let stake = 0n;
+      for (const id of ids) stake += this.#set.stakeOf(id);
+      if (this.#set.isOneThirdPlus(stake)) out.push(r);
+    }
+    return out.sort((a, b) => a - b);
+  }
+
+  /** Rounds of `height` that have any precommits (for the commit rule, which looks at every round). */
+  precommitRounds(height: number): number[] {
+    const out: number[] = [];
+    for (const key of this.#steps.keys()) {
+      const [h, r, t] = key.split(':');
+      if (Number(h) === height && t === 'precommit') out.push(Number(r));
+    }
+    return out.sort((a, b) => a - b);
+  }
+
+  /** Forgets every tally below `height` (bounded memory). */
+  pruneBelow(height: number): void {
+    for (const key of this.#steps.keys()) if (Number(key.split(':')[0]) < height) this.#steps.delete(key);
+  }
+
+  #step(height: number, round: number, type: VoteType, create: boolean): StepTally | undefined {
+    const key = `${height}:${round}:${type}`;
+    let step = this.#steps.get(key);
+    if (step === undefined && create) {
+      step = new StepTally();
+      this.#steps.set(key, step);
+    }
+    return step;
+  }
+}

@@ -1,0 +1,74 @@
+/**
+ * The reference BFT engine's data: blocks, wire messages, validators as consensus sees them,
+ * and the events the engine reports. Plain data only: no behaviour and no I/O here.
+ *
+ * Votes and proposals are the package's own `ValidatorVote` and `SignedProposal`, so that what
+ * travels on the wire is exactly what the stores persist and the sign bytes cover.
+ */
+import type { ConsensusPhase } from '../stores/round-types.ts';
+import type { SignedProposal, ValidatorVote } from '../stores/vote-types.ts';
+
+/**
+ * A block. It carries no transactions: its content is fully determined by these fields, so a
+ * proposer that restarts rebuilds the identical block (and the sign guard re-releases the
+ * identical signature instead of refusing a conflicting one).
+ */
+export interface Block {
+  readonly height: number;
+  /** The global round the block was first proposed in. */
+  readonly round: number;
+  readonly proposer: string;
+  /** 32-byte hash of the block at `height - 1` (all zero for height 1). */
+  readonly parentHash: Uint8Array;
+}
+
+/** A proposal on the wire: the signed proposal and the block it names. */
+export interface ProposalMessage {
+  readonly type: 'proposal';
+  readonly proposal: SignedProposal;
+  readonly block: Block;
+}
+
+/** A vote on the wire. */
+export interface VoteMessage {
+  readonly type: 'vote';
+  readonly vote: ValidatorVote;
+}
+
+/** A periodic heartbeat: where the sender is. A peer behind answers nothing; a peer ahead answers with a certificate. */
+export interface StatusMessage {
+  readonly type: 'status';
+  readonly validatorId: string;
+  readonly height: number;
+  readonly round: number;
+}
+
+/** Proof that `block` was decided at its height: 2/3+ of the stake precommitted it in `round`. */
+export interface CertificateMessage {
+  readonly type: 'certificate';
+  readonly round: number;
+  readonly block: Block;
+  readonly precommits: readonly ValidatorVote[];
+}
+
+/** Every message the engines exchange. */
+export type ConsensusMessage = ProposalMessage | VoteMessage | StatusMessage | CertificateMessage;
+
+/** A validator as the engine weighs it. */
+export interface ConsensusValidator {
+  readonly id: string;
+  /** 32-byte ed25519 public key. */
+  readonly publicKey: Uint8Array;
+  /** Voting power; positive. */
+  readonly stake: bigint;
+}
+
+/** What the engine reports to its host (devnet status, tests). Never awaited: must not throw. */
+export type EngineEvent =
+  | { readonly type: 'resumed'; readonly height: number; readonly round: number; readonly phase: ConsensusPhase; readonly votes: number }
+  | { readonly type: 'round-started'; readonly height: number; readonly round: number; readonly proposer: string }
+  | { readonly type: 'finalized'; readonly height: number; readonly round: number; readonly blockHash: Uint8Array; readonly viaCertificate: boolean }
+  | { readonly type: 'vote-persisted'; readonly ms: number }
+  | { readonly type: 'equivocation'; readonly validatorId: string; readonly round: number; readonly voteType: string }
+  | { readonly type: 'stalled'; readonly height: number; readonly round: number; readonly sinceMs: number }
+  | { readonly type: 'error'; readonly where: string; readonly error: unknown };

@@ -1,0 +1,666 @@
+/**
+ * AuditLog: the node's signed, hash-chained record of what it saw and did (DESIGN 5.4, issue 4).
+ *
+ * Write path: every call is checked and its events encoded to canonical bytes before anything
+ * is queued. One pump forms commit batches from the queued calls (ONE audit batch in flight at a
+ * time), chains the entries (each hashes its predecessor's hash), appends a signed head record
+ * (kind AuditHead: tree size, last entry hash, Merkle root, ed25519 signature) and hands
+ * companions + entries + head to the log in ONE `append` (D3). The chain tip moves only when
+ * that append resolved: a failed batch (DISK_FULL, ...) leaves the tip where it was, so no later
+ * batch is ever chained to an entry that is not on disk.
+ *
+ * Reads answer from in-memory B+tree indexes (by LSN, height, validator, timestamp), bounded.
+ * `verifyIntegrity` and `export` read the durable records back from the log; `getEvidence`
+ * reads the matching records from the log and proves them under the latest signed head.
+ *
+ * It must never: write anything for bad input, chain onto an entry that is not durable, index an
+ * entry before its batch is durable, trust its in-memory copy when asked to verify the disk, or
+ * refuse to open because an audit record is damaged (an attacker who flips one byte must not
+ * stop the validator; `verifyIntegrity` names the damage instead).
+ */
+import { AuditHasher, decodeEntryBody, decodeHeadPayload, encodeEntryBody, encodeEntryPayload, encodeHeadPayload, GENESIS_PREV_HASH, splitEntryPayload } from '../codec/audit-record.ts';
+import { checkAuditEvent, encodeAuditEvent, heightOfEvent, validatorOfEvent } from '../codec/audit-event.ts';
+import { RecordKind } from '../codec/kinds.ts';
+import { MerkleFrontier, merkleLeafHash, HASH_BYTES } from '../codec/merkle.ts';
+import { checkNodeKey, signEd25519, toHex, type NodeKey } from '../codec/node-key.ts';
+import { checkChainId, checkValidatorId } from '../codec/vote-sign.ts';
+import { ConsensusStoreError, invalidArgument } from '../errors.ts';
+import { BTree } from '../index/btree.ts';
+import { compareNumbers, compareStrings, tupleComparator } from '../index/keys.ts';
+import type { FileSystem } from '../io/types.ts';
+import type { LogRecord, Lsn, RecordInput } from '../log/types.ts';
+import { checkBoolean, checkInteger, checkObject, checkSafeUint, MAX_SAFE } from '../validate.ts';
+import { exportAuditRecords } from './audit-export.ts';
+import { AUDIT_EVENT_CODES, AUDIT_EVENT_TYPES, BYZANTINE_EVENT_TYPES } from './audit-types.ts';
+import type {
+  AuditEvent,
+  AuditEventType,
+  AuditHead,
+  AuditLogApi,
+  AuditLogLimits,
+  AuditQueryOptions,
+  ByzantineEvent,
+  ConsensusEvent,
+  DisputeEvidence,
+  EvidenceQuery,
+  HeightRange,
+  IntegrityReport,
+  LogEntry,
+  NodeKeyRecorded,
+  OperationalEvent,
+} from './audit-types.ts';
+import { AuditChainVerifier } from './audit-verify.ts';
+import type { RecordApplier, StoreContext } from './context.ts';
+import { buildDisputeEvidence } from './dispute-evidence.ts';
+
+/** Default limits (DESIGN 6). */
+export const DEFAULT_AUDIT_LIMITS: AuditLogLimits = {
+  defaultQueryLimit: 1_000,
+  maxQueryLimit: 10_000,
+  defaultEvidenceLimit: 100,
+  maxEvidenceLimit: 1_000,
+  maxBatchRecords: 1_024,
+  maxEventsPerCall: 64,
+};
+
+/** Options of `new AuditLog`. */
+export interface AuditLogOptions {
+  /** The node's 32-byte ed25519 private key (seed); see `loadOrCreateNodeKey`. */
+  readonly privateKey: Uint8Array;
+  /** Its public key (checked against the private key). */
+  readonly publicKey: Uint8Array;
+  /** The chain id every hash is bound to. */
+  readonly chainId: string;
+  /** File system for `export`; default the real one. */
+  readonly fs?: FileSystem;
+  readonly limits?: Partial<AuditLogLimits>;
+}
+
+/** Event types `logEvent` takes: consensus and operational ones (NodeKeyRecorded is the log's own). */
+const LOG_EVENT_TYPES: readonly AuditEventType[] = AUDIT_EVENT_TYPES.filter(
+  (t) => t !== 'NodeKeyRecorded' && !BYZANTINE_EVENT_TYPES.includes(t),
+);
+/** Event types `appendWithEvents` takes. */
+const COMPANION_EVENT_TYPES: readonly AuditEventType[] = AUDIT_EVENT_TYPES.filter((t) => t !== 'NodeKeyRecorded');
+
+/** The fields of an EvidenceQuery (any other key is a mistake the caller must hear about). */
+const EVIDENCE_QUERY_KEYS: readonly string[] = ['validatorId', 'height', 'fromHeight', 'toHeight', 'types', 'limit'];
+
+/** A LogEntry as kept in the indexes; its head fields are filled when the head record is applied on replay. */
+interface MutableEntry {
+  id: Lsn;
+  sequence: number;
+  event: AuditEvent;
+  timestamp: number;
+  height?: number;
+  validatorId?: string;
+  prevHash: Uint8Array;
+  hash: Uint8Array;
+  signature: Uint8Array | null;
+  signedHeadId: Lsn | null;
+}
+
+/** An event checked and encoded, waiting for its batch. */
+interface EncodedEvent {
+  readonly event: AuditEvent;
+  readonly bytes: Uint8Array;
+  readonly timestamp: number;
+}
+
+/** One queued call. */
+interface WriteRequest {
+  readonly events: readonly EncodedEvent[];
+  readonly companions: readonly RecordInput[];
+  readonly resolve: (result: { lsns: Lsn[]; entries: LogEntry[] }) => void;
+  readonly reject: (err: unknown) => void;
+}
+
+/** An entry built for a batch, before its LSN is known. */
+interface BuiltEntry {
+  readonly encoded: EncodedEvent;
+  readonly sequence: number;
+  readonly prevHash: Uint8Array;
+  readonly hash: Uint8Array;
+  readonly leafHash: Uint8Array;
+  readonly record: number;
+}
+
+/** Chain tip: what the next entry links to. */
+interface Tip {
+  readonly sequence: number;
+  readonly hash: Uint8Array;
+  readonly frontier: MerkleFrontier;
+}
+
+type HeightKey = readonly [number, number?];
+type ValidatorKey = readonly [string, number?];
+
+function equal(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+/**
+ * The audit log over the shared log. Implements `AuditLogApi` and `RecordApplier` (kinds
+ * AuditEvent and AuditHead). Entries it returns are shared with its indexes: never mutate them.
+ */
+export class AuditLog implements AuditLogApi, RecordApplier {
+  /** Record kinds this store owns. */
+  readonly kinds: readonly number[] = [RecordKind.AuditEvent, RecordKind.AuditHead];
+  /** The limits in force. */
+  readonly limits: AuditLogLimits;
+  /** The chain id. */
+  readonly chainId: string;
+
+  private readonly ctx: StoreContext;
+  private readonly key: NodeKey;
+  private readonly hasher: AuditHasher;
+  private readonly fs: FileSystem | undefined;
+  private readonly byLsn = new BTree<number, MutableEntry>(compareNumbers);
+  private readonly byHeight = new BTree<HeightKey, MutableEntry>(tupleComparator(compareNumbers, compareNumbers));
+  private readonly byValidator = new BTree<ValidatorKey, MutableEntry>(tupleComparator(compareStrings, compareNumbers));
+  private readonly byTime = new BTree<HeightKey, MutableEntry>(tupleComparator(compareNumbers, compareNumbers));
+  /** Merkle leaf hashes of the entries, in chain order, packed (32 bytes each). */
+  private leafHashes = new Uint8Array(32 * 1024);
+  private tip: Tip = { sequence: 0, hash: GENESIS_PREV_HASH, frontier: new MerkleFrontier() };
+  private latestHead: AuditHead | null = null;
+  /** Entries replayed since the last head record (their head fields are filled when it comes). */
+  private unsigned: MutableEntry[] = [];
+  private recordedKey: Uint8Array | undefined;
+  /** The first damage replay met (a record that does not decode, a broken sequence). */
+  private damage: { id: Lsn; reason: string } | undefined;
+  private readonly queue: WriteRequest[] = [];
+  private writing = false;
+
+  /** @throws ConsensusStoreError INVALID_ARGUMENT on bad options (a public key that is not the private key's, ...). */
+  constructor(ctx: StoreContext, options: AuditLogOptions) {
+    const o = checkObject('options', options);
+    this.ctx = ctx;
+    this.key = checkNodeKey('options', o.privateKey, o.publicKey);
+    this.chainId = checkChainId('options.chainId', o.chainId);
+    this.hasher = new AuditHasher(this.chainId);
+    this.fs = options.fs;
+    const limits = o.limits === undefined ? {} : checkObject('options.limits', o.limits);
+    const lim = (name: keyof AuditLogLimits, max: number): number =>
+      limits[name] === undefined ? DEFAULT_AUDIT_LIMITS[name] : checkInteger(`options.limits.${name}`, limits[name], 1, max);
+    this.limits = {
+      defaultQueryLimit: lim('defaultQueryLimit', 1_000_000),
+      maxQueryLimit: lim('maxQueryLimit', 1_000_000),
+      defaultEvidenceLimit: lim('defaultEvidenceLimit', 100_000),
+      maxEvidenceLimit: lim('maxEvidenceLimit', 100_000),
+      maxBatchRecords: lim('maxBatchRecords', 4_000),
+      maxEventsPerCall: lim('maxEventsPerCall', 1_000),
+    };
+    if (this.limits.defaultQueryLimit > this.limits.maxQueryLimit) throw invalidArgument('options.limits.defaultQueryLimit', 'must not exceed maxQueryLimit');
+    if (this.limits.defaultEvidenceLimit > this.limits.maxEvidenceLimit) throw invalidArgument('options.limits.defaultEvidenceLimit', 'must not exceed maxEvidenceLimit');
+    if (this.limits.maxEventsPerCall >= this.limits.maxBatchRecords) throw invalidArgument('options.limits.maxEventsPerCall', 'must be below maxBatchRecords');
+  }
+
+  /** The node's public key (the one heads are signed with). */
+  get publicKey(): Uint8Array {
+    return this.key.publicKey.slice();
+  }
+
+  /** The latest signed head, or null before the first write. */
+  get head(): AuditHead | null {
+    return this.latestHead;
+  }
+
+  /** Entries in the chain. */
+  get size(): number {
+    return this.tip.sequence;
+  }
+
+  // ---- writes -------------------------------------------------------------------------------
+
+  /**
+   * Records a consensus or operational event. Resolves with the durable, signed entry.
+   * @throws INVALID_ARGUMENT (bad event, a Byzantine type: use `logByzantineEvent`), and the
+   *   log's write errors (DISK_FULL, IO_FAILED, CLOSED, ...), with nothing written.
+   */
+  async logEvent(event: ConsensusEvent | Exclude<OperationalEvent, NodeKeyRecorded>): Promise<LogEntry> {
+    const encoded = this.encode(checkAuditEvent('event', event, LOG_EVENT_TYPES));
+    const { entries } = await this.enqueue([encoded], []);
+    return entries[0] as LogEntry;
+  }
+
+  /** Records a Byzantine event. Same contract as `logEvent`, for the Byzantine types only. */
+  async logByzantineEvent(event: ByzantineEvent): Promise<LogEntry> {
+    const encoded = this.encode(checkAuditEvent('event', event, BYZANTINE_EVENT_TYPES));
+    const { entries } = await this.enqueue([encoded], []);
+    return entries[0] as LogEntry;
+  }
+
+  /**
+   * Appends `companions` (records other stores built, e.g. a conflicting vote and its evidence)
+   * and audit entries for `events` in ONE log batch (D3). Resolves once durable with the
+   * companions' LSNs (in order) and the entries; the audit entries are already indexed, the
+   * caller applies the companions to their stores.
+   * @throws INVALID_ARGUMENT (no event or too many, a bad event, a companion whose kind is not
+   *   1..199 or is an audit kind), and the log's write errors, with nothing written.
+   */
+  async appendWithEvents(events: readonly AuditEvent[], companions: readonly RecordInput[]): Promise<{ lsns: Lsn[]; entries: LogEntry[] }> {
+    if (!Array.isArray(events) || events.length === 0 || events.length > this.limits.maxEventsPerCall) {
+      throw invalidArgument('events', `must be an array of 1..${this.limits.maxEventsPerCall} events`);
+    }
+    const room = this.limits.maxBatchRecords - events.length - 1;
+    if (!Array.isArray(companions) || companions.length > room) throw invalidArgument('companions', `must be an array of at most ${room} records`);
+    const encoded = events.map((e, i) => this.encode(checkAuditEvent(`events[${i}]`, e, COMPANION_EVENT_TYPES)));
+    const checked = companions.map((c, i) => checkCompanion(`companions[${i}]`, c));
+    return this.enqueue(encoded, checked);
+  }
+
+  /**
+   * Writes the chain's first entry (NodeKeyRecorded, the node's public key) if the chain is
+   * empty; openStore calls it once the log is replayed ("recorded at first open"). Idempotent.
+   * @throws INVALID_ARGUMENT when the chain records another node key (key rotation of the
+   *   audit key is not supported: docs/audit.md); the log's write errors.
+   */
+  async recordNodeKey(): Promise<void> {
+    this.checkRecordedKey();
+    if (this.tip.sequence > 0) return;
+    await this.enqueue([], []);
+  }
+
+  private encode(event: AuditEvent): EncodedEvent {
+    const timestamp = checkSafeUint('now()', this.ctx.now());
+    return { event, bytes: encodeAuditEvent(event), timestamp };
+  }
+
+  private checkRecordedKey(): void {
+    if (this.recordedKey !== undefined && !equal(this.recordedKey, this.key.publicKey)) {
+      throw invalidArgument('options.publicKey', `is not the node key recorded in this audit log (${toHex(this.recordedKey)})`);
+    }
+  }
+
+  private enqueue(events: readonly EncodedEvent[], companions: readonly RecordInput[]): Promise<{ lsns: Lsn[]; entries: LogEntry[] }> {
+    this.checkRecordedKey();
+    return new Promise((resolve, reject) => {
+      this.queue.push({ events, companions, resolve, reject });
+      this.pump();
+    });
+  }
+
+  /** Forms and writes the next batch unless one is in flight. */
+  private pump(): void {
+    if (this.writing || this.queue.length === 0) return;
+    const batch: WriteRequest[] = [];
+    let records = this.tip.sequence === 0 ? 2 : 1;
+    while (this.queue.length > 0) {
+      const next = this.queue[0] as WriteRequest;
+      const size = next.events.length + next.companions.length;
+      if (batch.length > 0 && records + size > this.limits.maxBatchRecords) break;
+      batch.push(this.queue.shift() as WriteRequest);
+      records += size;
+    }
+    this.writing = true;
+    void this.writeBatch(batch).finally(() => {
+      this.writing = false;
+      this.pump();
+    });
+  }
+
+  private async writeBatch(batch: readonly WriteRequest[]): Promise<void> {
+    let built: ReturnType<AuditLog['buildBatch']>;
+    let lsns: Lsn[];
+    try {
+      built = this.buildBatch(batch);
+      if (built.headAt === 0) {
+        // Nothing to chain (recordNodeKey on a chain that already has its key): no head either.
+        for (const req of batch) req.resolve({ lsns: [], entries: [] });
+        return;
+      }
+      lsns = await this.ctx.log.append(built.records);
+    } catch (err) {
+      for (const req of batch) req.reject(err);
+      return;
+    }
+    this.commitBatch(batch, built, lsns);
+  }
+
+  /** Chains the batch's entries from the tip (without moving it), signs the head, lays out the records. */
+  private buildBatch(batch: readonly WriteRequest[]) {
+    const records: RecordInput[] = [];
+    const frontier = this.tip.frontier.clone();
+    let sequence = this.tip.sequence;
+    let prevHash = this.tip.hash;
+    const add = (encoded: EncodedEvent): BuiltEntry => {
+      const body = encodeEntryBody({
+        sequence,
+        prevHash,
+        eventCode: AUDIT_EVENT_CODES[encoded.event.type],
+        timestamp: encoded.timestamp,
+        eventBytes: encoded.bytes,
+      });
+      const hash = this.hasher.entryHash(body);
+      const leafHash = merkleLeafHash(hash);
+      const entry: BuiltEntry = { encoded, sequence, prevHash, hash, leafHash, record: records.length };
+      records.push({ kind: RecordKind.AuditEvent, payload: encodeEntryPayload(hash, body) });
+      frontier.append(leafHash);
+      prevHash = hash;
+      sequence++;
+      return entry;
+    };
+    // The key entry takes the first event's time, so that the chain's times start in order.
+    const firstTime = batch.find((r) => r.events.length > 0)?.events[0]?.timestamp;
+    const keyEvent: AuditEvent = { type: 'NodeKeyRecorded', publicKey: this.key.publicKey.slice() };
+    const keyEntry =
+      sequence === 0 ? add(firstTime === undefined ? this.encode(keyEvent) : { event: keyEvent, bytes: encodeAuditEvent(keyEvent), timestamp: firstTime }) : undefined;
+    const perRequest = batch.map((req) => {
+      const companionAt = req.companions.map((c) => records.push(c) - 1);
+      return { companionAt, entries: req.events.map(add) };
+    });
+    if (records.length === 0) return { records, keyEntry, perRequest, headAt: 0, tip: this.tip, root: frontier.root(), signature: new Uint8Array(0) };
+    const root = frontier.root();
+    const signature = signEd25519(this.hasher.headSignBytes(sequence, prevHash, root), this.key.privateKey);
+    const headAt = records.push({ kind: RecordKind.AuditHead, payload: encodeHeadPayload({ treeSize: sequence, lastEntryHash: prevHash, root, signature }) }) - 1;
+    return { records, keyEntry, perRequest, headAt, tip: { sequence, hash: prevHash, frontier }, root, signature };
+  }
+
+  /** The batch is durable: index its entries, move the tip, settle the calls. */
+  private commitBatch(batch: readonly WriteRequest[], built: ReturnType<AuditLog['buildBatch']>, lsns: readonly Lsn[]): void {
+    const lastEntryAt = built.headAt - 1;
+    const signedHeadId = lsns[lastEntryAt] as Lsn;
+    const toEntry = (b: BuiltEntry): MutableEntry => {
+      const entry = makeEntry(lsns[b.record] as Lsn, b.sequence, b.encoded.event, b.encoded.timestamp, b.prevHash, b.hash);
+      entry.signature = built.signature;
+      entry.signedHeadId = signedHeadId;
+      this.index(entry, b.leafHash);
+      return entry;
+    };
+    if (built.keyEntry !== undefined) {
+      toEntry(built.keyEntry);
+      this.recordedKey = this.key.publicKey;
+    }
+    const results = built.perRequest.map((r) => ({ lsns: r.companionAt.map((i) => lsns[i] as Lsn), entries: r.entries.map(toEntry) }));
+    this.tip = built.tip;
+    this.latestHead = {
+      id: lsns[built.headAt] as Lsn,
+      treeSize: built.tip.sequence,
+      lastEntryHash: built.tip.hash,
+      root: built.root,
+      signature: built.signature,
+    };
+    batch.forEach((req, i) => req.resolve(results[i] as { lsns: Lsn[]; entries: LogEntry[] }));
+  }
+
+  private index(entry: MutableEntry, leafHash: Uint8Array): void {
+    this.byLsn.set(entry.id, entry);
+    if (entry.height !== undefined) this.byHeight.set([entry.height, entry.id], entry);
+    if (entry.validatorId !== undefined) this.byValidator.set([entry.validatorId, entry.id], entry);
+    this.byTime.set([entry.timestamp, entry.id], entry);
+    const at = entry.sequence * HASH_BYTES;
+    if (entry.sequence < this.byLsn.size) {
+      if (at + HASH_BYTES > this.leafHashes.length) {
+        const bigger = new Uint8Array(this.leafHashes.length * 2);
+        bigger.set(this.leafHashes);
+        this.leafHashes = bigger;
+      }
+      this.leafHashes.set(leafHash, at);
+    }
+  }
+
+  // ---- replay -------------------------------------------------------------------------------
+
+  /**
+   * Folds one durable audit record into the indexes (replay). A record that does not decode
+   * is remembered as damage (reported by `verifyIntegrity`, refused by `getEvidence`), not
+   * thrown: see the top comment. Signatures are checked by `verifyIntegrity`, not here.
+   */
+  apply(record: LogRecord): void {
+    if (record.kind === RecordKind.AuditEvent) this.applyEntry(record);
+    else if (record.kind === RecordKind.AuditHead) this.applyHead(record);
+  }
+
+  private noteDamage(id: Lsn, reason: string): void {
+    this.damage ??= { id, reason };
+  }
+
+  private applyEntry(record: LogRecord): void {
+    let parts: ReturnType<typeof decodeEntryBody> & { hash: Uint8Array };
+    try {
+      const split = splitEntryPayload(record.payload);
+      parts = { ...decodeEntryBody(split.body), hash: split.hash };
+    } catch (err) {
+      this.noteDamage(record.lsn, `entry does not decode: ${(err as Error).message}`);
+      return;
+    }
+    if (parts.sequence !== this.tip.sequence || !equal(parts.prevHash, this.tip.hash)) {
+      this.noteDamage(record.lsn, `entry ${parts.sequence} does not continue the chain at ${this.tip.sequence}`);
+    }
+    if (parts.sequence === 0 && parts.event.type === 'NodeKeyRecorded') this.recordedKey = parts.event.publicKey;
+    const entry = makeEntry(record.lsn, parts.sequence, parts.event, parts.timestamp, parts.prevHash, parts.hash);
+    const leafHash = merkleLeafHash(parts.hash);
+    this.index(entry, leafHash);
+    this.unsigned.push(entry);
+    const frontier = this.tip.frontier;
+    frontier.append(leafHash);
+    this.tip = { sequence: parts.sequence + 1, hash: parts.hash, frontier };
+  }
+
+  private applyHead(record: LogRecord): void {
+    let head: ReturnType<typeof decodeHeadPayload>;
+    try {
+      head = decodeHeadPayload(record.payload);
+    } catch (err) {
+      this.noteDamage(record.lsn, `head does not decode: ${(err as Error).message}`);
+      return;
+    }
+    const last = this.unsigned[this.unsigned.length - 1];
+    if (last === undefined) {
+      this.noteDamage(record.lsn, 'head record follows no unsigned entry');
+      return;
+    }
+    for (const entry of this.unsigned) {
+      entry.signature = head.signature;
+      entry.signedHeadId = last.id;
+    }
+    this.unsigned = [];
+    this.latestHead = { id: record.lsn, ...head };
+  }
+
+  // ---- queries ------------------------------------------------------------------------------
+
+  private limit(name: string, value: unknown, fallback: number, max: number): number {
+    return value === undefined ? fallback : checkInteger(name, value, 1, max);
+  }
+
+  private listOptions(options: unknown): { limit: number; descending: boolean } {
+    const o = checkObject('options', options);
+    const limit = this.limit('options.limit', o.limit, this.limits.defaultQueryLimit, this.limits.maxQueryLimit);
+    return { limit, descending: o.descending === undefined ? false : checkBoolean('options.descending', o.descending) };
+  }
+
+  /**
+   * Entries that concern a height (or an inclusive range `{from, to}`), by (height, id), at most
+   * `limit`. @throws INVALID_ARGUMENT.
+   */
+  async queryByHeight(height: number | HeightRange, options: AuditQueryOptions = {}): Promise<LogEntry[]> {
+    let from: number;
+    let to: number;
+    if (typeof height === 'number') from = to = checkSafeUint('height', height);
+    else {
+      const r = checkObject('height', height);
+      from = checkSafeUint('height.from', r.from);
+      to = checkSafeUint('height.to', r.to);
+      if (from > to) throw invalidArgument('height.from', 'must not exceed height.to');
+    }
+    const o = this.listOptions(options);
+    const it = o.descending ? descending(this.byHeight, [to + 1], [from]) : this.byHeight.values([from], [to + 1]);
+    return take(it, o.limit);
+  }
+
+  /** Entries that concern a validator, by id, at most `limit`. @throws INVALID_ARGUMENT. */
+  async queryByValidator(validatorId: string, options: AuditQueryOptions = {}): Promise<LogEntry[]> {
+    const id = checkValidatorId('validatorId', validatorId);
+    const o = this.listOptions(options);
+    const it = o.descending ? descending(this.byValidator, [id, MAX_SAFE + 1], [id]) : this.byValidator.values([id], [id, MAX_SAFE + 1]);
+    return take(it, o.limit);
+  }
+
+  /**
+   * Entries logged between `from` and `to` (both inclusive; Dates or ms since the epoch), by
+   * (timestamp, id), at most `limit`. @throws INVALID_ARGUMENT.
+   */
+  async queryByDateRange(from: Date | number, to: Date | number, options: AuditQueryOptions = {}): Promise<LogEntry[]> {
+    const lo = checkTime('from', from);
+    const hi = checkTime('to', to);
+    if (lo > hi) throw invalidArgument('from', 'must not be after to');
+    const o = this.listOptions(options);
+    const it = o.descending ? descending(this.byTime, [hi + 1], [lo]) : this.byTime.values([lo], [hi + 1]);
+    return take(it, o.limit);
+  }
+
+  /**
+   * A dispute bundle (docs/audit.md): the matching entries as stored, with RFC 6962 inclusion
+   * proofs under the latest signed head, and that head's signature. Checkable offline with
+   * `verifyDisputeEvidence`. Matching entries are taken oldest first, at most `limit`.
+   * @throws INVALID_ARGUMENT (bad query), NOT_FOUND (no entry matches), CORRUPTION (the chain is
+   *   damaged: run verifyIntegrity), and the log's read errors.
+   */
+  async getEvidence(query: EvidenceQuery): Promise<DisputeEvidence> {
+    const q = checkObject('query', query);
+    for (const k of Object.keys(q)) if (!EVIDENCE_QUERY_KEYS.includes(k)) throw invalidArgument(`query.${k}`, 'is not a field of EvidenceQuery');
+    const validatorId = q.validatorId === undefined ? undefined : checkValidatorId('query.validatorId', q.validatorId);
+    let from = q.fromHeight === undefined ? 0 : checkSafeUint('query.fromHeight', q.fromHeight);
+    let to = q.toHeight === undefined ? MAX_SAFE : checkSafeUint('query.toHeight', q.toHeight);
+    if (q.height !== undefined) {
+      const h = checkSafeUint('query.height', q.height);
+      from = Math.max(from, h);
+      to = Math.min(to, h);
+    }
+    if (from > to) throw invalidArgument('query', 'height range is empty');
+    const heightGiven = q.height !== undefined || q.fromHeight !== undefined || q.toHeight !== undefined;
+    let types: ReadonlySet<AuditEventType> | undefined;
+    if (q.types !== undefined) {
+      if (!Array.isArray(q.types) || q.types.length === 0) throw invalidArgument('query.types', 'must be a non-empty array of event types');
+      types = new Set(q.types.map((t, i) => checkEventType(`query.types[${i}]`, t)));
+    }
+    const limit = this.limit('query.limit', q.limit, this.limits.defaultEvidenceLimit, this.limits.maxEvidenceLimit);
+    const head = this.latestHead;
+    if (this.damage !== undefined) {
+      throw new ConsensusStoreError('CORRUPTION', `the audit chain is damaged at record ${this.damage.id}: ${this.damage.reason}`, { details: { lsn: this.damage.id } });
+    }
+    const source: Iterable<MutableEntry> =
+      validatorId !== undefined ? this.byValidator.values([validatorId], [validatorId, MAX_SAFE + 1]) : heightGiven ? this.byHeight.values([from], [to + 1]) : this.byLsn.values();
+    const matches: MutableEntry[] = [];
+    for (const e of source) {
+      if (matches.length >= limit) break;
+      if (head === null || e.sequence >= head.treeSize) continue;
+      if (heightGiven && (e.height === undefined || e.height < from || e.height > to)) continue;
+      if (types !== undefined && !types.has(e.event.type)) continue;
+      matches.push(e);
+    }
+    if (head === null || matches.length === 0) throw new ConsensusStoreError('NOT_FOUND', 'no audit entry matches the query');
+    const records: LogRecord[] = [];
+    for (const e of matches) {
+      const record = await this.ctx.log.get(e.id);
+      if (record === undefined || record.kind !== RecordKind.AuditEvent) {
+        throw new ConsensusStoreError('CORRUPTION', `audit entry ${e.id} is not in the log`, { details: { lsn: e.id } });
+      }
+      records.push(record);
+    }
+    return buildDisputeEvidence({
+      chainId: this.chainId,
+      publicKey: this.key.publicKey,
+      head,
+      leafHashes: this.leafHashes,
+      records: records.map((r, i) => ({ sequence: (matches[i] as MutableEntry).sequence, payload: r.payload })),
+    });
+  }
+
+  // ---- integrity and export ----------------------------------------------------------------
+
+  /**
+   * Reads every durable audit record back from the log and checks the chain: each hash
+   * recomputed from the stored bytes, sequence and links, every head's tree size, root and
+   * signature with the node key. The chain must also reach this store's latest acknowledged
+   * head (or `expectHead`, an anchor kept elsewhere), which catches a cut tail.
+   * @returns ok, entries checked, and on failure the first bad entry and why.
+   * @throws INVALID_ARGUMENT (bad anchor), and the log's read errors.
+   */
+  async verifyIntegrity(options: { expectHead?: { treeSize: number; root: Uint8Array } } = {}): Promise<IntegrityReport> {
+    const o = checkObject('options', options);
+    let expect: { treeSize: number; root: Uint8Array } | undefined;
+    if (o.expectHead !== undefined) {
+      const a = checkObject('options.expectHead', o.expectHead);
+      const root = a.root;
+      if (!(root instanceof Uint8Array) || root.length !== HASH_BYTES) throw invalidArgument('options.expectHead.root', 'must be 32 bytes');
+      expect = { treeSize: checkInteger('options.expectHead.treeSize', a.treeSize, 1, MAX_SAFE), root };
+    } else if (this.latestHead !== null) {
+      expect = { treeSize: this.latestHead.treeSize, root: this.latestHead.root };
+    }
+    const verifier = new AuditChainVerifier(this.chainId, this.key.publicKey, expect);
+    await this.ctx.log.scan((record) => {
+      if (record.kind === RecordKind.AuditEvent) {
+        try {
+          verifier.entry(record.lsn, splitEntryPayload(record.payload));
+        } catch (err) {
+          verifier.damaged(record.lsn, (err as Error).message);
+        }
+      } else if (record.kind === RecordKind.AuditHead) {
+        try {
+          verifier.head(record.lsn, decodeHeadPayload(record.payload));
+        } catch (err) {
+          verifier.damaged(record.lsn, `head: ${(err as Error).message}`);
+        }
+      }
+      return !verifier.failed;
+    });
+    return verifier.finish();
+  }
+
+  /**
+   * Writes the whole durable audit chain to `path` as JSON Lines (docs/audit.md, "Export"),
+   * streamed in bounded chunks, temp file + datasync + rename + directory fsync.
+   * Verify it offline with `verifyAuditExport`.
+   * @throws INVALID_ARGUMENT (bad path), IO_FAILED / DISK_FULL, and the log's read errors.
+   */
+  async export(path: string): Promise<{ entries: number; heads: number; bytes: number }> {
+    const fs = this.fs ?? (await import('../io/real-fs.ts')).defaultFileSystem();
+    return exportAuditRecords({ log: this.ctx.log, fs, path, chainId: this.chainId, publicKey: this.key.publicKey });
+  }
+}
+
+function makeEntry(id: Lsn, sequence: number, event: AuditEvent, timestamp: number, prevHash: Uint8Array, hash: Uint8Array): MutableEntry {
+  const entry: MutableEntry = { id, sequence, event, timestamp, prevHash, hash, signature: null, signedHeadId: null };
+  const height = heightOfEvent(event);
+  const validatorId = validatorOfEvent(event);
+  if (height !== undefined) entry.height = height;
+  if (validatorId !== undefined) entry.validatorId = validatorId;
+  return entry;
+}
+
+function* descending<K, V>(tree: BTree<K, V>, hi: K, lo: K): Generator<V> {
+  for (const [, value] of tree.entriesReversed(hi, lo)) yield value;
+}
+
+function take<T>(it: Iterable<T>, limit: number): T[] {
+  const out: T[] = [];
+  for (const v of it) {
+    if (out.length >= limit) break;
+    out.push(v);
+  }
+  return out;
+}
+
+function checkTime(name: string, value: unknown): number {
+  if (value instanceof Date) {
+    const t = value.getTime();
+    if (!Number.isSafeInteger(t) || t < 0) throw invalidArgument(name, 'must be a valid Date not before 1970');
+    return t;
+  }
+  return checkSafeUint(name, value);
+}
+
+function checkEventType(name: string, value: unknown): AuditEventType {
+  if (typeof value !== 'string' || !(AUDIT_EVENT_TYPES as readonly string[]).includes(value)) throw invalidArgument(name, 'must be an audit event type');
+  return value as AuditEventType;
+}
+
+function checkCompanion(name: string, value: unknown): RecordInput {
+  const c = checkObject(name, value);
+  const kind = checkInteger(`${name}.kind`, c.kind, 1, 199);
+  if (kind >= 50 && kind <= 59) throw invalidArgument(`${name}.kind`, 'must not be an audit record kind');
+  if (!(c.payload instanceof Uint8Array)) throw invalidArgument(`${name}.payload`, 'must be a Uint8Array');
+  return { kind, payload: c.payload };
+}

@@ -1,0 +1,153 @@
+/**
+ * The audit chain check, written once and used by both `AuditLog.verifyIntegrity` (fed the
+ * durable records from the log) and `verifyAuditExport` (fed the lines of an exported file), so
+ * that an offline verifier runs exactly the code the node runs.
+ *
+ * Fed entries and heads in log order, it recomputes each entry's hash from its stored body,
+ * checks sequence and link, keeps the Merkle frontier, and at each head checks tree size, last
+ * hash, root and the ed25519 signature with the trusted key. It stops at the first problem and
+ * names the entry. It must never trust a stored hash, root or key it could recompute, and
+ * never throw on bad input: every problem becomes the report's `firstBad`.
+ */
+import { AuditHasher, decodeEntryBody, GENESIS_PREV_HASH } from '../codec/audit-record.ts';
+import type { HeadFields } from '../codec/audit-record.ts';
+import { MerkleFrontier, merkleLeafHash } from '../codec/merkle.ts';
+import { toHex, verifyEd25519 } from '../codec/node-key.ts';
+import type { Lsn } from '../log/types.ts';
+import type { IntegrityReport } from './audit-types.ts';
+
+/** A chain state a verifier must find (an anchor kept elsewhere: catches a cut tail). */
+export interface ExpectedHead {
+  readonly treeSize: number;
+  readonly root: Uint8Array;
+}
+
+function equal(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** Walks one audit chain; see the top comment. */
+export class AuditChainVerifier {
+  private readonly hasher: AuditHasher;
+  private readonly frontier = new MerkleFrontier();
+  private prevHash: Uint8Array = GENESIS_PREV_HASH;
+  private prevId = 0;
+  private pendingFirst: { id: number; sequence: number } | undefined;
+  private entries = 0;
+  private heads = 0;
+  /** At the anchor's size: true when the roots matched, else the entry where they did not. */
+  private anchorMatch: true | { id: number; sequence: number } | undefined;
+  private bad: { id: number; sequence?: number; reason: string } | undefined;
+
+  /**
+   * @param chainId - the chain id the hashes are bound to.
+   * @param publicKey - the node key the verifier trusts.
+   * @param expect - optional anchor: the chain must reach this size with this root.
+   */
+  constructor(
+    chainId: string,
+    private readonly publicKey: Uint8Array,
+    private readonly expect?: ExpectedHead,
+  ) {
+    this.hasher = new AuditHasher(chainId);
+  }
+
+  /** True once a problem was found (later input is ignored). */
+  get failed(): boolean {
+    return this.bad !== undefined;
+  }
+
+  private fail(id: number, sequence: number | undefined, reason: string): void {
+    this.bad ??= sequence === undefined ? { id, reason } : { id, sequence, reason };
+  }
+
+  /** An entry record that could not even be split into hash and body. */
+  damaged(id: number, reason: string): void {
+    this.fail(id, undefined, `entry record does not decode: ${reason}`);
+  }
+
+  /** The next entry: its stored hash and body. */
+  entry(id: number, stored: { readonly hash: Uint8Array; readonly body: Uint8Array }): void {
+    if (this.bad !== undefined) return;
+    let decoded: ReturnType<typeof decodeEntryBody>;
+    try {
+      decoded = decodeEntryBody(stored.body);
+    } catch (err) {
+      this.fail(id, undefined, `entry body does not decode: ${(err as Error).message}`);
+      return;
+    }
+    const seq = decoded.sequence;
+    if (!equal(this.hasher.entryHash(stored.body), stored.hash)) {
+      this.fail(id, seq, 'hash mismatch: the stored bytes are not the ones that were hashed (altered entry)');
+      return;
+    }
+    if (seq !== this.entries) {
+      this.fail(id, seq, `sequence ${seq} where ${this.entries} was expected (an entry was deleted, inserted or reordered)`);
+      return;
+    }
+    if (!equal(decoded.prevHash, this.prevHash)) {
+      // This entry's own hash checks out, so its prevHash is what was written: the entry before
+      // it is the one that changed (rewritten with a recomputed hash).
+      this.fail(this.prevId, seq - 1, `hash is not the one entry ${seq} links to (rewritten with a recomputed hash)`);
+      return;
+    }
+    if (seq === 0 && (decoded.event.type !== 'NodeKeyRecorded' || !equal(decoded.event.publicKey, this.publicKey))) {
+      this.fail(id, seq, 'the chain’s first entry does not record the verifying public key');
+      return;
+    }
+    this.frontier.append(merkleLeafHash(stored.hash));
+    this.prevHash = stored.hash;
+    this.prevId = id;
+    this.entries++;
+    this.pendingFirst ??= { id, sequence: seq };
+    if (this.expect !== undefined && this.frontier.size === this.expect.treeSize) {
+      // Judged in finish(), so that a head check can first name the entry more precisely.
+      this.anchorMatch = equal(this.frontier.root(), this.expect.root) ? true : { id, sequence: seq };
+    }
+  }
+
+  /** A head record (the end of a batch). */
+  head(id: number, head: HeadFields): void {
+    if (this.bad !== undefined) return;
+    const first = this.pendingFirst;
+    if (first === undefined) {
+      this.fail(id, undefined, `head record at ${id} follows no unsigned entry (a duplicated or moved head)`);
+      return;
+    }
+    const where = `head record at ${id}`;
+    // The signature first: once it verifies, the head's fields are the node's word, and a
+    // mismatch below convicts the entries, not the head.
+    if (!verifyEd25519(head.signature, this.hasher.headSignBytes(head.treeSize, head.lastEntryHash, head.root), this.publicKey)) {
+      this.fail(first.id, first.sequence, `${where}: signature does not verify with public key ${toHex(this.publicKey).slice(0, 16)}…`);
+    } else if (head.treeSize !== this.entries) {
+      this.fail(first.id, first.sequence, `${where} signs ${head.treeSize} entries, the chain has ${this.entries} here (entries were added or removed)`);
+    } else if (!equal(head.lastEntryHash, this.prevHash)) {
+      this.fail(this.prevId, this.entries - 1, `hash is not the one ${where} signed (rewritten with a recomputed hash)`);
+    } else if (!equal(head.root, this.frontier.root())) {
+      this.fail(first.id, first.sequence, `${where} signs a Merkle root the entries do not produce`);
+    } else {
+      this.heads++;
+      this.pendingFirst = undefined;
+    }
+  }
+
+  /** The report, once every record was fed. */
+  finish(): IntegrityReport {
+    const first = this.pendingFirst;
+    if (first !== undefined) {
+      this.fail(first.id, first.sequence, 'entry not covered by a signed head (a head was removed, or the chain was cut inside a batch)');
+    }
+    const anchor = this.anchorMatch;
+    if (this.expect !== undefined && anchor === undefined) {
+      this.fail(this.prevId, undefined, `the chain has ${this.entries} entries, the anchor names ${this.expect.treeSize} (the chain was truncated)`);
+    } else if (anchor !== undefined && anchor !== true) {
+      this.fail(anchor.id, anchor.sequence, 'the chain’s root at the anchor’s size differs from the anchor (the chain was rewritten)');
+    }
+    const base = { checked: this.entries, heads: this.heads };
+    if (this.bad === undefined) return { ok: true, ...base };
+    const b = this.bad;
+    return { ok: false, ...base, firstBad: { ...b, id: b.id as Lsn } };
+  }
+}

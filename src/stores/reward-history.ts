@@ -1,0 +1,335 @@
+/**
+ * RewardHistory: what every validator was paid, per height, with the treasury before and after
+ * (DESIGN 5.7). Totals and statements are exact bigint sums; statements export for tax
+ * reporting (reward-statement.ts).
+ *
+ * Indexes (B+trees, rebuilt from the log on open): distributions by height, by (reason, height)
+ * and by (timestamp, height); rewards by (validator, height, line). A cumulative-total table
+ * (heights ascending with running sums) is extended on in-order appends and rebuilt lazily after
+ * an out-of-order one. Writes are serialized: one distribution per height, checked against the
+ * index in the write queue, folded in only once the log reports it durable.
+ *
+ * This module must never write for a call that fails its checks, never pass an amount through
+ * `number`, and never hold two different distributions for one height.
+ */
+import { ConsensusStoreError, invalidArgument } from '../errors.ts';
+import {
+  checkDistribution,
+  decodeDistributionRecord,
+  encodeDistributionRecord,
+  REWARD_RECORD_KINDS,
+  rewardReasonCode,
+  sameDistribution,
+} from '../codec/reward-record.ts';
+import { checkValidatorId } from '../codec/vote-sign.ts';
+import { BTree } from '../index/btree.ts';
+import { compareNumbers, compareStrings, tupleComparator } from '../index/keys.ts';
+import type { LogRecord, Lsn } from '../log/types.ts';
+import { checkInteger, checkObject, checkOneOf, checkSafeUint, MAX_SAFE } from '../validate.ts';
+import type { RecordApplier, StoreContext } from './context.ts';
+import { RewardStatement } from './reward-statement.ts';
+import {
+  DEFAULT_DISTRIBUTION_QUERY_LIMIT,
+  DEFAULT_STATEMENT_ENTRIES,
+  MAX_DISTRIBUTION_QUERY_LIMIT,
+  MAX_REWARD_TIMESTAMP,
+  MAX_STATEMENT_ENTRIES,
+  REWARD_REASONS,
+} from './reward-types.ts';
+import type {
+  DistributionQuery,
+  RewardDistribution,
+  RewardEntry,
+  RewardExportQuery,
+  RewardHistoryApi,
+  RewardReason,
+  StatementPeriod,
+  StoredDistribution,
+  ValidatorRewards,
+  ValidatorRewardsOptions,
+} from './reward-types.ts';
+
+/** (validator, height, line index); a shorter tuple is a range bound. */
+type ValidatorKey = readonly [string, number, number?];
+/** (reason code or timestamp, height). */
+type PairKey = readonly [number, number?];
+
+function copyDistribution(d: StoredDistribution): StoredDistribution {
+  return { ...d, lines: d.lines.map((l) => ({ ...l })) };
+}
+
+function entriesOf(d: RewardDistribution, filter?: (e: RewardEntry) => boolean): RewardEntry[] {
+  const out: RewardEntry[] = [];
+  for (const l of d.lines) {
+    const e = { height: d.height, timestamp: d.timestamp, validatorId: l.validatorId, reason: l.reason, amount: l.amount };
+    if (filter === undefined || filter(e)) out.push(e);
+  }
+  return out;
+}
+
+function checkDate(name: string, value: unknown): number {
+  const ms = value instanceof Date ? value.getTime() : value;
+  return checkInteger(name, ms, 0, MAX_REWARD_TIMESTAMP);
+}
+
+function checkMaxEntries(name: string, value: unknown): number {
+  return value === undefined ? DEFAULT_STATEMENT_ENTRIES : checkInteger(name, value, 1, MAX_STATEMENT_ENTRIES);
+}
+
+function tooMany(maxEntries: number): ConsensusStoreError {
+  return new ConsensusStoreError('INVALID_ARGUMENT', `query.maxEntries the period holds more than ${maxEntries} rewards: narrow it`, {
+    details: { argument: 'query.maxEntries', maxEntries },
+  });
+}
+
+/**
+ * Reward distributions per height (the specification's RewardHistory).
+ *
+ * Errors: INVALID_ARGUMENT for malformed arguments, a distribution whose treasury or lines do
+ * not add up, or an export period holding more than `maxEntries` rewards; CONFLICT for a second,
+ * different distribution at a height. None of them writes anything.
+ */
+export class RewardHistory implements RecordApplier, RewardHistoryApi {
+  /** The record kinds this store owns. */
+  readonly kinds: readonly number[] = REWARD_RECORD_KINDS;
+
+  readonly #ctx: StoreContext;
+  readonly #byHeight = new BTree<number, StoredDistribution>(compareNumbers);
+  readonly #byValidator = new BTree<ValidatorKey, RewardEntry>(tupleComparator(compareStrings, compareNumbers, compareNumbers));
+  readonly #byReason = new BTree<PairKey, StoredDistribution>(tupleComparator(compareNumbers, compareNumbers));
+  readonly #byTime = new BTree<PairKey, StoredDistribution>(tupleComparator(compareNumbers, compareNumbers));
+  /** Heights ascending with the running total up to each; undefined until needed after an out-of-order insert. */
+  #cumulative: { heights: number[]; sums: bigint[] } | undefined = { heights: [], sums: [] };
+  #writeTail: Promise<unknown> = Promise.resolve();
+
+  /** @param ctx - the shared log and clock. */
+  constructor(ctx: StoreContext) {
+    this.#ctx = ctx;
+  }
+
+  /** Number of distributions held. */
+  get size(): number {
+    return this.#byHeight.size;
+  }
+
+  /**
+   * Records one height's distribution once durable. The same distribution again (every field
+   * equal, lines in order) writes nothing and resolves with the stored one. Rejects
+   * INVALID_ARGUMENT (malformed; `treasuryBefore - totalDistributed !== treasuryAfter`; lines
+   * not summing to `totalDistributed`; an amount negative or above 2^128-1; more than
+   * MAX_REWARD_LINES lines), CONFLICT (another distribution at that height), the log's errors.
+   */
+  recordDistribution(distribution: RewardDistribution): Promise<StoredDistribution> {
+    let d: RewardDistribution;
+    try {
+      d = checkDistribution('distribution', distribution);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const run = this.#writeTail.then(async () => {
+      const existing = this.#byHeight.get(d.height);
+      if (existing !== undefined) {
+        if (sameDistribution(existing, d)) return copyDistribution(existing);
+        throw new ConsensusStoreError('CONFLICT', `height ${d.height} already has a different distribution`, {
+          details: { height: d.height, id: existing.id },
+        });
+      }
+      const input = encodeDistributionRecord(d, this.#clock());
+      const [lsn] = await this.#ctx.log.append([input]);
+      if (lsn === undefined) throw new ConsensusStoreError('CORRUPTION', 'log append resolved without an LSN');
+      this.apply({ lsn, kind: input.kind, payload: input.payload });
+      return copyDistribution(this.#byHeight.get(d.height) as StoredDistribution);
+    });
+    this.#writeTail = run.catch(() => undefined);
+    return run;
+  }
+
+  /**
+   * A validator's rewards with `fromHeight <= height <= toHeight`: exact totals (overall and
+   * per reason) over the whole range, and the rewards themselves in (height, line) order up to
+   * `maxEntries` (default 100,000; `truncated` says when the list stopped). Rejects INVALID_ARGUMENT.
+   */
+  async getValidatorRewards(
+    validatorId: string,
+    fromHeight: number,
+    toHeight: number,
+    options: ValidatorRewardsOptions = {},
+  ): Promise<ValidatorRewards> {
+    const id = checkValidatorId('validatorId', validatorId);
+    const from = checkSafeUint('fromHeight', fromHeight);
+    const to = checkSafeUint('toHeight', toHeight);
+    if (from > to) throw invalidArgument('fromHeight', 'must not exceed toHeight');
+    const maxEntries = checkMaxEntries('options.maxEntries', checkObject('options', options)['maxEntries']);
+    const byReason: Record<RewardReason, bigint> = { BlockProposal: 0n, SuccessfulVote: 0n, ValidatorStaking: 0n, StorageProof: 0n };
+    let total = 0n;
+    let count = 0;
+    const entries: RewardEntry[] = [];
+    for (const e of this.#byValidator.values([id, from], [id, to + 1])) {
+      total += e.amount;
+      byReason[e.reason] += e.amount;
+      count++;
+      if (entries.length < maxEntries) entries.push({ ...e });
+    }
+    return { validatorId: id, fromHeight: from, toHeight: to, total, byReason, count, entries, truncated: count > entries.length };
+  }
+
+  /** The total distributed at exactly `height` (0n when no distribution is recorded there). Rejects INVALID_ARGUMENT. */
+  async getTotalDistributed(height: number): Promise<bigint> {
+    return this.#byHeight.get(checkSafeUint('height', height))?.totalDistributed ?? 0n;
+  }
+
+  /** The total distributed at every height up to and including `height`. O(log n) (after an out-of-order insert, one O(n) rebuild). Rejects INVALID_ARGUMENT. */
+  async getCumulativeDistributed(height: number): Promise<bigint> {
+    const h = checkSafeUint('height', height);
+    const table = this.#cumulativeTable();
+    let lo = 0;
+    let hi = table.heights.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((table.heights[mid] as number) <= h) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo === 0 ? 0n : (table.sums[lo - 1] as bigint);
+  }
+
+  /**
+   * Distributions matching `query` (see DistributionQuery), in height order, at most `limit`
+   * (default 1,000, at most 10,000). Rejects INVALID_ARGUMENT.
+   */
+  async queryDistributions(query: DistributionQuery = {}): Promise<StoredDistribution[]> {
+    const q = checkObject('query', query);
+    const from = q['fromHeight'] === undefined ? 0 : checkSafeUint('query.fromHeight', q['fromHeight']);
+    const to = q['toHeight'] === undefined ? MAX_SAFE : checkSafeUint('query.toHeight', q['toHeight']);
+    const validatorId = q['validatorId'] === undefined ? undefined : checkValidatorId('query.validatorId', q['validatorId']);
+    const reason = q['reason'] === undefined ? undefined : checkOneOf('query.reason', q['reason'], REWARD_REASONS);
+    const limit = q['limit'] === undefined ? DEFAULT_DISTRIBUTION_QUERY_LIMIT : checkInteger('query.limit', q['limit'], 1, MAX_DISTRIBUTION_QUERY_LIMIT);
+    if (from > to) throw invalidArgument('query.fromHeight', 'must not exceed query.toHeight');
+    const out: StoredDistribution[] = [];
+    if (validatorId !== undefined) {
+      let last = -1;
+      for (const e of this.#byValidator.values([validatorId, from], [validatorId, to + 1])) {
+        if (out.length >= limit) break;
+        if (e.height === last || (reason !== undefined && e.reason !== reason)) continue;
+        last = e.height;
+        out.push(copyDistribution(this.#byHeight.get(e.height) as StoredDistribution));
+      }
+      return out;
+    }
+    const source =
+      reason === undefined
+        ? this.#byHeight.values(from, to, { hiInclusive: true })
+        : this.#byReason.values([rewardReasonCode(reason), from], [rewardReasonCode(reason), to + 1]);
+    for (const d of source) {
+      if (out.length >= limit) break;
+      out.push(copyDistribution(d));
+    }
+    return out;
+  }
+
+  /**
+   * A statement of the rewards in a period, optionally of one validator, with exact totals per
+   * reason; `toCSV()` and `toJSON()` export it. By heights, entries are in (height, line)
+   * order; by dates, in (timestamp, height, line) order. Rejects INVALID_ARGUMENT (malformed,
+   * heights and dates mixed, a period holding more than `maxEntries` rewards).
+   */
+  async exportRewards(query: RewardExportQuery = {}): Promise<RewardStatement> {
+    const q = checkObject('query', query);
+    const validatorId = q['validatorId'] === undefined ? undefined : checkValidatorId('query.validatorId', q['validatorId']);
+    const maxEntries = checkMaxEntries('query.maxEntries', q['maxEntries']);
+    const byHeights = q['fromHeight'] !== undefined || q['toHeight'] !== undefined;
+    const byDates = q['fromDate'] !== undefined || q['toDate'] !== undefined;
+    if (byHeights && byDates) throw invalidArgument('query', 'must give heights or dates, not both');
+    let period: StatementPeriod = { kind: 'all' };
+    if (byHeights) {
+      const fromHeight = q['fromHeight'] === undefined ? 0 : checkSafeUint('query.fromHeight', q['fromHeight']);
+      const toHeight = q['toHeight'] === undefined ? MAX_SAFE : checkSafeUint('query.toHeight', q['toHeight']);
+      if (fromHeight > toHeight) throw invalidArgument('query.fromHeight', 'must not exceed query.toHeight');
+      period = { kind: 'heights', fromHeight, toHeight };
+    } else if (byDates) {
+      const fromDate = q['fromDate'] === undefined ? 0 : checkDate('query.fromDate', q['fromDate']);
+      const toDate = q['toDate'] === undefined ? MAX_REWARD_TIMESTAMP : checkDate('query.toDate', q['toDate']);
+      if (fromDate > toDate) throw invalidArgument('query.fromDate', 'must not be after query.toDate');
+      period = { kind: 'dates', fromDate, toDate };
+    }
+    const entries = this.#statementEntries(period, validatorId, maxEntries);
+    return new RewardStatement({ validatorId, period, generatedAt: this.#clock(), entries });
+  }
+
+  /**
+   * Folds one durable distribution record (replay, or this store's own append). A record for a
+   * height that already holds the same distribution is ignored. Throws CORRUPTION when the
+   * payload does not decode or a height would hold two different distributions.
+   */
+  apply(record: LogRecord): void {
+    const { distribution: d, recordedAt } = decodeDistributionRecord(record.payload, record.lsn);
+    const existing = this.#byHeight.get(d.height);
+    if (existing !== undefined) {
+      if (sameDistribution(existing, d)) return;
+      throw new ConsensusStoreError('CORRUPTION', `reward record at LSN ${record.lsn}: height ${d.height} already has another distribution`, {
+        details: { lsn: record.lsn, height: d.height },
+      });
+    }
+    const stored: StoredDistribution = { ...d, id: record.lsn as Lsn, recordedAt };
+    this.#byHeight.set(d.height, stored);
+    this.#byTime.set([d.timestamp, d.height], stored);
+    const reasons = new Set<number>();
+    d.lines.forEach((l, i) => {
+      this.#byValidator.set([l.validatorId, d.height, i], { height: d.height, timestamp: d.timestamp, ...l });
+      reasons.add(rewardReasonCode(l.reason));
+    });
+    for (const code of reasons) this.#byReason.set([code, d.height], stored);
+    this.#extendCumulative(d.height, d.totalDistributed);
+  }
+
+  #extendCumulative(height: number, total: bigint): void {
+    const table = this.#cumulative;
+    if (table === undefined) return;
+    const n = table.heights.length;
+    if (n > 0 && (table.heights[n - 1] as number) >= height) {
+      this.#cumulative = undefined;
+      return;
+    }
+    table.heights.push(height);
+    table.sums.push((n === 0 ? 0n : (table.sums[n - 1] as bigint)) + total);
+  }
+
+  #cumulativeTable(): { heights: number[]; sums: bigint[] } {
+    if (this.#cumulative !== undefined) return this.#cumulative;
+    const table = { heights: [] as number[], sums: [] as bigint[] };
+    let sum = 0n;
+    for (const d of this.#byHeight.values()) {
+      sum += d.totalDistributed;
+      table.heights.push(d.height);
+      table.sums.push(sum);
+    }
+    this.#cumulative = table;
+    return table;
+  }
+
+  #statementEntries(period: StatementPeriod, validatorId: string | undefined, maxEntries: number): RewardEntry[] {
+    const out: RewardEntry[] = [];
+    const push = (items: readonly RewardEntry[]): void => {
+      if (out.length + items.length > maxEntries) throw tooMany(maxEntries);
+      out.push(...items);
+    };
+    const mine = validatorId === undefined ? undefined : (e: RewardEntry): boolean => e.validatorId === validatorId;
+    if (period.kind === 'dates') {
+      for (const d of this.#byTime.values([period.fromDate], [period.toDate])) push(entriesOf(d, mine));
+      return out;
+    }
+    const from = period.kind === 'heights' ? period.fromHeight : 0;
+    const to = period.kind === 'heights' ? period.toHeight : MAX_SAFE;
+    if (validatorId !== undefined) {
+      for (const e of this.#byValidator.values([validatorId, from], [validatorId, to + 1])) push([{ ...e }]);
+      return out;
+    }
+    for (const d of this.#byHeight.values(from, to, { hiInclusive: true })) push(entriesOf(d));
+    return out;
+  }
+
+  #clock(): number {
+    const now = this.#ctx.now();
+    if (!Number.isSafeInteger(now) || now < 0) throw new RangeError(`StoreContext.now() returned ${now}`);
+    return now;
+  }
+}

@@ -1,0 +1,91 @@
+// The engine on a simulated in-process network with in-memory storage: honest nodes agree and
+// finalize; a byzantine equivocator is caught by every honest node and no honest node is accused.
+import { afterEach, describe, expect, it } from 'vitest';
+import { toHex } from '../../src/consensus/block.ts';
+import { verifyVoteFast } from '../../src/consensus/verify.ts';
+import { CHAIN_ID, Cluster, memoryState } from './cluster.ts';
+
+let cluster: Cluster | undefined;
+afterEach(async () => {
+  await cluster?.stop();
+  cluster = undefined;
+});
+
+function conflictingPairs(votes: readonly { validatorId: string; round: number; voteType: string; height: number; blockHash: Uint8Array | null }[]): string[] {
+  const seen = new Map<string, string>();
+  const out: string[] = [];
+  for (const v of votes) {
+    const slot = `${v.validatorId}:${v.round}:${v.voteType}`;
+    const what = `${v.height}:${v.blockHash === null ? 'nil' : toHex(v.blockHash)}`;
+    const before = seen.get(slot);
+    if (before === undefined) seen.set(slot, what);
+    else if (before !== what) out.push(slot);
+  }
+  return out;
+}
+
+describe('four honest nodes on a simulated network', () => {
+  it('finalize 12 heights, the same block at every height on every node, with marks, rewards and audit events', async () => {
+    cluster = await Cluster.create({ n: 4, seed: 7 });
+    await cluster.start();
+    await cluster.waitForHeight(12);
+    await cluster.stop();
+    const reference = cluster.nodes[0]!.finalized;
+    for (const node of cluster.nodes) {
+      for (let h = 1; h <= 12; h++) expect(node.finalized.get(h), `${node.id} height ${h}`).toBe(reference.get(h));
+      const state = memoryState(node);
+      expect([...state.finalized.keys()].slice(0, 12)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+      for (let h = 1; h <= 12; h++) {
+        const d = state.rewards.get(h)!;
+        expect(d.treasuryBefore - d.totalDistributed).toBe(d.treasuryAfter);
+        expect(d.lines.reduce((s, l) => s + l.amount, 0n)).toBe(d.totalDistributed);
+      }
+      const types = new Set(state.audit.map((e) => e.type));
+      for (const t of ['RoundStarted', 'ProposalReceived', 'VoteReceived', 'PhaseChanged', 'RoundCompleted']) expect(types.has(t as never), t).toBe(true);
+      expect(state.evidence).toEqual([]);
+      expect(conflictingPairs(state.signed)).toEqual([]);
+    }
+    expect(cluster.errors()).toEqual([]);
+  });
+
+  it('checkpoints every phase of a round in order, and rounds never go back', async () => {
+    cluster = await Cluster.create({ n: 4, seed: 11 });
+    await cluster.start();
+    await cluster.waitForHeight(4);
+    await cluster.stop();
+    const states = memoryState(cluster.nodes[1]!).roundStates;
+    const phases = states.filter((s) => s.height === 2).map((s) => s.phase);
+    expect(phases.slice(0, 5)).toEqual(['propose', 'prevote', 'precommit', 'commit', 'finalize']);
+    for (let i = 1; i < states.length; i++) expect(states[i]!.round).toBeGreaterThanOrEqual(states[i - 1]!.round);
+  });
+});
+
+describe('one byzantine equivocator out of four', () => {
+  it('every honest node records evidence and a slash against it, and no honest node is accused', async () => {
+    cluster = await Cluster.create({ n: 4, byzantine: 1, seed: 3 });
+    await cluster.start();
+    await cluster.waitForHeight(6, ['v0', 'v1', 'v2']);
+    await new Promise((r) => setTimeout(r, 100));
+    await cluster.stop();
+    const byzantine = cluster.node('v3');
+    const reference = cluster.node('v0').finalized;
+    for (const id of ['v0', 'v1', 'v2']) {
+      const node = cluster.node(id);
+      const state = memoryState(node);
+      for (let h = 1; h <= 6; h++) expect(node.finalized.get(h)).toBe(reference.get(h));
+      expect(state.evidence.length, `${id} evidence`).toBeGreaterThan(0);
+      for (const e of state.evidence) {
+        expect(e.validatorId).toBe('v3');
+        expect(e.first.round).toBe(e.second.round);
+        expect(e.first.voteType).toBe(e.second.voteType);
+        expect(toHex(e.first.blockHash ?? new Uint8Array())).not.toBe(toHex(e.second.blockHash ?? new Uint8Array()));
+        const key = cluster.set.get('v3')!.publicKey;
+        expect(verifyVoteFast(e.first, key, CHAIN_ID)).toBe(true);
+        expect(verifyVoteFast(e.second, key, CHAIN_ID)).toBe(true);
+      }
+      expect(state.slashes.map((s) => s.validatorId)).toEqual(['v3']);
+      for (const honest of ['v0', 'v1', 'v2']) expect(conflictingPairs(state.votes.filter((v) => v.validatorId === honest))).toEqual([]);
+    }
+    expect(byzantine.byzantine).toBe(true);
+  });
+});
