@@ -6,23 +6,51 @@
  *   npm run bench                      all scenarios, full length
  *   npm run bench -- log --reps 7      one scenario, 7 repetitions
  *   npm run bench -- --quick --json    CI smoke: under a minute, JSON lines on stdout
+ *   npm run bench -- --report          every scenario, then docs/benchmarks.md + docs/bench-*.svg
+ *
+ * Scenarios are imported when they run, so that one whose module does not load (a store being
+ * rewired, a peer missing) prints "skipped" with the reason and the others still run.
  *
  * Must never: be imported by the library or the tests (benchmarks are not timed assertions),
  * or leave temp data behind (bench/lib/temp-dir.ts removes it on every exit path).
  */
 import { cpus, loadavg, platform, release, totalmem } from 'node:os';
 import { parseArgs, usage } from './lib/args.ts';
-import { createContext, type BenchContext } from './lib/context.ts';
+import { createContext, type BenchContext, type EmittedEntry } from './lib/context.ts';
 import { benchBaseDir, fileSystemTypeOf, removeRunDir } from './lib/temp-dir.ts';
-import { runLogScenario } from './scenarios/log.ts';
-import { runStoresScenario } from './scenarios/stores.ts';
 
-const SCENARIOS: Readonly<Record<string, (ctx: BenchContext) => Promise<void>>> = {
-  log: runLogScenario,
-  stores: runStoresScenario,
+type Scenario = (ctx: BenchContext) => Promise<void>;
+
+/**
+ * Every scenario, in run order: the engine's own (log, stores, audit, evidence, devnet), then
+ * issue 6's comparisons with the peers (vote, voters, block, recovery, query, storage, cpu).
+ */
+const SCENARIOS: Readonly<Record<string, () => Promise<Scenario>>> = {
+  log: async () => (await import('./scenarios/log.ts')).runLogScenario,
+  stores: async () => (await import('./scenarios/stores.ts')).runStoresScenario,
+  audit: async () => {
+    const { runAuditScenario } = await import('./scenarios/audit.ts');
+    return async (ctx) => {
+      await runAuditScenario(ctx);
+    };
+  },
+  evidence: async () => {
+    const { runEvidenceScenario } = await import('./scenarios/evidence.ts');
+    return async (ctx) => {
+      await runEvidenceScenario(ctx);
+    };
+  },
+  devnet: async () => (await import('./scenarios/devnet.ts')).runDevnetScenario,
+  vote: async () => (await import('./scenarios/peer-writes.ts')).runVoteScenario,
+  voters: async () => (await import('./scenarios/peer-writes.ts')).runVotersScenario,
+  block: async () => (await import('./scenarios/peer-writes.ts')).runBlockScenario,
+  recovery: async () => (await import('./scenarios/recovery.ts')).runRecoveryScenario,
+  query: async () => (await import('./scenarios/queries.ts')).runQueryScenario,
+  storage: async () => (await import('./scenarios/storage.ts')).runStorageScenario,
+  cpu: async () => (await import('./scenarios/cpu.ts')).runCpuScenario,
 };
 
-function describeMachine(ctx: BenchContext, names: readonly string[]): void {
+function describeMachine(ctx: BenchContext, names: readonly string[]): Record<string, unknown> {
   const cpu = cpus();
   const base = benchBaseDir();
   const [l1, l5] = loadavg();
@@ -52,6 +80,7 @@ function describeMachine(ctx: BenchContext, names: readonly string[]): void {
     .filter((line) => line !== '')
     .join('\n');
   ctx.emitRecord(record, text);
+  return record;
 }
 
 async function main(): Promise<number> {
@@ -68,18 +97,39 @@ async function main(): Promise<number> {
     return 0;
   }
   const names = args.scenarios.length > 0 ? args.scenarios : known;
-  const ctx = createContext({ quick: args.quick, json: args.json, reps: args.reps ?? (args.quick ? 3 : 5) });
-  describeMachine(ctx, names);
+  const sections: { name: string; entries: EmittedEntry[]; seconds: number; skipped?: string }[] = [];
+  let current: EmittedEntry[] = [];
+  const ctx = createContext({ quick: args.quick, json: args.json, reps: args.reps ?? (args.quick ? 3 : 5) }, (entry) => current.push(entry));
+  const machine = describeMachine(ctx, names);
+  current = [];
   const started = performance.now();
   try {
     for (const name of names) {
-      const run = SCENARIOS[name];
+      const load = SCENARIOS[name];
+      if (load === undefined) continue;
+      current = [];
+      const t = performance.now();
+      let skipped: string | undefined;
+      let run: Scenario | undefined;
+      try {
+        run = await load();
+      } catch (err) {
+        skipped = `module did not load: ${err instanceof Error ? (err.message.split('\n')[0] ?? '') : String(err)}`;
+        ctx.emitRecord({ scenario: name, skipped: true, reason: skipped }, `\n== ${name}: skipped: ${skipped}`);
+      }
       if (run !== undefined) await run(ctx);
+      sections.push({ name, entries: current, seconds: (performance.now() - t) / 1000, ...(skipped === undefined ? {} : { skipped }) });
     }
   } finally {
     removeRunDir();
   }
-  ctx.log(`\ndone in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  const seconds = (performance.now() - started) / 1000;
+  ctx.log(`\ndone in ${seconds.toFixed(1)} s`);
+  if (args.report) {
+    const { writeReport } = await import('./lib/report.ts');
+    const written = await writeReport({ machine, sections, seconds, quick: args.quick, reps: ctx.reps, argv: process.argv.slice(2) });
+    ctx.log(`report written: ${written.join(', ')}`);
+  }
   return 0;
 }
 

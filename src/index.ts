@@ -1,13 +1,15 @@
 /**
  * The package's public surface: `openStore` and the stores it returns, their types, the vote
- * sign-bytes helpers, the error class, and the log's open function and types.
+ * sign-bytes helpers, the error class, the log's open function and types, and the offline
+ * verifiers of what the stores hand out (dispute bundles, audit exports, evidence, Merkle
+ * proofs, reward statements).
  *
  * Only what a user of the library needs is exported here: internals (codecs of records, index
  * structures, the simulated disk, `openStoreOnLog`) stay importable by path for tests, never
  * from the package root, so that they can change without a breaking release.
  */
-export { openStore } from './store.ts';
-export type { ConsensusStore, OpenStoreOptions, ReplayReport, StoreOptions } from './store.ts';
+export { NODE_KEY_FILE, openStore } from './store.ts';
+export type { ConsensusStore, NodeKeyOption, OpenStoreOptions, ReplayReport, StoreOptions } from './store.ts';
 
 export { ConsensusStoreError, ErrorCodes, isStoreError } from './errors.ts';
 export type { CorruptionLocation, ErrorCode } from './errors.ts';
@@ -24,13 +26,15 @@ export type {
   RecordInput,
   RepairReport,
 } from './log/types.ts';
-export type { FileSystem } from './io/types.ts';
+export type { FileHandle, FileLock, FileStat, FileSystem, OpenMode, OpenOptions } from './io/types.ts';
 
 export {
   proposalSignBytes,
   publicKeyOf,
   randomPrivateKey,
+  signBytes,
   signVote,
+  verifyBytes,
   verifyVote,
   voteSignBytes,
 } from './codec/vote-sign.ts';
@@ -39,7 +43,7 @@ export { VoteStore, DEFAULT_VOTE_STORE_LIMITS } from './stores/vote-store.ts';
 export type { VoteStoreOptions, VoteVerification } from './stores/vote-store.ts';
 export { SignGuard } from './stores/sign-guard.ts';
 export type { SignGuardOptions, SignIdentity, SignState } from './stores/sign-guard.ts';
-export { SIGN_STEPS, VOTE_TYPES } from './stores/vote-types.ts';
+export { BLOCK_HASH_BYTES, MAX_CHAIN_ID_LENGTH, MAX_VALIDATOR_ID_LENGTH, SIGN_STEPS, SIGNATURE_BYTES, VOTE_TYPES } from './stores/vote-types.ts';
 export type {
   AppendOutcome,
   AppendVoteResult,
@@ -76,7 +80,7 @@ export type {
 } from './stores/round-types.ts';
 
 export { ValidatorRegistry } from './stores/validator-registry.ts';
-export { VALIDATOR_STATUSES } from './stores/validator-types.ts';
+export { MAX_STAKE, MAX_VALIDATORS, PUBLIC_KEY_LENGTH, VALIDATOR_STATUSES } from './stores/validator-types.ts';
 export type {
   SlashDetails,
   SlashFraction,
@@ -90,3 +94,148 @@ export type {
   ValidatorSetSnapshot,
   ValidatorStatus,
 } from './stores/validator-types.ts';
+
+// ---- the node key (audit signing) ------------------------------------------------------------
+export {
+  generateNodeKey,
+  loadOrCreateNodeKey,
+  NODE_KEY_FILE_MODE,
+  signEd25519,
+  verifyEd25519,
+  verifyEd25519Reference,
+} from './codec/node-key.ts';
+export type { NodeKey } from './codec/node-key.ts';
+
+// ---- audit log (DESIGN 5.4) ----------------------------------------------------------------
+export { AuditLog, DEFAULT_AUDIT_LIMITS } from './stores/audit-log.ts';
+export type { AuditLogOptions } from './stores/audit-log.ts';
+export {
+  AUDIT_EVENT_CODES,
+  AUDIT_EVENT_TYPES,
+  BYZANTINE_EVENT_TYPES,
+  CONSENSUS_PHASES as AUDIT_PHASES,
+  MAX_AUDIT_BLOB_BYTES,
+  MAX_AUDIT_NAME_LENGTH,
+  MAX_AUDIT_PATH_LENGTH,
+  MAX_AUDIT_TEXT_LENGTH,
+} from './stores/audit-types.ts';
+export type {
+  AuditEvent,
+  AuditEventType,
+  AuditHead,
+  AuditLogApi,
+  AuditLogLimits,
+  AuditQueryOptions,
+  ByzantineEvent,
+  ConsensusEvent,
+  ConsensusPhase as AuditPhase,
+  DisputeEvidence,
+  DoubleVote,
+  EquivocationDetected,
+  EvidenceEntry,
+  EvidenceQuery,
+  HeightRange,
+  IntegrityReport as AuditIntegrityReport,
+  InvalidSignature,
+  KeyRotated,
+  LogEntry,
+  NodeKeyRecorded,
+  OperationalEvent,
+  PhaseChanged,
+  ProposalReceived,
+  Pruned,
+  ReplayAttack,
+  RoundCompleted,
+  RoundStarted,
+  Stalled,
+  StoreRepaired,
+  VerifyResult,
+  VoteReceived,
+} from './stores/audit-types.ts';
+export { decodeDisputeEvidence, encodeDisputeEvidence, MAX_BUNDLE_ENTRIES, verifyDisputeEvidence } from './stores/dispute-evidence.ts';
+export type { VerifyEvidenceOptions } from './stores/dispute-evidence.ts';
+export { EXPORT_FORMAT as AUDIT_EXPORT_FORMAT, verifyAuditExport } from './stores/audit-export.ts';
+
+// ---- Merkle trees (RFC 6962: dispute bundles, snapshots) -----------------------------------
+export {
+  emptyMerkleRoot,
+  HASH_BYTES,
+  MAX_PROOF_LENGTH,
+  merkleInclusionProof,
+  merkleLeafHash,
+  merkleNodeHash,
+  merkleRoot,
+  merkleRootOfData,
+  sha256,
+  verifyMerkleInclusion,
+} from './codec/merkle.ts';
+
+// ---- Byzantine evidence (DESIGN 5.6) -------------------------------------------------------
+export { buildEquivocationRecord, ByzantineEvidenceStore, equivocationEvidence, evidenceId } from './stores/evidence-store.ts';
+export type { EquivocationRecordOptions, EvidenceStoreOptions, PublicKeyAt } from './stores/evidence-store.ts';
+export {
+  DEFAULT_EVIDENCE_QUERY_LIMIT,
+  EVIDENCE_FAILURES,
+  EVIDENCE_TYPES,
+  MAX_EVIDENCE_PER_VOTE,
+  MAX_EVIDENCE_QUERY_LIMIT,
+  MAX_SUBMITTER_LENGTH,
+} from './stores/evidence-types.ts';
+export type {
+  ByzantineEvidence,
+  ByzantineEvidenceStoreApi,
+  DoubleSignEvidence,
+  EquivocationEvidence,
+  EvidenceCommon,
+  EvidenceFailure,
+  EvidencePruneRule,
+  EvidenceQueryOptions,
+  EvidenceStatus,
+  EvidenceType,
+  EvidenceVerdict,
+  InvalidSignatureEvidence,
+  OffenseCount,
+  ProposalEquivocationEvidence,
+  RecordEvidenceOptions,
+  RecordEvidenceOutcome,
+  RecordEvidenceResult,
+  ReplayAttackEvidence,
+  StoredEvidence,
+  StoredEvidenceInfo,
+} from './stores/evidence-types.ts';
+
+// ---- reward history (DESIGN 5.7) -----------------------------------------------------------
+export { RewardHistory } from './stores/reward-history.ts';
+export {
+  parseRewardCSV,
+  parseRewardStatementJSON,
+  REWARD_CSV_HEADER,
+  REWARD_STATEMENT_FORMAT,
+  REWARD_STATEMENT_VERSION,
+  RewardStatement,
+} from './stores/reward-statement.ts';
+export type { RewardEntryJSON, RewardStatementJSON } from './stores/reward-statement.ts';
+export {
+  DEFAULT_DISTRIBUTION_QUERY_LIMIT,
+  DEFAULT_STATEMENT_ENTRIES,
+  MAX_DISTRIBUTION_QUERY_LIMIT,
+  MAX_REWARD_AMOUNT,
+  MAX_REWARD_LINES,
+  MAX_REWARD_TIMESTAMP,
+  MAX_STATEMENT_ENTRIES,
+  REWARD_REASONS,
+} from './stores/reward-types.ts';
+export type {
+  DistributionQuery,
+  RewardDistribution,
+  RewardEntry,
+  RewardExportQuery,
+  RewardHistoryApi,
+  RewardLine,
+  RewardReason,
+  RewardTotals,
+  StatementPeriod,
+  StoredDistribution,
+  ValidatorRewards,
+  ValidatorRewardsOptions,
+} from './stores/reward-types.ts';

@@ -1,27 +1,53 @@
 /**
  * `openStore`: the package's entry point. Opens the one log under every store (so that a write
- * touching several stores is one atomic batch, D3), builds each store on a shared
- * `StoreContext`, rebuilds every index in one pass over the log (dispatching each record by kind
- * to the store that owns it), applies the sign guard's fresh-directory rule, and hands back a
- * `ConsensusStore` with a clear lifecycle (`close()` idempotent; methods after it reject CLOSED).
+ * touching several stores is one atomic batch, D3), loads (or creates, mode 0600) the node's
+ * audit key, builds each store on a shared `StoreContext`, rebuilds every index in one pass over
+ * the log (dispatching each record by kind to the store that owns it), applies the sign guard's
+ * fresh-directory rule, records the node key and any open-time repair in the audit log, and
+ * hands back a `ConsensusStore` with a clear lifecycle (`close()` idempotent; methods after it
+ * reject CLOSED).
+ *
+ * Equivocation (D3, DESIGN 5.2): the VoteStore's batch hook is wired so that a conflicting
+ * vote, its Evidence records and its `EquivocationDetected` audit entries (with the audit head)
+ * are ONE `log.append`, made by the audit log (which alone may order its chain): the vote store
+ * writes through `AuditRoutedLog`, which hands a batch carrying an audit marker to
+ * `audit.appendWithEvents` instead of the log. Once that resolves, each store indexes its part.
  *
  * It must never: scan the log more than once on open, let two stores claim one record kind,
- * return a store whose indexes are not fully rebuilt, or leave the log open after a failed open.
+ * return a store whose indexes are not fully rebuilt, leave the log open after a failed open, or
+ * let an equivocating vote reach the disk without its evidence and audit entry.
  */
+import { join } from 'node:path';
 import { invalidArgument } from './errors.ts';
 import type { FileSystem } from './io/types.ts';
-import type { Durability, Log, LogOptions, LogRecord } from './log/types.ts';
-import { checkBoolean, checkObject, checkOneOf, checkString } from './validate.ts';
+import type { Durability, Log, LogOptions, LogRecord, LogStatus, Lsn, OpenReport, RecordInput } from './log/types.ts';
+import { checkBoolean, checkBytes, checkObject, checkOneOf, checkString } from './validate.ts';
+import { RecordKind } from './codec/kinds.ts';
+import { checkNodeKey, ED25519_KEY_BYTES, ed25519PublicKey, generateNodeKey, loadOrCreateNodeKey, type NodeKey } from './codec/node-key.ts';
 import { checkChainId } from './codec/vote-sign.ts';
+import { AuditLog } from './stores/audit-log.ts';
+import type { AuditEvent, AuditLogLimits } from './stores/audit-types.ts';
 import type { RecordApplier, StoreContext } from './stores/context.ts';
+import { ByzantineEvidenceStore } from './stores/evidence-store.ts';
+import { MAX_SUBMITTER_LENGTH } from './stores/evidence-types.ts';
 import { RecoveryManager } from './stores/recovery.ts';
+import { RewardHistory } from './stores/reward-history.ts';
 import { RoundStateStore } from './stores/round-state-store.ts';
 import type { RoundStateStoreOptions } from './stores/round-types.ts';
 import { SignGuard } from './stores/sign-guard.ts';
 import type { SignIdentity, SignState } from './stores/sign-guard.ts';
 import { ValidatorRegistry } from './stores/validator-registry.ts';
 import { VoteStore } from './stores/vote-store.ts';
-import type { SignWatermark, VoteStoreLimits } from './stores/vote-types.ts';
+import type { SignWatermark, VoteBatchEvent, VoteBatchExtension, VoteStoreLimits } from './stores/vote-types.ts';
+
+/** The node's audit signing key in options: the 32-byte ed25519 seed, and optionally its public key (checked to match). */
+export interface NodeKeyOption {
+  readonly privateKey: Uint8Array;
+  readonly publicKey?: Uint8Array;
+}
+
+/** File name of the node key in the data directory (see `loadOrCreateNodeKey`). */
+export const NODE_KEY_FILE = 'node.key';
 
 /** Options of `openStore` that do not concern where the log lives (also taken by `openStoreOnLog`). */
 export interface StoreOptions {
@@ -50,18 +76,39 @@ export interface StoreOptions {
   readonly votePublicKey?: (validatorId: string, height: number) => Uint8Array | undefined;
   /** Options of the round-state store. */
   readonly rounds?: RoundStateStoreOptions;
+  /**
+   * The node's ed25519 key that signs the audit log's heads (DESIGN 5.4). `openStore` default:
+   * loaded from `<dir>/node.key`, created there (mode 0600) on first open. `openStoreOnLog`
+   * default: one ephemeral key per process, generated on first use: fine for a log that does
+   * not outlive the process (the in-memory log of tests); a log that does must be given its key,
+   * or its next audit write in another process fails INVALID_ARGUMENT (the chain records another
+   * key). With the ephemeral key the chain's entry 0 (the key) is written with the first audit
+   * batch rather than at open.
+   */
+  readonly nodeKey?: NodeKeyOption;
+  /** `submittedBy` of the evidence this node detects itself (equivocating votes). Default: the identity's validator id, else `local`. */
+  readonly nodeId?: string;
+  /** Limits of the audit log (query sizes, batch records). */
+  readonly auditLimits?: Partial<AuditLogLimits>;
+  /** File system `audit.export` writes through; default the real one (`openStore`: the data directory's, below). */
+  readonly fs?: FileSystem;
 }
 
 /** Options of `openStore`. */
 export interface OpenStoreOptions extends StoreOptions {
   /** The data directory (created if absent). */
   readonly dir: string;
-  /** File system; default the real one. Tests pass the simulated disk's. */
+  /** File system of the data directory (and of `audit.export`); default the real one. Tests pass the simulated disk's. */
   readonly fs?: FileSystem;
   /** Default `fsync` (D1). */
   readonly durability?: Durability;
   /** Every other log option (segment size, batch limits, repair, ...). */
   readonly log?: Omit<LogOptions, 'dir' | 'fs' | 'durability'>;
+  /**
+   * Where the node key lives when `nodeKey` is not given: default `<dir>/node.key`. Created on
+   * first open with mode 0600; a damaged file fails the open with CORRUPTION (never overwritten).
+   */
+  readonly nodeKeyFile?: string;
 }
 
 /** An open consensus store: every store over one log. */
@@ -71,6 +118,12 @@ export interface ConsensusStore {
   readonly rounds: RoundStateStore;
   readonly recovery: RecoveryManager;
   readonly validators: ValidatorRegistry;
+  /** The signed, hash-chained audit log (DESIGN 5.4). */
+  readonly audit: AuditLog;
+  /** Byzantine evidence (DESIGN 5.6); keys come from `validators.publicKeyAt`. */
+  readonly evidence: ByzantineEvidenceStore;
+  /** Reward distributions (DESIGN 5.7). */
+  readonly rewards: RewardHistory;
   /** The log underneath (for operators and tests; stores write through it). */
   readonly log: Log;
   /** Records replayed on open, per owning store, and those of kinds no store here owns (written by a newer version). */
@@ -89,22 +142,30 @@ export interface ReplayReport {
 
 /**
  * Opens (creating if needed) the data directory `options.dir` and every store on it.
- * @throws ConsensusStoreError INVALID_ARGUMENT (bad option), LOCKED, CORRUPTION, FRESH_SIGN_STATE,
- *   and the log's open errors. The log is closed again when the open fails.
+ * @throws ConsensusStoreError INVALID_ARGUMENT (bad option; a node key other than the one the
+ *   audit log records), LOCKED, CORRUPTION (also a damaged node key file), FRESH_SIGN_STATE,
+ *   IO_FAILED / DISK_FULL (creating the key file), and the log's open errors. The log is closed
+ *   again when the open fails.
  */
 export async function openStore(options: OpenStoreOptions): Promise<ConsensusStore> {
   const o = checkObject('options', options);
   const dir = checkString('options.dir', o.dir, 4096);
   const logExtra = o.log === undefined ? {} : checkObject('options.log', o.log);
+  const keyFile = o.nodeKeyFile === undefined ? join(dir, NODE_KEY_FILE) : checkString('options.nodeKeyFile', o.nodeKeyFile, 4096);
+  const givenKey = o.nodeKey === undefined ? undefined : checkNodeKeyOption(o.nodeKey);
   // Loaded on demand so that `openStoreOnLog` (tests, other backends) never loads the engine.
-  const { openLog } = await import('./log/wal.ts');
-  const log = await openLog({
-    ...logExtra,
-    dir,
-    ...(options.fs === undefined ? {} : { fs: options.fs }),
-    ...(options.durability === undefined ? {} : { durability: options.durability }),
-  });
-  return openStoreOnLog(log, options);
+  const [{ openLog }, { defaultFileSystem }] = await Promise.all([import('./log/wal.ts'), import('./io/real-fs.ts')]);
+  const fs = options.fs ?? defaultFileSystem();
+  const log = await openLog({ ...logExtra, dir, fs, ...(options.durability === undefined ? {} : { durability: options.durability }) });
+  let nodeKey: NodeKey;
+  try {
+    // After openLog: the directory exists and this process holds its lock (D7).
+    nodeKey = givenKey ?? (await loadOrCreateNodeKey(fs, keyFile)).key;
+  } catch (err) {
+    await log.close().catch(() => undefined);
+    throw err;
+  }
+  return openWith(log, options, { nodeKey, fs });
 }
 
 /**
@@ -115,16 +176,37 @@ export async function openStore(options: OpenStoreOptions): Promise<ConsensusSto
  * @internal
  */
 export async function openStoreOnLog(log: Log, options: StoreOptions): Promise<ConsensusStore> {
+  return openWith(log, options, {});
+}
+
+/** What `openStore` adds to the options of `openStoreOnLog`. */
+interface OpenEnv {
+  /** The node key loaded from the key file (`openStore`); else the options' or an ephemeral one. */
+  readonly nodeKey?: NodeKey;
+  /** The file system of the data directory (for `audit.export`). */
+  readonly fs?: FileSystem;
+}
+
+async function openWith(log: Log, options: StoreOptions, env: OpenEnv): Promise<ConsensusStore> {
   try {
-    return await buildStores(log, options);
+    return await buildStores(log, options, env);
   } catch (err) {
     await log.close().catch(() => undefined);
     throw err;
   }
 }
 
-/** Checks the options, builds the stores on `ctx`, replays, applies the fresh-directory rule. */
-async function buildStores(log: Log, options: StoreOptions): Promise<ConsensusStore> {
+/** One audit key per process for `openStoreOnLog` without `nodeKey` (see `StoreOptions.nodeKey`). */
+let processNodeKey: NodeKey | undefined;
+
+function checkNodeKeyOption(value: unknown): NodeKey {
+  const k = checkObject('options.nodeKey', value);
+  const privateKey = checkBytes('options.nodeKey.privateKey', k.privateKey, ED25519_KEY_BYTES);
+  return checkNodeKey('options.nodeKey', privateKey, k.publicKey === undefined ? ed25519PublicKey(privateKey) : k.publicKey);
+}
+
+/** Checks the options, builds the stores on `ctx`, replays, applies the fresh-directory rule, records key and repair. */
+async function buildStores(log: Log, options: StoreOptions, env: OpenEnv): Promise<ConsensusStore> {
   const o = checkObject('options', options);
   const chainId = checkChainId('options.chainId', o.chainId);
   const signState = o.signState === undefined ? 'existing-key' : checkOneOf('options.signState', o.signState, ['new-key', 'existing-key'] as const);
@@ -132,24 +214,149 @@ async function buildStores(log: Log, options: StoreOptions): Promise<ConsensusSt
   const now = o.now === undefined ? Date.now : checkFunction<() => number>('options.now', o.now);
   const votePublicKey = options.votePublicKey === undefined ? undefined : checkFunction<NonNullable<StoreOptions['votePublicKey']>>('options.votePublicKey', options.votePublicKey);
   if (o.importWatermark !== undefined) checkObject('options.importWatermark', o.importWatermark);
+  const nodeKey = env.nodeKey ?? (o.nodeKey === undefined ? (processNodeKey ??= generateNodeKey()) : checkNodeKeyOption(o.nodeKey));
+  const nodeId = o.nodeId === undefined ? undefined : checkString('options.nodeId', o.nodeId, MAX_SUBMITTER_LENGTH);
+  const auditLimits = o.auditLimits === undefined ? undefined : checkObject('options.auditLimits', o.auditLimits);
   const ctx: StoreContext = { log, now };
 
-  const votes = new VoteStore(ctx, {
+  // First: it checks the identity, whose validator id is the default `nodeId`.
+  const signGuard = new SignGuard(ctx, { chainId, ...(options.identity === undefined ? {} : { identity: options.identity }) });
+  const exportFs = env.fs ?? (o.fs === undefined ? undefined : checkObject('options.fs', o.fs));
+  const audit = new AuditLog(ctx, {
+    ...nodeKey,
+    chainId,
+    ...(exportFs === undefined ? {} : { fs: exportFs as unknown as FileSystem }),
+    ...(auditLimits === undefined ? {} : { limits: auditLimits }),
+  });
+  const validators = new ValidatorRegistry(ctx);
+  const evidence = new ByzantineEvidenceStore(ctx, {
+    chainId,
+    nodeId: nodeId ?? options.identity?.validatorId ?? 'local',
+    publicKeyAt: (id, height) => validators.publicKeyAt(id, height),
+  });
+  const rewards = new RewardHistory(ctx);
+  // The vote store writes through the audit-routed log: see the top comment and AuditRoutedLog.
+  const voteLog = new AuditRoutedLog(log, audit);
+  const votes = new VoteStore({ log: voteLog, now }, {
     ...(options.voteLimits === undefined ? {} : { limits: options.voteLimits }),
     ...(votePublicKey === undefined ? {} : { verification: { chainId, publicKeyOf: votePublicKey } }),
   });
-  const signGuard = new SignGuard(ctx, { chainId, ...(options.identity === undefined ? {} : { identity: options.identity }) });
   const rounds = new RoundStateStore(ctx, options.rounds ?? {});
-  const validators = new ValidatorRegistry(ctx);
   const recovery = new RecoveryManager(ctx, rounds, (round) => votes.getVotesForRound(round));
+  votes.setBatchHook((event) => equivocationBatch(event, audit, evidence, voteLog));
 
-  const replay = await replayLog(log, [votes, signGuard, rounds, validators]);
+  const replay = await replayLog(log, [votes, signGuard, rounds, validators, audit, evidence, rewards]);
   if (options.importWatermark !== undefined) await signGuard.importWatermark(options.importWatermark);
   signGuard.checkSignState(signState, allowFresh);
+  // Entry 0 of a new chain ("recorded at first open"); INVALID_ARGUMENT when the chain records
+  // another node key. With the ephemeral key of a keyless `openStoreOnLog` it is written with
+  // the first audit batch instead, so that opening a test log writes nothing.
+  if (env.nodeKey !== undefined || o.nodeKey !== undefined) await audit.recordNodeKey();
+  const repair = log.openReport.repair;
+  if (repair !== undefined) {
+    await audit.logEvent({
+      type: 'StoreRepaired',
+      file: repair.file,
+      offset: repair.offset,
+      firstLostLsn: repair.firstLostLsn ?? null,
+      bytesDropped: repair.bytesDropped,
+      brokenCopy: repair.brokenCopy,
+    });
+  }
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => (closing ??= log.close());
-  return { votes, signGuard, rounds, recovery, validators, log, replay, close, [Symbol.asyncDispose]: close };
+  return { votes, signGuard, rounds, recovery, validators, audit, evidence, rewards, log, replay, close, [Symbol.asyncDispose]: close };
+}
+
+/**
+ * The VoteStore batch hook (D3): for an equivocating vote, the evidence store's Evidence
+ * records plus a marker standing for the audit entries, which `AuditRoutedLog` turns into the
+ * audit log's `appendWithEvents` (vote + evidence as companions, entries + signed head chained
+ * by the audit log). Nothing for any other vote: its batch goes to the log as before.
+ */
+function equivocationBatch(event: VoteBatchEvent, audit: AuditLog, evidence: ByzantineEvidenceStore, voteLog: AuditRoutedLog): VoteBatchExtension | undefined {
+  const events = audit.voteBatchEvents(event);
+  const fromEvidence = evidence.voteBatchExtension(event);
+  if (events.length === 0) return fromEvidence;
+  const evidenceRecords = fromEvidence?.records ?? [];
+  const marker = voteLog.marker(events);
+  const onEvidence = fromEvidence?.onDurable;
+  return {
+    records: [...evidenceRecords, marker],
+    // The marker is last; the audit log has already indexed its entries.
+    ...(onEvidence === undefined ? {} : { onDurable: (durable) => onEvidence(durable.slice(0, evidenceRecords.length)) }),
+  };
+}
+
+/**
+ * The log as the VoteStore sees it: the real log, except that a batch carrying a marker made by
+ * `marker(events)` is handed to `audit.appendWithEvents(events, the other records)`, so that the
+ * audit log chains and signs its entries into that same single `log.append` (D3) in its own
+ * order. The LSNs come back in the batch's order, the marker's being its first audit entry's.
+ * Markers are known by identity (never by content), so no record can pose as one, and a marker
+ * can never reach the disk: only this object knows them, and it never forwards one.
+ */
+class AuditRoutedLog implements Log {
+  readonly #log: Log;
+  readonly #audit: AuditLog;
+  readonly #markers = new WeakMap<RecordInput, readonly AuditEvent[]>();
+
+  constructor(log: Log, audit: AuditLog) {
+    this.#log = log;
+    this.#audit = audit;
+  }
+
+  /** A placeholder record standing for the audit entries of `events` in a batch. */
+  marker(events: readonly AuditEvent[]): RecordInput {
+    const marker: RecordInput = Object.freeze({ kind: RecordKind.AuditEvent, payload: new Uint8Array(0) });
+    this.#markers.set(marker, events);
+    return marker;
+  }
+
+  get status(): LogStatus {
+    return this.#log.status;
+  }
+
+  get nextLsn(): Lsn {
+    return this.#log.nextLsn;
+  }
+
+  get openReport(): OpenReport {
+    return this.#log.openReport;
+  }
+
+  append(records: readonly RecordInput[]): Promise<Lsn[]> {
+    const at = Array.isArray(records) ? records.findIndex((r) => this.#markers.has(r)) : -1;
+    if (at < 0) return this.#log.append(records);
+    const marker = records[at] as RecordInput;
+    const events = this.#markers.get(marker) as readonly AuditEvent[];
+    this.#markers.delete(marker);
+    const companions = records.filter((_, i) => i !== at);
+    if (companions.some((r) => this.#markers.has(r))) return Promise.reject(new RangeError('a vote batch carries two audit markers'));
+    return this.#audit.appendWithEvents(events, companions).then(({ lsns, entries }) => {
+      const first = entries[0];
+      if (first === undefined) throw new RangeError('appendWithEvents resolved without an entry');
+      lsns.splice(at, 0, first.id);
+      return lsns;
+    });
+  }
+
+  get(lsn: Lsn): Promise<LogRecord | undefined> {
+    return this.#log.get(lsn);
+  }
+
+  scan(visit: (record: LogRecord) => boolean | void, from?: Lsn): Promise<void> {
+    return this.#log.scan(visit, from);
+  }
+
+  close(): Promise<void> {
+    return this.#log.close();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.#log.close();
+  }
 }
 
 /** Feeds every durable record to the store owning its kind, in LSN order, in one pass. */

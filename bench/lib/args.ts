@@ -13,6 +13,8 @@ export interface BenchArgs {
   /** Repetitions per measurement; undefined means the scenario's default for the mode. */
   readonly reps: number | undefined;
   readonly help: boolean;
+  /** Write docs/benchmarks.md (and its SVG charts) from this run's results. */
+  readonly report: boolean;
 }
 
 /** Parses `argv` (without node and the script); throws with a usage hint on anything unknown. */
@@ -22,11 +24,13 @@ export function parseArgs(argv: readonly string[], known: readonly string[]): Be
   let json = false;
   let reps: number | undefined;
   let help = false;
+  let report = false;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] ?? '';
     if (arg === '--quick') quick = true;
     else if (arg === '--json') json = true;
     else if (arg === '--help' || arg === '-h') help = true;
+    else if (arg === '--report') report = true;
     else if (arg === '--reps' || arg.startsWith('--reps=')) {
       const raw = arg === '--reps' ? argv[++i] : arg.slice('--reps='.length);
       const n = Number(raw);
@@ -36,16 +40,17 @@ export function parseArgs(argv: readonly string[], known: readonly string[]): Be
     else if (known.includes(arg)) scenarios.push(arg);
     else throw new Error(`unknown scenario ${arg} (known: ${known.join(', ')})`);
   }
-  return { scenarios, quick, json, reps, help };
+  return { scenarios, quick, json, reps, help, report };
 }
 
 /** The usage text. */
 export function usage(known: readonly string[]): string {
   return [
-    'usage: npm run bench -- [scenario ...] [--quick] [--json] [--reps N]',
+    'usage: npm run bench -- [scenario ...] [--quick] [--json] [--reps N] [--report]',
     `  scenarios: ${known.join(', ')} (default: all)`,
     '  --quick    short runs for CI smoke (under a minute in all)',
     '  --json     one JSON object per result row on stdout; tables go to stderr (use npm run -s to drop npm\'s banner)',
+'  --report   write docs/benchmarks.md and its SVG charts (docs/bench-*.svg) from this run',
     '  --reps N   repetitions per measurement (default 5, 3 with --quick; at least 3 for a ratio worth reading)',
     '  env BENCH_DIR=/path   put the temp data directories on another disk (default os.tmpdir())',
   ].join('\n');

@@ -20,7 +20,7 @@ import type { ConsensusStoragePort } from '../../src/consensus/storage-port.ts';
 import { ValidatorSet } from '../../src/consensus/validator-set.ts';
 import { sha256 } from '@noble/hashes/sha2.js';
 import type { BenchContext } from '../lib/context.ts';
-import { formatNumber, layoutTable } from '../lib/table.ts';
+import { formatNumber } from '../lib/table.ts';
 import { makeTempDir, removeTempDir } from '../lib/temp-dir.ts';
 
 type Durability = 'fsync' | 'none';
@@ -146,10 +146,7 @@ export async function runDevnetScenario(ctx: BenchContext): Promise<void> {
       const busy = median(runs.map((f) => f.busyShare));
       const cost = durability === 'fsync' ? 1 - bps / none : 0;
       cells.push([String(validators), durability, formatNumber(bps), `${(busy * 100).toFixed(0)}%`, durability === 'fsync' ? `${(cost * 100).toFixed(0)}%` : '-']);
-      if (ctx.json) {
-        ctx.emitRecord({ scenario: 'devnet', validators, durability, blocks_per_sec: bps, busy_share: busy, cost_share_vs_none: cost, seconds, reps }, '');
-      }
     }
   }
-  ctx.log(`\ndevnet: the engine on real stores, all validators in one process (sim network)\n${layoutTable(cells)}`);
+  ctx.emitTable('devnet', `devnet: the engine on real stores, all validators in one process (sim network), ${seconds} s runs, median of ${reps}`, cells);
 }

@@ -16,9 +16,9 @@
  *   cstore-node-key v1
  *   private <64 hex digits: the 32-byte seed>
  *   public <64 hex digits>
- * Written as temp file + datasync + rename + directory fsync. It should be mode 0600: the
- * FileSystem interface (io/types.ts) has no mode or chmod, so the file gets the process's
- * default mode; see docs/audit.md, "Node key".
+ * Written as temp file (created afresh with mode 0600, `NODE_KEY_FILE_MODE`) + datasync + rename
+ * + directory fsync, so the key is never readable by others, not even for a moment. A key file
+ * that already exists is loaded as it is: its mode is the operator's business (docs/audit.md).
  *
  * This file must never log or put a private key in an error message, and never sign with a key
  * whose public half it did not derive itself.
@@ -208,6 +208,9 @@ export function checkNodeKey(name: string, privateKey: unknown, publicKey: unkno
 
 const KEY_FILE_MAGIC = 'cstore-node-key v1';
 
+/** Permission bits a new key file is created with: owner read and write only. */
+export const NODE_KEY_FILE_MODE = 0o600;
+
 /** The text of a key file for `key` (see the top comment for the layout). */
 export function encodeNodeKeyFile(key: NodeKey): Uint8Array {
   return new TextEncoder().encode(`${KEY_FILE_MAGIC}\nprivate ${toHex(key.privateKey)}\npublic ${toHex(key.publicKey)}\n`);
@@ -242,8 +245,8 @@ function parentOf(path: string): string {
 
 /**
  * Loads the node key from `path` on `fs`, or, when no file is there, generates a key and writes
- * it durably (temp + datasync + rename + directory fsync) before returning it. The parent
- * directory must exist.
+ * it durably (temp + datasync + rename + directory fsync, the file created with mode 0600)
+ * before returning it. The parent directory must exist.
  * @returns the key and whether it was created now.
  * @throws ConsensusStoreError INVALID_ARGUMENT (bad path), CORRUPTION (a file that is not a
  *   valid key file: never overwritten), IO_FAILED / DISK_FULL (writing failed).
@@ -258,9 +261,13 @@ export async function loadOrCreateNodeKey(fs: FileSystem, path: string): Promise
   const key = generateNodeKey();
   const temp = `${path}.tmp`;
   try {
-    const handle = await fs.open(temp, 'create');
+    // A temp file left by a crash may have other permission bits: start from a new file, so
+    // that the mode below applies (it only applies when `open` creates the file).
+    await fs.unlink(temp).catch((err: unknown) => {
+      if (errnoOf(err) !== 'ENOENT') throw err;
+    });
+    const handle = await fs.open(temp, 'create-exclusive', { fileMode: NODE_KEY_FILE_MODE });
     try {
-      await handle.truncate(0);
       await handle.writeAndSync([encodeNodeKeyFile(key)], 0);
     } finally {
       await handle.close();

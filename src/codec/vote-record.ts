@@ -135,6 +135,92 @@ export function decodeVoteRecord(record: LogRecord): StoredVote {
   return { vote, recordedAt };
 }
 
+/** Byte offset of the block hash (32 bytes, zero when nil) in a vote payload. */
+export const VOTE_HASH_OFFSET = V_HASH;
+/** Byte offset of the signature (64 bytes) in a vote payload. */
+export const VOTE_SIGNATURE_OFFSET = V_SIGNATURE;
+/** Byte offset of the validator id (UTF-8, `idLength` bytes, up to the end) in a vote payload. */
+export const VOTE_ID_OFFSET = V_ID;
+
+/**
+ * The fixed fields of a vote payload, read in place by `readVoteRecord` (the replay path: one
+ * reused object, nothing allocated per record). Byte fields stay in the payload at the
+ * `VOTE_*_OFFSET`s; the validator id's bytes are checked by `decodeValidatorId` (the caller
+ * interns ids and decodes each distinct byte string once).
+ */
+export interface VoteRecordFields {
+  /** Vote type code, 1..3. */
+  typeCode: number;
+  nil: boolean;
+  height: number;
+  timestamp: number;
+  recordedAt: number;
+  round: number;
+  /** Length in bytes of the UTF-8 validator id at `VOTE_ID_OFFSET`. */
+  idLength: number;
+}
+
+/** A blank `VoteRecordFields` to reuse across `readVoteRecord` calls. */
+export function newVoteRecordFields(): VoteRecordFields {
+  return { typeCode: 0, nil: false, height: 0, timestamp: 0, recordedAt: 0, round: 0, idLength: 0 };
+}
+
+function u32At(p: Uint8Array, o: number): number {
+  return ((p[o] as number) | ((p[o + 1] as number) << 8) | ((p[o + 2] as number) << 16)) + (p[o + 3] as number) * 0x100_0000;
+}
+
+/** A u64 field, or -1 when it exceeds 2^53-1. */
+function u64At(p: Uint8Array, o: number): number {
+  const hi = u32At(p, o + 4);
+  return hi > 0x1f_ffff ? -1 : hi * 0x1_0000_0000 + u32At(p, o);
+}
+
+/**
+ * Reads and checks a Vote record's fixed fields into `out` without allocating: the same checks
+ * as `decodeVoteRecord` except the validator id's content, which the caller must pass through
+ * `decodeValidatorId` unless it already holds a checked id with exactly these bytes.
+ * Throws CORRUPTION (with the LSN) if anything is off.
+ */
+export function readVoteRecord(record: LogRecord, out: VoteRecordFields): void {
+  const p = record.payload;
+  if (p.length < V_ID) throw bad(record, `vote payload of ${p.length} bytes is shorter than ${V_ID}`);
+  if (p[V_VERSION] !== VOTE_RECORD_VERSION) throw bad(record, `unknown vote payload version ${p[V_VERSION]}`);
+  const typeCode = p[V_TYPE] as number;
+  if (typeCode < 1 || typeCode > 3) throw bad(record, `unknown vote type code ${typeCode}`);
+  const nil = p[V_NIL];
+  if (nil !== 0 && nil !== 1) throw bad(record, `bad nil flag ${nil}`);
+  const idLength = (p[V_ID_LENGTH] as number) | ((p[V_ID_LENGTH + 1] as number) << 8);
+  if (p.length !== V_ID + idLength) throw bad(record, `vote payload length ${p.length} does not match id length ${idLength}`);
+  const height = u64At(p, V_HEIGHT);
+  const timestamp = u64At(p, V_TIMESTAMP);
+  const recordedAt = u64At(p, V_RECORDED_AT);
+  if (height < 0 || timestamp < 0 || recordedAt < 0) throw bad(record, 'a u64 field exceeds 2^53-1');
+  if (nil === 1) {
+    for (let i = V_HASH; i < V_HASH + BLOCK_HASH_BYTES; i++) if (p[i] !== 0) throw bad(record, 'nil vote with a non-zero hash');
+  }
+  out.typeCode = typeCode;
+  out.nil = nil === 1;
+  out.height = height;
+  out.timestamp = timestamp;
+  out.recordedAt = recordedAt;
+  out.round = u32At(p, V_ROUND);
+  out.idLength = idLength;
+}
+
+/** Decodes and checks the validator id of a Vote record (strict UTF-8, 1..128 code units, well-formed). Throws CORRUPTION. */
+export function decodeValidatorId(record: LogRecord): string {
+  let validatorId: string;
+  try {
+    validatorId = utf8Strict.decode(record.payload.subarray(V_ID));
+  } catch {
+    throw bad(record, 'validator id is not valid UTF-8');
+  }
+  if (validatorId.length === 0 || validatorId.length > MAX_VALIDATOR_ID_LENGTH || !isWellFormedString(validatorId)) {
+    throw bad(record, 'validator id out of range');
+  }
+  return validatorId;
+}
+
 /** Encodes a finalization mark. Layout: version u8, pad 7, height u64, recordedAt u64, round u32. */
 export function encodeFinalizedRecord(height: number, round: number, recordedAt: number): Uint8Array {
   const out = new Uint8Array(F_SIZE);

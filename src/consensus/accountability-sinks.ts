@@ -2,8 +2,13 @@
  * `AccountabilitySinks` over the issue-4 stores (AuditLog, ByzantineEvidenceStore,
  * RewardHistory): the engine's equivocation reports become verified `Equivocation` evidence and
  * an `EquivocationDetected` audit entry, its consensus events go to the audit log, its reward
- * distributions to the reward history. Whoever holds those stores (openStore, once it wires
- * them) passes them here; the engine never sees them directly.
+ * distributions to the reward history. Whoever holds those stores (`openStore`'s `audit`,
+ * `evidence`, `rewards`) passes them here; the engine never sees them directly.
+ *
+ * An equivocation is written once: over `openStore`'s stores the vote batch that revealed it
+ * already holds its evidence and `EquivocationDetected` entry (D3), so the sink's evidence is a
+ * duplicate and it writes no second audit entry; over stores not wired that way, the sink
+ * records both.
  *
  * It must never drop a storage error, except the one a restart legitimately causes: a reward
  * distribution already recorded for the height (CONFLICT), which is the "at most once per
@@ -34,7 +39,7 @@ export function sinksFromStores(stores: AccountabilityStores, nodeId: string, no
       ? {}
       : {
           recordEvidence: async (report) => {
-            await evidence.recordEvidence({
+            const { outcome } = await evidence.recordEvidence({
               type: 'Equivocation',
               validatorId: report.validatorId,
               height: Math.min(report.first.height, report.second.height),
@@ -43,7 +48,9 @@ export function sinksFromStores(stores: AccountabilityStores, nodeId: string, no
               verifiedByQuorum: false,
               details: { voteA: report.first, voteB: report.second },
             });
-            await audit?.logByzantineEvent({ type: 'EquivocationDetected', voteA: report.first, voteB: report.second });
+            // Evidence already stored came with its audit entry: through openStore, the
+            // equivocating vote's own batch holds both (D3); else an earlier call of this sink.
+            if (outcome !== 'duplicate') await audit?.logByzantineEvent({ type: 'EquivocationDetected', voteA: report.first, voteB: report.second });
           },
         }),
     ...(audit === undefined ? {} : { logAudit: async (event) => void (await audit.logEvent(event)) }),

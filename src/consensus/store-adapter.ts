@@ -1,7 +1,9 @@
 /**
  * The storage port over the real stores (`openStore`): votes, sign guard, round state,
  * recovery and the validator registry directly; the audit log, evidence store and reward
- * history through `AccountabilitySinks`, which the host wires to those stores (issue 4). A sink
+ * history through `AccountabilitySinks`, which the host wires to those stores
+ * (`sinksFromStores(store, ...)`). An equivocating vote's evidence and audit entry are already
+ * in its own batch (D3); `recordEquivocation` adds the slash. A sink
  * that is not given is a no-op, and `missingSinks` says which ones are missing, so a devnet
  * can print it instead of pretending.
  *

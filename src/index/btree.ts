@@ -196,6 +196,26 @@ export class BTree<K, V> implements Iterable<[K, V]> {
   }
 
   /**
+   * Appends `key` if it sorts after every key of the tree (the replay case): one comparison and
+   * a walk down the right edge, no search; a full last leaf takes the path of `set`. Returns
+   * false, changing nothing, when `key` is not above the largest key (use `set` then).
+   */
+  append(key: K, value: V): boolean {
+    let node = this.root;
+    while (!node.isLeaf) node = node.children[node.children.length - 1] as Node<K, V>;
+    const n = node.keys.length;
+    if (n > 0 && this.compare(key, node.keys[n - 1] as K) <= 0) return false;
+    if (n >= this.maxFill) return this.set(key, value);
+    node.keys.push(key);
+    node.values.push(value);
+    node.lastInsert = n;
+    for (let up = this.root; !up.isLeaf; up = up.children[up.children.length - 1] as Node<K, V>) up.size++;
+    this.count++;
+    this.mutations++;
+    return true;
+  }
+
+  /**
    * Removes `key`. O(log n).
    * @returns true if it was present.
    */

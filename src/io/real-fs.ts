@@ -11,8 +11,8 @@
  * errno (errors keep node's `code`). No module outside `src/io/` may import `node:fs`.
  */
 import * as fs from 'node:fs';
-import type { FileHandle, FileLock, FileStat, FileSystem, OpenMode } from './types.ts';
-import { ErrnoError } from './types.ts';
+import type { FileHandle, FileLock, FileStat, FileSystem, OpenMode, OpenOptions } from './types.ts';
+import { ErrnoError, fileModeOf } from './types.ts';
 import { acquireLock } from './lock.ts';
 import { SyncWorker, type SyncWorkerOptions } from './sync-worker.ts';
 
@@ -34,7 +34,7 @@ const OPEN_FLAGS: Readonly<Record<OpenMode, number>> = {
   'create-exclusive': fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_EXCL,
 };
 
-/** Mode bits of created files and directories (before umask). */
+/** Mode bits of created files and directories (before umask), unless `open` is given a `fileMode`. */
 const FILE_MODE = 0o644;
 
 function fsRead(fd: number, buffer: Uint8Array, offset: number, length: number, position: number): Promise<number> {
@@ -224,10 +224,11 @@ class RealFileSystem implements FileSystem {
     }
   }
 
-  async open(path: string, mode: OpenMode): Promise<FileHandle> {
+  async open(path: string, mode: OpenMode, options?: OpenOptions): Promise<FileHandle> {
     const flags = OPEN_FLAGS[mode];
+    const fileMode = fileModeOf(options) ?? FILE_MODE;
     const fd = await new Promise<number>((resolve, reject) => {
-      fs.open(path, flags, FILE_MODE, (err, fd) => (err ? reject(err) : resolve(fd)));
+      fs.open(path, flags, fileMode, (err, fd) => (err ? reject(err) : resolve(fd)));
     });
     if (mode === 'read' || !this.#useWorker) return new RealFileHandle(path, fd, undefined, () => undefined);
     const worker = await this.#attachWorker();

@@ -10,7 +10,7 @@ import { ConsensusStoreError } from '../errors.ts';
 import type { SimOp } from './sim-disk.ts';
 import { syncFile, type FileInode } from './sim-inode.ts';
 import { normalizePath, type SimVolume } from './sim-volume.ts';
-import { ErrnoError, type FileHandle, type FileLock, type FileStat, type FileSystem, type OpenMode } from './types.ts';
+import { ErrnoError, fileModeOf, type FileHandle, type FileLock, type FileStat, type FileSystem, type OpenMode, type OpenOptions } from './types.ts';
 
 /** What a view needs from its disk. Internal to `src/io/sim-*`. */
 export interface SimGate {
@@ -40,10 +40,14 @@ export class SimFileSystem implements FileSystem {
     this.#epoch = epoch;
   }
 
-  /** See FileSystem.open. */
-  async open(path: string, mode: OpenMode): Promise<FileHandle> {
+  /**
+   * See FileSystem.open. The simulated disk keeps no permission bits: `options.fileMode` is
+   * checked (as the real file system does) and otherwise ignored.
+   */
+  async open(path: string, mode: OpenMode, options?: OpenOptions): Promise<FileHandle> {
     normalizePath(path);
     if (!OPEN_MODES.includes(mode)) throw new TypeError(`unknown open mode ${String(mode)}`);
+    fileModeOf(options);
     this.#enter('open', 'open', path);
     this.#fault('open', 'open', path);
     const volume = this.#gate.volume;

@@ -19,6 +19,15 @@ export type OpenMode =
   /** Read and write; fail with EEXIST if the file exists. */
   | 'create-exclusive';
 
+/** Options of `FileSystem.open`. */
+export interface OpenOptions {
+  /**
+   * Permission bits (0..0o777) of a file this call creates, before the process umask; ignored
+   * when the file exists. Default 0o644. The node key file is created with 0o600.
+   */
+  readonly fileMode?: number;
+}
+
 /** An open file. Positions and lengths are byte counts below 2^53. */
 export interface FileHandle {
   /** The path the file was opened with. */
@@ -62,8 +71,8 @@ export interface FileLock {
 
 /** The file-system operations the engine needs, and nothing more. */
 export interface FileSystem {
-  /** Opens a file. */
-  open(path: string, mode: OpenMode): Promise<FileHandle>;
+  /** Opens a file; `options.fileMode` applies only when the call creates it. */
+  open(path: string, mode: OpenMode, options?: OpenOptions): Promise<FileHandle>;
   /** Reads a whole (small) file. Rejects ENOENT when absent. */
   readFile(path: string): Promise<Uint8Array>;
   /** Atomically renames `from` to `to`, replacing `to`. Durable only after `syncDir` of both parents. */
@@ -83,6 +92,19 @@ export interface FileSystem {
    * ConsensusStoreError `LOCKED` when another holder, in this process or another, has it.
    */
   lock(path: string): Promise<FileLock>;
+}
+
+/**
+ * The `fileMode` of `options` checked (an integer 0..0o777), or undefined when not given.
+ * @throws TypeError on anything else (a programmer mistake).
+ */
+export function fileModeOf(options: OpenOptions | undefined): number | undefined {
+  if (options === undefined) return undefined;
+  if (typeof options !== 'object' || options === null) throw new TypeError('open options must be an object');
+  const mode = options.fileMode;
+  if (mode === undefined) return undefined;
+  if (!Number.isInteger(mode) || mode < 0 || mode > 0o777) throw new TypeError(`fileMode must be an integer 0..0o777, got ${String(mode)}`);
+  return mode;
 }
 
 /** The errno name (`EIO`, `ENOSPC`, `ENOENT`, ...) of an error from a FileSystem, if any. */

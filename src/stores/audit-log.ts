@@ -52,6 +52,8 @@ import type {
 import { AuditChainVerifier } from './audit-verify.ts';
 import type { RecordApplier, StoreContext } from './context.ts';
 import { buildDisputeEvidence } from './dispute-evidence.ts';
+import { MAX_EVIDENCE_PER_VOTE } from './evidence-types.ts';
+import type { VoteBatchEvent } from './vote-types.ts';
 
 /** Default limits (DESIGN 6). */
 export const DEFAULT_AUDIT_LIMITS: AuditLogLimits = {
@@ -218,6 +220,7 @@ export class AuditLog implements AuditLogApi, RecordApplier {
    *   log's write errors (DISK_FULL, IO_FAILED, CLOSED, ...), with nothing written.
    */
   async logEvent(event: ConsensusEvent | Exclude<OperationalEvent, NodeKeyRecorded>): Promise<LogEntry> {
+    this.checkOpen();
     const encoded = this.encode(checkAuditEvent('event', event, LOG_EVENT_TYPES));
     const { entries } = await this.enqueue([encoded], []);
     return entries[0] as LogEntry;
@@ -225,6 +228,7 @@ export class AuditLog implements AuditLogApi, RecordApplier {
 
   /** Records a Byzantine event. Same contract as `logEvent`, for the Byzantine types only. */
   async logByzantineEvent(event: ByzantineEvent): Promise<LogEntry> {
+    this.checkOpen();
     const encoded = this.encode(checkAuditEvent('event', event, BYZANTINE_EVENT_TYPES));
     const { entries } = await this.enqueue([encoded], []);
     return entries[0] as LogEntry;
@@ -239,6 +243,7 @@ export class AuditLog implements AuditLogApi, RecordApplier {
    *   1..199 or is an audit kind), and the log's write errors, with nothing written.
    */
   async appendWithEvents(events: readonly AuditEvent[], companions: readonly RecordInput[]): Promise<{ lsns: Lsn[]; entries: LogEntry[] }> {
+    this.checkOpen();
     if (!Array.isArray(events) || events.length === 0 || events.length > this.limits.maxEventsPerCall) {
       throw invalidArgument('events', `must be an array of 1..${this.limits.maxEventsPerCall} events`);
     }
@@ -256,9 +261,27 @@ export class AuditLog implements AuditLogApi, RecordApplier {
    *   audit key is not supported: docs/audit.md); the log's write errors.
    */
   async recordNodeKey(): Promise<void> {
+    this.checkOpen();
     this.checkRecordedKey();
     if (this.tip.sequence > 0) return;
     await this.enqueue([], []);
+  }
+
+  /**
+   * The audit events of a vote batch (D3), for `openStore`'s vote batch hook: for a vote the
+   * VoteStore found equivocating, one `EquivocationDetected` (earlier vote A, this vote B) per
+   * earlier conflicting vote, oldest first, at most `MAX_EVIDENCE_PER_VOTE` (the evidence store
+   * adds one Evidence record per pair, the same pairs); nothing otherwise. Pure, synchronous;
+   * the caller hands the events with the batch's other records to `appendWithEvents`.
+   */
+  voteBatchEvents(event: VoteBatchEvent): ByzantineEvent[] {
+    if (event.outcome !== 'equivocation') return [];
+    return event.conflictsWith.slice(0, MAX_EVIDENCE_PER_VOTE).map((earlier) => ({ type: 'EquivocationDetected', voteA: earlier.vote, voteB: event.vote }));
+  }
+
+  private checkOpen(): void {
+    const status = this.ctx.log.status;
+    if (status === 'closing' || status === 'closed') throw new ConsensusStoreError('CLOSED', 'the store is closed');
   }
 
   private encode(event: AuditEvent): EncodedEvent {
@@ -475,6 +498,7 @@ export class AuditLog implements AuditLogApi, RecordApplier {
    * `limit`. @throws INVALID_ARGUMENT.
    */
   async queryByHeight(height: number | HeightRange, options: AuditQueryOptions = {}): Promise<LogEntry[]> {
+    this.checkOpen();
     let from: number;
     let to: number;
     if (typeof height === 'number') from = to = checkSafeUint('height', height);
@@ -491,6 +515,7 @@ export class AuditLog implements AuditLogApi, RecordApplier {
 
   /** Entries that concern a validator, by id, at most `limit`. @throws INVALID_ARGUMENT. */
   async queryByValidator(validatorId: string, options: AuditQueryOptions = {}): Promise<LogEntry[]> {
+    this.checkOpen();
     const id = checkValidatorId('validatorId', validatorId);
     const o = this.listOptions(options);
     const it = o.descending ? descending(this.byValidator, [id, MAX_SAFE + 1], [id]) : this.byValidator.values([id], [id, MAX_SAFE + 1]);
@@ -502,6 +527,7 @@ export class AuditLog implements AuditLogApi, RecordApplier {
    * (timestamp, id), at most `limit`. @throws INVALID_ARGUMENT.
    */
   async queryByDateRange(from: Date | number, to: Date | number, options: AuditQueryOptions = {}): Promise<LogEntry[]> {
+    this.checkOpen();
     const lo = checkTime('from', from);
     const hi = checkTime('to', to);
     if (lo > hi) throw invalidArgument('from', 'must not be after to');
@@ -518,6 +544,7 @@ export class AuditLog implements AuditLogApi, RecordApplier {
    *   damaged: run verifyIntegrity), and the log's read errors.
    */
   async getEvidence(query: EvidenceQuery): Promise<DisputeEvidence> {
+    this.checkOpen();
     const q = checkObject('query', query);
     for (const k of Object.keys(q)) if (!EVIDENCE_QUERY_KEYS.includes(k)) throw invalidArgument(`query.${k}`, 'is not a field of EvidenceQuery');
     const validatorId = q.validatorId === undefined ? undefined : checkValidatorId('query.validatorId', q.validatorId);
@@ -579,6 +606,7 @@ export class AuditLog implements AuditLogApi, RecordApplier {
    * @throws INVALID_ARGUMENT (bad anchor), and the log's read errors.
    */
   async verifyIntegrity(options: { expectHead?: { treeSize: number; root: Uint8Array } } = {}): Promise<IntegrityReport> {
+    this.checkOpen();
     const o = checkObject('options', options);
     let expect: { treeSize: number; root: Uint8Array } | undefined;
     if (o.expectHead !== undefined) {
@@ -616,6 +644,7 @@ export class AuditLog implements AuditLogApi, RecordApplier {
    * @throws INVALID_ARGUMENT (bad path), IO_FAILED / DISK_FULL, and the log's read errors.
    */
   async export(path: string): Promise<{ entries: number; heads: number; bytes: number }> {
+    this.checkOpen();
     const fs = this.fs ?? (await import('../io/real-fs.ts')).defaultFileSystem();
     return exportAuditRecords({ log: this.ctx.log, fs, path, chainId: this.chainId, publicKey: this.key.publicKey });
   }

@@ -111,7 +111,9 @@ function changeProblem(latest: ValidatorChange | undefined, record: ValidatorRec
  *
  * Errors: INVALID_ARGUMENT for malformed input; NOT_FOUND for an unknown id; CONFLICT for a
  * duplicate id or public key, a full registry, a change below the validator's latest change, or
- * a status change out of `tombstoned`. None of them writes anything.
+ * a status change out of `tombstoned`; CLOSED for a write or `publicKeyAt` once the store is
+ * closed (the async reads still answer from memory: the conformance suite reads a closed
+ * registry). None of them writes anything.
  */
 export class ValidatorRegistry implements RecordApplier, ValidatorRegistryApi {
   /** The record kinds this store owns. */
@@ -281,6 +283,20 @@ export class ValidatorRegistry implements RecordApplier, ValidatorRegistryApi {
   }
 
   /**
+   * The public key `id` signed with at `height` (the key of the validator as its changes up to
+   * and including `height` left it, whatever its status: a jailed or tombstoned validator's old
+   * signatures still verify), or undefined when `id` was not registered at that height.
+   * Synchronous, from the in-memory index; a copy. Backs the evidence store's `publicKeyAt`.
+   * Throws CLOSED after close, INVALID_ARGUMENT on a malformed id or height.
+   */
+  publicKeyAt(id: string, height: number): Uint8Array | undefined {
+    this.#checkOpen();
+    checkString('id', id, MAX_VALIDATOR_ID_LENGTH);
+    checkSafeUint('height', height);
+    return this.#versionAt(id, height)?.after.publicKey.slice();
+  }
+
+  /**
    * Folds one durable validator record (replay, or this store's own append). Records at or below
    * the last applied LSN are ignored. Throws CORRUPTION when the payload does not decode or the
    * change could not have been written (unknown validator, duplicate, out of height order).
@@ -379,6 +395,11 @@ export class ValidatorRegistry implements RecordApplier, ValidatorRegistryApi {
     return (stake) => (stake * numerator) / denominator;
   }
 
+  #checkOpen(): void {
+    const status = this.#ctx.log.status;
+    if (status === 'closing' || status === 'closed') throw new ConsensusStoreError('CLOSED', 'the store is closed');
+  }
+
   #clock(): number {
     const now = this.#ctx.now();
     if (!Number.isSafeInteger(now) || now < 0) throw new RangeError(`StoreContext.now() returned ${now}`);
@@ -393,6 +414,7 @@ export class ValidatorRegistry implements RecordApplier, ValidatorRegistryApi {
   #write(check: () => () => ValidatorRecord): Promise<ValidatorChange> {
     let build: () => ValidatorRecord;
     try {
+      this.#checkOpen();
       build = check();
     } catch (err) {
       return Promise.reject(err);

@@ -13,14 +13,24 @@
  */
 import { ConsensusStoreError, invalidArgument } from '../errors.ts';
 import { BTree } from '../index/btree.ts';
-import { compareNumbers, compareStrings, tupleComparator } from '../index/keys.ts';
 import { RecordKind } from '../codec/kinds.ts';
 import { checkValidatorId, checkVote, verifyVote, voteTypeCode } from '../codec/vote-sign.ts';
-import { decodeFinalizedRecord, decodeVoteRecord, encodeFinalizedRecord, encodeVoteRecord } from '../codec/vote-record.ts';
+import {
+  decodeFinalizedRecord,
+  decodeValidatorId,
+  encodeFinalizedRecord,
+  encodeVoteRecord,
+  newVoteRecordFields,
+  readVoteRecord,
+  VOTE_HASH_OFFSET,
+  VOTE_ID_OFFSET,
+  VOTE_SIGNATURE_OFFSET,
+} from '../codec/vote-record.ts';
+import type { VoteRecordFields } from '../codec/vote-record.ts';
 import type { LogRecord, Lsn, RecordInput } from '../log/types.ts';
 import { checkInteger, checkObject, checkOneOf, checkSafeUint, checkU32, MAX_U32 } from '../validate.ts';
 import type { RecordApplier, StoreContext } from './context.ts';
-import { VOTE_TYPES } from './vote-types.ts';
+import { BLOCK_HASH_BYTES, SIGNATURE_BYTES, VOTE_TYPES } from './vote-types.ts';
 import type {
   AppendVoteResult,
   FinalizedMark,
@@ -60,23 +70,223 @@ export interface VoteStoreOptions {
   readonly verification?: VoteVerification;
 }
 
-/** Round and vote type in one sortable number: round * 4 + type code (1..3). */
-type RoundType = number;
-/** Index keys; a shorter tuple is a range bound for the group it begins (index/keys.ts). */
-type RoundKey = readonly [RoundType, string?, number?];
-type ValidatorKey = readonly [string, RoundType?, number?];
-type HeightKey = readonly [number, number?];
+/** Column slots 0 and 1 hold no vote: they are the lower and upper range bound of a query (see `VoteColumns`). */
+const PROBE_LO = 0;
+const PROBE_HI = 1;
+/** The first slot that holds a vote. */
+const FIRST_SLOT = 2;
+/** Type codes of probes, around the real codes 1..3: below and above every vote of a round. */
+const TYPE_BELOW = 0;
+const TYPE_ABOVE = 4;
+/** Validator index of probes: the empty id, which sorts before every real id (ids are 1..128 units). */
+const NO_VALIDATOR = 0;
+/** Smallest capacity of the columns, in slots. */
+const INITIAL_SLOTS = 1024;
+/**
+ * Most slots reserved up front from the log's record count (~110 bytes each). Untouched
+ * capacity costs address space, not resident memory: fresh ArrayBuffers are zero pages.
+ */
+const MAX_RESERVED_SLOTS = 1 << 24;
 
-function roundType(round: number, type: VoteType): RoundType {
-  return round * 4 + voteTypeCode(type);
+const utf8 = new TextEncoder();
+
+/**
+ * Every stored vote, one slot each, as parallel typed arrays (columns) instead of one object per
+ * vote: a million votes are ~110 bytes each in a dozen large ArrayBuffers, and the indexes are
+ * B+trees of slot numbers ordered by comparators that read these columns. Block hashes are
+ * interned (`BlockHashes`), validator ids too (`ValidatorIds`); a query builds its
+ * `VoteLogEntry` objects from the columns (`VoteStore.entry`).
+ *
+ * Slots `PROBE_LO` and `PROBE_HI` are scratch: a query writes its range bounds there and hands
+ * their slot numbers to the B+tree. Iterators compare against the bound lazily, so a range must
+ * be consumed before the next query writes the probes: every range in this file is consumed
+ * synchronously (never across an await).
+ */
+class VoteColumns {
+  capacity = 0;
+  /** Slots in use, probes included. */
+  count = FIRST_SLOT;
+  lsn = new Float64Array(0);
+  height = new Float64Array(0);
+  timestamp = new Float64Array(0);
+  recordedAt = new Float64Array(0);
+  round = new Uint32Array(0);
+  /** Vote type code 1..3 (probes: 0 or 4). */
+  type = new Uint8Array(0);
+  /** Index into `ValidatorIds.names`. */
+  validator = new Uint32Array(0);
+  /** Index into `BlockHashes`, or -1 for a nil vote. */
+  hash = new Int32Array(0);
+  /** 64 bytes per slot. */
+  signature = new Uint8Array(0);
+
+  /** @param expected - slots to reserve up front (a replay then never copies a column). */
+  constructor(expected: number) {
+    this.resize(Math.max(INITIAL_SLOTS, Math.min(expected, MAX_RESERVED_SLOTS)));
+  }
+
+  /** A fresh slot at the end (the columns double when full). */
+  add(): number {
+    if (this.count === this.capacity) this.resize(this.capacity * 2);
+    return this.count++;
+  }
+
+  private resize(n: number): void {
+    this.lsn = grown(this.lsn, new Float64Array(n));
+    this.height = grown(this.height, new Float64Array(n));
+    this.timestamp = grown(this.timestamp, new Float64Array(n));
+    this.recordedAt = grown(this.recordedAt, new Float64Array(n));
+    this.round = grown(this.round, new Uint32Array(n));
+    this.type = grown(this.type, new Uint8Array(n));
+    this.validator = grown(this.validator, new Uint32Array(n));
+    this.hash = grown(this.hash, new Int32Array(n));
+    this.signature = grown(this.signature, new Uint8Array(n * SIGNATURE_BYTES));
+    this.capacity = n;
+  }
 }
 
+function grown<A extends Float64Array | Uint32Array | Int32Array | Uint8Array>(old: A, fresh: A): A {
+  fresh.set(old as never);
+  return fresh;
+}
+
+/** FNV-1a over `len` bytes of `p` from `off`. */
+function hashBytes(p: Uint8Array, off: number, len: number): number {
+  let h = 0x811c9dc5;
+  for (let i = off; i < off + len; i++) h = Math.imul(h ^ (p[i] as number), 0x01000193);
+  return h >>> 0;
+}
+
+/**
+ * Interned validator ids: index -> id, with lookups by string (appends) and by UTF-8 bytes
+ * (replay: a known id is found without decoding it; each distinct byte string is decoded and
+ * checked once). Index 0 is the empty id of the probes.
+ */
+class ValidatorIds {
+  readonly names: string[] = [''];
+  private readonly byName = new Map<string, number>();
+  /** UTF-8 bytes of every id, back to back. */
+  private bytes = new Uint8Array(1024);
+  private used = 0;
+  private readonly starts: number[] = [0];
+  private readonly lengths: number[] = [0];
+  /** Open addressing over byte hashes: a name index, 0 for an empty bucket. */
+  private buckets = new Int32Array(64);
+
+  /** The index of `name`, or -1 when no vote of it is stored. */
+  lookup(name: string): number {
+    return this.byName.get(name) ?? -1;
+  }
+
+  /** The index of `name` (an id already checked), added when new. */
+  intern(name: string): number {
+    const known = this.byName.get(name);
+    if (known !== undefined) return known;
+    const encoded = utf8.encode(name);
+    return this.add(name, encoded, 0, encoded.length, hashBytes(encoded, 0, encoded.length));
+  }
+
+  /** The index of the id whose UTF-8 bytes are `p[off, off + len)`, or -1 when there is none. */
+  findBytes(p: Uint8Array, off: number, len: number): number {
+    const mask = this.buckets.length - 1;
+    for (let b = hashBytes(p, off, len) & mask; ; b = (b + 1) & mask) {
+      const idx = this.buckets[b] as number;
+      if (idx === 0) return -1;
+      if (this.lengths[idx] === len && this.sameBytes(idx, p, off, len)) return idx;
+    }
+  }
+
+  private sameBytes(idx: number, p: Uint8Array, off: number, len: number): boolean {
+    const bytes = this.bytes;
+    const start = this.starts[idx] as number;
+    for (let i = 0; i < len; i++) if (bytes[start + i] !== p[off + i]) return false;
+    return true;
+  }
+
+  private add(name: string, p: Uint8Array, off: number, len: number, h: number): number {
+    const idx = this.names.length;
+    if (this.used + len > this.bytes.length) this.bytes = grown(this.bytes, new Uint8Array(Math.max(this.bytes.length * 2, this.used + len)));
+    this.bytes.set(p.subarray(off, off + len), this.used);
+    this.names.push(name);
+    this.starts.push(this.used);
+    this.lengths.push(len);
+    this.used += len;
+    this.byName.set(name, idx);
+    if (idx * 2 > this.buckets.length) this.rehash(this.buckets.length * 2);
+    else this.place(idx, h);
+    return idx;
+  }
+
+  private place(idx: number, h: number): void {
+    const mask = this.buckets.length - 1;
+    let b = h & mask;
+    while (this.buckets[b] !== 0) b = (b + 1) & mask;
+    this.buckets[b] = idx;
+  }
+
+  private rehash(size: number): void {
+    this.buckets = new Int32Array(size);
+    for (let idx = 1; idx < this.names.length; idx++) {
+      this.place(idx, hashBytes(this.bytes, this.starts[idx] as number, this.lengths[idx] as number));
+    }
+  }
+}
+
+/** Recently seen block hashes looked up before a new one is added (the votes of a round mostly share a few). */
+const RECENT_HASHES = 4;
+
+/**
+ * Block hashes, 32 bytes each, back to back. A hash equal to one of the last few added is not
+ * stored again, so the votes of a round for the same block share one copy; the pool holds at
+ * most one hash per vote.
+ */
+class BlockHashes {
+  pool = new Uint8Array(BLOCK_HASH_BYTES * 256);
+  private count = 0;
+  private readonly recent = new Int32Array(RECENT_HASHES).fill(-1);
+  private next = 0;
+
+  /** The index of the hash at `p[off, off + 32)`. */
+  intern(p: Uint8Array, off: number): number {
+    for (let k = 0; k < RECENT_HASHES; k++) {
+      const id = this.recent[k] as number;
+      if (id >= 0 && this.equals(id, p, off)) return id;
+    }
+    if ((this.count + 1) * BLOCK_HASH_BYTES > this.pool.length) this.pool = grown(this.pool, new Uint8Array(this.pool.length * 2));
+    const id = this.count++;
+    const pool = this.pool;
+    const at = id * BLOCK_HASH_BYTES;
+    for (let i = 0; i < BLOCK_HASH_BYTES; i++) pool[at + i] = p[off + i] as number;
+    this.recent[this.next] = id;
+    this.next = (this.next + 1) % RECENT_HASHES;
+    return id;
+  }
+
+  /** True when hash `id` equals `p[off, off + 32)`. */
+  equals(id: number, p: Uint8Array, off: number): boolean {
+    const pool = this.pool;
+    const at = id * BLOCK_HASH_BYTES;
+    for (let i = 0; i < BLOCK_HASH_BYTES; i++) if (pool[at + i] !== p[off + i]) return false;
+    return true;
+  }
+
+  /** A copy of hash `id`. */
+  copy(id: number): Uint8Array {
+    return this.pool.slice(id * BLOCK_HASH_BYTES, (id + 1) * BLOCK_HASH_BYTES);
+  }
+}
+
+/** Same height and block hash (the identity of a vote within its slot, DESIGN 5.2). */
 function sameBlock(a: ValidatorVote, b: ValidatorVote): boolean {
   if (a.height !== b.height) return false;
   if (a.blockHash === null || b.blockHash === null) return a.blockHash === b.blockHash;
   if (a.blockHash.length !== b.blockHash.length) return false;
   for (let i = 0; i < a.blockHash.length; i++) if (a.blockHash[i] !== b.blockHash[i]) return false;
   return true;
+}
+
+function compareLsn(a: number, b: number): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /** An append of one slot (validator, round, type) that has not settled yet. */
@@ -93,8 +303,8 @@ interface Slot {
 
 /**
  * The vote store over the shared log. Implements `VoteStoreApi` (the conformance suite's
- * interface) and `RecordApplier` (kinds Vote and Finalized). Entries it returns are frozen and
- * shared with its indexes: never mutate their byte arrays.
+ * interface) and `RecordApplier` (kinds Vote and Finalized). Votes live in columns (see
+ * `VoteColumns`); each query builds fresh entries from them.
  */
 export class VoteStore implements VoteStoreApi, RecordApplier {
   /** Record kinds this store owns. */
@@ -104,12 +314,27 @@ export class VoteStore implements VoteStoreApi, RecordApplier {
 
   private readonly ctx: StoreContext;
   private readonly verification: VoteVerification | undefined;
-  private readonly byLsn = new BTree<number, VoteLogEntry>(compareNumbers);
-  private readonly byRound = new BTree<RoundKey, VoteLogEntry>(tupleComparator(compareNumbers, compareStrings, compareNumbers));
-  private readonly byValidator = new BTree<ValidatorKey, VoteLogEntry>(
-    tupleComparator(compareStrings, compareNumbers, compareNumbers),
-  );
-  private readonly byHeight = new BTree<HeightKey, VoteLogEntry>(tupleComparator(compareNumbers, compareNumbers));
+  private readonly cols: VoteColumns;
+  private readonly ids = new ValidatorIds();
+  private readonly hashes = new BlockHashes();
+  /** Slots by (round, type, validator id, LSN). */
+  private readonly byRound: BTree<number, number>;
+  /**
+   * Per validator index, its slots by (round, type, LSN): one tree each, so that a validator's
+   * votes, arriving in round order, are appends.
+   */
+  private readonly byValidator: (BTree<number, number> | undefined)[] = [];
+  private readonly compareInValidator: (a: number, b: number) => number;
+  /** Slots by (height, LSN). */
+  private readonly byHeight: BTree<number, number>;
+  /**
+   * LSN order: null while slots were filled in ascending LSN order (always on replay), so that
+   * slot order is LSN order; otherwise the slots sorted by LSN.
+   */
+  private lsnOrder: Int32Array | null = null;
+  private lastLsn = -1;
+  /** Reused by `apply` (replay decodes in place). */
+  private readonly fields: VoteRecordFields = newVoteRecordFields();
   private readonly finalizedByHeight = new Map<number, FinalizedMark>();
   private lastFinalized: FinalizedMark | null = null;
   private finalizeTail: Promise<unknown> = Promise.resolve();
@@ -130,6 +355,22 @@ export class VoteStore implements VoteStoreApi, RecordApplier {
       throw invalidArgument('options.limits.defaultQueryLimit', 'must not exceed maxQueryLimit');
     }
     this.verification = options.verification;
+    const expected = ctx.log.openReport?.recordsScanned;
+    const c = (this.cols = new VoteColumns(typeof expected === 'number' && Number.isSafeInteger(expected) ? expected + FIRST_SLOT : 0));
+    const names = this.ids.names;
+    this.byRound = new BTree<number, number>((a, b) => {
+      const d = c.round[a]! - c.round[b]! || c.type[a]! - c.type[b]!;
+      if (d !== 0) return d;
+      const va = c.validator[a]!;
+      const vb = c.validator[b]!;
+      if (va !== vb) return names[va]! < names[vb]! ? -1 : 1;
+      return compareLsn(c.lsn[a]!, c.lsn[b]!);
+    });
+    this.compareInValidator = (a, b) => {
+      const d = c.round[a]! - c.round[b]! || c.type[a]! - c.type[b]!;
+      return d !== 0 ? d : compareLsn(c.lsn[a]!, c.lsn[b]!);
+    };
+    this.byHeight = new BTree<number, number>((a, b) => compareLsn(c.height[a]!, c.height[b]!) || compareLsn(c.lsn[a]!, c.lsn[b]!));
   }
 
   /**
@@ -143,7 +384,7 @@ export class VoteStore implements VoteStoreApi, RecordApplier {
 
   /** Number of stored votes (all of them, equivocating ones included). */
   get size(): number {
-    return this.byLsn.size;
+    return this.cols.count - FIRST_SLOT;
   }
 
   /**
@@ -179,7 +420,7 @@ export class VoteStore implements VoteStoreApi, RecordApplier {
     const r = checkU32('round', round);
     const o = checkObject('options', options);
     const limit = this.limit('options.limit', o.limit, this.limits.maxRoundVotes, this.limits.maxRoundVotes);
-    return take(this.byRound.values([r * 4], [r * 4 + 4]), limit);
+    return this.entries(this.roundRange(this.byRound, NO_VALIDATOR, r, TYPE_BELOW, r, TYPE_ABOVE, limit, undefined));
   }
 
   /**
@@ -195,7 +436,9 @@ export class VoteStore implements VoteStoreApi, RecordApplier {
     const to = o.toRound === undefined ? MAX_U32 : checkU32('options.toRound', o.toRound);
     if (from > to) throw invalidArgument('options.fromRound', 'must not exceed options.toRound');
     const limit = this.limit('options.limit', o.limit, this.limits.defaultQueryLimit, this.limits.maxQueryLimit);
-    return take(this.byValidator.values([id, from * 4], [id, to * 4 + 4]), limit);
+    const v = this.ids.lookup(id);
+    if (v < 0) return [];
+    return this.entries(this.roundRange(this.byValidator[v], v, from, TYPE_BELOW, to, TYPE_ABOVE, limit, undefined));
   }
 
   /**
@@ -206,11 +449,9 @@ export class VoteStore implements VoteStoreApi, RecordApplier {
   async getRecentVotes(limit?: number): Promise<VoteLogEntry[]> {
     this.checkOpen();
     const n = this.limit('limit', limit, this.limits.defaultQueryLimit, this.limits.maxQueryLimit);
+    const order = this.lsnOrder;
     const out: VoteLogEntry[] = [];
-    for (const [, entry] of this.byLsn.entriesReversed()) {
-      if (out.length >= n) break;
-      out.push(entry);
-    }
+    for (let i = this.size - 1; i >= 0 && out.length < n; i--) out.push(this.entry(order === null ? i + FIRST_SLOT : order[i]!));
     return out;
   }
 
@@ -230,19 +471,27 @@ export class VoteStore implements VoteStoreApi, RecordApplier {
     const end = q.endHeight === undefined ? Number.MAX_SAFE_INTEGER : checkSafeUint('query.endHeight', q.endHeight);
     if (start > end) throw invalidArgument('query.startHeight', 'must not exceed query.endHeight');
     const limit = this.limit('query.limit', q.limit, this.limits.defaultQueryLimit, this.limits.maxQueryLimit);
-    const match = (e: VoteLogEntry): boolean =>
-      e.vote.height >= start && e.vote.height <= end && (type === undefined || e.vote.voteType === type);
-    let candidates: Iterable<VoteLogEntry>;
-    if (round !== undefined) {
-      const lo = type === undefined ? round * 4 : roundType(round, type);
-      const hi = type === undefined ? round * 4 + 4 : lo + 1;
-      candidates = validatorId === undefined ? this.byRound.values([lo], [hi]) : this.byValidator.values([validatorId, lo], [validatorId, hi]);
-    } else if (validatorId !== undefined) {
-      candidates = this.byValidator.values([validatorId], [validatorId, Infinity]);
-    } else {
-      candidates = this.byHeight.values([start], [end, Infinity]);
+    const code = type === undefined ? 0 : voteTypeCode(type);
+    const c = this.cols;
+    const match = (slot: number): boolean => {
+      const h = c.height[slot]!;
+      return h >= start && h <= end && (code === 0 || c.type[slot] === code);
+    };
+    if (validatorId === undefined && round === undefined) {
+      const lo = this.probe(PROBE_LO, 0, TYPE_BELOW, NO_VALIDATOR, start, -1);
+      const hi = this.probe(PROBE_HI, 0, TYPE_BELOW, NO_VALIDATOR, end, Infinity);
+      return this.entries(collect(this.byHeight.keys(lo, hi), limit, code === 0 ? undefined : match));
     }
-    return take(filter(candidates, match), limit);
+    const v = validatorId === undefined ? NO_VALIDATOR : this.ids.lookup(validatorId);
+    if (v < 0) return [];
+    const tree = validatorId === undefined ? this.byRound : this.byValidator[v];
+    const loType = code === 0 ? TYPE_BELOW : code;
+    const hiType = code === 0 ? TYPE_ABOVE : code + 1;
+    const slots =
+      round === undefined
+        ? this.roundRange(tree, v, 0, TYPE_BELOW, MAX_U32, TYPE_ABOVE, limit, match)
+        : this.roundRange(tree, v, round, loType, round, hiType, limit, match);
+    return this.entries(slots);
   }
 
   /**
@@ -253,9 +502,10 @@ export class VoteStore implements VoteStoreApi, RecordApplier {
   async countVotesForRound(round: number, voteType?: VoteType): Promise<number> {
     this.checkOpen();
     const r = checkU32('round', round);
-    if (voteType === undefined) return this.byRound.countRange([r * 4], [r * 4 + 4]);
-    const rt = roundType(r, checkOneOf('voteType', voteType, VOTE_TYPES));
-    return this.byRound.countRange([rt], [rt + 1]);
+    const code = voteType === undefined ? 0 : voteTypeCode(checkOneOf('voteType', voteType, VOTE_TYPES));
+    const lo = this.probe(PROBE_LO, r, code === 0 ? TYPE_BELOW : code, NO_VALIDATOR, 0, -1);
+    const hi = this.probe(PROBE_HI, r, code === 0 ? TYPE_ABOVE : code + 1, NO_VALIDATOR, 0, -1);
+    return this.byRound.countRange(lo, hi);
   }
 
   /**
@@ -265,8 +515,10 @@ export class VoteStore implements VoteStoreApi, RecordApplier {
   async voteExists(validatorId: string, round: number, voteType: VoteType): Promise<boolean> {
     this.checkOpen();
     const id = checkValidatorId('validatorId', validatorId);
-    const rt = roundType(checkU32('round', round), checkOneOf('voteType', voteType, VOTE_TYPES));
-    return this.byValidator.countRange([id, rt], [id, rt + 1]) > 0;
+    const r = checkU32('round', round);
+    const code = voteTypeCode(checkOneOf('voteType', voteType, VOTE_TYPES));
+    const v = this.ids.lookup(id);
+    return v >= 0 && this.roundRange(this.byValidator[v], v, r, code, r, code + 1, 1, undefined).length > 0;
   }
 
   /**
@@ -278,16 +530,15 @@ export class VoteStore implements VoteStoreApi, RecordApplier {
   async getEarliestOpenRound(): Promise<number | null> {
     this.checkOpen();
     const f = this.lastFinalized;
+    const c = this.cols;
     if (f === null) {
       const first = this.byRound.minKey();
-      return first === undefined ? null : Math.floor(first[0] / 4);
+      return first === undefined ? null : c.round[first]!;
     }
-    for (const entry of this.byRound.values([f.round * 4], [f.round * 4 + 4])) {
-      if (entry.vote.height > f.height) return f.round;
-    }
-    if (f.round === MAX_U32) return null;
-    const next = this.byRound.keys([(f.round + 1) * 4]).next();
-    return next.done === true ? null : Math.floor(next.value[0] / 4);
+    const inRound = this.roundRange(this.byRound, NO_VALIDATOR, f.round, TYPE_BELOW, f.round, TYPE_ABOVE, Infinity, undefined);
+    for (const slot of inRound) if (c.height[slot]! > f.height) return f.round;
+    const next = collect(this.byRound.keys(this.probe(PROBE_LO, f.round, TYPE_ABOVE, NO_VALIDATOR, 0, -1)), 1, undefined);
+    return next.length === 0 ? null : c.round[next[0]!]!;
   }
 
   /**
@@ -316,11 +567,30 @@ export class VoteStore implements VoteStoreApi, RecordApplier {
     return this.lastFinalized;
   }
 
-  /** Folds one durable Vote or Finalized record into the indexes (replay). Throws CORRUPTION on a bad payload. */
+  /**
+   * Folds one durable Vote or Finalized record into the indexes (replay). Throws CORRUPTION on a
+   * bad payload (and then changes nothing). Decodes in place: no object per vote.
+   */
   apply(record: LogRecord): void {
     if (record.kind === RecordKind.Vote) {
-      const { vote, recordedAt } = decodeVoteRecord(record);
-      this.index(vote, record.lsn, recordedAt);
+      const f = this.fields;
+      readVoteRecord(record, f);
+      const p = record.payload;
+      const known = this.ids.findBytes(p, VOTE_ID_OFFSET, f.idLength);
+      // A new byte string is decoded and checked once (CORRUPTION before anything changes).
+      const v = known >= 0 ? known : this.ids.intern(decodeValidatorId(record));
+      const slot = this.cols.add();
+      const c = this.cols;
+      c.lsn[slot] = record.lsn;
+      c.height[slot] = f.height;
+      c.timestamp[slot] = f.timestamp;
+      c.recordedAt[slot] = f.recordedAt;
+      c.round[slot] = f.round;
+      c.type[slot] = f.typeCode;
+      c.validator[slot] = v;
+      c.hash[slot] = f.nil ? -1 : this.hashes.intern(p, VOTE_HASH_OFFSET);
+      c.signature.set(p.subarray(VOTE_SIGNATURE_OFFSET, VOTE_SIGNATURE_OFFSET + SIGNATURE_BYTES), slot * SIGNATURE_BYTES);
+      this.link(slot);
     } else if (record.kind === RecordKind.Finalized) {
       const f = decodeFinalizedRecord(record);
       this.indexFinalized({ id: record.lsn, height: f.height, round: f.round, recordedAt: f.recordedAt });
@@ -355,7 +625,7 @@ export class VoteStore implements VoteStoreApi, RecordApplier {
 
   /** Serializes appends of one slot; shares the write of an identical vote in flight. */
   private enqueue(v: ValidatorVote): Promise<AppendVoteResult> {
-    const key = `${roundType(v.round, v.voteType)}\u0000${v.validatorId}`;
+    const key = `${v.round * 4 + voteTypeCode(v.voteType)}\u0000${v.validatorId}`;
     let slot = this.slots.get(key);
     const twin = slot?.pending.find((p) => sameBlock(p.vote, v));
     if (twin !== undefined) return twin.promise.then((r) => ({ ...r, outcome: 'duplicate', conflictsWith: [] }));
@@ -379,28 +649,141 @@ export class VoteStore implements VoteStoreApi, RecordApplier {
   /** Decides (duplicate, equivocation, new) against the durable index and writes one batch. */
   private async write(v: ValidatorVote): Promise<AppendVoteResult> {
     this.checkOpen();
-    const rt = roundType(v.round, v.voteType);
-    const existing = take(this.byValidator.values([v.validatorId, rt], [v.validatorId, rt + 1]), Infinity);
-    const twin = existing.find((e) => sameBlock(e.vote, v));
-    if (twin !== undefined) return { ...twin, outcome: 'duplicate', conflictsWith: [] };
+    const code = voteTypeCode(v.voteType);
+    const validator = this.ids.lookup(v.validatorId);
+    const existing = validator < 0 ? [] : this.roundRange(this.byValidator[validator], validator, v.round, code, v.round, code + 1, Infinity, undefined);
+    const twin = existing.find((slot) => this.sameBlockAt(slot, v));
+    if (twin !== undefined) return { ...this.entry(twin), outcome: 'duplicate', conflictsWith: [] };
+    const conflictsWith = this.entries(existing);
     const outcome = existing.length === 0 ? 'stored' : 'equivocation';
     const recordedAt = this.recordedAt();
-    const extension = this.batchHook?.({ vote: v, outcome, conflictsWith: existing, recordedAt });
+    const extension = this.batchHook?.({ vote: v, outcome, conflictsWith, recordedAt });
     const extra: readonly RecordInput[] = extension?.records ?? [];
     const lsns = await this.ctx.log.append([{ kind: RecordKind.Vote, payload: encodeVoteRecord(v, recordedAt) }, ...extra]);
-    const entry = this.index(v, lsns[0] as Lsn, recordedAt);
+    const slot = this.index(v, lsns[0] as Lsn, recordedAt);
     extension?.onDurable?.(extra.map((r, i) => ({ lsn: lsns[i + 1] as Lsn, kind: r.kind, payload: r.payload })));
-    return { ...entry, outcome, conflictsWith: existing };
+    return { ...this.entry(slot), outcome, conflictsWith };
   }
 
-  private index(vote: ValidatorVote, lsn: Lsn, recordedAt: number): VoteLogEntry {
-    const entry: VoteLogEntry = Object.freeze({ id: lsn, vote: Object.freeze(vote), timestamp: vote.timestamp, recordedAt });
-    const rt = roundType(vote.round, vote.voteType);
-    this.byLsn.set(lsn, entry);
-    this.byRound.set([rt, vote.validatorId, lsn], entry);
-    this.byValidator.set([vote.validatorId, rt, lsn], entry);
-    this.byHeight.set([vote.height, lsn], entry);
-    return entry;
+  /** True when the stored vote in `slot` has `v`'s height and block hash. */
+  private sameBlockAt(slot: number, v: ValidatorVote): boolean {
+    const c = this.cols;
+    if (c.height[slot] !== v.height) return false;
+    const h = c.hash[slot]!;
+    if (h < 0 || v.blockHash === null) return h < 0 && v.blockHash === null;
+    return this.hashes.equals(h, v.blockHash, 0);
+  }
+
+  /** Puts a checked vote, durable at `lsn`, into a new slot and the indexes. */
+  private index(vote: ValidatorVote, lsn: Lsn, recordedAt: number): number {
+    const v = this.ids.intern(vote.validatorId);
+    const hash = vote.blockHash === null ? -1 : this.hashes.intern(vote.blockHash, 0);
+    const slot = this.cols.add();
+    const c = this.cols;
+    c.lsn[slot] = lsn;
+    c.height[slot] = vote.height;
+    c.timestamp[slot] = vote.timestamp;
+    c.recordedAt[slot] = recordedAt;
+    c.round[slot] = vote.round;
+    c.type[slot] = voteTypeCode(vote.voteType);
+    c.validator[slot] = v;
+    c.hash[slot] = hash;
+    c.signature.set(vote.signature, slot * SIGNATURE_BYTES);
+    this.link(slot);
+    return slot;
+  }
+
+  /** Adds a filled slot to every index. */
+  private link(slot: number): void {
+    const v = this.cols.validator[slot]!;
+    const mine = (this.byValidator[v] ??= new BTree<number, number>(this.compareInValidator));
+    if (!this.byRound.append(slot, slot)) this.byRound.set(slot, slot);
+    if (!mine.append(slot, slot)) mine.set(slot, slot);
+    if (!this.byHeight.append(slot, slot)) this.byHeight.set(slot, slot);
+    const lsn = this.cols.lsn[slot]!;
+    if (this.lsnOrder === null && lsn > this.lastLsn) this.lastLsn = lsn;
+    else this.insertByLsn(slot, lsn);
+  }
+
+  /** Keeps `lsnOrder` sorted when a slot arrives out of LSN order (never on replay; O(n) but rare). */
+  private insertByLsn(slot: number, lsn: number): void {
+    const n = slot - FIRST_SLOT;
+    let order = this.lsnOrder;
+    if (order === null || order.length <= n) {
+      const fresh = new Int32Array(this.cols.capacity);
+      if (order === null) for (let i = 0; i < n; i++) fresh[i] = i + FIRST_SLOT;
+      else fresh.set(order.subarray(0, n));
+      order = this.lsnOrder = fresh;
+    }
+    const lsns = this.cols.lsn;
+    let lo = 0;
+    let hi = n;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (lsns[order[mid]!]! < lsn) lo = mid + 1;
+      else hi = mid;
+    }
+    order.copyWithin(lo + 1, lo, n);
+    order[lo] = slot;
+  }
+
+  /** Writes a range bound into probe slot `slot`. */
+  private probe(slot: number, round: number, type: number, validator: number, height: number, lsn: number): number {
+    const c = this.cols;
+    c.round[slot] = round;
+    c.type[slot] = type;
+    c.validator[slot] = validator;
+    c.height[slot] = height;
+    c.lsn[slot] = lsn;
+    return slot;
+  }
+
+  /**
+   * Slots of `tree` (byRound, or one validator's tree; none: no slots) from (validator, fromRound, fromType) up to, not
+   * including, (validator, toRound, toType), at most `limit` of those `keep` accepts.
+   */
+  private roundRange(
+    tree: BTree<number, number> | undefined,
+    validator: number,
+    fromRound: number,
+    fromType: number,
+    toRound: number,
+    toType: number,
+    limit: number,
+    keep: ((slot: number) => boolean) | undefined,
+  ): number[] {
+    if (tree === undefined) return [];
+    const lo = this.probe(PROBE_LO, fromRound, fromType, validator, 0, -1);
+    const hi = this.probe(PROBE_HI, toRound, toType, validator, 0, -1);
+    return collect(tree.keys(lo, hi), limit, keep);
+  }
+
+  /** The entries of `slots`, built from the columns. */
+  private entries(slots: readonly number[]): VoteLogEntry[] {
+    const out = new Array<VoteLogEntry>(slots.length);
+    for (let i = 0; i < slots.length; i++) out[i] = this.entry(slots[i]!);
+    return out;
+  }
+
+  /**
+   * A fresh entry for the vote in `slot`, byte arrays copied: the caller owns it, and changing
+   * it changes nothing stored (so it is not frozen: freezing costs more than building it).
+   */
+  private entry(slot: number): VoteLogEntry {
+    const c = this.cols;
+    const h = c.hash[slot]!;
+    const timestamp = c.timestamp[slot]!;
+    const at = slot * SIGNATURE_BYTES;
+    const vote: ValidatorVote = {
+      validatorId: this.ids.names[c.validator[slot]!]!,
+      height: c.height[slot]!,
+      round: c.round[slot]!,
+      voteType: VOTE_TYPES[c.type[slot]! - 1]!,
+      blockHash: h < 0 ? null : this.hashes.copy(h),
+      timestamp,
+      signature: c.signature.slice(at, at + SIGNATURE_BYTES),
+    };
+    return { id: c.lsn[slot]! as Lsn, vote, timestamp, recordedAt: c.recordedAt[slot]! };
   }
 
   private async writeFinalized(height: number, round: number): Promise<FinalizedMark> {
@@ -430,20 +813,18 @@ export class VoteStore implements VoteStoreApi, RecordApplier {
   }
 }
 
-function conflict(message: string, details: Record<string, unknown>): ConsensusStoreError {
-  return new ConsensusStoreError('CONFLICT', message, { details });
-}
-
-function take<T>(items: Iterable<T>, limit: number): T[] {
-  const out: T[] = [];
+/** The first `limit` keys `items` yields that `keep` accepts (all of them without `keep`), consumed at once. */
+function collect(items: Iterator<number>, limit: number, keep: ((slot: number) => boolean) | undefined): number[] {
+  const out: number[] = [];
   if (limit <= 0) return out;
-  for (const item of items) {
-    out.push(item);
+  for (let r = items.next(); r.done !== true; r = items.next()) {
+    if (keep !== undefined && !keep(r.value)) continue;
+    out.push(r.value);
     if (out.length >= limit) break;
   }
   return out;
 }
 
-function* filter<T>(items: Iterable<T>, keep: (item: T) => boolean): Generator<T> {
-  for (const item of items) if (keep(item)) yield item;
+function conflict(message: string, details: Record<string, unknown>): ConsensusStoreError {
+  return new ConsensusStoreError('CONFLICT', message, { details });
 }

@@ -72,6 +72,8 @@ function expectRangeMatches(
 type Op =
   | { readonly kind: 'set'; readonly key: number; readonly value: number }
   | { readonly kind: 'delete'; readonly key: number }
+  /** `append` of (largest key, or 3 when empty) + delta: above the largest when delta > 0. */
+  | { readonly kind: 'append'; readonly delta: number; readonly value: number }
   | { readonly kind: 'deleteBelow'; readonly key: number }
   | { readonly kind: 'clear' }
   | { readonly kind: 'query'; readonly lo: number | undefined; readonly hi: number | undefined; readonly hiInclusive: boolean | undefined };
@@ -82,6 +84,7 @@ function opsArbitrary(keySpace: number): fc.Arbitrary<Op[]> {
   const op: fc.Arbitrary<Op> = fc.oneof(
     { weight: 12, arbitrary: fc.record({ kind: fc.constant('set' as const), key, value: fc.integer() }) },
     { weight: 6, arbitrary: fc.record({ kind: fc.constant('delete' as const), key }) },
+    { weight: 8, arbitrary: fc.record({ kind: fc.constant('append' as const), delta: fc.integer({ min: -3, max: 5 }), value: fc.integer() }) },
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('deleteBelow' as const), key }) },
     { weight: 1, arbitrary: fc.constant({ kind: 'clear' as const }) },
     {
@@ -108,6 +111,14 @@ function runOps(maxNodeSize: number, ops: readonly Op[]): void {
       case 'delete':
         expect(tree.delete(op.key)).toBe(model.delete(op.key));
         break;
+      case 'append': {
+        const max = model.entries.at(-1)?.[0];
+        const key = (max ?? 3) + op.delta;
+        const above = max === undefined || key > max;
+        expect(tree.append(key, op.value)).toBe(above);
+        if (above) model.set(key, op.value);
+        break;
+      }
       case 'deleteBelow':
         expect(tree.deleteBelow(op.key)).toBe(model.deleteBelow(op.key));
         break;
@@ -355,6 +366,36 @@ describe('BTree bulk shapes', () => {
     expect(tree.deleteBelow(Infinity)).toBe(50_000);
     tree.checkInvariants();
     expect(tree.stats()).toMatchObject({ depth: 1, leaves: 1 });
+  });
+
+  it('takes 200k appends (the replay fast path) into full leaves, refuses a key not above the largest, and mixes with set', () => {
+    const tree = new BTree<number, number>(compareNumbers);
+    const start = performance.now();
+    for (let i = 0; i < 200_000; i++) expect(tree.append(i * 2, i)).toBe(true);
+    console.log(`200k appends: ${(performance.now() - start).toFixed(1)} ms`, tree.stats());
+    tree.checkInvariants();
+    expect(tree.stats().leafFill).toBe(1);
+    expect(tree.append(399_998, 0)).toBe(false);
+    expect(tree.append(7, 0)).toBe(false);
+    expect(tree.get(399_998)).toBe(199_999);
+    expect(tree.size).toBe(200_000);
+    expect(tree.set(7, -7)).toBe(true);
+    expect(tree.append(400_000, 200_000)).toBe(true);
+    tree.checkInvariants();
+    expect(tree.size).toBe(200_002);
+    expect(tree.countRange(0, 20)).toBe(11);
+    expect([...tree.keysReversed(undefined, 399_990)]).toEqual([400_000, 399_998, 399_996, 399_994, 399_992, 399_990]);
+    expect(tree.deleteBelow(399_000)).toBe(199_501);
+    expect(tree.append(400_002, 1)).toBe(true);
+    tree.checkInvariants();
+  });
+
+  it('iterators created before an append throw on their next next()', () => {
+    const tree = new BTree<number, number>(compareNumbers);
+    tree.append(1, 1);
+    const it = tree.keys();
+    tree.append(2, 2);
+    expect(() => it.next()).toThrow(/changed during iteration/);
   });
 
   it('takes descending inserts and deletes of every other key without breaking an invariant', () => {

@@ -1,0 +1,271 @@
+/**
+ * The simulated scenarios. Each takes a fresh `SimRun` (its own disk and seed) and records
+ * problems on it:
+ * - `crash`: epochs of concurrent waves, each ended by a power cut at an armed I/O call, an
+ *   explicit cut with calls in flight, or a clean close; reopen (sometimes cut again during
+ *   the open) and check, carrying the model across every epoch of the run;
+ * - `eio`: an fdatasync fails (D6): the store must poison (that call and every later write
+ *   reject), keep answering reads, and reopen with every acknowledged write;
+ * - `enospc`: the disk fills (D6): writes reject DISK_FULL without poisoning, and work again
+ *   once space is freed;
+ * - `corrupt`: bits flipped or bytes overwritten in a sealed segment: the open must fail with
+ *   CORRUPTION naming file and offset (never return damaged data); `repair: true` then cuts,
+ *   sometimes with a power cut in the middle of the repair, and keeps everything before.
+ *
+ * They must never decide anything from a clock or `Math.random`: a seed replays a run exactly.
+ */
+import { isStoreError } from '../../src/errors.ts';
+import { readManifest } from '../../src/log/manifest.ts';
+import type { ValidatorVote } from '../../src/stores/vote-types.ts';
+import { blockHashOf, fakeSignature } from '../keys.ts';
+import { describe, SIM_DIR, SimRun } from './harness.ts';
+
+/** Every scenario, by name, with its share of runs. */
+export const SCENARIOS: ReadonlyArray<readonly [string, number, (run: SimRun) => Promise<void>]> = [
+  ['crash', 70, crashScenario],
+  ['eio', 10, eioScenario],
+  ['enospc', 10, enospcScenario],
+  ['corrupt', 10, corruptScenario],
+];
+
+/** Opens the first store and registers the validators. */
+async function start(run: SimRun): Promise<boolean> {
+  try {
+    await run.open();
+  } catch (err) {
+    run.problems.push(`first open failed: ${describe(err)}`);
+    return false;
+  }
+  await run.workload.registerMissing();
+  return true;
+}
+
+/** Runs `waves` waves; returns true when a power cut happened during them. */
+async function runWaves(run: SimRun, waves: number, cutAfterWave?: number): Promise<boolean> {
+  const crashes = run.disk.stats.crashes;
+  const inflight: Promise<unknown>[] = [];
+  for (let w = 0; w < waves; w++) {
+    const calls = run.workload.wave();
+    inflight.push(...calls);
+    if (w === cutAfterWave) {
+      for (let t = run.prng.int(0, 40); t > 0; t--) await Promise.resolve();
+      run.cut('explicit-midflight');
+      break;
+    }
+    await run.settle(calls, `wave ${w}`);
+    if (run.disk.stats.crashes !== crashes) break;
+  }
+  if (run.disk.stats.crashes !== crashes && cutAfterWave === undefined) {
+    run.countCut('run:other');
+    run.probe.disarm();
+    run.workload.model.powerCut();
+  }
+  await run.settle(inflight, 'in-flight calls after a cut');
+  return run.disk.stats.crashes !== crashes;
+}
+
+/** One epoch: waves, then a cut (armed, mid-flight or after the fact) or a clean close; reopen; check. */
+async function crashEpoch(run: SimRun, callsEstimate: number): Promise<number> {
+  const before = run.disk.callCount;
+  const mode = run.prng.pick(['armed', 'armed', 'armed', 'armed', 'midflight', 'clean']);
+  const waves = run.prng.int(1, 4);
+  if (mode === 'armed') run.probe.arm(run.prng.int(1, Math.max(2, callsEstimate)));
+  const cut = await runWaves(run, waves, mode === 'midflight' ? run.prng.int(0, waves - 1) : undefined);
+  const used = run.disk.callCount - before;
+  if (!cut) {
+    if (mode === 'clean') {
+      await run.close();
+    } else {
+      run.cut('after-waves');
+    }
+  }
+  await run.dropStore();
+  await run.reopen();
+  await run.check();
+  return used;
+}
+
+async function crashScenario(run: SimRun): Promise<void> {
+  if (!(await start(run))) return;
+  let estimate = 150;
+  const epochs = run.prng.int(5, 12);
+  for (let e = 0; e < epochs && run.store !== undefined && run.problems.length === 0; e++) {
+    const used = await crashEpoch(run, estimate);
+    estimate = Math.max(20, Math.round((estimate + used * 1.3) / 2));
+  }
+  await run.close();
+}
+
+/** A vote no one else writes, for probing whether writes are accepted. */
+function probeVote(run: SimRun, n: number): ValidatorVote {
+  const h = run.workload.height + 1000 + n;
+  return { validatorId: 'probe-voter', height: h, round: 4_000_000 + n, voteType: 'prevote', blockHash: blockHashOf(h, 0), timestamp: 1, signature: fakeSignature(n) };
+}
+
+async function eioScenario(run: SimRun): Promise<void> {
+  if (!(await start(run))) return;
+  await runWaves(run, run.prng.int(1, 3));
+  const op = run.prng.pick(['writeAndSync', 'datasync'] as const);
+  run.disk.injectFault(op, 'EIO');
+  await runWaves(run, run.prng.int(1, 3));
+  const store = run.store!;
+  const delivered = run.disk.stats.faultsInjected[`${op}:EIO`] ?? 0;
+  run.disk.clearFaults();
+  if (store.log.status === 'poisoned') {
+    run.tally.fault(`${op}:EIO->poisoned`);
+    const w = run.workload.model.vote(probeVote(run, 1));
+    try {
+      await run.workload.model.track(w, store.votes.appendVote(w.vote), (e) => e.id);
+      run.problems.push('D6: a write was acknowledged after the store was poisoned by EIO');
+    } catch (err) {
+      if (!isStoreError(err, 'IO_FAILED')) run.problems.push(`D6: a write after poisoning rejected with ${describe(err)}, not IO_FAILED`);
+    }
+    await run.check(); // reads keep working on the poisoned store
+  } else {
+    run.tally.fault(delivered > 0 ? `${op}:EIO->absorbed` : `${op}:EIO->not-reached`);
+  }
+  run.cut(run.prng.bool() ? 'after-eio' : 'after-eio-2');
+  await run.dropStore();
+  await run.reopen();
+  await run.check();
+  await runWaves(run, 1);
+  await run.close();
+}
+
+/** Bytes of every file on the disk now. */
+function usedBytes(run: SimRun): number {
+  let total = 0;
+  for (const path of run.disk.listFiles()) total += run.disk.readFileNow(path)?.length ?? 0;
+  return total;
+}
+
+async function enospcScenario(run: SimRun): Promise<void> {
+  if (!(await start(run))) return;
+  await runWaves(run, run.prng.int(1, 2));
+  const injected = run.prng.bool(0.3);
+  if (injected) {
+    run.disk.injectFault('writeAndSync', 'ENOSPC', run.prng.int(1, 3));
+    run.tally.fault('writeAndSync:ENOSPC');
+  } else {
+    run.disk.setCapacity(usedBytes(run) + run.prng.int(0, run.segmentSize));
+    run.tally.fault('capacity:ENOSPC');
+  }
+  const refusedBefore = run.workload.model.refusals;
+  await runWaves(run, run.prng.int(1, 3));
+  const store = run.store!;
+  if (store.log.status === 'poisoned') run.problems.push('D6: a full disk poisoned the store (ENOSPC must reject with DISK_FULL only)');
+  await run.check(); // nothing acknowledged was damaged; reads work
+  run.disk.setCapacity(undefined);
+  run.disk.clearFaults();
+  if (run.workload.model.refusals > refusedBefore) run.tally.fault('DISK_FULL-rejections');
+  const w = run.workload.model.vote(probeVote(run, 2));
+  try {
+    await run.workload.model.track(w, store.votes.appendVote(w.vote), (e) => e.id);
+  } catch (err) {
+    run.problems.push(`D6: after space was freed a write still failed: ${describe(err)}`);
+  }
+  await runWaves(run, 1);
+  run.cut('after-enospc');
+  await run.dropStore();
+  await run.reopen();
+  await run.check();
+  await run.close();
+}
+
+/** Segment files holding committed data that a later segment follows (sealed), with their data end. */
+function sealedSegments(run: SimRun): { path: string; end: number }[] {
+  const segs = run.disk.listFiles().filter((p) => p.startsWith(`${SIM_DIR}/wal/`) && p.endsWith('.wal')).sort();
+  const withData = segs.map((path) => {
+    const bytes = run.disk.readDurableNow(path) ?? new Uint8Array();
+    let end = bytes.length;
+    while (end > 0 && bytes[end - 1] === 0) end--;
+    return { path, end };
+  });
+  const lastWithData = withData.reduce((acc, s, i) => (s.end > 32 ? i : acc), -1);
+  return withData.slice(0, Math.max(0, lastWithData)).filter((s) => s.end > 32);
+}
+
+async function corruptScenario(run: SimRun): Promise<void> {
+  if (!(await start(run))) return;
+  for (let i = run.prng.int(3, 6); i > 0; i--) await runWaves(run, 1);
+  await run.close();
+  const sealed = sealedSegments(run);
+  if (sealed.length === 0) {
+    run.tally.fault('corrupt:no-sealed-segment');
+    return;
+  }
+  const target = run.prng.pick(sealed);
+  const offset = run.prng.int(0, target.end - 1);
+  const manifest = await readManifest(run.disk.fs(), SIM_DIR);
+  const segId = Number(target.path.slice(-20, -4));
+  const segFirstLsn = manifest?.sealed.find((s) => s.id === segId)?.firstLsn ?? 1;
+  if (run.prng.bool()) {
+    run.disk.flipBit(target.path, offset);
+    run.tally.fault('bit-flip');
+  } else {
+    const len = Math.min(run.prng.int(1, 64), target.end - offset);
+    run.disk.overwrite(target.path, offset, run.prng.fill(new Uint8Array(len)));
+    run.tally.fault('overwrite');
+  }
+  try {
+    await run.open();
+    // The damage fell where no check could see it (e.g. alignment padding): nothing may differ.
+    run.tally.fault('corrupt:undetected-harmless?');
+    await run.check();
+    await run.close();
+    return;
+  } catch (err) {
+    if (!isStoreError(err, 'CORRUPTION')) run.problems.push(`damaged sealed segment: open failed with ${describe(err)}, not CORRUPTION`);
+    else if (err.location === undefined || !err.location.file.endsWith('.wal')) {
+      run.problems.push(`CORRUPTION without the damaged file's location: ${describe(err)} (damage in ${target.path} at ${offset})`);
+    } else if (err.location.file !== target.path) {
+      run.problems.push(`CORRUPTION names ${err.location.file}, damage is in ${target.path}`);
+    }
+  }
+  let lostFrom = segFirstLsn;
+  run.allowFresh = true;
+  if (run.prng.bool(0.5)) {
+    run.probe.phase = 'repair';
+    run.probe.arm(run.prng.int(1, 80));
+    const crashes = run.disk.stats.crashes;
+    try {
+      const store = await run.open(true);
+      lostFrom = Math.min(lostFrom, store.log.openReport.repair?.firstLostLsn ?? Infinity);
+    } catch {
+      // the cut fell inside the repair
+    }
+    run.probe.phase = 'run';
+    if (run.disk.stats.crashes > crashes) {
+      run.countCut('repair:other');
+      run.workload.model.powerCut();
+    } else {
+      run.probe.disarm();
+      run.cut('after-repair');
+    }
+    await run.dropStore();
+  }
+  let store;
+  try {
+    store = await run.open(true);
+  } catch (err) {
+    run.problems.push(`open with repair: true failed: ${describe(err)}`);
+    return;
+  }
+  const report = store.log.openReport.repair;
+  if (report !== undefined) {
+    if (report.firstLostLsn !== undefined && report.firstLostLsn < segFirstLsn) {
+      run.problems.push(`repair cut from LSN ${report.firstLostLsn}, before the damaged segment (first LSN ${segFirstLsn})`);
+    }
+    lostFrom = Math.min(lostFrom, report.firstLostLsn ?? Infinity);
+  }
+  await run.check(lostFrom);
+  await store.close();
+  run.store = undefined;
+  try {
+    await run.open();
+    await run.check(lostFrom);
+    await run.close();
+  } catch (err) {
+    run.problems.push(`open after a repair failed: ${describe(err)}`);
+  }
+}

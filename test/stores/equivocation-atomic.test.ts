@@ -1,0 +1,183 @@
+/**
+ * D3 through openStore: the batch of an equivocating vote carries the vote, its Evidence record
+ * and its EquivocationDetected audit entry (with the signed audit head) as ONE log.append made by
+ * the audit log. A power cut at every I/O call of that batch, on the simulated disk under the
+ * real write-ahead log (with and without a segment rotation inside the batch): after reopen all
+ * three are there or none, an acknowledged append has all three, and the audit chain verifies.
+ * Also: concurrency with other audit writers, a DISK_FULL batch leaving nothing behind, and the
+ * devnet's accountability sink not writing the audit entry a second time.
+ */
+import { describe, expect, it } from 'vitest';
+import { publicKeyOf, signVote } from '../../src/codec/vote-sign.ts';
+import { RecordKind } from '../../src/codec/kinds.ts';
+import { sinksFromStores } from '../../src/consensus/accountability-sinks.ts';
+import { SimulatedDisk } from '../../src/io/sim-disk.ts';
+import { openStore, type ConsensusStore } from '../../src/store.ts';
+import type { ValidatorVote } from '../../src/stores/vote-types.ts';
+
+const CHAIN = 'atomic-chain';
+const DIR = '/data';
+const NODE_KEY = { privateKey: new Uint8Array(32).fill(42) };
+const SEGMENT_SIZE = 4096;
+
+function keyOf(n: number): Uint8Array {
+  return new Uint8Array(32).fill(n);
+}
+
+function vote(validator: number, round: number, hashByte: number, height = 7): ValidatorVote {
+  return signVote(
+    { validatorId: `val-${validator}`, height, round, voteType: 'prevote', blockHash: new Uint8Array(32).fill(hashByte), timestamp: 1_700_000_000_000 + round },
+    keyOf(validator),
+    CHAIN,
+  );
+}
+
+async function open(disk: SimulatedDisk): Promise<ConsensusStore> {
+  let clock = 1_750_000_000_000;
+  return openStore({ dir: DIR, fs: disk.fs(), chainId: CHAIN, nodeKey: NODE_KEY, now: () => clock++, log: { segmentSize: SEGMENT_SIZE } });
+}
+
+/** A store with validators 1..3 registered, vote A of val-1 in round 5, and `filler` other votes. */
+async function prepared(seed: number, filler: number): Promise<{ disk: SimulatedDisk; store: ConsensusStore }> {
+  const disk = new SimulatedDisk({ seed, tearInterruptedWrites: true });
+  const store = await open(disk);
+  for (const n of [1, 2, 3]) await store.validators.registerValidator({ id: `val-${n}`, publicKey: publicKeyOf(keyOf(n)), stake: 100n }, 0);
+  await store.votes.appendVote(vote(1, 5, 0xaa));
+  for (let i = 0; i < filler; i++) await store.votes.appendVote(vote(2 + (i % 2), 10 + i, 1));
+  return { disk, store };
+}
+
+/** What of the equivocation the store holds: the second vote, its evidence, its audit entry. */
+async function parts(store: ConsensusStore): Promise<{ vote: number; evidence: number; audit: number }> {
+  const votes = await store.votes.queryVotes({ validatorId: 'val-1', round: 5 });
+  const evidence = await store.evidence.queryByValidator('val-1');
+  const audit = (await store.audit.queryByValidator('val-1')).filter((e) => e.event.type === 'EquivocationDetected');
+  return { vote: votes.length - 1, evidence: evidence.length, audit: audit.length };
+}
+
+describe('equivocation through openStore: vote, evidence and audit entry in one batch (D3)', () => {
+  it('writes all three, indexed in every store, in contiguous LSNs of one append', async () => {
+    const { store } = await prepared(1, 0);
+    const before = store.log.nextLsn;
+    const result = await store.votes.appendVote(vote(1, 5, 0xbb));
+    expect(result.outcome).toBe('equivocation');
+    expect(await parts(store)).toEqual({ vote: 1, evidence: 1, audit: 1 });
+    const kinds: number[] = [];
+    await store.log.scan((r) => void kinds.push(r.kind), before);
+    expect(kinds).toEqual([RecordKind.Vote, RecordKind.Evidence, RecordKind.AuditEvent, RecordKind.AuditHead]);
+    const [stored] = await store.evidence.queryByValidator('val-1');
+    expect(stored).toMatchObject({ type: 'Equivocation', status: 'verified', submittedBy: 'local' });
+    expect((await store.audit.verifyIntegrity()).ok).toBe(true);
+    await store.close();
+  });
+
+  // Outcomes over every case: both must occur (a cut before the commit, and after it).
+  const outcomes = { all: 0, none: 0 };
+  it.each([
+    [11, 0],
+    [12, 9],
+    [13, 14],
+    [14, 17],
+    [15, 15],
+    [16, 13],
+  ])('a power cut at every I/O call of the batch leaves all three or none (seed %i, %i filler votes)', async (seed, filler) => {
+    const probe = await prepared(seed, filler);
+    const start = probe.disk.callCount;
+    await probe.store.votes.appendVote(vote(1, 5, 0xbb));
+    const total = probe.disk.callCount - start;
+    await probe.store.close();
+    expect(total).toBeGreaterThan(0);
+
+    let seenAll = 0;
+    let seenNone = 0;
+    for (let at = 1; at <= total; at++) {
+      const { disk, store } = await prepared(seed, filler);
+      disk.crashAtCall(at);
+      let acked = false;
+      try {
+        await store.votes.appendVote(vote(1, 5, 0xbb));
+        acked = true;
+      } catch {
+        // the power cut
+      }
+      if (disk.stats.crashes === 0) disk.crash();
+      const reopened = await open(disk);
+      const got = await parts(reopened);
+      const all = got.vote === 1 && got.evidence === 1 && got.audit === 1;
+      const none = got.vote === 0 && got.evidence === 0 && got.audit === 0;
+      expect(all || none, `crash at call ${at} of ${total}: ${JSON.stringify(got)}`).toBe(true);
+      if (acked) expect(all, `crash at call ${at}: acknowledged but ${JSON.stringify(got)}`).toBe(true);
+      if (all) seenAll++;
+      else seenNone++;
+      const integrity = await reopened.audit.verifyIntegrity();
+      expect(integrity.ok, `crash at call ${at}: ${JSON.stringify(integrity)}`).toBe(true);
+      // The store keeps working: the equivocation can be (re)recorded, once.
+      await reopened.votes.appendVote(vote(1, 5, 0xbb));
+      expect(await parts(reopened)).toEqual({ vote: 1, evidence: 1, audit: 1 });
+      await reopened.close();
+    }
+    expect(seenAll + seenNone).toBe(total);
+    outcomes.all += seenAll;
+    outcomes.none += seenNone;
+    console.log(`equivocation crash points (seed ${seed}, ${filler} filler votes): ${total} I/O calls; after the cut all three ${seenAll}, none ${seenNone}`);
+  });
+
+  it('saw both outcomes over the crash points above', () => {
+    expect(outcomes.all).toBeGreaterThan(0);
+    expect(outcomes.none).toBeGreaterThan(0);
+  });
+
+  it('orders concurrent equivocations and other audit writes in one valid chain', async () => {
+    // Default-sized segments: the audit log joins concurrent calls into one batch (see the report on batch bytes).
+    const disk = new SimulatedDisk({ seed: 2 });
+    const store = await openStore({ dir: DIR, fs: disk.fs(), chainId: CHAIN, nodeKey: NODE_KEY });
+    for (const n of [1, 2]) await store.validators.registerValidator({ id: `val-${n}`, publicKey: publicKeyOf(keyOf(n)), stake: 100n }, 0);
+    await store.votes.appendVote(vote(1, 5, 0xaa));
+    const calls: Promise<unknown>[] = [];
+    for (let i = 0; i < 4; i++) {
+      calls.push(store.votes.appendVote(vote(1, 5, 0xb0 + i)));
+      calls.push(store.audit.logEvent({ type: 'RoundStarted', height: 7, round: 20 + i, proposer: 'val-2' }));
+      calls.push(store.votes.appendVote(vote(2, 30 + i, 1)));
+      calls.push(store.votes.appendVote(vote(2, 30 + i, 2)));
+    }
+    await Promise.all(calls);
+    // val-1, round 5: A then four conflicting votes, serialized: vote k conflicts with the k before it.
+    const evidence = await store.evidence.queryByValidator('val-1');
+    const audit = (await store.audit.queryByValidator('val-1')).filter((e) => e.event.type === 'EquivocationDetected');
+    expect(evidence.length).toBe(1 + 2 + 3 + 4);
+    expect(audit.length).toBe(1 + 2 + 3 + 4);
+    expect((await store.evidence.getOffenseCount('val-2')).verified).toBe(4);
+    expect((await store.audit.verifyIntegrity()).ok).toBe(true);
+    await store.close();
+  });
+
+  it('a batch that fails (DISK_FULL) leaves nothing in any store, and a retry records it once', async () => {
+    const { disk, store } = await prepared(3, 0);
+    const auditSize = store.audit.size;
+    disk.injectFault('writeAndSync', 'ENOSPC');
+    disk.injectFault('write', 'ENOSPC');
+    await expect(store.votes.appendVote(vote(1, 5, 0xbb))).rejects.toMatchObject({ code: 'DISK_FULL' });
+    disk.clearFaults();
+    expect(await parts(store)).toEqual({ vote: 0, evidence: 0, audit: 0 });
+    expect(store.audit.size).toBe(auditSize);
+    const again = await store.votes.appendVote(vote(1, 5, 0xbb));
+    expect(again.outcome).toBe('equivocation');
+    expect(await parts(store)).toEqual({ vote: 1, evidence: 1, audit: 1 });
+    expect((await store.audit.verifyIntegrity()).ok).toBe(true);
+    await store.close();
+    const reopened = await open(disk);
+    expect(await parts(reopened)).toEqual({ vote: 1, evidence: 1, audit: 1 });
+    await reopened.close();
+  });
+
+  it('the devnet sink finds the evidence recorded and writes no second audit entry', async () => {
+    const { store } = await prepared(4, 0);
+    const first = vote(1, 5, 0xaa);
+    const second = vote(1, 5, 0xbb);
+    await store.votes.appendVote(second);
+    const sinks = sinksFromStores(store, 'node-1');
+    await sinks.recordEvidence?.({ validatorId: 'val-1', first, second, detectedAtHeight: 7 }, 'id');
+    expect(await parts(store)).toEqual({ vote: 1, evidence: 1, audit: 1 });
+    await store.close();
+  });
+});
