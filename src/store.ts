@@ -221,11 +221,12 @@ async function buildStores(log: Log, options: StoreOptions, env: OpenEnv): Promi
 
   // First: it checks the identity, whose validator id is the default `nodeId`.
   const signGuard = new SignGuard(ctx, { chainId, ...(options.identity === undefined ? {} : { identity: options.identity }) });
-  const exportFs = env.fs ?? (o.fs === undefined ? undefined : checkObject('options.fs', o.fs));
+  if (o.fs !== undefined) checkObject('options.fs', o.fs);
+  const exportFs = env.fs ?? options.fs;
   const audit = new AuditLog(ctx, {
     ...nodeKey,
     chainId,
-    ...(exportFs === undefined ? {} : { fs: exportFs as unknown as FileSystem }),
+    ...(exportFs === undefined ? {} : { fs: exportFs }),
     ...(auditLimits === undefined ? {} : { limits: auditLimits }),
   });
   const validators = new ValidatorRegistry(ctx);

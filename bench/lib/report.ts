@@ -304,7 +304,13 @@ export async function writeReport(input: ReportInput): Promise<string[]> {
       if (e.kind !== 'rows') continue;
       for (const r of e.rows) {
         if (r.target === undefined) continue;
-        const measure = r.target.includes('ops') ? `ops ratio ${formatRatio(r.ratio_ops)}` : r.target.includes('p99') ? `p99 ratio ${formatRatio(r.ratio_p99)}` : `p50 ${formatNumber(r.p50_us / 1000)} ms`;
+        const measure = r.target.includes('records/s')
+          ? `${formatNumber(r.ops_per_s)} records/s`
+          : r.target.includes('ops')
+            ? `ops ratio ${formatRatio(r.ratio_ops)}`
+            : r.target.includes('p99')
+              ? `p99 ratio ${formatRatio(r.ratio_p99)}`
+              : `p50 ${formatNumber(r.p50_us / 1000)} ms`;
         targets.push(`| ${esc(r.scenario)} | ${esc(r.system)} | ${r.concurrency} | ${esc(r.target)} | ${measure} | ${r.target_met === true ? 'MET' : '**MISSED**'} |`);
       }
     }

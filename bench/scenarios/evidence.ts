@@ -84,12 +84,12 @@ function opsPerSecond(count: number, body: (i: number) => unknown): number {
 }
 
 /**
- * Fills an evidence store with `count` verified equivocations (quick: 500, full: 5,000), then
+ * Fills an evidence store with `count` verified equivocations (quick: 200, full: 5,000), then
  * measures `verifyEvidence` per second against the bare-verify floor and @noble/ed25519.
  * Emits one record and returns the figures.
  */
 export async function runEvidenceScenario(opts: EvidenceScenarioOptions): Promise<EvidenceScenarioResult> {
-  const count = opts.quick ? 500 : 5_000;
+  const count = opts.quick ? 200 : 5_000;
   const publicKeys = Array.from({ length: VALIDATORS }, (_, n) => publicKeyOf(keyOf(n)));
   const store = new ByzantineEvidenceStore(
     { log: memoryLog(), now: () => 1_700_000_000_000 },

@@ -67,8 +67,8 @@ const FULL: Sizing = {
   settleMs: 1000,
 };
 const QUICK: Sizing = {
-  singleCount: 400,
-  concurrentMs: 150,
+  singleCount: 200,
+  concurrentMs: 100,
   batchCalls: 30,
   cpuMs: 200,
   idleMs: 100,

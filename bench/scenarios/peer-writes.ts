@@ -99,14 +99,15 @@ function peerLabel(peer: PeerStore, how: string): string {
   return `${peer.name} ${how} (${mode})`;
 }
 
-async function withRig(ctx: BenchContext, label: string, body: (rig: Rig, reps: number) => Promise<void>): Promise<void> {
+/** Repetitions: 1 with --quick; at most `cap` otherwise (9 systems x 4 concurrencies add up on a 15-minute budget). */
+async function withRig(ctx: BenchContext, label: string, body: (rig: Rig, reps: number) => Promise<void>, cap = 100): Promise<void> {
   const rig = await openRig(ctx, label);
   if (typeof rig === 'string') {
     ctx.emitRecord({ scenario: label, skipped: true, reason: rig }, `\n== ${label}: skipped: store not available (${rig})`);
     return;
   }
   try {
-    await body(rig, ctx.quick ? 1 : ctx.reps);
+    await body(rig, ctx.quick ? 1 : Math.min(cap, ctx.reps));
   } finally {
     await closeRig(rig);
   }
@@ -270,7 +271,7 @@ export async function runVotersScenario(ctx: BenchContext): Promise<void> {
       ...rig.notes,
     ];
     ctx.emit(`voters: votes in flight, durable (${reps} reps; ops/s = votes/s)`, rows.map((r, i) => (i === 0 ? { ...r, note: notes.join('; ') } : r)));
-  });
+  }, 3);
 }
 
 // ---- 3. a validator's real mix per block --------------------------------------------------------
@@ -338,5 +339,5 @@ export async function runBlockScenario(ctx: BenchContext): Promise<void> {
     const head = rows[0];
     if (head !== undefined && rig.notes.length > 0) rows[0] = { ...head, note: [head.note, ...rig.notes].join('; ') };
     ctx.emit(`block: a validator's mix per block, ${VALIDATORS} validators (${reps} reps; p50/p99 = time to persist a block, ops/s = blocks/s)`, rows);
-  });
+  }, 3);
 }

@@ -1,6 +1,6 @@
 /**
  * `npm run bench -- query` (issue 6, scenario 5): the vote store's questions asked of every
- * system holding the same 100,000 votes (20,000 with --quick; 100 validators, 200 votes a
+ * system holding the same 100,000 votes (4,000 with --quick; 100 validators, 200 votes a
  * round), timed with tinybench: a round's votes (200), a validator's history (up to 1,000
  * votes from a round on), a range by height (10 heights: 2,000 votes), a count of a round.
  * Each peer answers from its own indexes (SQL with the indexes of bench/lib/peer-stores.ts;
@@ -45,9 +45,9 @@ export async function runQueryScenario(ctx: BenchContext): Promise<void> {
     ctx.emitRecord({ scenario: 'query', skipped: true, reason: open }, `\n== query: skipped: store not available (${open})`);
     return;
   }
-  const votes = ctx.quick ? 20_000 : 100_000;
+  const votes = ctx.quick ? 4_000 : 100_000;
   const rounds = votes / PER_ROUND;
-  const timeMs = ctx.quick ? 40 : 300;
+  const timeMs = ctx.quick ? 20 : 300;
   const csDir = makeTempDir('query-cs');
   ctx.log(`query: filling every system with ${formatNumber(votes)} votes`);
   await fillEngine(csDir, votes, VALIDATORS);

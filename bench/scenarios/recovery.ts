@@ -2,7 +2,7 @@
  * `npm run bench -- recovery` (issue 6, scenario 4): how long until a system that was stopped
  * can serve again.
  *
- * - Open after 100,000 and 1,000,000 votes (20,000 with --quick): consensus-store's open
+ * - Open after 100,000 and 1,000,000 votes (10,000 with --quick): consensus-store's open
  *   (log recovery + every index rebuilt from the log) against SQLite's open (WAL mode; its
  *   indexes are on disk) and LevelDB's open (its log replayed into a memtable), each followed
  *   by one query (the count of the last round) so that "open" means "ready to answer". The
@@ -230,13 +230,13 @@ export async function runRecoveryScenario(ctx: BenchContext): Promise<void> {
     ctx.emitRecord({ scenario: 'recovery', skipped: true, reason: open }, `\n== recovery: skipped: store not available (${open})`);
     return;
   }
-  const sizes = ctx.quick ? [20_000] : [100_000, 1_000_000];
+  const sizes = ctx.quick ? [10_000] : [100_000, 1_000_000];
   const reps = ctx.quick ? 1 : Math.min(ctx.reps, 3);
   for (const votes of sizes) {
     ctx.log(`recovery: open after ${formatNumber(votes)} votes`);
     ctx.emit(`recovery: open after ${formatNumber(votes)} votes, ready to answer (${reps} reps)`, await openAfter(ctx, votes, reps));
   }
-  const cells = await afterKill(ctx, ctx.quick ? 200 : 3000, ctx.quick ? 1500 : 5000);
+  const cells = await afterKill(ctx, ctx.quick ? 100 : 3000, ctx.quick ? 800 : 5000);
   ctx.emitTable('recovery.sigkill', 'recovery: reopen after a real SIGKILL of the writer child (32 votes in flight, durable mode)', cells, [
     'acked: the child printed the count after those votes were acknowledged; lost must be 0',
   ]);

@@ -1,7 +1,7 @@
 /**
  * `npm run bench -- storage` (issue 6, scenario 6): bytes on disk per 100,000 blocks, for 21
  * and for 100 validators (the specification: under 1 GB per 100,000 blocks), extrapolated
- * linearly from a measured run of 10,000 blocks (300 with --quick, which says so).
+ * linearly from a measured run of 10,000 blocks (100 with --quick, which says so).
  *
  * Per block, through the stores' own APIs: every validator's prevote and precommit, a round
  * checkpoint, 4 audit events and a reward distribution (bench/lib/workload.ts), written with
@@ -10,7 +10,7 @@
  * end of the last record of each segment (walked frame by frame); the preallocated space after
  * it, and the next segment created ahead of need, are reported separately.
  *
- * The peers hold the same blocks (2,000 blocks; 200 with --quick), in their fast fill mode:
+ * The peers hold the same blocks (2,000 blocks; 40 with --quick), in their fast fill mode:
  * SQLite's database after a WAL checkpoint, LevelDB's directory as it stands after close, and
  * PostgreSQL's tables with their indexes (pg_total_relation_size; its WAL is not counted).
  *
@@ -132,8 +132,8 @@ export async function runStorageScenario(ctx: BenchContext): Promise<void> {
     ctx.emitRecord({ scenario: 'storage', skipped: true, reason: open }, `\n== storage: skipped: store not available (${open})`);
     return;
   }
-  const blocks = ctx.quick ? 300 : 10_000;
-  const peerBlocks = ctx.quick ? 200 : 2_000;
+  const blocks = ctx.quick ? 100 : 10_000;
+  const peerBlocks = ctx.quick ? 40 : 2_000;
   const cells: string[][] = [['system', 'validators', 'blocks measured', 'bytes used', 'bytes per block', 'GB per 100k blocks', 'target < 1 GB', 'preallocated, unwritten']];
   const notes: string[] = [];
   for (const validators of [21, 100]) {

@@ -1,7 +1,7 @@
 /**
  * `npm run bench -- stores`: the core stores (issue 3, "What it must reach").
  *
- * - open (index rebuild) after 100,000 and 1,000,000 stored votes (100,000 only with --quick):
+ * - open (index rebuild) after 100,000 and 1,000,000 stored votes (50,000 only with --quick):
  *   the votes are written fast (the vote store's own records, 4,096 per log call, durability
  *   'none'), the store closed, then each open is timed, interleaved with the bare log's open
  *   and scan, with the heap used per stored vote after the rebuild;
@@ -62,7 +62,7 @@ interface Sizing {
 }
 
 const FULL: Sizing = { sizes: [100_000, 1_000_000], appendCount: 2000, queryTimeMs: 500, idleMs: 300 };
-const QUICK: Sizing = { sizes: [100_000], appendCount: 300, queryTimeMs: 100, idleMs: 100 };
+const QUICK: Sizing = { sizes: [50_000], appendCount: 200, queryTimeMs: 50, idleMs: 50 };
 
 /** Loads `openStore` (src/store.ts) and `openLog` (src/log/wal.ts), or says why it cannot. */
 async function loadEngine(): Promise<Engine | string> {

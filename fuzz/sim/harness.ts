@@ -109,7 +109,7 @@ export class SimRun {
    * Reopens after a cut; sometimes cuts power again in the middle of the open (a crash point
    * during recovery, tail repair, segment or manifest creation). The final open must succeed.
    */
-  async reopen(repair = false, crashOpenRate = 0.15): Promise<ConsensusStore | undefined> {
+  async reopen(repair = false, crashOpenRate = 0.3): Promise<ConsensusStore | undefined> {
     if (this.prng.bool(crashOpenRate)) {
       this.probe.phase = repair ? 'repair' : 'open';
       this.probe.arm(this.prng.int(1, 60));
@@ -138,11 +138,11 @@ export class SimRun {
   }
 
   /** Runs every check on the open store; counts what it verified. */
-  async check(lostFrom = Infinity): Promise<void> {
+  async check(lostFrom = Infinity, last = false): Promise<void> {
     const store = this.store;
     if (store === undefined) return;
     try {
-      const result = await checkStore(store, this.workload.model, lostFrom);
+      const result = await checkStore(store, this.workload.model, lostFrom, last || this.prng.bool(0.2));
       this.tally.ackedChecked += result.checked;
       this.tally.checks++;
       this.problems.push(...result.problems);

@@ -21,6 +21,8 @@ export interface Tracked {
   state: WriteState;
   /** The LSN the store acknowledged it with. */
   lsn?: number;
+  /** Rejected with an I/O error before any power cut: the live store must not show it (D4). */
+  failedLive?: boolean;
 }
 
 /** A vote the workload appended. */
@@ -123,7 +125,10 @@ export class AckModel {
         return value;
       },
       (err: unknown) => {
-        if (w.state === 'pending') w.state = provesNothingWritten(err) ? 'refused' : 'maybe';
+        if (w.state === 'pending') {
+          w.state = provesNothingWritten(err) ? 'refused' : 'maybe';
+          if (w.state === 'maybe') w.failedLive = true;
+        }
         if (w.state === 'refused') this.refusals++;
         throw err;
       },
@@ -182,6 +187,9 @@ export class AckModel {
 
   /** A power cut: every write still pending may or may not have reached the disk. */
   powerCut(): void {
+    for (const list of [this.votes.values(), this.rounds, this.validators, this.probes.values(), this.audits, this.rewards]) {
+      for (const w of list) w.failedLive = false;
+    }
     for (const w of this.votes.values()) if (w.state === 'pending') w.state = 'maybe';
     for (const w of this.rounds) if (w.state === 'pending') w.state = 'maybe';
     for (const w of this.validators) if (w.state === 'pending') w.state = 'maybe';

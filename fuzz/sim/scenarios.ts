@@ -68,7 +68,7 @@ async function runWaves(run: SimRun, waves: number, cutAfterWave?: number): Prom
 async function crashEpoch(run: SimRun, callsEstimate: number): Promise<number> {
   const before = run.disk.callCount;
   const mode = run.prng.pick(['armed', 'armed', 'armed', 'armed', 'midflight', 'clean']);
-  const waves = run.prng.int(1, 4);
+  const waves = run.prng.int(1, 3);
   if (mode === 'armed') run.probe.arm(run.prng.int(1, Math.max(2, callsEstimate)));
   const cut = await runWaves(run, waves, mode === 'midflight' ? run.prng.int(0, waves - 1) : undefined);
   const used = run.disk.callCount - before;
@@ -88,11 +88,12 @@ async function crashEpoch(run: SimRun, callsEstimate: number): Promise<number> {
 async function crashScenario(run: SimRun): Promise<void> {
   if (!(await start(run))) return;
   let estimate = 150;
-  const epochs = run.prng.int(5, 12);
+  const epochs = run.prng.int(3, 9);
   for (let e = 0; e < epochs && run.store !== undefined && run.problems.length === 0; e++) {
     const used = await crashEpoch(run, estimate);
     estimate = Math.max(20, Math.round((estimate + used * 1.3) / 2));
   }
+  await run.check(Infinity, true);
   await run.close();
 }
 
@@ -127,7 +128,7 @@ async function eioScenario(run: SimRun): Promise<void> {
   run.cut(run.prng.bool() ? 'after-eio' : 'after-eio-2');
   await run.dropStore();
   await run.reopen();
-  await run.check();
+  await run.check(Infinity, true);
   await runWaves(run, 1);
   await run.close();
 }
@@ -168,7 +169,7 @@ async function enospcScenario(run: SimRun): Promise<void> {
   run.cut('after-enospc');
   await run.dropStore();
   await run.reopen();
-  await run.check();
+  await run.check(Infinity, true);
   await run.close();
 }
 
@@ -263,7 +264,7 @@ async function corruptScenario(run: SimRun): Promise<void> {
   run.store = undefined;
   try {
     await run.open();
-    await run.check(lostFrom);
+    await run.check(lostFrom, true);
     await run.close();
   } catch (err) {
     run.problems.push(`open after a repair failed: ${describe(err)}`);

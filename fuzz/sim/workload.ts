@@ -34,9 +34,9 @@ export interface WorkloadShape {
 export function drawShape(prng: Prng): WorkloadShape {
   return {
     validators: prng.int(3, 9),
-    equivocationRate: prng.pick([0, 0.02, 0.08]),
+    equivocationRate: prng.pick([0, 0.01, 0.04]),
     resendRate: prng.pick([0, 0.05, 0.15]),
-    heightsPerWave: prng.int(1, 3),
+    heightsPerWave: prng.int(1, 2),
   };
 }
 
@@ -125,7 +125,7 @@ export class Workload {
     if (prng.bool(0.35)) calls.push(this.#probe());
     if (prng.bool(0.15)) calls.push(this.#stakeChange(h));
     if (prng.bool(0.25)) calls.push(this.#liveRead());
-    if (prng.bool(0.3)) calls.push(this.#audit(h, r));
+    if (prng.bool(0.15)) calls.push(this.#audit(h, r));
     if (prng.bool(0.3)) calls.push(this.#reward(h));
   }
 
