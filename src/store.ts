@@ -17,10 +17,11 @@
  * return a store whose indexes are not fully rebuilt, leave the log open after a failed open, or
  * let an equivocating vote reach the disk without its evidence and audit entry.
  */
+import { StoreIdentity } from './stores/store-identity.ts';
 import { join } from 'node:path';
 import { invalidArgument } from './errors.ts';
 import type { FileSystem } from './io/types.ts';
-import type { Durability, Log, LogOptions, LogRecord, LogStatus, Lsn, OpenReport, RecordInput } from './log/types.ts';
+import type { Durability, Log, LogLimits, LogOptions, LogRecord, LogStatus, Lsn, OpenReport, RecordInput } from './log/types.ts';
 import { checkBoolean, checkBytes, checkObject, checkOneOf, checkString } from './validate.ts';
 import { RecordKind } from './codec/kinds.ts';
 import { checkNodeKey, ED25519_KEY_BYTES, ed25519PublicKey, generateNodeKey, loadOrCreateNodeKey, type NodeKey } from './codec/node-key.ts';
@@ -246,7 +247,10 @@ async function buildStores(log: Log, options: StoreOptions, env: OpenEnv): Promi
   const recovery = new RecoveryManager(ctx, rounds, (round) => votes.getVotesForRound(round));
   votes.setBatchHook((event) => equivocationBatch(event, audit, evidence, voteLog));
 
-  const replay = await replayLog(log, [votes, signGuard, rounds, validators, audit, evidence, rewards]);
+  // The identity comes first in the log, so a wrong chain id fails before any record that depends on it.
+  const identity = new StoreIdentity(chainId);
+  const replay = await replayLog(log, [identity, votes, signGuard, rounds, validators, audit, evidence, rewards]);
+  if (env.nodeKey !== undefined) await identity.ensureRecorded(log);
   if (options.importWatermark !== undefined) await signGuard.importWatermark(options.importWatermark);
   signGuard.checkSignState(signState, allowFresh);
   // Entry 0 of a new chain ("recorded at first open"); INVALID_ARGUMENT when the chain records
@@ -325,6 +329,10 @@ class AuditRoutedLog implements Log {
 
   get openReport(): OpenReport {
     return this.#log.openReport;
+  }
+
+  get limits(): LogLimits | undefined {
+    return this.#log.limits;
   }
 
   append(records: readonly RecordInput[]): Promise<Lsn[]> {

@@ -62,11 +62,13 @@ const COMMANDS: Readonly<Record<string, Command>> = {
     },
   },
   verify: {
-    summary: '<dir>: check every record and the recovery integrity; exit 2 on corruption',
+    summary: '<dir> [--chain-id ID]: check every record, recovery integrity and the audit chain; exit 2 on damage',
     run: async (argv) => {
-      const dir = onePositional(argv, 'verify <dir>');
+      const { options, positionals } = parseArgs(argv, { 'chain-id': 'string' });
+      if (positionals.length !== 1) throw new UsageError('usage: cstore verify <dir> [--chain-id ID]');
       const { runVerify } = await import('./inspect.ts');
-      return runVerify(dir, print);
+      const chainId = options['chain-id'] === undefined ? undefined : String(options['chain-id']);
+      return runVerify(positionals[0] as string, chainId, print);
     },
   },
 };

@@ -8,6 +8,8 @@ export const RecordKind = {
   Vote: 1,
   /** A finalization mark: height and round finalized (VoteStore.markFinalized). */
   Finalized: 2,
+  /** The chain a data directory belongs to, written once at its first open (stores/store-identity). */
+  StoreIdentity: 3,
   /** Sign guard: the node signed this (height, round, step) with these sign bytes and signature. */
   SignGuardEntry: 10,
   /** Sign guard: an imported watermark (fresh data directory for a key that signed before). */
