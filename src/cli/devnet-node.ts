@@ -8,7 +8,7 @@
  * store before it acts on it. On a 'stop' message it stops the engine and closes the store.
  */
 import { openStore, type ConsensusStore } from '../store.ts';
-import { sinksFromStores, type AccountabilityStores } from '../consensus/accountability-sinks.ts';
+import { sinksFromStores } from '../consensus/accountability-sinks.ts';
 import { createEquivocator } from '../consensus/byzantine.ts';
 import { ConsensusEngine } from '../consensus/engine.ts';
 import { StoreStoragePort } from '../consensus/store-adapter.ts';
@@ -64,14 +64,9 @@ async function main(): Promise<void> {
     log: { segmentSize: DEVNET_SEGMENT_SIZE },
   });
   await registerGenesis(store, genesis);
-  // The issue-4 stores, when this build's openStore provides them (until then the sinks are missing and the devnet says so).
-  const extra = store as unknown as AccountabilityStores;
-  const stores: AccountabilityStores = {
-    ...(extra.audit === undefined ? {} : { audit: extra.audit }),
-    ...(extra.evidence === undefined ? {} : { evidence: extra.evidence }),
-    ...(extra.rewards === undefined ? {} : { rewards: extra.rewards }),
-  };
-  const port = new StoreStoragePort(store, genesis.chainId, sinksFromStores(stores, me.id));
+  // Audit log, evidence and rewards of the same store: an equivocation's evidence and audit
+  // entry are already in the conflicting vote's batch (D3); the sinks add the rest.
+  const port = new StoreStoragePort(store, genesis.chainId, sinksFromStores(store, me.id));
   let votesPersisted = 0;
   let equivocations = 0;
   let errors = 0;

@@ -52,6 +52,11 @@ export interface HeadFields {
   readonly signature: Uint8Array;
 }
 
+/** Bytes of an entry's record payload (version, hash, body) for an event of `eventBytes` bytes: what `encodeEntryPayload` returns. */
+export function entryPayloadBytes(eventBytes: number): number {
+  return 1 + AUDIT_HASH_BYTES + AUDIT_BODY_FIXED_BYTES + eventBytes;
+}
+
 /** Encodes an entry body. The caller checked every field. */
 export function encodeEntryBody(fields: EntryBodyFields): Uint8Array {
   return new ByteWriter()

@@ -1,6 +1,6 @@
 /**
  * Canonical sign bytes of votes and proposals, ed25519 signing and verification, and the
- * boundary checks of the values that go into them (docs/sign-bytes.md describes the layout).
+ * boundary checks of the values that go into them (docs/format.md, "Signed and hashed bytes", describes the layout).
  *
  * The sign bytes are a fixed, documented layout, bound to a chain id. They must never be a
  * msgpackr (or any other object) re-encoding: two encoders may order or size fields differently,
@@ -176,7 +176,7 @@ class SignBytesWriter {
 }
 
 /**
- * The canonical bytes a vote's signature covers (docs/sign-bytes.md): tag, chain id, validator
+ * The canonical bytes a vote's signature covers (docs/format.md, "Signed and hashed bytes"): tag, chain id, validator
  * id, height u64, round u32, type u8, nil flag + 32-byte hash, timestamp u64 (last), big-endian.
  * The `signature` field, if present, is ignored.
  * @throws ConsensusStoreError INVALID_ARGUMENT on a bad field or chain id.

@@ -60,6 +60,24 @@ export interface LogOptions {
   readonly repair?: boolean;
 }
 
+/**
+ * The resolved size limits of a log (DESIGN 6), read-only. A caller that merges several calls
+ * into one `append` (the audit log) bounds the merge by them, so that a merged batch is never
+ * rejected BATCH_TOO_LARGE when each call would fit alone. Sizes on disk: a record takes
+ * `recordSpan(payload.length)` bytes and every batch ends with a `COMMIT_RECORD_BYTES` commit
+ * marker (src/codec/framing.ts); one `append` must fit `maxBatchBytes` with its marker.
+ */
+export interface LogLimits {
+  /** Most bytes one `append` may occupy on disk, its commit marker included. */
+  readonly maxBatchBytes: number;
+  /** Most records in one `append`. */
+  readonly maxBatchRecords: number;
+  /** Largest payload of one record, in bytes. */
+  readonly maxRecordSize: number;
+  /** Segment file size in bytes (`maxBatchBytes` never exceeds what a segment holds). */
+  readonly segmentSize: number;
+}
+
 /** What the open did, for `recover()` and operators. */
 export interface OpenReport {
   readonly segmentsScanned: number;
@@ -94,6 +112,12 @@ export interface Log {
   readonly nextLsn: Lsn;
   /** Set once open. */
   readonly openReport: OpenReport;
+  /**
+   * The limits `append` enforces (resolved options). Optional so that a minimal `Log` (a
+   * benchmark's in-memory stub) still type-checks; absent means "no limit known": a merging
+   * caller then bounds its batches by its own limits only.
+   */
+  readonly limits?: LogLimits | undefined;
   /**
    * Appends `records` as one atomic batch (D3) and resolves with their LSNs once durable (D1).
    * LSNs are assigned synchronously, in call order; batches become durable in that order.

@@ -20,7 +20,7 @@ import { resolveLogOptions, type ResolvedLogOptions } from './options.ts';
 import { SegmentReader } from './reader.ts';
 import { SegmentPipeline } from './segment-pipeline.ts';
 import { SegmentWriter } from './segment-writer.ts';
-import type { Log, LogOptions, LogRecord, LogStatus, Lsn, OpenReport, RecordInput } from './types.ts';
+import type { Log, LogLimits, LogOptions, LogRecord, LogStatus, Lsn, OpenReport, RecordInput } from './types.ts';
 
 /** Name of the lock file in the data directory (D7). */
 export const LOCK_NAME = 'LOCK';
@@ -58,6 +58,7 @@ export class WriteAheadLog implements Log {
   }
 
   readonly #options: ResolvedLogOptions;
+  readonly #limits: LogLimits;
   #status: 'new' | 'opening' | 'open' | 'closing' | 'closed' = 'new';
   #state: OpenState | undefined;
   #opening: Promise<void> | undefined;
@@ -66,6 +67,13 @@ export class WriteAheadLog implements Log {
   /** Use `openLog`; the constructor only stores checked options. */
   constructor(options: ResolvedLogOptions) {
     this.#options = options;
+    const { maxBatchBytes, maxBatchRecords, maxRecordSize, segmentSize } = options;
+    this.#limits = Object.freeze({ maxBatchBytes, maxBatchRecords, maxRecordSize, segmentSize });
+  }
+
+  /** The limits `append` enforces (the resolved options); available in every state. */
+  get limits(): LogLimits {
+    return this.#limits;
   }
 
   /** Lifecycle state; `poisoned` once a write failed with EIO (reads keep working). */

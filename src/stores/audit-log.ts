@@ -18,7 +18,19 @@
  * refuse to open because an audit record is damaged (an attacker who flips one byte must not
  * stop the validator; `verifyIntegrity` names the damage instead).
  */
-import { AuditHasher, decodeEntryBody, decodeHeadPayload, encodeEntryBody, encodeEntryPayload, encodeHeadPayload, GENESIS_PREV_HASH, splitEntryPayload } from '../codec/audit-record.ts';
+import {
+  AUDIT_HEAD_PAYLOAD_BYTES,
+  AuditHasher,
+  decodeEntryBody,
+  decodeHeadPayload,
+  encodeEntryBody,
+  encodeEntryPayload,
+  encodeHeadPayload,
+  entryPayloadBytes,
+  GENESIS_PREV_HASH,
+  splitEntryPayload,
+} from '../codec/audit-record.ts';
+import { COMMIT_RECORD_BYTES, recordSpan } from '../codec/framing.ts';
 import { checkAuditEvent, encodeAuditEvent, heightOfEvent, validatorOfEvent } from '../codec/audit-event.ts';
 import { RecordKind } from '../codec/kinds.ts';
 import { MerkleFrontier, merkleLeafHash, HASH_BYTES } from '../codec/merkle.ts';
@@ -113,6 +125,10 @@ interface EncodedEvent {
 interface WriteRequest {
   readonly events: readonly EncodedEvent[];
   readonly companions: readonly RecordInput[];
+  /** Records of the call (entries and companions). */
+  readonly records: number;
+  /** Bytes those records occupy in the log (`recordSpan` of each payload). */
+  readonly bytes: number;
   readonly resolve: (result: { lsns: Lsn[]; entries: LogEntry[] }) => void;
   readonly reject: (err: unknown) => void;
 }
@@ -172,6 +188,8 @@ export class AuditLog implements AuditLogApi, RecordApplier {
   private damage: { id: Lsn; reason: string } | undefined;
   private readonly queue: WriteRequest[] = [];
   private writing = false;
+  /** Bytes the chain's entry 0 (NodeKeyRecorded) occupies in the log. */
+  private readonly keyEntryBytes: number;
 
   /** @throws ConsensusStoreError INVALID_ARGUMENT on bad options (a public key that is not the private key's, ...). */
   constructor(ctx: StoreContext, options: AuditLogOptions) {
@@ -195,6 +213,8 @@ export class AuditLog implements AuditLogApi, RecordApplier {
     if (this.limits.defaultQueryLimit > this.limits.maxQueryLimit) throw invalidArgument('options.limits.defaultQueryLimit', 'must not exceed maxQueryLimit');
     if (this.limits.defaultEvidenceLimit > this.limits.maxEvidenceLimit) throw invalidArgument('options.limits.defaultEvidenceLimit', 'must not exceed maxEvidenceLimit');
     if (this.limits.maxEventsPerCall >= this.limits.maxBatchRecords) throw invalidArgument('options.limits.maxEventsPerCall', 'must be below maxBatchRecords');
+    const keyEvent: AuditEvent = { type: 'NodeKeyRecorded', publicKey: this.key.publicKey };
+    this.keyEntryBytes = recordSpan(entryPayloadBytes(encodeAuditEvent(keyEvent).length));
   }
 
   /** The node's public key (the one heads are signed with). */
@@ -295,25 +315,71 @@ export class AuditLog implements AuditLogApi, RecordApplier {
     }
   }
 
+  /**
+   * Queues one call. Its size is checked against the log's limits first: a record over
+   * `maxRecordSize` rejects RECORD_TOO_LARGE, a call that cannot fit one batch even alone
+   * (with the signed head and the commit marker) rejects BATCH_TOO_LARGE, nothing queued.
+   */
   private enqueue(events: readonly EncodedEvent[], companions: readonly RecordInput[]): Promise<{ lsns: Lsn[]; entries: LogEntry[] }> {
     this.checkRecordedKey();
+    const maxRecordSize = this.ctx.log.limits?.maxRecordSize ?? Number.POSITIVE_INFINITY;
+    let bytes = 0;
+    const add = (payloadBytes: number, what: string): void => {
+      if (payloadBytes > maxRecordSize) {
+        throw new ConsensusStoreError('RECORD_TOO_LARGE', `${what} has ${payloadBytes} bytes; the log's limit is ${maxRecordSize}`);
+      }
+      bytes += recordSpan(payloadBytes);
+    };
+    events.forEach((e, i) => add(entryPayloadBytes(e.bytes.length), `the audit entry of event ${i}`));
+    companions.forEach((c, i) => add(c.payload.length, `companion record ${i}`));
+    const records = events.length + companions.length;
+    const limit = this.batchLimits();
+    // Alone, without the key entry (which only the chain's first batch carries): the least it can need.
+    if (records + 1 > limit.records || bytes + this.batchOverhead(false) > limit.bytes) {
+      throw new ConsensusStoreError(
+        'BATCH_TOO_LARGE',
+        `one audit call needs ${records + 1} records and ${bytes + this.batchOverhead(false)} bytes with its head; the log's batch limit is ${limit.records} records and ${limit.bytes} bytes`,
+      );
+    }
     return new Promise((resolve, reject) => {
-      this.queue.push({ events, companions, resolve, reject });
+      this.queue.push({ events, companions, records, bytes, resolve, reject });
       this.pump();
     });
   }
 
-  /** Forms and writes the next batch unless one is in flight. */
+  /** The most records and bytes one audit batch may take: the audit log's own record limit and the log's limits. */
+  private batchLimits(): { records: number; bytes: number } {
+    const log = this.ctx.log.limits;
+    return {
+      records: Math.min(this.limits.maxBatchRecords, log?.maxBatchRecords ?? Number.POSITIVE_INFINITY),
+      bytes: log?.maxBatchBytes ?? Number.POSITIVE_INFINITY,
+    };
+  }
+
+  /** Bytes of a batch besides its calls' records: the signed head, the commit marker, and the key entry when the chain is empty. */
+  private batchOverhead(withKeyEntry: boolean): number {
+    return recordSpan(AUDIT_HEAD_PAYLOAD_BYTES) + COMMIT_RECORD_BYTES + (withKeyEntry ? this.keyEntryBytes : 0);
+  }
+
+  /**
+   * Forms and writes the next batch unless one is in flight. Queued calls are merged in order
+   * while the batch stays within both the record and the byte limits (D2, DESIGN 6): a call is
+   * never merged into a batch it would overflow, so a merged batch is never refused
+   * BATCH_TOO_LARGE when each call fits alone. The first call always goes (alone if need be).
+   */
   private pump(): void {
     if (this.writing || this.queue.length === 0) return;
     const batch: WriteRequest[] = [];
-    let records = this.tip.sequence === 0 ? 2 : 1;
+    const keyEntry = this.tip.sequence === 0;
+    const limit = this.batchLimits();
+    let records = keyEntry ? 2 : 1;
+    let bytes = this.batchOverhead(keyEntry);
     while (this.queue.length > 0) {
       const next = this.queue[0] as WriteRequest;
-      const size = next.events.length + next.companions.length;
-      if (batch.length > 0 && records + size > this.limits.maxBatchRecords) break;
+      if (batch.length > 0 && (records + next.records > limit.records || bytes + next.bytes > limit.bytes)) break;
       batch.push(this.queue.shift() as WriteRequest);
-      records += size;
+      records += next.records;
+      bytes += next.bytes;
     }
     this.writing = true;
     void this.writeBatch(batch).finally(() => {

@@ -3,6 +3,7 @@
  * is rebuilt by being fed every durable record of those kinds in LSN order, and writes through
  * the one shared log so that a write touching several stores is one atomic batch (D3).
  */
+import { ConsensusStoreError } from '../errors.ts';
 import type { Log, LogRecord } from '../log/types.ts';
 
 /** What every store receives from `openStore`. */
@@ -23,4 +24,14 @@ export interface RecordApplier {
    * is corruption: throw ConsensusStoreError CORRUPTION.
    */
   apply(record: LogRecord): void;
+}
+
+/**
+ * Throws CLOSED once the shared log is closing or closed (DESIGN 7: every public method of every
+ * store rejects CLOSED after `close()`). A poisoned log (D6) is still open for reads.
+ * @throws ConsensusStoreError CLOSED.
+ */
+export function assertOpen(ctx: StoreContext): void {
+  const status = ctx.log.status;
+  if (status === 'closing' || status === 'closed') throw new ConsensusStoreError('CLOSED', 'the store is closed');
 }

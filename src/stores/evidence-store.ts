@@ -31,7 +31,7 @@ import { BTree } from '../index/btree.ts';
 import { compareNumbers, compareStrings, tupleComparator } from '../index/keys.ts';
 import type { LogRecord, Lsn, RecordInput } from '../log/types.ts';
 import { checkBoolean, checkInteger, checkObject, checkOneOf, checkSafeUint, checkString, MAX_SAFE } from '../validate.ts';
-import type { RecordApplier, StoreContext } from './context.ts';
+import { assertOpen, type RecordApplier, type StoreContext } from './context.ts';
 import {
   DEFAULT_EVIDENCE_QUERY_LIMIT,
   EVIDENCE_TYPES,
@@ -207,7 +207,8 @@ export function buildEquivocationRecord(voteA: ValidatorVote, voteB: ValidatorVo
  * Errors: INVALID_ARGUMENT for malformed arguments and for evidence that does not verify
  * (`details.failure` names the rule, see `EvidenceFailure`) unless recorded as unverified;
  * NOT_FOUND for `verifyEvidence` of an unknown id; CONFLICT for evidence that was recorded and
- * has expired since. None of them writes anything.
+ * has expired since; CLOSED for every method once the store is closed. None of them writes
+ * anything.
  */
 export class ByzantineEvidenceStore implements RecordApplier, ByzantineEvidenceStoreApi {
   /** The record kinds this store owns (Evidence, EvidencePrune). */
@@ -257,6 +258,7 @@ export class ByzantineEvidenceStore implements RecordApplier, ByzantineEvidenceS
   recordEvidence(evidence: ByzantineEvidence, options: RecordEvidenceOptions = {}): Promise<RecordEvidenceResult> {
     let prepared: { e: ByzantineEvidence; id: Uint8Array; verdict: EvidenceVerdict };
     try {
+      assertOpen(this.#ctx);
       const o = checkObject('options', options);
       const allowUnverified = o['unverified'] === undefined ? false : checkBoolean('options.unverified', o['unverified']);
       const e = canonicalEvidence(checkEvidence('evidence', evidence), this.#chainId);
@@ -271,6 +273,7 @@ export class ByzantineEvidenceStore implements RecordApplier, ByzantineEvidenceS
 
   /** The stored evidence with this content id, or undefined. Rejects INVALID_ARGUMENT on a malformed id. */
   async getEvidence(id: string): Promise<StoredEvidence | undefined> {
+    assertOpen(this.#ctx);
     const stored = this.#byId.get(checkEvidenceId('id', id));
     return stored === undefined ? undefined : copyEvidence(stored);
   }
@@ -281,6 +284,7 @@ export class ByzantineEvidenceStore implements RecordApplier, ByzantineEvidenceS
    * INVALID_ARGUMENT.
    */
   async queryByValidator(validatorId: string, options: EvidenceQueryOptions = {}): Promise<StoredEvidence[]> {
+    assertOpen(this.#ctx);
     const id = checkValidatorId('validatorId', validatorId);
     const { from, to, limit } = checkQuery(options);
     return this.#collect(this.#byValidator.values([id, from], [id, to + 1]), limit);
@@ -288,6 +292,7 @@ export class ByzantineEvidenceStore implements RecordApplier, ByzantineEvidenceS
 
   /** Evidence of one type, as `queryByValidator` (same range, order and limits). Rejects INVALID_ARGUMENT. */
   async queryByType(type: EvidenceType, options: EvidenceQueryOptions = {}): Promise<StoredEvidence[]> {
+    assertOpen(this.#ctx);
     const code = evidenceTypeCode(checkOneOf('type', type, EVIDENCE_TYPES));
     const { from, to, limit } = checkQuery(options);
     return this.#collect(this.#byType.values([code, from], [code, to + 1]), limit);
@@ -299,6 +304,7 @@ export class ByzantineEvidenceStore implements RecordApplier, ByzantineEvidenceS
    * validator with no evidence. Rejects INVALID_ARGUMENT.
    */
   async getOffenseCount(validatorId: string): Promise<OffenseCount> {
+    assertOpen(this.#ctx);
     const counts = this.#counts.get(checkValidatorId('validatorId', validatorId));
     let verified = 0;
     let unverified = 0;
@@ -319,6 +325,7 @@ export class ByzantineEvidenceStore implements RecordApplier, ByzantineEvidenceS
    * Rejects INVALID_ARGUMENT (malformed evidence or id), NOT_FOUND (no evidence with that id).
    */
   async verifyEvidence(evidenceOrId: ByzantineEvidence | string): Promise<EvidenceVerdict> {
+    assertOpen(this.#ctx);
     if (typeof evidenceOrId === 'string') {
       const id = checkEvidenceId('evidenceOrId', evidenceOrId);
       const stored = this.#byId.get(id);
@@ -337,6 +344,7 @@ export class ByzantineEvidenceStore implements RecordApplier, ByzantineEvidenceS
   pruneExpired(rule: EvidencePruneRule): Promise<{ readonly pruned: number }> {
     let checked: EvidencePruneRule;
     try {
+      assertOpen(this.#ctx);
       const r = checkObject('rule', rule);
       checked = {
         currentHeight: checkSafeUint('rule.currentHeight', r['currentHeight']),
@@ -348,6 +356,7 @@ export class ByzantineEvidenceStore implements RecordApplier, ByzantineEvidenceS
       return Promise.reject(err);
     }
     return this.#enqueue(async () => {
+      assertOpen(this.#ctx);
       if (this.#expired(checked).length === 0) return { pruned: 0 };
       const input = encodeEvidencePruneRecord(checked, this.#clock());
       await this.#ctx.log.append([input]);
@@ -456,6 +465,7 @@ export class ByzantineEvidenceStore implements RecordApplier, ByzantineEvidenceS
   }
 
   async #writeEvidence(e: ByzantineEvidence, id: Uint8Array, verdict: EvidenceVerdict): Promise<RecordEvidenceResult> {
+    assertOpen(this.#ctx);
     const key = hex(id);
     if (this.#pruned.has(key)) {
       throw new ConsensusStoreError('CONFLICT', `evidence ${key} was recorded and has expired since`, { details: { evidenceId: key } });

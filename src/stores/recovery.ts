@@ -11,7 +11,7 @@ import { RecordKind } from '../codec/kinds.ts';
 import { decodeRoundStateRecord, roundStatesEqual } from '../codec/round-record.ts';
 import type { Lsn } from '../log/types.ts';
 import { MAX_SAFE, MAX_U32 } from '../validate.ts';
-import type { StoreContext } from './context.ts';
+import { assertOpen, type StoreContext } from './context.ts';
 import type { RoundStateStore } from './round-state-store.ts';
 import type { IntegrityReport, RecoveryOpenReport, RecoveryState, ResumePoint, RoundStateSnapshot } from './round-types.ts';
 import type { VoteLogEntry } from './vote-types.ts';
@@ -51,9 +51,11 @@ export class RecoveryManager {
    * check: the checkpoint record is re-read through the log and must decode to the indexed
    * state; each of the round's votes (up to `MAX_INTEGRITY_VOTE_READS`) must be a durable vote
    * record of that round. `recovered` is false when no checkpoint exists (a fresh directory).
-   * Rejects only on read errors other than CORRUPTION (those are listed as problems).
+   * Rejects CLOSED after close, and on read errors other than CORRUPTION (those are listed as
+   * problems).
    */
   async recover(): Promise<RecoveryState> {
+    assertOpen(this.#ctx);
     const started = performance.now();
     const roundState = await this.#rounds.loadRoundState();
     const votes = roundState === undefined ? [] : await this.#votesForRound(roundState.state.round);
@@ -67,9 +69,10 @@ export class RecoveryManager {
    * Where the consensus engine resumes, or undefined on a fresh directory. After a `finalize`
    * checkpoint: the next height, the next round, `propose`, no lock. Otherwise the checkpoint's
    * own height, round, phase, lock and valid value. Rejects CONFLICT when the next height or
-   * round would leave its range (2^53-1, 2^32-1).
+   * round would leave its range (2^53-1, 2^32-1); CLOSED after close.
    */
   async resumePoint(): Promise<ResumePoint | undefined> {
+    assertOpen(this.#ctx);
     const latest = await this.#rounds.loadRoundState();
     if (latest === undefined) return undefined;
     const s = latest.state;

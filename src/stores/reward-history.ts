@@ -26,7 +26,7 @@ import { BTree } from '../index/btree.ts';
 import { compareNumbers, compareStrings, tupleComparator } from '../index/keys.ts';
 import type { LogRecord, Lsn } from '../log/types.ts';
 import { checkInteger, checkObject, checkOneOf, checkSafeUint, MAX_SAFE } from '../validate.ts';
-import type { RecordApplier, StoreContext } from './context.ts';
+import { assertOpen, type RecordApplier, type StoreContext } from './context.ts';
 import { RewardStatement } from './reward-statement.ts';
 import {
   DEFAULT_DISTRIBUTION_QUERY_LIMIT,
@@ -122,11 +122,13 @@ export class RewardHistory implements RecordApplier, RewardHistoryApi {
   recordDistribution(distribution: RewardDistribution): Promise<StoredDistribution> {
     let d: RewardDistribution;
     try {
+      assertOpen(this.#ctx);
       d = checkDistribution('distribution', distribution);
     } catch (err) {
       return Promise.reject(err);
     }
     const run = this.#writeTail.then(async () => {
+      assertOpen(this.#ctx);
       const existing = this.#byHeight.get(d.height);
       if (existing !== undefined) {
         if (sameDistribution(existing, d)) return copyDistribution(existing);
@@ -155,6 +157,7 @@ export class RewardHistory implements RecordApplier, RewardHistoryApi {
     toHeight: number,
     options: ValidatorRewardsOptions = {},
   ): Promise<ValidatorRewards> {
+    assertOpen(this.#ctx);
     const id = checkValidatorId('validatorId', validatorId);
     const from = checkSafeUint('fromHeight', fromHeight);
     const to = checkSafeUint('toHeight', toHeight);
@@ -175,11 +178,13 @@ export class RewardHistory implements RecordApplier, RewardHistoryApi {
 
   /** The total distributed at exactly `height` (0n when no distribution is recorded there). Rejects INVALID_ARGUMENT. */
   async getTotalDistributed(height: number): Promise<bigint> {
+    assertOpen(this.#ctx);
     return this.#byHeight.get(checkSafeUint('height', height))?.totalDistributed ?? 0n;
   }
 
   /** The total distributed at every height up to and including `height`. O(log n) (after an out-of-order insert, one O(n) rebuild). Rejects INVALID_ARGUMENT. */
   async getCumulativeDistributed(height: number): Promise<bigint> {
+    assertOpen(this.#ctx);
     const h = checkSafeUint('height', height);
     const table = this.#cumulativeTable();
     let lo = 0;
@@ -197,6 +202,7 @@ export class RewardHistory implements RecordApplier, RewardHistoryApi {
    * (default 1,000, at most 10,000). Rejects INVALID_ARGUMENT.
    */
   async queryDistributions(query: DistributionQuery = {}): Promise<StoredDistribution[]> {
+    assertOpen(this.#ctx);
     const q = checkObject('query', query);
     const from = q['fromHeight'] === undefined ? 0 : checkSafeUint('query.fromHeight', q['fromHeight']);
     const to = q['toHeight'] === undefined ? MAX_SAFE : checkSafeUint('query.toHeight', q['toHeight']);
@@ -233,6 +239,7 @@ export class RewardHistory implements RecordApplier, RewardHistoryApi {
    * heights and dates mixed, a period holding more than `maxEntries` rewards).
    */
   async exportRewards(query: RewardExportQuery = {}): Promise<RewardStatement> {
+    assertOpen(this.#ctx);
     const q = checkObject('query', query);
     const validatorId = q['validatorId'] === undefined ? undefined : checkValidatorId('query.validatorId', q['validatorId']);
     const maxEntries = checkMaxEntries('query.maxEntries', q['maxEntries']);

@@ -21,7 +21,7 @@ import {
 } from '../codec/round-record.ts';
 import type { Lsn, LogRecord } from '../log/types.ts';
 import { checkInteger, checkObject, checkSafeUint, checkU32 } from '../validate.ts';
-import type { RecordApplier, StoreContext } from './context.ts';
+import { assertOpen, type RecordApplier, type StoreContext } from './context.ts';
 import type {
   RoundState,
   RoundStateQuery,
@@ -81,7 +81,8 @@ function readClock(ctx: StoreContext): number {
  *
  * Regressions (a lower height or round, a new height in the same round, an earlier phase in the
  * same round) and checkpoints below a pruned height reject with CONFLICT: the input is well
- * formed but contradicts what is stored. Malformed input rejects with INVALID_ARGUMENT. Neither
+ * formed but contradicts what is stored. Malformed input rejects with INVALID_ARGUMENT. Every
+ * method rejects (or, when synchronous, throws) CLOSED once the store is closed. None of them
  * writes anything.
  */
 export class RoundStateStore implements RecordApplier, RoundStateStoreApi {
@@ -130,11 +131,13 @@ export class RoundStateStore implements RecordApplier, RoundStateStoreApi {
   saveRoundState(state: RoundState): Promise<RoundStateSnapshot> {
     let checked: RoundState;
     try {
+      assertOpen(this.#ctx);
       checked = checkRoundState('state', state);
     } catch (err) {
       return Promise.reject(err);
     }
     return this.#serialize(async () => {
+      assertOpen(this.#ctx);
       const latest = this.#latest();
       if (latest !== undefined && roundStatesEqual(latest.state, checked)) return copySnapshot(latest);
       this.#assertMayFollow(checked);
@@ -149,6 +152,7 @@ export class RoundStateStore implements RecordApplier, RoundStateStoreApi {
 
   /** The latest checkpoint, or undefined if none was ever saved. */
   async loadRoundState(): Promise<RoundStateSnapshot | undefined> {
+    assertOpen(this.#ctx);
     const latest = this.#latest();
     return latest === undefined ? undefined : copySnapshot(latest);
   }
@@ -159,6 +163,7 @@ export class RoundStateStore implements RecordApplier, RoundStateStoreApi {
    * bad height or round.
    */
   async getRoundStateAt(height: number, round?: number): Promise<RoundStateSnapshot | undefined> {
+    assertOpen(this.#ctx);
     checkSafeUint('height', height);
     if (round !== undefined) checkU32('round', round);
     // The last checkpoint at or below (height, round): rounds grow with heights, so one search.
@@ -175,6 +180,7 @@ export class RoundStateStore implements RecordApplier, RoundStateStoreApi {
    * a malformed query or `fromHeight > toHeight`.
    */
   async listRoundStates(query: RoundStateQuery = {}): Promise<readonly RoundStateSnapshot[]> {
+    assertOpen(this.#ctx);
     checkObject('query', query);
     const from = query.fromHeight === undefined ? 0 : checkSafeUint('query.fromHeight', query.fromHeight);
     const to = query.toHeight === undefined ? Number.MAX_SAFE_INTEGER : checkSafeUint('query.toHeight', query.toHeight);
@@ -198,11 +204,13 @@ export class RoundStateStore implements RecordApplier, RoundStateStoreApi {
    */
   pruneBeforeHeight(height: number): Promise<number> {
     try {
+      assertOpen(this.#ctx);
       checkSafeUint('height', height);
     } catch (err) {
       return Promise.reject(err);
     }
     return this.#serialize(async () => {
+      assertOpen(this.#ctx);
       if (height <= this.#pruneFloor) return 0;
       const latest = this.#latest();
       if (latest !== undefined && height > latest.state.height) {
@@ -229,6 +237,7 @@ export class RoundStateStore implements RecordApplier, RoundStateStoreApi {
    * height). Throws INVALID_ARGUMENT on a malformed state.
    */
   shouldCheckpoint(next: RoundState): boolean {
+    assertOpen(this.#ctx);
     const checked = checkRoundState('next', next);
     const latest = this.#latest()?.state;
     if (latest === undefined || latest.height !== checked.height || latest.round !== checked.round) return true;

@@ -136,6 +136,7 @@ export class SignGuard implements RecordApplier {
 
   /** The node key's watermark (last signed or imported height, round, step), or null if none is recorded. */
   watermark(): SignWatermark | null {
+    this.checkOpen();
     const s = this.identity === undefined ? undefined : this.states.get(this.identity.keyHex);
     return s === undefined ? null : { height: s.height, round: s.round, step: SIGN_STEPS[s.step - 1] as SignStep };
   }

@@ -111,9 +111,8 @@ function changeProblem(latest: ValidatorChange | undefined, record: ValidatorRec
  *
  * Errors: INVALID_ARGUMENT for malformed input; NOT_FOUND for an unknown id; CONFLICT for a
  * duplicate id or public key, a full registry, a change below the validator's latest change, or
- * a status change out of `tombstoned`; CLOSED for a write or `publicKeyAt` once the store is
- * closed (the async reads still answer from memory: the conformance suite reads a closed
- * registry). None of them writes anything.
+ * a status change out of `tombstoned`; CLOSED for every method once the store is closed
+ * (DESIGN 7). None of them writes anything.
  */
 export class ValidatorRegistry implements RecordApplier, ValidatorRegistryApi {
   /** The record kinds this store owns. */
@@ -235,6 +234,7 @@ export class ValidatorRegistry implements RecordApplier, ValidatorRegistryApi {
    * Rejects INVALID_ARGUMENT on a bad height.
    */
   async getValidatorsAtHeight(height: number): Promise<ValidatorSetSnapshot> {
+    this.#checkOpen();
     checkSafeUint('height', height);
     const validators: Validator[] = [];
     let totalStake = 0n;
@@ -254,6 +254,7 @@ export class ValidatorRegistry implements RecordApplier, ValidatorRegistryApi {
    * the id is unknown or was not registered yet at that height. Rejects INVALID_ARGUMENT.
    */
   async getValidator(id: string, atHeight?: number): Promise<Validator | undefined> {
+    this.#checkOpen();
     checkString('id', id, MAX_VALIDATOR_ID_LENGTH);
     const height = atHeight === undefined ? Number.MAX_SAFE_INTEGER : checkSafeUint('atHeight', atHeight);
     const v = this.#versionAt(id, height)?.after;
@@ -265,6 +266,7 @@ export class ValidatorRegistry implements RecordApplier, ValidatorRegistryApi {
    * (default 1,000, at most 10,000). Rejects INVALID_ARGUMENT, NOT_FOUND (unknown id).
    */
   async getValidatorHistory(id: string, query: ValidatorHistoryQuery = {}): Promise<readonly ValidatorChange[]> {
+    this.#checkOpen();
     checkString('id', id, MAX_VALIDATOR_ID_LENGTH);
     checkObject('query', query);
     const from = query.fromHeight === undefined ? 0 : checkSafeUint('query.fromHeight', query.fromHeight);
@@ -420,6 +422,7 @@ export class ValidatorRegistry implements RecordApplier, ValidatorRegistryApi {
       return Promise.reject(err);
     }
     const run = this.#writeTail.then(async () => {
+      this.#checkOpen();
       const record = build();
       const changes = this.#history.get(record.id);
       const problem = changeProblem(changes?.[changes.length - 1], record);

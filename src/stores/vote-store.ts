@@ -7,6 +7,11 @@
  * resolved (durable, D4). Appends of one (validator, round, type) slot are serialized so that a
  * second vote always sees the first; an identical vote in flight shares the first one's write.
  *
+ * Memory (a million votes are rebuilt on every open): a vote is a slot in typed-array columns,
+ * not an object; the four indexes are sorted slot lists (B+trees of slots once out-of-order
+ * inserts demand it) under comparators that read the columns; replay decodes in place. Queries
+ * build their entries from the columns (docs/stores.md, "In memory").
+ *
  * It must never: write anything for bad input (every argument is checked first), answer a query
  * by scanning the log, return an unbounded result, or put a record in its indexes before the
  * log reported it durable.
@@ -276,6 +281,148 @@ class BlockHashes {
   }
 }
 
+/** Farthest from the end that a `SlotIndex` list takes an insert (a memmove of that many slots); farther converts it to a B+tree. */
+const MAX_TAIL_INSERT = 4096;
+
+/**
+ * An ordered set of slots under a comparator that reads the columns: while inserts arrive in
+ * order, or near the end (the replay and live cases: votes come in LSN, round and height
+ * order, shuffled only within the latest round), a sorted Int32Array, 4 bytes a vote and an
+ * append each; the first insert farther than `maxTailInsert` from the end turns it into a
+ * B+tree (O(n) once), which then takes any order in O(log n). Range bounds are slots too (the
+ * probes). Every range is collected at once, never iterated across an await.
+ * @internal exported for tests.
+ */
+export class SlotIndex {
+  private list: Int32Array | null = new Int32Array(16);
+  private length = 0;
+  private tree: BTree<number, number> | null = null;
+
+  /**
+   * @param compare - total order on slots (and probe slots).
+   * @param maxTailInsert - farthest insert from the end the list takes (default 4,096).
+   */
+  constructor(
+    private readonly compare: (a: number, b: number) => number,
+    private readonly maxTailInsert = MAX_TAIL_INSERT,
+  ) {}
+
+  get size(): number {
+    return this.tree === null ? this.length : this.tree.size;
+  }
+
+  /** True once an out-of-order insert turned the list into a B+tree. */
+  get isTree(): boolean {
+    return this.tree !== null;
+  }
+
+  /** Adds `slot` (not present yet). */
+  insert(slot: number): void {
+    const tree = this.tree;
+    if (tree !== null) {
+      if (!tree.append(slot, slot)) tree.set(slot, slot);
+      return;
+    }
+    let list = this.list as Int32Array;
+    const n = this.length;
+    let i = n;
+    if (n > 0 && this.compare(list[n - 1]!, slot) > 0) {
+      i = this.lowerBound(slot);
+      if (n - i > this.maxTailInsert) {
+        this.toTree().set(slot, slot);
+        return;
+      }
+    }
+    if (n === list.length) {
+      const grownList = new Int32Array(n * 2);
+      grownList.set(list);
+      list = this.list = grownList;
+    }
+    if (i < n) list.copyWithin(i + 1, i, n);
+    list[i] = slot;
+    this.length = n + 1;
+  }
+
+  /** The slots from `lo` (inclusive) to `hi` (exclusive), at most `limit` of those `keep` accepts. */
+  collect(lo: number, hi: number, limit: number, keep: ((slot: number) => boolean) | undefined): number[] {
+    const out: number[] = [];
+    if (limit <= 0) return out;
+    if (this.tree !== null) {
+      const it = this.tree.keys(lo, hi);
+      for (let r = it.next(); r.done !== true; r = it.next()) {
+        if (keep !== undefined && !keep(r.value)) continue;
+        out.push(r.value);
+        if (out.length >= limit) break;
+      }
+      return out;
+    }
+    const list = this.list as Int32Array;
+    for (let i = this.lowerBound(lo); i < this.length; i++) {
+      const slot = list[i]!;
+      if (this.compare(slot, hi) >= 0) break;
+      if (keep !== undefined && !keep(slot)) continue;
+      out.push(slot);
+      if (out.length >= limit) break;
+    }
+    return out;
+  }
+
+  /** The last `limit` slots, largest first. */
+  collectLast(limit: number): number[] {
+    const out: number[] = [];
+    if (limit <= 0) return out;
+    if (this.tree !== null) {
+      const it = this.tree.keysReversed();
+      for (let r = it.next(); r.done !== true && out.length < limit; r = it.next()) out.push(r.value);
+      return out;
+    }
+    const list = this.list as Int32Array;
+    for (let i = this.length - 1; i >= 0 && out.length < limit; i--) out.push(list[i]!);
+    return out;
+  }
+
+  /** How many slots lie in [lo, hi). */
+  count(lo: number, hi: number): number {
+    if (this.tree !== null) return this.tree.countRange(lo, hi);
+    const a = this.lowerBound(lo);
+    const b = this.lowerBound(hi);
+    return b > a ? b - a : 0;
+  }
+
+  /** The smallest slot at or above `lo` (the smallest of all without `lo`), or undefined. */
+  first(lo?: number): number | undefined {
+    if (this.tree !== null) {
+      const r = this.tree.keys(lo).next();
+      return r.done === true ? undefined : r.value;
+    }
+    const i = lo === undefined ? 0 : this.lowerBound(lo);
+    return i < this.length ? (this.list as Int32Array)[i] : undefined;
+  }
+
+  /** First list index whose slot is >= `key`. */
+  private lowerBound(key: number): number {
+    const list = this.list as Int32Array;
+    let lo = 0;
+    let hi = this.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.compare(list[mid]!, key) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  private toTree(): BTree<number, number> {
+    const tree = new BTree<number, number>(this.compare);
+    const list = this.list as Int32Array;
+    for (let i = 0; i < this.length; i++) tree.append(list[i]!, list[i]!);
+    this.tree = tree;
+    this.list = null;
+    this.length = 0;
+    return tree;
+  }
+}
+
 /** Same height and block hash (the identity of a vote within its slot, DESIGN 5.2). */
 function sameBlock(a: ValidatorVote, b: ValidatorVote): boolean {
   if (a.height !== b.height) return false;
@@ -318,21 +465,17 @@ export class VoteStore implements VoteStoreApi, RecordApplier {
   private readonly ids = new ValidatorIds();
   private readonly hashes = new BlockHashes();
   /** Slots by (round, type, validator id, LSN). */
-  private readonly byRound: BTree<number, number>;
+  private readonly byRound: SlotIndex;
   /**
    * Per validator index, its slots by (round, type, LSN): one tree each, so that a validator's
    * votes, arriving in round order, are appends.
    */
-  private readonly byValidator: (BTree<number, number> | undefined)[] = [];
+  private readonly byValidator: (SlotIndex | undefined)[] = [];
   private readonly compareInValidator: (a: number, b: number) => number;
   /** Slots by (height, LSN). */
-  private readonly byHeight: BTree<number, number>;
-  /**
-   * LSN order: null while slots were filled in ascending LSN order (always on replay), so that
-   * slot order is LSN order; otherwise the slots sorted by LSN.
-   */
-  private lsnOrder: Int32Array | null = null;
-  private lastLsn = -1;
+  private readonly byHeight: SlotIndex;
+  /** Slots by LSN. */
+  private readonly byLsn: SlotIndex;
   /** Reused by `apply` (replay decodes in place). */
   private readonly fields: VoteRecordFields = newVoteRecordFields();
   private readonly finalizedByHeight = new Map<number, FinalizedMark>();
@@ -358,7 +501,7 @@ export class VoteStore implements VoteStoreApi, RecordApplier {
     const expected = ctx.log.openReport?.recordsScanned;
     const c = (this.cols = new VoteColumns(typeof expected === 'number' && Number.isSafeInteger(expected) ? expected + FIRST_SLOT : 0));
     const names = this.ids.names;
-    this.byRound = new BTree<number, number>((a, b) => {
+    this.byRound = new SlotIndex((a, b) => {
       const d = c.round[a]! - c.round[b]! || c.type[a]! - c.type[b]!;
       if (d !== 0) return d;
       const va = c.validator[a]!;
@@ -370,7 +513,8 @@ export class VoteStore implements VoteStoreApi, RecordApplier {
       const d = c.round[a]! - c.round[b]! || c.type[a]! - c.type[b]!;
       return d !== 0 ? d : compareLsn(c.lsn[a]!, c.lsn[b]!);
     };
-    this.byHeight = new BTree<number, number>((a, b) => compareLsn(c.height[a]!, c.height[b]!) || compareLsn(c.lsn[a]!, c.lsn[b]!));
+    this.byHeight = new SlotIndex((a, b) => compareLsn(c.height[a]!, c.height[b]!) || compareLsn(c.lsn[a]!, c.lsn[b]!));
+    this.byLsn = new SlotIndex((a, b) => compareLsn(c.lsn[a]!, c.lsn[b]!));
   }
 
   /**
@@ -449,10 +593,7 @@ export class VoteStore implements VoteStoreApi, RecordApplier {
   async getRecentVotes(limit?: number): Promise<VoteLogEntry[]> {
     this.checkOpen();
     const n = this.limit('limit', limit, this.limits.defaultQueryLimit, this.limits.maxQueryLimit);
-    const order = this.lsnOrder;
-    const out: VoteLogEntry[] = [];
-    for (let i = this.size - 1; i >= 0 && out.length < n; i--) out.push(this.entry(order === null ? i + FIRST_SLOT : order[i]!));
-    return out;
+    return this.entries(this.byLsn.collectLast(n));
   }
 
   /**
@@ -480,17 +621,17 @@ export class VoteStore implements VoteStoreApi, RecordApplier {
     if (validatorId === undefined && round === undefined) {
       const lo = this.probe(PROBE_LO, 0, TYPE_BELOW, NO_VALIDATOR, start, -1);
       const hi = this.probe(PROBE_HI, 0, TYPE_BELOW, NO_VALIDATOR, end, Infinity);
-      return this.entries(collect(this.byHeight.keys(lo, hi), limit, code === 0 ? undefined : match));
+      return this.entries(this.byHeight.collect(lo, hi, limit, code === 0 ? undefined : match));
     }
     const v = validatorId === undefined ? NO_VALIDATOR : this.ids.lookup(validatorId);
     if (v < 0) return [];
-    const tree = validatorId === undefined ? this.byRound : this.byValidator[v];
+    const index = validatorId === undefined ? this.byRound : this.byValidator[v];
     const loType = code === 0 ? TYPE_BELOW : code;
     const hiType = code === 0 ? TYPE_ABOVE : code + 1;
     const slots =
       round === undefined
-        ? this.roundRange(tree, v, 0, TYPE_BELOW, MAX_U32, TYPE_ABOVE, limit, match)
-        : this.roundRange(tree, v, round, loType, round, hiType, limit, match);
+        ? this.roundRange(index, v, 0, TYPE_BELOW, MAX_U32, TYPE_ABOVE, limit, match)
+        : this.roundRange(index, v, round, loType, round, hiType, limit, match);
     return this.entries(slots);
   }
 
@@ -505,7 +646,7 @@ export class VoteStore implements VoteStoreApi, RecordApplier {
     const code = voteType === undefined ? 0 : voteTypeCode(checkOneOf('voteType', voteType, VOTE_TYPES));
     const lo = this.probe(PROBE_LO, r, code === 0 ? TYPE_BELOW : code, NO_VALIDATOR, 0, -1);
     const hi = this.probe(PROBE_HI, r, code === 0 ? TYPE_ABOVE : code + 1, NO_VALIDATOR, 0, -1);
-    return this.byRound.countRange(lo, hi);
+    return this.byRound.count(lo, hi);
   }
 
   /**
@@ -532,13 +673,13 @@ export class VoteStore implements VoteStoreApi, RecordApplier {
     const f = this.lastFinalized;
     const c = this.cols;
     if (f === null) {
-      const first = this.byRound.minKey();
+      const first = this.byRound.first();
       return first === undefined ? null : c.round[first]!;
     }
     const inRound = this.roundRange(this.byRound, NO_VALIDATOR, f.round, TYPE_BELOW, f.round, TYPE_ABOVE, Infinity, undefined);
     for (const slot of inRound) if (c.height[slot]! > f.height) return f.round;
-    const next = collect(this.byRound.keys(this.probe(PROBE_LO, f.round, TYPE_ABOVE, NO_VALIDATOR, 0, -1)), 1, undefined);
-    return next.length === 0 ? null : c.round[next[0]!]!;
+    const next = this.byRound.first(this.probe(PROBE_LO, f.round, TYPE_ABOVE, NO_VALIDATOR, 0, -1));
+    return next === undefined ? null : c.round[next]!;
   }
 
   /**
@@ -589,9 +730,8 @@ export class VoteStore implements VoteStoreApi, RecordApplier {
       c.type[slot] = f.typeCode;
       c.validator[slot] = v;
       c.hash[slot] = f.nil ? -1 : this.hashes.intern(p, VOTE_HASH_OFFSET);
-      // A byte loop: `subarray` of a Buffer payload allocates a FastBuffer, which costs more.
-      const sig = c.signature;
-      for (let i = 0, at = slot * SIGNATURE_BYTES; i < SIGNATURE_BYTES; i++) sig[at + i] = p[VOTE_SIGNATURE_OFFSET + i]!;
+      // A plain view: `subarray` of a Buffer payload would build a FastBuffer, which costs more.
+      c.signature.set(new Uint8Array(p.buffer, p.byteOffset + VOTE_SIGNATURE_OFFSET, SIGNATURE_BYTES), slot * SIGNATURE_BYTES);
       this.link(slot);
     } else if (record.kind === RecordKind.Finalized) {
       const f = decodeFinalizedRecord(record);
@@ -698,35 +838,10 @@ export class VoteStore implements VoteStoreApi, RecordApplier {
   /** Adds a filled slot to every index. */
   private link(slot: number): void {
     const v = this.cols.validator[slot]!;
-    const mine = (this.byValidator[v] ??= new BTree<number, number>(this.compareInValidator));
-    if (!this.byRound.append(slot, slot)) this.byRound.set(slot, slot);
-    if (!mine.append(slot, slot)) mine.set(slot, slot);
-    if (!this.byHeight.append(slot, slot)) this.byHeight.set(slot, slot);
-    const lsn = this.cols.lsn[slot]!;
-    if (this.lsnOrder === null && lsn > this.lastLsn) this.lastLsn = lsn;
-    else this.insertByLsn(slot, lsn);
-  }
-
-  /** Keeps `lsnOrder` sorted when a slot arrives out of LSN order (never on replay; O(n) but rare). */
-  private insertByLsn(slot: number, lsn: number): void {
-    const n = slot - FIRST_SLOT;
-    let order = this.lsnOrder;
-    if (order === null || order.length <= n) {
-      const fresh = new Int32Array(this.cols.capacity);
-      if (order === null) for (let i = 0; i < n; i++) fresh[i] = i + FIRST_SLOT;
-      else fresh.set(order.subarray(0, n));
-      order = this.lsnOrder = fresh;
-    }
-    const lsns = this.cols.lsn;
-    let lo = 0;
-    let hi = n;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (lsns[order[mid]!]! < lsn) lo = mid + 1;
-      else hi = mid;
-    }
-    order.copyWithin(lo + 1, lo, n);
-    order[lo] = slot;
+    (this.byValidator[v] ??= new SlotIndex(this.compareInValidator)).insert(slot);
+    this.byRound.insert(slot);
+    this.byHeight.insert(slot);
+    this.byLsn.insert(slot);
   }
 
   /** Writes a range bound into probe slot `slot`. */
@@ -745,7 +860,7 @@ export class VoteStore implements VoteStoreApi, RecordApplier {
    * including, (validator, toRound, toType), at most `limit` of those `keep` accepts.
    */
   private roundRange(
-    tree: BTree<number, number> | undefined,
+    index: SlotIndex | undefined,
     validator: number,
     fromRound: number,
     fromType: number,
@@ -754,10 +869,10 @@ export class VoteStore implements VoteStoreApi, RecordApplier {
     limit: number,
     keep: ((slot: number) => boolean) | undefined,
   ): number[] {
-    if (tree === undefined) return [];
+    if (index === undefined) return [];
     const lo = this.probe(PROBE_LO, fromRound, fromType, validator, 0, -1);
     const hi = this.probe(PROBE_HI, toRound, toType, validator, 0, -1);
-    return collect(tree.keys(lo, hi), limit, keep);
+    return index.collect(lo, hi, limit, keep);
   }
 
   /** The entries of `slots`, built from the columns. */
@@ -813,18 +928,6 @@ export class VoteStore implements VoteStoreApi, RecordApplier {
     this.finalizedByHeight.set(mark.height, mark);
     if (this.lastFinalized === null || mark.height > this.lastFinalized.height) this.lastFinalized = mark;
   }
-}
-
-/** The first `limit` keys `items` yields that `keep` accepts (all of them without `keep`), consumed at once. */
-function collect(items: Iterator<number>, limit: number, keep: ((slot: number) => boolean) | undefined): number[] {
-  const out: number[] = [];
-  if (limit <= 0) return out;
-  for (let r = items.next(); r.done !== true; r = items.next()) {
-    if (keep !== undefined && !keep(r.value)) continue;
-    out.push(r.value);
-    if (out.length >= limit) break;
-  }
-  return out;
 }
 
 function conflict(message: string, details: Record<string, unknown>): ConsensusStoreError {

@@ -1,4 +1,4 @@
-// Known-answer vectors for the vote and proposal sign bytes (docs/sign-bytes.md) and the ed25519
+// Known-answer vectors for the vote and proposal sign bytes (docs/format.md, "Signed and hashed bytes") and the ed25519
 // wiring. The hex is written out field by field once, from the documented layout, and checked
 // forever: changing the layout breaks every signature ever made, so these must never be "updated".
 import { describe, expect, it } from 'vitest';

@@ -3,9 +3,10 @@
 // covered: one log, one replay pass, the node key, evidence keys from the validator registry).
 // The in-memory runs are in each suite's own test file.
 //
-// The audit suite runs through `openStoreOnLog` over the WAL without a node key (the process's
-// ephemeral key, whose entry 0 comes with the first audit batch): one of its scenarios expects
-// an audit log with no entry yet, and `openStore` writes entry 0 at open.
+// The audit suite runs twice: through `openStore` (a fixed node key, entry 0 NodeKeyRecorded
+// written at open), and through `openStoreOnLog` over the WAL without a node key (the process's
+// ephemeral key, whose entry 0 comes with the first audit batch). The suite's expectations are
+// relative to the chain it is given, so both hold.
 import { publicKeyOf } from '../../src/codec/vote-sign.ts';
 import { SimulatedDisk } from '../../src/io/sim-disk.ts';
 import { openLog } from '../../src/log/wal.ts';
@@ -40,6 +41,13 @@ function auditHarness(store: ConsensusStore, disk: SimulatedDisk, open: (disk: S
     close: () => store.close(),
   };
 }
+
+auditLogConformance('openStore, WAL on the simulated disk (entry 0 written at open)', async () => {
+  const disk = new SimulatedDisk({ seed: seed++ });
+  const open = opener(AUDIT_CHAIN);
+  const store = await open(disk);
+  return auditHarness(store, disk, open);
+});
 
 auditLogConformance('openStoreOnLog, WAL on the simulated disk', async () => {
   const disk = new SimulatedDisk({ seed: seed++ });

@@ -9,7 +9,8 @@
  */
 import { ConsensusStoreError } from '../../src/errors.ts';
 import type { ErrorCode } from '../../src/errors.ts';
-import type { Log, LogRecord, LogStatus, Lsn, OpenReport, RecordInput } from '../../src/log/types.ts';
+import { COMMIT_RECORD_BYTES, recordSpan } from '../../src/codec/framing.ts';
+import type { Log, LogLimits, LogRecord, LogStatus, Lsn, OpenReport, RecordInput } from '../../src/log/types.ts';
 
 /** The durable side: records that survived, in LSN order. */
 export class MemoryDisk {
@@ -24,8 +25,13 @@ interface PendingBatch {
   readonly reject: (err: unknown) => void;
 }
 
-/** Largest payload accepted, as the WAL's default. */
-const MAX_RECORD_SIZE = 1024 * 1024;
+/** The WAL's default limits (src/log/options.ts); `MemoryLog.open` takes others. */
+export const MEMORY_LOG_DEFAULT_LIMITS: LogLimits = Object.freeze({
+  maxBatchBytes: 4 * 1024 * 1024,
+  maxBatchRecords: 4096,
+  maxRecordSize: 1024 * 1024,
+  segmentSize: 64 * 1024 * 1024,
+});
 
 /** An in-memory Log. Batches become durable on the next macrotask (so that appends can overlap). */
 export class MemoryLog implements Log {
@@ -38,7 +44,14 @@ export class MemoryLog implements Log {
   private flushScheduled = false;
   private failures: ErrorCode[] = [];
 
-  private constructor(readonly disk: MemoryDisk) {
+  /** The limits `append` enforces as the WAL does (RECORD_TOO_LARGE, BATCH_TOO_LARGE). */
+  readonly limits: LogLimits;
+
+  private constructor(
+    readonly disk: MemoryDisk,
+    limits: Partial<LogLimits> = {},
+  ) {
+    this.limits = Object.freeze({ ...MEMORY_LOG_DEFAULT_LIMITS, ...limits });
     if (disk.openLog !== undefined && disk.openLog.status !== 'closed') {
       throw new ConsensusStoreError('LOCKED', 'memory disk already has an open log');
     }
@@ -48,9 +61,9 @@ export class MemoryLog implements Log {
     this.openReport = { segmentsScanned: 1, recordsScanned: disk.records.length, batchesScanned: 0, tornBytesCut: 0, durationMs: 0 };
   }
 
-  /** Opens a log on `disk` (a fresh disk when omitted). */
-  static open(disk: MemoryDisk = new MemoryDisk()): MemoryLog {
-    return new MemoryLog(disk);
+  /** Opens a log on `disk` (a fresh disk when omitted), with the WAL's default limits unless `limits` overrides some. */
+  static open(disk: MemoryDisk = new MemoryDisk(), limits: Partial<LogLimits> = {}): MemoryLog {
+    return new MemoryLog(disk, limits);
   }
 
   get nextLsn(): Lsn {
@@ -70,11 +83,20 @@ export class MemoryLog implements Log {
     if (!Array.isArray(records) || records.length === 0) {
       return Promise.reject(new ConsensusStoreError('INVALID_ARGUMENT', 'records must be a non-empty array'));
     }
+    const { maxBatchBytes, maxBatchRecords, maxRecordSize } = this.limits;
+    if (records.length > maxBatchRecords) {
+      return Promise.reject(new ConsensusStoreError('BATCH_TOO_LARGE', `${records.length} records in one call; the limit is ${maxBatchRecords}`));
+    }
+    let bytes = COMMIT_RECORD_BYTES;
     for (const r of records) {
       if (!Number.isInteger(r.kind) || r.kind < 1 || r.kind > 255 || !(r.payload instanceof Uint8Array)) {
         return Promise.reject(new ConsensusStoreError('INVALID_ARGUMENT', `bad record kind ${String(r.kind)}`));
       }
-      if (r.payload.length > MAX_RECORD_SIZE) return Promise.reject(new ConsensusStoreError('RECORD_TOO_LARGE', 'payload too large'));
+      if (r.payload.length > maxRecordSize) return Promise.reject(new ConsensusStoreError('RECORD_TOO_LARGE', 'payload too large'));
+      bytes += recordSpan(r.payload.length);
+    }
+    if (bytes > maxBatchBytes) {
+      return Promise.reject(new ConsensusStoreError('BATCH_TOO_LARGE', `one call needs ${bytes} bytes; the limit is ${maxBatchBytes}`));
     }
     const batch: LogRecord[] = records.map((r) => ({ lsn: this.next++ as Lsn, kind: r.kind, payload: r.payload.slice() }));
     return new Promise<Lsn[]>((resolve, reject) => {
