@@ -251,8 +251,13 @@ async function buildStores(log: Log, options: StoreOptions, env: OpenEnv): Promi
   const identity = new StoreIdentity(chainId);
   const replay = await replayLog(log, [identity, votes, signGuard, rounds, validators, audit, evidence, rewards]);
   if (env.nodeKey !== undefined) await identity.ensureRecorded(log);
+  // D8 after an explicit repair: the dropped records may hold the key's newest signatures, so
+  // the sign guard keeps a durable barrier until a watermark is imported (checked below).
+  const lost = log.openReport.repair?.firstLostLsn;
+  if (lost !== undefined) await signGuard.recordRepairBarrier(lost);
   if (options.importWatermark !== undefined) await signGuard.importWatermark(options.importWatermark);
   signGuard.checkSignState(signState, allowFresh);
+  signGuard.checkRepairBarrier(allowFresh);
   // Entry 0 of a new chain ("recorded at first open"); INVALID_ARGUMENT when the chain records
   // another node key. With the ephemeral key of a keyless `openStoreOnLog` it is written with
   // the first audit batch instead, so that opening a test log writes nothing.

@@ -14,6 +14,8 @@ export const RecordKind = {
   SignGuardEntry: 10,
   /** Sign guard: an imported watermark (fresh data directory for a key that signed before). */
   SignGuardImport: 11,
+  /** Sign guard: an explicit repair dropped records from this LSN on; signing waits for an imported watermark. */
+  SignGuardRepairBarrier: 12,
   /** Round state checkpoint. */
   RoundState: 20,
   /** Round states below a height were pruned. */

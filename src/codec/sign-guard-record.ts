@@ -115,3 +115,23 @@ export function decodeSignGuardRecord(record: LogRecord, imported: boolean): Sig
     signBytes: imported ? null : p.slice(HEADER + sigLength),
   };
 }
+
+/** Payload of a SignGuardRepairBarrier record: u8 version (1), 7 zero bytes, u64 first lost LSN. */
+export function encodeRepairBarrier(firstLostLsn: number): Uint8Array {
+  const out = new Uint8Array(16);
+  const view = new DataView(out.buffer);
+  out[0] = 1;
+  view.setUint32(8, firstLostLsn % 0x1_0000_0000, true);
+  view.setUint32(12, Math.floor(firstLostLsn / 0x1_0000_0000), true);
+  return out;
+}
+
+/** Decodes a SignGuardRepairBarrier payload. @throws CORRUPTION when malformed. */
+export function decodeRepairBarrier(record: LogRecord): number {
+  const p = record.payload;
+  const view = new DataView(p.buffer, p.byteOffset, p.byteLength);
+  if (p.length !== 16 || p[0] !== 1) throw bad(record, 'repair barrier payload malformed');
+  const hi = view.getUint32(12, true);
+  if (hi > 0x1f_ffff) throw bad(record, 'repair barrier LSN exceeds 2^53-1');
+  return hi * 0x1_0000_0000 + view.getUint32(8, true);
+}

@@ -30,7 +30,7 @@ import {
   signBytes,
   voteSignBytes,
 } from '../codec/vote-sign.ts';
-import { decodeSignGuardRecord, encodeSignGuardEntry, encodeSignGuardImport, stepCode } from '../codec/sign-guard-record.ts';
+import { decodeRepairBarrier, decodeSignGuardRecord, encodeRepairBarrier, encodeSignGuardEntry, encodeSignGuardImport, stepCode } from '../codec/sign-guard-record.ts';
 import type { LogRecord } from '../log/types.ts';
 import { checkBytes, checkObject, checkOneOf, checkSafeUint, checkU32 } from '../validate.ts';
 import type { RecordApplier, StoreContext } from './context.ts';
@@ -102,7 +102,10 @@ function compareHrs(a: { height: number; round: number; step: number }, b: { hei
  */
 export class SignGuard implements RecordApplier {
   /** Record kinds this store owns. */
-  readonly kinds: readonly number[] = [RecordKind.SignGuardEntry, RecordKind.SignGuardImport];
+  readonly kinds: readonly number[] = [RecordKind.SignGuardEntry, RecordKind.SignGuardImport, RecordKind.SignGuardRepairBarrier];
+
+  /** First LSN an explicit repair dropped, while no watermark has been imported since (D8). */
+  private repairBarrier: number | undefined;
 
   private readonly ctx: StoreContext;
   private readonly chainId: string;
@@ -186,7 +189,7 @@ export class SignGuard implements RecordApplier {
       const current = this.states.get(identity.keyHex);
       const wanted = { height, round, step: stepCode(step) };
       if (current !== undefined) {
-        if (compareHrs(wanted, current) <= 0) return this.watermark() as SignWatermark;
+        if (compareHrs(wanted, current) <= 0 && this.repairBarrier === undefined) return this.watermark() as SignWatermark;
         if (round < current.round) throw refuse('imported watermark goes back in round', { height, round });
       }
       const payload = encodeSignGuardImport({ publicKey: identity.publicKey, height, round, step });
@@ -211,13 +214,48 @@ export class SignGuard implements RecordApplier {
     );
   }
 
+  /**
+   * Records that an explicit repair dropped every record from `firstLostLsn` on (openStore calls
+   * it in the open that repaired). Until a watermark is imported, `checkRepairBarrier` refuses
+   * the open: the dropped records may hold the key's newest signatures.
+   */
+  async recordRepairBarrier(firstLostLsn: number): Promise<void> {
+    await this.enqueue(async () => {
+      const payload = encodeRepairBarrier(checkSafeUint('firstLostLsn', firstLostLsn));
+      const [lsn] = await this.ctx.log.append([{ kind: RecordKind.SignGuardRepairBarrier, payload }]);
+      this.apply({ lsn: lsn as NonNullable<typeof lsn>, kind: RecordKind.SignGuardRepairBarrier, payload });
+    });
+  }
+
+  /**
+   * The repair guard, run by openStore after `checkSignState`: while a repair barrier has no
+   * imported watermark after it, an open with an identity is refused unless `allowFresh`.
+   * @throws FRESH_SIGN_STATE.
+   */
+  checkRepairBarrier(allowFresh: boolean): void {
+    if (this.identity === undefined || allowFresh || this.repairBarrier === undefined) return;
+    throw new ConsensusStoreError(
+      'FRESH_SIGN_STATE',
+      `an explicit repair dropped every record from LSN ${this.repairBarrier} on, which may include this key's newest signatures: pass importWatermark with the last signed height, round and step (recorded, and asked no more), or allowFreshSignState to accept the risk for this open`,
+      { details: { firstLostLsn: this.repairBarrier } },
+    );
+  }
+
   /** Folds one durable sign-guard record into the watermarks (replay). Throws CORRUPTION on a bad payload. */
   apply(record: LogRecord): void {
-    const r = decodeSignGuardRecord(record, record.kind === RecordKind.SignGuardImport);
+    if (record.kind === RecordKind.SignGuardRepairBarrier) {
+      this.repairBarrier = decodeRepairBarrier(record);
+      return;
+    }
+    const imported = record.kind === RecordKind.SignGuardImport;
+    const r = decodeSignGuardRecord(record, imported);
+    if (imported) this.repairBarrier = undefined;
     const key = hex(r.publicKey);
     const next: KeyState = { height: r.height, round: r.round, step: stepCode(r.step), signBytes: r.signBytes, signature: r.signature };
     const current = this.states.get(key);
-    if (current === undefined || compareHrs(next, current) >= 0) this.states.set(key, next);
+    const order = current === undefined ? 1 : compareHrs(next, current);
+    // An import equal to a signed entry keeps the entry, so an identical request still gets its signature back.
+    if (order > 0 || (order === 0 && !imported)) this.states.set(key, next);
   }
 
   private checkOpen(): void {

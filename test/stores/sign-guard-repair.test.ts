@@ -1,0 +1,70 @@
+// D8 across an explicit repair: the records a repair drops may hold the key's newest signatures,
+// so after it the node must not sign on the surviving watermark until the operator imports the
+// real one. The barrier is durable: reopening without the repair option does not lift it.
+import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { publicKeyOf } from '../../src/codec/vote-sign.ts';
+import { isStoreError } from '../../src/errors.ts';
+import { openStore, type OpenStoreOptions } from '../../src/store.ts';
+
+const privateKey = new Uint8Array(32).fill(7);
+const identity = { privateKey, publicKey: publicKeyOf(privateKey), validatorId: 'me' };
+const hash = (n: number): Uint8Array => new Uint8Array(32).fill(n % 251);
+let dir: string;
+
+function options(extra: Partial<OpenStoreOptions> = {}): OpenStoreOptions {
+  return { dir, chainId: 'repair-chain', identity, durability: 'fsync', log: { segmentSize: 16 * 1024 }, ...extra };
+}
+
+function code(err: unknown): string {
+  return isStoreError(err) ? err.code : String(err);
+}
+
+beforeEach(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'cstore-signrepair-'));
+  const store = await openStore(options({ signState: 'new-key' }));
+  for (let h = 1; h <= 120; h++) {
+    await store.signGuard.signVote({ validatorId: 'me', height: h, round: h, voteType: 'prevote', blockHash: hash(h), timestamp: 1_000 + h });
+  }
+  await store.close();
+  // Damage a record inside the first, sealed segment.
+  const fd = openSync(join(dir, 'wal', '0000000000000001.wal'), 'r+');
+  const byte = Buffer.alloc(1);
+  readSync(fd, byte, 0, 1, 600);
+  byte[0] = (byte[0] as number) ^ 0x01;
+  writeSync(fd, byte, 0, 1, 600);
+  closeSync(fd);
+});
+
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('the sign guard after an explicit repair', () => {
+  it('refuses the repairing open and every later one until a watermark is imported, then signs only above it', async () => {
+    await expect(openStore(options())).rejects.toSatisfy((err) => code(err) === 'CORRUPTION');
+    await expect(openStore(options({ log: { segmentSize: 16 * 1024, repair: true } }))).rejects.toSatisfy((err) => code(err) === 'FRESH_SIGN_STATE');
+    // The barrier is in the log: a plain reopen is refused too.
+    await expect(openStore(options())).rejects.toSatisfy((err) => code(err) === 'FRESH_SIGN_STATE');
+
+    const store = await openStore(options({ importWatermark: { height: 120, round: 120, step: 'prevote' } }));
+    await expect(
+      store.signGuard.signVote({ validatorId: 'me', height: 119, round: 119, voteType: 'prevote', blockHash: hash(5), timestamp: 5 }),
+    ).rejects.toSatisfy((err) => code(err) === 'CONFLICT');
+    const next = await store.signGuard.signVote({ validatorId: 'me', height: 121, round: 121, voteType: 'prevote', blockHash: hash(121), timestamp: 9 });
+    expect(next.signature).toHaveLength(64);
+    await store.close();
+
+    // Imported once, asked no more.
+    const again = await openStore(options());
+    expect(again.signGuard.watermark()).toEqual({ height: 121, round: 121, step: 'prevote' });
+    await again.close();
+  });
+
+  it('lets an operator accept the risk for one open with allowFreshSignState, without lifting the barrier', async () => {
+    const store = await openStore(options({ log: { segmentSize: 16 * 1024, repair: true }, allowFreshSignState: true }));
+    expect(store.log.openReport.repair?.firstLostLsn).toBeGreaterThan(0);
+    await store.close();
+    await expect(openStore(options())).rejects.toSatisfy((err) => code(err) === 'FRESH_SIGN_STATE');
+  });
+});
