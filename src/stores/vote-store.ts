@@ -8,16 +8,16 @@
  * second vote always sees the first; an identical vote in flight shares the first one's write.
  *
  * Memory (a million votes are rebuilt on every open): a vote is a slot in typed-array columns,
- * not an object; the four indexes are sorted slot lists (B+trees of slots once out-of-order
- * inserts demand it) under comparators that read the columns; replay decodes in place. Queries
- * build their entries from the columns (docs/stores.md, "In memory").
+ * not an object (`vote-columns.ts`); the four indexes are sorted slot lists (B+trees of slots
+ * once out-of-order inserts demand it, `vote-slot-index.ts`) under comparators that read the
+ * columns; replay decodes in place. Queries build their entries from the columns
+ * (docs/stores.md, "In memory").
  *
  * It must never: write anything for bad input (every argument is checked first), answer a query
  * by scanning the log, return an unbounded result, or put a record in its indexes before the
  * log reported it durable.
  */
 import { ConsensusStoreError, invalidArgument } from '../errors.ts';
-import { BTree } from '../index/btree.ts';
 import { RecordKind } from '../codec/kinds.ts';
 import { checkValidatorId, checkVote, verifyVote, voteTypeCode } from '../codec/vote-sign.ts';
 import {
@@ -35,7 +35,24 @@ import type { VoteRecordFields } from '../codec/vote-record.ts';
 import type { LogRecord, Lsn, RecordInput } from '../log/types.ts';
 import { checkInteger, checkObject, checkOneOf, checkSafeUint, checkU32, MAX_U32 } from '../validate.ts';
 import type { RecordApplier, StoreContext } from './context.ts';
-import { BLOCK_HASH_BYTES, SIGNATURE_BYTES, VOTE_TYPES } from './vote-types.ts';
+import {
+  BlockHashes,
+  FIRST_SLOT,
+  heightOrder,
+  lsnOrder,
+  NO_VALIDATOR,
+  PROBE_HI,
+  PROBE_LO,
+  roundInValidatorOrder,
+  roundOrder,
+  TYPE_ABOVE,
+  TYPE_BELOW,
+  ValidatorIds,
+  VoteColumns,
+} from './vote-columns.ts';
+import type { SlotOrder } from './vote-columns.ts';
+import { SlotIndex } from './vote-slot-index.ts';
+import { SIGNATURE_BYTES, VOTE_TYPES } from './vote-types.ts';
 import type {
   AppendVoteResult,
   FinalizedMark,
@@ -75,354 +92,6 @@ export interface VoteStoreOptions {
   readonly verification?: VoteVerification;
 }
 
-/** Column slots 0 and 1 hold no vote: they are the lower and upper range bound of a query (see `VoteColumns`). */
-const PROBE_LO = 0;
-const PROBE_HI = 1;
-/** The first slot that holds a vote. */
-const FIRST_SLOT = 2;
-/** Type codes of probes, around the real codes 1..3: below and above every vote of a round. */
-const TYPE_BELOW = 0;
-const TYPE_ABOVE = 4;
-/** Validator index of probes: the empty id, which sorts before every real id (ids are 1..128 units). */
-const NO_VALIDATOR = 0;
-/** Smallest capacity of the columns, in slots. */
-const INITIAL_SLOTS = 1024;
-/**
- * Most slots reserved up front from the log's record count (~110 bytes each). Untouched
- * capacity costs address space, not resident memory: fresh ArrayBuffers are zero pages.
- */
-const MAX_RESERVED_SLOTS = 1 << 24;
-
-const utf8 = new TextEncoder();
-
-/**
- * Every stored vote, one slot each, as parallel typed arrays (columns) instead of one object per
- * vote: a million votes are ~110 bytes each in a dozen large ArrayBuffers, and the indexes are
- * B+trees of slot numbers ordered by comparators that read these columns. Block hashes are
- * interned (`BlockHashes`), validator ids too (`ValidatorIds`); a query builds its
- * `VoteLogEntry` objects from the columns (`VoteStore.entry`).
- *
- * Slots `PROBE_LO` and `PROBE_HI` are scratch: a query writes its range bounds there and hands
- * their slot numbers to the B+tree. Iterators compare against the bound lazily, so a range must
- * be consumed before the next query writes the probes: every range in this file is consumed
- * synchronously (never across an await).
- */
-class VoteColumns {
-  capacity = 0;
-  /** Slots in use, probes included. */
-  count = FIRST_SLOT;
-  lsn = new Float64Array(0);
-  height = new Float64Array(0);
-  timestamp = new Float64Array(0);
-  recordedAt = new Float64Array(0);
-  round = new Uint32Array(0);
-  /** Vote type code 1..3 (probes: 0 or 4). */
-  type = new Uint8Array(0);
-  /** Index into `ValidatorIds.names`. */
-  validator = new Uint32Array(0);
-  /** Index into `BlockHashes`, or -1 for a nil vote. */
-  hash = new Int32Array(0);
-  /** 64 bytes per slot. */
-  signature = new Uint8Array(0);
-
-  /** @param expected - slots to reserve up front (a replay then never copies a column). */
-  constructor(expected: number) {
-    this.resize(Math.max(INITIAL_SLOTS, Math.min(expected, MAX_RESERVED_SLOTS)));
-  }
-
-  /** A fresh slot at the end (the columns double when full). */
-  add(): number {
-    if (this.count === this.capacity) this.resize(this.capacity * 2);
-    return this.count++;
-  }
-
-  private resize(n: number): void {
-    this.lsn = grown(this.lsn, new Float64Array(n));
-    this.height = grown(this.height, new Float64Array(n));
-    this.timestamp = grown(this.timestamp, new Float64Array(n));
-    this.recordedAt = grown(this.recordedAt, new Float64Array(n));
-    this.round = grown(this.round, new Uint32Array(n));
-    this.type = grown(this.type, new Uint8Array(n));
-    this.validator = grown(this.validator, new Uint32Array(n));
-    this.hash = grown(this.hash, new Int32Array(n));
-    this.signature = grown(this.signature, new Uint8Array(n * SIGNATURE_BYTES));
-    this.capacity = n;
-  }
-}
-
-function grown<A extends Float64Array | Uint32Array | Int32Array | Uint8Array>(old: A, fresh: A): A {
-  fresh.set(old as never);
-  return fresh;
-}
-
-/** FNV-1a over `len` bytes of `p` from `off`. */
-function hashBytes(p: Uint8Array, off: number, len: number): number {
-  let h = 0x811c9dc5;
-  for (let i = off; i < off + len; i++) h = Math.imul(h ^ (p[i] as number), 0x01000193);
-  return h >>> 0;
-}
-
-/**
- * Interned validator ids: index -> id, with lookups by string (appends) and by UTF-8 bytes
- * (replay: a known id is found without decoding it; each distinct byte string is decoded and
- * checked once). Index 0 is the empty id of the probes.
- */
-class ValidatorIds {
-  readonly names: string[] = [''];
-  private readonly byName = new Map<string, number>();
-  /** UTF-8 bytes of every id, back to back. */
-  private bytes = new Uint8Array(1024);
-  private used = 0;
-  private readonly starts: number[] = [0];
-  private readonly lengths: number[] = [0];
-  /** Open addressing over byte hashes: a name index, 0 for an empty bucket. */
-  private buckets = new Int32Array(64);
-
-  /** The index of `name`, or -1 when no vote of it is stored. */
-  lookup(name: string): number {
-    return this.byName.get(name) ?? -1;
-  }
-
-  /** The index of `name` (an id already checked), added when new. */
-  intern(name: string): number {
-    const known = this.byName.get(name);
-    if (known !== undefined) return known;
-    const encoded = utf8.encode(name);
-    return this.add(name, encoded, 0, encoded.length, hashBytes(encoded, 0, encoded.length));
-  }
-
-  /** The index of the id whose UTF-8 bytes are `p[off, off + len)`, or -1 when there is none. */
-  findBytes(p: Uint8Array, off: number, len: number): number {
-    const mask = this.buckets.length - 1;
-    for (let b = hashBytes(p, off, len) & mask; ; b = (b + 1) & mask) {
-      const idx = this.buckets[b] as number;
-      if (idx === 0) return -1;
-      if (this.lengths[idx] === len && this.sameBytes(idx, p, off, len)) return idx;
-    }
-  }
-
-  private sameBytes(idx: number, p: Uint8Array, off: number, len: number): boolean {
-    const bytes = this.bytes;
-    const start = this.starts[idx] as number;
-    for (let i = 0; i < len; i++) if (bytes[start + i] !== p[off + i]) return false;
-    return true;
-  }
-
-  private add(name: string, p: Uint8Array, off: number, len: number, h: number): number {
-    const idx = this.names.length;
-    if (this.used + len > this.bytes.length) this.bytes = grown(this.bytes, new Uint8Array(Math.max(this.bytes.length * 2, this.used + len)));
-    this.bytes.set(p.subarray(off, off + len), this.used);
-    this.names.push(name);
-    this.starts.push(this.used);
-    this.lengths.push(len);
-    this.used += len;
-    this.byName.set(name, idx);
-    if (idx * 2 > this.buckets.length) this.rehash(this.buckets.length * 2);
-    else this.place(idx, h);
-    return idx;
-  }
-
-  private place(idx: number, h: number): void {
-    const mask = this.buckets.length - 1;
-    let b = h & mask;
-    while (this.buckets[b] !== 0) b = (b + 1) & mask;
-    this.buckets[b] = idx;
-  }
-
-  private rehash(size: number): void {
-    this.buckets = new Int32Array(size);
-    for (let idx = 1; idx < this.names.length; idx++) {
-      this.place(idx, hashBytes(this.bytes, this.starts[idx] as number, this.lengths[idx] as number));
-    }
-  }
-}
-
-/** Recently seen block hashes looked up before a new one is added (the votes of a round mostly share a few). */
-const RECENT_HASHES = 4;
-
-/**
- * Block hashes, 32 bytes each, back to back. A hash equal to one of the last few added is not
- * stored again, so the votes of a round for the same block share one copy; the pool holds at
- * most one hash per vote.
- */
-class BlockHashes {
-  pool = new Uint8Array(BLOCK_HASH_BYTES * 256);
-  private count = 0;
-  private readonly recent = new Int32Array(RECENT_HASHES).fill(-1);
-  private next = 0;
-
-  /** The index of the hash at `p[off, off + 32)`. */
-  intern(p: Uint8Array, off: number): number {
-    for (let k = 0; k < RECENT_HASHES; k++) {
-      const id = this.recent[k] as number;
-      if (id >= 0 && this.equals(id, p, off)) return id;
-    }
-    if ((this.count + 1) * BLOCK_HASH_BYTES > this.pool.length) this.pool = grown(this.pool, new Uint8Array(this.pool.length * 2));
-    const id = this.count++;
-    const pool = this.pool;
-    const at = id * BLOCK_HASH_BYTES;
-    for (let i = 0; i < BLOCK_HASH_BYTES; i++) pool[at + i] = p[off + i] as number;
-    this.recent[this.next] = id;
-    this.next = (this.next + 1) % RECENT_HASHES;
-    return id;
-  }
-
-  /** True when hash `id` equals `p[off, off + 32)`. */
-  equals(id: number, p: Uint8Array, off: number): boolean {
-    const pool = this.pool;
-    const at = id * BLOCK_HASH_BYTES;
-    for (let i = 0; i < BLOCK_HASH_BYTES; i++) if (pool[at + i] !== p[off + i]) return false;
-    return true;
-  }
-
-  /** A copy of hash `id`. */
-  copy(id: number): Uint8Array {
-    return this.pool.slice(id * BLOCK_HASH_BYTES, (id + 1) * BLOCK_HASH_BYTES);
-  }
-}
-
-/** Farthest from the end that a `SlotIndex` list takes an insert (a memmove of that many slots); farther converts it to a B+tree. */
-const MAX_TAIL_INSERT = 4096;
-
-/**
- * An ordered set of slots under a comparator that reads the columns: while inserts arrive in
- * order, or near the end (the replay and live cases: votes come in LSN, round and height
- * order, shuffled only within the latest round), a sorted Int32Array, 4 bytes a vote and an
- * append each; the first insert farther than `maxTailInsert` from the end turns it into a
- * B+tree (O(n) once), which then takes any order in O(log n). Range bounds are slots too (the
- * probes). Every range is collected at once, never iterated across an await.
- * @internal exported for tests.
- */
-export class SlotIndex {
-  private list: Int32Array | null = new Int32Array(16);
-  private length = 0;
-  private tree: BTree<number, number> | null = null;
-
-  /**
-   * @param compare - total order on slots (and probe slots).
-   * @param maxTailInsert - farthest insert from the end the list takes (default 4,096).
-   */
-  constructor(
-    private readonly compare: (a: number, b: number) => number,
-    private readonly maxTailInsert = MAX_TAIL_INSERT,
-  ) {}
-
-  get size(): number {
-    return this.tree === null ? this.length : this.tree.size;
-  }
-
-  /** True once an out-of-order insert turned the list into a B+tree. */
-  get isTree(): boolean {
-    return this.tree !== null;
-  }
-
-  /** Adds `slot` (not present yet). */
-  insert(slot: number): void {
-    const tree = this.tree;
-    if (tree !== null) {
-      if (!tree.append(slot, slot)) tree.set(slot, slot);
-      return;
-    }
-    let list = this.list as Int32Array;
-    const n = this.length;
-    let i = n;
-    if (n > 0 && this.compare(list[n - 1]!, slot) > 0) {
-      i = this.lowerBound(slot);
-      if (n - i > this.maxTailInsert) {
-        this.toTree().set(slot, slot);
-        return;
-      }
-    }
-    if (n === list.length) {
-      const grownList = new Int32Array(n * 2);
-      grownList.set(list);
-      list = this.list = grownList;
-    }
-    if (i < n) list.copyWithin(i + 1, i, n);
-    list[i] = slot;
-    this.length = n + 1;
-  }
-
-  /** The slots from `lo` (inclusive) to `hi` (exclusive), at most `limit` of those `keep` accepts. */
-  collect(lo: number, hi: number, limit: number, keep: ((slot: number) => boolean) | undefined): number[] {
-    const out: number[] = [];
-    if (limit <= 0) return out;
-    if (this.tree !== null) {
-      const it = this.tree.keys(lo, hi);
-      for (let r = it.next(); r.done !== true; r = it.next()) {
-        if (keep !== undefined && !keep(r.value)) continue;
-        out.push(r.value);
-        if (out.length >= limit) break;
-      }
-      return out;
-    }
-    const list = this.list as Int32Array;
-    for (let i = this.lowerBound(lo); i < this.length; i++) {
-      const slot = list[i]!;
-      if (this.compare(slot, hi) >= 0) break;
-      if (keep !== undefined && !keep(slot)) continue;
-      out.push(slot);
-      if (out.length >= limit) break;
-    }
-    return out;
-  }
-
-  /** The last `limit` slots, largest first. */
-  collectLast(limit: number): number[] {
-    const out: number[] = [];
-    if (limit <= 0) return out;
-    if (this.tree !== null) {
-      const it = this.tree.keysReversed();
-      for (let r = it.next(); r.done !== true && out.length < limit; r = it.next()) out.push(r.value);
-      return out;
-    }
-    const list = this.list as Int32Array;
-    for (let i = this.length - 1; i >= 0 && out.length < limit; i--) out.push(list[i]!);
-    return out;
-  }
-
-  /** How many slots lie in [lo, hi). */
-  count(lo: number, hi: number): number {
-    if (this.tree !== null) return this.tree.countRange(lo, hi);
-    const a = this.lowerBound(lo);
-    const b = this.lowerBound(hi);
-    return b > a ? b - a : 0;
-  }
-
-  /** The smallest slot at or above `lo` (the smallest of all without `lo`), or undefined. */
-  first(lo?: number): number | undefined {
-    if (this.tree !== null) {
-      const r = this.tree.keys(lo).next();
-      return r.done === true ? undefined : r.value;
-    }
-    const i = lo === undefined ? 0 : this.lowerBound(lo);
-    return i < this.length ? (this.list as Int32Array)[i] : undefined;
-  }
-
-  /** First list index whose slot is >= `key`. */
-  private lowerBound(key: number): number {
-    const list = this.list as Int32Array;
-    let lo = 0;
-    let hi = this.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (this.compare(list[mid]!, key) < 0) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  }
-
-  private toTree(): BTree<number, number> {
-    const tree = new BTree<number, number>(this.compare);
-    const list = this.list as Int32Array;
-    for (let i = 0; i < this.length; i++) tree.append(list[i]!, list[i]!);
-    this.tree = tree;
-    this.list = null;
-    this.length = 0;
-    return tree;
-  }
-}
-
 /** Same height and block hash (the identity of a vote within its slot, DESIGN 5.2). */
 function sameBlock(a: ValidatorVote, b: ValidatorVote): boolean {
   if (a.height !== b.height) return false;
@@ -430,10 +99,6 @@ function sameBlock(a: ValidatorVote, b: ValidatorVote): boolean {
   if (a.blockHash.length !== b.blockHash.length) return false;
   for (let i = 0; i < a.blockHash.length; i++) if (a.blockHash[i] !== b.blockHash[i]) return false;
   return true;
-}
-
-function compareLsn(a: number, b: number): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /** An append of one slot (validator, round, type) that has not settled yet. */
@@ -471,7 +136,7 @@ export class VoteStore implements VoteStoreApi, RecordApplier {
    * votes, arriving in round order, are appends.
    */
   private readonly byValidator: (SlotIndex | undefined)[] = [];
-  private readonly compareInValidator: (a: number, b: number) => number;
+  private readonly compareInValidator: SlotOrder;
   /** Slots by (height, LSN). */
   private readonly byHeight: SlotIndex;
   /** Slots by LSN. */
@@ -500,21 +165,10 @@ export class VoteStore implements VoteStoreApi, RecordApplier {
     this.verification = options.verification;
     const expected = ctx.log.openReport?.recordsScanned;
     const c = (this.cols = new VoteColumns(typeof expected === 'number' && Number.isSafeInteger(expected) ? expected + FIRST_SLOT : 0));
-    const names = this.ids.names;
-    this.byRound = new SlotIndex((a, b) => {
-      const d = c.round[a]! - c.round[b]! || c.type[a]! - c.type[b]!;
-      if (d !== 0) return d;
-      const va = c.validator[a]!;
-      const vb = c.validator[b]!;
-      if (va !== vb) return names[va]! < names[vb]! ? -1 : 1;
-      return compareLsn(c.lsn[a]!, c.lsn[b]!);
-    });
-    this.compareInValidator = (a, b) => {
-      const d = c.round[a]! - c.round[b]! || c.type[a]! - c.type[b]!;
-      return d !== 0 ? d : compareLsn(c.lsn[a]!, c.lsn[b]!);
-    };
-    this.byHeight = new SlotIndex((a, b) => compareLsn(c.height[a]!, c.height[b]!) || compareLsn(c.lsn[a]!, c.lsn[b]!));
-    this.byLsn = new SlotIndex((a, b) => compareLsn(c.lsn[a]!, c.lsn[b]!));
+    this.byRound = new SlotIndex(roundOrder(c, this.ids.names));
+    this.compareInValidator = roundInValidatorOrder(c);
+    this.byHeight = new SlotIndex(heightOrder(c));
+    this.byLsn = new SlotIndex(lsnOrder(c));
   }
 
   /**
@@ -619,8 +273,8 @@ export class VoteStore implements VoteStoreApi, RecordApplier {
       return h >= start && h <= end && (code === 0 || c.type[slot] === code);
     };
     if (validatorId === undefined && round === undefined) {
-      const lo = this.probe(PROBE_LO, 0, TYPE_BELOW, NO_VALIDATOR, start, -1);
-      const hi = this.probe(PROBE_HI, 0, TYPE_BELOW, NO_VALIDATOR, end, Infinity);
+      const lo = this.cols.probe(PROBE_LO, 0, TYPE_BELOW, NO_VALIDATOR, start, -1);
+      const hi = this.cols.probe(PROBE_HI, 0, TYPE_BELOW, NO_VALIDATOR, end, Infinity);
       return this.entries(this.byHeight.collect(lo, hi, limit, code === 0 ? undefined : match));
     }
     const v = validatorId === undefined ? NO_VALIDATOR : this.ids.lookup(validatorId);
@@ -644,8 +298,8 @@ export class VoteStore implements VoteStoreApi, RecordApplier {
     this.checkOpen();
     const r = checkU32('round', round);
     const code = voteType === undefined ? 0 : voteTypeCode(checkOneOf('voteType', voteType, VOTE_TYPES));
-    const lo = this.probe(PROBE_LO, r, code === 0 ? TYPE_BELOW : code, NO_VALIDATOR, 0, -1);
-    const hi = this.probe(PROBE_HI, r, code === 0 ? TYPE_ABOVE : code + 1, NO_VALIDATOR, 0, -1);
+    const lo = this.cols.probe(PROBE_LO, r, code === 0 ? TYPE_BELOW : code, NO_VALIDATOR, 0, -1);
+    const hi = this.cols.probe(PROBE_HI, r, code === 0 ? TYPE_ABOVE : code + 1, NO_VALIDATOR, 0, -1);
     return this.byRound.count(lo, hi);
   }
 
@@ -678,7 +332,7 @@ export class VoteStore implements VoteStoreApi, RecordApplier {
     }
     const inRound = this.roundRange(this.byRound, NO_VALIDATOR, f.round, TYPE_BELOW, f.round, TYPE_ABOVE, Infinity, undefined);
     for (const slot of inRound) if (c.height[slot]! > f.height) return f.round;
-    const next = this.byRound.first(this.probe(PROBE_LO, f.round, TYPE_ABOVE, NO_VALIDATOR, 0, -1));
+    const next = this.byRound.first(this.cols.probe(PROBE_LO, f.round, TYPE_ABOVE, NO_VALIDATOR, 0, -1));
     return next === undefined ? null : c.round[next]!;
   }
 
@@ -844,17 +498,6 @@ export class VoteStore implements VoteStoreApi, RecordApplier {
     this.byLsn.insert(slot);
   }
 
-  /** Writes a range bound into probe slot `slot`. */
-  private probe(slot: number, round: number, type: number, validator: number, height: number, lsn: number): number {
-    const c = this.cols;
-    c.round[slot] = round;
-    c.type[slot] = type;
-    c.validator[slot] = validator;
-    c.height[slot] = height;
-    c.lsn[slot] = lsn;
-    return slot;
-  }
-
   /**
    * Slots of `tree` (byRound, or one validator's tree; none: no slots) from (validator, fromRound, fromType) up to, not
    * including, (validator, toRound, toType), at most `limit` of those `keep` accepts.
@@ -870,8 +513,8 @@ export class VoteStore implements VoteStoreApi, RecordApplier {
     keep: ((slot: number) => boolean) | undefined,
   ): number[] {
     if (index === undefined) return [];
-    const lo = this.probe(PROBE_LO, fromRound, fromType, validator, 0, -1);
-    const hi = this.probe(PROBE_HI, toRound, toType, validator, 0, -1);
+    const lo = this.cols.probe(PROBE_LO, fromRound, fromType, validator, 0, -1);
+    const hi = this.cols.probe(PROBE_HI, toRound, toType, validator, 0, -1);
     return index.collect(lo, hi, limit, keep);
   }
 
