@@ -93,6 +93,11 @@ export interface VoteStoreOptions {
 }
 
 /** Same height and block hash (the identity of a vote within its slot, DESIGN 5.2). */
+/** A copy of `vote` whose byte arrays are its own. */
+function copyVote(vote: ValidatorVote): ValidatorVote {
+  return { ...vote, blockHash: vote.blockHash === null ? null : vote.blockHash.slice(), signature: vote.signature.slice() };
+}
+
 function sameBlock(a: ValidatorVote, b: ValidatorVote): boolean {
   if (a.height !== b.height) return false;
   if (a.blockHash === null || b.blockHash === null) return a.blockHash === b.blockHash;
@@ -424,7 +429,7 @@ export class VoteStore implements VoteStoreApi, RecordApplier {
     const key = `${v.round * 4 + voteTypeCode(v.voteType)}\u0000${v.validatorId}`;
     let slot = this.slots.get(key);
     const twin = slot?.pending.find((p) => sameBlock(p.vote, v));
-    if (twin !== undefined) return twin.promise.then((r) => ({ ...r, outcome: 'duplicate', conflictsWith: [] }));
+    if (twin !== undefined) return twin.promise.then((r) => ({ ...r, vote: copyVote(r.vote), outcome: 'duplicate', conflictsWith: [] }));
     const promise = slot === undefined ? this.write(v) : slot.tail.then(() => this.write(v));
     if (slot === undefined) {
       slot = { pending: [], tail: promise };
@@ -455,10 +460,13 @@ export class VoteStore implements VoteStoreApi, RecordApplier {
     const recordedAt = this.recordedAt();
     const extension = this.batchHook?.({ vote: v, outcome, conflictsWith, recordedAt });
     const extra: readonly RecordInput[] = extension?.records ?? [];
-    const lsns = await this.ctx.log.append([{ kind: RecordKind.Vote, payload: encodeVoteRecord(v, recordedAt) }, ...extra]);
-    const slot = this.index(v, lsns[0] as Lsn, recordedAt);
-    extension?.onDurable?.(extra.map((r, i) => ({ lsn: lsns[i + 1] as Lsn, kind: r.kind, payload: r.payload })));
-    return { ...this.entry(slot), outcome, conflictsWith };
+    const record: RecordInput = { kind: RecordKind.Vote, payload: encodeVoteRecord(v, recordedAt) };
+    const lsns = await this.ctx.log.append(extra.length === 0 ? [record] : [record, ...extra]);
+    const lsn = lsns[0] as Lsn;
+    this.index(v, lsn, recordedAt);
+    if (extension?.onDurable !== undefined) extension.onDurable(extra.map((r, i) => ({ lsn: lsns[i + 1] as Lsn, kind: r.kind, payload: r.payload })));
+    // `v` is checkVote's private copy and the columns copied from it: the caller may own it.
+    return { id: lsn, vote: v, timestamp: v.timestamp, recordedAt, outcome, conflictsWith };
   }
 
   /** True when the stored vote in `slot` has `v`'s height and block hash. */
