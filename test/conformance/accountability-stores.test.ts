@@ -16,30 +16,45 @@ import { privateKeyFor, TEST_CHAIN_ID } from '../support/evidence-test-log.ts';
 import { auditLogConformance, type AuditHarness } from './audit-log.conformance.ts';
 import { evidenceStoreConformance, type EvidenceHarness } from './evidence-store.conformance.ts';
 import { rewardHistoryConformance, type RewardHistoryHarness } from './reward-history.conformance.ts';
+import type { StoreHarness } from './support.ts';
 
 const DIR = '/data';
 const SEGMENT_SIZE = 1024 * 1024;
 
+/** Opens the store on a disk: fresh the first time, the same data again on a reopen. */
+type Opener = (disk: SimulatedDisk) => Promise<ConsensusStore>;
+
 /** Opens the store on `disk` (fresh when new) under `chainId`, with a fixed node key and a ticking clock. */
-function opener(chainId: string): (disk: SimulatedDisk) => Promise<ConsensusStore> {
+function opener(chainId: string): Opener {
   let clock = 1_700_000_000_000;
   return (disk) => openStore({ dir: DIR, fs: disk.fs(), chainId, nodeKey: nodeKey(7), now: () => clock++, log: { segmentSize: SEGMENT_SIZE } });
 }
 
 let seed = 100;
 
-function auditHarness(store: ConsensusStore, disk: SimulatedDisk, open: (disk: SimulatedDisk) => Promise<ConsensusStore>): AuditHarness {
+/**
+ * A harness over `store` on `disk`: `view` picks the suite's own fields; writes are seen through
+ * the store's log, and a reopen closes the store and opens `disk` again with `open`.
+ */
+function harnessOn<H extends StoreHarness<H>>(
+  store: ConsensusStore,
+  disk: SimulatedDisk,
+  open: Opener,
+  view: (store: ConsensusStore, disk: SimulatedDisk) => Omit<H, keyof StoreHarness<H>>,
+): H {
   return {
-    audit: store.audit,
-    publicKey: store.audit.publicKey,
-    fs: disk.fs(),
+    ...view(store, disk),
     nextLsn: () => store.log.nextLsn,
     reopen: async () => {
       await store.close();
-      return auditHarness(await open(disk), disk, open);
+      return harnessOn(await open(disk), disk, open, view);
     },
     close: () => store.close(),
-  };
+  } as unknown as H; // H is exactly its view plus these three: TypeScript cannot see that for a generic H.
+}
+
+function auditHarness(store: ConsensusStore, disk: SimulatedDisk, open: Opener): AuditHarness {
+  return harnessOn<AuditHarness>(store, disk, open, (s, d) => ({ audit: s.audit, publicKey: s.audit.publicKey, fs: d.fs() }));
 }
 
 auditLogConformance('openStore, WAL on the simulated disk (entry 0 written at open)', async () => {
@@ -60,17 +75,8 @@ auditLogConformance('openStoreOnLog, WAL on the simulated disk', async () => {
   return auditHarness(await open(disk), disk, open);
 });
 
-function evidenceHarness(store: ConsensusStore, disk: SimulatedDisk, open: (disk: SimulatedDisk) => Promise<ConsensusStore>): EvidenceHarness {
-  return {
-    store: store.evidence,
-    chainId: TEST_CHAIN_ID,
-    nextLsn: () => store.log.nextLsn,
-    reopen: async () => {
-      await store.close();
-      return evidenceHarness(await open(disk), disk, open);
-    },
-    close: () => store.close(),
-  };
+function evidenceHarness(store: ConsensusStore, disk: SimulatedDisk, open: Opener): EvidenceHarness {
+  return harnessOn<EvidenceHarness>(store, disk, open, (s) => ({ store: s.evidence, chainId: TEST_CHAIN_ID }));
 }
 
 evidenceStoreConformance('openStore, WAL on the simulated disk, keys from the registry', async () => {
@@ -85,16 +91,8 @@ evidenceStoreConformance('openStore, WAL on the simulated disk, keys from the re
   return evidenceHarness(store, disk, open);
 });
 
-function rewardHarness(store: ConsensusStore, disk: SimulatedDisk, open: (disk: SimulatedDisk) => Promise<ConsensusStore>): RewardHistoryHarness {
-  return {
-    history: store.rewards,
-    nextLsn: () => store.log.nextLsn,
-    reopen: async () => {
-      await store.close();
-      return rewardHarness(await open(disk), disk, open);
-    },
-    close: () => store.close(),
-  };
+function rewardHarness(store: ConsensusStore, disk: SimulatedDisk, open: Opener): RewardHistoryHarness {
+  return harnessOn<RewardHistoryHarness>(store, disk, open, (s) => ({ history: s.rewards }));
 }
 
 rewardHistoryConformance('openStore, WAL on the simulated disk', async () => {

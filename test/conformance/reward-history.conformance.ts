@@ -12,16 +12,11 @@ import { describe, expect, it } from 'vitest';
 import { parseRewardCSV, parseRewardStatementJSON } from '../../src/stores/reward-statement.ts';
 import type { RewardDistribution, RewardEntry, RewardHistoryApi, RewardLine, RewardReason } from '../../src/stores/reward-types.ts';
 import { REWARD_REASONS } from '../../src/stores/reward-types.ts';
-import { expectCode } from './round-state-store.conformance.ts';
+import { expectCode, expectEveryInvalid, harnessRunner, junkWith, propertySeed, type StoreHarness } from './support.ts';
 
 /** A reward history under test, and how to reopen it on the same data. */
-export interface RewardHistoryHarness {
+export interface RewardHistoryHarness extends StoreHarness<RewardHistoryHarness> {
   readonly history: RewardHistoryApi;
-  /** The position of the next write; unchanged across a call means the call wrote nothing. */
-  nextLsn(): number;
-  /** Closes this history and opens a new one on the same data. */
-  reopen(): Promise<RewardHistoryHarness>;
-  close(): Promise<void>;
 }
 
 const MAX = (1n << 128n) - 1n;
@@ -38,23 +33,7 @@ export function distribution(height: number, lines: readonly RewardLine[], times
 const line = (validatorId: string, reason: RewardReason, amount: bigint): RewardLine => ({ validatorId, reason, amount });
 
 function junk(): fc.Arbitrary<unknown> {
-  return fc.oneof(
-    fc.constant(undefined),
-    fc.constant(null),
-    fc.constant(-1),
-    fc.constant(0.5),
-    fc.constant(Number.NaN),
-    fc.constant(2 ** 53),
-    fc.constant(-1n),
-    fc.constant(1n << 128n),
-    fc.constant(''),
-    fc.constant('x'.repeat(129)),
-    fc.constant('\udc00'),
-    fc.boolean(),
-    fc.uint8Array({ maxLength: 4 }),
-    fc.array(fc.integer(), { maxLength: 2 }),
-    fc.object({ maxDepth: 1 }),
-  );
+  return junkWith([fc.constant(-1n), fc.constant(1n << 128n), fc.constant(''), fc.constant('x'.repeat(129)), fc.constant('\udc00')], 4);
 }
 
 /** Random distributions at distinct heights, amounts spread over 0..2^100 (well past 2^53). */
@@ -82,11 +61,7 @@ const sum = (entries: readonly RewardEntry[]): bigint => entries.reduce((s, e) =
 
 /** Registers the RewardHistory conformance scenarios under `describe(name)`. */
 export function rewardHistoryConformance(name: string, open: () => Promise<RewardHistoryHarness>): void {
-  async function withHistory(body: (h: RewardHistoryHarness) => Promise<RewardHistoryHarness | void>): Promise<void> {
-    const h = await open();
-    const last = (await body(h)) ?? h;
-    await last.close();
-  }
+  const withHistory = harnessRunner(open);
 
   describe(`RewardHistory conformance: ${name}`, () => {
     it('a distribution reads back exactly, with totals at and up to a height', () =>
@@ -192,8 +167,7 @@ export function rewardHistoryConformance(name: string, open: () => Promise<Rewar
       }));
 
     it('property: totals, queries and statements equal a plain bigint model (amounts past 2^53), also after reopen', async () => {
-      const seed = Number(process.env['REWARD_SEED'] ?? Date.now() % 2 ** 31);
-      console.log(`reward model property seed ${seed} (replay with REWARD_SEED=${seed})`);
+      const seed = propertySeed('REWARD_SEED', 'reward model property');
       await fc.assert(
         fc.asyncProperty(distributionsArb(), fc.nat(500), fc.nat(500), async (dists, x, y) => {
           let h = await open();
@@ -263,12 +237,7 @@ export function rewardHistoryConformance(name: string, open: () => Promise<Rewar
             ([k, v]) => () => history.exportRewards({ [k]: v }),
           ),
         );
-        await fc.assert(
-          fc.asyncProperty(calls, async (call) => {
-            await expectCode(call(), 'INVALID_ARGUMENT');
-          }),
-          { numRuns: 300, verbose: 1 },
-        );
+        await expectEveryInvalid(calls, (call) => call(), undefined, { numRuns: 300, verbose: 1 });
         expect(nextLsn()).toBe(before);
         expect((await history.recordDistribution(valid)).height).toBe(1);
       }));

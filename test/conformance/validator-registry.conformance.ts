@@ -9,37 +9,17 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { ValidatorRegistryApi } from '../../src/stores/validator-types.ts';
-import { expectCode } from './round-state-store.conformance.ts';
+import { callMethod, expectCode, expectEveryInvalid, harnessRunner, junkWith, type StoreHarness } from './support.ts';
 
 /** A registry under test, and how to reopen it on the same data. */
-export interface ValidatorRegistryHarness {
+export interface ValidatorRegistryHarness extends StoreHarness<ValidatorRegistryHarness> {
   readonly registry: ValidatorRegistryApi;
-  /** The position of the next write; unchanged across a call means the call wrote nothing. */
-  nextLsn(): number;
-  /** Closes this registry and opens a new one on the same data. */
-  reopen(): Promise<ValidatorRegistryHarness>;
-  close(): Promise<void>;
 }
 
 const MAX_STAKE = (1n << 128n) - 1n;
 
 function junk(): fc.Arbitrary<unknown> {
-  return fc.oneof(
-    fc.constant(undefined),
-    fc.constant(null),
-    fc.constant(-1),
-    fc.constant(0.5),
-    fc.constant(Number.NaN),
-    fc.constant(2 ** 53),
-    fc.constant(-1n),
-    fc.constant(1n << 128n),
-    fc.constant(''),
-    fc.constant('x'.repeat(129)),
-    fc.boolean(),
-    fc.uint8Array({ maxLength: 40 }),
-    fc.array(fc.integer(), { maxLength: 2 }),
-    fc.object({ maxDepth: 1 }),
-  );
+  return junkWith([fc.constant(-1n), fc.constant(1n << 128n), fc.constant(''), fc.constant('x'.repeat(129))], 40);
 }
 
 /**
@@ -51,11 +31,7 @@ export function validatorRegistryConformance(
   open: () => Promise<ValidatorRegistryHarness>,
   publicKey: (n: number) => Uint8Array,
 ): void {
-  async function withRegistry(body: (h: ValidatorRegistryHarness) => Promise<ValidatorRegistryHarness | void>): Promise<void> {
-    const h = await open();
-    const last = (await body(h)) ?? h;
-    await last.close();
-  }
+  const withRegistry = harnessRunner(open);
   const v = (n: number, stake: bigint, status?: 'active' | 'jailed' | 'inactive') => ({
     id: `val-${n}`,
     publicKey: publicKey(n),
@@ -233,14 +209,6 @@ export function validatorRegistryConformance(
     it('bad input to every method is INVALID_ARGUMENT, writes nothing, and the registry still works', () =>
       withRegistry(async (h) => {
         await h.registry.registerValidator(v(1, 10n), 1);
-        const reg = h.registry as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
-        const call = (method: string, args: readonly unknown[]): Promise<unknown> => {
-          try {
-            return (reg[method] as (...a: unknown[]) => Promise<unknown>).apply(h.registry, [...args]);
-          } catch (err) {
-            return Promise.reject(err);
-          }
-        };
         const isId = (x: unknown): boolean => typeof x === 'string' && x.length > 0 && x.length <= 128;
         const isHeight = (x: unknown): boolean => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
         const isStake = (x: unknown): boolean => typeof x === 'bigint' && x >= 0n && x <= MAX_STAKE;
@@ -287,14 +255,7 @@ export function validatorRegistryConformance(
             { amount: undefined, fraction: null },
           ).map((x) => ['recordSlash', [{ ...slashBase, ...x }]] as const),
         );
-        await fc.assert(
-          fc.asyncProperty(cases, async ([method, args]) => {
-            const lsn = h.nextLsn();
-            await expectCode(call(method, args), 'INVALID_ARGUMENT');
-            expect(h.nextLsn()).toBe(lsn);
-          }),
-          { numRuns: 400 },
-        );
+        await expectEveryInvalid(cases, ([method, args]) => callMethod(h.registry, method, args), () => h.nextLsn(), { numRuns: 400 });
         await h.registry.updateStake('val-1', 11n, 2);
         expect((await h.registry.getValidator('val-1'))?.stake).toBe(11n);
       }));

@@ -10,15 +10,11 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { isStoreError } from '../../src/errors.ts';
 import type { ErrorCode } from '../../src/errors.ts';
 import type { ValidatorVote, VoteLogEntry, VoteStoreApi, VoteType } from '../../src/stores/vote-types.ts';
+import type { StoreHarness } from './support.ts';
 
-/** One open backend. */
-export interface VoteStoreFixture {
+/** One open backend; `reopen` closes the old fixture. */
+export interface VoteStoreFixture extends StoreHarness<VoteStoreFixture> {
   readonly votes: VoteStoreApi;
-  /** The LSN the next write would get: unchanged means nothing was written. */
-  nextLsn(): number;
-  /** Closes and reopens on the same durable state (the old fixture is closed). */
-  reopen(): Promise<VoteStoreFixture>;
-  close(): Promise<void>;
 }
 
 /** Makes a fresh, empty backend. */

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { isStoreError } from '../../src/errors.ts';
-import { SimulatedDisk } from '../../src/io/sim-disk.ts';
+import { SimulatedDisk, type SimDiskOptions } from '../../src/io/sim-disk.ts';
 import { errnoOf, type FileSystem } from '../../src/io/types.ts';
 
 const SEEDS = Array.from({ length: 200 }, (_, i) => i + 1);
@@ -25,6 +25,23 @@ async function codeOf(promise: Promise<unknown>): Promise<string | undefined> {
     return errnoOf(err);
   }
   return undefined;
+}
+
+/**
+ * Runs `body` on a fresh disk (and a view of it) for each of the first `count` seeds in turn, and
+ * returns the set of what it returned: the outcomes seen across the seeds.
+ */
+async function acrossSeeds<T>(
+  count: number,
+  body: (disk: SimulatedDisk, fs: FileSystem, seed: number) => Promise<T>,
+  options: Omit<SimDiskOptions, 'seed'> = {},
+): Promise<Set<T>> {
+  const seen = new Set<T>();
+  for (const seed of SEEDS.slice(0, count)) {
+    const disk = new SimulatedDisk({ seed, ...options });
+    seen.add(await body(disk, disk.fs(), seed));
+  }
+  return seen;
 }
 
 /** Creates `path` with `bytes`, synced, and syncs its directory. */
@@ -171,23 +188,18 @@ describe('simulated disk: POSIX behaviour of a view', () => {
 
 describe('simulated disk: power cuts', () => {
   it('a synced write survives a crash', async () => {
-    for (const seed of SEEDS.slice(0, 50)) {
-      const disk = new SimulatedDisk({ seed });
-      const fs = disk.fs();
+    await acrossSeeds(50, async (disk, fs) => {
       await fs.mkdir('/wal');
       await fs.syncDir('/');
       await durableFile(fs, '/wal/seg', filled(10_000, 5));
       disk.crash();
       expectBytes(await disk.fs().readFile('/wal/seg'), filled(10_000, 5));
-    }
+    });
   });
 
   it('an unsynced write is lost, kept or torn at sector boundaries across seeds', async () => {
-    const outcomes = new Set<string>();
     const tornBoundaries = new Set<number>();
-    for (const seed of SEEDS) {
-      const disk = new SimulatedDisk({ seed });
-      const fs = disk.fs();
+    const outcomes = await acrossSeeds(SEEDS.length, async (disk, fs, seed) => {
       await durableFile(fs, '/f', filled(9000, 1));
       const h = await fs.open('/f', 'readwrite');
       await h.write([filled(8200, 2)], 300);
@@ -198,7 +210,7 @@ describe('simulated disk: power cuts', () => {
       expect(stats.writesLost + stats.writesKept + stats.writesTorn).toBe(1);
       if (stats.writesLost === 1) expectBytes(after, filled(9000, 1));
       if (stats.writesKept === 1) expectBytes(after.subarray(300, 8500), filled(8200, 2));
-      outcomes.add(stats.writesLost === 1 ? 'lost' : stats.writesKept === 1 ? 'kept' : 'torn');
+      const outcome = stats.writesLost === 1 ? 'lost' : stats.writesKept === 1 ? 'kept' : 'torn';
       const badBytes: number[] = [];
       const badBoundaries: number[] = [];
       for (let i = 0; i < after.length; i++) {
@@ -210,67 +222,55 @@ describe('simulated disk: power cuts', () => {
         }
       }
       expect({ seed, badBytes, badBoundaries }).toEqual({ seed, badBytes: [], badBoundaries: [] });
-    }
+      return outcome;
+    });
     expect(outcomes).toEqual(new Set(['lost', 'kept', 'torn']));
     expect(tornBoundaries).toEqual(new Set([512, 4096]));
   });
 
   it('a file created but whose directory was never synced can vanish after a crash, however synced its data', async () => {
-    const seen = new Set<string>();
-    for (const seed of SEEDS.slice(0, 40)) {
-      const disk = new SimulatedDisk({ seed });
-      const fs = disk.fs();
+    const seen = await acrossSeeds(40, async (disk, fs) => {
       const h = await fs.open('/new', 'create');
       await h.writeAndSync([filled(100, 3)], 0);
       disk.crash();
       const after = disk.readFileNow('/new');
-      seen.add(after === undefined ? 'gone' : 'there');
       if (after !== undefined) expect(after).toEqual(filled(100, 3));
-    }
+      return after === undefined ? 'gone' : 'there';
+    });
     expect(seen).toEqual(new Set(['gone', 'there']));
   });
 
   it('a directory made but not synced in its parent loses its whole subtree', async () => {
-    const seen = new Set<string>();
-    for (const seed of SEEDS.slice(0, 40)) {
-      const disk = new SimulatedDisk({ seed });
-      const fs = disk.fs();
+    const seen = await acrossSeeds(40, async (disk, fs) => {
       await fs.mkdir('/d');
       await durableFile(fs, '/d/f', filled(10, 1));
       disk.crash();
       const files = disk.listFiles();
-      seen.add(files.join(','));
       expect(files.length === 0 || disk.readFileNow('/d/f')?.length === 10).toBe(true);
-    }
+      return files.join(',');
+    });
     expect(seen).toEqual(new Set(['', '/d/f']));
   });
 
   it('directory changes survive a crash as a prefix, in the order they were made', async () => {
-    const seen = new Set<string>();
-    for (const seed of SEEDS.slice(0, 60)) {
-      const disk = new SimulatedDisk({ seed });
-      const fs = disk.fs();
+    const seen = await acrossSeeds(60, async (disk, fs) => {
       for (const name of ['a', 'b', 'c']) await (await fs.open(`/${name}`, 'create')).close();
       disk.crash();
       const files = disk.listFiles().join(',');
       expect(['', '/a', '/a,/b', '/a,/b,/c']).toContain(files);
-      seen.add(files);
-    }
+      return files;
+    });
     expect(seen.size).toBe(4);
   });
 
   it('rename is durable only after syncDir, and atomic before it', async () => {
-    const seen = new Set<string>();
-    for (const seed of SEEDS.slice(0, 40)) {
-      const disk = new SimulatedDisk({ seed });
-      const fs = disk.fs();
+    const seen = await acrossSeeds(40, async (disk, fs, seed) => {
       await durableFile(fs, '/MANIFEST', filled(8, 1));
       await durableFile(fs, '/MANIFEST.tmp', filled(8, 2));
       await fs.rename('/MANIFEST.tmp', '/MANIFEST');
       disk.crash();
       const state = disk.listFiles().join(',') + ':' + String(disk.readFileNow('/MANIFEST')?.[0]);
       expect(['/MANIFEST,/MANIFEST.tmp:1', '/MANIFEST:2']).toContain(state);
-      seen.add(state);
 
       const synced = new SimulatedDisk({ seed });
       const sfs = synced.fs();
@@ -281,15 +281,13 @@ describe('simulated disk: power cuts', () => {
       synced.crash();
       expect(synced.listFiles()).toEqual(['/MANIFEST']);
       expect(synced.readFileNow('/MANIFEST')).toEqual(filled(8, 2));
-    }
+      return state;
+    });
     expect(seen.size).toBe(2);
   });
 
   it('a rename across directories survives in both directories or in neither', async () => {
-    const seen = new Set<string>();
-    for (const seed of SEEDS.slice(0, 60)) {
-      const disk = new SimulatedDisk({ seed });
-      const fs = disk.fs();
+    const seen = await acrossSeeds(60, async (disk, fs) => {
       await fs.mkdir('/a');
       await fs.mkdir('/b');
       await fs.syncDir('/');
@@ -303,15 +301,13 @@ describe('simulated disk: power cuts', () => {
       expect(x.length).toBe(1);
       if (files.includes('/b/later')) expect(x).toEqual(['/b/x']);
       if (x[0] === '/b/x') expect(files).toContain('/a/other');
-      seen.add(x.join());
-    }
+      return x.join();
+    });
     expect(seen).toEqual(new Set(['/a/x', '/b/x']));
   });
 
   it('syncDir of one side of a cross-directory rename makes the whole rename durable', async () => {
-    for (const seed of SEEDS.slice(0, 20)) {
-      const disk = new SimulatedDisk({ seed });
-      const fs = disk.fs();
+    await acrossSeeds(20, async (disk, fs) => {
       await fs.mkdir('/a');
       await fs.mkdir('/b');
       await fs.syncDir('/');
@@ -320,14 +316,11 @@ describe('simulated disk: power cuts', () => {
       await fs.syncDir('/b');
       disk.crash();
       expect(disk.listFiles()).toEqual(['/b/x']);
-    }
+    });
   });
 
   it('an unsynced unlink can be undone by a crash; a synced one cannot', async () => {
-    const seen = new Set<string>();
-    for (const seed of SEEDS.slice(0, 40)) {
-      const disk = new SimulatedDisk({ seed });
-      const fs = disk.fs();
+    const seen = await acrossSeeds(40, async (disk, fs, seed) => {
       await durableFile(fs, '/old', filled(3, 4));
       await durableFile(fs, '/gone', filled(3, 4));
       await fs.unlink('/old');
@@ -343,17 +336,14 @@ describe('simulated disk: power cuts', () => {
       await fs2.unlink('/old');
       d2.crash();
       const back = d2.readFileNow('/old');
-      seen.add(back === undefined ? 'gone' : 'back');
       if (back !== undefined) expect(back).toEqual(filled(3, 4));
-    }
+      return back === undefined ? 'gone' : 'back';
+    });
     expect(seen).toEqual(new Set(['gone', 'back']));
   });
 
   it('files unlinked by the hundred are freed, yet a crash can still bring back any whose unlink was not durable', async () => {
-    const seen = new Set<number>();
-    for (const seed of SEEDS.slice(0, 20)) {
-      const disk = new SimulatedDisk({ seed });
-      const fs = disk.fs();
+    const seen = await acrossSeeds(20, async (disk, fs) => {
       for (let i = 0; i < 100; i++) {
         const h = await fs.open(`/f${i}`, 'create');
         await h.writeAndSync([filled(64, i)], 0);
@@ -363,25 +353,22 @@ describe('simulated disk: power cuts', () => {
       disk.crash();
       const files = disk.listFiles();
       expect(files.length).toBeLessThanOrEqual(1);
-      seen.add(files.length);
       for (const path of files) expectBytes(disk.readFileNow(path), filled(64, Number(path.slice(2))));
-    }
+      return files.length;
+    });
     expect(seen).toEqual(new Set([0, 1]));
   });
 
   it('a pending truncate is kept or lost', async () => {
-    const seen = new Set<number>();
-    for (const seed of SEEDS.slice(0, 40)) {
-      const disk = new SimulatedDisk({ seed });
-      const fs = disk.fs();
+    const seen = await acrossSeeds(40, async (disk, fs) => {
       await durableFile(fs, '/f', filled(1000, 1));
       const h = await fs.open('/f', 'readwrite');
       await h.truncate(100);
       disk.crash();
       const after = disk.readFileNow('/f');
-      seen.add(after?.length ?? -1);
       expect(after).toEqual(filled(after?.length ?? 0, 1));
-    }
+      return after?.length ?? -1;
+    });
     expect(seen).toEqual(new Set([100, 1000]));
   });
 
@@ -439,18 +426,19 @@ describe('simulated disk: power cuts', () => {
   });
 
   it('with tearInterruptedWrites a crash inside writeAndSync can leave part of its data', async () => {
-    const seen = new Set<string>();
-    for (const seed of SEEDS.slice(0, 40)) {
-      const disk = new SimulatedDisk({ seed, tearInterruptedWrites: true });
-      const fs = disk.fs();
-      await durableFile(fs, '/f', new Uint8Array(0));
-      const h = await fs.open('/f', 'readwrite');
-      disk.crashAtCall(1);
-      expect(await codeOf(h.writeAndSync([filled(4096, 7)], 0))).toBe('EIO');
-      const after = disk.readFileNow('/f') ?? new Uint8Array(0);
-      const kept = after.filter((b) => b === 7).length;
-      seen.add(kept === 0 ? 'none' : kept === 4096 ? 'all' : 'part');
-    }
+    const seen = await acrossSeeds(
+      40,
+      async (disk, fs) => {
+        await durableFile(fs, '/f', new Uint8Array(0));
+        const h = await fs.open('/f', 'readwrite');
+        disk.crashAtCall(1);
+        expect(await codeOf(h.writeAndSync([filled(4096, 7)], 0))).toBe('EIO');
+        const after = disk.readFileNow('/f') ?? new Uint8Array(0);
+        const kept = after.filter((b) => b === 7).length;
+        return kept === 0 ? 'none' : kept === 4096 ? 'all' : 'part';
+      },
+      { tearInterruptedWrites: true },
+    );
     expect(seen).toEqual(new Set(['none', 'all', 'part']));
   });
 
@@ -517,10 +505,7 @@ describe('simulated disk: faults, space and corruption', () => {
   });
 
   it('EIO on datasync leaves data unsynced', async () => {
-    const seen = new Set<string>();
-    for (const seed of SEEDS.slice(0, 30)) {
-      const disk = new SimulatedDisk({ seed });
-      const fs = disk.fs();
+    const seen = await acrossSeeds(30, async (disk, fs) => {
       await durableFile(fs, '/f', filled(512, 1));
       const h = await fs.open('/f', 'readwrite');
       await h.write([filled(512, 2)], 0);
@@ -529,8 +514,8 @@ describe('simulated disk: faults, space and corruption', () => {
       expect(disk.readFileNow('/f')).toEqual(filled(512, 2));
       expect(disk.readDurableNow('/f')).toEqual(filled(512, 1));
       disk.crash();
-      seen.add(String(disk.readFileNow('/f')?.[0]));
-    }
+      return String(disk.readFileNow('/f')?.[0]);
+    });
     expect(seen).toEqual(new Set(['1', '2']));
   });
 
