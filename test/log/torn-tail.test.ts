@@ -5,6 +5,7 @@
  * acknowledged prefix (plus the whole last batch or none of it, D3), wipes what followed the
  * cut, and the log keeps working.
  */
+import { delegatingFs } from '../support/delegating-fs.ts';
 import { describe, expect, it } from 'vitest';
 import { SimulatedDisk } from '../../src/io/sim-disk.ts';
 import { ErrnoError, type FileHandle, type FileSystem } from '../../src/io/types.ts';
@@ -186,15 +187,5 @@ function cutBeforeSync(disk: SimulatedDisk, armed: { on: boolean }): FileSystem 
 }
 
 function bind(fs: FileSystem): FileSystem {
-  return {
-    open: (p, m) => fs.open(p, m),
-    readFile: (p) => fs.readFile(p),
-    rename: (a, b) => fs.rename(a, b),
-    unlink: (p) => fs.unlink(p),
-    mkdir: (p) => fs.mkdir(p),
-    readdir: (p) => fs.readdir(p),
-    stat: (p) => fs.stat(p),
-    syncDir: (p) => fs.syncDir(p),
-    lock: (p) => fs.lock(p),
-  };
+  return delegatingFs(fs, { open: (p, m) => fs.open(p, m) });
 }

@@ -3,6 +3,7 @@
  * of a simulated disk, and a reader that collects a whole log. Test support only: never imported
  * by library code.
  */
+import { delegatingFs } from '../support/delegating-fs.ts';
 import { dirname } from 'node:path';
 import { SimulatedDisk } from '../../src/io/sim-disk.ts';
 import type { FileHandle, FileSystem } from '../../src/io/types.ts';
@@ -69,17 +70,7 @@ export function countingFs(fs: FileSystem): { fs: FileSystem; counts: IoCounts }
     size: () => h.size(),
     close: () => h.close(),
   });
-  const wrapped: FileSystem = {
-    open: async (p, m) => wrapHandle(await fs.open(p, m)),
-    readFile: (p) => fs.readFile(p),
-    rename: (a, b) => fs.rename(a, b),
-    unlink: (p) => fs.unlink(p),
-    mkdir: (p) => fs.mkdir(p),
-    readdir: (p) => fs.readdir(p),
-    stat: (p) => fs.stat(p),
-    syncDir: (p) => fs.syncDir(p),
-    lock: (p) => fs.lock(p),
-  };
+  const wrapped: FileSystem = delegatingFs(fs, { open: async (p, m) => wrapHandle(await fs.open(p, m)) });
   return { fs: wrapped, counts };
 }
 
