@@ -63,7 +63,7 @@ const FULL: Sizing = {
   cpuMs: 1000,
   idleMs: 300,
   floorFileBytes: 64 << 20,
-  warmup: 500,
+  warmup: 3000,
   settleMs: 1000,
 };
 const QUICK: Sizing = {

@@ -51,7 +51,7 @@ interface Sizing {
   readonly warmup: number;
 }
 
-const FULL: Sizing = { singleCount: 1500, batchCalls: { 100: 40, 1000: 8 }, concurrentMs: 1000, blockMs: 1500, idleMs: 300, warmup: 200 };
+const FULL: Sizing = { singleCount: 1500, batchCalls: { 100: 40, 1000: 8 }, concurrentMs: 1000, blockMs: 1500, idleMs: 300, warmup: 1000 };
 const QUICK: Sizing = { singleCount: 100, batchCalls: { 100: 5, 1000: 2 }, concurrentMs: 120, blockMs: 200, idleMs: 50, warmup: 20 };
 
 const settle = (): Promise<void> => sleep(10);

@@ -63,6 +63,8 @@ interface Sizing {
 
 const FULL: Sizing = { sizes: [100_000, 1_000_000], appendCount: 2000, queryTimeMs: 500, idleMs: 300 };
 const QUICK: Sizing = { sizes: [50_000], appendCount: 200, queryTimeMs: 50, idleMs: 50 };
+/** appendVote calls before the timed runs. */
+const APPEND_WARMUP = 3000;
 
 /** Loads `openStore` (src/store.ts) and `openLog` (src/log/wal.ts), or says why it cannot. */
 async function loadEngine(): Promise<Engine | string> {
@@ -264,7 +266,9 @@ async function appendDurable(ctx: BenchContext, engine: Engine, dir: string, rou
   const idleRuns: number[] = [];
   const system = 'consensus-store appendVote';
   try {
-    await runSequential(new LatencyRecorder(), 100, () => store.votes.appendVote(vote()));
+    // Long enough for the JIT to settle: V8 compiles on helper threads, which compete with the
+    // I/O worker for the CPU and would otherwise show in the first run's tail.
+    await runSequential(new LatencyRecorder(), APPEND_WARMUP, () => store.votes.appendVote(vote()));
     const contenders: Contender<RunResult>[] = [
       { name: 'sync-floor', run: () => measureRun(n, (rec) => syncFloor(floor, payload, n, rec)) },
       { name: system, run: () => measureRun(n, (rec) => runSequential(rec, n, () => store.votes.appendVote(vote()))) },

@@ -9,6 +9,12 @@
  * commits (group commit issues the next one as soon as the previous resolves) rarely pays the
  * futex wake-up. Requests queue on the main thread; one is in the slot at a time.
  *
+ * Two threads that wake each other tend to be put on one CPU by the kernel, and a thread that
+ * spins there keeps the other one queued behind it for up to a scheduler slice (traced: 0.2-1 ms
+ * with the second CPU idle). So each side stops spinning when the other is not running: the main
+ * thread parks when the worker has not picked a request up within 40 us, and the worker does not
+ * spin after a request whose completion had to wake a parked main thread.
+ *
  * Spinning and polling pay only when a CPU is free for them; on a saturated machine they steal
  * the time slice the other thread needs and the tail grows tenfold. So both are gated, re-checked
  * about once a second: where Linux pressure stall information is readable, they run while
@@ -40,7 +46,7 @@ export interface SyncWorkerOptions {
    * Longest time the main thread polls for a completion (one check per event-loop turn, through
    * `setImmediate`, so the loop keeps serving other work) before it parks on `Atomics.waitAsync`,
    * in microseconds. Polling saves the cross-thread wake-up of the main thread at the price of
-   * CPU while a sync is in flight. The window adapts: about 4x the recent average service time,
+   * CPU while a sync is in flight. The window adapts: about 3x the recent average service time,
    * at most this; when syncs take longer than half of it (a slow disk) the main thread does not
    * poll at all. Default 1000; 0 never polls.
    */
@@ -58,6 +64,13 @@ const DEFAULT_POLL_MICROS = 1000;
  * at a time, and turns (each allocating an Immediate) are few enough not to drive the GC.
  */
 const POLL_SLICE_MS = 0.05;
+/** The poll window as a multiple of the recent mean service time. */
+const POLL_WINDOW_FACTOR = 3;
+/** How long a polled-for request may wait for the worker to start serving it before polling gives way, in ms. */
+const PICKUP_GRACE_MS = 0.04;
+/** Bounds of the measured checks-per-ms rate (a stalled slice must not shrink it to nothing). */
+const MIN_LOADS_PER_MS = 1_000;
+const MAX_LOADS_PER_MS = 10_000_000;
 /** Weight of one sample in the moving average of service times (1/16). */
 const EWMA_SHIFT = 16;
 const MAX_SPIN_MICROS = 10_000;
@@ -87,6 +100,7 @@ const RESULT = 4;
 const ERR_LEN = 5;
 const ERR_SYSCALL = 6;
 const SPIN = 7;
+const PICKUP = 8;
 const REQUEST = 1;
 const DONE = 2;
 const OP_WRITE_SYNC = 1;
@@ -134,6 +148,8 @@ export class SyncWorker {
   /** The request being polled for, and when polling for it gives way to waitAsync. */
   #pollRequest: SyncRequest | undefined;
   #pollDeadline = 0;
+  /** Shared-memory checks per millisecond, measured: sizes a polling slice without reading the clock in the loop. */
+  #loadsPerMs = 20_000;
   /** Moving average of dispatch-to-completion times, in ms: sizes the poll window. */
   #serviceMs: number;
   #dispatchedAt = 0;
@@ -284,6 +300,7 @@ export class SyncWorker {
     ctl[LENGTH] = request.length;
     ctl[RESULT] = 0;
     ctl[SPIN] = this.#busyWaitOk() ? this.#spinMicros : 0;
+    ctl[PICKUP] = 0;
     this.#position[0] = request.position;
     Atomics.store(ctl, STATE, REQUEST);
     Atomics.notify(ctl, STATE);
@@ -333,7 +350,7 @@ export class SyncWorker {
   /** How long to poll for the request just dispatched: 0 when polling would mostly miss. */
   #pollWindowMs(): number {
     if (this.#pollMaxMs === 0 || !this.#busyWaitAllowed || this.#serviceMs > this.#pollMaxMs / 2) return 0;
-    return Math.min(this.#pollMaxMs, 4 * this.#serviceMs);
+    return Math.min(this.#pollMaxMs, POLL_WINDOW_FACTOR * this.#serviceMs);
   }
 
   /**
@@ -342,23 +359,32 @@ export class SyncWorker {
    * Immediate and a closure every microsecond or so (~20 KB per append); the scavenges that
    * followed (one every ~50 appends, 0.1-0.4 ms each, waking V8's helper threads, which then
    * queued ahead of this worker on the CPU it needed) were the single-writer p99. The callback
-   * is bound once, and the clock is read once per 256 checks.
+   * is bound once, and the clock is read twice a slice (each read allocates a heap number): the
+   * slice is a number of checks, recalibrated from how long the last slice took.
    */
   #pollTick = (): void => {
     const request = this.#pollRequest;
     if (request === undefined || this.#current !== request) return;
     const ctl = this.#ctl;
-    const deadline = this.#pollDeadline;
-    const sliceEnd = Math.min(deadline, performance.now() + POLL_SLICE_MS);
-    for (let n = 1; ; n++) {
+    const started = performance.now();
+    const budget = Math.max(64, Math.floor(this.#loadsPerMs * POLL_SLICE_MS));
+    for (let n = 0; n < budget; n++) {
       if (Atomics.load(ctl, STATE) === DONE) {
         this.#pollRequest = undefined;
         this.#complete();
         return;
       }
-      if ((n & 255) === 0 && performance.now() >= sliceEnd) break;
     }
-    if (performance.now() < deadline) {
+    const now = performance.now();
+    if (now > started) {
+      const rate = budget / (now - started);
+      this.#loadsPerMs = Math.min(MAX_LOADS_PER_MS, Math.max(MIN_LOADS_PER_MS, this.#loadsPerMs + (rate - this.#loadsPerMs) / 4));
+    }
+    // A worker that has not even started serving by now is not running: most likely the kernel
+    // woke it onto the CPU this thread spins on and keeps it queued there (seen: ~1 ms, the other
+    // CPU idle). Spinning on would only hold it off, so park and let it run.
+    const stalled = Atomics.load(ctl, PICKUP) === 0 && now - this.#dispatchedAt > PICKUP_GRACE_MS;
+    if (now < this.#pollDeadline && !stalled) {
       setImmediate(this.#pollTick);
     } else {
       this.#pollRequest = undefined;
