@@ -93,15 +93,16 @@ function serve() {
   return Atomics.notify(ctl, STATE);
 }
 
-// Spin for the next request only when the main thread was polling for this one (nobody was
-// parked to be woken). A parked main thread is woken by the notify above, and the kernel tends
-// to wake it onto this thread's CPU: spinning here would keep it from running (seen: ~200 us
-// with the other CPU idle).
+// Spin the full time for the next request only when the main thread was polling for this one
+// (nobody was parked to be woken). A parked main thread is woken by the notify above, and the
+// kernel tends to wake it onto this thread's CPU, where a long spin keeps it from running (seen:
+// ~200 us with the other CPU idle); a short one still catches a main thread that runs elsewhere.
+const WOKE_SPIN_MS = 0.05;
 let spinUntil = 0;
 for (;;) {
   waitForRequest(spinUntil);
   const spinMs = ctl[SPIN] / 1000;
   const woken = serve();
-  spinUntil = spinMs > 0 && woken === 0 ? performance.now() + spinMs : 0;
+  spinUntil = spinMs > 0 ? performance.now() + (woken === 0 ? spinMs : Math.min(spinMs, WOKE_SPIN_MS)) : 0;
 }
 `;

@@ -228,6 +228,32 @@ describe('the sync worker', () => {
     }
   });
 
+  it('counts each completion once, as polled or parked (parked only, when polling is off)', async () => {
+    const file = join(dir, 'stats');
+    const fd = nodeFs.openSync(file, 'w+');
+    const parkedOnly = new SyncWorker({ spinMicros: 0, pollMicros: 0 });
+    const polling = new SyncWorker({ busyWait: 'always' });
+    try {
+      await Promise.all([parkedOnly.ready(), polling.ready()]);
+      for (let i = 0; i < 20; i++) await parkedOnly.writeAndSync(fd, [bytes('p')], i, 'stats');
+      for (let i = 0; i < 50; i++) await polling.writeAndSync(fd, [bytes('q')], 20 + i, 'stats');
+      const a = parkedOnly.stats();
+      expect(a).toMatchObject({ polled: 0, parked: 20, stalled: 0 });
+      // The worker may not be asleep yet when the next request comes (it sleeps right after
+      // notifying), so not every dispatch has to wake it; most do.
+      expect(a.wokeWorker).toBeGreaterThan(0);
+      expect(a.wokeWorker).toBeLessThanOrEqual(20);
+      const b = polling.stats();
+      expect(b.polled + b.parked).toBe(50);
+      expect(b.stalled).toBeLessThanOrEqual(b.parked);
+      expect(nodeFs.readFileSync(file, 'utf8')).toBe('p'.repeat(20) + 'q'.repeat(50));
+    } finally {
+      nodeFs.closeSync(fd);
+      await parkedOnly.shutdown();
+      await polling.shutdown();
+    }
+  });
+
   it('rejects bad options', () => {
     expect(() => new SyncWorker({ capacity: 10 })).toThrow(RangeError);
     expect(() => new SyncWorker({ spinMicros: -1 })).toThrow(RangeError);
