@@ -5,6 +5,7 @@
  *
  *   npm run bench                      all scenarios, full length
  *   npm run bench -- log --reps 7      one scenario, 7 repetitions
+ *   npm run bench -- single            the log's single-writer latency section alone
  *   npm run bench -- --quick --json    CI smoke: under a minute, JSON lines on stdout
  *   npm run bench -- --report          every scenario, then docs/benchmarks.md + docs/bench-*.svg
  *
@@ -27,6 +28,7 @@ type Scenario = (ctx: BenchContext) => Promise<void>;
  */
 const SCENARIOS: Readonly<Record<string, () => Promise<Scenario>>> = {
   log: async () => (await import('./scenarios/log.ts')).runLogScenario,
+  single: async () => (await import('./scenarios/log.ts')).runLogSingleScenario,
   stores: async () => (await import('./scenarios/stores.ts')).runStoresScenario,
   audit: async () => {
     const { runAuditScenario } = await import('./scenarios/audit.ts');
@@ -96,7 +98,8 @@ async function main(): Promise<number> {
     process.stdout.write(`${usage(known)}\n`);
     return 0;
   }
-  const names = args.scenarios.length > 0 ? args.scenarios : known;
+  // `single` repeats a section of `log`; it runs only when named.
+  const names = args.scenarios.length > 0 ? args.scenarios : known.filter((n) => n !== 'single');
   const sections: { name: string; entries: EmittedEntry[]; seconds: number; skipped?: string }[] = [];
   let current: EmittedEntry[] = [];
   const ctx = createContext({ quick: args.quick, json: args.json, reps: args.reps ?? (args.quick ? 3 : 5) }, (entry) => current.push(entry));

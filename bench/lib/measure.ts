@@ -55,6 +55,26 @@ export async function runProducers(
   return completed;
 }
 
+/**
+ * Untimed operations at the start of every single-writer run, for every contender alike. The
+ * runs of different contenders alternate in one process, and a run that follows another
+ * workload starts with its threads where that workload left them: an I/O worker woken onto the
+ * CPU the main thread uses, say, until the scheduler spreads them again (measured: ~100-200
+ * appends after a run of the synchronous floor). The lead-in lets each run measure its own
+ * steady state rather than the switch.
+ */
+export const RUN_LEAD_IN = 300;
+
+/** Like `measureRun`, but first performs `leadIn` untimed operations through `body` with a scratch recorder. */
+export async function measureRunAfterLeadIn(
+  expected: number,
+  leadIn: (scratch: LatencyRecorder) => Promise<number>,
+  body: (rec: LatencyRecorder) => Promise<number>,
+): Promise<RunResult> {
+  await leadIn(new LatencyRecorder(RUN_LEAD_IN));
+  return measureRun(expected, body);
+}
+
 /** Runs `op` `count` times, one at a time, recording each latency; resolves with `count * weight`. */
 export async function runSequential(rec: LatencyRecorder, count: number, op: () => Promise<unknown>, weight = 1): Promise<number> {
   for (let i = 0; i < count; i++) {
