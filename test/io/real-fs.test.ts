@@ -239,9 +239,8 @@ describe('the sync worker', () => {
       for (let i = 0; i < 50; i++) await polling.writeAndSync(fd, [bytes('q')], 20 + i, 'stats');
       const a = parkedOnly.stats();
       expect(a).toMatchObject({ polled: 0, parked: 20, stalled: 0 });
-      // The worker may not be asleep yet when the next request comes (it sleeps right after
-      // notifying), so not every dispatch has to wake it; most do.
-      expect(a.wokeWorker).toBeGreaterThan(0);
+      // The worker may not be asleep yet when the next request comes (on a loaded machine it
+      // may lag behind every time), so only the bound holds.
       expect(a.wokeWorker).toBeLessThanOrEqual(20);
       const b = polling.stats();
       expect(b.polled + b.parked).toBe(50);
