@@ -27,7 +27,7 @@ import { RecordKind } from './codec/kinds.ts';
 import { checkNodeKey, ED25519_KEY_BYTES, ed25519PublicKey, generateNodeKey, loadOrCreateNodeKey, type NodeKey } from './codec/node-key.ts';
 import { checkChainId } from './codec/vote-sign.ts';
 import { AuditLog } from './stores/audit-log.ts';
-import type { AuditEvent, AuditLogLimits } from './stores/audit-types.ts';
+import type { AuditEvent, AuditLogLimits, StoreRepaired } from './stores/audit-types.ts';
 import type { RecordApplier, StoreContext } from './stores/context.ts';
 import { ByzantineEvidenceStore } from './stores/evidence-store.ts';
 import { MAX_SUBMITTER_LENGTH } from './stores/evidence-types.ts';
@@ -251,10 +251,7 @@ async function buildStores(log: Log, options: StoreOptions, env: OpenEnv): Promi
   const identity = new StoreIdentity(chainId);
   const replay = await replayLog(log, [identity, votes, signGuard, rounds, validators, audit, evidence, rewards]);
   if (env.nodeKey !== undefined) await identity.ensureRecorded(log);
-  // D8 after an explicit repair: the dropped records may hold the key's newest signatures, so
-  // the sign guard keeps a durable barrier until a watermark is imported (checked below).
-  const lost = log.openReport.repair?.firstLostLsn;
-  if (lost !== undefined) await signGuard.recordRepairBarrier(lost);
+  await recordRepairs(log, signGuard, audit);
   if (options.importWatermark !== undefined) await signGuard.importWatermark(options.importWatermark);
   signGuard.checkSignState(signState, allowFresh);
   signGuard.checkRepairBarrier(allowFresh);
@@ -262,21 +259,40 @@ async function buildStores(log: Log, options: StoreOptions, env: OpenEnv): Promi
   // another node key. With the ephemeral key of a keyless `openStoreOnLog` it is written with
   // the first audit batch instead, so that opening a test log writes nothing.
   if (env.nodeKey !== undefined || o.nodeKey !== undefined) await audit.recordNodeKey();
-  const repair = log.openReport.repair;
-  if (repair !== undefined) {
-    await audit.logEvent({
+
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => (closing ??= log.close());
+  return { votes, signGuard, rounds, recovery, validators, audit, evidence, rewards, log, replay, close, [Symbol.asyncDispose]: close };
+}
+
+/**
+ * Records every repair the log still reports as pending (this open's, or an earlier open's that
+ * a crash kept from being recorded), then lets the log forget them. For each: the sign guard's
+ * barrier (D8: the dropped records may hold the key's newest signatures; `checkRepairBarrier`
+ * refuses to sign until a watermark is imported) and the `StoreRepaired` audit entry, in one
+ * batch, so both or neither are durable; a repair whose barrier is already in the log (a crash
+ * came after the batch, before the acknowledgement) is not recorded twice.
+ */
+async function recordRepairs(log: Log, signGuard: SignGuard, audit: AuditLog): Promise<void> {
+  const pending = log.openReport.pendingRepairs;
+  for (const repair of pending) {
+    if (signGuard.hasRecordedRepair(repair.id)) continue;
+    const barrier = signGuard.repairBarrierRecord(repair.firstLostLsn, repair.id);
+    const event: StoreRepaired = {
       type: 'StoreRepaired',
       file: repair.file,
       offset: repair.offset,
       firstLostLsn: repair.firstLostLsn ?? null,
       bytesDropped: repair.bytesDropped,
       brokenCopy: repair.brokenCopy,
-    });
+    };
+    const { lsns } = await audit.appendWithEvents([event], [barrier]);
+    const lsn = lsns[0];
+    if (lsn === undefined) throw new RangeError('appendWithEvents resolved without the barrier\'s LSN');
+    signGuard.apply({ lsn, kind: barrier.kind, payload: barrier.payload });
   }
-
-  let closing: Promise<void> | undefined;
-  const close = (): Promise<void> => (closing ??= log.close());
-  return { votes, signGuard, rounds, recovery, validators, audit, evidence, rewards, log, replay, close, [Symbol.asyncDispose]: close };
+  const last = pending[pending.length - 1];
+  if (last !== undefined) await log.acknowledgeRepairs(last.id);
 }
 
 /**
@@ -354,6 +370,10 @@ class AuditRoutedLog implements Log {
       lsns.splice(at, 0, first.id);
       return lsns;
     });
+  }
+
+  acknowledgeRepairs(throughId: number): Promise<void> {
+    return this.#log.acknowledgeRepairs(throughId);
   }
 
   get(lsn: Lsn): Promise<LogRecord | undefined> {

@@ -47,7 +47,8 @@ function memoryLog(): Log {
     get nextLsn() {
       return next as Lsn;
     },
-    openReport: { segmentsScanned: 0, recordsScanned: 0, batchesScanned: 0, tornBytesCut: 0, durationMs: 0 },
+    openReport: { segmentsScanned: 0, recordsScanned: 0, batchesScanned: 0, tornBytesCut: 0, pendingRepairs: [], durationMs: 0 },
+    async acknowledgeRepairs() {},
     async append(batch: readonly RecordInput[]) {
       return batch.map((r) => {
         records.push({ lsn: next as Lsn, kind: r.kind, payload: r.payload });

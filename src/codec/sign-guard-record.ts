@@ -116,22 +116,52 @@ export function decodeSignGuardRecord(record: LogRecord, imported: boolean): Sig
   };
 }
 
-/** Payload of a SignGuardRepairBarrier record: u8 version (1), 7 zero bytes, u64 first lost LSN. */
-export function encodeRepairBarrier(firstLostLsn: number): Uint8Array {
-  const out = new Uint8Array(16);
-  const view = new DataView(out.buffer);
-  out[0] = 1;
-  view.setUint32(8, firstLostLsn % 0x1_0000_0000, true);
-  view.setUint32(12, Math.floor(firstLostLsn / 0x1_0000_0000), true);
+/** A decoded SignGuardRepairBarrier. */
+export interface RepairBarrier {
+  /** First LSN the repair dropped, or undefined when it dropped no record. */
+  readonly firstLostLsn: number | undefined;
+  /** The log's id of the repair (`PendingRepairReport.id`); undefined in version-1 payloads. */
+  readonly repairId: number | undefined;
+}
+
+/**
+ * Payload of a SignGuardRepairBarrier record, version 2: u8 version (2), 7 zero bytes, u64 first
+ * lost LSN (0: none), u64 repair id. Version 1 (read only) had 16 bytes: no repair id, and the
+ * LSN always set.
+ */
+export function encodeRepairBarrier(firstLostLsn: number | undefined, repairId: number): Uint8Array {
+  const out = new Uint8Array(24);
+  out[0] = 2;
+  writeU64le(out, 8, firstLostLsn ?? 0);
+  writeU64le(out, 16, repairId);
   return out;
 }
 
-/** Decodes a SignGuardRepairBarrier payload. @throws CORRUPTION when malformed. */
-export function decodeRepairBarrier(record: LogRecord): number {
+/** Decodes a SignGuardRepairBarrier payload (version 1 or 2). @throws CORRUPTION when malformed. */
+export function decodeRepairBarrier(record: LogRecord): RepairBarrier {
   const p = record.payload;
+  const v1 = p.length === 16 && p[0] === 1;
+  if (!v1 && !(p.length === 24 && p[0] === 2)) throw bad(record, 'repair barrier payload malformed');
+  for (let i = 1; i < 8; i++) if (p[i] !== 0) throw bad(record, 'repair barrier payload malformed');
+  const lost = readU64le(record, p, 8);
+  if (v1) {
+    if (lost === 0) throw bad(record, 'repair barrier without a lost LSN');
+    return { firstLostLsn: lost, repairId: undefined };
+  }
+  const repairId = readU64le(record, p, 16);
+  if (repairId === 0) throw bad(record, 'repair barrier without a repair id');
+  return { firstLostLsn: lost === 0 ? undefined : lost, repairId };
+}
+
+function writeU64le(out: Uint8Array, at: number, value: number): void {
+  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
+  view.setUint32(at, value % 0x1_0000_0000, true);
+  view.setUint32(at + 4, Math.floor(value / 0x1_0000_0000), true);
+}
+
+function readU64le(record: LogRecord, p: Uint8Array, at: number): number {
   const view = new DataView(p.buffer, p.byteOffset, p.byteLength);
-  if (p.length !== 16 || p[0] !== 1) throw bad(record, 'repair barrier payload malformed');
-  const hi = view.getUint32(12, true);
-  if (hi > 0x1f_ffff) throw bad(record, 'repair barrier LSN exceeds 2^53-1');
-  return hi * 0x1_0000_0000 + view.getUint32(8, true);
+  const hi = view.getUint32(at + 4, true);
+  if (hi > 0x1f_ffff) throw bad(record, 'repair barrier field exceeds 2^53-1');
+  return hi * 0x1_0000_0000 + view.getUint32(at, true);
 }

@@ -9,15 +9,23 @@
  *
  * Layout (little-endian):
  *   0  "CSMANIFS"            8 bytes
- *   8  u32 version           1
+ *   8  u32 version           1, or 2 when repairs are pending (the trailer below)
  *  12  u32 masked CRC32C     of [0,12) ++ [16,end)
- *  16  u32 total bytes       48 + 32 * sealed count
+ *  16  u32 total bytes       48 + 32 * sealed count (+ the trailer's length in version 2)
  *  20  u32 sealed count
  *  24  u64 generation        +1 on every write
  *  32  u64 first segment id  the oldest segment of the log
  *  40  u64 base LSN          LSN of the first record of that segment
  *  48  sealed segments, 32 bytes each, ids consecutive from the first segment id:
  *        u64 id, u64 first LSN, u64 last LSN, u32 end offset, u32 header digest
+ *  version 2 only, after the sealed segments: the repairs not yet acknowledged by the stores
+ *        u32 count, then each: u64 id (the manifest generation that recorded it),
+ *        u64 first lost LSN (0: none), u64 offset, u64 bytes dropped, u32 segments dropped,
+ *        u16 file name length, u16 copy name length, the two names (UTF-8, inside wal/)
+ *
+ * Pending repairs live here, not only in the open's report, because the repair's manifest
+ * write is its commit point: a crash after it and before the stores have recorded the loss
+ * (the sign guard's barrier, the audit event) must not forget that records were dropped.
  */
 import { join } from 'node:path';
 import { crc32cUpdate, maskCrc } from '../codec/crc32c.ts';
@@ -29,6 +37,11 @@ import { errnoOf, type FileSystem } from '../io/types.ts';
 export const MANIFEST_NAME = 'MANIFEST';
 const MAGIC = new TextEncoder().encode('CSMANIFS');
 const VERSION = 1;
+const VERSION_WITH_REPAIRS = 2;
+/** Bound on pending repairs a manifest holds (each open repairs at most once). */
+const MAX_PENDING_REPAIRS = 64;
+const MAX_NAME_BYTES = 1024;
+const REPAIR_FIXED_BYTES = 40;
 const FIXED_BYTES = 48;
 const ENTRY_BYTES = 32;
 /** Bound on sealed segments a manifest may list (64 TiB of 64 MiB segments). */
@@ -46,6 +59,21 @@ export interface SealedSegment {
   readonly digest: number;
 }
 
+/** A repair the stores have not acknowledged yet (see `Log.acknowledgeRepairs`). */
+export interface PendingRepair {
+  /** The generation of the manifest that recorded the repair: unique, increasing. */
+  readonly id: number;
+  /** The damaged segment's file name inside wal/. */
+  readonly file: string;
+  readonly offset: number;
+  /** The `.broken` copy's file name inside wal/, or '' when none was made. */
+  readonly brokenCopy: string;
+  /** First LSN lost (every record from it on may be gone), or undefined when none was. */
+  readonly firstLostLsn: number | undefined;
+  readonly segmentsDropped: number;
+  readonly bytesDropped: number;
+}
+
 /** The manifest's content. */
 export interface Manifest {
   readonly generation: number;
@@ -55,11 +83,13 @@ export interface Manifest {
   readonly baseLsn: number;
   /** Sealed segments, ids consecutive from `firstSegmentId`. */
   readonly sealed: readonly SealedSegment[];
+  /** Repairs not yet acknowledged, oldest first. */
+  readonly pendingRepairs: readonly PendingRepair[];
 }
 
 /** The manifest of a new, empty log. */
 export function emptyManifest(): Manifest {
-  return { generation: 0, firstSegmentId: 1, baseLsn: 1, sealed: [] };
+  return { generation: 0, firstSegmentId: 1, baseLsn: 1, sealed: [], pendingRepairs: [] };
 }
 
 /** The LSN the first record after the last sealed segment gets. */
@@ -75,10 +105,11 @@ export function firstUnsealedId(manifest: Manifest): number {
 
 /** Encodes `manifest` into its bytes. */
 export function encodeManifest(manifest: Manifest): Uint8Array {
-  const total = FIXED_BYTES + ENTRY_BYTES * manifest.sealed.length;
+  const trailer = manifest.pendingRepairs.length === 0 ? undefined : encodePendingRepairs(manifest.pendingRepairs);
+  const total = FIXED_BYTES + ENTRY_BYTES * manifest.sealed.length + (trailer?.length ?? 0);
   const out = new Uint8Array(total);
   out.set(MAGIC, 0);
-  writeU32(out, 8, VERSION);
+  writeU32(out, 8, trailer === undefined ? VERSION : VERSION_WITH_REPAIRS);
   writeU32(out, 16, total);
   writeU32(out, 20, manifest.sealed.length);
   writeU64(out, 24, manifest.generation);
@@ -93,7 +124,85 @@ export function encodeManifest(manifest: Manifest): Uint8Array {
     writeU32(out, pos + 28, s.digest);
     pos += ENTRY_BYTES;
   }
+  if (trailer !== undefined) out.set(trailer, pos);
   writeU32(out, 12, manifestCrc(out));
+  return out;
+}
+
+const utf8 = new TextEncoder();
+const utf8Strict = new TextDecoder('utf-8', { fatal: true });
+
+function encodePendingRepairs(repairs: readonly PendingRepair[]): Uint8Array {
+  if (repairs.length > MAX_PENDING_REPAIRS) throw new RangeError(`more than ${MAX_PENDING_REPAIRS} pending repairs`);
+  const names = repairs.map((r) => [utf8.encode(r.file), utf8.encode(r.brokenCopy)] as const);
+  let size = 4;
+  for (const [file, copy] of names) {
+    if (file.length > MAX_NAME_BYTES || copy.length > MAX_NAME_BYTES) throw new RangeError('repair file name too long');
+    size += REPAIR_FIXED_BYTES + file.length + copy.length;
+  }
+  const out = new Uint8Array(size);
+  writeU32(out, 0, repairs.length);
+  let pos = 4;
+  repairs.forEach((r, i) => {
+    const [file, copy] = names[i] as readonly [Uint8Array, Uint8Array];
+    writeU64(out, pos, r.id);
+    writeU64(out, pos + 8, r.firstLostLsn ?? 0);
+    writeU64(out, pos + 16, r.offset);
+    writeU64(out, pos + 24, r.bytesDropped);
+    writeU32(out, pos + 32, r.segmentsDropped);
+    out[pos + 36] = file.length & 0xff;
+    out[pos + 37] = file.length >>> 8;
+    out[pos + 38] = copy.length & 0xff;
+    out[pos + 39] = copy.length >>> 8;
+    out.set(file, pos + REPAIR_FIXED_BYTES);
+    out.set(copy, pos + REPAIR_FIXED_BYTES + file.length);
+    pos += REPAIR_FIXED_BYTES + file.length + copy.length;
+  });
+  return out;
+}
+
+/** Decodes the version-2 trailer at `start`; CORRUPTION when it does not fill the rest exactly. */
+function decodePendingRepairs(bytes: Uint8Array, start: number, file: string, generation: number): PendingRepair[] {
+  const fail = (at: number, why: string): never => {
+    throw corruption(file, at, `manifest pending repairs: ${why}`);
+  };
+  if (start + 4 > bytes.length) fail(start, 'missing count');
+  const count = readU32(bytes, start);
+  if (count < 1 || count > MAX_PENDING_REPAIRS) fail(start, `count ${count} out of range`);
+  const out: PendingRepair[] = [];
+  let pos = start + 4;
+  let lastId = 0;
+  for (let i = 0; i < count; i++) {
+    if (pos + REPAIR_FIXED_BYTES > bytes.length) fail(pos, `entry ${i} truncated`);
+    const fileLen = (bytes[pos + 36] as number) | ((bytes[pos + 37] as number) << 8);
+    const copyLen = (bytes[pos + 38] as number) | ((bytes[pos + 39] as number) << 8);
+    const end = pos + REPAIR_FIXED_BYTES + fileLen + copyLen;
+    if (fileLen === 0 || fileLen > MAX_NAME_BYTES || copyLen > MAX_NAME_BYTES || end > bytes.length) fail(pos, `entry ${i} names out of range`);
+    const id = readU64(bytes, pos);
+    if (id <= lastId || id > generation) fail(pos, `entry ${i} id ${id} out of order`);
+    lastId = id;
+    const lost = readU64(bytes, pos + 8);
+    let names: [string, string] = ['', ''];
+    try {
+      names = [
+        utf8Strict.decode(bytes.subarray(pos + REPAIR_FIXED_BYTES, pos + REPAIR_FIXED_BYTES + fileLen)),
+        utf8Strict.decode(bytes.subarray(pos + REPAIR_FIXED_BYTES + fileLen, end)),
+      ];
+    } catch {
+      fail(pos + REPAIR_FIXED_BYTES, `entry ${i} names are not UTF-8`);
+    }
+    out.push({
+      id,
+      firstLostLsn: lost === 0 ? undefined : lost,
+      offset: readU64(bytes, pos + 16),
+      bytesDropped: readU64(bytes, pos + 24),
+      segmentsDropped: readU32(bytes, pos + 32),
+      file: names[0],
+      brokenCopy: names[1],
+    });
+    pos = end;
+  }
+  if (pos !== bytes.length) fail(pos, 'trailing bytes');
   return out;
 }
 
@@ -116,11 +225,12 @@ export function decodeManifest(bytes: Uint8Array, file: string): Manifest {
   if (total !== bytes.length) throw corruption(file, 16, `manifest length ${total} but file has ${bytes.length} bytes`);
   if (readU32(bytes, 12) !== manifestCrc(bytes)) throw corruption(file, 12, 'manifest checksum mismatch');
   const version = readU32(bytes, 8);
-  if (version !== VERSION) {
-    throw new ConsensusStoreError('UNSUPPORTED_FORMAT', `manifest version ${version} (this build reads ${VERSION})`);
+  if (version !== VERSION && version !== VERSION_WITH_REPAIRS) {
+    throw new ConsensusStoreError('UNSUPPORTED_FORMAT', `manifest version ${version} (this build reads ${VERSION} and ${VERSION_WITH_REPAIRS})`);
   }
   const count = readU32(bytes, 20);
-  if (count > MAX_SEALED || FIXED_BYTES + count * ENTRY_BYTES !== total) {
+  const sealedEnd = FIXED_BYTES + count * ENTRY_BYTES;
+  if (count > MAX_SEALED || (version === VERSION ? sealedEnd !== total : sealedEnd >= total)) {
     throw corruption(file, 20, `manifest sealed count ${count} does not match its length`);
   }
   const generation = readU64(bytes, 24);
@@ -145,7 +255,8 @@ export function decodeManifest(bytes: Uint8Array, file: string): Manifest {
     expectId++;
     expectLsn = entry.lastLsn + 1;
   }
-  return { generation, firstSegmentId, baseLsn, sealed };
+  const pendingRepairs = version === VERSION ? [] : decodePendingRepairs(bytes, sealedEnd, file, generation);
+  return { generation, firstSegmentId, baseLsn, sealed, pendingRepairs };
 }
 
 /** Reads and decodes `<dir>/MANIFEST`; undefined when there is none. */

@@ -8,7 +8,7 @@
  * This file must never cut acknowledged data without `repair: true`, never trust a byte before
  * fsyncing the file it is in, and never leave a handle open when it fails.
  */
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { RECORD_HEADER_BYTES, SEGMENT_HEADER_BYTES } from '../codec/framing.ts';
 import { corruption } from '../errors.ts';
 import type { FileHandle, FileSystem } from '../io/types.ts';
@@ -22,6 +22,7 @@ import {
   readManifest,
   writeManifest,
   type Manifest,
+  type PendingRepair,
   type SealedSegment,
 } from './manifest.ts';
 import type { ResolvedLogOptions } from './options.ts';
@@ -29,7 +30,7 @@ import { keepBrokenCopy, removeSegments } from './repair.ts';
 import { createSegmentFile, listSegmentDir, removeIfPresent, segmentPath } from './segment-file.ts';
 import { walkSegment, type WalkResult } from './segment-walk.ts';
 import { inspectTail, zeroRange } from './tail-repair.ts';
-import type { Lsn, OpenReport, RepairReport } from './types.ts';
+import type { Lsn, OpenReport, PendingRepairReport, RepairReport } from './types.ts';
 
 /** Name of the segment directory inside the data directory. */
 export const WAL_DIR_NAME = 'wal';
@@ -202,6 +203,18 @@ class Recovery {
       this.#count(result);
       active = { entry, handle: tailHandle, digest: result.digest };
     }
+    const lostFrom = active === undefined ? nextLsnAfterSealed(manifest) : active.entry.nextLsn;
+    // After a repair of the newest segment cut short past its commit point, the later segments
+    // it was removing are part of that pending repair, not a new finding.
+    const tailRepairPending = manifest.pendingRepairs.some((p) => p.file === basename(this.#path(tailId)));
+    this.#noteLaterData(await this.#laterWithData(ids.filter((id) => id > tailId)), lostFrom, tailRepairPending);
+    if (this.#repair !== undefined && !manifest.pendingRepairs.some((p) => p.file === basename(this.#repair!.file) && p.offset === this.#repair!.offset)) {
+      // A missing newest segment, or data after it (repair mode): recorded as pending before
+      // anything is created or removed, like any other repair.
+      const generation = manifest.generation + 1;
+      manifest = { ...manifest, generation, pendingRepairs: [...manifest.pendingRepairs, pendingOf(this.#repair, generation)] };
+      await writeManifest(this.#fs, this.#dir, manifest);
+    }
     const spare = await this.#settleLaterSegments(ids.filter((id) => id > tailId), tailId, active !== undefined);
     if (active !== undefined && active.entry.endOffset === 0 && active.entry.capacity !== this.#options.segmentSize) {
       // An empty segment of another size (the option changed): replaced (atomically) below.
@@ -223,7 +236,9 @@ class Recovery {
     if (manifest.generation === 1 && manifest.sealed.length === 0) return;
     const path = this.#path(tailId);
     if (!this.#options.repair) throw corruption(path, 0, 'the newest segment is missing');
-    this.#repair = { file: path, offset: 0, brokenCopy: '', firstLostLsn: undefined, segmentsDropped: 0, bytesDropped: 0 };
+    // Whatever the lost file held is gone: from the LSN after the sealed segments on, if it held
+    // anything at all. Reported as lost, so that the sign guard takes the cautious view.
+    this.#repair = { file: path, offset: 0, brokenCopy: '', firstLostLsn: nextLsnAfterSealed(manifest) as Lsn, segmentsDropped: 0, bytesDropped: 0 };
   }
 
   /** Creates (or atomically replaces) the first unsealed segment, empty, as the active one. */
@@ -261,6 +276,38 @@ class Recovery {
    * Segments after the newest must be empty (pre-created, never written). Keeps the next one as
    * the spare when it has the configured size; removes the rest.
    */
+  /** The segments of `later` that hold data (checked by their first header), with their bytes. */
+  async #laterWithData(later: readonly number[]): Promise<{ id: number; bytes: number }[]> {
+    const found: { id: number; bytes: number }[] = [];
+    for (const id of later) {
+      const handle = this.#handles.get(id)!;
+      const capacity = await handle.size();
+      if (await looksUnwritten(handle, capacity)) continue;
+      found.push({ id, bytes: (await inspectTail(handle, capacity, 0, 0, DEFAULT_CHUNK_BYTES)).nonZeroEnd });
+    }
+    return found;
+  }
+
+  /**
+   * Segments after the newest one that hold data: CORRUPTION, or in repair mode (where
+   * `#settleLaterSegments` removes them) a repair report, unless this open already has one or a
+   * pending repair covers them (`covered`). Their records, if any, came after `lostFrom`.
+   */
+  #noteLaterData(withData: readonly { id: number; bytes: number }[], lostFrom: number, covered: boolean): void {
+    const first = withData[0];
+    if (first === undefined) return;
+    if (!this.#options.repair) throw corruption(this.#path(first.id), 0, 'segment after the newest one holds data');
+    if (this.#repair !== undefined || covered) return;
+    this.#repair = {
+      file: this.#path(first.id),
+      offset: 0,
+      brokenCopy: '',
+      firstLostLsn: lostFrom as Lsn,
+      segmentsDropped: withData.length,
+      bytesDropped: withData.reduce((sum, s) => sum + s.bytes, 0),
+    };
+  }
+
   async #settleLaterSegments(later: readonly number[], tailId: number, haveTail: boolean) {
     let spare: { id: number; handle: FileHandle } | undefined;
     const remove: number[] = [];
@@ -283,6 +330,13 @@ class Recovery {
   /**
    * Repair mode: cut the log at the last good batch before `damage`, keep a `.broken` copy,
    * remove every later segment, rewrite the manifest, and report the loss.
+   *
+   * Order matters for a crash in the middle: the `.broken` copy is made durable first, then the
+   * manifest that drops the damaged segment and every later one from the sealed list and carries
+   * the report as pending (the commit point), and only then are bytes zeroed and files removed.
+   * A crash before the manifest write leaves the damage as it was (the next repair finds it
+   * again); a crash after it leaves the report in the manifest, and the next open in repair mode
+   * finishes the cut without reporting the same damage twice.
    */
   async #repairAt(damage: Damage, manifest: Manifest, index: LsnIndex, ids: readonly number[]): Promise<RecoveredLog> {
     const fs = this.#fs;
@@ -292,47 +346,61 @@ class Recovery {
     let bytesDropped = 0;
     let brokenCopy = '';
     let firstLostLsn = sealedEntry?.firstLsn ?? nextLsnAfterSealed(manifest);
-    let active: ActiveSegment | undefined;
+    // Whether records are known lost even where their bytes are already gone (an earlier,
+    // interrupted repair zeroed or removed them): the manifest said they were there.
+    let manifestSaysLost = damage.walk === undefined;
+    let cut: { walk: NonNullable<Damage['walk']>; at: number } | undefined;
     if (damage.walk !== undefined) {
       const { entry, result, handle } = damage.walk;
-      const cut = result.endOffset;
       firstLostLsn = result.nextLsn;
       brokenCopy = await keepBrokenCopy(fs, path);
-      const inspection = await inspectTail(handle, entry.capacity, cut, 0, DEFAULT_CHUNK_BYTES);
-      bytesDropped += inspection.nonZeroEnd - cut;
-      await zeroRange(handle, cut, entry.capacity);
-      this.#count(result);
-      active = { entry, handle, digest: result.digest };
-      index.add(entry);
+      const inspection = await inspectTail(handle, entry.capacity, result.endOffset, 0, DEFAULT_CHUNK_BYTES);
+      bytesDropped += inspection.nonZeroEnd - result.endOffset;
+      if (sealedEntry !== undefined && sealedEntry.lastLsn >= result.nextLsn) manifestSaysLost = true;
+      cut = { walk: damage.walk, at: result.endOffset };
     }
     const later = ids.filter((id) => id > damage.segmentId);
     for (const id of later) {
       const sealed = manifest.sealed[id - manifest.firstSegmentId];
+      if (sealed !== undefined) manifestSaysLost = true;
       const handle = this.#handles.get(id)!;
       bytesDropped += sealed !== undefined ? sealed.endOffset : (await inspectTail(handle, await handle.size(), 0, 0, DEFAULT_CHUNK_BYTES)).nonZeroEnd;
     }
-    const segmentsDropped = later.length;
-    await removeSegments(fs, this.#walDir, later.map((id) => this.#path(id)), later.map((id) => this.#handles.get(id)!));
-    for (const id of later) this.#handles.delete(id);
+    const report: RepairReport = {
+      file: path,
+      offset: damage.offset,
+      brokenCopy,
+      firstLostLsn: bytesDropped > 0 || manifestSaysLost ? (firstLostLsn as Lsn) : undefined,
+      segmentsDropped: later.length,
+      bytesDropped,
+    };
+    const generation = manifest.generation + 1;
+    // The same damage already pending: an earlier repair of it was cut short after its commit
+    // point; this one finishes it.
+    const resumed = manifest.pendingRepairs.some((p) => p.file === basename(path) && p.offset === damage.offset);
     const repaired: Manifest = {
-      generation: manifest.generation + 1,
+      generation,
       firstSegmentId: manifest.firstSegmentId,
       baseLsn: manifest.baseLsn,
       sealed: manifest.sealed.slice(0, Math.max(0, sealedAt)),
+      pendingRepairs: resumed ? manifest.pendingRepairs : [...manifest.pendingRepairs, pendingOf(report, generation)],
     };
     await writeManifest(fs, this.#dir, repaired);
+    let active: ActiveSegment | undefined;
+    if (cut !== undefined) {
+      const { entry, result, handle } = cut.walk;
+      await zeroRange(handle, cut.at, entry.capacity);
+      this.#count(result);
+      active = { entry, handle, digest: result.digest };
+      index.add(entry);
+    }
+    await removeSegments(fs, this.#walDir, later.map((id) => this.#path(id)), later.map((id) => this.#handles.get(id)!));
+    for (const id of later) this.#handles.delete(id);
     if (active === undefined) {
       active = await this.#createActive(repaired);
       index.add(active.entry);
     }
-    this.#repair = {
-      file: path,
-      offset: damage.offset,
-      brokenCopy,
-      firstLostLsn: bytesDropped > 0 || damage.walk === undefined ? (firstLostLsn as Lsn) : undefined,
-      segmentsDropped,
-      bytesDropped,
-    };
+    this.#repair = report;
     return this.#finish(repaired, index, active, undefined);
   }
 
@@ -353,9 +421,36 @@ class Recovery {
       batchesScanned: this.#batchesScanned,
       tornBytesCut: this.#tornBytesCut,
       ...(this.#repair === undefined ? {} : { repair: this.#repair }),
+      pendingRepairs: manifest.pendingRepairs.map((p) => reportOf(p, this.#walDir)),
     };
     return { walDir: this.#walDir, manifest, index, active, spare, nextLsn, report };
   }
+}
+
+/** The manifest's form of a repair report (file names inside wal/). */
+function pendingOf(report: RepairReport, id: number): PendingRepair {
+  return {
+    id,
+    file: basename(report.file),
+    offset: report.offset,
+    brokenCopy: report.brokenCopy === '' ? '' : basename(report.brokenCopy),
+    firstLostLsn: report.firstLostLsn,
+    segmentsDropped: report.segmentsDropped,
+    bytesDropped: report.bytesDropped,
+  };
+}
+
+/** The report's form of a pending repair (full paths). */
+function reportOf(pending: PendingRepair, walDir: string): PendingRepairReport {
+  return {
+    id: pending.id,
+    file: join(walDir, pending.file),
+    offset: pending.offset,
+    brokenCopy: pending.brokenCopy === '' ? '' : join(walDir, pending.brokenCopy),
+    firstLostLsn: pending.firstLostLsn as Lsn | undefined,
+    segmentsDropped: pending.segmentsDropped,
+    bytesDropped: pending.bytesDropped,
+  };
 }
 
 /** Why a walk of a sealed segment disagrees with its manifest entry, if it does. */

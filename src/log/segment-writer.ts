@@ -50,6 +50,8 @@ export class SegmentWriter {
   readonly #deps: SegmentWriterDeps;
   readonly #encoder: BatchEncoder;
   #manifest: Manifest;
+  /** Manifest writes (seals, acknowledgements) one at a time, in call order. */
+  #manifestChain: Promise<unknown> = Promise.resolve();
   #active: Active;
   #nextLsn: number;
 
@@ -145,13 +147,34 @@ export class SegmentWriter {
       endOffset: entry.endOffset,
       digest: old.digest,
     };
-    const next: Manifest = {
-      ...this.#manifest,
-      generation: this.#manifest.generation + 1,
-      sealed: [...this.#manifest.sealed, sealed],
+    await this.#updateManifest((m) => ({ ...m, generation: m.generation + 1, sealed: [...m.sealed, sealed] }));
+  }
+
+  /**
+   * Drops the pending repairs with ids up to `throughId` from the manifest, durably; nothing
+   * is written when none is pending there.
+   *
+   * @throws the file system's errno error; the previous manifest is then still in place.
+   */
+  async acknowledgeRepairs(throughId: number): Promise<void> {
+    await this.#updateManifest((m) => {
+      const rest = m.pendingRepairs.filter((p) => p.id > throughId);
+      return rest.length === m.pendingRepairs.length ? undefined : { ...m, generation: m.generation + 1, pendingRepairs: rest };
+    });
+  }
+
+  /** Writes `change(current)` as the new manifest (unless it returns undefined), after any write before it. */
+  #updateManifest(change: (current: Manifest) => Manifest | undefined): Promise<void> {
+    const { fs, options } = this.#deps;
+    const run = async (): Promise<void> => {
+      const next = change(this.#manifest);
+      if (next === undefined) return;
+      await writeManifest(fs, options.dir, next);
+      this.#manifest = next;
     };
-    await writeManifest(fs, options.dir, next);
-    this.#manifest = next;
+    const result = this.#manifestChain.then(run, run);
+    this.#manifestChain = result.catch(() => undefined);
+    return result;
   }
 }
 

@@ -85,8 +85,14 @@ export interface OpenReport {
   readonly batchesScanned: number;
   /** Bytes of a torn, unacknowledged tail batch cut away (D5). */
   readonly tornBytesCut: number;
-  /** Present when repair mode cut damaged data. */
+  /** Present when repair mode cut damaged data in this open. */
   readonly repair?: RepairReport;
+  /**
+   * Every repair (this open's and earlier ones) that the stores have not acknowledged with
+   * `acknowledgeRepairs`, oldest first. Kept in the manifest, so that a crash after a repair and
+   * before the loss is recorded elsewhere does not forget it.
+   */
+  readonly pendingRepairs: readonly PendingRepairReport[];
   readonly durationMs: number;
 }
 
@@ -103,6 +109,12 @@ export interface RepairReport {
   /** Segments after the damaged one that were removed. */
   readonly segmentsDropped: number;
   readonly bytesDropped: number;
+}
+
+/** A repair not yet acknowledged, with its id (for `acknowledgeRepairs`). */
+export interface PendingRepairReport extends RepairReport {
+  /** Unique and increasing: the generation of the manifest that recorded the repair. */
+  readonly id: number;
 }
 
 /** The log's public surface. */
@@ -133,6 +145,13 @@ export interface Log {
    * `visit` is synchronous and may return `false` to stop. Used to rebuild indexes on open.
    */
   scan(visit: (record: LogRecord) => boolean | void, from?: Lsn): Promise<void>;
+  /**
+   * Drops every pending repair with an id up to `throughId` from the manifest (durably), once
+   * the caller has recorded what it needs of them; `openReport.pendingRepairs` of later opens
+   * no longer lists them. Idempotent. Rejects INVALID_ARGUMENT (not a positive safe integer),
+   * IO_FAILED (poisoned, or the manifest write failed), DISK_FULL, CLOSED.
+   */
+  acknowledgeRepairs(throughId: number): Promise<void>;
   /** Idempotent. Waits for in-flight batches, then releases the lock. */
   close(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;

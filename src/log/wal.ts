@@ -12,7 +12,7 @@ import { COMMIT_RECORD_BYTES, recordSpan } from '../codec/framing.ts';
 import { FIRST_LOG_KIND } from '../codec/kinds.ts';
 import { ConsensusStoreError, invalidArgument } from '../errors.ts';
 import { defaultFileSystem } from '../io/real-fs.ts';
-import type { FileLock, FileSystem } from '../io/types.ts';
+import { errnoOf, type FileLock, type FileSystem } from '../io/types.ts';
 import type { PendingAppend } from './batch-encoder.ts';
 import { GroupCommit } from './group-commit.ts';
 import { recoverLog } from './open.ts';
@@ -143,6 +143,28 @@ export class WriteAheadLog implements Log {
       throw invalidArgument('from', 'must be a non-negative safe integer');
     }
     await state.reader.scan(visit, from ?? state.firstLsn());
+  }
+
+  /**
+   * Drops the pending repairs with ids up to `throughId` from the manifest, durably (see
+   * `OpenReport.pendingRepairs`). Idempotent. Rejects INVALID_ARGUMENT, CLOSED, IO_FAILED when
+   * the log is poisoned, DISK_FULL or IO_FAILED when the manifest write fails (the repairs then
+   * stay pending; the log is not poisoned, nothing else was touched).
+   */
+  async acknowledgeRepairs(throughId: number): Promise<void> {
+    if (typeof throughId !== 'number' || !Number.isSafeInteger(throughId) || throughId < 1) {
+      throw invalidArgument('throughId', 'must be a positive safe integer');
+    }
+    const state = this.#state;
+    if (this.#status !== 'open' || state === undefined) throw closedError();
+    const poison = state.commit.poison;
+    if (poison !== undefined) throw poison;
+    try {
+      await state.writer.acknowledgeRepairs(throughId);
+    } catch (err) {
+      if (errnoOf(err) === 'ENOSPC') throw new ConsensusStoreError('DISK_FULL', 'no space left to rewrite the manifest; the repairs stay pending', { cause: err });
+      throw new ConsensusStoreError('IO_FAILED', `manifest write failed; the repairs stay pending (${String(err)})`, { cause: err });
+    }
   }
 
   /** Idempotent. Lets queued and in-flight batches finish, closes the files, releases the lock. */

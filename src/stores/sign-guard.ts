@@ -31,7 +31,7 @@ import {
   voteSignBytes,
 } from '../codec/vote-sign.ts';
 import { decodeRepairBarrier, decodeSignGuardRecord, encodeRepairBarrier, encodeSignGuardEntry, encodeSignGuardImport, stepCode } from '../codec/sign-guard-record.ts';
-import type { LogRecord } from '../log/types.ts';
+import type { LogRecord, RecordInput } from '../log/types.ts';
 import { checkBytes, checkObject, checkOneOf, checkSafeUint, checkU32 } from '../validate.ts';
 import type { RecordApplier, StoreContext } from './context.ts';
 import { ED25519_KEY_BYTES, SIGN_STEPS } from './vote-types.ts';
@@ -106,6 +106,8 @@ export class SignGuard implements RecordApplier {
 
   /** First LSN an explicit repair dropped, while no watermark has been imported since (D8). */
   private repairBarrier: number | undefined;
+  /** Ids of the log repairs whose barrier records are in the log. */
+  private readonly recordedRepairs = new Set<number>();
 
   private readonly ctx: StoreContext;
   private readonly chainId: string;
@@ -215,16 +217,20 @@ export class SignGuard implements RecordApplier {
   }
 
   /**
-   * Records that an explicit repair dropped every record from `firstLostLsn` on (openStore calls
-   * it in the open that repaired). Until a watermark is imported, `checkRepairBarrier` refuses
-   * the open: the dropped records may hold the key's newest signatures.
+   * The barrier record for the log's repair `repairId` (D8 after an explicit repair), for
+   * openStore to write in one batch with the repair's audit entry, then `apply`. Until a
+   * watermark is imported after it, `checkRepairBarrier` refuses an open with an identity. A
+   * barrier without a lost LSN blocks nothing; it records that the repair was seen.
    */
-  async recordRepairBarrier(firstLostLsn: number): Promise<void> {
-    await this.enqueue(async () => {
-      const payload = encodeRepairBarrier(checkSafeUint('firstLostLsn', firstLostLsn));
-      const [lsn] = await this.ctx.log.append([{ kind: RecordKind.SignGuardRepairBarrier, payload }]);
-      this.apply({ lsn: lsn as NonNullable<typeof lsn>, kind: RecordKind.SignGuardRepairBarrier, payload });
-    });
+  repairBarrierRecord(firstLostLsn: number | undefined, repairId: number): RecordInput {
+    const lost = firstLostLsn === undefined ? undefined : checkSafeUint('firstLostLsn', firstLostLsn);
+    if (!Number.isSafeInteger(repairId) || repairId < 1) throw invalidArgument('repairId', 'must be a positive safe integer');
+    return { kind: RecordKind.SignGuardRepairBarrier, payload: encodeRepairBarrier(lost, repairId) };
+  }
+
+  /** Whether a barrier for the log's repair `repairId` is in the log (replayed or written). */
+  hasRecordedRepair(repairId: number): boolean {
+    return this.recordedRepairs.has(repairId);
   }
 
   /**
@@ -244,7 +250,11 @@ export class SignGuard implements RecordApplier {
   /** Folds one durable sign-guard record into the watermarks (replay). Throws CORRUPTION on a bad payload. */
   apply(record: LogRecord): void {
     if (record.kind === RecordKind.SignGuardRepairBarrier) {
-      this.repairBarrier = decodeRepairBarrier(record);
+      const barrier = decodeRepairBarrier(record);
+      if (barrier.repairId !== undefined) this.recordedRepairs.add(barrier.repairId);
+      // Several repairs before an import: the earliest loss bounds what may be missing.
+      const lost = barrier.firstLostLsn;
+      if (lost !== undefined) this.repairBarrier = this.repairBarrier === undefined ? lost : Math.min(this.repairBarrier, lost);
       return;
     }
     const imported = record.kind === RecordKind.SignGuardImport;

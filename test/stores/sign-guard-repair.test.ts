@@ -67,4 +67,26 @@ describe('the sign guard after an explicit repair', () => {
     await store.close();
     await expect(openStore(options())).rejects.toSatisfy((err) => code(err) === 'FRESH_SIGN_STATE');
   });
+
+  it('writes the barrier with the repair: the repair is known as recorded, and the record builder checks its input', async () => {
+    const store = await openStore(options({ log: { segmentSize: 16 * 1024, repair: true }, allowFreshSignState: true }));
+    try {
+      const [pending] = store.log.openReport.pendingRepairs;
+      expect(pending).toBeDefined();
+      expect(store.signGuard.hasRecordedRepair(pending!.id)).toBe(true);
+      expect(store.signGuard.hasRecordedRepair(pending!.id + 1)).toBe(false);
+      for (const [lost, id] of [[5, 0], [5, -1], [5, 1.5], [-1, 3], [Number.NaN, 3]] as const) {
+        expect(() => store.signGuard.repairBarrierRecord(lost, id)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+      }
+      expect(store.signGuard.repairBarrierRecord(undefined, 3).payload).toHaveLength(24);
+    } finally {
+      await store.close();
+    }
+    // Acknowledged: the next open has nothing pending, and the barrier still holds.
+    await expect(openStore(options())).rejects.toSatisfy((err) => code(err) === 'FRESH_SIGN_STATE');
+    const allowed = await openStore(options({ allowFreshSignState: true }));
+    expect(allowed.log.openReport.pendingRepairs).toEqual([]);
+    await allowed.close();
+  });
 });
+

@@ -58,7 +58,7 @@ export class MemoryLog implements Log {
     disk.openLog = this;
     const last = disk.records[disk.records.length - 1];
     this.next = last === undefined ? 1 : last.lsn + 1;
-    this.openReport = { segmentsScanned: 1, recordsScanned: disk.records.length, batchesScanned: 0, tornBytesCut: 0, durationMs: 0 };
+    this.openReport = { segmentsScanned: 1, recordsScanned: disk.records.length, batchesScanned: 0, tornBytesCut: 0, pendingRepairs: [], durationMs: 0 };
   }
 
   /** Opens a log on `disk` (a fresh disk when omitted), with the WAL's default limits unless `limits` overrides some. */
@@ -104,6 +104,9 @@ export class MemoryLog implements Log {
       this.scheduleFlush();
     });
   }
+
+  /** The memory disk never repairs: nothing is ever pending. */
+  async acknowledgeRepairs(): Promise<void> {}
 
   async get(lsn: Lsn): Promise<LogRecord | undefined> {
     return this.disk.records.find((r) => r.lsn === lsn);
