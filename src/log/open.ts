@@ -144,7 +144,6 @@ class Recovery {
     await this.#fs.syncDir(this.#walDir);
     await this.#fs.syncDir(this.#dir);
   }
-
   /** Checks the sealed segments in order; returns the first damage (repair mode) or throws it. */
   async #checkSealed(manifest: Manifest, index: LsnIndex): Promise<Damage | undefined> {
     for (const sealed of manifest.sealed) {
@@ -259,7 +258,7 @@ class Recovery {
       return this.#damage({ segmentId: entry.id, offset: result.damage.offset, problem: result.damage.problem, walk: { entry, result, handle } });
     }
     const cut = result.endOffset;
-    const inspection = await inspectTail(handle, entry.capacity, cut, result.nextLsn, DEFAULT_CHUNK_BYTES);
+    const inspection = await inspectTail(handle, entry.capacity, cut, result.nextLsn, TAIL_CHUNK_BYTES);
     if (inspection.laterMarkerAt !== undefined) {
       const offset = result.damage?.offset ?? cut;
       const problem = `${result.damage?.problem ?? 'unwritten gap'} before a committed batch at offset ${inspection.laterMarkerAt}`;
@@ -426,6 +425,9 @@ class Recovery {
     return { walDir: this.#walDir, manifest, index, active, spare, nextLsn, report };
   }
 }
+
+/** Reads of the (mostly zero) space after the newest segment's last batch: few, large ones. */
+const TAIL_CHUNK_BYTES = 8 * 1024 * 1024;
 
 /** The manifest's form of a repair report (file names inside wal/). */
 function pendingOf(report: RepairReport, id: number): PendingRepair {
