@@ -261,25 +261,16 @@ async function cpuCeiling(ctx: BenchContext, rig: Rig, idle: number): Promise<Re
 }
 
 /** `npm run bench -- single`: the log's single-writer section alone (warm-up included), for quick latency checks. */
-export async function runLogSingleScenario(ctx: BenchContext): Promise<void> {
-  const sizing = ctx.quick ? QUICK : FULL;
-  const rig = await openRig(sizing);
-  try {
-    ctx.log(`log: warm-up (${sizing.warmup} appends per system)`);
-    await warmUp(rig);
-    ctx.log('log: single writer');
-    const single = await singleWriter(ctx, rig);
-    ctx.emit(`log: single writer, durable (${ctx.reps} reps, median (min-max))`, single.rows);
-  } finally {
-    await rig.durable.close();
-    await rig.durablePool.close();
-    rig.floor.close();
-    for (const dir of rig.dirs) removeTempDir(dir);
-  }
+export function runLogSingleScenario(ctx: BenchContext): Promise<void> {
+  return runLog(ctx, false);
 }
 
 /** Runs the log scenario and emits its tables. */
-export async function runLogScenario(ctx: BenchContext): Promise<void> {
+export function runLogScenario(ctx: BenchContext): Promise<void> {
+  return runLog(ctx, true);
+}
+
+async function runLog(ctx: BenchContext, everySection: boolean): Promise<void> {
   const sizing = ctx.quick ? QUICK : FULL;
   const rig = await openRig(sizing);
   try {
@@ -288,6 +279,7 @@ export async function runLogScenario(ctx: BenchContext): Promise<void> {
     ctx.log('log: single writer');
     const single = await singleWriter(ctx, rig);
     ctx.emit(`log: single writer, durable (${ctx.reps} reps, median (min-max))`, single.rows);
+    if (!everySection) return;
     ctx.log('log: concurrent appends');
     ctx.emit(`log: appends in flight, durable (${ctx.reps} reps)`, await concurrent(ctx, rig, single.idle));
     ctx.log('log: batch append');
