@@ -43,8 +43,8 @@ export interface SyncWorkerOptions {
   /** How long the worker spins for the next request before it sleeps, in microseconds. Default 200; 0 never spins. */
   readonly spinMicros?: number;
   /**
-   * Longest time the main thread polls for a completion (one check per event-loop turn, through
-   * `setImmediate`, so the loop keeps serving other work) before it parks on `Atomics.waitAsync`,
+   * Longest time the main thread polls for a completion (spinning at most 50 us per event-loop
+   * turn, through `setImmediate`, so the loop keeps serving other work) before it parks on `Atomics.waitAsync`,
    * in microseconds. Polling saves the cross-thread wake-up of the main thread at the price of
    * CPU while a sync is in flight. The window adapts: about 3x the recent average service time,
    * at most this; when syncs take longer than half of it (a slow disk) the main thread does not
@@ -234,9 +234,9 @@ export class SyncWorker {
   }
 
   /**
-   * Counts since start, for diagnostics and benchmarks: completions seen by polling, completions
-   * seen without it (parked: mostly after a wake-up of the main thread), polls given up because the worker had not
-   * started (stalled), and dispatches that had to wake a sleeping worker.
+   * Counts since start, for diagnostics and benchmarks: completions seen by polling; completions
+   * seen without it (parked: mostly after a wake-up of the main thread); polls given up because
+   * the worker had not started (stalled); dispatches that had to wake a sleeping worker.
    */
   stats(): { readonly polled: number; readonly parked: number; readonly stalled: number; readonly wokeWorker: number } {
     return { ...this.#stats };
