@@ -251,7 +251,9 @@ async function buildStores(log: Log, options: StoreOptions, env: OpenEnv): Promi
   const identity = new StoreIdentity(chainId);
   const replay = await replayLog(log, [identity, votes, signGuard, rounds, validators, audit, evidence, rewards]);
   if (env.nodeKey !== undefined) await identity.ensureRecorded(log);
-  await recordRepairs(log, signGuard, audit);
+  // Without a node key (a keyless openStoreOnLog: the audit key is ephemeral) nothing may be
+  // written to the audit chain: the repairs then act as barriers in memory and stay pending.
+  await recordRepairs(log, signGuard, audit, env.nodeKey !== undefined || o.nodeKey !== undefined);
   if (options.importWatermark !== undefined) await signGuard.importWatermark(options.importWatermark);
   signGuard.checkSignState(signState, allowFresh);
   signGuard.checkRepairBarrier(allowFresh);
@@ -271,13 +273,18 @@ async function buildStores(log: Log, options: StoreOptions, env: OpenEnv): Promi
  * barrier (D8: the dropped records may hold the key's newest signatures; `checkRepairBarrier`
  * refuses to sign until a watermark is imported) and the `StoreRepaired` audit entry, in one
  * batch, so both or neither are durable; a repair whose barrier is already in the log (a crash
- * came after the batch, before the acknowledgement) is not recorded twice.
+ * came after the batch, before the acknowledgement) is not recorded twice. Not `durable` (no
+ * node key): barriers in memory only, nothing written, nothing acknowledged.
  */
-async function recordRepairs(log: Log, signGuard: SignGuard, audit: AuditLog): Promise<void> {
+async function recordRepairs(log: Log, signGuard: SignGuard, audit: AuditLog, durable: boolean): Promise<void> {
   const pending = log.openReport.pendingRepairs;
   for (const repair of pending) {
     if (signGuard.hasRecordedRepair(repair.id)) continue;
     const barrier = signGuard.repairBarrierRecord(repair.firstLostLsn, repair.id);
+    if (!durable) {
+      signGuard.apply({ lsn: 0 as Lsn, kind: barrier.kind, payload: barrier.payload });
+      continue;
+    }
     const event: StoreRepaired = {
       type: 'StoreRepaired',
       file: repair.file,
@@ -292,7 +299,7 @@ async function recordRepairs(log: Log, signGuard: SignGuard, audit: AuditLog): P
     signGuard.apply({ lsn, kind: barrier.kind, payload: barrier.payload });
   }
   const last = pending[pending.length - 1];
-  if (last !== undefined) await log.acknowledgeRepairs(last.id);
+  if (last !== undefined && durable) await log.acknowledgeRepairs(last.id);
 }
 
 /**

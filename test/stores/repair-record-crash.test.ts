@@ -6,7 +6,8 @@
 import { describe, expect, it } from 'vitest';
 import { isStoreError } from '../../src/errors.ts';
 import { SimulatedDisk } from '../../src/io/sim-disk.ts';
-import { openStore, type OpenStoreOptions } from '../../src/store.ts';
+import { openLog } from '../../src/log/wal.ts';
+import { openStore, openStoreOnLog, type OpenStoreOptions } from '../../src/store.ts';
 import { hashOf } from '../conformance/vote-store.conformance.ts';
 
 const chainId = 'repair-crash-chain';
@@ -93,4 +94,39 @@ describe('recording a repair across power cuts', () => {
     // closed in the background, fail without failing the open).
     expect(cut).toBeGreaterThan(1.8 * calls);
   }, 120_000);
+
+  it('without a node key (openStoreOnLog) writes nothing: the pending repair blocks signing in memory and stays pending', async () => {
+    const disk = await damagedDisk(3);
+    const repairing = await openLog({ dir: '/node', fs: disk.fs(), segmentSize: SEGMENT_BYTES, repair: true });
+    const [pending] = repairing.openReport.pendingRepairs;
+    expect(pending?.firstLostLsn).toBeGreaterThan(0);
+    await repairing.close();
+
+    // A refused open closes the log it was given.
+    const refusedLog = await openLog({ dir: '/node', fs: disk.fs(), segmentSize: SEGMENT_BYTES });
+    await expect(openStoreOnLog(refusedLog, { chainId, identity })).rejects.toSatisfy((err) => code(err) === 'FRESH_SIGN_STATE');
+    await refusedLog.close();
+    const log = await openLog({ dir: '/node', fs: disk.fs(), segmentSize: SEGMENT_BYTES });
+    try {
+      const next = log.nextLsn;
+      const store = await openStoreOnLog(log, { chainId, identity, allowFreshSignState: true });
+      expect(log.nextLsn).toBe(next);
+      expect(store.log.openReport.pendingRepairs).toEqual([pending]);
+      expect(store.signGuard.hasRecordedRepair(pending!.id)).toBe(true);
+    } finally {
+      await log.close();
+    }
+    // A keyed open records it (once) and acknowledges it.
+    const keyed = await openStore(options(disk, { importWatermark: { height: SIGNED, round: 0, step: 'prevote' } }));
+    try {
+      expect(keyed.log.openReport.pendingRepairs).toEqual([pending]);
+      const entries = await keyed.audit.queryByDateRange(0, Date.now() + 1e9, { limit: 10_000 });
+      expect(entries.filter((e) => e.event.type === 'StoreRepaired')).toHaveLength(1);
+    } finally {
+      await keyed.close();
+    }
+    const after = await openLog({ dir: '/node', fs: disk.fs(), segmentSize: SEGMENT_BYTES });
+    expect(after.openReport.pendingRepairs).toEqual([]);
+    await after.close();
+  });
 });
