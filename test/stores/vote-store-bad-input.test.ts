@@ -41,13 +41,19 @@ const badUnsignedVote = fc.oneof(
 const badVote = fc.oneof(badUnsignedVote, badSignature.map((signature) => ({ ...makeVote(), signature })));
 
 const proposal = { validatorId: 'val-a', height: 5, round: 200, blockHash: hashOf(1), polRound: null, timestamp: 1 };
+/**
+ * A bad polRound: not null (null is valid: no proof-of-lock round), not below the round (200).
+ * Regression, seed 1012839261 (CI, 2026-11-26): `badRound` includes null, which made a valid
+ * proposal that was signed, and the property failed.
+ */
+const badPolRound = fc.oneof(badRound, fc.constant(200), fc.constant(undefined)).filter((r) => r !== null);
 /** A proposal with one bad field (a nil hash is bad here: proposals name a block). */
 const badProposal = fc.oneof(
   badObject,
   badId.map((validatorId) => ({ ...proposal, validatorId })),
   badHeight.map((height) => ({ ...proposal, height })),
   badRound.map((round) => ({ ...proposal, round })),
-  fc.oneof(badRound, fc.constant(200), fc.constant(undefined)).map((polRound) => ({ ...proposal, polRound })),
+  badPolRound.map((polRound) => ({ ...proposal, polRound })),
   fc.oneof(badHash, fc.constant(null)).map((blockHash) => ({ ...proposal, blockHash })),
   badHeight.map((timestamp) => ({ ...proposal, timestamp })),
 );
@@ -110,6 +116,13 @@ describe('bad input to the vote store and sign guard', () => {
         expect(store.log.nextLsn).toBe(before);
       }),
       { numRuns: 400 },
+    );
+  });
+
+  it('never offers a valid polRound as a bad one (regression, seed 1012839261)', () => {
+    fc.assert(
+      fc.property(badPolRound, (polRound) => polRound === undefined || typeof polRound !== 'number' || !Number.isInteger(polRound) || polRound < 0 || polRound >= 200 || polRound > 2 ** 32 - 1),
+      { seed: 1012839261, numRuns: 2000 },
     );
   });
 
