@@ -17,6 +17,7 @@ import { distribution } from '../conformance/reward-history.conformance.ts';
 import { roundState } from '../conformance/round-state-store.conformance.ts';
 import { privateKeyFor, signedVote, TEST_CHAIN_ID } from '../support/evidence-test-log.ts';
 import { MemoryDisk, MemoryLog } from '../support/memory-log.ts';
+import { outcomeOf } from '../support/outcome.ts';
 
 const NODE_KEY = { privateKey: new Uint8Array(32).fill(3) };
 const ME = 'val-1';
@@ -32,13 +33,7 @@ type CallsOf<T> = { readonly target: T; readonly calls: Record<PublicMethods<T>,
 
 /** Calls `call`; undefined when it threw or rejected CLOSED, else what it did instead. */
 async function notClosed(label: string, call: () => unknown): Promise<string | undefined> {
-  let outcome: unknown;
-  try {
-    const result = call();
-    outcome = result instanceof Promise ? await result.then(() => new Error('resolved'), (e: unknown) => e) : new Error('returned');
-  } catch (err) {
-    outcome = err;
-  }
+  const outcome = await outcomeOf(call);
   return isStoreError(outcome, 'CLOSED') ? undefined : `${label}: ${String(outcome)}`;
 }
 

@@ -22,16 +22,11 @@ import { AUDIT_CHAIN, memoryAudit, nodeKey } from '../support/audit-test-log.ts'
 import { KeyBook, signedVote, TEST_CHAIN_ID } from '../support/evidence-test-log.ts';
 import { MemoryLog } from '../support/memory-log.ts';
 import { testPublicKey, tickingClock } from '../support/round-test-log.ts';
+import { outcomeOf } from '../support/outcome.ts';
 
 /** Expects `call` to throw or reject a ConsensusStoreError with `code` and a message matching `message`. */
 async function expectError(call: () => unknown, code: ErrorCode, message: RegExp): Promise<void> {
-  let outcome: unknown;
-  try {
-    const result = call();
-    outcome = result instanceof Promise ? await result.then(() => new Error('resolved'), (e: unknown) => e) : new Error('returned');
-  } catch (err) {
-    outcome = err;
-  }
+  const outcome = await outcomeOf(call);
   expect(isStoreError(outcome, code), String(outcome)).toBe(true);
   expect((outcome as ConsensusStoreError).message).toMatch(message);
 }

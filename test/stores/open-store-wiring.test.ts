@@ -18,6 +18,7 @@ import { openStore, openStoreOnLog, type ConsensusStore } from '../../src/store.
 import type { ValidatorVote } from '../../src/stores/vote-types.ts';
 import { expectCode } from '../conformance/vote-store.conformance.ts';
 import { MemoryDisk, MemoryLog } from '../support/memory-log.ts';
+import { delegatingFs } from '../support/delegating-fs.ts';
 
 const CHAIN = 'wiring-chain';
 const DIR = '/data';
@@ -55,20 +56,12 @@ function masked(mode: number): number {
 
 /** A FileSystem that records the options of every `open`. */
 function recordingFs(fs: FileSystem, seen: (OpenOptions | undefined)[]): FileSystem {
-  return {
+  return delegatingFs(fs, {
     open: (p, m, o) => {
       seen.push(o);
       return fs.open(p, m, o);
     },
-    readFile: (p) => fs.readFile(p),
-    rename: (a, b) => fs.rename(a, b),
-    unlink: (p) => fs.unlink(p),
-    mkdir: (p) => fs.mkdir(p),
-    readdir: (p) => fs.readdir(p),
-    stat: (p) => fs.stat(p),
-    syncDir: (p) => fs.syncDir(p),
-    lock: (p) => fs.lock(p),
-  };
+  });
 }
 
 describe('openStore: the accountability stores', () => {
