@@ -9,6 +9,7 @@
  * licence to sign again.
  */
 import { ConsensusStoreError } from '../errors.ts';
+import { readU64, writeU64 } from './framing.ts';
 import type { LogRecord } from '../log/types.ts';
 import { ED25519_KEY_BYTES, SIGN_STEPS, SIGNATURE_BYTES } from '../stores/vote-types.ts';
 import type { SignStep } from '../stores/vote-types.ts';
@@ -132,8 +133,8 @@ export interface RepairBarrier {
 export function encodeRepairBarrier(firstLostLsn: number | undefined, repairId: number): Uint8Array {
   const out = new Uint8Array(24);
   out[0] = 2;
-  writeU64le(out, 8, firstLostLsn ?? 0);
-  writeU64le(out, 16, repairId);
+  writeU64(out, 8, firstLostLsn ?? 0);
+  writeU64(out, 16, repairId);
   return out;
 }
 
@@ -143,25 +144,15 @@ export function decodeRepairBarrier(record: LogRecord): RepairBarrier {
   const v1 = p.length === 16 && p[0] === 1;
   if (!v1 && !(p.length === 24 && p[0] === 2)) throw bad(record, 'repair barrier payload malformed');
   for (let i = 1; i < 8; i++) if (p[i] !== 0) throw bad(record, 'repair barrier payload malformed');
-  const lost = readU64le(record, p, 8);
+  const lost = readU64(p, 8);
+  if (lost < 0) throw bad(record, 'repair barrier field exceeds 2^53-1');
   if (v1) {
     if (lost === 0) throw bad(record, 'repair barrier without a lost LSN');
     return { firstLostLsn: lost, repairId: undefined };
   }
-  const repairId = readU64le(record, p, 16);
+  const repairId = readU64(p, 16);
+  if (repairId < 0) throw bad(record, 'repair barrier field exceeds 2^53-1');
   if (repairId === 0) throw bad(record, 'repair barrier without a repair id');
   return { firstLostLsn: lost === 0 ? undefined : lost, repairId };
 }
 
-function writeU64le(out: Uint8Array, at: number, value: number): void {
-  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
-  view.setUint32(at, value % 0x1_0000_0000, true);
-  view.setUint32(at + 4, Math.floor(value / 0x1_0000_0000), true);
-}
-
-function readU64le(record: LogRecord, p: Uint8Array, at: number): number {
-  const view = new DataView(p.buffer, p.byteOffset, p.byteLength);
-  const hi = view.getUint32(at + 4, true);
-  if (hi > 0x1f_ffff) throw bad(record, 'repair barrier field exceeds 2^53-1');
-  return hi * 0x1_0000_0000 + view.getUint32(at, true);
-}
