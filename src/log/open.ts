@@ -202,19 +202,19 @@ class Recovery {
       this.#count(result);
       active = { entry, handle: tailHandle, digest: result.digest };
     }
+    const later = await this.#surveyLater(ids.filter((id) => id > tailId));
     const lostFrom = active === undefined ? nextLsnAfterSealed(manifest) : active.entry.nextLsn;
     // After a repair of the newest segment cut short past its commit point, the later segments
     // it was removing are part of that pending repair, not a new finding.
-    const tailRepairPending = manifest.pendingRepairs.some((p) => p.file === basename(this.#path(tailId)));
-    this.#noteLaterData(await this.#laterWithData(ids.filter((id) => id > tailId)), lostFrom, tailRepairPending);
-    if (this.#repair !== undefined && !manifest.pendingRepairs.some((p) => p.file === basename(this.#repair!.file) && p.offset === this.#repair!.offset)) {
+    await this.#noteLaterData(later, lostFrom, isPending(manifest, this.#path(tailId)));
+    if (this.#repair !== undefined && !isPending(manifest, this.#repair.file, this.#repair.offset)) {
       // A missing newest segment, or data after it (repair mode): recorded as pending before
       // anything is created or removed, like any other repair.
       const generation = manifest.generation + 1;
       manifest = { ...manifest, generation, pendingRepairs: [...manifest.pendingRepairs, pendingOf(this.#repair, generation)] };
       await writeManifest(this.#fs, this.#dir, manifest);
     }
-    const spare = await this.#settleLaterSegments(ids.filter((id) => id > tailId), tailId, active !== undefined);
+    const spare = await this.#settleLaterSegments(later, tailId, active !== undefined);
     if (active !== undefined && active.entry.endOffset === 0 && active.entry.capacity !== this.#options.segmentSize) {
       // An empty segment of another size (the option changed): replaced (atomically) below.
       await active.handle.close();
@@ -275,16 +275,15 @@ class Recovery {
    * Segments after the newest must be empty (pre-created, never written). Keeps the next one as
    * the spare when it has the configured size; removes the rest.
    */
-  /** The segments of `later` that hold data (checked by their first header), with their bytes. */
-  async #laterWithData(later: readonly number[]): Promise<{ id: number; bytes: number }[]> {
-    const found: { id: number; bytes: number }[] = [];
-    for (const id of later) {
+  /** The segments after the newest one: their size, and whether they were never written (by their first header). */
+  async #surveyLater(ids: readonly number[]): Promise<LaterSegment[]> {
+    const survey: LaterSegment[] = [];
+    for (const id of ids) {
       const handle = this.#handles.get(id)!;
       const capacity = await handle.size();
-      if (await looksUnwritten(handle, capacity)) continue;
-      found.push({ id, bytes: (await inspectTail(handle, capacity, 0, 0, DEFAULT_CHUNK_BYTES)).nonZeroEnd });
+      survey.push({ id, handle, capacity, unwritten: await looksUnwritten(handle, capacity) });
     }
-    return found;
+    return survey;
   }
 
   /**
@@ -292,29 +291,29 @@ class Recovery {
    * `#settleLaterSegments` removes them) a repair report, unless this open already has one or a
    * pending repair covers them (`covered`). Their records, if any, came after `lostFrom`.
    */
-  #noteLaterData(withData: readonly { id: number; bytes: number }[], lostFrom: number, covered: boolean): void {
+  async #noteLaterData(later: readonly LaterSegment[], lostFrom: number, covered: boolean): Promise<void> {
+    const withData = later.filter((s) => !s.unwritten);
     const first = withData[0];
     if (first === undefined) return;
     if (!this.#options.repair) throw corruption(this.#path(first.id), 0, 'segment after the newest one holds data');
     if (this.#repair !== undefined || covered) return;
+    let bytesDropped = 0;
+    for (const s of withData) bytesDropped += (await inspectTail(s.handle, s.capacity, 0, 0, DEFAULT_CHUNK_BYTES)).nonZeroEnd;
     this.#repair = {
       file: this.#path(first.id),
       offset: 0,
       brokenCopy: '',
       firstLostLsn: lostFrom as Lsn,
       segmentsDropped: withData.length,
-      bytesDropped: withData.reduce((sum, s) => sum + s.bytes, 0),
+      bytesDropped,
     };
   }
 
-  async #settleLaterSegments(later: readonly number[], tailId: number, haveTail: boolean) {
+  /** Keeps the segment right after the newest one as the spare when it is unwritten and of the current size; removes the others. */
+  async #settleLaterSegments(later: readonly LaterSegment[], tailId: number, haveTail: boolean) {
     let spare: { id: number; handle: FileHandle } | undefined;
     const remove: number[] = [];
-    for (const id of later) {
-      const handle = this.#handles.get(id)!;
-      const capacity = await handle.size();
-      const unwritten = await looksUnwritten(handle, capacity);
-      if (!unwritten && !this.#options.repair) throw corruption(this.#path(id), 0, 'segment after the newest one holds data');
+    for (const { id, handle, capacity, unwritten } of later) {
       if (haveTail && unwritten && id === tailId + 1 && capacity === this.#options.segmentSize) {
         spare = { id, handle };
       } else {
@@ -376,7 +375,7 @@ class Recovery {
     const generation = manifest.generation + 1;
     // The same damage already pending: an earlier repair of it was cut short after its commit
     // point; this one finishes it.
-    const resumed = manifest.pendingRepairs.some((p) => p.file === basename(path) && p.offset === damage.offset);
+    const resumed = isPending(manifest, path, damage.offset);
     const repaired: Manifest = {
       generation,
       firstSegmentId: manifest.firstSegmentId,
@@ -424,6 +423,20 @@ class Recovery {
     };
     return { walDir: this.#walDir, manifest, index, active, spare, nextLsn, report };
   }
+}
+
+/** A segment after the newest one, as open found it. */
+interface LaterSegment {
+  readonly id: number;
+  readonly handle: FileHandle;
+  readonly capacity: number;
+  readonly unwritten: boolean;
+}
+
+/** Whether `manifest` holds a pending repair of the segment at `path` (at `offset`, when given). */
+function isPending(manifest: Manifest, path: string, offset?: number): boolean {
+  const file = basename(path);
+  return manifest.pendingRepairs.some((p) => p.file === file && (offset === undefined || p.offset === offset));
 }
 
 /** Reads of the (mostly zero) space after the newest segment's last batch: few, large ones. */
