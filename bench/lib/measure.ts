@@ -65,14 +65,13 @@ export async function runProducers(
  */
 export const RUN_LEAD_IN = 300;
 
-/** Like `measureRun`, but first performs `leadIn` untimed operations through `body` with a scratch recorder. */
-export async function measureRunAfterLeadIn(
-  expected: number,
-  leadIn: (scratch: LatencyRecorder) => Promise<number>,
-  body: (rec: LatencyRecorder) => Promise<number>,
-): Promise<RunResult> {
-  await leadIn(new LatencyRecorder(RUN_LEAD_IN));
-  return measureRun(expected, body);
+/**
+ * One single-writer run: `ops(scratch, RUN_LEAD_IN)` untimed, then `ops(rec, n)` timed as
+ * `measureRun` does. `ops` performs `count` operations one at a time, recording each in `rec`.
+ */
+export async function measureSequential(n: number, ops: (rec: LatencyRecorder, count: number) => Promise<number>): Promise<RunResult> {
+  await ops(new LatencyRecorder(RUN_LEAD_IN), RUN_LEAD_IN);
+  return measureRun(n, (rec) => ops(rec, n));
 }
 
 /** Runs `op` `count` times, one at a time, recording each latency; resolves with `count * weight`. */

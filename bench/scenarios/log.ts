@@ -23,7 +23,7 @@ import type { BenchContext } from '../lib/context.ts';
 import { interleave, type Contender } from '../lib/interleave.ts';
 import { LatencyRecorder } from '../lib/latency.ts';
 import { idleLoopDelayP99 } from '../lib/loop-delay.ts';
-import { measureRun, measureRunAfterLeadIn, RUN_LEAD_IN, runProducers, runSequential } from '../lib/measure.ts';
+import { measureRun, measureSequential, runProducers, runSequential } from '../lib/measure.ts';
 import { buildRow, referenceRow, type ResultRow, type RunResult, type SystemRuns } from '../lib/run-result.ts';
 import { spreadOf } from '../lib/stats.ts';
 import { makeTempDir, removeTempDir } from '../lib/temp-dir.ts';
@@ -120,18 +120,13 @@ async function warmUp(rig: Rig): Promise<void> {
 /** A short pause between runs, so that one run's leftovers (GC, writeback) fall outside the next. */
 const settle = (): Promise<void> => sleep(10);
 
-/** One single-writer run of `n` timed operations after the untimed lead-in (see RUN_LEAD_IN). */
-function sequentialRun(n: number, ops: (rec: LatencyRecorder, count: number) => Promise<number>): Promise<RunResult> {
-  return measureRunAfterLeadIn(n, (scratch) => ops(scratch, RUN_LEAD_IN), (rec) => ops(rec, n));
-}
-
 async function singleWriter(ctx: BenchContext, rig: Rig): Promise<{ rows: ResultRow[]; idle: number }> {
   const n = rig.sizing.singleCount;
   const idleRuns: number[] = [];
   const contenders: Contender<RunResult>[] = [
-    { name: 'sync-floor', run: () => sequentialRun(n, (rec, k) => syncFloor(rig.floor, rig.payload, k, rec)) },
-    { name: 'consensus-store', run: () => sequentialRun(n, (rec, k) => runSequential(rec, k, () => rig.durable.append(rig.input))) },
-    { name: POOL_SYSTEM, run: () => sequentialRun(n, (rec, k) => runSequential(rec, k, () => rig.durablePool.append(rig.input))) },
+    { name: 'sync-floor', run: () => measureSequential(n, (rec, k) => syncFloor(rig.floor, rig.payload, k, rec)) },
+    { name: 'consensus-store', run: () => measureSequential(n, (rec, k) => runSequential(rec, k, () => rig.durable.append(rig.input))) },
+    { name: POOL_SYSTEM, run: () => measureSequential(n, (rec, k) => runSequential(rec, k, () => rig.durablePool.append(rig.input))) },
     {
       name: 'idle-loop',
       run: async () => {

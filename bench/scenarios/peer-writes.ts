@@ -27,7 +27,7 @@ import type { BenchContext } from '../lib/context.ts';
 import { interleave, type Contender } from '../lib/interleave.ts';
 import { LatencyRecorder } from '../lib/latency.ts';
 import { idleLoopDelayP99 } from '../lib/loop-delay.ts';
-import { measureRun, measureRunAfterLeadIn, RUN_LEAD_IN, runProducers, runSequential } from '../lib/measure.ts';
+import { measureRun, measureSequential, runProducers, runSequential } from '../lib/measure.ts';
 import { QueuedWriter, type PeerStore } from '../lib/peer-stores.ts';
 import { buildRow, referenceRow, type ResultRow, type RunResult, type SystemRuns } from '../lib/run-result.ts';
 import { spreadOf } from '../lib/stats.ts';
@@ -135,24 +135,11 @@ export async function runVoteScenario(ctx: BenchContext): Promise<void> {
 
     const idleRuns: number[] = [];
     const contenders: Contender<RunResult>[] = [
-      { name: 'sync-floor', run: () => measureRunAfterLeadIn(n, (s) => syncFloor(rig.floor, rig.payload, RUN_LEAD_IN, s), (rec) => syncFloor(rig.floor, rig.payload, n, rec)) },
-      {
-        name: CS,
-        run: () =>
-          measureRunAfterLeadIn(
-            n,
-            (s) => runSequential(s, RUN_LEAD_IN, () => rig.store.votes.appendVote(cs.next())),
-            (rec) => runSequential(rec, n, () => rig.store.votes.appendVote(cs.next())),
-          ),
-      },
+      { name: 'sync-floor', run: () => measureSequential(n, (rec, k) => syncFloor(rig.floor, rig.payload, k, rec)) },
+      { name: CS, run: () => measureSequential(n, (rec, k) => runSequential(rec, k, () => rig.store.votes.appendVote(cs.next()))) },
       ...rig.peers.open.map(({ peer }) => ({
         name: peerLabel(peer, 'one tx per vote'),
-        run: () =>
-          measureRunAfterLeadIn(
-            n,
-            (s) => runSequential(s, RUN_LEAD_IN, () => peer.appendVote(factory(peer.name).next())),
-            (rec) => runSequential(rec, n, () => peer.appendVote(factory(peer.name).next())),
-          ),
+        run: () => measureSequential(n, (rec, k) => runSequential(rec, k, () => peer.appendVote(factory(peer.name).next()))),
       })),
       {
         name: 'idle-loop',

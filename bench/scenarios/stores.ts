@@ -27,7 +27,7 @@ import type { BenchContext } from '../lib/context.ts';
 import { interleave, type Contender } from '../lib/interleave.ts';
 import { LatencyRecorder } from '../lib/latency.ts';
 import { idleLoopDelayP99 } from '../lib/loop-delay.ts';
-import { measureRunAfterLeadIn, RUN_LEAD_IN, runSequential } from '../lib/measure.ts';
+import { measureSequential, runSequential } from '../lib/measure.ts';
 import { buildRow, referenceRow, type ResultRow, type RunResult, type SystemRuns } from '../lib/run-result.ts';
 import { spreadOf } from '../lib/stats.ts';
 import { formatNumber } from '../lib/table.ts';
@@ -278,16 +278,8 @@ async function appendDurable(ctx: BenchContext, engine: Engine, dir: string, rou
     // I/O worker for the CPU and would otherwise show in the first run's tail.
     await runSequential(new LatencyRecorder(), APPEND_WARMUP, () => store.votes.appendVote(vote()));
     const contenders: Contender<RunResult>[] = [
-      { name: 'sync-floor', run: () => measureRunAfterLeadIn(n, (s) => syncFloor(floor, payload, RUN_LEAD_IN, s), (rec) => syncFloor(floor, payload, n, rec)) },
-      {
-        name: system,
-        run: () =>
-          measureRunAfterLeadIn(
-            n,
-            (s) => runSequential(s, RUN_LEAD_IN, () => store.votes.appendVote(vote())),
-            (rec) => runSequential(rec, n, () => store.votes.appendVote(vote())),
-          ),
-      },
+      { name: 'sync-floor', run: () => measureSequential(n, (rec, k) => syncFloor(floor, payload, k, rec)) },
+      { name: system, run: () => measureSequential(n, (rec, k) => runSequential(rec, k, () => store.votes.appendVote(vote()))) },
       {
         name: 'idle-loop',
         run: async () => {
