@@ -182,6 +182,9 @@ function decodePendingRepairs(bytes: Uint8Array, start: number, file: string, ge
     if (id <= lastId || id > generation) fail(pos, `entry ${i} id ${id} out of order`);
     lastId = id;
     const lost = readU64(bytes, pos + 8);
+    const offset = readU64(bytes, pos + 16);
+    const bytesDropped = readU64(bytes, pos + 24);
+    if (lost < 0 || offset < 0 || bytesDropped < 0) fail(pos + 8, `entry ${i} field exceeds 2^53-1`);
     let names: [string, string] = ['', ''];
     try {
       names = [
@@ -194,8 +197,8 @@ function decodePendingRepairs(bytes: Uint8Array, start: number, file: string, ge
     out.push({
       id,
       firstLostLsn: lost === 0 ? undefined : lost,
-      offset: readU64(bytes, pos + 16),
-      bytesDropped: readU64(bytes, pos + 24),
+      offset,
+      bytesDropped,
       segmentsDropped: readU32(bytes, pos + 32),
       file: names[0],
       brokenCopy: names[1],

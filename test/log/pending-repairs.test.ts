@@ -112,6 +112,7 @@ describe('the manifest with pending repairs (version 2)', () => {
       ['ids out of order', (b) => (writeU32(b, trailer + 4, 99), b)],
       ['file name empty', (b) => ((b[trailer + 4 + 36] = 0), (b[trailer + 4 + 37] = 0), b)],
       ['not UTF-8', (b) => ((b[trailer + 4 + 40] = 0xff), b)],
+      ['offset over 2^53', (b) => (writeU32(b, trailer + 4 + 20, 0xffffffff), b)],
       ['truncated', (b) => b.slice(0, b.length - 3)],
       ['trailing bytes', (b) => Uint8Array.from([...b, 0, 0])],
       ['missing trailer', (b) => b.slice(0, trailer)],
