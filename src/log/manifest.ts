@@ -9,7 +9,8 @@
  *
  * Layout (little-endian):
  *   0  "CSMANIFS"            8 bytes
- *   8  u32 version           1, or 2 when repairs are pending (the trailer below)
+ *   8  u32 version           1; 2 when repairs are pending (the trailer below); 3 when the
+ *                            log's clean end is recorded (the section below)
  *  12  u32 masked CRC32C     of [0,12) ++ [16,end)
  *  16  u32 total bytes       48 + 32 * sealed count (+ the trailer's length in version 2)
  *  20  u32 sealed count
@@ -18,7 +19,11 @@
  *  40  u64 base LSN          LSN of the first record of that segment
  *  48  sealed segments, 32 bytes each, ids consecutive from the first segment id:
  *        u64 id, u64 first LSN, u64 last LSN, u32 end offset, u32 header digest
- *  version 2 only, after the sealed segments: the repairs not yet acknowledged by the stores
+ *  version 3 only, after the sealed segments: the clean end, 32 bytes
+ *        u64 segment id, u64 last LSN (0: the log was empty), u32 end offset,
+ *        u32 header digest (of the segment's records up to the end offset), u32 flags
+ *        (bit 0: repairs pending follow), u32 reserved (0)
+ *  version 2, and version 3 with flag bit 0: the repairs not yet acknowledged by the stores
  *        u32 count, then each: u64 id (the manifest generation that recorded it),
  *        u64 first lost LSN (0: none), u64 offset, u64 bytes dropped, u32 segments dropped,
  *        u16 file name length, u16 copy name length, the two names (UTF-8, inside wal/)
@@ -26,6 +31,12 @@
  * Pending repairs live here, not only in the open's report, because the repair's manifest
  * write is its commit point: a crash after it and before the stores have recorded the loss
  * (the sign guard's barrier, the audit event) must not forget that records were dropped.
+ *
+ * The clean end is written by a clean close, after every batch is durable: where the log
+ * ended then (like Kafka's clean-shutdown marker). Everything up to it was acknowledged, so an
+ * open treats any damage before it as CORRUPTION, never as a torn tail (docs/durability.md,
+ * D5). It stays a true lower bound after later appends, so it is kept until the next clean
+ * close replaces it, a seal covers its segment, or a repair cuts the log.
  */
 import { join } from 'node:path';
 import { crc32cUpdate, maskCrc } from '../codec/crc32c.ts';
@@ -38,6 +49,9 @@ export const MANIFEST_NAME = 'MANIFEST';
 const MAGIC = new TextEncoder().encode('CSMANIFS');
 const VERSION = 1;
 const VERSION_WITH_REPAIRS = 2;
+const VERSION_WITH_CLEAN_END = 3;
+const CLEAN_END_BYTES = 32;
+const FLAG_REPAIRS = 1;
 /** Bound on pending repairs a manifest holds (each open repairs at most once). */
 const MAX_PENDING_REPAIRS = 64;
 const MAX_NAME_BYTES = 1024;
@@ -74,6 +88,20 @@ export interface PendingRepair {
   readonly bytesDropped: number;
 }
 
+/**
+ * Where the log ended at its last clean close: every record up to it was acknowledged. The
+ * segment is the newest one (unsealed) when it is recorded.
+ */
+export interface CleanEnd {
+  readonly segmentId: number;
+  /** LSN of the last record (0 when the log held none). */
+  readonly lastLsn: number;
+  /** Offset just past the segment's last batch (0: nothing written in it). */
+  readonly endOffset: number;
+  /** Header digest of the segment's records up to `endOffset` (see `segment-walk.ts`). */
+  readonly digest: number;
+}
+
 /** The manifest's content. */
 export interface Manifest {
   readonly generation: number;
@@ -85,6 +113,8 @@ export interface Manifest {
   readonly sealed: readonly SealedSegment[];
   /** Repairs not yet acknowledged, oldest first. */
   readonly pendingRepairs: readonly PendingRepair[];
+  /** Where the log ended at its last clean close, while that segment is unsealed. */
+  readonly cleanEnd?: CleanEnd | undefined;
 }
 
 /** The manifest of a new, empty log. */
@@ -106,10 +136,12 @@ export function firstUnsealedId(manifest: Manifest): number {
 /** Encodes `manifest` into its bytes. */
 export function encodeManifest(manifest: Manifest): Uint8Array {
   const trailer = manifest.pendingRepairs.length === 0 ? undefined : encodePendingRepairs(manifest.pendingRepairs);
-  const total = FIXED_BYTES + ENTRY_BYTES * manifest.sealed.length + (trailer?.length ?? 0);
+  const clean = manifest.cleanEnd;
+  const cleanBytes = clean === undefined ? 0 : CLEAN_END_BYTES;
+  const total = FIXED_BYTES + ENTRY_BYTES * manifest.sealed.length + cleanBytes + (trailer?.length ?? 0);
   const out = new Uint8Array(total);
   out.set(MAGIC, 0);
-  writeU32(out, 8, trailer === undefined ? VERSION : VERSION_WITH_REPAIRS);
+  writeU32(out, 8, clean !== undefined ? VERSION_WITH_CLEAN_END : trailer === undefined ? VERSION : VERSION_WITH_REPAIRS);
   writeU32(out, 16, total);
   writeU32(out, 20, manifest.sealed.length);
   writeU64(out, 24, manifest.generation);
@@ -123,6 +155,14 @@ export function encodeManifest(manifest: Manifest): Uint8Array {
     writeU32(out, pos + 24, s.endOffset);
     writeU32(out, pos + 28, s.digest);
     pos += ENTRY_BYTES;
+  }
+  if (clean !== undefined) {
+    writeU64(out, pos, clean.segmentId);
+    writeU64(out, pos + 8, clean.lastLsn);
+    writeU32(out, pos + 16, clean.endOffset);
+    writeU32(out, pos + 20, clean.digest);
+    writeU32(out, pos + 24, trailer === undefined ? 0 : FLAG_REPAIRS);
+    pos += CLEAN_END_BYTES;
   }
   if (trailer !== undefined) out.set(trailer, pos);
   writeU32(out, 12, manifestCrc(out));
@@ -228,12 +268,13 @@ export function decodeManifest(bytes: Uint8Array, file: string): Manifest {
   if (total !== bytes.length) throw corruption(file, 16, `manifest length ${total} but file has ${bytes.length} bytes`);
   if (readU32(bytes, 12) !== manifestCrc(bytes)) throw corruption(file, 12, 'manifest checksum mismatch');
   const version = readU32(bytes, 8);
-  if (version !== VERSION && version !== VERSION_WITH_REPAIRS) {
-    throw new ConsensusStoreError('UNSUPPORTED_FORMAT', `manifest version ${version} (this build reads ${VERSION} and ${VERSION_WITH_REPAIRS})`);
+  if (version !== VERSION && version !== VERSION_WITH_REPAIRS && version !== VERSION_WITH_CLEAN_END) {
+    throw new ConsensusStoreError('UNSUPPORTED_FORMAT', `manifest version ${version} (this build reads ${VERSION} to ${VERSION_WITH_CLEAN_END})`);
   }
   const count = readU32(bytes, 20);
   const sealedEnd = FIXED_BYTES + count * ENTRY_BYTES;
-  if (count > MAX_SEALED || (version === VERSION ? sealedEnd !== total : sealedEnd >= total)) {
+  const minTotal = version === VERSION_WITH_CLEAN_END ? sealedEnd + CLEAN_END_BYTES : sealedEnd;
+  if (count > MAX_SEALED || (version === VERSION ? sealedEnd !== total : version === VERSION_WITH_REPAIRS ? sealedEnd >= total : minTotal > total)) {
     throw corruption(file, 20, `manifest sealed count ${count} does not match its length`);
   }
   const generation = readU64(bytes, 24);
@@ -258,8 +299,39 @@ export function decodeManifest(bytes: Uint8Array, file: string): Manifest {
     expectId++;
     expectLsn = entry.lastLsn + 1;
   }
+  if (version === VERSION_WITH_CLEAN_END) {
+    const { cleanEnd, repairsFollow } = decodeCleanEnd(bytes, sealedEnd, file, firstSegmentId + count, sealed[count - 1]?.lastLsn ?? baseLsn - 1);
+    const trailerAt = sealedEnd + CLEAN_END_BYTES;
+    if (!repairsFollow && trailerAt !== total) throw corruption(file, trailerAt, 'manifest trailing bytes after the clean end');
+    const pendingRepairs = repairsFollow ? decodePendingRepairs(bytes, trailerAt, file, generation) : [];
+    return { generation, firstSegmentId, baseLsn, sealed, pendingRepairs, cleanEnd };
+  }
   const pendingRepairs = version === VERSION ? [] : decodePendingRepairs(bytes, sealedEnd, file, generation);
   return { generation, firstSegmentId, baseLsn, sealed, pendingRepairs };
+}
+
+/**
+ * Decodes the clean-end section at `at`: it must name the first unsealed segment and an LSN
+ * at or after the last sealed one.
+ */
+function decodeCleanEnd(
+  bytes: Uint8Array,
+  at: number,
+  file: string,
+  unsealedId: number,
+  lastSealedLsn: number,
+): { cleanEnd: CleanEnd; repairsFollow: boolean } {
+  const segmentId = readU64(bytes, at);
+  const lastLsn = readU64(bytes, at + 8);
+  const endOffset = readU32(bytes, at + 16);
+  const digest = readU32(bytes, at + 20);
+  const flags = readU32(bytes, at + 24);
+  if (segmentId !== unsealedId) throw corruption(file, at, `manifest clean end names segment ${segmentId}, expected ${unsealedId}`);
+  if (lastLsn < lastSealedLsn || (endOffset === 0) !== (lastLsn === lastSealedLsn)) {
+    throw corruption(file, at + 8, 'manifest clean end does not continue the sealed segments');
+  }
+  if ((flags & ~FLAG_REPAIRS) !== 0 || readU32(bytes, at + 28) !== 0) throw corruption(file, at + 24, 'manifest clean end flags invalid');
+  return { cleanEnd: { segmentId, lastLsn, endOffset, digest }, repairsFollow: (flags & FLAG_REPAIRS) !== 0 };
 }
 
 /** Reads and decodes `<dir>/MANIFEST`; undefined when there is none. */

@@ -21,6 +21,7 @@ import {
   nextLsnAfterSealed,
   readManifest,
   writeManifest,
+  type CleanEnd,
   type Manifest,
   type PendingRepair,
   type SealedSegment,
@@ -29,7 +30,7 @@ import type { ResolvedLogOptions } from './options.ts';
 import { keepBrokenCopy, removeSegments } from './repair.ts';
 import { createSegmentFile, listSegmentDir, removeIfPresent, segmentPath } from './segment-file.ts';
 import { walkSegment, type WalkResult } from './segment-walk.ts';
-import { inspectTail, zeroRange } from './tail-repair.ts';
+import { inspectTail, wholeBatchDamaged, zeroRange } from './tail-repair.ts';
 import type { Lsn, OpenReport, PendingRepairReport, RepairReport } from './types.ts';
 
 /** Name of the segment directory inside the data directory. */
@@ -195,9 +196,11 @@ class Recovery {
     } else {
       const capacity = await tailHandle.size();
       const entry = new SegmentEntry(tailId, this.#path(tailId), capacity, nextLsnAfterSealed(manifest));
-      const result = await walkSegment({ handle: tailHandle, entry, limit: capacity, verifyCrc: true, chunkBytes: DEFAULT_CHUNK_BYTES });
+      const clean = manifest.cleanEnd?.segmentId === tailId ? manifest.cleanEnd : undefined;
+      const mark = clean?.endOffset;
+      const result = await walkSegment({ handle: tailHandle, entry, limit: capacity, verifyCrc: true, chunkBytes: DEFAULT_CHUNK_BYTES, mark });
       this.#segmentsScanned++;
-      const damage = await this.#cutTornTail(tailHandle, entry, result);
+      const damage = this.#checkCleanEnd(clean, entry, result, tailHandle) ?? (await this.#cutTornTail(tailHandle, entry, result));
       if (damage !== undefined) return this.#repairAt(damage, manifest, index, ids);
       this.#count(result);
       active = { entry, handle: tailHandle, digest: result.digest };
@@ -211,7 +214,7 @@ class Recovery {
       // A missing newest segment, or data after it (repair mode): recorded as pending before
       // anything is created or removed, like any other repair.
       const generation = manifest.generation + 1;
-      manifest = { ...manifest, generation, pendingRepairs: [...manifest.pendingRepairs, pendingOf(this.#repair, generation)] };
+      manifest = { ...manifest, generation, pendingRepairs: [...manifest.pendingRepairs, pendingOf(this.#repair, generation)], cleanEnd: undefined };
       await writeManifest(this.#fs, this.#dir, manifest);
     }
     const spare = await this.#settleLaterSegments(later, tailId, active !== undefined);
@@ -250,8 +253,24 @@ class Recovery {
   }
 
   /**
+   * After a clean close everything up to the recorded clean end was acknowledged: the walk must
+   * reach it with the same records (LSN and header digest), or the damage is CORRUPTION (or, in
+   * repair mode, a repair at the first bad byte), never a torn tail to cut.
+   */
+  #checkCleanEnd(clean: CleanEnd | undefined, entry: SegmentEntry, result: WalkResult, handle: FileHandle): Damage | undefined {
+    if (clean === undefined) return undefined;
+    const at = result.atMark;
+    if (at !== undefined && at.nextLsn === clean.lastLsn + 1 && at.digest === clean.digest) return undefined;
+    const offset = result.damage?.offset ?? Math.min(result.endOffset, clean.endOffset);
+    const found = result.damage?.problem ?? (at === undefined ? `committed data ends at offset ${result.endOffset}` : 'record headers differ');
+    const problem = `${found}, inside what the last clean close recorded as acknowledged (up to offset ${clean.endOffset}, LSN ${clean.lastLsn})`;
+    return this.#damage({ segmentId: entry.id, offset, problem, walk: { entry, result, handle } });
+  }
+
+  /**
    * Decides what the stop of the newest segment's walk means: a torn tail (wiped and fsynced
-   * here) or damage with a later batch after it (returned; thrown unless repair mode).
+   * here), or damage (returned; thrown unless repair mode) when a later batch follows it or the
+   * batch at the cut was written whole (`wholeBatchDamaged`: rot, not a tear).
    */
   async #cutTornTail(handle: FileHandle, entry: SegmentEntry, result: WalkResult): Promise<Damage | undefined> {
     if (result.damage !== undefined && !result.damage.tearable) {
@@ -263,6 +282,11 @@ class Recovery {
       const offset = result.damage?.offset ?? cut;
       const problem = `${result.damage?.problem ?? 'unwritten gap'} before a committed batch at offset ${inspection.laterMarkerAt}`;
       return this.#damage({ segmentId: entry.id, offset, problem, walk: { entry, result, handle } });
+    }
+    const firstBad = result.damage?.offset ?? cut;
+    if (inspection.nonZeroEnd > cut && (await wholeBatchDamaged(handle, entry.capacity, cut, result.nextLsn, firstBad, inspection.nonZeroEnd))) {
+      const problem = `${result.damage?.problem ?? 'unwritten record header'} in a batch whose commit marker was written (damage, not a torn write)`;
+      return this.#damage({ segmentId: entry.id, offset: firstBad, problem, walk: { entry, result, handle } });
     }
     if (inspection.nonZeroEnd > cut) {
       await zeroRange(handle, cut, inspection.nonZeroEnd);

@@ -44,6 +44,14 @@ export interface WalkInput {
   /** Check every record's CRC (tail, repair) or only the structure (sealed segments). */
   readonly verifyCrc: boolean;
   readonly chunkBytes: number;
+  /** An offset where a batch is known to end (the clean end): the walk reports the state there. */
+  readonly mark?: number | undefined;
+}
+
+/** The walk's state where a batch ended exactly at `WalkInput.mark`. */
+export interface WalkMark {
+  readonly nextLsn: number;
+  readonly digest: number;
 }
 
 /** Why a walk stopped before a clean end. */
@@ -72,6 +80,8 @@ export interface WalkResult {
   readonly digest: number;
   /** Present when the walk stopped on something other than unwritten space or the limit. */
   readonly damage: WalkDamage | undefined;
+  /** The state at `WalkInput.mark`, when a committed batch ended exactly there (or the mark is 0). */
+  readonly atMark: WalkMark | undefined;
 }
 
 /**
@@ -92,6 +102,7 @@ export async function walkSegment(input: WalkInput): Promise<WalkResult> {
     batches: 0,
     digest: 0,
     damage,
+    atMark: input.mark === 0 ? { nextLsn: firstLsn, digest: 0 } : undefined,
   });
   if (!(await reader.ensure(0, SEGMENT_HEADER_BYTES))) {
     return empty({ offset: 0, problem: 'segment shorter than its header', tearable: false });
@@ -120,6 +131,7 @@ export async function walkSegment(input: WalkInput): Promise<WalkResult> {
   let runningDigest = 0;
   let committed = { endOffset: 0, nextLsn: firstLsn, records: 0, batches: 0, digest: 0 };
   let damage: WalkDamage | undefined;
+  let atMark: WalkMark | undefined = input.mark === 0 ? { nextLsn: firstLsn, digest: 0 } : undefined;
   const stop = (problem: string): void => {
     damage = { offset: pos, problem, tearable: true };
   };
@@ -165,6 +177,7 @@ export async function walkSegment(input: WalkInput): Promise<WalkResult> {
         batches: committed.batches + 1,
         digest: runningDigest,
       };
+      if (pos === input.mark) atMark = { nextLsn: lsn, digest: runningDigest };
       batchStart = pos;
       batchCount = 0;
       continue;
@@ -180,5 +193,5 @@ export async function walkSegment(input: WalkInput): Promise<WalkResult> {
   }
   entry.truncate(committed.records);
   entry.endOffset = committed.endOffset;
-  return { header, ...committed, damage };
+  return { header, ...committed, damage, atMark };
 }

@@ -147,7 +147,27 @@ export class SegmentWriter {
       endOffset: entry.endOffset,
       digest: old.digest,
     };
-    await this.#updateManifest((m) => ({ ...m, generation: m.generation + 1, sealed: [...m.sealed, sealed] }));
+    // The seal covers the clean end's segment, and more: the clean end is dropped.
+    await this.#updateManifest((m) => ({ ...m, generation: m.generation + 1, sealed: [...m.sealed, sealed], cleanEnd: undefined }));
+  }
+
+  /**
+   * Records where the log ends now as its clean end (see `manifest.ts`), durably. Called by a
+   * clean close after every batch has been written; with durability `none` the active segment
+   * is fdatasync'ed first, so the manifest never claims a byte the disk may not hold.
+   *
+   * @throws the file system's errno error; the previous manifest is then still in place.
+   */
+  async recordCleanEnd(): Promise<void> {
+    const { options } = this.#deps;
+    const { entry, handle, digest } = this.#active;
+    if (options.durability === 'none') await handle.datasync();
+    const cleanEnd = { segmentId: entry.id, lastLsn: this.#nextLsn - 1, endOffset: entry.endOffset, digest };
+    await this.#updateManifest((m) => {
+      const c = m.cleanEnd;
+      const same = c !== undefined && c.segmentId === cleanEnd.segmentId && c.endOffset === cleanEnd.endOffset && c.digest === cleanEnd.digest;
+      return same ? undefined : { ...m, generation: m.generation + 1, cleanEnd };
+    });
   }
 
   /**

@@ -12,6 +12,14 @@
  * first LSN is at most the cut's LSN, because the position and the LSNs do not advance on a
  * rejected batch.
  *
+ * Torn or rotten. A torn write leaves whole sectors unwritten, and past the cut an unwritten
+ * sector is zero (segments are created zero-filled, and every open wipes what follows its cut).
+ * So the batch that starts at the cut was written whole when its own commit marker stands at
+ * its end (intact, or one bit away from the marker it must be) and no sector's share of the
+ * batch at or after the first bad record is zero: its checksum failure is damage to written
+ * bytes (rot), and the batch may have been acknowledged, so it is CORRUPTION, never a cut
+ * (`wholeBatchDamaged`). The limits are in docs/durability.md (D5).
+ *
  * This file must never cut anything before the cut offset it is given, and never report a
  * repair done before the zeros are fdatasync'ed.
  */
@@ -20,8 +28,12 @@ import {
   COMMIT_PAYLOAD_BYTES,
   COMMIT_RECORD_BYTES,
   HeaderStatus,
+  RECORD_HEADER_BYTES,
+  SEGMENT_HEADER_BYTES,
   checkRecordHeader,
   commitCount,
+  encodeCommitMarker,
+  readU32,
   recordCrcMatches,
   recordLsn,
 } from '../codec/framing.ts';
@@ -74,6 +86,80 @@ export async function inspectTail(
     if (count >= 1 && recordLsn(bytes, i) - count + 1 > lsnAtCut) return { laterMarkerAt: q, nonZeroEnd };
   }
   return { laterMarkerAt: undefined, nonZeroEnd };
+}
+
+/** The smallest unit a torn write leaves unwritten (a 512-byte sector; 4096-byte ones are 8 of them). */
+export const SECTOR_BYTES = 512;
+
+/**
+ * Whether the batch that starts at `cut` was written whole and has since been damaged (see the
+ * file comment): its commit marker ends at `nonZeroEnd`, and no sector's share of the batch
+ * from the sector holding `firstBad` on is all zero.
+ *
+ * @param cut - 8-aligned offset where the committed data ends (0: the segment's first batch,
+ *   whose records start after the segment header).
+ * @param lsnAtCut - the LSN of the batch's first record.
+ * @param firstBad - offset of the first record (or header) the walk could not accept.
+ * @param nonZeroEnd - offset just past the last non-zero 8-byte word after the cut.
+ */
+export async function wholeBatchDamaged(
+  handle: FileHandle,
+  capacity: number,
+  cut: number,
+  lsnAtCut: number,
+  firstBad: number,
+  nonZeroEnd: number,
+): Promise<boolean> {
+  const recordsStart = cut === 0 ? SEGMENT_HEADER_BYTES : cut;
+  const markerAt = nonZeroEnd - COMMIT_RECORD_BYTES;
+  // Markers count bytes in a u32; no batch is larger (the options bound it far lower).
+  if (markerAt < recordsStart + RECORD_HEADER_BYTES || markerAt - recordsStart > 0xffff_ffff) return false;
+  const reader = new ChunkReader(handle, capacity, Math.max(nonZeroEnd - cut, 8));
+  if (!(await reader.ensure(cut, nonZeroEnd - cut))) return false;
+  const at = (offset: number): number => offset - reader.start;
+  if (!isOwnMarker(reader.bytes.subarray(at(markerAt), at(nonZeroEnd)), markerAt - recordsStart, lsnAtCut)) return false;
+  // A sector the write never reached: its share of the batch is zero. Only sectors from the one
+  // holding the first bad record on can explain that record's failure.
+  for (let s = Math.floor(firstBad / SECTOR_BYTES) * SECTOR_BYTES; s < nonZeroEnd; s += SECTOR_BYTES) {
+    const from = Math.max(s, cut);
+    const to = Math.min(s + SECTOR_BYTES, nonZeroEnd);
+    if (isZero(reader.bytes, at(from), at(to))) return false;
+  }
+  return true;
+}
+
+/**
+ * Whether `slot` (32 bytes) is the commit marker of a batch of `batchBytes` bytes starting at
+ * LSN `firstLsn`, intact or with one flipped bit. The record count is taken from the slot's
+ * count field, or from its LSN field (one of them survives a single flip).
+ */
+function isOwnMarker(slot: Uint8Array, batchBytes: number, firstLsn: number): boolean {
+  const maxCount = Math.floor(batchBytes / RECORD_HEADER_BYTES);
+  const fromLsn = readU32(slot, 16) + readU32(slot, 20) * 0x1_0000_0000 - firstLsn + 1;
+  const expected = new Uint8Array(COMMIT_RECORD_BYTES);
+  for (const count of new Set([readU32(slot, 24), fromLsn])) {
+    if (!Number.isSafeInteger(count) || count < 1 || count > maxCount) continue;
+    encodeCommitMarker(expected, 0, firstLsn + count - 1, count, batchBytes);
+    if (bitsApart(slot, expected) <= 1) return true;
+  }
+  return false;
+}
+
+function bitsApart(a: Uint8Array, b: Uint8Array): number {
+  let bits = 0;
+  for (let i = 0; i < a.length; i++) {
+    let x = (a[i]! ^ b[i]!) & 0xff;
+    while (x !== 0) {
+      bits += x & 1;
+      x >>>= 1;
+    }
+  }
+  return bits;
+}
+
+function isZero(bytes: Uint8Array, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) if (bytes[i] !== 0) return false;
+  return true;
 }
 
 const ZERO_BLOCK = new Uint8Array(64 * 1024);

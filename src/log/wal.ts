@@ -228,6 +228,9 @@ export class WriteAheadLog implements Log {
     this.#status = 'closing';
     try {
       await state.commit.drain();
+      // A clean close records where the log ends (D5): damage before that point is never cut
+      // as a torn tail. Not after a poisoning error: what the disk holds is then unknown.
+      if (state.commit.poison === undefined) await state.writer.recordCleanEnd().catch(() => undefined);
       await state.pipeline.close().catch(() => undefined);
       await state.reader.close();
       await state.writer.close().catch(() => undefined);

@@ -1,5 +1,5 @@
 /**
- * Tamper evidence of the audit log (issue 4, "What must hold"): an attacker with write access to
+ * Tamper evidence of the audit log (docs/audit.md, Checking): an attacker with write access to
  * the data directory rewrites records and recomputes their CRC so that the log still opens;
  * `verifyIntegrity` must name the entry. Byte-level tampering runs on the WAL over the
  * simulated disk (records re-framed with a valid CRC by codec/framing's own encoder). Deleting
@@ -11,6 +11,7 @@ import { AuditHasher, encodeEntryBody, encodeEntryPayload, parseEntryBody, split
 import { encodeRecord, readU32, recordLsn, recordSpan, RECORD_HEADER_BYTES, SEGMENT_HEADER_BYTES } from '../../src/codec/framing.ts';
 import { RecordKind } from '../../src/codec/kinds.ts';
 import type { SimulatedDisk } from '../../src/io/sim-disk.ts';
+import { decodeManifest, encodeManifest } from '../../src/log/manifest.ts';
 import type { LogRecord, Lsn } from '../../src/log/types.ts';
 import { AUDIT_CHAIN, memoryAudit, nodeKey, walAudit, WAL_DIR, type OpenedAudit } from '../support/audit-test-log.ts';
 import { expectCode } from '../conformance/round-state-store.conformance.ts';
@@ -39,6 +40,21 @@ function rewriteRecord(disk: SimulatedDisk, lsn: number, change: (payload: Uint8
   const out = new Uint8Array(recordSpan(payload.length));
   encodeRecord(out, 0, at.kind, lsn, payload);
   disk.overwrite(at.path, at.pos, out);
+  forgetCleanEnd(disk);
+}
+
+/**
+ * The attacker also knows the manifest: a clean close recorded the newest segment's header
+ * digest up to its end, which would refuse the rewritten records at open. Reset it to "nothing
+ * acknowledged in that segment" (same length, valid checksum), so the log opens as the tests need.
+ */
+function forgetCleanEnd(disk: SimulatedDisk): void {
+  const path = `${WAL_DIR}/MANIFEST`;
+  const manifest = decodeManifest(disk.readFileNow(path) as Uint8Array, path);
+  const clean = manifest.cleanEnd;
+  if (clean === undefined) return;
+  const lastSealed = manifest.sealed.at(-1)?.lastLsn ?? manifest.baseLsn - 1;
+  disk.overwrite(path, 0, encodeManifest({ ...manifest, cleanEnd: { segmentId: clean.segmentId, lastLsn: lastSealed, endOffset: 0, digest: 0 } }));
 }
 
 /** A chain of 12 entries in several batches, with another store's records in between. */
