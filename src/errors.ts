@@ -19,6 +19,7 @@ export const ErrorCodes = [
   'NOT_FOUND',
   'UNSUPPORTED_FORMAT',
   'FRESH_SIGN_STATE',
+  'WORKER_FAILED',
 ] as const;
 
 /** A stable error code. */

@@ -6,6 +6,13 @@
  * worker of `sync-worker.ts` when it is enabled (the default) and falls back to the plain async
  * path otherwise.
  *
+ * A worker that cannot start (see `sync-worker.ts`: whatever the embedding process's flags, it
+ * should) fails the writable `open` that started it with WORKER_FAILED, before any byte is
+ * written: not an EIO at the first commit, which would read as a failed disk and poison the
+ * log, and not a silent fall-back, which would hide a broken set-up behind a slower commit path.
+ * The next writable open, once none is left, tries a new worker. Only a worker that served and
+ * then died leaves later handles on the plain path (its requests in flight fail with EIO).
+ *
  * Must never: make a synchronous fs call on the commit path (`write`, `datasync`,
  * `writeAndSync`), report success for a failed write or sync, retry an fsync, or swallow an
  * errno (errors keep node's `code`). No module outside `src/io/` may import `node:fs`.
@@ -205,13 +212,22 @@ class RealFileSystem implements FileSystem {
     this.#workerOptions = workerOptions;
   }
 
-  /** Starts (or reuses) the worker for a new writable handle; undefined when it is disabled or failed. */
+  /**
+   * Starts (or reuses) the worker for a new writable handle; undefined when it is disabled or
+   * died after serving. Throws the worker's WORKER_FAILED start error (detached again) when it
+   * could not start.
+   */
   async #attachWorker(): Promise<SyncWorker | undefined> {
     if (!this.#useWorker) return undefined;
-    this.#writableOpen += 1;
     this.#worker ??= new SyncWorker(this.#workerOptions);
     const worker = this.#worker;
+    this.#writableOpen += 1;
     await worker.ready();
+    const startError = worker.startError();
+    if (startError !== undefined) {
+      this.#detachWorker();
+      throw startError;
+    }
     return worker.usable() ? worker : undefined;
   }
 
@@ -231,7 +247,14 @@ class RealFileSystem implements FileSystem {
       fs.open(path, flags, fileMode, (err, fd) => (err ? reject(err) : resolve(fd)));
     });
     if (mode === 'read' || !this.#useWorker) return new RealFileHandle(path, fd, undefined, () => undefined);
-    const worker = await this.#attachWorker();
+    let worker: SyncWorker | undefined;
+    try {
+      worker = await this.#attachWorker();
+    } catch (err) {
+      // Nothing was written through it; the fd is closed again and the start error surfaces.
+      await fsCall((cb) => fs.close(fd, cb)).catch(() => undefined);
+      throw err;
+    }
     return new RealFileHandle(path, fd, worker, () => this.#detachWorker());
   }
 
@@ -285,7 +308,8 @@ class RealFileSystem implements FileSystem {
  * Creates a FileSystem over node:fs. `options.syncWorker` (default true) routes the commit
  * path through a dedicated I/O worker thread, started when the first writable file is opened
  * and stopped when the last one is closed; an idle worker never keeps the process alive.
- * Throws RangeError on out-of-range `syncWorkerOptions` (at the first writable open).
+ * Throws RangeError on out-of-range `syncWorkerOptions` (at the first writable open); a
+ * writable open rejects with ConsensusStoreError WORKER_FAILED when the worker cannot start.
  */
 export function createRealFileSystem(options: RealFileSystemOptions = {}): FileSystem {
   return new RealFileSystem(options.syncWorker ?? true, options.syncWorkerOptions ?? {});

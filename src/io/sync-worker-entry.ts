@@ -1,8 +1,22 @@
 /**
  * The source of the dedicated I/O worker thread that serves `writeAndSync` and `datasync`
  * (see `sync-worker.ts` for the protocol). It is kept as a plain JavaScript string and started
- * with `new Worker(source, { eval: true })`, so that it runs the same way under tsx, vitest and
- * the compiled package, with no loader and no file-extension guessing.
+ * with `new Worker(source, { eval: true })`, so that it runs the same way under tsx, vitest, a
+ * bundler and the compiled package, with no loader and no file-extension guessing.
+ *
+ * The source must not depend on the module system it is parsed in: an eval'd worker inherits
+ * the embedding process's module input type (`node --input-type=module -e ...`, the same in
+ * NODE_OPTIONS), and as an ES module `require` is undefined, so the thread died at load and the
+ * first commit failed with EIO. So it gets its built-ins from `process.getBuiltinModule`
+ * (node >= 20.16; `require` is touched only on older runtimes, which the package does not
+ * support) and has no `import`, which makes it valid as a script and as a module.
+ * `sync-worker.ts` also starts it with an empty `execArgv` and without NODE_OPTIONS, so that no
+ * flag or preload of the embedding process runs in this thread.
+ *
+ * Start-up handshake: once its set-up is done, just before the serving loop, the thread posts
+ * SYNC_WORKER_SERVING on its parentPort (a message, not the shared memory below). A thread
+ * that throws or exits before that message has served nothing; `sync-worker.ts` reports it as
+ * a worker that could not start (WORKER_FAILED), not as an I/O error.
  *
  * Must never: report success for a write or fdatasync that threw, retry an fdatasync, touch a
  * file descriptor other than the one in the request, or keep running once its parent is gone
@@ -25,12 +39,16 @@
 /** Byte offset of the data region in the shared buffer. */
 export const SYNC_WORKER_HEADER_BYTES = 256;
 
-/** JavaScript source of the worker; `workerData` is `{ sab, capacity }`. */
+/** The message the worker posts on its parentPort when it enters its serving loop. */
+export const SYNC_WORKER_SERVING = 'consensus-store-io: serving';
+
+/** JavaScript source of the worker (a script or a module alike); `workerData` is `{ sab, capacity }`. */
 export const SYNC_WORKER_SOURCE = String.raw`
 'use strict';
-const { workerData } = require('node:worker_threads');
-const fs = require('node:fs');
-const { performance } = require('node:perf_hooks');
+const builtin = typeof process.getBuiltinModule === 'function' ? (id) => process.getBuiltinModule(id) : require;
+const { workerData, parentPort } = builtin('node:worker_threads');
+const fs = builtin('node:fs');
+const { performance } = builtin('node:perf_hooks');
 
 const STATE = 0, OP = 1, FD = 2, LENGTH = 3, RESULT = 4, ERR_LEN = 5, ERR_SYSCALL = 6, SPIN = 7, PICKUP = 8;
 const REQUEST = 1, DONE = 2;
@@ -99,6 +117,7 @@ function serve() {
 // ~200 us with the other CPU idle); a short one still catches a main thread that runs elsewhere.
 const WOKE_SPIN_MS = 0.05;
 let spinUntil = 0;
+parentPort.postMessage(${JSON.stringify(SYNC_WORKER_SERVING)});
 for (;;) {
   waitForRequest(spinUntil);
   const spinMs = ctl[SPIN] / 1000;

@@ -25,6 +25,20 @@
  * The worker is referenced (keeps the process alive) only while a request is pending: a pending
  * `Atomics.waitAsync` alone does not keep node running, and an idle worker must not either.
  *
+ * Start-up: the thread is started from a source string (`eval: true`) that is valid as a script
+ * and as a module (see `sync-worker-entry.ts`), with an empty `execArgv` and an environment
+ * without NODE_OPTIONS. An eval'd worker otherwise inherits the embedding process's flags:
+ * `--input-type=module` made the source an ES module without `require` (the thread died at
+ * load), and preloads (`-r`, in execArgv or NODE_OPTIONS) ran in this thread too, where they
+ * can throw or instrument fs. None of them has anything to do in a thread that only calls
+ * `writeSync` and `fdatasyncSync`. The thread counts as started when it posts
+ * SYNC_WORKER_SERVING (just before its serving loop), not at node's `online` event, which comes
+ * before the source has run. A thread that throws or exits before that, or a Worker constructor
+ * that throws, is a start-up failure: `startError()` returns a ConsensusStoreError
+ * WORKER_FAILED ("the I/O worker thread could not start: <cause>", with the cause), and requests
+ * sent meanwhile, which it never served, reject with that error. It is not an I/O error and
+ * says nothing about the disk.
+ *
  * Must never: block the main thread (no synchronous fs call, no `Atomics.wait` here), report
  * success for a failed write or fdatasync, or lose an errno code (EIO, ENOSPC, EBADF propagate
  * exactly, as an ErrnoError with node's `code`). If the worker dies with requests in flight their
@@ -33,6 +47,7 @@
 import { readFile } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { ConsensusStoreError } from '../errors.ts';
 import { ErrnoError } from './types.ts';
 import { SYNC_WORKER_HEADER_BYTES, SYNC_WORKER_SOURCE } from './sync-worker-entry.ts';
 
@@ -53,6 +68,11 @@ export interface SyncWorkerOptions {
   readonly pollMicros?: number;
   /** `auto` (default): spin and poll only while a CPU is free (see the file comment); `always`: ignore the gate (benchmarks). */
   readonly busyWait?: 'auto' | 'always';
+  /**
+   * Test seam: the JavaScript source the thread runs instead of SYNC_WORKER_SOURCE (the
+   * start-up failure tests pass one that throws or exits before serving). Never set it otherwise.
+   */
+  readonly source?: string;
 }
 
 /** Default shared data region: one default-sized group-commit batch (4 MiB). */
@@ -123,13 +143,25 @@ interface SyncRequest {
   readonly reject: (err: Error) => void;
 }
 
-/** Lifecycle: `starting` until the thread runs, then `running`; `failed` and `closed` are final. */
+/** Lifecycle: `starting` until the thread serves, then `running`; `failed` and `closed` are final. */
 type WorkerState = 'starting' | 'running' | 'failed' | 'closed';
+
+/** The environment of the thread: this process's, without NODE_OPTIONS (see the file comment). */
+function workerEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  delete env['NODE_OPTIONS'];
+  return env;
+}
+
+function describeCause(cause: unknown): string {
+  return cause instanceof Error ? cause.message : String(cause);
+}
 
 /**
  * One I/O worker thread and its request queue. Create it, await `ready()`, then check
- * `usable()`: when false (the runtime lacks `Atomics.waitAsync`, or the thread failed to start
- * or died), callers use the plain async path instead.
+ * `startError()` (the thread could not start: WORKER_FAILED) and `usable()`: when false
+ * without a start error (the runtime lacks `Atomics.waitAsync`, or the thread died after it
+ * served), callers use the plain async path instead.
  */
 export class SyncWorker {
   /** Largest `writeAndSync` request (total bytes) this worker accepts. */
@@ -142,6 +174,8 @@ export class SyncWorker {
   readonly #ready: Promise<void>;
   #worker: Worker | undefined;
   #state: WorkerState = 'starting';
+  /** Why the thread could not start; set once, only while `starting`. */
+  #startError: ConsensusStoreError | undefined;
   #current: SyncRequest | undefined;
   #referenced = true;
   readonly #pollMaxMs: number;
@@ -187,10 +221,10 @@ export class SyncWorker {
     this.#position = new Float64Array(sab, 64, 1);
     this.#errCode = new Uint8Array(sab, 96, 64);
     this.#data = new Uint8Array(sab, SYNC_WORKER_HEADER_BYTES, capacity);
-    this.#ready = this.#start(sab, capacity);
+    this.#ready = this.#start(sab, capacity, options.source ?? SYNC_WORKER_SOURCE);
   }
 
-  #start(sab: SharedArrayBuffer, capacity: number): Promise<void> {
+  #start(sab: SharedArrayBuffer, capacity: number, source: string): Promise<void> {
     if (waitAsync === undefined) {
       this.#state = 'failed';
       return Promise.resolve();
@@ -198,21 +232,26 @@ export class SyncWorker {
     return new Promise<void>((resolve) => {
       let worker: Worker;
       try {
-        worker = new Worker(SYNC_WORKER_SOURCE, {
+        worker = new Worker(source, {
           eval: true,
           workerData: { sab, capacity },
           name: 'consensus-store-io',
           stdout: false,
           stderr: false,
+          // No inherited flags or preloads (see the file comment).
+          execArgv: [],
+          env: workerEnv(),
         });
-      } catch {
+      } catch (err) {
         this.#state = 'failed';
+        this.#startError = this.#startFailure(err);
         resolve();
         return;
       }
       this.#worker = worker;
       // Referenced while starting (someone awaits `ready`); unreferenced once idle.
-      worker.once('online', () => {
+      worker.once('message', () => {
+        // SYNC_WORKER_SERVING, the only message the thread sends: it reached its serving loop.
         if (this.#state === 'starting') this.#state = 'running';
         if (this.#current === undefined) this.#setReferenced(false);
         resolve();
@@ -221,11 +260,15 @@ export class SyncWorker {
         this.#die(err);
         resolve();
       });
-      worker.once('exit', () => {
-        this.#die(undefined);
+      worker.once('exit', (code) => {
+        this.#die(new Error(`the thread exited with code ${code}`));
         resolve();
       });
     });
+  }
+
+  #startFailure(cause: unknown): ConsensusStoreError {
+    return new ConsensusStoreError('WORKER_FAILED', `the I/O worker thread could not start: ${describeCause(cause)}`, { cause });
   }
 
   /** True while spinning and polling are in use (the CPU gate is open); for diagnostics. */
@@ -242,9 +285,19 @@ export class SyncWorker {
     return { ...this.#stats };
   }
 
-  /** Resolves once the thread runs (or failed to start); never rejects. */
+  /** Resolves once the thread serves (or failed to start, or was shut down); never rejects. */
   ready(): Promise<void> {
     return this.#ready;
+  }
+
+  /**
+   * Why the thread could not start: a ConsensusStoreError WORKER_FAILED carrying the cause (its
+   * source threw or it exited before serving, or the Worker constructor threw). Undefined while
+   * it starts or runs, after a shutdown, after a death once it had served, and where the runtime
+   * lacks `Atomics.waitAsync` (never started: the plain path is meant).
+   */
+  startError(): ConsensusStoreError | undefined {
+    return this.#startError;
   }
 
   /** True when requests may be sent: the thread runs (or is starting) and was not shut down. */
@@ -286,6 +339,7 @@ export class SyncWorker {
 
   #enqueue(op: number, fd: number, buffers: readonly Uint8Array[], length: number, position: number, path: string): Promise<void> {
     if (!this.usable()) {
+      if (this.#startError !== undefined) return Promise.reject(this.#startError);
       return Promise.reject(new ErrnoError(this.#state === 'closed' ? 'EBADF' : 'EIO', 'sync-worker', path));
     }
     return new Promise<void>((resolve, reject) => {
@@ -436,6 +490,8 @@ export class SyncWorker {
   #complete(): void {
     const request = this.#current;
     if (request === undefined) return;
+    // A completion proves the thread serves, even if its SYNC_WORKER_SERVING is still in transit.
+    if (this.#state === 'starting') this.#state = 'running';
     const error = this.#ctl[RESULT] === 0 ? undefined : this.#readError(request.path);
     this.#current = undefined;
     this.#serviceMs += (performance.now() - this.#dispatchedAt - this.#serviceMs) / EWMA_SHIFT;
@@ -460,16 +516,28 @@ export class SyncWorker {
     else this.#worker.unref();
   }
 
-  /** The thread is gone: whatever was in flight has an unknown outcome, so it fails with EIO. */
+  /**
+   * The thread is gone. If it never served (it died while `starting` and had not picked up the
+   * request in the slot), it could not start: that is the start error, and what was sent
+   * meanwhile was not performed, so it rejects with that error. Otherwise whatever was in
+   * flight has an unknown outcome, so it fails with EIO.
+   */
   #die(cause: unknown): void {
+    const neverServed =
+      this.#state === 'starting' && (this.#current === undefined || Atomics.load(this.#ctl, PICKUP) === 0);
+    if (neverServed) this.#startError = this.#startFailure(cause);
     if (this.#state !== 'closed') this.#state = 'failed';
     this.#worker = undefined;
     const lost = this.#current === undefined ? [...this.#queue] : [this.#current, ...this.#queue];
     this.#current = undefined;
     this.#queue.length = 0;
     for (const request of lost) {
+      if (this.#startError !== undefined) {
+        request.reject(this.#startError);
+        continue;
+      }
       const err = new ErrnoError('EIO', 'sync-worker', request.path);
-      if (cause !== undefined) (err as Error & { cause?: unknown }).cause = cause;
+      (err as Error & { cause?: unknown }).cause = cause;
       request.reject(err);
     }
   }
