@@ -1,5 +1,5 @@
 /**
- * The references every durable figure is divided by (DESIGN section 8): what the disk itself
+ * The references every durable figure is divided by (docs/bench-notes.md): what the disk itself
  * does, with no engine in the way, in this process, on the same disk as the engine's runs.
  *
  * - `syncFloor`: a blocking `writeSync` + `fdatasyncSync` loop, one small record per sync. The

@@ -1,5 +1,5 @@
 /**
- * A small standalone measurement of the durable-append floor (issue 2): p50/p99 of a ~200-byte
+ * A small standalone measurement of the durable-append floor (docs/io-worker.md): p50/p99 of a ~200-byte
  * write + fdatasync for the raw synchronous floor, plain async fs callbacks, and the real
  * FileSystem's `writeAndSync` (through the I/O worker, with and without spinning), interleaved
  * over several repetitions in one process on one disk. Also times a variant that hands the bytes

@@ -33,7 +33,7 @@ type Scenario = (ctx: BenchContext) => Promise<void>;
 
 /**
  * Every scenario, in run order: the engine's own (log, stores, audit, evidence, devnet), then
- * issue 6's comparisons with the peers (vote, voters, block, recovery, query, storage, cpu).
+ * the comparisons with the peers (vote, voters, block, recovery, query, storage, cpu).
  */
 const SCENARIOS: Readonly<Record<string, () => Promise<Scenario>>> = {
   log: async () => (await import('./scenarios/log.ts')).runLogScenario,

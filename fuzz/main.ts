@@ -1,5 +1,5 @@
 /**
- * `npm run fuzz`: the crash explorer (issue 5). Simulated power cuts over the whole store on the
+ * `npm run fuzz`: the crash explorer (docs/fuzzing.md). Simulated power cuts over the whole store on the
  * simulated disk, then real SIGKILLs of a writer child on the real file system; a summary at
  * the end; exit code 1 on any violation.
  *

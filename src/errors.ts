@@ -36,6 +36,9 @@ export interface CorruptionLocation {
 /**
  * The error every public method rejects or throws with for conditions a caller can meet.
  * `code` is stable; `details` carries structured context (file and offset for CORRUPTION).
+ * `message` is the plain message, without the code: print `${err.code}: ${err.message}` to
+ * show both. `String(err)` and the first line of `err.stack` read
+ * `ConsensusStoreError [CODE]: message`.
  */
 export class ConsensusStoreError extends Error {
   /** The stable code. */
@@ -54,11 +57,20 @@ export class ConsensusStoreError extends Error {
       details?: Readonly<Record<string, unknown>>;
     } = {},
   ) {
-    super(`${code}: ${message}`, options.cause === undefined ? undefined : { cause: options.cause });
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    // The stack's first line is formatted from `name` when the stack is first read: read it
+    // once under a name that carries the code (what Node does for its own coded errors).
+    this.name = `ConsensusStoreError [${code}]`;
+    void this.stack;
     this.name = 'ConsensusStoreError';
     this.code = code;
     this.location = options.location;
     this.details = options.details;
+  }
+
+  /** `ConsensusStoreError [CODE]: message`. */
+  override toString(): string {
+    return `${this.name} [${this.code}]: ${this.message}`;
   }
 }
 

@@ -106,7 +106,7 @@ export {
 } from './codec/node-key.ts';
 export type { NodeKey } from './codec/node-key.ts';
 
-// ---- audit log (DESIGN 5.4) ----------------------------------------------------------------
+// ---- audit log (docs/audit.md) ---------------------------------------------------------------
 export { AuditLog, DEFAULT_AUDIT_LIMITS } from './stores/audit-log.ts';
 export type { AuditLogOptions } from './stores/audit-log.ts';
 export {
@@ -170,7 +170,7 @@ export {
   verifyMerkleInclusion,
 } from './codec/merkle.ts';
 
-// ---- Byzantine evidence (DESIGN 5.6) -------------------------------------------------------
+// ---- Byzantine evidence (docs/evidence-and-rewards.md) --------------------------------------
 export { buildEquivocationRecord, ByzantineEvidenceStore, equivocationEvidence, evidenceId } from './stores/evidence-store.ts';
 export type { EquivocationRecordOptions, EvidenceStoreOptions, PublicKeyAt } from './stores/evidence-store.ts';
 export {
@@ -204,7 +204,7 @@ export type {
   StoredEvidenceInfo,
 } from './stores/evidence-types.ts';
 
-// ---- reward history (DESIGN 5.7) -----------------------------------------------------------
+// ---- reward history (docs/evidence-and-rewards.md) ------------------------------------------
 export { RewardHistory } from './stores/reward-history.ts';
 export {
   parseRewardCSV,

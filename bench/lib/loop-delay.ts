@@ -1,6 +1,6 @@
 /**
- * The main thread's responsiveness during a scenario (issue 2: "the main thread stays
- * responsive"): `perf_hooks.monitorEventLoopDelay` sampling every millisecond while the scenario
+ * The main thread's responsiveness during a scenario (the main thread must stay
+ * responsive): `perf_hooks.monitorEventLoopDelay` sampling every millisecond while the scenario
  * runs, and the same measure over an idle loop as its baseline.
  *
  * Must never: leave a monitor enabled after the measured section (it would keep timing every

@@ -1,6 +1,6 @@
 /**
  * The peers doing the same durable work as consensus-store, each in the durable mode a careful
- * user would pick (issue 6):
+ * user would pick (docs/bench-notes.md, The peers):
  * - SQLite (better-sqlite3): WAL mode, `synchronous=FULL`; a `votes` table with the vote
  *   store's keys and indexes (by round and type, by validator and round, by height);
  * - LevelDB (classic-level): every write `sync: true`; the vote under its LSN and three index

@@ -1,5 +1,5 @@
 /**
- * Opening the systems of one comparison (issue 6): consensus-store through `openStore`
+ * Opening the systems of one comparison with the peers: consensus-store through `openStore`
  * (loaded at run time, so that a store being rewired skips the scenario with a reason), and
  * each peer that loads and answers, each on its own fresh directory (schema, for PostgreSQL)
  * under the run's temp directory. Missing peers are named with the reason.

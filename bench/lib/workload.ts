@@ -1,5 +1,5 @@
 /**
- * The synthetic consensus history every system in the comparison writes (issue 6): votes of
+ * The synthetic consensus history every system in the comparison writes: votes of
  * `validators` validators, prevote and precommit, one round per height; and a validator's real
  * mix per block: those votes, a round-state checkpoint, audit events and a reward
  * distribution. The same objects go to consensus-store and to every peer, encoded with the

@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- audit`: the audit log (issue 4, "What it must reach").
+ * `npm run bench -- audit`: the audit log (docs/bench-notes.md, The scenarios).
  *
  * - `logEvent` durable throughput with hashing and an ed25519 head signature per batch, at 1
  *   and 64 concurrent writers, against appending the same entry bytes unsigned (one

@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- cpu` (issue 6, scenario 7): the CPU cost of what every durable vote pays
+ * `npm run bench -- cpu` (docs/bench-notes.md, The scenarios): the CPU cost of what every durable vote pays
  * for, per operation, with tinybench: encoding a vote record (the store's codec; msgpackr on
  * the same object for comparison), its sign bytes, CRC32C of a 200-byte record and of a 4 KiB
  * batch, SHA-256 (node:crypto and @noble/hashes), and ed25519 sign and verify (node:crypto, the

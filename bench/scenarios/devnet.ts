@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- devnet` (issue 7): blocks per second of the reference BFT engine on the
+ * `npm run bench -- devnet` (docs/devnet.md, Benchmark): blocks per second of the reference BFT engine on the
  * real stores, and the share of each block's time spent persisting, with 4 and 21 validators,
  * each with durability `fsync` and `none` (to show what persistence costs).
  *

@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- log`: the log engine against the disk (issue 2, "What it must reach").
+ * `npm run bench -- log`: the log engine against the disk (targets: docs/bench-notes.md, The scenarios).
  *
  * Sections, each interleaved with its references over the repetitions:
  * - single writer, 200-byte records: durable append p50/p99 vs the sync floor (target p99

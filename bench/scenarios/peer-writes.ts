@@ -1,5 +1,5 @@
 /**
- * Issue 6, scenarios 1-3: consensus-store against SQLite, LevelDB and PostgreSQL doing the same
+ * The write comparisons (docs/bench-notes.md, The scenarios): consensus-store against SQLite, LevelDB and PostgreSQL doing the same
  * durable work (bench/lib/peer-stores.ts), and against the raw floors (bench/floors.ts), all
  * interleaved in this process on the same disk.
  *

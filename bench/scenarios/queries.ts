@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- query` (issue 6, scenario 5): the vote store's questions asked of every
+ * `npm run bench -- query` (docs/bench-notes.md, The scenarios): the vote store's questions asked of every
  * system holding the same 100,000 votes (4,000 with --quick; 100 validators, 200 votes a
  * round), timed with tinybench: a round's votes (200), a validator's history (up to 1,000
  * votes from a round on), a range by height (10 heights: 2,000 votes), a count of a round.

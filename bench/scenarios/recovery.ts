@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- recovery` (issue 6, scenario 4): how long until a system that was stopped
+ * `npm run bench -- recovery` (docs/bench-notes.md, The scenarios): how long until a system that was stopped
  * can serve again.
  *
  * - Open after 100,000 and 1,000,000 votes (10,000 with --quick): consensus-store's open

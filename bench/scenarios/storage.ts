@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- storage` (issue 6, scenario 6): bytes on disk per 100,000 blocks, for 21
+ * `npm run bench -- storage` (docs/bench-notes.md, The scenarios): bytes on disk per 100,000 blocks, for 21
  * and for 100 validators (the specification: under 1 GB per 100,000 blocks), extrapolated
  * linearly from a measured run of 10,000 blocks (100 with --quick, which says so).
  *

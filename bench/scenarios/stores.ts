@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- stores`: the core stores (issue 3, "What it must reach").
+ * `npm run bench -- stores`: the core stores (targets: docs/bench-notes.md, The scenarios).
  *
  * - open (index rebuild) after 100,000 and 1,000,000 stored votes (50,000 only with --quick):
  *   the votes are written fast (the vote store's own records, 4,096 per log call, durability

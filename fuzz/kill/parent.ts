@@ -185,7 +185,7 @@ async function checkDir(dir: string, model: DirModel): Promise<{ problems: strin
       log: { segmentSize: KILL_SEGMENT_SIZE },
     });
   } catch (err) {
-    return { problems: [`reopen after SIGKILL failed: ${isStoreError(err) ? err.code : ''} ${String(err)}`], checked };
+    return { problems: [`reopen after SIGKILL failed: ${String(err)}`], checked };
   }
   try {
     for (const [key, lsn] of model.votes) {

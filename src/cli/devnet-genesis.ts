@@ -4,7 +4,7 @@
  * Also remembers which validators were ever run byzantine, so the verdict never calls a
  * validator honest that equivocated in an earlier run.
  *
- * Files go through the io/ FileSystem (DESIGN D9). The private keys are in the file: a devnet
+ * Files go through the io/ FileSystem (D9, docs/durability.md). The private keys are in the file: a devnet
  * is a local toy chain, and this file must never hold a real validator's key.
  */
 import { join } from 'node:path';

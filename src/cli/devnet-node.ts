@@ -7,6 +7,7 @@
  * It may be killed with SIGKILL at any moment (chaos): everything it must not forget is in the
  * store before it acts on it. On a 'stop' message it stops the engine and closes the store.
  */
+import { isStoreError } from '../errors.ts';
 import { openStore, type ConsensusStore } from '../store.ts';
 import { sinksFromStores } from '../consensus/accountability-sinks.ts';
 import { createEquivocator } from '../consensus/byzantine.ts';
@@ -80,7 +81,7 @@ async function main(): Promise<void> {
     else if (e.type === 'finalized') send({ t: 'finalized', height: e.height, hash: Buffer.from(e.blockHash).toString('hex') });
     else if (e.type === 'error') {
       errors++;
-      lastError = `${e.where}: ${e.error instanceof Error ? e.error.message : String(e.error)}`;
+      lastError = `${e.where}: ${describeError(e.error)}`;
     }
   };
   const engine = new ConsensusEngine({
@@ -116,8 +117,14 @@ async function main(): Promise<void> {
   process.on('disconnect', () => void stop());
 }
 
+/** `CODE: message` for a store error (its message carries no code), the message of any other error. */
+function describeError(err: unknown): string {
+  if (isStoreError(err)) return `${err.code}: ${err.message}`;
+  return err instanceof Error ? err.message : String(err);
+}
+
 main().catch((err: unknown) => {
-  send({ t: 'fatal', message: err instanceof Error ? err.message : String(err) });
+  send({ t: 'fatal', message: describeError(err) });
   process.exitCode = 1;
   setTimeout(() => process.exit(1), 100);
 });

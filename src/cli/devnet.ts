@@ -119,7 +119,7 @@ export async function runDevnet(options: DevnetOptions, out: NodeJS.WriteStream 
         }
         if (!notedSinks && m.missingSinks.length > 0) {
           notedSinks = true;
-          printer.message(`  note: not wired in this build (issue 4): ${m.missingSinks.join(', ')}; evidence is read from the vote stores`);
+          printer.message(`  note: storage sinks not wired, their records are not kept: ${m.missingSinks.join(', ')}; evidence is read from the vote stores`);
         }
       } else if (m.t === 'fatal') printer.message(`  ${slot.id} failed: ${m.message}`);
     });

@@ -28,15 +28,15 @@ export const RecordKind = {
   ValidatorStatus: 32,
   /** Validator slashed. */
   ValidatorSlash: 33,
-  /** Reserved for the audit log (issue 4): 50..59. An audit entry (payload: codec/audit-record). */
+  /** Reserved for the audit log: 50..59. An audit entry (payload: codec/audit-record). */
   AuditEvent: 50,
   /** A signed audit chain head, the last record of each audit batch (payload: codec/audit-record). */
   AuditHead: 51,
-  /** Reserved for Byzantine evidence (issue 4): 60..69. A piece of evidence, or its upgrade to verified (codec/evidence-record). */
+  /** Reserved for Byzantine evidence: 60..69. A piece of evidence, or its upgrade to verified (codec/evidence-record). */
   Evidence: 60,
   /** Evidence expired under a prune rule (offense counts are kept). */
   EvidencePrune: 61,
-  /** Reserved for reward history (issue 4): 70..79. One height's distribution (codec/reward-record). */
+  /** Reserved for reward history: 70..79. One height's distribution (codec/reward-record). */
   RewardDistribution: 70,
   /** Reserved for snapshots: 80..89. */
   SnapshotMeta: 80,

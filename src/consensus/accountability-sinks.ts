@@ -1,5 +1,5 @@
 /**
- * `AccountabilitySinks` over the issue-4 stores (AuditLog, ByzantineEvidenceStore,
+ * `AccountabilitySinks` over the accountability stores (AuditLog, ByzantineEvidenceStore,
  * RewardHistory): the engine's equivocation reports become verified `Equivocation` evidence and
  * an `EquivocationDetected` audit entry, its consensus events go to the audit log, its reward
  * distributions to the reward history. Whoever holds those stores (`openStore`'s `audit`,
@@ -20,7 +20,7 @@ import type { ByzantineEvidenceStore } from '../stores/evidence-store.ts';
 import type { RewardHistory } from '../stores/reward-history.ts';
 import type { AccountabilitySinks } from './store-adapter.ts';
 
-/** The issue-4 stores, any of which may be absent. */
+/** The accountability stores, any of which may be absent. */
 export interface AccountabilityStores {
   readonly audit?: AuditLog;
   readonly evidence?: ByzantineEvidenceStore;

@@ -1,6 +1,7 @@
 /**
- * Block hashing. A block's hash is SHA-256 over fixed-layout bytes (DESIGN section 4: never a
- * re-encoding of an object), bound to the chain id, so two nodes always agree on it.
+ * Block hashing. A block's hash is SHA-256 over fixed-layout bytes (never a re-encoding of an
+ * object: docs/format.md, Signed and hashed bytes), bound to the chain id, so two nodes always
+ * agree on it.
  *
  * It must never hash a msgpackr encoding, or anything that is not in `Block`.
  */

@@ -1,6 +1,6 @@
 /**
  * The reference BFT engine: Tendermint's propose, prevote, precommit rounds with a global,
- * never-resetting round (DESIGN 5.1), then commit and finalize, over the storage port.
+ * never-resetting round (docs/devnet.md), then commit and finalize, over the storage port.
  *
  * How it uses storage (the point of this engine): a received vote counts only after
  * `appendVote` resolved; the node's own proposals and votes are signed through the sign guard

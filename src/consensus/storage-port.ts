@@ -5,7 +5,7 @@
  *
  * Contract the engine relies on: every method resolves only once what it wrote is durable; a
  * vote resolved by `appendVote` is the one that counts; `signVote`/`signProposal` never release
- * a signature that conflicts with one released before, across restarts (DESIGN D8).
+ * a signature that conflicts with one released before, across restarts (D8, docs/durability.md).
  */
 import type { ConsensusEvent } from '../stores/audit-types.ts';
 import type { RoundState } from '../stores/round-types.ts';

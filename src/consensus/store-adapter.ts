@@ -18,7 +18,7 @@ import { toHex } from './block.ts';
 import type { RewardDistribution } from './rewards.ts';
 import type { ConsensusAuditEvent, ConsensusStoragePort, EquivocationReport, RecoveredState, VoteAppendResult } from './storage-port.ts';
 
-/** Where the accountability records go (the issue-4 stores, once wired). */
+/** Where the accountability records go: the audit log, evidence store and reward history, where wired. */
 export interface AccountabilitySinks {
   /** Records self-proving evidence of an equivocation (ByzantineEvidenceStore + its audit entry). */
   readonly recordEvidence?: (report: EquivocationReport, evidenceId: string) => Promise<void>;

@@ -1,5 +1,5 @@
 /**
- * The single-writer lock of a data directory (DESIGN D7), used by the real FileSystem's `lock`.
+ * The single-writer lock of a data directory (D7, docs/durability.md), used by the real FileSystem's `lock`.
  *
  * Two ways to hold it, both recorded in the lock file as JSON `{pid, startTime, hostname, kind,
  * nonce}` for diagnostics and stale-owner detection:

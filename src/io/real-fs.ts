@@ -1,5 +1,5 @@
 /**
- * The real FileSystem (DESIGN D9): node:fs behind the small interface in `types.ts`.
+ * The real FileSystem (D9, docs/durability.md): node:fs behind the small interface in `types.ts`.
  *
  * Positional reads and writes on numeric fds (callback fs, one threadpool trip each), fdatasync,
  * directory fsync, and the commit-path `writeAndSync`, which goes through the dedicated I/O

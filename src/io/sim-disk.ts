@@ -1,5 +1,5 @@
 /**
- * The simulated disk (DESIGN D9): an in-memory file system that every crash test runs on. It
+ * The simulated disk (D9, docs/durability.md): an in-memory file system that every crash test runs on. It
  * keeps written-but-unsynced data apart from durable data and, from one seed, can cut power at
  * any call (losing, keeping or tearing what was not synced), fail calls with EIO or ENOSPC,
  * run out of space, flip bits and overwrite ranges.

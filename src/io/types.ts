@@ -1,5 +1,5 @@
 /**
- * The file-system interface (DESIGN D9). Everything the engine writes or reads goes through a
+ * The file-system interface (D9, docs/durability.md). Everything the engine writes or reads goes through a
  * `FileSystem`, so that the simulated disk can cut power at any byte, tear writes, drop unsynced
  * data, flip bits and fail calls. No module outside `src/io/` may import `node:fs`.
  *
@@ -61,7 +61,7 @@ export interface FileStat {
   readonly isDirectory: boolean;
 }
 
-/** An exclusive, advisory lock on a data directory (DESIGN D7). */
+/** An exclusive, advisory lock on a data directory (D7, docs/durability.md). */
 export interface FileLock {
   /** How the lock is held: `flock` (fs-ext), `pidfile` (lock file with stale-owner detection), `memory` (simulated disk). */
   readonly kind: 'flock' | 'pidfile' | 'memory';

@@ -1,6 +1,6 @@
 /**
- * Checks `LogOptions` at the boundary and fills in every default (DESIGN section 6: every limit
- * bounded, configurable, with a sane default).
+ * Checks `LogOptions` at the boundary and fills in every default: every limit is
+ * bounded, configurable and has a sane default (the batch limits: D2 in docs/durability.md).
  *
  * This file must never do I/O and never coerce: a bad value is INVALID_ARGUMENT naming the option.
  * Defaults that depend on the segment size (batch bytes, record size) shrink to fit small

@@ -1,5 +1,5 @@
 /**
- * AuditLog: the node's signed, hash-chained record of what it saw and did (DESIGN 5.4, issue 4).
+ * AuditLog: the node's signed, hash-chained record of what it saw and did (docs/audit.md).
  *
  * Write path: every call is checked and its events encoded to canonical bytes before anything
  * is queued. One pump forms commit batches from the queued calls (ONE audit batch in flight at a
@@ -67,7 +67,7 @@ import { buildDisputeEvidence } from './dispute-evidence.ts';
 import { MAX_EVIDENCE_PER_VOTE } from './evidence-types.ts';
 import type { VoteBatchEvent } from './vote-types.ts';
 
-/** Default limits (DESIGN 6). */
+/** Default limits (docs/audit.md). */
 export const DEFAULT_AUDIT_LIMITS: AuditLogLimits = {
   defaultQueryLimit: 1_000,
   maxQueryLimit: 10_000,
@@ -363,7 +363,7 @@ export class AuditLog implements AuditLogApi, RecordApplier {
 
   /**
    * Forms and writes the next batch unless one is in flight. Queued calls are merged in order
-   * while the batch stays within both the record and the byte limits (D2, DESIGN 6): a call is
+   * while the batch stays within both the record and the byte limits (D2, docs/audit.md): a call is
    * never merged into a batch it would overflow, so a merged batch is never refused
    * BATCH_TOO_LARGE when each call fits alone. The first call always goes (alone if need be).
    */

@@ -1,5 +1,5 @@
 /**
- * The audit log's types (DESIGN 5.4, issue 4): the events it records (a discriminated union on
+ * The audit log's types (docs/audit.md): the events it records (a discriminated union on
  * `type`), the stored `LogEntry`, the signed head, queries, dispute evidence, the integrity
  * report, and the `AuditLogApi` interface every backend implements (the conformance suite is
  * written against it). Plain data and interfaces: no behaviour, nothing that imports a backend.
@@ -107,7 +107,7 @@ export interface DoubleVote {
   readonly voteB: ValidatorVote;
 }
 
-/** Open-time repair cut damaged data (DESIGN D5): what `openReport.repair` said. */
+/** Open-time repair cut damaged data (D5, docs/durability.md): what `openReport.repair` said. */
 export interface StoreRepaired {
   readonly type: 'StoreRepaired';
   readonly file: string;
@@ -292,7 +292,7 @@ export interface IntegrityReport {
   readonly firstBad?: { readonly id: Lsn; readonly sequence?: number; readonly reason: string };
 }
 
-/** Result-size and batch limits (DESIGN 6). */
+/** Result-size and batch limits (docs/audit.md). */
 export interface AuditLogLimits {
   /** Default `limit` of list queries. Default 1,000. */
   readonly defaultQueryLimit: number;

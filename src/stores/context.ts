@@ -27,8 +27,9 @@ export interface RecordApplier {
 }
 
 /**
- * Throws CLOSED once the shared log is closing or closed (DESIGN 7: every public method of every
- * store rejects CLOSED after `close()`). A poisoned log (D6) is still open for reads.
+ * Throws CLOSED once the shared log is closing or closed (every public method of every store
+ * rejects CLOSED after `close()`: docs/stores.md, Opening). A poisoned log (D6) is still open
+ * for reads.
  * @throws ConsensusStoreError CLOSED.
  */
 export function assertOpen(ctx: StoreContext): void {

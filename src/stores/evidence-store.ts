@@ -1,5 +1,5 @@
 /**
- * ByzantineEvidenceStore: self-proving evidence of validator misbehavior (DESIGN 5.6), indexed
+ * ByzantineEvidenceStore: self-proving evidence of validator misbehavior (docs/evidence-and-rewards.md), indexed
  * by content id, by validator and by type, with offense counts per validator.
  *
  * A write checks the evidence's shape, puts a pair of messages in canonical order, derives the

@@ -48,7 +48,7 @@ export interface EvidenceCommon {
 
 /**
  * Two signed votes of one validator for the same (round, vote type) that differ in block hash
- * (nil counts as a hash) or in height (rounds are global, DESIGN 5.1, so a round has one height).
+ * (nil counts as a hash) or in height (rounds are global, so a round has one height).
  */
 export interface EquivocationEvidence extends EvidenceCommon {
   readonly type: 'Equivocation';

@@ -1,5 +1,5 @@
 /**
- * RecoveryManager: what a restarted validator asks first (DESIGN 5.3). It reads the view the
+ * RecoveryManager: what a restarted validator asks first (docs/stores-rounds-validators.md). It reads the view the
  * open rebuilt (the latest round-state checkpoint and that round's votes), reports what the
  * log's open did, and verifies at start-up that the indexed checkpoint is what the log holds.
  *
@@ -143,7 +143,7 @@ export class RecoveryManager {
       }
     } catch (err) {
       if (!isStoreError(err, 'CORRUPTION')) throw err;
-      sink(`checkpoint LSN ${lsn}: ${err.message}`);
+      sink(`checkpoint LSN ${lsn}: ${err.code}: ${err.message}`);
     }
   }
 
@@ -165,7 +165,7 @@ export class RecoveryManager {
       return record;
     } catch (err) {
       if (!isStoreError(err, 'CORRUPTION')) throw err;
-      sink(`LSN ${lsn}: ${err.message}`);
+      sink(`LSN ${lsn}: ${err.code}: ${err.message}`);
       return undefined;
     }
   }

@@ -1,6 +1,6 @@
 /**
  * RewardHistory: what every validator was paid, per height, with the treasury before and after
- * (DESIGN 5.7). Totals and statements are exact bigint sums; statements export for tax
+ * (docs/evidence-and-rewards.md). Totals and statements are exact bigint sums; statements export for tax
  * reporting (reward-statement.ts).
  *
  * Indexes (B+trees, rebuilt from the log on open): distributions by height, by (reason, height)

@@ -1,5 +1,5 @@
 /**
- * RoundStateStore: durable round-state checkpoints of the consensus engine (DESIGN 5.3), so
+ * RoundStateStore: durable round-state checkpoints of the consensus engine (docs/stores-rounds-validators.md), so
  * that a restarted validator resumes at the height, round and phase it was in.
  *
  * Index: an array of the latest checkpoint per (height, round), kept in (height, round) order,
@@ -51,7 +51,7 @@ function copySnapshot(snapshot: RoundStateSnapshot): RoundStateSnapshot {
   return { id: snapshot.id, state: copyState(snapshot.state), recordedAt: snapshot.recordedAt };
 }
 
-/** Why `next` may not follow `latest`, or undefined when it may (DESIGN 5.1: a round belongs to one height). */
+/** Why `next` may not follow `latest`, or undefined when it may (a round belongs to one height: docs/stores-rounds-validators.md). */
 export function roundRegression(latest: RoundState, next: RoundState): string | undefined {
   const at = `(height ${latest.height}, round ${latest.round}, ${latest.phase})`;
   if (next.height < latest.height) return `height ${next.height} is below the latest checkpoint ${at}`;

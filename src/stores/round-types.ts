@@ -26,7 +26,7 @@ export const DEFAULT_CHECKPOINT_INTERVAL = 1;
 export const MAX_CHECKPOINT_INTERVAL = 1_000;
 
 /**
- * A validator's position in consensus (Tendermint style, with a global round: DESIGN 5.1).
+ * A validator's position in consensus (Tendermint style, with a global round: docs/stores-rounds-validators.md).
  *
  * A round belongs to exactly one height (votes are identified by round, not by height), so a
  * new height always starts in a higher round. The lock pair and the valid-value pair are each
@@ -110,7 +110,7 @@ export interface RecoveryOpenReport {
   readonly recordsScanned: number;
   readonly segmentsScanned: number;
   readonly durationMs: number;
-  /** Present when an explicit repair cut damaged data (DESIGN D5). */
+  /** Present when an explicit repair cut damaged data (D5, docs/durability.md). */
   readonly repair?: RepairReport;
 }
 

@@ -1,5 +1,5 @@
 /**
- * ValidatorRegistry: the validator set versioned by height (DESIGN 5.5). Every change takes an
+ * ValidatorRegistry: the validator set versioned by height (docs/stores-rounds-validators.md). Every change takes an
  * effective height and applies from that height on; any height answers with the set as it was.
  *
  * Index: per validator, its changes in (height, LSN) order, each with the validator as it stood
@@ -112,7 +112,7 @@ function changeProblem(latest: ValidatorChange | undefined, record: ValidatorRec
  * Errors: INVALID_ARGUMENT for malformed input; NOT_FOUND for an unknown id; CONFLICT for a
  * duplicate id or public key, a full registry, a change below the validator's latest change, or
  * a status change out of `tombstoned`; CLOSED for every method once the store is closed
- * (DESIGN 7). None of them writes anything.
+ * (docs/stores.md, Opening). None of them writes anything.
  */
 export class ValidatorRegistry implements RecordApplier, ValidatorRegistryApi {
   /** The record kinds this store owns. */

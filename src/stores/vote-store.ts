@@ -2,7 +2,7 @@
  * VoteStore: every validator's votes, durable, indexed, and answerable without touching the log;
  * plus finalization marks (`markFinalized`) that define which rounds are still open.
  *
- * Write path (DESIGN 3, 5.2): validate, decide against the in-memory indexes (duplicate,
+ * Write path (docs/stores.md, Votes): validate, decide against the in-memory indexes (duplicate,
  * equivocation), append one batch, and fold the record into the indexes only once the append
  * resolved (durable, D4). Appends of one (validator, round, type) slot are serialized so that a
  * second vote always sees the first; an identical vote in flight shares the first one's write.
@@ -67,7 +67,7 @@ import type {
   VoteType,
 } from './vote-types.ts';
 
-/** Default limits (DESIGN 6). */
+/** Default limits (docs/stores.md, Queries). */
 export const DEFAULT_VOTE_STORE_LIMITS: VoteStoreLimits = {
   defaultQueryLimit: 1_000,
   maxQueryLimit: 10_000,
@@ -92,7 +92,7 @@ export interface VoteStoreOptions {
   readonly verification?: VoteVerification;
 }
 
-/** Same height and block hash (the identity of a vote within its slot, DESIGN 5.2). */
+/** Same height and block hash (the identity of a vote within its slot, docs/stores.md). */
 /** A copy of `vote` whose byte arrays are its own. */
 function copyVote(vote: ValidatorVote): ValidatorVote {
   return { ...vote, blockHash: vote.blockHash === null ? null : vote.blockHash.slice(), signature: vote.signature.slice() };
@@ -177,8 +177,9 @@ export class VoteStore implements VoteStoreApi, RecordApplier {
   }
 
   /**
-   * Lets another store add records to the batch of each new vote (D3); the next issue uses it
-   * for evidence and audit entries of equivocation. One hook; setting again replaces it.
+   * Lets another store add records to the batch of each new vote (D3); `openStore` uses it to
+   * put the evidence and audit entries of an equivocating vote in the vote's batch. One hook;
+   * setting again replaces it.
    * @internal wired by openStore, not part of the public API.
    */
   setBatchHook(hook: VoteBatchHook | undefined): void {

@@ -28,7 +28,7 @@ export interface ValidatorVote {
   readonly validatorId: string;
   /** Block height, 0..2^53-1. */
   readonly height: number;
-  /** Global round (u32), monotonic across heights (DESIGN 5.1). */
+  /** Global round (u32), monotonic across heights (docs/stores.md, Votes). */
   readonly round: number;
   readonly voteType: VoteType;
   /** 32-byte block hash, or null for a nil vote. */
@@ -107,7 +107,7 @@ export interface FinalizedMark {
   readonly recordedAt: number;
 }
 
-/** Result-size limits of the vote store (DESIGN 6). */
+/** Result-size limits of the vote store (docs/stores.md, Queries). */
 export interface VoteStoreLimits {
   /** Default `limit` of list queries. Default 1,000. */
   readonly defaultQueryLimit: number;
@@ -118,8 +118,8 @@ export interface VoteStoreLimits {
 }
 
 /**
- * Extra records that join the batch of a new vote (D3): the next issue adds evidence and an
- * audit entry to an equivocating vote's batch through this. `onDurable` receives the extra
+ * Extra records that join the batch of a new vote (D3): `openStore` adds evidence and
+ * audit entries to an equivocating vote's batch through this. `onDurable` receives the extra
  * records with their LSNs once the whole batch is durable (to fold them into their indexes).
  */
 export interface VoteBatchExtension {

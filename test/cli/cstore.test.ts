@@ -1,6 +1,7 @@
 // The operator's commands, end to end: the demo (a real child process killed with SIGKILL)
 // holds every check; verify accepts a clean directory and reports a flipped byte as CORRUPTION
-// with its file; inspect refuses a directory that holds no log and creates nothing.
+// with its file; inspect refuses a directory that holds no log and creates nothing; an error with
+// a code prints one `error CODE: message` line, the code once.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, openSync, readSync, rmSync, writeSync, closeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,6 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runInspect, runVerify } from '../../src/cli/inspect.ts';
 import { isStoreError } from '../../src/errors.ts';
+import { openLog } from '../../src/log/wal.ts';
 import { openStore } from '../../src/store.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'cstore-cli-'));
@@ -61,6 +63,7 @@ describe('cstore verify', () => {
     const out = collect();
     expect(await runVerify(copy, undefined, out.print)).toBe(2);
     expect(out.lines.join('\n')).toMatch(/CORRUPTION: .*0000000000000001\.wal/);
+    expect(out.lines.join('\n').match(/CORRUPTION/g)).toHaveLength(1);
   });
 });
 
@@ -86,5 +89,35 @@ describe('the store identity', () => {
     await expect(openStore({ dir, chainId: 'another-chain', allowFreshSignState: true })).rejects.toSatisfy(
       (err: unknown) => isStoreError(err, 'INVALID_ARGUMENT') && /belongs to chain 'cstore-demo'/.test((err as Error).message),
     );
+  });
+});
+
+/** Runs `cstore <args>` as a process, as an operator would. */
+function cstore(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const run = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { encoding: 'utf8', timeout: 30_000 });
+  return { status: run.status, stdout: run.stdout, stderr: run.stderr };
+}
+
+describe('cstore errors', () => {
+  it('prints a NOT_FOUND as one line with the code once, exit code 1', () => {
+    const run = cstore('inspect', join(root, 'not-a-data-dir'));
+    expect(run.stderr).toBe('');
+    expect(run.stdout).toMatch(/^error NOT_FOUND: .*not-a-data-dir is not a consensus-store data directory \(no wal\/\)\n$/);
+    expect(run.stdout.match(/NOT_FOUND/g)).toHaveLength(1);
+    expect(run.status).toBe(1);
+  });
+
+  it('prints LOCKED once when another process holds the directory, exit code 1', async () => {
+    const held = join(root, 'held');
+    const log = await openLog({ dir: held });
+    try {
+      const run = cstore('inspect', held);
+      expect(run.stderr).toBe('');
+      expect(run.stdout).toMatch(/^error LOCKED: .*is locked by .*\n$/);
+      expect(run.stdout.match(/LOCKED/g)).toHaveLength(1);
+      expect(run.status).toBe(1);
+    } finally {
+      await log.close();
+    }
   });
 });

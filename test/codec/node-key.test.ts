@@ -138,7 +138,7 @@ describe('ed25519: node:crypto and @noble agree', () => {
     const sig = signEd25519(Uint8Array.of(5), privateKey);
     expect(bothVerify(sig.subarray(1), Uint8Array.of(5), publicKey)).toBe(false);
     expect(bothVerify(sig, Uint8Array.of(5), publicKey.subarray(1))).toBe(false);
-    expect(() => signEd25519(Uint8Array.of(5), privateKey.subarray(1))).toThrow(/INVALID_ARGUMENT/);
+    expect(() => signEd25519(Uint8Array.of(5), privateKey.subarray(1))).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
   });
 });
 

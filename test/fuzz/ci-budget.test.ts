@@ -1,4 +1,4 @@
-// The crash-fuzzing CI budget (issue 5): simulated power cuts over the whole store and real
+// The crash-fuzzing CI budget (docs/fuzzing.md, CI): simulated power cuts over the whole store and real
 // SIGKILLs of a writer child, zero violations allowed. With CI set (.ci/run exports CI=true) it
 // runs the full budget: fixed seeds plus fresh ones (printed) until at least 10,000 simulated
 // crash points, and 200 real kills in a parallel process. Without CI it runs a short smoke

@@ -1,5 +1,5 @@
 /**
- * The single-writer lock (DESIGN D7) in both modes: `flock` (fs-ext, where it loads) and
+ * The single-writer lock (D7, docs/durability.md) in both modes: `flock` (fs-ext, where it loads) and
  * `pidfile`. Scenarios: a second opener in this process, a child process holding the lock, the
  * child killed with SIGKILL, release then relock, stale and reused-pid lock files, the two modes
  * respecting each other, and several processes racing to break one stale lock.

@@ -1,7 +1,7 @@
 /**
  * The audit log merges concurrent calls (logEvent, logByzantineEvent, appendWithEvents, the
  * equivocation batches openStore routes to it) into one log append. The merge is bounded by the
- * log's limits in records AND bytes (DESIGN D2, 6): with small segments or large events a merged
+ * log's limits in records AND bytes (D2 in docs/durability.md; docs/audit.md, Writing): with small segments or large events a merged
  * batch must never exceed `maxBatchBytes` (the WAL would refuse it BATCH_TOO_LARGE and fail every
  * merged caller, even those that fit alone). A call that alone is too big still gets
  * BATCH_TOO_LARGE (or RECORD_TOO_LARGE for one oversize record), and nothing else is harmed.

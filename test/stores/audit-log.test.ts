@@ -70,12 +70,12 @@ describe('AuditLog write path', () => {
   it('checks its options: a public key that is not the private key’s, bad limits, a bad chain id', () => {
     const ctx = { log: MemoryLog.open(), now: () => 1 };
     const ok = { ...nodeKey(1), chainId: AUDIT_CHAIN };
-    expect(() => new AuditLog(ctx, { ...ok, publicKey: nodeKey(2).publicKey })).toThrow(/INVALID_ARGUMENT/);
-    expect(() => new AuditLog(ctx, { ...ok, chainId: '' })).toThrow(/INVALID_ARGUMENT/);
-    expect(() => new AuditLog(ctx, { ...ok, limits: { maxQueryLimit: 0 } })).toThrow(/INVALID_ARGUMENT/);
-    expect(() => new AuditLog(ctx, { ...ok, limits: { defaultQueryLimit: 20_000 } })).toThrow(/INVALID_ARGUMENT/);
-    expect(() => new AuditLog(ctx, { ...ok, limits: { maxEventsPerCall: 2000 } })).toThrow(/INVALID_ARGUMENT/);
-    expect(() => new AuditLog(ctx, null as never)).toThrow(/INVALID_ARGUMENT/);
+    expect(() => new AuditLog(ctx, { ...ok, publicKey: nodeKey(2).publicKey })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    expect(() => new AuditLog(ctx, { ...ok, chainId: '' })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    expect(() => new AuditLog(ctx, { ...ok, limits: { maxQueryLimit: 0 } })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    expect(() => new AuditLog(ctx, { ...ok, limits: { defaultQueryLimit: 20_000 } })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    expect(() => new AuditLog(ctx, { ...ok, limits: { maxEventsPerCall: 2000 } })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    expect(() => new AuditLog(ctx, null as never)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
   });
 
   it('writes vote, evidence and audit entry all or none under a power cut at every I/O call of the batch', async () => {

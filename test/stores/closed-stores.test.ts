@@ -1,5 +1,5 @@
 /**
- * DESIGN 7: once a store is closed, every public method of every store rejects (async) or
+ * Once a store is closed (docs/stores.md, Opening), every public method of every store rejects (async) or
  * throws (sync) CLOSED, and writes nothing. Reached with arguments that would succeed on an
  * open store, including the calls that write nothing when open (a duplicate distribution, the
  * latest round state again, evidence already recorded, a prune that expires nothing): those
@@ -23,7 +23,7 @@ const NODE_KEY = { privateKey: new Uint8Array(32).fill(3) };
 const ME = 'val-1';
 
 /** Methods that are wiring between stores (called by openStore while opening, never by users), not the public API. */
-type Internal = 'apply' | 'setBatchHook' | 'voteBatchExtension' | 'voteBatchEvents' | 'checkSignState' | 'repairBarrierRecord' | 'hasRecordedRepair' | 'checkRepairBarrier';
+type Internal = 'apply' | 'setBatchHook' | 'voteBatchExtension' | 'voteBatchEvents' | 'checkSignState' | 'repairBarrierRecord' | 'hasRecordedRepair' | 'checkRepairBarrier' | 'checkCopy';
 
 /** The names of T's public methods (getters and data properties excluded), wiring excluded. */
 type PublicMethods<T> = Exclude<{ [K in keyof T]: T[K] extends (...args: never[]) => unknown ? K : never }[keyof T], Internal>;
@@ -171,7 +171,7 @@ async function memoryStore(disk: MemoryDisk): Promise<ConsensusStore> {
   return openStoreOnLog(MemoryLog.open(disk), { chainId: TEST_CHAIN_ID, nodeKey: NODE_KEY, identity, signState: 'new-key' });
 }
 
-describe('every method of every store rejects CLOSED after close (DESIGN 7)', () => {
+describe('every method of every store rejects CLOSED after close', () => {
   it('the call table has a function for every public method, each of which exists on its store', async () => {
     const store = await memoryStore(new MemoryDisk());
     for (const [name, { target, calls }] of Object.entries(callsOf(store))) {

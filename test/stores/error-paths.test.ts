@@ -129,7 +129,7 @@ describe('ByzantineEvidenceStore error paths', () => {
       throw new ConsensusStoreError('CLOSED', 'the store is closed');
     });
     const event = { vote: b, outcome: 'equivocation' as const, conflictsWith: [{ id: 1 as Lsn, vote: a, timestamp: a.timestamp, recordedAt: 1 }], recordedAt: 2 };
-    expect(() => failing.voteBatchExtension(event)).toThrow(/CLOSED/);
+    expect(() => failing.voteBatchExtension(event)).toThrow(expect.objectContaining({ code: 'CLOSED' }));
   });
 });
 

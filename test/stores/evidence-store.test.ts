@@ -127,16 +127,16 @@ describe('ByzantineEvidenceStore internals', () => {
     const opened = await openMemoryEvidence(disk);
     const e = equivocationEvidence(a, b, { chainId: TEST_CHAIN_ID, detectedAt: 1, submittedBy: 'x' });
     const wrongId = encodeEvidenceRecord({ id: new Uint8Array(32), evidence: e, status: 'verified', failure: undefined, recordedAt: 1 });
-    expect(() => opened.store.apply({ lsn: 1 as Lsn, kind: wrongId.kind, payload: wrongId.payload })).toThrow(/CORRUPTION/);
-    expect(() => opened.store.apply({ lsn: 2 as Lsn, kind: RecordKind.Evidence, payload: Uint8Array.of(1, 2, 3) })).toThrow(/CORRUPTION/);
-    expect(() => opened.store.apply({ lsn: 3 as Lsn, kind: RecordKind.EvidencePrune, payload: Uint8Array.of(0x90) })).toThrow(/CORRUPTION/);
+    expect(() => opened.store.apply({ lsn: 1 as Lsn, kind: wrongId.kind, payload: wrongId.payload })).toThrow(expect.objectContaining({ code: 'CORRUPTION' }));
+    expect(() => opened.store.apply({ lsn: 2 as Lsn, kind: RecordKind.Evidence, payload: Uint8Array.of(1, 2, 3) })).toThrow(expect.objectContaining({ code: 'CORRUPTION' }));
+    expect(() => opened.store.apply({ lsn: 3 as Lsn, kind: RecordKind.EvidencePrune, payload: Uint8Array.of(0x90) })).toThrow(expect.objectContaining({ code: 'CORRUPTION' }));
     expect(opened.store.size).toBe(0);
     await opened.log.close();
   });
 
   it('refuses bad constructor options', () => {
     const ctx = { log: MemoryLog.open(), now: tickingClock() };
-    expect(() => new ByzantineEvidenceStore(ctx, { chainId: '', publicKeyAt: () => undefined })).toThrow(/INVALID_ARGUMENT/);
-    expect(() => new ByzantineEvidenceStore(ctx, { chainId: 'c', publicKeyAt: 5 as never })).toThrow(/INVALID_ARGUMENT/);
+    expect(() => new ByzantineEvidenceStore(ctx, { chainId: '', publicKeyAt: () => undefined })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    expect(() => new ByzantineEvidenceStore(ctx, { chainId: 'c', publicKeyAt: 5 as never })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
   });
 });

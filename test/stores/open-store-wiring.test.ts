@@ -1,9 +1,10 @@
 /**
- * openStore's issue-4 wiring: the audit log, evidence store and reward history in the one
- * replay pass; the node key (option, key file created with mode 0600, ephemeral for a keyless
- * openStoreOnLog); entry 0 and the StoreRepaired entry written after replay; evidence keys from
- * `validators.publicKeyAt`; the evidence's `submittedBy`; CLOSED after close. Also the
- * FileSystem's `fileMode` at creation (real and simulated) and `ValidatorRegistry.publicKeyAt`.
+ * openStore's wiring of the accountability stores: the audit log, evidence store and reward
+ * history in the one replay pass; the node key (option, key file created with mode 0600,
+ * ephemeral for a keyless openStoreOnLog); entry 0 and the StoreRepaired entry written after
+ * replay; evidence keys from `validators.publicKeyAt`; the evidence's `submittedBy`; CLOSED
+ * after close. Also the FileSystem's `fileMode` at creation (real and simulated) and
+ * `ValidatorRegistry.publicKeyAt`.
  */
 import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -173,7 +174,7 @@ describe('openStore: the accountability stores', () => {
     await expectCode(store.validators.updateStake('val-1', 5n, 1), 'CLOSED');
     await expectCode(store.validators.updateStatus('val-1', 'jailed', 1, 'x'), 'CLOSED');
     await expectCode(store.validators.recordSlash({ validatorId: 'val-1', height: 1, amount: 1n, reason: 'x' }), 'CLOSED');
-    expect(() => store.validators.publicKeyAt('val-1', 1)).toThrow(/CLOSED/);
+    expect(() => store.validators.publicKeyAt('val-1', 1)).toThrow(expect.objectContaining({ code: 'CLOSED' }));
   });
 });
 
@@ -297,8 +298,8 @@ describe('ValidatorRegistry.publicKeyAt', () => {
     const copy = store.validators.publicKeyAt('val-1', 10);
     copy?.fill(0);
     expect(store.validators.publicKeyAt('val-1', 10)).toEqual(key);
-    expect(() => store.validators.publicKeyAt('', 1)).toThrow(/INVALID_ARGUMENT/);
-    expect(() => store.validators.publicKeyAt('val-1', -1)).toThrow(/INVALID_ARGUMENT/);
+    expect(() => store.validators.publicKeyAt('', 1)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    expect(() => store.validators.publicKeyAt('val-1', -1)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
     await store.close();
   });
 });

@@ -1,4 +1,4 @@
-// The sign guard's rules (DESIGN D8, CometBFT privval adapted to global rounds): every
+// The sign guard's rules (D8 in docs/durability.md, CometBFT privval adapted to global rounds): every
 // regression and conflict case, signature reuse, persistence before release, the
 // fresh-directory guard, and survival across reopen. Runs on the in-memory log.
 import { describe, expect, it } from 'vitest';

@@ -1,4 +1,4 @@
-// Bad input (DESIGN 9): fast-check arbitraries of wrong types and out-of-range values for every
+// Bad input: fast-check arbitraries of wrong types and out-of-range values for every
 // method of the vote store and the sign guard. Each must reject with a typed INVALID_ARGUMENT,
 // write nothing (the log's nextLsn is unchanged), and leave the store usable.
 import fc from 'fast-check';

@@ -1,4 +1,4 @@
-// Model-based test of VoteStore (DESIGN 9): random sequences of appends (new, duplicate,
+// Model-based test of VoteStore: random sequences of appends (new, duplicate,
 // equivocating), finalization marks, close/reopen and power cuts with an append in flight, run
 // against a plain in-memory model; after every step every query must agree with the model.
 // fast-check prints the seed and the shrunk command list of a failure, for replay.

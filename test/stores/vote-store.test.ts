@@ -101,7 +101,7 @@ describe('VoteStore internals', () => {
     const disk = new MemoryDisk();
     const first = await open(disk);
     await first.votes.appendVote(makeVote());
-    await first.log.append([{ kind: 199, payload: Uint8Array.of(1) }]); // a kind no store owns (RewardDistribution is owned since issue 4)
+    await first.log.append([{ kind: 199, payload: Uint8Array.of(1) }]); // a kind no store owns (70, RewardDistribution, is owned by the reward history)
     await first.close();
     const second = await open(disk);
     expect(second.replay.records).toBe(2);
