@@ -13,10 +13,10 @@ import { openLog } from '../../src/log/wal.ts';
 import { openStore, openStoreOnLog, type ConsensusStore } from '../../src/store.ts';
 import { AUDIT_CHAIN, nodeKey } from '../support/audit-test-log.ts';
 import { privateKeyFor, TEST_CHAIN_ID } from '../support/evidence-test-log.ts';
+import { storeHarness } from '../support/store-backends.ts';
 import { auditLogConformance, type AuditHarness } from './audit-log.conformance.ts';
 import { evidenceStoreConformance, type EvidenceHarness } from './evidence-store.conformance.ts';
 import { rewardHistoryConformance, type RewardHistoryHarness } from './reward-history.conformance.ts';
-import type { StoreHarness } from './support.ts';
 
 const DIR = '/data';
 const SEGMENT_SIZE = 1024 * 1024;
@@ -32,29 +32,8 @@ function opener(chainId: string): Opener {
 
 let seed = 100;
 
-/**
- * A harness over `store` on `disk`: `view` picks the suite's own fields; writes are seen through
- * the store's log, and a reopen closes the store and opens `disk` again with `open`.
- */
-function harnessOn<H extends StoreHarness<H>>(
-  store: ConsensusStore,
-  disk: SimulatedDisk,
-  open: Opener,
-  view: (store: ConsensusStore, disk: SimulatedDisk) => Omit<H, keyof StoreHarness<H>>,
-): H {
-  return {
-    ...view(store, disk),
-    nextLsn: () => store.log.nextLsn,
-    reopen: async () => {
-      await store.close();
-      return harnessOn(await open(disk), disk, open, view);
-    },
-    close: () => store.close(),
-  } as unknown as H; // H is exactly its view plus these three: TypeScript cannot see that for a generic H.
-}
-
 function auditHarness(store: ConsensusStore, disk: SimulatedDisk, open: Opener): AuditHarness {
-  return harnessOn<AuditHarness>(store, disk, open, (s, d) => ({ audit: s.audit, publicKey: s.audit.publicKey, fs: d.fs() }));
+  return storeHarness<AuditHarness>(store, () => open(disk), (s) => ({ audit: s.audit, publicKey: s.audit.publicKey, fs: disk.fs() }));
 }
 
 auditLogConformance('openStore, WAL on the simulated disk (entry 0 written at open)', async () => {
@@ -76,7 +55,7 @@ auditLogConformance('openStoreOnLog, WAL on the simulated disk', async () => {
 });
 
 function evidenceHarness(store: ConsensusStore, disk: SimulatedDisk, open: Opener): EvidenceHarness {
-  return harnessOn<EvidenceHarness>(store, disk, open, (s) => ({ store: s.evidence, chainId: TEST_CHAIN_ID }));
+  return storeHarness<EvidenceHarness>(store, () => open(disk), (s) => ({ store: s.evidence, chainId: TEST_CHAIN_ID }));
 }
 
 evidenceStoreConformance('openStore, WAL on the simulated disk, keys from the registry', async () => {
@@ -92,7 +71,7 @@ evidenceStoreConformance('openStore, WAL on the simulated disk, keys from the re
 });
 
 function rewardHarness(store: ConsensusStore, disk: SimulatedDisk, open: Opener): RewardHistoryHarness {
-  return harnessOn<RewardHistoryHarness>(store, disk, open, (s) => ({ history: s.rewards }));
+  return storeHarness<RewardHistoryHarness>(store, () => open(disk), (s) => ({ history: s.rewards }));
 }
 
 rewardHistoryConformance('openStore, WAL on the simulated disk', async () => {

@@ -1,6 +1,6 @@
 /**
- * Runs the ByzantineEvidenceStore conformance suite on the in-memory log. The WAL backend runs
- * the same suite from its own test file once the engine is wired into openStore.
+ * Runs the ByzantineEvidenceStore conformance suite on the in-memory log. The WAL run (through
+ * openStore on the simulated disk, keys from the registry) is in accountability-stores.test.ts.
  */
 import { memoryEvidenceHarness } from '../support/evidence-test-log.ts';
 import { evidenceStoreConformance } from './evidence-store.conformance.ts';

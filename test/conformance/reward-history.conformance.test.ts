@@ -1,6 +1,6 @@
 /**
- * Runs the RewardHistory conformance suite on the in-memory log. The WAL backend runs the same
- * suite from its own test file once the engine is wired into openStore.
+ * Runs the RewardHistory conformance suite on the in-memory log. The WAL run (through openStore
+ * on the simulated disk) is in accountability-stores.test.ts.
  */
 import { memoryRewardHarness } from '../support/evidence-test-log.ts';
 import { rewardHistoryConformance } from './reward-history.conformance.ts';

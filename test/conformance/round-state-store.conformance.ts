@@ -10,7 +10,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { isStoreError } from '../../src/errors.ts';
 import type { RoundState, RoundStateStoreApi } from '../../src/stores/round-types.ts';
-import { callMethod, expectCode, expectEveryInvalid, harnessRunner, junkWith, type StoreHarness } from './support.ts';
+import { callMethod, expectCode, expectEveryInvalid, harnessRunner, junkWith, propertySeed, type StoreHarness } from './support.ts';
 
 /** Other suites and store tests import the error check from here. */
 export { expectCode };
@@ -268,7 +268,7 @@ export function roundStateStoreConformance(name: string, open: () => Promise<Rou
           ),
           ([method, ...args]) => callMethod(h.rounds, method, args),
           () => h.nextLsn(),
-          { numRuns: 300 },
+          { seed: propertySeed('ROUNDS_SEED', `round-state bad-input property (${name})`), numRuns: 300 },
         );
         await h.rounds.saveRoundState(roundState(1, 2));
         expect((await h.rounds.loadRoundState())?.state.round).toBe(2);
