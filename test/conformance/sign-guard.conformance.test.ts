@@ -1,0 +1,43 @@
+/**
+ * Runs the SignGuard conformance suite on every backend: the write-ahead log through
+ * `openStore` on real files in a temporary directory and on the simulated disk, and the
+ * in-memory log through `openStoreOnLog` (test/support/store-backends.ts). Each reopen closes the
+ * store and opens the same directory or disk again with the sign options the suite asks for.
+ */
+import type { ConsensusStore } from '../../src/store.ts';
+import { memoryBackend, walBackends, type StoreMedium, type StoreOverrides } from '../support/store-backends.ts';
+import { SIGN_IDENTITY, signGuardConformance, type SignGuardHarness, type SignOpenOptions } from './sign-guard.conformance.ts';
+
+const CHAIN = 'sign-guard-chain';
+
+/** The suite's sign options as `openStore` options. */
+function signOptions(o: SignOpenOptions): StoreOverrides {
+  return {
+    ...(o.withIdentity === false ? {} : { identity: SIGN_IDENTITY }),
+    ...(o.signState === undefined ? {} : { signState: o.signState }),
+    ...(o.allowFreshSignState === undefined ? {} : { allowFreshSignState: o.allowFreshSignState }),
+    ...(o.importWatermark === undefined ? {} : { importWatermark: o.importWatermark }),
+  };
+}
+
+function signHarness(medium: StoreMedium, store: ConsensusStore): SignGuardHarness {
+  const reopenWith = async (options: SignOpenOptions): Promise<SignGuardHarness> => {
+    await store.close();
+    return signHarness(medium, await medium.open(signOptions(options)));
+  };
+  return {
+    guard: store.signGuard,
+    chainId: CHAIN,
+    nextLsn: () => store.log.nextLsn,
+    reopen: () => reopenWith({}),
+    reopenWith,
+    close: () => store.close(),
+  };
+}
+
+for (const backend of [...walBackends(CHAIN, 'sign-guard'), memoryBackend(CHAIN)]) {
+  signGuardConformance(`openStore, ${backend.name}`, async (options) => {
+    const medium = backend.medium();
+    return signHarness(medium, await medium.open(signOptions(options)));
+  });
+}
