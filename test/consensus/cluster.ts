@@ -1,18 +1,23 @@
 /**
  * Test support: N engines on a simulated network, each on a storage port the test chooses
- * (memory port by default), with helpers to wait for heights, restart a node, and read back
- * what every node stored.
+ * (memory port by default; `storeStorage` gives ports over `openStore`'s stores on a backend of
+ * test/support/store-backends.ts), with helpers to wait for heights, restart a node, and read
+ * back what every node stored.
  */
 import { sha256 } from '@noble/hashes/sha2.js';
 import { publicKeyOf } from '../../src/codec/vote-sign.ts';
+import { sinksFromStores } from '../../src/consensus/accountability-sinks.ts';
 import { createEquivocator } from '../../src/consensus/byzantine.ts';
 import { ConsensusEngine } from '../../src/consensus/engine.ts';
 import { MemoryStoragePort, MemoryStorageState } from '../../src/consensus/memory-storage.ts';
 import { SimNetwork } from '../../src/consensus/sim-network.ts';
+import { StoreStoragePort } from '../../src/consensus/store-adapter.ts';
 import type { ConsensusStoragePort } from '../../src/consensus/storage-port.ts';
+import type { ConsensusStore } from '../../src/store.ts';
 import type { TimeoutConfig } from '../../src/consensus/timeouts.ts';
 import type { EngineEvent } from '../../src/consensus/types.ts';
 import { ValidatorSet } from '../../src/consensus/validator-set.ts';
+import type { StoreBackend, StoreMedium } from '../support/store-backends.ts';
 
 export const CHAIN_ID = 'test-chain';
 
@@ -138,4 +143,35 @@ export class Cluster {
 /** The memory state of a node using the default storage. */
 export function memoryState(node: ClusterNode): MemoryStorageState {
   return (node.storage as MemoryStoragePort).state;
+}
+
+/** Nodes' storage over `openStore`'s stores: the factory for `ClusterOptions.storage`, and each node's store and medium. */
+export interface StoreStorage {
+  readonly storage: NonNullable<ClusterOptions['storage']>;
+  /** The store each node's port is on (the latest one opened). */
+  readonly stores: Map<string, ConsensusStore>;
+  /** Each node's data, to reopen its store after the cluster stopped. */
+  readonly media: Map<string, StoreMedium>;
+}
+
+/**
+ * Storage as the devnet builds it (src/cli/devnet-node.ts), on one fresh medium of `backend` per
+ * node: the store opened with the node's identity (`new-key`), the `n` cluster validators
+ * registered at height 0, and the port's accountability sinks on the same store's audit log,
+ * evidence store and reward history.
+ */
+export function storeStorage(backend: StoreBackend, n: number): StoreStorage {
+  const stores = new Map<string, ConsensusStore>();
+  const media = new Map<string, StoreMedium>();
+  const storage = async (id: string, privateKey: Uint8Array): Promise<ConsensusStoragePort> => {
+    const medium = backend.medium();
+    const store = await medium.open({ identity: { validatorId: id, privateKey }, signState: 'new-key' });
+    for (let i = 0; i < n; i++) {
+      await store.validators.registerValidator({ id: `v${i}`, publicKey: publicKeyOf(keyOf(i)), stake: 100n }, 0);
+    }
+    stores.set(id, store);
+    media.set(id, medium);
+    return new StoreStoragePort(store, CHAIN_ID, sinksFromStores(store, id));
+  };
+  return { storage, stores, media };
 }
