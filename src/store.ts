@@ -36,6 +36,7 @@ import { RewardHistory } from './stores/reward-history.ts';
 import { RoundStateStore } from './stores/round-state-store.ts';
 import type { RoundStateStoreOptions } from './stores/round-types.ts';
 import { SignGuard } from './stores/sign-guard.ts';
+import { openSignStateFile, type WatermarkCopy } from './stores/sign-state-file.ts';
 import type { SignIdentity, SignState } from './stores/sign-guard.ts';
 import { ValidatorRegistry } from './stores/validator-registry.ts';
 import { VoteStore } from './stores/vote-store.ts';
@@ -159,14 +160,17 @@ export async function openStore(options: OpenStoreOptions): Promise<ConsensusSto
   const fs = options.fs ?? defaultFileSystem();
   const log = await openLog({ ...logExtra, dir, fs, ...(options.durability === undefined ? {} : { durability: options.durability }) });
   let nodeKey: NodeKey;
+  let signCopy: WatermarkCopy | undefined;
   try {
     // After openLog: the directory exists and this process holds its lock (D7).
     nodeKey = givenKey ?? (await loadOrCreateNodeKey(fs, keyFile)).key;
+    // The sign guard's second copy of its watermark, for a store that signs.
+    if (o.identity !== undefined) signCopy = await openSignStateFile(fs, dir);
   } catch (err) {
     await log.close().catch(() => undefined);
     throw err;
   }
-  return openWith(log, options, { nodeKey, fs });
+  return openWith(log, options, { nodeKey, fs, ...(signCopy === undefined ? {} : { signCopy }) });
 }
 
 /**
@@ -186,6 +190,8 @@ interface OpenEnv {
   readonly nodeKey?: NodeKey;
   /** The file system of the data directory (for `audit.export`). */
   readonly fs?: FileSystem;
+  /** The sign guard's second copy of its watermark (`<dir>/SIGNSTATE`); closed with the store. */
+  readonly signCopy?: WatermarkCopy;
 }
 
 async function openWith(log: Log, options: StoreOptions, env: OpenEnv): Promise<ConsensusStore> {
@@ -193,6 +199,7 @@ async function openWith(log: Log, options: StoreOptions, env: OpenEnv): Promise<
     return await buildStores(log, options, env);
   } catch (err) {
     await log.close().catch(() => undefined);
+    await env.signCopy?.close().catch(() => undefined);
     throw err;
   }
 }
@@ -221,7 +228,11 @@ async function buildStores(log: Log, options: StoreOptions, env: OpenEnv): Promi
   const ctx: StoreContext = { log, now };
 
   // First: it checks the identity, whose validator id is the default `nodeId`.
-  const signGuard = new SignGuard(ctx, { chainId, ...(options.identity === undefined ? {} : { identity: options.identity }) });
+  const signGuard = new SignGuard(ctx, {
+    chainId,
+    ...(options.identity === undefined ? {} : { identity: options.identity }),
+    ...(env.signCopy === undefined ? {} : { copy: env.signCopy }),
+  });
   if (o.fs !== undefined) checkObject('options.fs', o.fs);
   const exportFs = env.fs ?? options.fs;
   const audit = new AuditLog(ctx, {
@@ -257,13 +268,14 @@ async function buildStores(log: Log, options: StoreOptions, env: OpenEnv): Promi
   if (options.importWatermark !== undefined) await signGuard.importWatermark(options.importWatermark);
   signGuard.checkSignState(signState, allowFresh);
   signGuard.checkRepairBarrier(allowFresh);
+  signGuard.checkCopy();
   // Entry 0 of a new chain ("recorded at first open"); INVALID_ARGUMENT when the chain records
   // another node key. With the ephemeral key of a keyless `openStoreOnLog` it is written with
   // the first audit batch instead, so that opening a test log writes nothing.
   if (env.nodeKey !== undefined || o.nodeKey !== undefined) await audit.recordNodeKey();
 
   let closing: Promise<void> | undefined;
-  const close = (): Promise<void> => (closing ??= log.close());
+  const close = (): Promise<void> => (closing ??= log.close().finally(() => env.signCopy?.close()));
   return { votes, signGuard, rounds, recovery, validators, audit, evidence, rewards, log, replay, close, [Symbol.asyncDispose]: close };
 }
 

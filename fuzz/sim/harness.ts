@@ -11,6 +11,9 @@ import { isStoreError } from '../../src/errors.ts';
 import { Prng } from '../../src/io/prng.ts';
 import { SimulatedDisk } from '../../src/io/sim-disk.ts';
 import { openStore, type ConsensusStore } from '../../src/store.ts';
+import { decodeSignStateSlot, SLOT_BYTES } from '../../src/codec/sign-state-slot.ts';
+import { SIGN_STATE_FILE } from '../../src/stores/sign-state-file.ts';
+import { SIGN_STEPS, type SignWatermark } from '../../src/stores/vote-types.ts';
 import { FUZZ_CHAIN_ID, keyOf, OWN_ID } from '../keys.ts';
 import type { Tally } from '../report.ts';
 import { checkStore } from './check.ts';
@@ -56,6 +59,7 @@ export class SimRun {
       identity: { privateKey: keyOf(OWN_ID).privateKey, validatorId: OWN_ID },
       signState: model.lastRelease === undefined ? 'new-key' : 'existing-key',
       allowFreshSignState: this.allowFresh,
+      ...(this.allowFresh ? copiedWatermark(this.disk) : {}),
       now: this.workload.clock.now,
       log: { segmentSize: this.segmentSize, repair },
     });
@@ -157,4 +161,17 @@ export class SimRun {
 export function describe(err: unknown): string {
   if (isStoreError(err)) return `${err.code}: ${err.message}`;
   return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+}
+
+/**
+ * After an explicit repair the operator imports the key's watermark; the sign guard's own copy
+ * (SIGNSTATE, read here as an operator's tool would) holds the newest one this node signed.
+ */
+function copiedWatermark(disk: SimulatedDisk): { importWatermark?: SignWatermark } {
+  const bytes = disk.readDurableNow(`${SIM_DIR}/${SIGN_STATE_FILE}`);
+  if (bytes === undefined) return {};
+  const slots = [decodeSignStateSlot(bytes, 0), decodeSignStateSlot(bytes, SLOT_BYTES)].filter((s) => s !== undefined);
+  const newest = slots.sort((a, b) => b.sequence - a.sequence)[0];
+  if (newest === undefined) return {};
+  return { importWatermark: { height: newest.height, round: newest.round, step: SIGN_STEPS[newest.step - 1]! } };
 }

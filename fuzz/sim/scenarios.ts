@@ -8,9 +8,12 @@
  *   reject), keep answering reads, and reopen with every acknowledged write;
  * - `enospc`: the disk fills (D6): writes reject DISK_FULL without poisoning, and work again
  *   once space is freed;
- * - `corrupt`: bits flipped or bytes overwritten in a sealed segment: the open must fail with
- *   CORRUPTION naming file and offset (never return damaged data); `repair: true` then cuts,
- *   sometimes with a power cut in the middle of the repair, and keeps everything before.
+ * - `corrupt`: after a clean close or a power cut, bits flipped or bytes overwritten in a
+ *   segment that holds data, the newest one and its last batch included: the open must fail
+ *   with CORRUPTION naming file and offset (never return damaged data), or, where the damage
+ *   fell on bytes nothing acknowledged (a torn tail), open with every acknowledged write;
+ *   `repair: true` then cuts, sometimes with a power cut in the middle of the repair, and keeps
+ *   everything before.
  *
  * They must never decide anything from a clock or `Math.random`: a seed replays a run exactly.
  */
@@ -173,8 +176,8 @@ async function enospcScenario(run: SimRun): Promise<void> {
   await run.close();
 }
 
-/** Segment files holding committed data that a later segment follows (sealed), with their data end. */
-function sealedSegments(run: SimRun): { path: string; end: number }[] {
+/** Segment files holding data, oldest first, with their data end (the last one is the newest). */
+function dataSegments(run: SimRun): { path: string; end: number }[] {
   const segs = run.disk.listFiles().filter((p) => p.startsWith(`${SIM_DIR}/wal/`) && p.endsWith('.wal')).sort();
   const withData = segs.map((path) => {
     const bytes = run.disk.readDurableNow(path) ?? new Uint8Array();
@@ -182,25 +185,46 @@ function sealedSegments(run: SimRun): { path: string; end: number }[] {
     while (end > 0 && bytes[end - 1] === 0) end--;
     return { path, end };
   });
-  const lastWithData = withData.reduce((acc, s, i) => (s.end > 32 ? i : acc), -1);
-  return withData.slice(0, Math.max(0, lastWithData)).filter((s) => s.end > 32);
+  return withData.filter((s) => s.end > 32);
 }
 
 async function corruptScenario(run: SimRun): Promise<void> {
   if (!(await start(run))) return;
   for (let i = run.prng.int(3, 6); i > 0; i--) await runWaves(run, 1);
-  await run.close();
-  const sealed = sealedSegments(run);
-  if (sealed.length === 0) {
-    run.tally.fault('corrupt:no-sealed-segment');
+  const cleanClose = run.prng.bool();
+  if (cleanClose) {
+    await run.close();
+    run.tally.fault('corrupt:after-clean-close');
+  } else {
+    // A power cut with the last wave's batches possibly in flight: the newest batch on disk
+    // may be whole (acknowledged or not) or torn.
+    const calls = run.workload.wave();
+    for (let t = run.prng.int(0, 40); t > 0; t--) await Promise.resolve();
+    run.cut('before-corrupt');
+    await run.settle(calls, 'wave cut before the damage');
+    await run.dropStore();
+    run.tally.fault('corrupt:after-power-cut');
+  }
+  const segments = dataSegments(run);
+  if (segments.length === 0) {
+    run.tally.fault('corrupt:no-data-segment');
     return;
   }
-  const target = run.prng.pick(sealed);
-  const offset = run.prng.int(0, target.end - 1);
+  const newest = segments[segments.length - 1]!;
+  // Half the time the newest segment's last batch (its last 600 bytes), where a torn write can
+  // also be: rot there must not pass for a tear.
+  const inTail = run.prng.bool();
+  const target = inTail ? newest : run.prng.pick(segments);
+  const offset = inTail ? run.prng.int(Math.max(0, newest.end - 600), newest.end - 1) : run.prng.int(0, target.end - 1);
+  if (inTail) run.tally.fault('corrupt:newest-batch');
   const manifest = await readManifest(run.disk.fs(), SIM_DIR);
   const segId = Number(target.path.slice(-20, -4));
-  const segFirstLsn = manifest?.sealed.find((s) => s.id === segId)?.firstLsn ?? 1;
-  if (run.prng.bool()) {
+  const sealedEntry = manifest?.sealed.find((s) => s.id === segId);
+  const lastSealed = manifest?.sealed[manifest.sealed.length - 1];
+  const segFirstLsn = sealedEntry?.firstLsn ?? (lastSealed === undefined ? (manifest?.baseLsn ?? 1) : lastSealed.lastLsn + 1);
+  // Garbage over several bytes of the newest batch after a power cut can destroy its commit
+  // marker and pass for a torn write (docs/durability.md, D5): only single flips there.
+  if (run.prng.bool() || (inTail && !cleanClose)) {
     run.disk.flipBit(target.path, offset);
     run.tally.fault('bit-flip');
   } else {
@@ -216,7 +240,7 @@ async function corruptScenario(run: SimRun): Promise<void> {
     await run.close();
     return;
   } catch (err) {
-    if (!isStoreError(err, 'CORRUPTION')) run.problems.push(`damaged sealed segment: open failed with ${describe(err)}, not CORRUPTION`);
+    if (!isStoreError(err, 'CORRUPTION')) run.problems.push(`damaged segment: open failed with ${describe(err)}, not CORRUPTION`);
     else if (err.location === undefined || !err.location.file.endsWith('.wal')) {
       run.problems.push(`CORRUPTION without the damaged file's location: ${describe(err)} (damage in ${target.path} at ${offset})`);
     } else if (err.location.file !== target.path) {

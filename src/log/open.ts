@@ -284,7 +284,7 @@ class Recovery {
       return this.#damage({ segmentId: entry.id, offset, problem, walk: { entry, result, handle } });
     }
     const firstBad = result.damage?.offset ?? cut;
-    if (inspection.nonZeroEnd > cut && (await wholeBatchDamaged(handle, entry.capacity, cut, result.nextLsn, firstBad, inspection.nonZeroEnd))) {
+    if (inspection.nonZeroEnd > cut && (await wholeBatchDamaged(handle, entry.capacity, cut, result.nextLsn, firstBad, inspection.nonZeroEnd, this.#options.maxBatchBytes))) {
       const problem = `${result.damage?.problem ?? 'unwritten record header'} in a batch whose commit marker was written (damage, not a torn write)`;
       return this.#damage({ segmentId: entry.id, offset: firstBad, problem, walk: { entry, result, handle } });
     }

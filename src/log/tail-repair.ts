@@ -14,10 +14,10 @@
  *
  * Torn or rotten. A torn write leaves whole sectors unwritten, and past the cut an unwritten
  * sector is zero (segments are created zero-filled, and every open wipes what follows its cut).
- * So the batch that starts at the cut was written whole when its own commit marker stands at
- * its end (intact, or one bit away from the marker it must be) and no sector's share of the
- * batch at or after the first bad record is zero: its checksum failure is damage to written
- * bytes (rot), and the batch may have been acknowledged, so it is CORRUPTION, never a cut
+ * So the batch that starts at the cut was written whole when its own commit marker (intact, or
+ * one bit away from the marker it must be) stands after it and no sector's share of the batch
+ * at or after the first bad record is zero: its checksum failure is damage to written bytes
+ * (rot), and the batch may have been acknowledged, so it is CORRUPTION, never a cut
  * (`wholeBatchDamaged`). The limits are in docs/durability.md (D5).
  *
  * This file must never cut anything before the cut offset it is given, and never report a
@@ -93,14 +93,16 @@ export const SECTOR_BYTES = 512;
 
 /**
  * Whether the batch that starts at `cut` was written whole and has since been damaged (see the
- * file comment): its commit marker ends at `nonZeroEnd`, and no sector's share of the batch
- * from the sector holding `firstBad` on is all zero.
+ * file comment): its own commit marker (intact or one bit off) stands after it, whatever follows
+ * (the torn remains of a later batch may), and no sector's share of the batch, from the sector
+ * holding `firstBad` to the end of the marker, is all zero.
  *
  * @param cut - 8-aligned offset where the committed data ends (0: the segment's first batch,
  *   whose records start after the segment header).
  * @param lsnAtCut - the LSN of the batch's first record.
  * @param firstBad - offset of the first record (or header) the walk could not accept.
  * @param nonZeroEnd - offset just past the last non-zero 8-byte word after the cut.
+ * @param maxBatchBytes - the largest batch the log writes (bounds the search for the marker).
  */
 export async function wholeBatchDamaged(
   handle: FileHandle,
@@ -109,23 +111,34 @@ export async function wholeBatchDamaged(
   lsnAtCut: number,
   firstBad: number,
   nonZeroEnd: number,
+  maxBatchBytes: number,
 ): Promise<boolean> {
   const recordsStart = cut === 0 ? SEGMENT_HEADER_BYTES : cut;
-  const markerAt = nonZeroEnd - COMMIT_RECORD_BYTES;
-  // Markers count bytes in a u32; no batch is larger (the options bound it far lower).
-  if (markerAt < recordsStart + RECORD_HEADER_BYTES || markerAt - recordsStart > 0xffff_ffff) return false;
-  const reader = new ChunkReader(handle, capacity, Math.max(nonZeroEnd - cut, 8));
-  if (!(await reader.ensure(cut, nonZeroEnd - cut))) return false;
+  const searchEnd = Math.min(nonZeroEnd, recordsStart + maxBatchBytes);
+  if (searchEnd - recordsStart < RECORD_HEADER_BYTES + COMMIT_RECORD_BYTES) return false;
+  const reader = new ChunkReader(handle, capacity, Math.max(searchEnd - cut, 8));
+  if (!(await reader.ensure(cut, searchEnd - cut))) return false;
+  const bytes = reader.bytes;
   const at = (offset: number): number => offset - reader.start;
-  if (!isOwnMarker(reader.bytes.subarray(at(markerAt), at(nonZeroEnd)), markerAt - recordsStart, lsnAtCut)) return false;
-  // A sector the write never reached: its share of the batch is zero. Only sectors from the one
-  // holding the first bad record on can explain that record's failure.
-  for (let s = Math.floor(firstBad / SECTOR_BYTES) * SECTOR_BYTES; s < nonZeroEnd; s += SECTOR_BYTES) {
-    const from = Math.max(s, cut);
-    const to = Math.min(s + SECTOR_BYTES, nonZeroEnd);
-    if (isZero(reader.bytes, at(from), at(to))) return false;
+  for (let m = recordsStart + RECORD_HEADER_BYTES; m + COMMIT_RECORD_BYTES <= searchEnd; m += 8) {
+    const slot = bytes.subarray(at(m), at(m + COMMIT_RECORD_BYTES));
+    if (!looksLikeMarker(slot) || !isOwnMarker(slot, m - recordsStart, lsnAtCut)) continue;
+    const end = m + COMMIT_RECORD_BYTES;
+    // A sector the write never reached would be zero; only sectors from the one holding the
+    // first bad record on can explain that record's failure.
+    for (let s = Math.floor(firstBad / SECTOR_BYTES) * SECTOR_BYTES; s < end; s += SECTOR_BYTES) {
+      if (isZero(bytes, at(Math.max(s, cut)), at(Math.min(s + SECTOR_BYTES, end)))) return false;
+    }
+    return true;
   }
-  return true;
+  return false;
+}
+
+/** The fixed bytes of a commit marker's header (length 8, kind 200, zero flags and reserved), within one bit. */
+function looksLikeMarker(slot: Uint8Array): boolean {
+  let bits = popcount((slot[0]! ^ COMMIT_PAYLOAD_BYTES) & 0xff) + popcount(slot[8]! ^ COMMIT_KIND);
+  for (const i of [1, 2, 3, 9, 10, 11, 12, 13, 14, 15]) bits += popcount(slot[i]!);
+  return bits <= 1;
 }
 
 /**
@@ -147,13 +160,13 @@ function isOwnMarker(slot: Uint8Array, batchBytes: number, firstLsn: number): bo
 
 function bitsApart(a: Uint8Array, b: Uint8Array): number {
   let bits = 0;
-  for (let i = 0; i < a.length; i++) {
-    let x = (a[i]! ^ b[i]!) & 0xff;
-    while (x !== 0) {
-      bits += x & 1;
-      x >>>= 1;
-    }
-  }
+  for (let i = 0; i < a.length; i++) bits += popcount((a[i]! ^ b[i]!) & 0xff);
+  return bits;
+}
+
+function popcount(byte: number): number {
+  let bits = 0;
+  for (let x = byte; x !== 0; x >>>= 1) bits += x & 1;
   return bits;
 }
 

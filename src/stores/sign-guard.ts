@@ -9,7 +9,9 @@
  *   timestamp (the earlier vote is re-released, never a second one); anything else is CONFLICT;
  *   a watermark without sign bytes (imported) is CONFLICT; an entry without its signature is
  *   CORRUPTION;
- * - a new signature is persisted (the log's append resolved) before it is returned.
+ * - a new signature is persisted (the log's append resolved) before it is returned, and so is
+ *   the second copy of the watermark (`sign-state-file.ts`), when the guard has one: a log that
+ *   later loses its newest sign record cannot lower the watermark unnoticed (`checkCopy`).
  *
  * It must never: release a signature that is not durable, sign twice for one (height, round,
  * step) with different sign bytes, run two sign requests concurrently, or treat a missing
@@ -34,6 +36,7 @@ import { decodeRepairBarrier, decodeSignGuardRecord, encodeRepairBarrier, encode
 import type { LogRecord, RecordInput } from '../log/types.ts';
 import { checkBytes, checkObject, checkOneOf, checkSafeUint, checkU32 } from '../validate.ts';
 import type { RecordApplier, StoreContext } from './context.ts';
+import type { WatermarkCopy } from './sign-state-file.ts';
 import { ED25519_KEY_BYTES, SIGN_STEPS } from './vote-types.ts';
 import type { SignedProposal, SignStep, SignWatermark, UnsignedProposal, UnsignedVote, ValidatorVote } from './vote-types.ts';
 
@@ -59,6 +62,8 @@ export interface SignGuardOptions {
   readonly chainId: string;
   /** Absent: the guard replays watermarks but refuses to sign (INVALID_ARGUMENT). */
   readonly identity?: SignIdentity;
+  /** The second copy of the identity's watermark (openStore: `<dir>/SIGNSTATE`); none for a bare log. */
+  readonly copy?: WatermarkCopy;
 }
 
 /** What the guard holds for one key: the last signed or imported (height, round, step). */
@@ -113,6 +118,7 @@ export class SignGuard implements RecordApplier {
   private readonly chainId: string;
   private readonly identity: { privateKey: Uint8Array; publicKey: Uint8Array; validatorId: string; keyHex: string } | undefined;
   private readonly states = new Map<string, KeyState>();
+  private readonly copy: WatermarkCopy | undefined;
   private tail: Promise<unknown> = Promise.resolve();
 
   /** @throws ConsensusStoreError INVALID_ARGUMENT on a bad chain id or identity. */
@@ -120,6 +126,7 @@ export class SignGuard implements RecordApplier {
     this.ctx = ctx;
     const o = checkObject('options', options);
     this.chainId = checkChainId('chainId', o.chainId);
+    this.copy = options.copy;
     if (o.identity === undefined) {
       this.identity = undefined;
       return;
@@ -197,6 +204,7 @@ export class SignGuard implements RecordApplier {
       const payload = encodeSignGuardImport({ publicKey: identity.publicKey, height, round, step });
       const [lsn] = await this.ctx.log.append([{ kind: RecordKind.SignGuardImport, payload }]);
       this.apply({ lsn: lsn as NonNullable<typeof lsn>, kind: RecordKind.SignGuardImport, payload });
+      await this.syncCopy(identity);
       return this.watermark() as SignWatermark;
     });
   }
@@ -213,6 +221,28 @@ export class SignGuard implements RecordApplier {
       'FRESH_SIGN_STATE',
       'this data directory has no sign watermark for a key that may have signed before: pass signState "new-key" if it never signed, importWatermark to carry its watermark over, or allowFreshSignState to accept the risk',
       { details: { publicKey: this.identity.keyHex } },
+    );
+  }
+
+  /**
+   * The copy guard, run by openStore after `checkSignState` (and after an `importWatermark`
+   * option was recorded): a second copy of the key's watermark above the log's means the log
+   * lost its newest sign record (damage, a cut, a restored older log). Never resolved to the
+   * lower value: refused until a watermark at least as high as the copy is imported.
+   * `allowFreshSignState` does not lift it.
+   * @throws FRESH_SIGN_STATE.
+   */
+  checkCopy(): void {
+    const copied = this.copiedFor(this.identity);
+    if (this.identity === undefined || copied === undefined) return;
+    const state = this.states.get(this.identity.keyHex);
+    if (state !== undefined && compareHrs(copied, state) <= 0) return;
+    const copy = { height: copied.height, round: copied.round, step: SIGN_STEPS[copied.step - 1] };
+    const log = state === undefined ? null : { height: state.height, round: state.round, step: SIGN_STEPS[state.step - 1] };
+    throw new ConsensusStoreError(
+      'FRESH_SIGN_STATE',
+      `the sign-state copy (SIGNSTATE) records height ${copy.height}, round ${copy.round}, step ${copy.step}, above the log's ${log === null ? 'none' : `height ${log.height}, round ${log.round}, step ${log.step}`}: the log lost its newest sign record; pass importWatermark with at least the copy's watermark (or the last one this key signed anywhere, if higher)`,
+      { details: { publicKey: this.identity.keyHex, copy, log } },
     );
   }
 
@@ -299,14 +329,34 @@ export class SignGuard implements RecordApplier {
       const requested = { height: hrs.height, round: hrs.round, step: stepCode(hrs.step) };
       const state = this.states.get(identity.keyHex);
       if (state !== undefined && this.checkHrs(state, requested) === 'same') {
-        return { value, ...this.reuse(state, bytes, requested) };
+        const reused = this.reuse(state, bytes, requested);
+        // A save cut short by an error before the first release: done now, before this one.
+        await this.syncCopy(identity);
+        return { value, ...reused };
       }
       const signature = signBytes(bytes, identity.privateKey);
       const payload = encodeSignGuardEntry({ publicKey: identity.publicKey, ...hrs, signBytes: bytes, signature });
       const [lsn] = await this.ctx.log.append([{ kind: RecordKind.SignGuardEntry, payload }]);
       this.apply({ lsn: lsn as NonNullable<typeof lsn>, kind: RecordKind.SignGuardEntry, payload });
+      await this.syncCopy(identity);
       return { value, signature, timestamp: readTimestamp(bytes) };
     });
+  }
+
+  /** The copy's watermark when it belongs to `identity`'s key. */
+  private copiedFor(identity: SignGuard['identity']): { height: number; round: number; step: number } | undefined {
+    const copied = this.copy?.current;
+    if (identity === undefined || copied === undefined || !equalBytes(copied.publicKey, identity.publicKey)) return undefined;
+    return copied;
+  }
+
+  /** Brings the second copy up to the key's watermark (durably) when it is behind. */
+  private async syncCopy(identity: NonNullable<SignGuard['identity']>): Promise<void> {
+    const state = this.states.get(identity.keyHex);
+    if (this.copy === undefined || state === undefined) return;
+    const copied = this.copiedFor(identity);
+    if (copied !== undefined && compareHrs(copied, state) >= 0) return;
+    await this.copy.save({ height: state.height, round: state.round, step: state.step, publicKey: identity.publicKey });
   }
 
   /** CometBFT's CheckHRS, with rounds global: a lower round is a regression at any height. */

@@ -149,8 +149,11 @@ describe('torn tail', () => {
   it('garbage after a zero header is wiped, not read (etcd #6515)', async () => {
     const f = await buildFixture(3, 400);
     const tail = f.before.get(f.tailPath)!.slice();
-    // The batch's first sector never reached the disk, a later one did.
-    tail.set(f.after.get(f.tailPath)!.subarray(f.start + 64, f.end), f.start + 64);
+    // The batch's first sector never reached the disk (its share of the batch is zero), the
+    // later ones did.
+    const firstSectorEnd = Math.floor(f.start / 512) * 512 + 512;
+    expect(firstSectorEnd).toBeLessThan(f.end - 64);
+    tail.set(f.after.get(f.tailPath)!.subarray(firstSectorEnd, f.end), firstSectorEnd);
     tail.fill(0xa5, f.end, f.end + 100);
     const disk = await diskWith(withTail(f, tail));
     const log = await openSim(disk, { segmentSize: SEGMENT });

@@ -34,6 +34,10 @@ async function damagedDisk(seed: number): Promise<SimulatedDisk> {
     await store.signGuard.signVote({ validatorId: 'me', height: h, round: 0, voteType: 'prevote', blockHash: hashOf(h), timestamp: h });
   }
   await store.close();
+  // The repair barrier alone is under test here, as in a directory written before the sign
+  // guard kept its second copy (SIGNSTATE), which would refuse these opens by itself.
+  await fs.unlink('/node/SIGNSTATE');
+  await fs.syncDir('/node');
   disk.flipBit('/node/wal/0000000000000001.wal', 900, 3);
   return disk;
 }

@@ -61,7 +61,30 @@ describe('the sign guard after an explicit repair', () => {
     await again.close();
   });
 
+  it('keeps refusing, even with allowFreshSignState, while the sign-state copy is above the log, until its watermark is imported', async () => {
+    const refused = await openStore(options({ log: { segmentSize: 16 * 1024, repair: true }, allowFreshSignState: true })).then(
+      () => 'opened',
+      (err: unknown) => err,
+    );
+    expect(code(refused)).toBe('FRESH_SIGN_STATE');
+    expect((refused as Error).message).toContain('SIGNSTATE');
+    expect((refused as { details: { copy: unknown } }).details.copy).toEqual({ height: 120, round: 120, step: 'prevote' });
+    await expect(openStore(options({ allowFreshSignState: true }))).rejects.toSatisfy((err) => code(err) === 'FRESH_SIGN_STATE');
+    // An import below the copy is recorded but does not lift it; the copy's own watermark does.
+    await expect(openStore(options({ importWatermark: { height: 119, round: 119, step: 'precommit' } }))).rejects.toSatisfy(
+      (err) => code(err) === 'FRESH_SIGN_STATE',
+    );
+    const store = await openStore(options({ importWatermark: { height: 120, round: 120, step: 'prevote' } }));
+    expect(store.signGuard.watermark()).toEqual({ height: 120, round: 120, step: 'prevote' });
+    await expect(
+      store.signGuard.signVote({ validatorId: 'me', height: 120, round: 120, voteType: 'prevote', blockHash: hash(1), timestamp: 1 }),
+    ).rejects.toSatisfy((err) => code(err) === 'CONFLICT');
+    await store.close();
+  });
+
   it('lets an operator accept the risk for one open with allowFreshSignState, without lifting the barrier', async () => {
+    // A directory without the sign-state copy (written before it existed): the barrier alone.
+    rmSync(join(dir, 'SIGNSTATE'));
     const store = await openStore(options({ log: { segmentSize: 16 * 1024, repair: true }, allowFreshSignState: true }));
     expect(store.log.openReport.repair?.firstLostLsn).toBeGreaterThan(0);
     await store.close();
@@ -69,6 +92,7 @@ describe('the sign guard after an explicit repair', () => {
   });
 
   it('writes the barrier with the repair: the repair is known as recorded, and the record builder checks its input', async () => {
+    rmSync(join(dir, 'SIGNSTATE'));
     const store = await openStore(options({ log: { segmentSize: 16 * 1024, repair: true }, allowFreshSignState: true }));
     try {
       const [pending] = store.log.openReport.pendingRepairs;
