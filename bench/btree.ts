@@ -1,11 +1,11 @@
 /**
- * A standalone timing script for the index B+tree (src/index/btree.ts): replay-style ascending
+ * A standalone timing script for the index B+tree (src/btree/btree.ts): replay-style ascending
  * inserts, random inserts, lookups, scans, counts and pruning, with heap per entry. Run with
  * `node --expose-gc --import tsx bench/btree.ts [n] [maxNodeSize]`. It only measures; it must
  * never be part of the test suite or assert anything.
  */
-import { BTree } from '../src/index/btree.ts';
-import { compareNumbers, compareStrings, tupleComparator } from '../src/index/keys.ts';
+import { BTree } from '../src/btree/btree.ts';
+import { compareNumbers, compareStrings, tupleComparator } from '../src/btree/keys.ts';
 
 const n = Number(process.argv[2] ?? 1_000_000);
 const maxNodeSize = Number(process.argv[3] ?? 64);

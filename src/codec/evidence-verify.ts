@@ -13,7 +13,7 @@ import { createPublicKey, verify as cryptoVerify } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { Point } from '@noble/ed25519';
 import { sha256 } from '@noble/hashes/sha2.js';
-import { compareBytes } from '../index/keys.ts';
+import { compareBytes } from './bytes.ts';
 import type { ByzantineEvidence, EvidenceFailure, EvidenceVerdict } from '../stores/evidence-types.ts';
 import type { SignedProposal, ValidatorVote } from '../stores/vote-types.ts';
 import { ED25519_KEY_BYTES, SIGNATURE_BYTES } from '../stores/vote-types.ts';

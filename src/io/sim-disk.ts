@@ -17,35 +17,12 @@
  */
 import { Prng } from './prng.ts';
 import { resolveCrash } from './sim-crash.ts';
-import { SimFileSystem, type SimGate } from './sim-fs.ts';
+import { SIM_OPS, SimFileSystem, type SimGate, type SimOp } from './sim-fs.ts';
 import type { FileInode } from './sim-inode.ts';
 import { SimVolume } from './sim-volume.ts';
 import { ErrnoError, type FileSystem } from './types.ts';
 
-/** The calls a view or handle makes; the unit of `injectFault`. */
-export type SimOp =
-  | 'open'
-  | 'read'
-  | 'write'
-  | 'datasync'
-  | 'writeAndSync'
-  | 'truncate'
-  | 'size'
-  | 'close'
-  | 'readFile'
-  | 'rename'
-  | 'unlink'
-  | 'mkdir'
-  | 'readdir'
-  | 'stat'
-  | 'syncDir'
-  | 'lock';
-
-/** Every SimOp, for enumeration and argument checks. */
-export const SIM_OPS: readonly SimOp[] = [
-  'open', 'read', 'write', 'datasync', 'writeAndSync', 'truncate', 'size', 'close',
-  'readFile', 'rename', 'unlink', 'mkdir', 'readdir', 'stat', 'syncDir', 'lock',
-];
+export { SIM_OPS, type SimOp } from './sim-fs.ts';
 
 /** How to build a SimulatedDisk. */
 export interface SimDiskOptions {

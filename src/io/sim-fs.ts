@@ -7,10 +7,34 @@
  * anything at random, and never import `node:fs`.
  */
 import { ConsensusStoreError } from '../errors.ts';
-import type { SimOp } from './sim-disk.ts';
 import { syncFile, type FileInode } from './sim-inode.ts';
 import { normalizePath, type SimVolume } from './sim-volume.ts';
 import { ErrnoError, fileModeOf, type FileHandle, type FileLock, type FileStat, type FileSystem, type OpenMode, type OpenOptions } from './types.ts';
+
+/** The calls a view or handle makes; the unit of `injectFault`. */
+export type SimOp =
+  | 'open'
+  | 'read'
+  | 'write'
+  | 'datasync'
+  | 'writeAndSync'
+  | 'truncate'
+  | 'size'
+  | 'close'
+  | 'readFile'
+  | 'rename'
+  | 'unlink'
+  | 'mkdir'
+  | 'readdir'
+  | 'stat'
+  | 'syncDir'
+  | 'lock';
+
+/** Every SimOp, for enumeration and argument checks. */
+export const SIM_OPS: readonly SimOp[] = [
+  'open', 'read', 'write', 'datasync', 'writeAndSync', 'truncate', 'size', 'close',
+  'readFile', 'rename', 'unlink', 'mkdir', 'readdir', 'stat', 'syncDir', 'lock',
+];
 
 /** What a view needs from its disk. Internal to `src/io/sim-*`. */
 export interface SimGate {

@@ -27,8 +27,8 @@ import { canonicalEvidence, evidenceContentId, verifyEvidenceContent } from '../
 import type { PublicKeyAt } from '../codec/evidence-verify.ts';
 import { RecordKind } from '../codec/kinds.ts';
 import { checkChainId, checkValidatorId, checkVote } from '../codec/vote-sign.ts';
-import { BTree } from '../index/btree.ts';
-import { compareNumbers, compareStrings, tupleComparator } from '../index/keys.ts';
+import { BTree } from '../btree/btree.ts';
+import { compareNumbers, compareStrings, tupleComparator } from '../btree/keys.ts';
 import type { LogRecord, Lsn, RecordInput } from '../log/types.ts';
 import { checkBoolean, checkInteger, checkObject, checkOneOf, checkSafeUint, checkString, MAX_SAFE } from '../validate.ts';
 import { assertOpen, type RecordApplier, type StoreContext } from './context.ts';

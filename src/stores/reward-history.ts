@@ -22,8 +22,8 @@ import {
   sameDistribution,
 } from '../codec/reward-record.ts';
 import { checkValidatorId } from '../codec/vote-sign.ts';
-import { BTree } from '../index/btree.ts';
-import { compareNumbers, compareStrings, tupleComparator } from '../index/keys.ts';
+import { BTree } from '../btree/btree.ts';
+import { compareNumbers, compareStrings, tupleComparator } from '../btree/keys.ts';
 import type { LogRecord, Lsn } from '../log/types.ts';
 import { checkInteger, checkObject, checkOneOf, checkSafeUint, MAX_SAFE } from '../validate.ts';
 import { assertOpen, type RecordApplier, type StoreContext } from './context.ts';

@@ -8,9 +8,9 @@
  * second vote always sees the first; an identical vote in flight shares the first one's write.
  *
  * Memory (a million votes are rebuilt on every open): a vote is a slot in typed-array columns,
- * not an object (`vote-columns.ts`); the four indexes are sorted slot lists (B+trees of slots
- * once out-of-order inserts demand it, `vote-slot-index.ts`) under comparators that read the
- * columns; replay decodes in place. Queries build their entries from the columns
+ * not an object (`src/btree/vote-columns.ts`); the four indexes are sorted slot lists (B+trees
+ * of slots once out-of-order inserts demand it, `src/btree/vote-slot-index.ts`) under
+ * comparators that read the columns; replay decodes in place. Queries build their entries from the columns
  * (docs/stores.md, "In memory").
  *
  * It must never: write anything for bad input (every argument is checked first), answer a query
@@ -49,9 +49,9 @@ import {
   TYPE_BELOW,
   ValidatorIds,
   VoteColumns,
-} from './vote-columns.ts';
-import type { SlotOrder } from './vote-columns.ts';
-import { SlotIndex } from './vote-slot-index.ts';
+} from '../btree/vote-columns.ts';
+import type { SlotOrder } from '../btree/vote-columns.ts';
+import { SlotIndex } from '../btree/vote-slot-index.ts';
 import { SIGNATURE_BYTES, VOTE_TYPES } from './vote-types.ts';
 import type {
   AppendVoteResult,

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { RecordKind } from '../../src/codec/kinds.ts';
 import { encodeVoteRecord } from '../../src/codec/vote-record.ts';
 import type { LogRecord, Lsn } from '../../src/log/types.ts';
-import { SlotIndex } from '../../src/stores/vote-slot-index.ts';
+import { SlotIndex } from '../../src/btree/vote-slot-index.ts';
 import { VoteStore } from '../../src/stores/vote-store.ts';
 import type { ValidatorVote, VoteType } from '../../src/stores/vote-types.ts';
 import { hashOf } from '../conformance/vote-store.conformance.ts';

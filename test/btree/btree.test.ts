@@ -6,8 +6,8 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { BTree, type RangeOptions } from '../../src/index/btree.ts';
-import { compareNumbers, compareStrings, tupleComparator } from '../../src/index/keys.ts';
+import { BTree, type RangeOptions } from '../../src/btree/btree.ts';
+import { compareNumbers, compareStrings, tupleComparator } from '../../src/btree/keys.ts';
 import { isStoreError } from '../../src/errors.ts';
 
 const seed = Number(process.env.FC_SEED ?? Date.now());

@@ -33,15 +33,8 @@ export function compareStrings(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-/** Orders byte strings lexicographically, unsigned; a proper prefix sorts before its extensions. */
-export function compareBytes(a: Uint8Array, b: Uint8Array): number {
-  const n = a.length < b.length ? a.length : b.length;
-  for (let i = 0; i < n; i++) {
-    const d = (a[i] as number) - (b[i] as number);
-    if (d !== 0) return d < 0 ? -1 : 1;
-  }
-  return a.length < b.length ? -1 : a.length > b.length ? 1 : 0;
-}
+/** Orders byte strings lexicographically, unsigned (src/codec/bytes.ts, where the codecs use it too). */
+export { compareBytes } from '../codec/bytes.ts';
 
 /** The reverse of `compare` (for a descending component inside a tuple key). */
 export function descending<K>(compare: Comparator<K>): Comparator<K> {

@@ -1,13 +1,13 @@
 /**
  * `SlotIndex`: an ordered set of vote slots (numbers into `VoteColumns`) under a comparator the
  * caller supplies, kept as a sorted Int32Array while inserts arrive in order or near the end,
- * and as a B+tree (`src/index/btree.ts`) after the first far out-of-order insert. The vote
+ * and as a B+tree (`src/btree/btree.ts`) after the first far out-of-order insert. The vote
  * store keeps four of them (round, per-validator, height, LSN).
  *
  * It must never: read or write the columns itself (the comparator does), hold a range open
  * across an await (every range is collected at once), or go back from B+tree to list.
  */
-import { BTree } from '../index/btree.ts';
+import { BTree } from './btree.ts';
 
 /** Farthest from the end that a `SlotIndex` list takes an insert (a memmove of that many slots); farther converts it to a B+tree. */
 const MAX_TAIL_INSERT = 4096;

@@ -13,7 +13,7 @@ import {
   descending,
   tupleComparator,
   type Comparator,
-} from '../../src/index/keys.ts';
+} from '../../src/btree/keys.ts';
 
 const seed = Number(process.env.FC_SEED ?? Date.now());
 console.log('seed', seed);
