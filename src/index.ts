@@ -43,36 +43,31 @@ export { VoteStore, DEFAULT_VOTE_STORE_LIMITS } from './stores/vote-store.ts';
 export type { VoteStoreOptions, VoteVerification } from './stores/vote-store.ts';
 export { SignGuard } from './stores/sign-guard.ts';
 export type { SignGuardOptions, SignIdentity, SignState } from './stores/sign-guard.ts';
-export { BLOCK_HASH_BYTES, MAX_CHAIN_ID_LENGTH, MAX_VALIDATOR_ID_LENGTH, SIGN_STEPS, SIGNATURE_BYTES, VOTE_TYPES } from './stores/vote-types.ts';
+export { BLOCK_HASH_BYTES, MAX_CHAIN_ID_LENGTH, MAX_VALIDATOR_ID_LENGTH, SIGNATURE_BYTES, VOTE_TYPES } from './model/vote.ts';
+export { SIGN_STEPS } from './model/sign.ts';
 export type {
   AppendOutcome,
   AppendVoteResult,
   FinalizedMark,
   RoundVotesOptions,
-  SignedProposal,
-  SignStep,
-  SignWatermark,
-  UnsignedProposal,
-  UnsignedVote,
-  ValidatorVote,
   ValidatorVotesOptions,
   VoteLogEntry,
   VoteQuery,
   VoteStoreApi,
   VoteStoreLimits,
-  VoteType,
 } from './stores/vote-types.ts';
+export type { SignedProposal, UnsignedProposal, UnsignedVote, ValidatorVote, VoteType } from './model/vote.ts';
+export type { SignStep, SignWatermark } from './model/sign.ts';
 
 export { RoundStateStore } from './stores/round-state-store.ts';
 export { RecoveryManager } from './stores/recovery.ts';
-export { CONSENSUS_PHASES } from './stores/round-types.ts';
+export { CONSENSUS_PHASES } from './model/round.ts';
+export type { ConsensusPhase, RoundState } from './model/round.ts';
 export type {
-  ConsensusPhase,
   IntegrityReport,
   RecoveryOpenReport,
   RecoveryState,
   ResumePoint,
-  RoundState,
   RoundStateQuery,
   RoundStateSnapshot,
   RoundStateStoreApi,
@@ -80,20 +75,17 @@ export type {
 } from './stores/round-types.ts';
 
 export { ValidatorRegistry } from './stores/validator-registry.ts';
-export { MAX_STAKE, MAX_VALIDATORS, PUBLIC_KEY_LENGTH, VALIDATOR_STATUSES } from './stores/validator-types.ts';
+export { MAX_STAKE, PUBLIC_KEY_LENGTH, VALIDATOR_STATUSES } from './model/validator.ts';
+export { MAX_VALIDATORS } from './stores/validator-types.ts';
 export type {
   SlashDetails,
-  SlashFraction,
-  SlashInput,
-  Validator,
   ValidatorChange,
   ValidatorChangeKind,
   ValidatorHistoryQuery,
-  ValidatorRegistration,
   ValidatorRegistryApi,
   ValidatorSetSnapshot,
-  ValidatorStatus,
 } from './stores/validator-types.ts';
+export type { SlashFraction, SlashInput, Validator, ValidatorRegistration, ValidatorStatus } from './model/validator.ts';
 
 // ---- the node key (audit signing) ------------------------------------------------------------
 export {
@@ -118,27 +110,17 @@ export {
   MAX_AUDIT_NAME_LENGTH,
   MAX_AUDIT_PATH_LENGTH,
   MAX_AUDIT_TEXT_LENGTH,
-} from './stores/audit-types.ts';
+} from './model/audit.ts';
 export type {
   AuditEvent,
   AuditEventType,
-  AuditHead,
-  AuditLogApi,
-  AuditLogLimits,
-  AuditQueryOptions,
   ByzantineEvent,
   ConsensusEvent,
   ConsensusPhase as AuditPhase,
-  DisputeEvidence,
   DoubleVote,
   EquivocationDetected,
-  EvidenceEntry,
-  EvidenceQuery,
-  HeightRange,
-  IntegrityReport as AuditIntegrityReport,
   InvalidSignature,
   KeyRotated,
-  LogEntry,
   NodeKeyRecorded,
   OperationalEvent,
   PhaseChanged,
@@ -149,8 +131,20 @@ export type {
   RoundStarted,
   Stalled,
   StoreRepaired,
-  VerifyResult,
   VoteReceived,
+} from './model/audit.ts';
+export type {
+  AuditHead,
+  AuditLogApi,
+  AuditLogLimits,
+  AuditQueryOptions,
+  DisputeEvidence,
+  EvidenceEntry,
+  EvidenceQuery,
+  HeightRange,
+  IntegrityReport as AuditIntegrityReport,
+  LogEntry,
+  VerifyResult,
 } from './stores/audit-types.ts';
 export { decodeDisputeEvidence, encodeDisputeEvidence, MAX_BUNDLE_ENTRIES, verifyDisputeEvidence } from './stores/dispute-evidence.ts';
 export type { VerifyEvidenceOptions } from './stores/dispute-evidence.ts';
@@ -173,33 +167,29 @@ export {
 // ---- Byzantine evidence (docs/evidence-and-rewards.md) --------------------------------------
 export { buildEquivocationRecord, ByzantineEvidenceStore, equivocationEvidence, evidenceId } from './stores/evidence-store.ts';
 export type { EquivocationRecordOptions, EvidenceStoreOptions, PublicKeyAt } from './stores/evidence-store.ts';
-export {
-  DEFAULT_EVIDENCE_QUERY_LIMIT,
-  EVIDENCE_FAILURES,
-  EVIDENCE_TYPES,
-  MAX_EVIDENCE_PER_VOTE,
-  MAX_EVIDENCE_QUERY_LIMIT,
-  MAX_SUBMITTER_LENGTH,
-} from './stores/evidence-types.ts';
+export { DEFAULT_EVIDENCE_QUERY_LIMIT, MAX_EVIDENCE_PER_VOTE, MAX_EVIDENCE_QUERY_LIMIT } from './stores/evidence-types.ts';
+export { EVIDENCE_FAILURES, EVIDENCE_TYPES, MAX_SUBMITTER_LENGTH } from './model/evidence.ts';
 export type {
   ByzantineEvidence,
-  ByzantineEvidenceStoreApi,
   DoubleSignEvidence,
   EquivocationEvidence,
   EvidenceCommon,
   EvidenceFailure,
   EvidencePruneRule,
-  EvidenceQueryOptions,
   EvidenceStatus,
   EvidenceType,
   EvidenceVerdict,
   InvalidSignatureEvidence,
-  OffenseCount,
   ProposalEquivocationEvidence,
+  ReplayAttackEvidence,
+} from './model/evidence.ts';
+export type {
+  ByzantineEvidenceStoreApi,
+  EvidenceQueryOptions,
+  OffenseCount,
   RecordEvidenceOptions,
   RecordEvidenceOutcome,
   RecordEvidenceResult,
-  ReplayAttackEvidence,
   StoredEvidence,
   StoredEvidenceInfo,
 } from './stores/evidence-types.ts';
@@ -219,23 +209,15 @@ export {
   DEFAULT_DISTRIBUTION_QUERY_LIMIT,
   DEFAULT_STATEMENT_ENTRIES,
   MAX_DISTRIBUTION_QUERY_LIMIT,
-  MAX_REWARD_AMOUNT,
-  MAX_REWARD_LINES,
-  MAX_REWARD_TIMESTAMP,
   MAX_STATEMENT_ENTRIES,
-  REWARD_REASONS,
 } from './stores/reward-types.ts';
+export { MAX_REWARD_AMOUNT, MAX_REWARD_LINES, MAX_REWARD_TIMESTAMP, REWARD_REASONS } from './model/reward.ts';
 export type {
   DistributionQuery,
-  RewardDistribution,
-  RewardEntry,
   RewardExportQuery,
   RewardHistoryApi,
-  RewardLine,
-  RewardReason,
-  RewardTotals,
-  StatementPeriod,
   StoredDistribution,
   ValidatorRewards,
   ValidatorRewardsOptions,
 } from './stores/reward-types.ts';
+export type { RewardDistribution, RewardEntry, RewardLine, RewardReason, RewardTotals, StatementPeriod } from './model/reward.ts';

@@ -22,15 +22,16 @@ import { join } from 'node:path';
 import { invalidArgument } from './errors.ts';
 import type { FileSystem } from './io/types.ts';
 import type { Durability, Log, LogLimits, LogOptions, LogRecord, LogStatus, Lsn, OpenReport, RecordInput } from './log/types.ts';
-import { checkBoolean, checkBytes, checkObject, checkOneOf, checkString } from './validate.ts';
+import { checkBoolean, checkBytes, checkObject, checkOneOf, checkString } from './model/check.ts';
 import { RecordKind } from './codec/kinds.ts';
 import { checkNodeKey, ED25519_KEY_BYTES, ed25519PublicKey, generateNodeKey, loadOrCreateNodeKey, type NodeKey } from './codec/node-key.ts';
-import { checkChainId } from './codec/vote-sign.ts';
+import { checkChainId } from './model/vote.ts';
 import { AuditLog } from './stores/audit-log.ts';
-import type { AuditEvent, AuditLogLimits, StoreRepaired } from './stores/audit-types.ts';
+import type { AuditEvent, StoreRepaired } from './model/audit.ts';
+import type { AuditLogLimits } from './stores/audit-types.ts';
 import type { RecordApplier, StoreContext } from './stores/context.ts';
 import { ByzantineEvidenceStore } from './stores/evidence-store.ts';
-import { MAX_SUBMITTER_LENGTH } from './stores/evidence-types.ts';
+import { MAX_SUBMITTER_LENGTH } from './model/evidence.ts';
 import { RecoveryManager } from './stores/recovery.ts';
 import { RewardHistory } from './stores/reward-history.ts';
 import { RoundStateStore } from './stores/round-state-store.ts';
@@ -40,7 +41,8 @@ import { openSignStateFile, type WatermarkCopy } from './stores/sign-state-file.
 import type { SignIdentity, SignState } from './stores/sign-guard.ts';
 import { ValidatorRegistry } from './stores/validator-registry.ts';
 import { VoteStore } from './stores/vote-store.ts';
-import type { SignWatermark, VoteBatchEvent, VoteBatchExtension, VoteStoreLimits } from './stores/vote-types.ts';
+import type { SignWatermark } from './model/sign.ts';
+import type { VoteBatchEvent, VoteBatchExtension, VoteStoreLimits } from './stores/vote-types.ts';
 
 /** The node's audit signing key in options: the 32-byte ed25519 seed, and optionally its public key (checked to match). */
 export interface NodeKeyOption {

@@ -17,8 +17,8 @@
  * Must never: acknowledge a write before the peer reports it committed in its durable mode,
  * or leave a PostgreSQL schema behind (each store drops its own on close).
  */
-import { AUDIT_EVENT_CODES } from '../../src/stores/audit-types.ts';
-import type { ConsensusEvent } from '../../src/stores/audit-types.ts';
+import { AUDIT_EVENT_CODES } from '../../src/model/audit.ts';
+import type { ConsensusEvent } from '../../src/model/audit.ts';
 import { encodeAuditEvent } from '../../src/codec/audit-event.ts';
 import { AuditHasher, encodeEntryBody, encodeEntryPayload, encodeHeadPayload, GENESIS_PREV_HASH } from '../../src/codec/audit-record.ts';
 import { generateNodeKey, signEd25519 } from '../../src/codec/node-key.ts';
@@ -26,7 +26,7 @@ import { encodeDistributionRecord } from '../../src/codec/reward-record.ts';
 import { encodeRoundStateRecord } from '../../src/codec/round-record.ts';
 import { encodeVoteRecord } from '../../src/codec/vote-record.ts';
 import { voteTypeCode } from '../../src/codec/vote-sign.ts';
-import type { ValidatorVote } from '../../src/stores/vote-types.ts';
+import type { ValidatorVote } from '../../src/model/vote.ts';
 import type { LevelConstructor, LevelDatabase, LevelOp, PgConfig, PgModule, PgPool, SqliteConstructor, SqliteDatabase, SqliteStatement } from './peers.ts';
 import type { BlockWork } from './workload.ts';
 

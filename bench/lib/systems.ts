@@ -12,8 +12,9 @@
  */
 import type { ConsensusStore, OpenStoreOptions } from '../../src/store.ts';
 import type { AuditLog } from '../../src/stores/audit-log.ts';
-import type { ConsensusEvent, LogEntry } from '../../src/stores/audit-types.ts';
-import type { RewardDistribution } from '../../src/stores/reward-types.ts';
+import type { ConsensusEvent } from '../../src/model/audit.ts';
+import type { LogEntry } from '../../src/stores/audit-types.ts';
+import type { RewardDistribution } from '../../src/model/reward.ts';
 import { LevelPeer, PgPeer, SqlitePeer, type PeerStore } from './peer-stores.ts';
 import { loadPeers, probePostgres, type Peers } from './peers.ts';
 import { makeTempDir, removeTempDir } from './temp-dir.ts';

@@ -9,10 +9,10 @@
  * is deterministic once made), or make a vote the vote store would reject.
  */
 import { randomBytes } from 'node:crypto';
-import type { ConsensusEvent } from '../../src/stores/audit-types.ts';
-import type { RewardDistribution, RewardLine } from '../../src/stores/reward-types.ts';
-import type { RoundState } from '../../src/stores/round-types.ts';
-import type { ValidatorVote, VoteType } from '../../src/stores/vote-types.ts';
+import type { ConsensusEvent } from '../../src/model/audit.ts';
+import type { RewardDistribution, RewardLine } from '../../src/model/reward.ts';
+import type { RoundState } from '../../src/model/round.ts';
+import type { ValidatorVote, VoteType } from '../../src/model/vote.ts';
 
 export const VOTE_TYPES_PER_ROUND: readonly VoteType[] = ['prevote', 'precommit'];
 

@@ -21,7 +21,7 @@ import { generateNodeKey } from '../../src/codec/node-key.ts';
 import { openLog } from '../../src/log/wal.ts';
 import type { Log } from '../../src/log/types.ts';
 import { AuditLog } from '../../src/stores/audit-log.ts';
-import type { ConsensusEvent } from '../../src/stores/audit-types.ts';
+import type { ConsensusEvent } from '../../src/model/audit.ts';
 import { verifyDisputeEvidence } from '../../src/stores/dispute-evidence.ts';
 import type { BenchContext } from '../lib/context.ts';
 import { interleave, type Contender } from '../lib/interleave.ts';

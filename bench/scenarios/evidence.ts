@@ -14,7 +14,7 @@ import { verifyEd25519Fast } from '../../src/codec/evidence-verify.ts';
 import { publicKeyOf, signVote, voteSignBytes } from '../../src/codec/vote-sign.ts';
 import type { Log, LogRecord, Lsn, RecordInput } from '../../src/log/types.ts';
 import { ByzantineEvidenceStore } from '../../src/stores/evidence-store.ts';
-import type { ValidatorVote } from '../../src/stores/vote-types.ts';
+import type { ValidatorVote } from '../../src/model/vote.ts';
 import type { BenchContext } from '../lib/context.ts';
 
 ed.hashes.sha512 = sha512;

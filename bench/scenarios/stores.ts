@@ -21,7 +21,7 @@ import { Bench } from 'tinybench';
 import { RecordKind } from '../../src/codec/kinds.ts';
 import { encodeVoteRecord } from '../../src/codec/vote-record.ts';
 import type { Durability, RecordInput } from '../../src/log/types.ts';
-import type { ValidatorVote, VoteType } from '../../src/stores/vote-types.ts';
+import type { ValidatorVote, VoteType } from '../../src/model/vote.ts';
 import { FloorFile, syncFloor } from '../floors.ts';
 import type { BenchContext } from '../lib/context.ts';
 import { interleave, type Contender } from '../lib/interleave.ts';

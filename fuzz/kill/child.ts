@@ -10,8 +10,8 @@
  */
 import { createInterface } from 'node:readline';
 import { openStore } from '../../src/store.ts';
-import type { ConsensusPhase } from '../../src/stores/round-types.ts';
-import type { ValidatorVote, VoteType } from '../../src/stores/vote-types.ts';
+import type { ConsensusPhase } from '../../src/model/round.ts';
+import type { ValidatorVote, VoteType } from '../../src/model/vote.ts';
 import { blockHashOf, fakeSignature, FUZZ_CHAIN_ID, hex, OWN_ID, validatorName } from '../keys.ts';
 import { KILL_SEGMENT_SIZE, KILL_VALIDATORS, killIdentity } from './protocol.ts';
 

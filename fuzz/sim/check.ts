@@ -19,7 +19,7 @@
  */
 import { isStoreError } from '../../src/errors.ts';
 import type { ConsensusStore } from '../../src/store.ts';
-import { SIGN_STEPS } from '../../src/stores/vote-types.ts';
+import { SIGN_STEPS } from '../../src/model/sign.ts';
 import { blockHashOf, hex } from '../keys.ts';
 import { type AckModel, PROBE_KIND, voteKey } from './model.ts';
 

@@ -13,7 +13,7 @@ import { SimulatedDisk } from '../../src/io/sim-disk.ts';
 import { openStore, type ConsensusStore } from '../../src/store.ts';
 import { decodeSignStateSlot, SLOT_BYTES } from '../../src/codec/sign-state-slot.ts';
 import { SIGN_STATE_FILE } from '../../src/stores/sign-state-file.ts';
-import { SIGN_STEPS, type SignWatermark } from '../../src/stores/vote-types.ts';
+import { SIGN_STEPS, type SignWatermark } from '../../src/model/sign.ts';
 import { FUZZ_CHAIN_ID, keyOf, OWN_ID } from '../keys.ts';
 import type { Tally } from '../report.ts';
 import { checkStore } from './check.ts';

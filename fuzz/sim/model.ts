@@ -9,8 +9,9 @@
  * It must never treat a write as acknowledged before its promise resolved.
  */
 import { isStoreError } from '../../src/errors.ts';
-import type { RoundState } from '../../src/stores/round-types.ts';
-import type { SignStep, UnsignedVote, ValidatorVote } from '../../src/stores/vote-types.ts';
+import type { RoundState } from '../../src/model/round.ts';
+import type { SignStep } from '../../src/model/sign.ts';
+import type { UnsignedVote, ValidatorVote } from '../../src/model/vote.ts';
 import { hex } from '../keys.ts';
 
 /** Where a write stands. */

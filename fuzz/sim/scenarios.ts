@@ -19,7 +19,7 @@
  */
 import { isStoreError } from '../../src/errors.ts';
 import { readManifest } from '../../src/log/manifest.ts';
-import type { ValidatorVote } from '../../src/stores/vote-types.ts';
+import type { ValidatorVote } from '../../src/model/vote.ts';
 import { blockHashOf, fakeSignature } from '../keys.ts';
 import { describe, SIM_DIR, SimRun } from './harness.ts';
 

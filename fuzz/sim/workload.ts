@@ -11,8 +11,8 @@
 import { signVote } from '../../src/codec/vote-sign.ts';
 import type { Prng } from '../../src/io/prng.ts';
 import type { ConsensusStore } from '../../src/store.ts';
-import type { ConsensusPhase, RoundState } from '../../src/stores/round-types.ts';
-import type { UnsignedVote, ValidatorVote, VoteType } from '../../src/stores/vote-types.ts';
+import type { ConsensusPhase, RoundState } from '../../src/model/round.ts';
+import type { UnsignedVote, ValidatorVote, VoteType } from '../../src/model/vote.ts';
 import { blockHashOf, fakeSignature, FUZZ_CHAIN_ID, keyOf, OWN_ID, validatorName } from '../keys.ts';
 import { AckModel, PROBE_KIND, voteKey } from './model.ts';
 

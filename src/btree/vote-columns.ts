@@ -7,7 +7,7 @@
  * It must never: check or decode input (callers hand it checked values and decoded fields),
  * know about the log or the write path, or let a probe slot (0, 1) hold a vote.
  */
-import { BLOCK_HASH_BYTES, SIGNATURE_BYTES } from '../stores/vote-types.ts';
+import { BLOCK_HASH_BYTES, SIGNATURE_BYTES } from '../model/vote.ts';
 
 /** Column slot of a query's lower range bound: holds no vote (see `VoteColumns.probe`). */
 export const PROBE_LO = 0;

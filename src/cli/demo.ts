@@ -16,7 +16,7 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { isStoreError } from '../errors.ts';
 import { openStore, type ConsensusStore } from '../store.ts';
 import { publicKeyOf, signVote } from '../codec/vote-sign.ts';
-import type { ValidatorVote, VoteType } from '../stores/vote-types.ts';
+import type { ValidatorVote, VoteType } from '../model/vote.ts';
 
 const CHAIN_ID = 'cstore-demo';
 const VALIDATORS = 4;

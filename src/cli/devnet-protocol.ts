@@ -3,7 +3,7 @@
  * (advanced serialization, so byte arrays travel as bytes). The parent relays consensus
  * messages between validators; validators report where they are.
  */
-import type { ConsensusPhase } from '../stores/round-types.ts';
+import type { ConsensusPhase } from '../model/round.ts';
 
 /** What a validator process is started with (JSON in argv[2]). */
 export interface NodeLaunch {

@@ -15,7 +15,7 @@ import { openStore, type ConsensusStore } from '../store.ts';
 import { blockHash, toHex } from '../consensus/block.ts';
 import { decodeCheckpointData } from '../consensus/checkpoint-data.ts';
 import { verifyVoteFast } from '../consensus/verify.ts';
-import type { ValidatorVote } from '../stores/vote-types.ts';
+import type { ValidatorVote } from '../model/vote.ts';
 import { nodeStoreDir, type Genesis } from './devnet-genesis.ts';
 
 /** Rounds per vote query window (at most ~7 votes per validator and round: stays under the limit). */

@@ -1,6 +1,7 @@
 /**
  * Canonical bytes of audit events: one deterministic, fixed-layout encoding per event type
- * (docs/audit.md, "Event bytes"), plus the boundary checks of every event field.
+ * (docs/audit.md, "Event bytes"). The boundary checks of every event field are in
+ * src/model/audit.ts (`checkAuditEvent`).
  *
  * These bytes are hashed into the audit chain, so the encoding must be a bijection: the decoder
  * accepts exactly what the encoder produces (every flag 0 or 1, nothing after the last field,
@@ -8,8 +9,6 @@
  * bytes. Big-endian, like the vote sign bytes. Never hash a msgpackr (or any object)
  * re-encoding instead.
  */
-import { invalidArgument } from '../errors.ts';
-import { checkBytes, checkObject, checkOneOf, checkSafeUint, checkU32 } from '../validate.ts';
 import {
   AUDIT_EVENT_CODES,
   CONSENSUS_PHASES,
@@ -17,11 +16,11 @@ import {
   MAX_AUDIT_NAME_LENGTH,
   MAX_AUDIT_PATH_LENGTH,
   MAX_AUDIT_TEXT_LENGTH,
-} from '../stores/audit-types.ts';
-import type { AuditEvent, AuditEventType, ConsensusPhase } from '../stores/audit-types.ts';
-import { BLOCK_HASH_BYTES, MAX_VALIDATOR_ID_LENGTH, SIGNATURE_BYTES } from '../stores/vote-types.ts';
-import type { ValidatorVote } from '../stores/vote-types.ts';
-import { checkBlockHash, checkValidatorId, checkVote, isWellFormedString, voteTypeCode, voteTypeOfCode } from './vote-sign.ts';
+} from '../model/audit.ts';
+import type { AuditEvent, AuditEventType, ConsensusPhase } from '../model/audit.ts';
+import { BLOCK_HASH_BYTES, isWellFormedString, MAX_VALIDATOR_ID_LENGTH, SIGNATURE_BYTES } from '../model/vote.ts';
+import type { ValidatorVote } from '../model/vote.ts';
+import { voteTypeCode, voteTypeOfCode } from './vote-sign.ts';
 
 const utf8 = new TextEncoder();
 const utf8Strict = new TextDecoder('utf-8', { fatal: true });
@@ -192,125 +191,6 @@ export class ByteReader {
   /** Throws when bytes are left over. */
   end(): void {
     if (this.pos !== this.buf.length) throw new Error(`${this.buf.length - this.pos} trailing bytes`);
-  }
-}
-
-function checkText(name: string, value: unknown, maxLength: number): string {
-  if (typeof value !== 'string' || value.length === 0 || value.length > maxLength || !isWellFormedString(value)) {
-    throw invalidArgument(name, `must be well-formed text of 1..${maxLength} characters`);
-  }
-  return value;
-}
-
-function checkNullable<T>(value: unknown, check: (v: unknown) => T): T | null {
-  return value === null ? null : check(value);
-}
-
-function checkVotePair(name: string, e: Record<string, unknown>, sameSlot: boolean): { voteA: ValidatorVote; voteB: ValidatorVote } {
-  const voteA = checkVote(`${name}.voteA`, e.voteA);
-  const voteB = checkVote(`${name}.voteB`, e.voteB);
-  if (voteA.validatorId !== voteB.validatorId) throw invalidArgument(`${name}.voteB.validatorId`, 'must equal voteA.validatorId');
-  if (sameSlot) {
-    if (voteA.round !== voteB.round || voteA.voteType !== voteB.voteType) {
-      throw invalidArgument(`${name}.voteB`, 'must have the round and vote type of voteA');
-    }
-    if (voteA.height === voteB.height && sameHash(voteA.blockHash, voteB.blockHash)) {
-      throw invalidArgument(`${name}.voteB`, 'must differ from voteA in block hash or height');
-    }
-  }
-  return { voteA, voteB };
-}
-
-function sameHash(a: Uint8Array | null, b: Uint8Array | null): boolean {
-  if (a === null || b === null) return a === b;
-  return a.length === b.length && a.every((x, i) => x === b[i]);
-}
-
-/**
- * Checks an event of any type and returns a private copy (bytes copied, unknown fields
- * dropped). `allowed` restricts the types (INVALID_ARGUMENT otherwise).
- * @throws ConsensusStoreError INVALID_ARGUMENT naming the first bad field.
- */
-export function checkAuditEvent(name: string, value: unknown, allowed: readonly AuditEventType[]): AuditEvent {
-  const e = checkObject(name, value);
-  const type = checkOneOf(`${name}.type`, e.type, allowed);
-  const height = (): number => checkSafeUint(`${name}.height`, e.height);
-  const round = (): number => checkU32(`${name}.round`, e.round);
-  const key = (field: string): Uint8Array => checkBytes(`${name}.${field}`, e[field], KEY_BYTES).slice();
-  switch (type) {
-    case 'RoundStarted':
-      return { type, height: height(), round: round(), proposer: checkNullable(e.proposer, (v) => checkValidatorId(`${name}.proposer`, v)) };
-    case 'ProposalReceived': {
-      const r = round();
-      const polRound = checkNullable(e.polRound, (v) => checkU32(`${name}.polRound`, v));
-      if (polRound !== null && polRound >= r) throw invalidArgument(`${name}.polRound`, 'must be below round (or null)');
-      return {
-        type,
-        height: height(),
-        round: r,
-        proposer: checkValidatorId(`${name}.proposer`, e.proposer),
-        blockHash: (checkBlockHash(`${name}.blockHash`, e.blockHash, false) as Uint8Array).slice(),
-        polRound,
-        signature: checkBytes(`${name}.signature`, e.signature, SIGNATURE_BYTES).slice(),
-      };
-    }
-    case 'VoteReceived':
-      return { type, vote: checkVote(`${name}.vote`, e.vote) };
-    case 'PhaseChanged':
-      return {
-        type,
-        height: height(),
-        round: round(),
-        from: checkOneOf(`${name}.from`, e.from, CONSENSUS_PHASES),
-        to: checkOneOf(`${name}.to`, e.to, CONSENSUS_PHASES),
-      };
-    case 'RoundCompleted': {
-      const hash = checkBlockHash(`${name}.blockHash`, e.blockHash, true);
-      return { type, height: height(), round: round(), blockHash: hash === null ? null : hash.slice(), durationMs: checkSafeUint(`${name}.durationMs`, e.durationMs) };
-    }
-    case 'Stalled':
-      return {
-        type,
-        height: height(),
-        round: round(),
-        stalledForMs: checkSafeUint(`${name}.stalledForMs`, e.stalledForMs),
-        reason: checkText(`${name}.reason`, e.reason, MAX_AUDIT_TEXT_LENGTH),
-      };
-    case 'EquivocationDetected':
-      return { type, ...checkVotePair(name, e, true) };
-    case 'DoubleVote':
-      return { type, ...checkVotePair(name, e, false) };
-    case 'InvalidSignature':
-      return {
-        type,
-        validatorId: checkValidatorId(`${name}.validatorId`, e.validatorId),
-        height: height(),
-        round: round(),
-        message: checkBytes(`${name}.message`, e.message, { min: 0, max: MAX_AUDIT_BLOB_BYTES }).slice(),
-        signature: checkBytes(`${name}.signature`, e.signature, { min: 0, max: SIGNATURE_BYTES }).slice(),
-      };
-    case 'ReplayAttack':
-      return { type, vote: checkVote(`${name}.vote`, e.vote), detail: checkText(`${name}.detail`, e.detail, MAX_AUDIT_TEXT_LENGTH) };
-    case 'StoreRepaired':
-      return {
-        type,
-        file: checkText(`${name}.file`, e.file, MAX_AUDIT_PATH_LENGTH),
-        offset: checkSafeUint(`${name}.offset`, e.offset),
-        firstLostLsn: checkNullable(e.firstLostLsn, (v) => checkSafeUint(`${name}.firstLostLsn`, v)),
-        bytesDropped: checkSafeUint(`${name}.bytesDropped`, e.bytesDropped),
-        brokenCopy: checkText(`${name}.brokenCopy`, e.brokenCopy, MAX_AUDIT_PATH_LENGTH),
-      };
-    case 'KeyRotated':
-      return { type, keyName: checkText(`${name}.keyName`, e.keyName, MAX_AUDIT_NAME_LENGTH), oldPublicKey: key('oldPublicKey'), newPublicKey: key('newPublicKey') };
-    case 'Pruned':
-      return {
-        type,
-        store: checkText(`${name}.store`, e.store, MAX_AUDIT_NAME_LENGTH),
-        belowHeight: checkSafeUint(`${name}.belowHeight`, e.belowHeight),
-        entriesRemoved: checkSafeUint(`${name}.entriesRemoved`, e.entriesRemoved),
-      };
-    case 'NodeKeyRecorded':
-      return { type, publicKey: key('publicKey') };
   }
 }
 

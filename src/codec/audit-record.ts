@@ -16,7 +16,7 @@
  */
 import { sha256 } from './merkle.ts';
 import { ByteReader, ByteWriter, decodeAuditEvent } from './audit-event.ts';
-import type { AuditEvent } from '../stores/audit-types.ts';
+import type { AuditEvent } from '../model/audit.ts';
 
 const utf8 = new TextEncoder();
 

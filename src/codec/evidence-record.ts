@@ -1,6 +1,6 @@
 /**
- * Byzantine evidence at the boundary and on disk: the argument check of submitted evidence
- * (`checkEvidence`), and the payloads of RecordKind.Evidence and RecordKind.EvidencePrune.
+ * Byzantine evidence on disk: the payloads of RecordKind.Evidence and RecordKind.EvidencePrune.
+ * The argument check of submitted evidence (`checkEvidence`) is in src/model/evidence.ts.
  *
  * Payloads are msgpack arrays with a leading format version; votes and proposals are tuples of
  * their fields (hash and signature as bytes). Nothing here is hashed or signed: the content id
@@ -9,22 +9,15 @@
  * payload is CORRUPTION. This module must never do I/O.
  */
 import { Packr } from 'msgpackr';
-import { ConsensusStoreError, invalidArgument } from '../errors.ts';
-import type { Lsn, RecordInput } from '../log/types.ts';
-import { EVIDENCE_FAILURES, EVIDENCE_TYPES, MAX_SUBMITTER_LENGTH } from '../stores/evidence-types.ts';
-import type {
-  ByzantineEvidence,
-  EvidenceCommon,
-  EvidenceFailure,
-  EvidencePruneRule,
-  EvidenceStatus,
-  EvidenceType,
-} from '../stores/evidence-types.ts';
-import type { SignedProposal, ValidatorVote } from '../stores/vote-types.ts';
-import { SIGNATURE_BYTES } from '../stores/vote-types.ts';
-import { checkBoolean, checkBytes, checkObject, checkOneOf, checkSafeUint, checkString } from '../validate.ts';
+import { ConsensusStoreError } from '../errors.ts';
+import { checkBytes, checkSafeUint } from '../model/check.ts';
+import { checkEvidenceCommon, EVIDENCE_FAILURES, EVIDENCE_TYPES } from '../model/evidence.ts';
+import type { ByzantineEvidence, EvidenceFailure, EvidencePruneRule, EvidenceStatus, EvidenceType } from '../model/evidence.ts';
+import type { Lsn, RecordInput } from '../model/log-record.ts';
+import { checkSignedProposal, checkVote, SIGNATURE_BYTES } from '../model/vote.ts';
+import type { SignedProposal, ValidatorVote } from '../model/vote.ts';
 import { RecordKind } from './kinds.ts';
-import { checkUnsignedProposal, checkValidatorId, checkVote, isWellFormedString, voteTypeCode, voteTypeOfCode } from './vote-sign.ts';
+import { voteTypeCode, voteTypeOfCode } from './vote-sign.ts';
 
 /** Format version of evidence payloads. */
 const VERSION = 1;
@@ -39,69 +32,6 @@ export const EVIDENCE_RECORD_KINDS: readonly number[] = [RecordKind.Evidence, Re
 /** The code of an evidence type on disk and in content ids: 1..5. */
 export function evidenceTypeCode(type: EvidenceType): number {
   return EVIDENCE_TYPES.indexOf(type) + 1;
-}
-
-/** A submitter id: 1..128 characters of well-formed Unicode. Throws INVALID_ARGUMENT. */
-function checkSubmitter(name: string, value: unknown): string {
-  const s = checkString(name, value, MAX_SUBMITTER_LENGTH);
-  if (!isWellFormedString(s)) throw invalidArgument(name, 'must be well-formed Unicode (no lone surrogates)');
-  return s;
-}
-
-/** A signed proposal: the unsigned checks plus a 64-byte signature; returns a private copy. */
-export function checkSignedProposal(name: string, value: unknown): SignedProposal {
-  const unsigned = checkUnsignedProposal(name, value);
-  const signature = checkBytes(`${name}.signature`, (value as { signature?: unknown }).signature, SIGNATURE_BYTES);
-  return { ...unsigned, signature: signature.slice() };
-}
-
-function checkCommon(name: string, e: Record<string, unknown>): EvidenceCommon {
-  return {
-    validatorId: checkValidatorId(`${name}.validatorId`, e['validatorId']),
-    height: checkSafeUint(`${name}.height`, e['height']),
-    detectedAt: checkSafeUint(`${name}.detectedAt`, e['detectedAt']),
-    submittedBy: checkSubmitter(`${name}.submittedBy`, e['submittedBy']),
-    verifiedByQuorum: checkBoolean(`${name}.verifiedByQuorum`, e['verifiedByQuorum']),
-  };
-}
-
-/**
- * Checks the shape of submitted evidence (every field's type, range and length; not whether it
- * verifies) and returns a private copy that shares no mutable state with the caller.
- * @throws ConsensusStoreError INVALID_ARGUMENT naming the first bad field.
- */
-export function checkEvidence(name: string, value: unknown): ByzantineEvidence {
-  const e = checkObject(name, value);
-  const type = checkOneOf(`${name}.type`, e['type'], EVIDENCE_TYPES);
-  const common = checkCommon(name, e);
-  const d = checkObject(`${name}.details`, e['details']);
-  const at = `${name}.details`;
-  switch (type) {
-    case 'Equivocation':
-    case 'DoubleSign':
-      return { ...common, type, details: { voteA: checkVote(`${at}.voteA`, d['voteA']), voteB: checkVote(`${at}.voteB`, d['voteB']) } };
-    case 'InvalidSignature':
-      return { ...common, type, details: { vote: checkVote(`${at}.vote`, d['vote']) } };
-    case 'ReplayAttack':
-      return {
-        ...common,
-        type,
-        details: {
-          vote: checkVote(`${at}.vote`, d['vote']),
-          firstSeenAt: checkSafeUint(`${at}.firstSeenAt`, d['firstSeenAt']),
-          replayedAt: checkSafeUint(`${at}.replayedAt`, d['replayedAt']),
-        },
-      };
-    case 'ProposalEquivocation':
-      return {
-        ...common,
-        type,
-        details: {
-          proposalA: checkSignedProposal(`${at}.proposalA`, d['proposalA']),
-          proposalB: checkSignedProposal(`${at}.proposalB`, d['proposalB']),
-        },
-      };
-  }
 }
 
 /** Evidence as one Evidence record holds it. */
@@ -206,7 +136,7 @@ function proposalOf(name: string, value: unknown): SignedProposal {
 function evidenceOf(f: unknown[]): ByzantineEvidence {
   const type = EVIDENCE_TYPES[checkSafeUint('type', f[2]) - 1];
   if (type === undefined) throw new Error(`unknown evidence type ${String(f[2])}`);
-  const common = checkCommon('evidence', {
+  const common = checkEvidenceCommon('evidence', {
     validatorId: f[3],
     height: f[4],
     detectedAt: f[5],

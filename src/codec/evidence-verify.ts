@@ -14,9 +14,9 @@ import type { KeyObject } from 'node:crypto';
 import { Point } from '@noble/ed25519';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { compareBytes } from './bytes.ts';
-import type { ByzantineEvidence, EvidenceFailure, EvidenceVerdict } from '../stores/evidence-types.ts';
-import type { SignedProposal, ValidatorVote } from '../stores/vote-types.ts';
-import { ED25519_KEY_BYTES, SIGNATURE_BYTES } from '../stores/vote-types.ts';
+import type { ByzantineEvidence, EvidenceFailure, EvidenceVerdict } from '../model/evidence.ts';
+import type { SignedProposal, ValidatorVote } from '../model/vote.ts';
+import { ED25519_KEY_BYTES, SIGNATURE_BYTES } from '../model/vote.ts';
 import { evidenceTypeCode } from './evidence-record.ts';
 import { proposalSignBytes, voteSignBytes } from './vote-sign.ts';
 

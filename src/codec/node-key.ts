@@ -28,7 +28,7 @@ import * as ed from '@noble/ed25519';
 import { sha512 } from '@noble/hashes/sha2.js';
 import { ConsensusStoreError, invalidArgument } from '../errors.ts';
 import { errnoOf, type FileSystem } from '../io/types.ts';
-import { checkBytes, checkString } from '../validate.ts';
+import { checkBytes, checkString } from '../model/check.ts';
 
 ed.hashes.sha512 = sha512;
 

@@ -1,7 +1,7 @@
 /**
- * Reward distributions at the boundary and on disk: the argument check of a distribution
- * (`checkDistribution`: bounds, the treasury equation, the sum of the lines) and the payload of
- * RecordKind.RewardDistribution.
+ * Reward distributions on disk: the payload of RecordKind.RewardDistribution. The argument check
+ * of a distribution (`checkDistribution`: bounds, the treasury equation, the sum of the lines) is
+ * in src/model/reward.ts; a decoded distribution passes it too.
  *
  * The payload is a msgpack array with a leading format version; every amount is its canonical
  * decimal string (no sign, no leading zeros, below 2^128), never a number, so it round-trips
@@ -9,13 +9,12 @@
  * would refuse: such a payload is CORRUPTION. This module must never do I/O.
  */
 import { Packr } from 'msgpackr';
-import { ConsensusStoreError, invalidArgument } from '../errors.ts';
-import type { Lsn, RecordInput } from '../log/types.ts';
-import { MAX_REWARD_AMOUNT, MAX_REWARD_LINES, MAX_REWARD_TIMESTAMP, REWARD_REASONS } from '../stores/reward-types.ts';
-import type { RewardDistribution, RewardLine, RewardReason } from '../stores/reward-types.ts';
-import { checkBigint, checkInteger, checkObject, checkOneOf, checkSafeUint } from '../validate.ts';
+import { ConsensusStoreError } from '../errors.ts';
+import { checkSafeUint } from '../model/check.ts';
+import type { Lsn, RecordInput } from '../model/log-record.ts';
+import { checkAmount, checkDistribution, REWARD_REASONS } from '../model/reward.ts';
+import type { RewardDistribution, RewardReason } from '../model/reward.ts';
 import { RecordKind } from './kinds.ts';
-import { checkValidatorId } from './vote-sign.ts';
 
 /** Format version of distribution payloads. */
 const VERSION = 1;
@@ -28,77 +27,6 @@ export const REWARD_RECORD_KINDS: readonly number[] = [RecordKind.RewardDistribu
 /** The code of a reason on disk: its index in REWARD_REASONS. */
 export function rewardReasonCode(reason: RewardReason): number {
   return REWARD_REASONS.indexOf(reason);
-}
-
-/** An amount in [0, 2^128-1]. Throws INVALID_ARGUMENT. */
-export function checkAmount(name: string, value: unknown): bigint {
-  return checkBigint(name, value, 0n, MAX_REWARD_AMOUNT);
-}
-
-/** A distribution timestamp in [0, MAX_REWARD_TIMESTAMP]. Throws INVALID_ARGUMENT. */
-export function checkRewardTimestamp(name: string, value: unknown): number {
-  return checkInteger(name, value, 0, MAX_REWARD_TIMESTAMP);
-}
-
-function checkLines(name: string, value: unknown): RewardLine[] {
-  if (!Array.isArray(value)) throw invalidArgument(name, 'must be an array');
-  if (value.length > MAX_REWARD_LINES) throw invalidArgument(name, `must hold at most ${MAX_REWARD_LINES} lines, got ${value.length}`);
-  return value.map((item: unknown, i) => {
-    const l = checkObject(`${name}[${i}]`, item);
-    return {
-      validatorId: checkValidatorId(`${name}[${i}].validatorId`, l['validatorId']),
-      reason: checkOneOf(`${name}[${i}].reason`, l['reason'], REWARD_REASONS),
-      amount: checkAmount(`${name}[${i}].amount`, l['amount']),
-    };
-  });
-}
-
-/**
- * Checks a distribution: every field's type and range, at most MAX_REWARD_LINES lines,
- * `treasuryBefore - totalDistributed === treasuryAfter`, and the lines summing to
- * `totalDistributed`. Returns a private copy.
- * @throws ConsensusStoreError INVALID_ARGUMENT naming the first bad field or the broken equation.
- */
-export function checkDistribution(name: string, value: unknown): RewardDistribution {
-  const d = checkObject(name, value);
-  const dist: RewardDistribution = {
-    height: checkSafeUint(`${name}.height`, d['height']),
-    timestamp: checkRewardTimestamp(`${name}.timestamp`, d['timestamp']),
-    treasuryBefore: checkAmount(`${name}.treasuryBefore`, d['treasuryBefore']),
-    treasuryAfter: checkAmount(`${name}.treasuryAfter`, d['treasuryAfter']),
-    totalDistributed: checkAmount(`${name}.totalDistributed`, d['totalDistributed']),
-    lines: checkLines(`${name}.lines`, d['lines']),
-  };
-  if (dist.treasuryBefore - dist.totalDistributed !== dist.treasuryAfter) {
-    throw invalidArgument(
-      `${name}.treasuryAfter`,
-      `must equal treasuryBefore - totalDistributed (${dist.treasuryBefore} - ${dist.totalDistributed}), got ${dist.treasuryAfter}`,
-    );
-  }
-  let sum = 0n;
-  for (const line of dist.lines) sum += line.amount;
-  if (sum !== dist.totalDistributed) {
-    throw invalidArgument(`${name}.lines`, `must sum to totalDistributed ${dist.totalDistributed}, they sum to ${sum}`);
-  }
-  return dist;
-}
-
-/** True when two checked distributions are equal field by field (lines in order). */
-export function sameDistribution(a: RewardDistribution, b: RewardDistribution): boolean {
-  if (
-    a.height !== b.height ||
-    a.timestamp !== b.timestamp ||
-    a.treasuryBefore !== b.treasuryBefore ||
-    a.treasuryAfter !== b.treasuryAfter ||
-    a.totalDistributed !== b.totalDistributed ||
-    a.lines.length !== b.lines.length
-  ) {
-    return false;
-  }
-  return a.lines.every((l, i) => {
-    const m = b.lines[i] as RewardLine;
-    return l.validatorId === m.validatorId && l.reason === m.reason && l.amount === m.amount;
-  });
 }
 
 /** Encodes a distribution (already checked) and the time it was recorded. */

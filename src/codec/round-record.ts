@@ -1,6 +1,6 @@
 /**
- * Payload encodings of the round-state records (RecordKind.RoundState, RecordKind.RoundStatePrune)
- * and the shape check a round state must pass, at the API boundary and after every read.
+ * Payload encodings of the round-state records (RecordKind.RoundState, RecordKind.RoundStatePrune).
+ * A decoded round state passes `checkRoundState` (src/model/round.ts), the check of the API's input.
  *
  * Payloads are msgpack arrays with a leading format version, so that fields are positional and
  * a future version can be told apart. Nothing here is hashed or signed, so msgpackr's
@@ -8,10 +8,9 @@
  * value that did not pass the same checks as the API's input: a payload that fails is CORRUPTION.
  */
 import { Packr } from 'msgpackr';
-import { ConsensusStoreError, invalidArgument } from '../errors.ts';
-import type { ConsensusPhase, RoundState } from '../stores/round-types.ts';
-import { CONSENSUS_PHASES, MAX_PROPOSER_LENGTH, MAX_ROUND_APP_DATA } from '../stores/round-types.ts';
-import { checkBytes, checkObject, checkOneOf, checkSafeUint, checkString, checkU32 } from '../validate.ts';
+import { ConsensusStoreError } from '../errors.ts';
+import { checkSafeUint, checkU32 } from '../model/check.ts';
+import { checkRoundState, CONSENSUS_PHASES, type RoundState } from '../model/round.ts';
 
 /** Format version of both payloads. */
 const VERSION = 1;
@@ -28,55 +27,6 @@ export interface RoundStateRecord {
 export interface RoundPruneRecord {
   readonly beforeHeight: number;
   readonly recordedAt: number;
-}
-
-function optionalHash(name: string, value: unknown): Uint8Array | undefined {
-  return value === undefined ? undefined : new Uint8Array(checkBytes(name, value, 32));
-}
-
-/**
- * Checks a round state (types, ranges, byte lengths, the pairing of the lock and valid-value
- * fields, `lockedRound`/`validRound` <= `round`, `updatedAt` >= `startedAt`) and returns a copy
- * that shares no memory with the input. Throws INVALID_ARGUMENT naming the field.
- */
-export function checkRoundState(name: string, value: unknown): RoundState {
-  const o = checkObject(name, value);
-  const height = checkSafeUint(`${name}.height`, o['height']);
-  const round = checkU32(`${name}.round`, o['round']);
-  const phase = checkOneOf<ConsensusPhase>(`${name}.phase`, o['phase'], CONSENSUS_PHASES);
-  const startedAt = checkSafeUint(`${name}.startedAt`, o['startedAt']);
-  const updatedAt = checkSafeUint(`${name}.updatedAt`, o['updatedAt']);
-  if (updatedAt < startedAt) throw invalidArgument(`${name}.updatedAt`, 'must not be before startedAt');
-  const state: {
-    -readonly [K in keyof RoundState]: RoundState[K];
-  } = { height, round, phase, startedAt, updatedAt };
-  const lockedRound = o['lockedRound'];
-  const lockedBlockHash = optionalHash(`${name}.lockedBlockHash`, o['lockedBlockHash']);
-  if ((lockedRound === undefined) !== (lockedBlockHash === undefined)) {
-    throw invalidArgument(`${name}.lockedRound`, 'and lockedBlockHash must be given together or not at all');
-  }
-  if (lockedRound !== undefined && lockedBlockHash !== undefined) {
-    state.lockedRound = checkU32(`${name}.lockedRound`, lockedRound);
-    if (state.lockedRound > round) throw invalidArgument(`${name}.lockedRound`, 'must not exceed round');
-    state.lockedBlockHash = lockedBlockHash;
-  }
-  const validRound = o['validRound'];
-  const validBlockHash = optionalHash(`${name}.validBlockHash`, o['validBlockHash']);
-  if ((validRound === undefined) !== (validBlockHash === undefined)) {
-    throw invalidArgument(`${name}.validRound`, 'and validBlockHash must be given together or not at all');
-  }
-  if (validRound !== undefined && validBlockHash !== undefined) {
-    state.validRound = checkU32(`${name}.validRound`, validRound);
-    if (state.validRound > round) throw invalidArgument(`${name}.validRound`, 'must not exceed round');
-    state.validBlockHash = validBlockHash;
-  }
-  const proposalBlockHash = optionalHash(`${name}.proposalBlockHash`, o['proposalBlockHash']);
-  if (proposalBlockHash !== undefined) state.proposalBlockHash = proposalBlockHash;
-  if (o['proposer'] !== undefined) state.proposer = checkString(`${name}.proposer`, o['proposer'], MAX_PROPOSER_LENGTH);
-  if (o['appData'] !== undefined) {
-    state.appData = new Uint8Array(checkBytes(`${name}.appData`, o['appData'], { min: 0, max: MAX_ROUND_APP_DATA }));
-  }
-  return state;
 }
 
 /** Encodes a checkpoint. `state` must have passed `checkRoundState`. */
@@ -155,27 +105,4 @@ export function decodeRoundPruneRecord(payload: Uint8Array, lsn: number): RoundP
   } catch (err) {
     throw corrupt('round-state prune', lsn, err);
   }
-}
-
-function bytesEqual(a: Uint8Array | undefined, b: Uint8Array | undefined): boolean {
-  if (a === undefined || b === undefined) return a === b;
-  return a.length === b.length && a.every((byte, i) => byte === b[i]);
-}
-
-/** True when two round states hold the same values in every field (bytes compared by content). */
-export function roundStatesEqual(a: RoundState, b: RoundState): boolean {
-  return (
-    a.height === b.height &&
-    a.round === b.round &&
-    a.phase === b.phase &&
-    a.lockedRound === b.lockedRound &&
-    bytesEqual(a.lockedBlockHash, b.lockedBlockHash) &&
-    a.validRound === b.validRound &&
-    bytesEqual(a.validBlockHash, b.validBlockHash) &&
-    bytesEqual(a.proposalBlockHash, b.proposalBlockHash) &&
-    a.proposer === b.proposer &&
-    bytesEqual(a.appData, b.appData) &&
-    a.startedAt === b.startedAt &&
-    a.updatedAt === b.updatedAt
-  );
 }

@@ -10,9 +10,10 @@
  */
 import { ConsensusStoreError } from '../errors.ts';
 import { readU64, writeU64 } from './framing.ts';
-import type { LogRecord } from '../log/types.ts';
-import { ED25519_KEY_BYTES, SIGN_STEPS, SIGNATURE_BYTES } from '../stores/vote-types.ts';
-import type { SignStep } from '../stores/vote-types.ts';
+import type { LogRecord } from '../model/log-record.ts';
+import { ED25519_KEY_BYTES, SIGNATURE_BYTES } from '../model/vote.ts';
+import { SIGN_STEPS } from '../model/sign.ts';
+import type { SignStep } from '../model/sign.ts';
 
 /** Layout version of sign-guard payloads. */
 export const SIGN_GUARD_RECORD_VERSION = 1;

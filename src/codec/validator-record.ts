@@ -11,8 +11,8 @@
 import { Packr } from 'msgpackr';
 import { ConsensusStoreError } from '../errors.ts';
 import { RecordKind } from './kinds.ts';
-import type { RecordInput } from '../log/types.ts';
-import type { ValidatorStatus } from '../stores/validator-types.ts';
+import type { RecordInput } from '../model/log-record.ts';
+import type { ValidatorStatus } from '../model/validator.ts';
 import {
   MAX_EVIDENCE_ID_LENGTH,
   MAX_REASON_LENGTH,
@@ -20,8 +20,8 @@ import {
   MAX_VALIDATOR_ID_LENGTH,
   PUBLIC_KEY_LENGTH,
   VALIDATOR_STATUSES,
-} from '../stores/validator-types.ts';
-import { checkBytes, checkSafeUint, checkString, checkU32 } from '../validate.ts';
+} from '../model/validator.ts';
+import { checkBytes, checkSafeUint, checkString, checkU32 } from '../model/check.ts';
 
 /** Format version of every validator payload. */
 const VERSION = 1;

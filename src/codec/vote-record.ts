@@ -10,11 +10,11 @@
  * signatures cover `voteSignBytes` (codec/vote-sign.ts) only.
  */
 import { ConsensusStoreError } from '../errors.ts';
-import type { LogRecord } from '../log/types.ts';
-import { MAX_SAFE } from '../validate.ts';
-import { BLOCK_HASH_BYTES, MAX_VALIDATOR_ID_LENGTH, SIGNATURE_BYTES } from '../stores/vote-types.ts';
-import type { ValidatorVote } from '../stores/vote-types.ts';
-import { isWellFormedString, voteTypeCode, voteTypeOfCode } from './vote-sign.ts';
+import type { LogRecord } from '../model/log-record.ts';
+import { MAX_SAFE } from '../model/check.ts';
+import { BLOCK_HASH_BYTES, isWellFormedString, MAX_VALIDATOR_ID_LENGTH, SIGNATURE_BYTES } from '../model/vote.ts';
+import type { ValidatorVote } from '../model/vote.ts';
+import { voteTypeCode, voteTypeOfCode } from './vote-sign.ts';
 
 /** Layout version of vote and finalization payloads. */
 export const VOTE_RECORD_VERSION = 1;

@@ -1,6 +1,7 @@
 /**
- * Canonical sign bytes of votes and proposals, ed25519 signing and verification, and the
- * boundary checks of the values that go into them (docs/format.md, "Signed and hashed bytes", describes the layout).
+ * Canonical sign bytes of votes and proposals, ed25519 signing and verification
+ * (docs/format.md, "Signed and hashed bytes", describes the layout). The checks of the values
+ * that go into them are in src/model/vote.ts.
  *
  * The sign bytes are a fixed, documented layout, bound to a chain id. They must never be a
  * msgpackr (or any other object) re-encoding: two encoders may order or size fields differently,
@@ -9,17 +10,18 @@
  */
 import * as ed from '@noble/ed25519';
 import { sha512 } from '@noble/hashes/sha2.js';
-import { invalidArgument } from '../errors.ts';
-import { checkBytes, checkObject, checkOneOf, checkSafeUint, checkString, checkU32 } from '../validate.ts';
+import { checkBytes } from '../model/check.ts';
+import { checkPrivateKey } from '../model/sign.ts';
 import {
   BLOCK_HASH_BYTES,
+  checkChainId,
+  checkUnsignedProposal,
+  checkUnsignedVote,
   ED25519_KEY_BYTES,
-  MAX_CHAIN_ID_LENGTH,
-  MAX_VALIDATOR_ID_LENGTH,
   SIGNATURE_BYTES,
   VOTE_TYPES,
-} from '../stores/vote-types.ts';
-import type { UnsignedProposal, UnsignedVote, ValidatorVote, VoteType } from '../stores/vote-types.ts';
+} from '../model/vote.ts';
+import type { UnsignedProposal, UnsignedVote, ValidatorVote, VoteType } from '../model/vote.ts';
 
 ed.hashes.sha512 = sha512;
 
@@ -38,85 +40,6 @@ export function voteTypeCode(type: VoteType): number {
 /** The vote type of a code (1..3), or undefined. */
 export function voteTypeOfCode(code: number): VoteType | undefined {
   return VOTE_TYPES[code - 1];
-}
-
-/** True when `s` has no lone UTF-16 surrogate (so it survives a UTF-8 round trip unchanged). */
-export function isWellFormedString(s: string): boolean {
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0xd800 || c > 0xdfff) continue;
-    if (c > 0xdbff) return false;
-    const next = s.charCodeAt(i + 1);
-    if (!(next >= 0xdc00 && next <= 0xdfff)) return false;
-    i++;
-  }
-  return true;
-}
-
-function checkId(name: string, value: unknown, maxLength: number): string {
-  const s = checkString(name, value, maxLength);
-  if (!isWellFormedString(s)) throw invalidArgument(name, 'must be well-formed Unicode (no lone surrogates)');
-  return s;
-}
-
-/** A validator id: 1..128 UTF-16 code units of well-formed Unicode. Throws INVALID_ARGUMENT. */
-export function checkValidatorId(name: string, value: unknown): string {
-  return checkId(name, value, MAX_VALIDATOR_ID_LENGTH);
-}
-
-/** A chain id: 1..64 UTF-16 code units of well-formed Unicode. Throws INVALID_ARGUMENT. */
-export function checkChainId(name: string, value: unknown): string {
-  return checkId(name, value, MAX_CHAIN_ID_LENGTH);
-}
-
-/** A block hash: exactly 32 bytes, or null when `nullable`. Throws INVALID_ARGUMENT. */
-export function checkBlockHash(name: string, value: unknown, nullable: boolean): Uint8Array | null {
-  if (value === null && nullable) return null;
-  return checkBytes(name, value, BLOCK_HASH_BYTES);
-}
-
-/**
- * Checks every field of an unsigned vote (types, ranges, lengths) and returns a copy that
- * shares no mutable state with the caller (the hash is copied). Throws INVALID_ARGUMENT.
- */
-export function checkUnsignedVote(name: string, value: unknown): UnsignedVote {
-  const v = checkObject(name, value);
-  return {
-    validatorId: checkValidatorId(`${name}.validatorId`, v.validatorId),
-    height: checkSafeUint(`${name}.height`, v.height),
-    round: checkU32(`${name}.round`, v.round),
-    voteType: checkOneOf(`${name}.voteType`, v.voteType, VOTE_TYPES),
-    blockHash: copyOrNull(checkBlockHash(`${name}.blockHash`, v.blockHash, true)),
-    timestamp: checkSafeUint(`${name}.timestamp`, v.timestamp),
-  };
-}
-
-/** Checks a signed vote (an unsigned one plus a 64-byte signature) and returns a private copy. Throws INVALID_ARGUMENT. */
-export function checkVote(name: string, value: unknown): ValidatorVote {
-  const unsigned = checkUnsignedVote(name, value);
-  const signature = checkBytes(`${name}.signature`, (value as { signature?: unknown }).signature, SIGNATURE_BYTES);
-  return { ...unsigned, signature: signature.slice() };
-}
-
-/** Checks an unsigned proposal and returns a private copy. Throws INVALID_ARGUMENT. */
-export function checkUnsignedProposal(name: string, value: unknown): UnsignedProposal {
-  const p = checkObject(name, value);
-  const polRound = p.polRound === null ? null : checkU32(`${name}.polRound`, p.polRound);
-  const height = checkSafeUint(`${name}.height`, p.height);
-  const round = checkU32(`${name}.round`, p.round);
-  if (polRound !== null && polRound >= round) throw invalidArgument(`${name}.polRound`, 'must be below round (or null)');
-  return {
-    validatorId: checkValidatorId(`${name}.validatorId`, p.validatorId),
-    height,
-    round,
-    blockHash: (checkBlockHash(`${name}.blockHash`, p.blockHash, false) as Uint8Array).slice(),
-    polRound,
-    timestamp: checkSafeUint(`${name}.timestamp`, p.timestamp),
-  };
-}
-
-function copyOrNull(bytes: Uint8Array | null): Uint8Array | null {
-  return bytes === null ? null : bytes.slice();
 }
 
 /** Appends big-endian fixed-width fields to a growing buffer. */
@@ -224,11 +147,6 @@ export function differOnlyInTimestamp(a: Uint8Array, b: Uint8Array): boolean {
   const n = a.length - SIGN_BYTES_TIMESTAMP_SIZE;
   for (let i = 0; i < n; i++) if (a[i] !== b[i]) return false;
   return true;
-}
-
-/** Checks a 32-byte ed25519 private key (seed). Throws INVALID_ARGUMENT. */
-export function checkPrivateKey(name: string, value: unknown): Uint8Array {
-  return checkBytes(name, value, ED25519_KEY_BYTES);
 }
 
 /** The ed25519 public key (32 bytes) of a 32-byte private key. Throws INVALID_ARGUMENT on a bad key. */

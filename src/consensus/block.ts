@@ -6,7 +6,7 @@
  * It must never hash a msgpackr encoding, or anything that is not in `Block`.
  */
 import { sha256 } from '@noble/hashes/sha2.js';
-import { BLOCK_HASH_BYTES } from '../stores/vote-types.ts';
+import { BLOCK_HASH_BYTES } from '../model/vote.ts';
 import type { Block } from './types.ts';
 
 const utf8 = new TextEncoder();

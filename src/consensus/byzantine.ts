@@ -8,7 +8,7 @@
  */
 import { sha256 } from '@noble/hashes/sha2.js';
 import { signVote } from '../codec/vote-sign.ts';
-import type { ValidatorVote } from '../stores/vote-types.ts';
+import type { ValidatorVote } from '../model/vote.ts';
 
 /** Produces the conflicting twin of an honest vote, or undefined to stay honest for that vote. */
 export interface Equivocator {

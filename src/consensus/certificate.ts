@@ -11,7 +11,7 @@ import { blockHash, sameBytes } from './block.ts';
 import type { Block, CertificateMessage } from './types.ts';
 import type { ValidatorSet } from './validator-set.ts';
 import { verifyVoteFast } from './verify.ts';
-import type { ValidatorVote } from '../stores/vote-types.ts';
+import type { ValidatorVote } from '../model/vote.ts';
 
 /**
  * Builds the certificate of `block`, decided in `round`, from stored votes: the precommits of

@@ -8,8 +8,8 @@
  * hashed, so a non-canonical encoding is fine here.
  */
 import { Packr } from 'msgpackr';
-import { checkBytes, checkSafeUint, checkU32 } from '../validate.ts';
-import { BLOCK_HASH_BYTES } from '../stores/vote-types.ts';
+import { checkBytes, checkSafeUint, checkU32 } from '../model/check.ts';
+import { BLOCK_HASH_BYTES } from '../model/vote.ts';
 import { checkBlock } from './codec.ts';
 import type { Block } from './types.ts';
 

@@ -7,10 +7,9 @@
  * codec/vote-sign.ts, recomputed from the decoded fields.
  */
 import { Packr } from 'msgpackr';
-import { checkUnsignedProposal, checkValidatorId, checkVote } from '../codec/vote-sign.ts';
-import { checkBytes, checkObject, checkSafeUint, checkU32 } from '../validate.ts';
-import { BLOCK_HASH_BYTES, SIGNATURE_BYTES } from '../stores/vote-types.ts';
-import type { ValidatorVote } from '../stores/vote-types.ts';
+import { BLOCK_HASH_BYTES, checkUnsignedProposal, checkValidatorId, checkVote, SIGNATURE_BYTES } from '../model/vote.ts';
+import { checkBytes, checkObject, checkSafeUint, checkU32 } from '../model/check.ts';
+import type { ValidatorVote } from '../model/vote.ts';
 import type { Block, ConsensusMessage } from './types.ts';
 
 /** Largest encoded message accepted (a certificate of a large set is the biggest). */

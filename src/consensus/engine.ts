@@ -15,8 +15,8 @@
  * a checkpoint backwards.
  */
 import { isStoreError } from '../errors.ts';
-import type { ConsensusPhase, RoundState } from '../stores/round-types.ts';
-import type { ValidatorVote, VoteType } from '../stores/vote-types.ts';
+import type { ConsensusPhase, RoundState } from '../model/round.ts';
+import type { ValidatorVote, VoteType } from '../model/vote.ts';
 import { blockHash, GENESIS_PARENT_HASH, sameBytes, toHex } from './block.ts';
 import type { Equivocator } from './byzantine.ts';
 import { buildCertificate, checkCertificate } from './certificate.ts';

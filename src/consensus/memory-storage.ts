@@ -9,9 +9,10 @@
  */
 import { ConsensusStoreError } from '../errors.ts';
 import { differOnlyInTimestamp, proposalSignBytes, signBytes, voteSignBytes } from '../codec/vote-sign.ts';
-import type { RoundState } from '../stores/round-types.ts';
-import { SIGN_STEPS } from '../stores/vote-types.ts';
-import type { SignedProposal, SignStep, UnsignedProposal, UnsignedVote, ValidatorVote } from '../stores/vote-types.ts';
+import type { RoundState } from '../model/round.ts';
+import { SIGN_STEPS } from '../model/sign.ts';
+import type { SignedProposal, UnsignedProposal, UnsignedVote, ValidatorVote } from '../model/vote.ts';
+import type { SignStep } from '../model/sign.ts';
 import { sameBytes } from './block.ts';
 import type { RewardDistribution } from './rewards.ts';
 import type { ConsensusAuditEvent, ConsensusStoragePort, EquivocationReport, RecoveredState, VoteAppendResult } from './storage-port.ts';

@@ -7,9 +7,9 @@
  * vote resolved by `appendVote` is the one that counts; `signVote`/`signProposal` never release
  * a signature that conflicts with one released before, across restarts (D8, docs/durability.md).
  */
-import type { ConsensusEvent } from '../stores/audit-types.ts';
-import type { RoundState } from '../stores/round-types.ts';
-import type { SignedProposal, UnsignedProposal, UnsignedVote, ValidatorVote } from '../stores/vote-types.ts';
+import type { ConsensusEvent } from '../model/audit.ts';
+import type { RoundState } from '../model/round.ts';
+import type { SignedProposal, UnsignedProposal, UnsignedVote, ValidatorVote } from '../model/vote.ts';
 import type { RewardDistribution } from './rewards.ts';
 
 /** What `appendVote` did with a received (or own) vote. */
@@ -27,7 +27,7 @@ export interface RecoveredState {
   readonly votes: readonly ValidatorVote[];
 }
 
-/** The audit events the engine records: the audit log's consensus events (stores/audit-types.ts). */
+/** The audit events the engine records: the audit log's consensus events (model/audit.ts). */
 export type ConsensusAuditEvent = ConsensusEvent;
 
 /** An equivocation as the engine reports it: two conflicting votes of one validator. */

@@ -11,8 +11,8 @@
  */
 import type { ConsensusStore } from '../store.ts';
 import { voteSignBytes } from '../codec/vote-sign.ts';
-import type { RoundState } from '../stores/round-types.ts';
-import type { SignedProposal, UnsignedProposal, UnsignedVote, ValidatorVote } from '../stores/vote-types.ts';
+import type { RoundState } from '../model/round.ts';
+import type { SignedProposal, UnsignedProposal, UnsignedVote, ValidatorVote } from '../model/vote.ts';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { toHex } from './block.ts';
 import type { RewardDistribution } from './rewards.ts';

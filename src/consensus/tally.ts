@@ -8,7 +8,7 @@
  */
 import { toHex } from './block.ts';
 import type { ValidatorSet } from './validator-set.ts';
-import type { ValidatorVote, VoteType } from '../stores/vote-types.ts';
+import type { ValidatorVote, VoteType } from '../model/vote.ts';
 
 /** The key of nil in per-block sums. */
 const NIL = 'nil';

@@ -5,8 +5,8 @@
  * Votes and proposals are the package's own `ValidatorVote` and `SignedProposal`, so that what
  * travels on the wire is exactly what the stores persist and the sign bytes cover.
  */
-import type { ConsensusPhase } from '../stores/round-types.ts';
-import type { SignedProposal, ValidatorVote } from '../stores/vote-types.ts';
+import type { ConsensusPhase } from '../model/round.ts';
+import type { SignedProposal, ValidatorVote } from '../model/vote.ts';
 
 /**
  * A block. It carries no transactions: its content is fully determined by these fields, so a

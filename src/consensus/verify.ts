@@ -8,7 +8,7 @@
  */
 import { createPublicKey, verify, type KeyObject } from 'node:crypto';
 import { proposalSignBytes, voteSignBytes } from '../codec/vote-sign.ts';
-import type { SignedProposal, ValidatorVote } from '../stores/vote-types.ts';
+import type { SignedProposal, ValidatorVote } from '../model/vote.ts';
 import { toHex } from './block.ts';
 
 /** DER prefix of an ed25519 SubjectPublicKeyInfo; the 32-byte key follows. */

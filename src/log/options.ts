@@ -15,7 +15,7 @@ import {
 } from '../codec/framing.ts';
 import { invalidArgument } from '../errors.ts';
 import type { FileSystem } from '../io/types.ts';
-import { checkInteger } from '../validate.ts';
+import { checkInteger } from '../model/check.ts';
 import type { Durability, LogOptions } from './types.ts';
 
 /** Default segment size: 64 MiB. */

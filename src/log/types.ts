@@ -4,28 +4,12 @@
  * the engine's internals.
  */
 import type { FileSystem } from '../io/types.ts';
+import type { LogRecord, Lsn, RecordInput } from '../model/log-record.ts';
 
-/**
- * A log sequence number: the global, gap-free id of a record (1, 2, 3, ...). Returned as
- * `VoteLogEntry.id`, `LogEntry.id`. An LSN is not a height or a round: the brand keeps them apart.
- */
-export type Lsn = number & { readonly __brand: 'Lsn' };
+export type { LogRecord, Lsn, RecordInput } from '../model/log-record.ts';
 
-/** Durability of `append` (DESIGN D1). `none` is for tests and benchmarks only: it acknowledges without fdatasync. */
+/** Durability of `append` (D1, docs/durability.md). `none` is for tests and benchmarks only: it acknowledges without fdatasync. */
 export type Durability = 'fsync' | 'none';
-
-/** A record to append. `kind` 1..255 (0 is reserved for unwritten space); `payload` at most `maxRecordSize` bytes. */
-export interface RecordInput {
-  readonly kind: number;
-  readonly payload: Uint8Array;
-}
-
-/** A record as stored. `payload` may share memory with a larger read buffer: copy it to keep it long. */
-export interface LogRecord {
-  readonly lsn: Lsn;
-  readonly kind: number;
-  readonly payload: Uint8Array;
-}
 
 /** Lifecycle of a log (abstract-level style). `poisoned`: a write failed with EIO (D6); reads work, writes reject. */
 export type LogStatus = 'new' | 'opening' | 'open' | 'poisoned' | 'closing' | 'closed';
@@ -61,9 +45,9 @@ export interface LogOptions {
 }
 
 /**
- * The resolved size limits of a log (DESIGN 6), read-only. A caller that merges several calls
- * into one `append` (the audit log) bounds the merge by them, so that a merged batch is never
- * rejected BATCH_TOO_LARGE when each call would fit alone. Sizes on disk: a record takes
+ * The resolved size limits of a log (D2, docs/durability.md), read-only. A caller that merges
+ * several calls into one `append` (the audit log) bounds the merge by them, so that a merged
+ * batch is never rejected BATCH_TOO_LARGE when each call would fit alone. Sizes on disk: a record takes
  * `recordSpan(payload.length)` bytes and every batch ends with a `COMMIT_RECORD_BYTES` commit
  * marker (src/codec/framing.ts); one `append` must fit `maxBatchBytes` with its marker.
  */

@@ -17,13 +17,14 @@ import type { HeadFields } from '../codec/audit-record.ts';
 import { auditEventTypeOfCode } from '../codec/audit-event.ts';
 import { RecordKind } from '../codec/kinds.ts';
 import { fromHex, toHex } from '../codec/node-key.ts';
-import { checkChainId } from '../codec/vote-sign.ts';
+import { checkChainId } from '../model/vote.ts';
 import { ConsensusStoreError } from '../errors.ts';
 import { errnoOf, type FileSystem } from '../io/types.ts';
 import type { Log, LogRecord, Lsn } from '../log/types.ts';
-import { checkBytes, checkString } from '../validate.ts';
-import { AUDIT_EVENT_CODES } from './audit-types.ts';
-import type { AuditEventType, IntegrityReport } from './audit-types.ts';
+import { checkBytes, checkString } from '../model/check.ts';
+import { AUDIT_EVENT_CODES } from '../model/audit.ts';
+import type { AuditEventType } from '../model/audit.ts';
+import type { IntegrityReport } from './audit-types.ts';
 import { AuditChainVerifier } from './audit-verify.ts';
 
 /** Output bytes gathered before each write. */

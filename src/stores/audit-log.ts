@@ -31,35 +31,37 @@ import {
   splitEntryPayload,
 } from '../codec/audit-record.ts';
 import { COMMIT_RECORD_BYTES, recordSpan } from '../codec/framing.ts';
-import { checkAuditEvent, encodeAuditEvent, heightOfEvent, validatorOfEvent } from '../codec/audit-event.ts';
+import { AUDIT_EVENT_CODES, AUDIT_EVENT_TYPES, BYZANTINE_EVENT_TYPES, checkAuditEvent } from '../model/audit.ts';
+import { encodeAuditEvent, heightOfEvent, validatorOfEvent } from '../codec/audit-event.ts';
 import { RecordKind } from '../codec/kinds.ts';
 import { MerkleFrontier, merkleLeafHash, HASH_BYTES } from '../codec/merkle.ts';
 import { checkNodeKey, signEd25519, toHex, type NodeKey } from '../codec/node-key.ts';
-import { checkChainId, checkValidatorId } from '../codec/vote-sign.ts';
+import { checkChainId, checkValidatorId } from '../model/vote.ts';
 import { ConsensusStoreError, invalidArgument } from '../errors.ts';
 import { BTree } from '../btree/btree.ts';
 import { compareNumbers, compareStrings, tupleComparator } from '../btree/keys.ts';
 import type { FileSystem } from '../io/types.ts';
 import type { LogRecord, Lsn, RecordInput } from '../log/types.ts';
-import { checkBoolean, checkInteger, checkObject, checkSafeUint, MAX_SAFE } from '../validate.ts';
+import { checkBoolean, checkInteger, checkObject, checkSafeUint, MAX_SAFE } from '../model/check.ts';
 import { exportAuditRecords } from './audit-export.ts';
-import { AUDIT_EVENT_CODES, AUDIT_EVENT_TYPES, BYZANTINE_EVENT_TYPES } from './audit-types.ts';
 import type {
   AuditEvent,
   AuditEventType,
+  ByzantineEvent,
+  ConsensusEvent,
+  NodeKeyRecorded,
+  OperationalEvent,
+} from '../model/audit.ts';
+import type {
   AuditHead,
   AuditLogApi,
   AuditLogLimits,
   AuditQueryOptions,
-  ByzantineEvent,
-  ConsensusEvent,
   DisputeEvidence,
   EvidenceQuery,
   HeightRange,
   IntegrityReport,
   LogEntry,
-  NodeKeyRecorded,
-  OperationalEvent,
 } from './audit-types.ts';
 import { AuditChainVerifier } from './audit-verify.ts';
 import type { RecordApplier, StoreContext } from './context.ts';

@@ -12,14 +12,16 @@
  * recomputed from the body and compared. Verification never throws on a bad bundle.
  */
 import { AuditHasher, decodeEntryBody, splitEntryPayload } from '../codec/audit-record.ts';
-import { checkAuditEvent, encodeAuditEvent } from '../codec/audit-event.ts';
+import { AUDIT_EVENT_CODES, AUDIT_EVENT_TYPES, checkAuditEvent } from '../model/audit.ts';
+import { encodeAuditEvent } from '../codec/audit-event.ts';
 import { merkleLeafHash, merkleProofsPacked, verifyMerkleInclusion, HASH_BYTES, MAX_PROOF_LENGTH } from '../codec/merkle.ts';
 import { fromHex, toHex, verifyEd25519 } from '../codec/node-key.ts';
-import { checkChainId, verifyVote } from '../codec/vote-sign.ts';
+import { checkChainId } from '../model/vote.ts';
+import { verifyVote } from '../codec/vote-sign.ts';
 import { ConsensusStoreError, invalidArgument } from '../errors.ts';
-import type { ValidatorVote } from './vote-types.ts';
-import { AUDIT_EVENT_CODES, AUDIT_EVENT_TYPES } from './audit-types.ts';
-import type { AuditEvent, AuditHead, DisputeEvidence, EvidenceEntry, VerifyResult } from './audit-types.ts';
+import type { ValidatorVote } from '../model/vote.ts';
+import type { AuditEvent } from '../model/audit.ts';
+import type { AuditHead, DisputeEvidence, EvidenceEntry, VerifyResult } from './audit-types.ts';
 
 /** Most entries a bundle may carry (a verifier's bound on untrusted input). */
 export const MAX_BUNDLE_ENTRIES = 100_000;

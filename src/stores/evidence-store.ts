@@ -14,8 +14,8 @@
  * count when evidence expires.
  */
 import { ConsensusStoreError, invalidArgument, isStoreError } from '../errors.ts';
+import { checkEvidence, EVIDENCE_TYPES, MAX_SUBMITTER_LENGTH } from '../model/evidence.ts';
 import {
-  checkEvidence,
   decodeEvidencePruneRecord,
   decodeEvidenceRecord,
   encodeEvidencePruneRecord,
@@ -26,34 +26,31 @@ import {
 import { canonicalEvidence, evidenceContentId, verifyEvidenceContent } from '../codec/evidence-verify.ts';
 import type { PublicKeyAt } from '../codec/evidence-verify.ts';
 import { RecordKind } from '../codec/kinds.ts';
-import { checkChainId, checkValidatorId, checkVote } from '../codec/vote-sign.ts';
+import { checkChainId, checkValidatorId, checkVote } from '../model/vote.ts';
 import { BTree } from '../btree/btree.ts';
 import { compareNumbers, compareStrings, tupleComparator } from '../btree/keys.ts';
 import type { LogRecord, Lsn, RecordInput } from '../log/types.ts';
-import { checkBoolean, checkInteger, checkObject, checkOneOf, checkSafeUint, checkString, MAX_SAFE } from '../validate.ts';
+import { checkBoolean, checkInteger, checkObject, checkOneOf, checkSafeUint, checkString, MAX_SAFE } from '../model/check.ts';
 import { assertOpen, type RecordApplier, type StoreContext } from './context.ts';
-import {
-  DEFAULT_EVIDENCE_QUERY_LIMIT,
-  EVIDENCE_TYPES,
-  MAX_EVIDENCE_PER_VOTE,
-  MAX_EVIDENCE_QUERY_LIMIT,
-  MAX_SUBMITTER_LENGTH,
-} from './evidence-types.ts';
+import { DEFAULT_EVIDENCE_QUERY_LIMIT, MAX_EVIDENCE_PER_VOTE, MAX_EVIDENCE_QUERY_LIMIT } from './evidence-types.ts';
 import type {
   ByzantineEvidence,
-  ByzantineEvidenceStoreApi,
   EquivocationEvidence,
   EvidenceFailure,
   EvidencePruneRule,
-  EvidenceQueryOptions,
   EvidenceType,
   EvidenceVerdict,
+} from '../model/evidence.ts';
+import type {
+  ByzantineEvidenceStoreApi,
+  EvidenceQueryOptions,
   OffenseCount,
   RecordEvidenceOptions,
   RecordEvidenceResult,
   StoredEvidence,
 } from './evidence-types.ts';
-import type { ValidatorVote, VoteBatchEvent, VoteBatchExtension } from './vote-types.ts';
+import type { ValidatorVote } from '../model/vote.ts';
+import type { VoteBatchEvent, VoteBatchExtension } from './vote-types.ts';
 
 export type { PublicKeyAt } from '../codec/evidence-verify.ts';
 

@@ -8,9 +8,10 @@
  */
 import { ConsensusStoreError, isStoreError } from '../errors.ts';
 import { RecordKind } from '../codec/kinds.ts';
-import { decodeRoundStateRecord, roundStatesEqual } from '../codec/round-record.ts';
+import { decodeRoundStateRecord } from '../codec/round-record.ts';
+import { roundStatesEqual } from '../model/round.ts';
 import type { Lsn } from '../log/types.ts';
-import { MAX_SAFE, MAX_U32 } from '../validate.ts';
+import { MAX_SAFE, MAX_U32 } from '../model/check.ts';
 import { assertOpen, type StoreContext } from './context.ts';
 import type { RoundStateStore } from './round-state-store.ts';
 import type { IntegrityReport, RecoveryOpenReport, RecoveryState, ResumePoint, RoundStateSnapshot } from './round-types.ts';

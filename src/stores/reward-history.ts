@@ -13,41 +13,35 @@
  * `number`, and never hold two different distributions for one height.
  */
 import { ConsensusStoreError, invalidArgument } from '../errors.ts';
+import { checkDistribution, MAX_REWARD_TIMESTAMP, REWARD_REASONS, sameDistribution } from '../model/reward.ts';
 import {
-  checkDistribution,
   decodeDistributionRecord,
   encodeDistributionRecord,
   REWARD_RECORD_KINDS,
   rewardReasonCode,
-  sameDistribution,
 } from '../codec/reward-record.ts';
-import { checkValidatorId } from '../codec/vote-sign.ts';
+import { checkValidatorId } from '../model/vote.ts';
 import { BTree } from '../btree/btree.ts';
 import { compareNumbers, compareStrings, tupleComparator } from '../btree/keys.ts';
 import type { LogRecord, Lsn } from '../log/types.ts';
-import { checkInteger, checkObject, checkOneOf, checkSafeUint, MAX_SAFE } from '../validate.ts';
+import { checkInteger, checkObject, checkOneOf, checkSafeUint, MAX_SAFE } from '../model/check.ts';
 import { assertOpen, type RecordApplier, type StoreContext } from './context.ts';
 import { RewardStatement } from './reward-statement.ts';
 import {
   DEFAULT_DISTRIBUTION_QUERY_LIMIT,
   DEFAULT_STATEMENT_ENTRIES,
   MAX_DISTRIBUTION_QUERY_LIMIT,
-  MAX_REWARD_TIMESTAMP,
   MAX_STATEMENT_ENTRIES,
-  REWARD_REASONS,
 } from './reward-types.ts';
 import type {
   DistributionQuery,
-  RewardDistribution,
-  RewardEntry,
   RewardExportQuery,
   RewardHistoryApi,
-  RewardReason,
-  StatementPeriod,
   StoredDistribution,
   ValidatorRewards,
   ValidatorRewardsOptions,
 } from './reward-types.ts';
+import type { RewardDistribution, RewardEntry, RewardReason, StatementPeriod } from '../model/reward.ts';
 
 /** (validator, height, line index); a shorter tuple is a range bound. */
 type ValidatorKey = readonly [string, number, number?];

@@ -8,11 +8,10 @@
  * never accept on parse a statement whose totals do not match its lines.
  */
 import { invalidArgument } from '../errors.ts';
-import { checkAmount, checkRewardTimestamp } from '../codec/reward-record.ts';
-import { checkValidatorId } from '../codec/vote-sign.ts';
-import { checkObject, checkOneOf, checkSafeUint } from '../validate.ts';
-import { REWARD_REASONS } from './reward-types.ts';
-import type { RewardEntry, RewardReason, RewardTotals, StatementPeriod } from './reward-types.ts';
+import { checkAmount, checkRewardTimestamp, REWARD_REASONS } from '../model/reward.ts';
+import { checkValidatorId } from '../model/vote.ts';
+import { checkObject, checkOneOf, checkSafeUint } from '../model/check.ts';
+import type { RewardEntry, RewardReason, RewardTotals, StatementPeriod } from '../model/reward.ts';
 
 /** The CSV header line (without its CRLF). */
 export const REWARD_CSV_HEADER = 'height,timestamp,validator,reason,amount';

@@ -11,26 +11,19 @@
  */
 import { ConsensusStoreError, invalidArgument } from '../errors.ts';
 import { RecordKind } from '../codec/kinds.ts';
+import { checkRoundState, CONSENSUS_PHASES, roundStatesEqual } from '../model/round.ts';
 import {
-  checkRoundState,
   decodeRoundPruneRecord,
   decodeRoundStateRecord,
   encodeRoundPruneRecord,
   encodeRoundStateRecord,
-  roundStatesEqual,
 } from '../codec/round-record.ts';
 import type { Lsn, LogRecord } from '../log/types.ts';
-import { checkInteger, checkObject, checkSafeUint, checkU32 } from '../validate.ts';
+import { checkInteger, checkObject, checkSafeUint, checkU32 } from '../model/check.ts';
 import { assertOpen, type RecordApplier, type StoreContext } from './context.ts';
-import type {
-  RoundState,
-  RoundStateQuery,
-  RoundStateSnapshot,
-  RoundStateStoreApi,
-  RoundStateStoreOptions,
-} from './round-types.ts';
+import type { RoundState } from '../model/round.ts';
+import type { RoundStateQuery, RoundStateSnapshot, RoundStateStoreApi, RoundStateStoreOptions } from './round-types.ts';
 import {
-  CONSENSUS_PHASES,
   DEFAULT_CHECKPOINT_INTERVAL,
   DEFAULT_ROUND_LIST_LIMIT,
   MAX_CHECKPOINT_INTERVAL,

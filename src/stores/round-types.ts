@@ -1,21 +1,14 @@
 /**
- * The round-state and recovery types of the specification, in TypeScript form, plus the
- * interfaces a RoundStateStore backend implements (the conformance suite is written against
- * them). Plain data and signatures only: no behaviour, no I/O here.
+ * The RoundStateStore's and RecoveryManager's types: the stored checkpoint, queries and options
+ * with their limits, what `recover()` returns and where the engine resumes, and the interfaces a
+ * backend implements (the conformance suite is written against them). The round state itself,
+ * its phases, limits and `checkRoundState` are in src/model/round.ts. Plain data and signatures
+ * only: no behaviour, no I/O here.
  */
 import type { Lsn, RepairReport } from '../log/types.ts';
+import type { ConsensusPhase, RoundState } from '../model/round.ts';
 import type { VoteLogEntry } from './vote-types.ts';
 
-/** The phases of one consensus round, in the order a round moves through them. */
-export type ConsensusPhase = 'propose' | 'prevote' | 'precommit' | 'commit' | 'finalize';
-
-/** All phases in step order: a checkpoint never moves backwards in this list within one (height, round). */
-export const CONSENSUS_PHASES: readonly ConsensusPhase[] = ['propose', 'prevote', 'precommit', 'commit', 'finalize'];
-
-/** Longest `proposer` id, as for validator ids. */
-export const MAX_PROPOSER_LENGTH = 128;
-/** Largest `appData` blob in bytes (64 KiB): round state is checkpointed often and must stay small. */
-export const MAX_ROUND_APP_DATA = 64 * 1024;
 /** Default and largest `limit` of `listRoundStates`. */
 export const DEFAULT_ROUND_LIST_LIMIT = 100;
 /** Largest `limit` of `listRoundStates`. */
@@ -24,42 +17,6 @@ export const MAX_ROUND_LIST_LIMIT = 10_000;
 export const DEFAULT_CHECKPOINT_INTERVAL = 1;
 /** Largest `checkpointInterval`. */
 export const MAX_CHECKPOINT_INTERVAL = 1_000;
-
-/**
- * A validator's position in consensus (Tendermint style, with a global round: docs/stores-rounds-validators.md).
- *
- * A round belongs to exactly one height (votes are identified by round, not by height), so a
- * new height always starts in a higher round. The lock pair and the valid-value pair are each
- * all-or-nothing: `lockedRound` is set exactly when `lockedBlockHash` is.
- */
-export interface RoundState {
-  /** Block height, 0..2^53-1. */
-  readonly height: number;
-  /** Global round (u32), non-decreasing across heights. */
-  readonly round: number;
-  readonly phase: ConsensusPhase;
-  /** The round the node locked on a block in (<= `round`); with `lockedBlockHash`. */
-  readonly lockedRound?: number;
-  /** The 32-byte hash of the locked block; with `lockedRound`. */
-  readonly lockedBlockHash?: Uint8Array;
-  /** The round of the latest polka the node saw (<= `round`); with `validBlockHash`. */
-  readonly validRound?: number;
-  /** The 32-byte hash of the block of that polka; with `validRound`. */
-  readonly validBlockHash?: Uint8Array;
-  /** The 32-byte hash of this round's proposal, once received. */
-  readonly proposalBlockHash?: Uint8Array;
-  /** The proposer's validator id (1..128 characters), if known. */
-  readonly proposer?: string;
-  /**
-   * Opaque bytes the consensus engine needs to resume (e.g. a HotStuff high QC), at most
-   * `MAX_ROUND_APP_DATA`. The store keeps them exactly and never interprets them.
-   */
-  readonly appData?: Uint8Array;
-  /** When the round started, ms since the epoch. */
-  readonly startedAt: number;
-  /** When this state was last changed, ms since the epoch; >= `startedAt`. */
-  readonly updatedAt: number;
-}
 
 /** A durable round-state checkpoint. */
 export interface RoundStateSnapshot {

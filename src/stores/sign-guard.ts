@@ -19,12 +19,9 @@
  */
 import { ConsensusStoreError, invalidArgument } from '../errors.ts';
 import { RecordKind } from '../codec/kinds.ts';
+import { checkChainId, checkUnsignedProposal, checkUnsignedVote, checkValidatorId, ED25519_KEY_BYTES } from '../model/vote.ts';
+import { checkPrivateKey, SIGN_STEPS } from '../model/sign.ts';
 import {
-  checkChainId,
-  checkPrivateKey,
-  checkUnsignedProposal,
-  checkUnsignedVote,
-  checkValidatorId,
   differOnlyInTimestamp,
   proposalSignBytes,
   publicKeyOf,
@@ -34,11 +31,11 @@ import {
 } from '../codec/vote-sign.ts';
 import { decodeRepairBarrier, decodeSignGuardRecord, encodeRepairBarrier, encodeSignGuardEntry, encodeSignGuardImport, stepCode } from '../codec/sign-guard-record.ts';
 import type { LogRecord, RecordInput } from '../log/types.ts';
-import { checkBytes, checkObject, checkOneOf, checkSafeUint, checkU32 } from '../validate.ts';
+import { checkBytes, checkObject, checkOneOf, checkSafeUint, checkU32 } from '../model/check.ts';
 import type { RecordApplier, StoreContext } from './context.ts';
 import type { WatermarkCopy } from './sign-state-file.ts';
-import { ED25519_KEY_BYTES, SIGN_STEPS } from './vote-types.ts';
-import type { SignedProposal, SignStep, SignWatermark, UnsignedProposal, UnsignedVote, ValidatorVote } from './vote-types.ts';
+import type { SignedProposal, UnsignedProposal, UnsignedVote, ValidatorVote } from '../model/vote.ts';
+import type { SignStep, SignWatermark } from '../model/sign.ts';
 
 /** The node's signing identity. */
 export interface SignIdentity {

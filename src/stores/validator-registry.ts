@@ -9,47 +9,26 @@
  * folded into the index only once the log reports them durable. This module must never write for
  * a call that fails its checks, and never let a stake go negative or past 2^128-1.
  */
-import { Point } from '@noble/ed25519';
 import { ConsensusStoreError, invalidArgument } from '../errors.ts';
 import { decodeValidatorRecord, encodeValidatorRecord, VALIDATOR_RECORD_KINDS } from '../codec/validator-record.ts';
 import type { ValidatorRecord } from '../codec/validator-record.ts';
 import type { LogRecord, Lsn } from '../log/types.ts';
-import { checkBigint, checkBytes, checkInteger, checkObject, checkOneOf, checkSafeUint, checkString } from '../validate.ts';
+import { checkBigint, checkInteger, checkObject, checkOneOf, checkSafeUint, checkString } from '../model/check.ts';
 import type { RecordApplier, StoreContext } from './context.ts';
-import type {
-  SlashInput,
-  Validator,
-  ValidatorChange,
-  ValidatorHistoryQuery,
-  ValidatorRegistration,
-  ValidatorRegistryApi,
-  ValidatorSetSnapshot,
-  ValidatorStatus,
-} from './validator-types.ts';
+import type { SlashInput, Validator, ValidatorRegistration, ValidatorStatus } from '../model/validator.ts';
+import type { ValidatorChange, ValidatorHistoryQuery, ValidatorRegistryApi, ValidatorSetSnapshot } from './validator-types.ts';
+import { DEFAULT_HISTORY_LIMIT, MAX_HISTORY_LIMIT, MAX_VALIDATORS } from './validator-types.ts';
 import {
-  DEFAULT_HISTORY_LIMIT,
+  checkPublicKey,
   MAX_EVIDENCE_ID_LENGTH,
-  MAX_HISTORY_LIMIT,
   MAX_REASON_LENGTH,
   MAX_STAKE,
   MAX_VALIDATOR_ID_LENGTH,
-  MAX_VALIDATORS,
-  PUBLIC_KEY_LENGTH,
   VALIDATOR_STATUSES,
-} from './validator-types.ts';
+} from '../model/validator.ts';
 
 function hex(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
-}
-
-function checkPublicKey(name: string, value: unknown): Uint8Array {
-  const key = new Uint8Array(checkBytes(name, value, PUBLIC_KEY_LENGTH));
-  try {
-    Point.fromBytes(key);
-  } catch {
-    throw invalidArgument(name, 'is not a valid ed25519 public key (not a curve point)');
-  }
-  return key;
 }
 
 function copyValidator(v: Validator): Validator {

@@ -1,57 +1,19 @@
 /**
- * The validator-registry types of the specification, in TypeScript form, plus the interface a
- * ValidatorRegistry backend implements (the conformance suite is written against it). Plain
- * data and signatures only: no behaviour, no I/O here. Stakes are bigint, never number.
+ * The ValidatorRegistry's types: the set at a height, a validator's history of changes, its
+ * query and limits, and the interface a backend implements (the conformance suite is written
+ * against it). The validator itself, its status, the limits of its fields and the registration
+ * and slash requests are in src/model/validator.ts. Plain data and signatures only: no
+ * behaviour, no I/O here. Stakes are bigint, never number.
  */
 import type { Lsn } from '../log/types.ts';
+import type { SlashInput, Validator, ValidatorRegistration, ValidatorStatus } from '../model/validator.ts';
 
-/** A validator's standing. `tombstoned` is terminal: no status change leaves it. */
-export type ValidatorStatus = 'active' | 'jailed' | 'tombstoned' | 'inactive';
-
-/** Every status. */
-export const VALIDATOR_STATUSES: readonly ValidatorStatus[] = ['active', 'jailed', 'tombstoned', 'inactive'];
-
-/** Longest validator id. */
-export const MAX_VALIDATOR_ID_LENGTH = 128;
-/** Length of an ed25519 public key. */
-export const PUBLIC_KEY_LENGTH = 32;
-/** Stakes and slash amounts are below 2^128. */
-export const MAX_STAKE = (1n << 128n) - 1n;
-/** Longest `reason` of a change. */
-export const MAX_REASON_LENGTH = 1024;
-/** Longest `evidenceId` of a slash. */
-export const MAX_EVIDENCE_ID_LENGTH = 256;
 /** Most validators a registry holds (so that a set snapshot is bounded). */
 export const MAX_VALIDATORS = 65_536;
 /** Default `limit` of `getValidatorHistory`. */
 export const DEFAULT_HISTORY_LIMIT = 1_000;
 /** Largest `limit` of `getValidatorHistory`. */
 export const MAX_HISTORY_LIMIT = 10_000;
-
-/** A validator as it stands at some height. */
-export interface Validator {
-  /** 1..128 characters, unique in the registry. */
-  readonly id: string;
-  /** 32-byte ed25519 public key, unique in the registry. */
-  readonly publicKey: Uint8Array;
-  /** Bonded stake, 0 <= stake <= MAX_STAKE. */
-  readonly stake: bigint;
-  readonly status: ValidatorStatus;
-  /** The height its registration took effect at. */
-  readonly registeredAtHeight: number;
-  /** The height of the latest change in effect (registration included). */
-  readonly updatedAtHeight: number;
-  /** Sum of every slash in effect so far. */
-  readonly totalSlashed: bigint;
-}
-
-/** What `registerValidator` takes. `status` defaults to `active`. */
-export interface ValidatorRegistration {
-  readonly id: string;
-  readonly publicKey: Uint8Array;
-  readonly stake: bigint;
-  readonly status?: ValidatorStatus;
-}
 
 /** The set as it was at one height. */
 export interface ValidatorSetSnapshot {
@@ -93,29 +55,6 @@ export interface ValidatorChange {
   readonly slash?: SlashDetails;
   /** When this node recorded it, ms since the epoch. */
   readonly recordedAt: number;
-}
-
-/** A slash as a fraction of the stake held at the slash's height; rounded down. */
-export interface SlashFraction {
-  /** 0 <= numerator <= denominator. */
-  readonly numerator: bigint;
-  /** 1 <= denominator <= MAX_STAKE. */
-  readonly denominator: bigint;
-}
-
-/** What `recordSlash` takes: exactly one of `amount` and `fraction`. */
-export interface SlashInput {
-  readonly validatorId: string;
-  /** The height it takes effect at. */
-  readonly height: number;
-  /** Absolute amount; capped at the stake held. */
-  readonly amount?: bigint;
-  /** Fraction of the stake held. */
-  readonly fraction?: SlashFraction;
-  readonly reason: string;
-  readonly evidenceId?: string;
-  /** Status after the slash (`jailed` or `tombstoned`); default unchanged. Ignored on a tombstoned validator. */
-  readonly status?: 'jailed' | 'tombstoned';
 }
 
 /** Range and size of `getValidatorHistory`. Heights are inclusive. */

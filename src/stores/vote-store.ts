@@ -19,7 +19,8 @@
  */
 import { ConsensusStoreError, invalidArgument } from '../errors.ts';
 import { RecordKind } from '../codec/kinds.ts';
-import { checkValidatorId, checkVote, verifyVote, voteTypeCode } from '../codec/vote-sign.ts';
+import { checkValidatorId, checkVote, SIGNATURE_BYTES, VOTE_TYPES } from '../model/vote.ts';
+import { verifyVote, voteTypeCode } from '../codec/vote-sign.ts';
 import {
   decodeFinalizedRecord,
   decodeValidatorId,
@@ -33,7 +34,7 @@ import {
 } from '../codec/vote-record.ts';
 import type { VoteRecordFields } from '../codec/vote-record.ts';
 import type { LogRecord, Lsn, RecordInput } from '../log/types.ts';
-import { checkInteger, checkObject, checkOneOf, checkSafeUint, checkU32, MAX_U32 } from '../validate.ts';
+import { checkInteger, checkObject, checkOneOf, checkSafeUint, checkU32, MAX_U32 } from '../model/check.ts';
 import type { RecordApplier, StoreContext } from './context.ts';
 import {
   BlockHashes,
@@ -52,20 +53,18 @@ import {
 } from '../btree/vote-columns.ts';
 import type { SlotOrder } from '../btree/vote-columns.ts';
 import { SlotIndex } from '../btree/vote-slot-index.ts';
-import { SIGNATURE_BYTES, VOTE_TYPES } from './vote-types.ts';
 import type {
   AppendVoteResult,
   FinalizedMark,
   RoundVotesOptions,
-  ValidatorVote,
   ValidatorVotesOptions,
   VoteBatchHook,
   VoteLogEntry,
   VoteQuery,
   VoteStoreApi,
   VoteStoreLimits,
-  VoteType,
 } from './vote-types.ts';
+import type { ValidatorVote, VoteType } from '../model/vote.ts';
 
 /** Default limits (docs/stores.md, Queries). */
 export const DEFAULT_VOTE_STORE_LIMITS: VoteStoreLimits = {

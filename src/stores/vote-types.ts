@@ -1,46 +1,14 @@
 /**
- * The vote, finalization and sign-guard types of the specification, in TypeScript form, plus the
- * `VoteStoreApi` interface every backend implements (the conformance suite is written against
- * it). Plain data and interfaces: no behaviour here, and nothing that imports a backend.
+ * The vote store's types: the stored vote and finalization mark, what `appendVote` reports, the
+ * queries and their limits, the batch hook `openStore` uses to join evidence and audit entries
+ * to an equivocating vote's batch (D3, docs/durability.md), and the `VoteStoreApi` interface
+ * every backend implements (the conformance suite is written against it). The vote itself, its
+ * limits and checks are in src/model/vote.ts, the sign guard's steps and watermark in
+ * src/model/sign.ts. Plain data and interfaces: no behaviour here, and nothing that imports a
+ * backend.
  */
-import type { Lsn, RecordInput, LogRecord } from '../log/types.ts';
-
-/** The three vote types. */
-export type VoteType = 'prevote' | 'precommit' | 'commit';
-
-/** All vote types, in step order (used by the sign guard's step ordering). */
-export const VOTE_TYPES: readonly VoteType[] = ['prevote', 'precommit', 'commit'];
-
-/** Longest validator id, in UTF-16 code units. */
-export const MAX_VALIDATOR_ID_LENGTH = 128;
-/** Longest chain id, in UTF-16 code units. */
-export const MAX_CHAIN_ID_LENGTH = 64;
-/** Bytes of a block hash. */
-export const BLOCK_HASH_BYTES = 32;
-/** Bytes of an ed25519 signature. */
-export const SIGNATURE_BYTES = 64;
-/** Bytes of an ed25519 private key (the 32-byte seed) and of a public key. */
-export const ED25519_KEY_BYTES = 32;
-
-/** A validator's signed vote. */
-export interface ValidatorVote {
-  /** The validator's id (1..128 UTF-16 code units, well-formed Unicode). */
-  readonly validatorId: string;
-  /** Block height, 0..2^53-1. */
-  readonly height: number;
-  /** Global round (u32), monotonic across heights (docs/stores.md, Votes). */
-  readonly round: number;
-  readonly voteType: VoteType;
-  /** 32-byte block hash, or null for a nil vote. */
-  readonly blockHash: Uint8Array | null;
-  /** When the validator cast it, ms since the epoch (0..2^53-1). */
-  readonly timestamp: number;
-  /** 64-byte ed25519 signature over `voteSignBytes(vote, chainId)`. */
-  readonly signature: Uint8Array;
-}
-
-/** A vote before it is signed (what the sign guard and `signVote` take). */
-export type UnsignedVote = Omit<ValidatorVote, 'signature'>;
+import type { LogRecord, Lsn, RecordInput } from '../log/types.ts';
+import type { ValidatorVote, VoteType } from '../model/vote.ts';
 
 /** A stored vote. */
 export interface VoteLogEntry {
@@ -150,37 +118,4 @@ export interface VoteStoreApi {
   getEarliestOpenRound(): Promise<number | null>;
   markFinalized(height: number, round: number): Promise<FinalizedMark>;
   getLastFinalized(): Promise<FinalizedMark | null>;
-}
-
-/** Sign-guard steps, in the order they happen within one (height, round). */
-export type SignStep = 'propose' | VoteType;
-
-/** All steps in order: propose < prevote < precommit < commit. */
-export const SIGN_STEPS: readonly SignStep[] = ['propose', 'prevote', 'precommit', 'commit'];
-
-/** The last (height, round, step) a key signed: the sign guard's watermark. */
-export interface SignWatermark {
-  readonly height: number;
-  readonly round: number;
-  readonly step: SignStep;
-}
-
-/** A block proposal before it is signed. */
-export interface UnsignedProposal {
-  /** The proposer's validator id (must be the node's own). */
-  readonly validatorId: string;
-  readonly height: number;
-  readonly round: number;
-  /** The proposed block's 32-byte hash. */
-  readonly blockHash: Uint8Array;
-  /** The round of the proof-of-lock this proposal re-proposes, or null. */
-  readonly polRound: number | null;
-  /** ms since the epoch. */
-  readonly timestamp: number;
-}
-
-/** A signed proposal. */
-export interface SignedProposal extends UnsignedProposal {
-  /** 64-byte ed25519 signature over `proposalSignBytes(proposal, chainId)`. */
-  readonly signature: Uint8Array;
 }

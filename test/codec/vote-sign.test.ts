@@ -13,7 +13,7 @@ import {
   voteSignBytes,
 } from '../../src/codec/vote-sign.ts';
 import { isStoreError } from '../../src/errors.ts';
-import type { UnsignedVote } from '../../src/stores/vote-types.ts';
+import type { UnsignedVote } from '../../src/model/vote.ts';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 const unhex = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s, 'hex'));

@@ -11,13 +11,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { isStoreError } from '../../src/errors.ts';
-import type {
-  ByzantineEvidence,
-  ByzantineEvidenceStoreApi,
-  EvidenceFailure,
-  EquivocationEvidence,
-} from '../../src/stores/evidence-types.ts';
-import type { ValidatorVote } from '../../src/stores/vote-types.ts';
+import type { ByzantineEvidence, EquivocationEvidence, EvidenceFailure } from '../../src/model/evidence.ts';
+import type { ByzantineEvidenceStoreApi } from '../../src/stores/evidence-types.ts';
+import type { ValidatorVote } from '../../src/model/vote.ts';
 import { signedProposal, signedVote } from '../support/evidence-test-log.ts';
 import { expectCode, expectEveryInvalid, harnessRunner, junkWith, propertySeed, type StoreHarness } from './support.ts';
 

@@ -13,8 +13,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import { signVote } from '../../src/codec/vote-sign.ts';
-import type { RecoveryState, ResumePoint, RoundState, RoundStateSnapshot, RoundStateStoreApi } from '../../src/stores/round-types.ts';
-import type { ValidatorVote, VoteLogEntry, VoteStoreApi, VoteType } from '../../src/stores/vote-types.ts';
+import type { RecoveryState, ResumePoint, RoundStateSnapshot, RoundStateStoreApi } from '../../src/stores/round-types.ts';
+import type { RoundState } from '../../src/model/round.ts';
+import type { ValidatorVote, VoteType } from '../../src/model/vote.ts';
+import type { VoteLogEntry, VoteStoreApi } from '../../src/stores/vote-types.ts';
 import { expectCode, harnessRunner, type StoreHarness } from './support.ts';
 
 /** What the suite calls of a recovery manager (`openStore(...).recovery`). */

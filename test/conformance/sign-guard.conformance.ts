@@ -15,7 +15,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { isStoreError } from '../../src/errors.ts';
 import { proposalSignBytes, publicKeyOf, verifyBytes, voteSignBytes } from '../../src/codec/vote-sign.ts';
-import type { SignedProposal, SignWatermark, UnsignedProposal, UnsignedVote, ValidatorVote } from '../../src/stores/vote-types.ts';
+import type { SignedProposal, UnsignedProposal, UnsignedVote, ValidatorVote } from '../../src/model/vote.ts';
+import type { SignWatermark } from '../../src/model/sign.ts';
 import { expectCode, expectEveryInvalid, harnessRunner, junkWith, propertySeed, type StoreHarness } from './support.ts';
 
 /** What the suite calls of a sign guard (`openStore(...).signGuard`). */

@@ -9,7 +9,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { isStoreError } from '../../src/errors.ts';
 import type { ErrorCode } from '../../src/errors.ts';
-import type { ValidatorVote, VoteLogEntry, VoteStoreApi, VoteType } from '../../src/stores/vote-types.ts';
+import type { ValidatorVote, VoteType } from '../../src/model/vote.ts';
+import type { VoteLogEntry, VoteStoreApi } from '../../src/stores/vote-types.ts';
 import type { StoreHarness } from './support.ts';
 
 /** One open backend; `reopen` closes the old fixture. */

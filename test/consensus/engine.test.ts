@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { toHex } from '../../src/consensus/block.ts';
 import { verifyVoteFast } from '../../src/consensus/verify.ts';
 import type { ConsensusStore } from '../../src/store.ts';
-import type { EquivocationEvidence } from '../../src/stores/evidence-types.ts';
+import type { EquivocationEvidence } from '../../src/model/evidence.ts';
 import { simDiskBackend } from '../support/store-backends.ts';
 import { CHAIN_ID, Cluster, keyOf, memoryState, storeStorage } from './cluster.ts';
 

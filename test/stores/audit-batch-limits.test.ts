@@ -13,7 +13,7 @@ import { SimulatedDisk } from '../../src/io/sim-disk.ts';
 import type { Log, Lsn, RecordInput } from '../../src/log/types.ts';
 import { openStore, openStoreOnLog, type ConsensusStore } from '../../src/store.ts';
 import type { LogEntry } from '../../src/stores/audit-types.ts';
-import type { ValidatorVote } from '../../src/stores/vote-types.ts';
+import type { ValidatorVote } from '../../src/model/vote.ts';
 import { MemoryLog } from '../support/memory-log.ts';
 
 const CHAIN = 'batch-limit-chain';

@@ -16,7 +16,7 @@ import { sinksFromStores } from '../../src/consensus/accountability-sinks.ts';
 import { SimulatedDisk } from '../../src/io/sim-disk.ts';
 import type { FileHandle, FileSystem } from '../../src/io/types.ts';
 import { openStore, type ConsensusStore } from '../../src/store.ts';
-import type { ValidatorVote } from '../../src/stores/vote-types.ts';
+import type { ValidatorVote } from '../../src/model/vote.ts';
 import { delegatingFs } from '../support/delegating-fs.ts';
 
 const CHAIN = 'atomic-chain';

@@ -18,7 +18,7 @@ import { isStoreError } from '../../src/errors.ts';
 import { SimulatedDisk } from '../../src/io/sim-disk.ts';
 import { ErrnoError, type FileHandle } from '../../src/io/types.ts';
 import { openStore, type OpenStoreOptions } from '../../src/store.ts';
-import type { UnsignedVote, ValidatorVote } from '../../src/stores/vote-types.ts';
+import type { UnsignedVote, ValidatorVote } from '../../src/model/vote.ts';
 import { signBytes, voteSignBytes } from '../../src/codec/vote-sign.ts';
 import { delegatingFs } from '../support/delegating-fs.ts';
 

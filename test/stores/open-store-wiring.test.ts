@@ -16,7 +16,7 @@ import { defaultFileSystem } from '../../src/io/real-fs.ts';
 import { SimulatedDisk } from '../../src/io/sim-disk.ts';
 import type { FileSystem, OpenOptions } from '../../src/io/types.ts';
 import { openStore, openStoreOnLog, type ConsensusStore } from '../../src/store.ts';
-import type { ValidatorVote } from '../../src/stores/vote-types.ts';
+import type { ValidatorVote } from '../../src/model/vote.ts';
 import { expectCode } from '../conformance/vote-store.conformance.ts';
 import { MemoryDisk, MemoryLog } from '../support/memory-log.ts';
 import { delegatingFs } from '../support/delegating-fs.ts';

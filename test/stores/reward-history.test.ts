@@ -8,7 +8,7 @@ import { encodeDistributionRecord } from '../../src/codec/reward-record.ts';
 import { RecordKind } from '../../src/codec/kinds.ts';
 import type { Lsn } from '../../src/log/types.ts';
 import { csvField, parseRewardCSV, parseRewardStatementJSON, RewardStatement } from '../../src/stores/reward-statement.ts';
-import { MAX_REWARD_LINES } from '../../src/stores/reward-types.ts';
+import { MAX_REWARD_LINES } from '../../src/model/reward.ts';
 import { distribution } from '../conformance/reward-history.conformance.ts';
 import { expectCode } from '../conformance/round-state-store.conformance.ts';
 import { openMemoryRewards } from '../support/evidence-test-log.ts';

@@ -7,7 +7,7 @@ import { isStoreError } from '../../src/errors.ts';
 import { SimulatedDisk } from '../../src/io/sim-disk.ts';
 import { openStore } from '../../src/store.ts';
 import type { ConsensusStore } from '../../src/store.ts';
-import type { UnsignedVote } from '../../src/stores/vote-types.ts';
+import type { UnsignedVote } from '../../src/model/vote.ts';
 import { hashOf } from '../conformance/vote-store.conformance.ts';
 
 const chainId = 'crash-chain';

@@ -8,7 +8,7 @@ import { publicKeyOf, verifyBytes, voteSignBytes } from '../../src/codec/vote-si
 import type { Lsn } from '../../src/log/types.ts';
 import { openStoreOnLog } from '../../src/store.ts';
 import type { ConsensusStore, StoreOptions } from '../../src/store.ts';
-import type { UnsignedProposal, UnsignedVote } from '../../src/stores/vote-types.ts';
+import type { UnsignedProposal, UnsignedVote } from '../../src/model/vote.ts';
 import { expectCode, hashOf } from '../conformance/vote-store.conformance.ts';
 import { MemoryDisk, MemoryLog } from '../support/memory-log.ts';
 

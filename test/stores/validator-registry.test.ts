@@ -10,7 +10,8 @@ import type { RegisterRecord, ValidatorRecord } from '../../src/codec/validator-
 import { isStoreError } from '../../src/errors.ts';
 import type { Lsn } from '../../src/log/types.ts';
 import type { ValidatorRegistry } from '../../src/stores/validator-registry.ts';
-import { MAX_STAKE, MAX_VALIDATORS } from '../../src/stores/validator-types.ts';
+import { MAX_STAKE } from '../../src/model/validator.ts';
+import { MAX_VALIDATORS } from '../../src/stores/validator-types.ts';
 import { expectCode } from '../conformance/round-state-store.conformance.ts';
 import { MemoryDisk } from '../support/memory-log.ts';
 import { openMemoryRegistry, testPublicKey } from '../support/round-test-log.ts';

@@ -8,7 +8,7 @@ import { encodeVoteRecord } from '../../src/codec/vote-record.ts';
 import type { LogRecord, Lsn } from '../../src/log/types.ts';
 import { SlotIndex } from '../../src/btree/vote-slot-index.ts';
 import { VoteStore } from '../../src/stores/vote-store.ts';
-import type { ValidatorVote, VoteType } from '../../src/stores/vote-types.ts';
+import type { ValidatorVote, VoteType } from '../../src/model/vote.ts';
 import { hashOf } from '../conformance/vote-store.conformance.ts';
 import { MemoryLog } from '../support/memory-log.ts';
 

@@ -7,8 +7,9 @@ import { describe, expect, it } from 'vitest';
 import { isStoreError } from '../../src/errors.ts';
 import { openStoreOnLog } from '../../src/store.ts';
 import type { ConsensusStore } from '../../src/store.ts';
-import { VOTE_TYPES } from '../../src/stores/vote-types.ts';
-import type { ValidatorVote, VoteLogEntry, VoteType } from '../../src/stores/vote-types.ts';
+import { VOTE_TYPES } from '../../src/model/vote.ts';
+import type { ValidatorVote, VoteType } from '../../src/model/vote.ts';
+import type { VoteLogEntry } from '../../src/stores/vote-types.ts';
 import { hashOf } from '../conformance/vote-store.conformance.ts';
 import { MemoryDisk, MemoryLog } from '../support/memory-log.ts';
 

@@ -12,7 +12,7 @@ import { SimulatedDisk } from '../../src/io/sim-disk.ts';
 import type { Log } from '../../src/log/types.ts';
 import { openLog } from '../../src/log/wal.ts';
 import { AuditLog, type AuditLogOptions } from '../../src/stores/audit-log.ts';
-import type { ValidatorVote, VoteType } from '../../src/stores/vote-types.ts';
+import type { ValidatorVote, VoteType } from '../../src/model/vote.ts';
 import type { AuditHarness } from '../conformance/audit-log.conformance.ts';
 import { MemoryDisk, MemoryLog } from './memory-log.ts';
 import { replay, tickingClock } from './round-test-log.ts';

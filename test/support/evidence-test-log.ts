@@ -10,7 +10,7 @@ import { proposalSignBytes, publicKeyOf, signBytes, signVote } from '../../src/c
 import type { StoreContext } from '../../src/stores/context.ts';
 import { ByzantineEvidenceStore } from '../../src/stores/evidence-store.ts';
 import { RewardHistory } from '../../src/stores/reward-history.ts';
-import type { SignedProposal, UnsignedProposal, UnsignedVote, ValidatorVote, VoteType } from '../../src/stores/vote-types.ts';
+import type { SignedProposal, UnsignedProposal, UnsignedVote, ValidatorVote, VoteType } from '../../src/model/vote.ts';
 import type { EvidenceHarness } from '../conformance/evidence-store.conformance.ts';
 import type { RewardHistoryHarness } from '../conformance/reward-history.conformance.ts';
 import { MemoryDisk, MemoryLog } from './memory-log.ts';

@@ -1,9 +1,13 @@
 /**
- * Argument checks for the public API boundary. Each helper throws ConsensusStoreError
- * INVALID_ARGUMENT naming the argument, and returns the value narrowed. They never coerce:
- * a string '5' is not a number, a number is not a bigint.
+ * The generic argument checks of the public API boundary (integers, u32, strings, bytes,
+ * bigints, enums, objects, booleans), on which every value check of model/ is built. Each helper
+ * throws ConsensusStoreError INVALID_ARGUMENT naming the argument, and returns the value
+ * narrowed. They never coerce: a string '5' is not a number, a number is not a bigint.
+ *
+ * model/ holds plain values, their limits and their checks: it does no I/O and imports nothing
+ * but model/ itself and src/errors.ts.
  */
-import { invalidArgument } from './errors.ts';
+import { invalidArgument } from '../errors.ts';
 
 /** Largest height (and any JS-number u64 field): 2^53 - 1. */
 export const MAX_SAFE = Number.MAX_SAFE_INTEGER;

@@ -1,0 +1,310 @@
+/**
+ * Audit events as values (docs/audit.md): the events the audit log records (a discriminated
+ * union on `type`), their type codes, the limits of their fields, and `checkAuditEvent`, the
+ * check every event passes at the API boundary (it returns a private copy). The canonical bytes
+ * of an event are in src/codec/audit-event.ts; the stored entry, heads and queries stay in
+ * src/stores/audit-types.ts.
+ *
+ * model/ holds plain values, their limits and their checks: it does no I/O and imports nothing
+ * but model/ itself and src/errors.ts.
+ */
+import { invalidArgument } from '../errors.ts';
+import { checkBytes, checkObject, checkOneOf, checkSafeUint, checkU32 } from './check.ts';
+import { checkBlockHash, checkValidatorId, checkVote, ED25519_KEY_BYTES, isWellFormedString, SIGNATURE_BYTES } from './vote.ts';
+import type { ValidatorVote } from './vote.ts';
+
+/** Steps of a round, as `PhaseChanged` reports them. */
+export type ConsensusPhase = 'propose' | 'prevote' | 'precommit' | 'commit';
+
+/** All phases, in order (their codes in the canonical bytes are index + 1). */
+export const CONSENSUS_PHASES: readonly ConsensusPhase[] = ['propose', 'prevote', 'precommit', 'commit'];
+
+/** A round began. `proposer` is the round's proposer, when known. */
+export interface RoundStarted {
+  readonly type: 'RoundStarted';
+  readonly height: number;
+  readonly round: number;
+  readonly proposer: string | null;
+}
+
+/** A signed proposal arrived (the signature is kept as supporting data). */
+export interface ProposalReceived {
+  readonly type: 'ProposalReceived';
+  readonly height: number;
+  readonly round: number;
+  readonly proposer: string;
+  /** 32 bytes. */
+  readonly blockHash: Uint8Array;
+  readonly polRound: number | null;
+  /** 64-byte ed25519 signature of the proposal. */
+  readonly signature: Uint8Array;
+}
+
+/** A signed vote arrived. */
+export interface VoteReceived {
+  readonly type: 'VoteReceived';
+  readonly vote: ValidatorVote;
+}
+
+/** The node's round state machine moved from one phase to another. */
+export interface PhaseChanged {
+  readonly type: 'PhaseChanged';
+  readonly height: number;
+  readonly round: number;
+  readonly from: ConsensusPhase;
+  readonly to: ConsensusPhase;
+}
+
+/** A round ended: with a committed block (its hash) or nil. */
+export interface RoundCompleted {
+  readonly type: 'RoundCompleted';
+  readonly height: number;
+  readonly round: number;
+  readonly blockHash: Uint8Array | null;
+  /** How long the round took, ms. */
+  readonly durationMs: number;
+}
+
+/** Consensus made no progress for a while. */
+export interface Stalled {
+  readonly type: 'Stalled';
+  readonly height: number;
+  readonly round: number;
+  readonly stalledForMs: number;
+  /** 1..256 characters. */
+  readonly reason: string;
+}
+
+/** Two votes of one validator for the same (round, vote type) with another block hash or height. */
+export interface EquivocationDetected {
+  readonly type: 'EquivocationDetected';
+  readonly voteA: ValidatorVote;
+  readonly voteB: ValidatorVote;
+}
+
+/** A message whose signature did not verify (the message and signature are kept). */
+export interface InvalidSignature {
+  readonly type: 'InvalidSignature';
+  readonly validatorId: string;
+  readonly height: number;
+  readonly round: number;
+  /** The signed bytes as received, at most `MAX_AUDIT_BLOB_BYTES`. */
+  readonly message: Uint8Array;
+  /** The signature as received, at most 64 bytes (a wrong length is part of the offense). */
+  readonly signature: Uint8Array;
+}
+
+/** A vote replayed outside its context (e.g. from another chain or an old height). */
+export interface ReplayAttack {
+  readonly type: 'ReplayAttack';
+  readonly vote: ValidatorVote;
+  /** 1..256 characters: what made it a replay. */
+  readonly detail: string;
+}
+
+/**
+ * Two votes of one validator that may not coexist under the protocol's rules as the caller
+ * judges them (for example two precommits at one height in different rounds against a lock).
+ * For the same (round, type) use `EquivocationDetected`.
+ */
+export interface DoubleVote {
+  readonly type: 'DoubleVote';
+  readonly voteA: ValidatorVote;
+  readonly voteB: ValidatorVote;
+}
+
+/** Open-time repair cut damaged data (D5, docs/durability.md): what `openReport.repair` said. */
+export interface StoreRepaired {
+  readonly type: 'StoreRepaired';
+  readonly file: string;
+  readonly offset: number;
+  readonly firstLostLsn: number | null;
+  readonly bytesDropped: number;
+  readonly brokenCopy: string;
+}
+
+/** An operator rotated a key (e.g. the validator's consensus key). */
+export interface KeyRotated {
+  readonly type: 'KeyRotated';
+  /** 1..64 characters naming the key. */
+  readonly keyName: string;
+  readonly oldPublicKey: Uint8Array;
+  readonly newPublicKey: Uint8Array;
+}
+
+/** Data of some store below a height was pruned. */
+export interface Pruned {
+  readonly type: 'Pruned';
+  /** 1..64 characters naming the store. */
+  readonly store: string;
+  readonly belowHeight: number;
+  readonly entriesRemoved: number;
+}
+
+/** The node's audit public key, recorded as the chain's first entry (written by the log itself). */
+export interface NodeKeyRecorded {
+  readonly type: 'NodeKeyRecorded';
+  readonly publicKey: Uint8Array;
+}
+
+/** Consensus events (`logEvent`). */
+export type ConsensusEvent = RoundStarted | ProposalReceived | VoteReceived | PhaseChanged | RoundCompleted | Stalled;
+/** Byzantine events (`logByzantineEvent`). */
+export type ByzantineEvent = EquivocationDetected | InvalidSignature | ReplayAttack | DoubleVote;
+/** The store's own operational events (`logEvent`, except `NodeKeyRecorded`, which the log writes). */
+export type OperationalEvent = StoreRepaired | KeyRotated | Pruned | NodeKeyRecorded;
+/** Every event the audit log records. */
+export type AuditEvent = ConsensusEvent | ByzantineEvent | OperationalEvent;
+/** The `type` of an event. */
+export type AuditEventType = AuditEvent['type'];
+
+/** Every event type with its code in the canonical bytes (never renumber: it is hashed). */
+export const AUDIT_EVENT_CODES: Readonly<Record<AuditEventType, number>> = {
+  RoundStarted: 1,
+  ProposalReceived: 2,
+  VoteReceived: 3,
+  PhaseChanged: 4,
+  RoundCompleted: 5,
+  Stalled: 6,
+  EquivocationDetected: 32,
+  InvalidSignature: 33,
+  ReplayAttack: 34,
+  DoubleVote: 35,
+  StoreRepaired: 64,
+  KeyRotated: 65,
+  Pruned: 66,
+  NodeKeyRecorded: 67,
+};
+
+/** Every event type. */
+export const AUDIT_EVENT_TYPES: readonly AuditEventType[] = Object.keys(AUDIT_EVENT_CODES) as AuditEventType[];
+/** The Byzantine event types. */
+export const BYZANTINE_EVENT_TYPES: readonly AuditEventType[] = ['EquivocationDetected', 'InvalidSignature', 'ReplayAttack', 'DoubleVote'];
+
+/** Largest byte field of an event (an `InvalidSignature` message). */
+export const MAX_AUDIT_BLOB_BYTES = 16 * 1024;
+/** Longest free-text field (`reason`, `detail`). */
+export const MAX_AUDIT_TEXT_LENGTH = 256;
+/** Longest name field (`keyName`, `store`). */
+export const MAX_AUDIT_NAME_LENGTH = 64;
+/** Longest path field (`file`, `brokenCopy`). */
+export const MAX_AUDIT_PATH_LENGTH = 4096;
+
+function checkText(name: string, value: unknown, maxLength: number): string {
+  if (typeof value !== 'string' || value.length === 0 || value.length > maxLength || !isWellFormedString(value)) {
+    throw invalidArgument(name, `must be well-formed text of 1..${maxLength} characters`);
+  }
+  return value;
+}
+
+function checkNullable<T>(value: unknown, check: (v: unknown) => T): T | null {
+  return value === null ? null : check(value);
+}
+
+function checkVotePair(name: string, e: Record<string, unknown>, sameSlot: boolean): { voteA: ValidatorVote; voteB: ValidatorVote } {
+  const voteA = checkVote(`${name}.voteA`, e.voteA);
+  const voteB = checkVote(`${name}.voteB`, e.voteB);
+  if (voteA.validatorId !== voteB.validatorId) throw invalidArgument(`${name}.voteB.validatorId`, 'must equal voteA.validatorId');
+  if (sameSlot) {
+    if (voteA.round !== voteB.round || voteA.voteType !== voteB.voteType) {
+      throw invalidArgument(`${name}.voteB`, 'must have the round and vote type of voteA');
+    }
+    if (voteA.height === voteB.height && sameHash(voteA.blockHash, voteB.blockHash)) {
+      throw invalidArgument(`${name}.voteB`, 'must differ from voteA in block hash or height');
+    }
+  }
+  return { voteA, voteB };
+}
+
+function sameHash(a: Uint8Array | null, b: Uint8Array | null): boolean {
+  if (a === null || b === null) return a === b;
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+/**
+ * Checks an event of any type and returns a private copy (bytes copied, unknown fields
+ * dropped). `allowed` restricts the types (INVALID_ARGUMENT otherwise).
+ * @throws ConsensusStoreError INVALID_ARGUMENT naming the first bad field.
+ */
+export function checkAuditEvent(name: string, value: unknown, allowed: readonly AuditEventType[]): AuditEvent {
+  const e = checkObject(name, value);
+  const type = checkOneOf(`${name}.type`, e.type, allowed);
+  const height = (): number => checkSafeUint(`${name}.height`, e.height);
+  const round = (): number => checkU32(`${name}.round`, e.round);
+  const key = (field: string): Uint8Array => checkBytes(`${name}.${field}`, e[field], ED25519_KEY_BYTES).slice();
+  switch (type) {
+    case 'RoundStarted':
+      return { type, height: height(), round: round(), proposer: checkNullable(e.proposer, (v) => checkValidatorId(`${name}.proposer`, v)) };
+    case 'ProposalReceived': {
+      const r = round();
+      const polRound = checkNullable(e.polRound, (v) => checkU32(`${name}.polRound`, v));
+      if (polRound !== null && polRound >= r) throw invalidArgument(`${name}.polRound`, 'must be below round (or null)');
+      return {
+        type,
+        height: height(),
+        round: r,
+        proposer: checkValidatorId(`${name}.proposer`, e.proposer),
+        blockHash: (checkBlockHash(`${name}.blockHash`, e.blockHash, false) as Uint8Array).slice(),
+        polRound,
+        signature: checkBytes(`${name}.signature`, e.signature, SIGNATURE_BYTES).slice(),
+      };
+    }
+    case 'VoteReceived':
+      return { type, vote: checkVote(`${name}.vote`, e.vote) };
+    case 'PhaseChanged':
+      return {
+        type,
+        height: height(),
+        round: round(),
+        from: checkOneOf(`${name}.from`, e.from, CONSENSUS_PHASES),
+        to: checkOneOf(`${name}.to`, e.to, CONSENSUS_PHASES),
+      };
+    case 'RoundCompleted': {
+      const hash = checkBlockHash(`${name}.blockHash`, e.blockHash, true);
+      return { type, height: height(), round: round(), blockHash: hash === null ? null : hash.slice(), durationMs: checkSafeUint(`${name}.durationMs`, e.durationMs) };
+    }
+    case 'Stalled':
+      return {
+        type,
+        height: height(),
+        round: round(),
+        stalledForMs: checkSafeUint(`${name}.stalledForMs`, e.stalledForMs),
+        reason: checkText(`${name}.reason`, e.reason, MAX_AUDIT_TEXT_LENGTH),
+      };
+    case 'EquivocationDetected':
+      return { type, ...checkVotePair(name, e, true) };
+    case 'DoubleVote':
+      return { type, ...checkVotePair(name, e, false) };
+    case 'InvalidSignature':
+      return {
+        type,
+        validatorId: checkValidatorId(`${name}.validatorId`, e.validatorId),
+        height: height(),
+        round: round(),
+        message: checkBytes(`${name}.message`, e.message, { min: 0, max: MAX_AUDIT_BLOB_BYTES }).slice(),
+        signature: checkBytes(`${name}.signature`, e.signature, { min: 0, max: SIGNATURE_BYTES }).slice(),
+      };
+    case 'ReplayAttack':
+      return { type, vote: checkVote(`${name}.vote`, e.vote), detail: checkText(`${name}.detail`, e.detail, MAX_AUDIT_TEXT_LENGTH) };
+    case 'StoreRepaired':
+      return {
+        type,
+        file: checkText(`${name}.file`, e.file, MAX_AUDIT_PATH_LENGTH),
+        offset: checkSafeUint(`${name}.offset`, e.offset),
+        firstLostLsn: checkNullable(e.firstLostLsn, (v) => checkSafeUint(`${name}.firstLostLsn`, v)),
+        bytesDropped: checkSafeUint(`${name}.bytesDropped`, e.bytesDropped),
+        brokenCopy: checkText(`${name}.brokenCopy`, e.brokenCopy, MAX_AUDIT_PATH_LENGTH),
+      };
+    case 'KeyRotated':
+      return { type, keyName: checkText(`${name}.keyName`, e.keyName, MAX_AUDIT_NAME_LENGTH), oldPublicKey: key('oldPublicKey'), newPublicKey: key('newPublicKey') };
+    case 'Pruned':
+      return {
+        type,
+        store: checkText(`${name}.store`, e.store, MAX_AUDIT_NAME_LENGTH),
+        belowHeight: checkSafeUint(`${name}.belowHeight`, e.belowHeight),
+        entriesRemoved: checkSafeUint(`${name}.entriesRemoved`, e.entriesRemoved),
+      };
+    case 'NodeKeyRecorded':
+      return { type, publicKey: key('publicKey') };
+  }
+}
