@@ -88,14 +88,8 @@ export type {
 export type { SlashFraction, SlashInput, Validator, ValidatorRegistration, ValidatorStatus } from './model/validator.ts';
 
 // ---- the node key (audit signing) ------------------------------------------------------------
-export {
-  generateNodeKey,
-  loadOrCreateNodeKey,
-  NODE_KEY_FILE_MODE,
-  signEd25519,
-  verifyEd25519,
-  verifyEd25519Reference,
-} from './codec/node-key.ts';
+export { generateNodeKey, signEd25519, verifyEd25519, verifyEd25519Reference } from './codec/node-key.ts';
+export { loadOrCreateNodeKey, NODE_KEY_FILE_MODE } from './stores/node-key-file.ts';
 export type { NodeKey } from './codec/node-key.ts';
 
 // ---- audit log (docs/audit.md) ---------------------------------------------------------------

@@ -7,11 +7,12 @@
  * hands back a `ConsensusStore` with a clear lifecycle (`close()` idempotent; methods after it
  * reject CLOSED).
  *
- * Equivocation (D3, DESIGN 5.2): the VoteStore's batch hook is wired so that a conflicting
- * vote, its Evidence records and its `EquivocationDetected` audit entries (with the audit head)
- * are ONE `log.append`, made by the audit log (which alone may order its chain): the vote store
- * writes through `AuditRoutedLog`, which hands a batch carrying an audit marker to
- * `audit.appendWithEvents` instead of the log. Once that resolves, each store indexes its part.
+ * Equivocation (D3; docs/evidence-and-rewards.md, "In the vote's own batch"): the VoteStore's
+ * batch hook is wired so that a conflicting vote, its Evidence records and its
+ * `EquivocationDetected` audit entries (with the audit head) are ONE `log.append`, made by the
+ * audit log (which alone may order its chain): the vote store writes through `AuditRoutedLog`,
+ * which hands a batch carrying an audit marker to `audit.appendWithEvents` instead of the log.
+ * Once that resolves, each store indexes its part.
  *
  * It must never: scan the log more than once on open, let two stores claim one record kind,
  * return a store whose indexes are not fully rebuilt, leave the log open after a failed open, or
@@ -24,7 +25,8 @@ import type { FileSystem } from './io/types.ts';
 import type { Durability, Log, LogLimits, LogOptions, LogRecord, LogStatus, Lsn, OpenReport, RecordInput } from './log/types.ts';
 import { checkBoolean, checkBytes, checkObject, checkOneOf, checkString } from './model/check.ts';
 import { RecordKind } from './codec/kinds.ts';
-import { checkNodeKey, ED25519_KEY_BYTES, ed25519PublicKey, generateNodeKey, loadOrCreateNodeKey, type NodeKey } from './codec/node-key.ts';
+import { checkNodeKey, ED25519_KEY_BYTES, ed25519PublicKey, generateNodeKey, type NodeKey } from './codec/node-key.ts';
+import { loadOrCreateNodeKey } from './stores/node-key-file.ts';
 import { checkChainId } from './model/vote.ts';
 import { AuditLog } from './stores/audit-log.ts';
 import type { AuditEvent, StoreRepaired } from './model/audit.ts';
@@ -62,7 +64,7 @@ export interface StoreOptions {
   /**
    * `new-key`: the identity's key never signed anywhere. `existing-key` (default): it may have;
    * a log with no watermark for it then needs `allowFreshSignState` or `importWatermark`, or the
-   * open fails with FRESH_SIGN_STATE (DESIGN D8).
+   * open fails with FRESH_SIGN_STATE (D8, docs/durability.md).
    */
   readonly signState?: SignState;
   /** Accept a log without the key's watermark although `signState` is `existing-key`. Default false. */
@@ -81,7 +83,7 @@ export interface StoreOptions {
   /** Options of the round-state store. */
   readonly rounds?: RoundStateStoreOptions;
   /**
-   * The node's ed25519 key that signs the audit log's heads (DESIGN 5.4). `openStore` default:
+   * The node's ed25519 key that signs the audit log's heads (docs/audit.md). `openStore` default:
    * loaded from `<dir>/node.key`, created there (mode 0600) on first open. `openStoreOnLog`
    * default: one ephemeral key per process, generated on first use: fine for a log that does
    * not outlive the process (the in-memory log of tests); a log that does must be given its key,
@@ -122,11 +124,11 @@ export interface ConsensusStore {
   readonly rounds: RoundStateStore;
   readonly recovery: RecoveryManager;
   readonly validators: ValidatorRegistry;
-  /** The signed, hash-chained audit log (DESIGN 5.4). */
+  /** The signed, hash-chained audit log (docs/audit.md). */
   readonly audit: AuditLog;
-  /** Byzantine evidence (DESIGN 5.6); keys come from `validators.publicKeyAt`. */
+  /** Byzantine evidence (docs/evidence-and-rewards.md); keys come from `validators.publicKeyAt`. */
   readonly evidence: ByzantineEvidenceStore;
-  /** Reward distributions (DESIGN 5.7). */
+  /** Reward distributions (docs/evidence-and-rewards.md). */
   readonly rewards: RewardHistory;
   /** The log underneath (for operators and tests; stores write through it). */
   readonly log: Log;

@@ -1,6 +1,6 @@
 /**
  * The node's ed25519 key: signing and verification of audit heads (and anything else the node
- * signs about itself), and the key file that holds the key between runs.
+ * signs about itself), and the bytes of the key file that holds the key between runs.
  *
  * Two implementations of ed25519 live here on purpose: node:crypto (OpenSSL) is the fast path,
  * about ten times faster at verifying; @noble/ed25519 is the reference, pure TypeScript and
@@ -12,13 +12,12 @@
  * holds. OpenSSL by itself accepts small-order and non-canonical keys, and @noble's default
  * (ZIP 215) does too; the explicit pre-checks below make the rule strict and the same on both.
  *
- * Key file (text, UTF-8, three lines):
+ * Key file bytes (text, UTF-8, three lines; `encodeNodeKeyFile`, `decodeNodeKeyFile`):
  *   cstore-node-key v1
  *   private <64 hex digits: the 32-byte seed>
  *   public <64 hex digits>
- * Written as temp file (created afresh with mode 0600, `NODE_KEY_FILE_MODE`) + datasync + rename
- * + directory fsync, so the key is never readable by others, not even for a moment. A key file
- * that already exists is loaded as it is: its mode is the operator's business (docs/audit.md).
+ * Reading and writing the file (`loadOrCreateNodeKey`) is in src/stores/node-key-file.ts: this
+ * file does no I/O.
  *
  * This file must never log or put a private key in an error message, and never sign with a key
  * whose public half it did not derive itself.
@@ -27,8 +26,7 @@ import { createPrivateKey, createPublicKey, sign as cryptoSign, verify as crypto
 import * as ed from '@noble/ed25519';
 import { sha512 } from '@noble/hashes/sha2.js';
 import { ConsensusStoreError, invalidArgument } from '../errors.ts';
-import { errnoOf, type FileSystem } from '../io/types.ts';
-import { checkBytes, checkString } from '../model/check.ts';
+import { checkBytes } from '../model/check.ts';
 
 ed.hashes.sha512 = sha512;
 
@@ -208,9 +206,6 @@ export function checkNodeKey(name: string, privateKey: unknown, publicKey: unkno
 
 const KEY_FILE_MAGIC = 'cstore-node-key v1';
 
-/** Permission bits a new key file is created with: owner read and write only. */
-export const NODE_KEY_FILE_MODE = 0o600;
-
 /** The text of a key file for `key` (see the top comment for the layout). */
 export function encodeNodeKeyFile(key: NodeKey): Uint8Array {
   return new TextEncoder().encode(`${KEY_FILE_MAGIC}\nprivate ${toHex(key.privateKey)}\npublic ${toHex(key.publicKey)}\n`);
@@ -236,53 +231,4 @@ export function decodeNodeKeyFile(bytes: Uint8Array, path: string): NodeKey {
   if (priv?.length !== ED25519_KEY_BYTES || pub?.length !== ED25519_KEY_BYTES) throw bad('key lines malformed');
   if (toHex(ed.getPublicKey(priv)) !== toHex(pub)) throw bad('public key does not match the private key');
   return { privateKey: priv, publicKey: pub };
-}
-
-function parentOf(path: string): string {
-  const i = path.lastIndexOf('/');
-  return i <= 0 ? (i === 0 ? '/' : '.') : path.slice(0, i);
-}
-
-/**
- * Loads the node key from `path` on `fs`, or, when no file is there, generates a key and writes
- * it durably (temp + datasync + rename + directory fsync, the file created with mode 0600)
- * before returning it. The parent directory must exist.
- * @returns the key and whether it was created now.
- * @throws ConsensusStoreError INVALID_ARGUMENT (bad path), CORRUPTION (a file that is not a
- *   valid key file: never overwritten), IO_FAILED / DISK_FULL (writing failed).
- */
-export async function loadOrCreateNodeKey(fs: FileSystem, path: string): Promise<{ key: NodeKey; created: boolean }> {
-  checkString('path', path, 4096);
-  try {
-    return { key: decodeNodeKeyFile(await fs.readFile(path), path), created: false };
-  } catch (err) {
-    if (errnoOf(err) !== 'ENOENT') throw mapFsError(err, path);
-  }
-  const key = generateNodeKey();
-  const temp = `${path}.tmp`;
-  try {
-    // A temp file left by a crash may have other permission bits: start from a new file, so
-    // that the mode below applies (it only applies when `open` creates the file).
-    await fs.unlink(temp).catch((err: unknown) => {
-      if (errnoOf(err) !== 'ENOENT') throw err;
-    });
-    const handle = await fs.open(temp, 'create-exclusive', { fileMode: NODE_KEY_FILE_MODE });
-    try {
-      await handle.writeAndSync([encodeNodeKeyFile(key)], 0);
-    } finally {
-      await handle.close();
-    }
-    await fs.rename(temp, path);
-    await fs.syncDir(parentOf(path));
-  } catch (err) {
-    throw mapFsError(err, path);
-  }
-  return { key, created: true };
-}
-
-function mapFsError(err: unknown, path: string): unknown {
-  if (err instanceof ConsensusStoreError) return err;
-  const code = errnoOf(err);
-  if (code === 'ENOSPC') return new ConsensusStoreError('DISK_FULL', `no space to write ${path}`, { cause: err });
-  return new ConsensusStoreError('IO_FAILED', `key file ${path}: ${code ?? 'error'}`, { cause: err });
 }

@@ -1,7 +1,8 @@
 /**
  * The MANIFEST: which segments the log has, and for each sealed segment where it ends, its LSN
  * range and the digest of its record headers, so that open can check sealed segments without
- * re-checksumming every payload (DESIGN section 4). Encoded, decoded and written atomically here.
+ * re-checksumming every payload (docs/format.md, "MANIFEST"). Encoded, decoded and written
+ * atomically here.
  *
  * This file must never write the manifest in place: every version goes to `MANIFEST.tmp`, is
  * fdatasync'ed, renamed over `MANIFEST` and the directory fsync'ed, so that a crash leaves the

@@ -1,6 +1,6 @@
 /**
- * The sign guard (DESIGN D8, 5.2): the only place the node's private key signs a vote or a
- * proposal. It keeps a durable watermark per validator key, the last (height, round, step)
+ * The sign guard (D8, docs/durability.md): the only place the node's private key signs a vote
+ * or a proposal. It keeps a durable watermark per validator key, the last (height, round, step)
  * signed, and follows CometBFT privval's rules, adapted to global rounds (docs/stores.md):
  * - a regression is refused with CONFLICT: a lower height; a lower round (at any height, since
  *   rounds are global and never go back); an earlier step at the same height and round;

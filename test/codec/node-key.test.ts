@@ -2,24 +2,20 @@
  * The node key: node:crypto (fast path) and @noble/ed25519 (reference) sign identically and
  * verify identically, on the RFC 8032 test vectors, on random messages with random damage, and
  * on the edge cases where libraries differ (non-canonical S, non-canonical and small-order
- * points), where both follow the strict rule of src/codec/node-key.ts. Plus the key file.
+ * points), where both follow the strict rule of src/codec/node-key.ts. The key file:
+ * test/stores/node-key-file.test.ts.
  */
 import * as ed from '@noble/ed25519';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
-  decodeNodeKeyFile,
   ed25519PublicKey,
-  encodeNodeKeyFile,
   generateNodeKey,
-  loadOrCreateNodeKey,
   signEd25519,
   signEd25519Reference,
   verifyEd25519,
   verifyEd25519Reference,
 } from '../../src/codec/node-key.ts';
-import { isStoreError } from '../../src/errors.ts';
-import { SimulatedDisk } from '../../src/io/sim-disk.ts';
 
 const bytes = (h: string): Uint8Array => Uint8Array.from(Buffer.from(h, 'hex'));
 
@@ -139,40 +135,5 @@ describe('ed25519: node:crypto and @noble agree', () => {
     expect(bothVerify(sig.subarray(1), Uint8Array.of(5), publicKey)).toBe(false);
     expect(bothVerify(sig, Uint8Array.of(5), publicKey.subarray(1))).toBe(false);
     expect(() => signEd25519(Uint8Array.of(5), privateKey.subarray(1))).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
-  });
-});
-
-describe('node key file', () => {
-  it('is created on first use, durably, and loaded unchanged afterwards, also after a crash', async () => {
-    const disk = new SimulatedDisk({ seed: 3 });
-    await disk.fs().mkdir('/keys');
-    await disk.fs().syncDir('/');
-    const first = await loadOrCreateNodeKey(disk.fs(), '/keys/node.key');
-    expect(first.created).toBe(true);
-    expect(first.key.publicKey).toEqual(ed25519PublicKey(first.key.privateKey));
-    disk.crash();
-    const second = await loadOrCreateNodeKey(disk.fs(), '/keys/node.key');
-    expect(second).toEqual({ key: first.key, created: false });
-  });
-
-  it('refuses a damaged key file with CORRUPTION and never overwrites it', async () => {
-    const disk = new SimulatedDisk({ seed: 4 });
-    const fs = disk.fs();
-    const { key } = await loadOrCreateNodeKey(fs, '/node.key');
-    const text = encodeNodeKeyFile(key);
-    expect(decodeNodeKeyFile(text, '/node.key')).toEqual(key);
-    const other = encodeNodeKeyFile({ privateKey: key.privateKey, publicKey: generateNodeKey().publicKey });
-    for (const bad of [other, text.subarray(0, 40), Uint8Array.of(0xff, 0xfe), new TextEncoder().encode('hello\n')]) {
-      let err: unknown;
-      try {
-        decodeNodeKeyFile(bad, '/node.key');
-      } catch (e) {
-        err = e;
-      }
-      expect(isStoreError(err, 'CORRUPTION')).toBe(true);
-    }
-    disk.overwrite('/node.key', 30, Uint8Array.of(0x7a));
-    await expect(loadOrCreateNodeKey(fs, '/node.key')).rejects.toMatchObject({ code: 'CORRUPTION' });
-    expect(disk.readFileNow('/node.key')?.[30]).toBe(0x7a);
   });
 });

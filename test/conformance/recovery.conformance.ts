@@ -1,6 +1,6 @@
 /**
- * The RecoveryManager conformance suite: what a restarted validator asks first (DESIGN 5.3;
- * docs/stores-rounds-validators.md, "RecoveryManager"): after a reopen, `recover()` answers the
+ * The RecoveryManager conformance suite: what a restarted validator asks first
+ * (docs/stores-rounds-validators.md, "RecoveryManager"): after a reopen, `recover()` answers the
  * latest round-state checkpoint and exactly the votes of that checkpoint's round, with an
  * integrity report that passes and nothing written; `resumePoint()` says where to go on.
  * Written against the recovery manager's methods and the round-state and vote store APIs it

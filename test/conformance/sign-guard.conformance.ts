@@ -1,5 +1,5 @@
 /**
- * The SignGuard conformance suite: the sign guard's contract (DESIGN D8; docs/stores.md, "The
+ * The SignGuard conformance suite: the sign guard's contract (D8 in docs/durability.md; docs/stores.md, "The
  * sign guard" and "Fresh data directory"; the file comment of src/stores/sign-guard.ts), written
  * against the guard's methods only and parameterized by a factory, so that every backend runs
  * the same scenarios. Call `signGuardConformance(name, open)` inside a test file.

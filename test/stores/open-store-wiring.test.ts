@@ -10,7 +10,8 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, unlinkSync, wri
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { decodeNodeKeyFile, loadOrCreateNodeKey, NODE_KEY_FILE_MODE } from '../../src/codec/node-key.ts';
+import { decodeNodeKeyFile } from '../../src/codec/node-key.ts';
+import { loadOrCreateNodeKey, NODE_KEY_FILE_MODE } from '../../src/stores/node-key-file.ts';
 import { publicKeyOf, signVote } from '../../src/codec/vote-sign.ts';
 import { defaultFileSystem } from '../../src/io/real-fs.ts';
 import { SimulatedDisk } from '../../src/io/sim-disk.ts';
