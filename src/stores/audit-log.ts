@@ -44,14 +44,7 @@ import type { FileSystem } from '../io/types.ts';
 import type { LogRecord, Lsn, RecordInput } from '../log/types.ts';
 import { checkBoolean, checkInteger, checkObject, checkSafeUint, MAX_SAFE } from '../model/check.ts';
 import { exportAuditRecords } from './audit-export.ts';
-import type {
-  AuditEvent,
-  AuditEventType,
-  ByzantineEvent,
-  ConsensusEvent,
-  NodeKeyRecorded,
-  OperationalEvent,
-} from '../model/audit.ts';
+import type { AuditEvent, AuditEventType, ByzantineEvent, ConsensusEvent, NodeKeyRecorded, OperationalEvent } from '../model/audit.ts';
 import type {
   AuditHead,
   AuditLogApi,

@@ -6,14 +6,7 @@
  * nothing that imports a backend.
  */
 import type { Lsn, RecordInput } from '../log/types.ts';
-import type {
-  AuditEvent,
-  AuditEventType,
-  ByzantineEvent,
-  ConsensusEvent,
-  NodeKeyRecorded,
-  OperationalEvent,
-} from '../model/audit.ts';
+import type { AuditEvent, AuditEventType, ByzantineEvent, ConsensusEvent, NodeKeyRecorded, OperationalEvent } from '../model/audit.ts';
 
 /** A stored audit entry. Frozen and shared with the indexes: never mutate its byte arrays. */
 export interface LogEntry {
