@@ -9,7 +9,7 @@
  * from the package root, so that they can change without a breaking release.
  */
 export { NODE_KEY_FILE, openStore } from './store.ts';
-export type { ConsensusStore, NodeKeyOption, OpenStoreOptions, ReplayReport, StoreOptions } from './store.ts';
+export type { ConsensusStore, LogFacts, NodeKeyOption, OpenStoreOptions, ReplayReport, StoreOptions, StoreStatus } from './store.ts';
 
 export { ConsensusStoreError, ErrorCodes, isStoreError } from './errors.ts';
 export type { CorruptionLocation, ErrorCode } from './errors.ts';
@@ -39,10 +39,9 @@ export {
   voteSignBytes,
 } from './codec/vote-sign.ts';
 
-export { VoteStore, DEFAULT_VOTE_STORE_LIMITS } from './stores/vote-store.ts';
+export { DEFAULT_VOTE_STORE_LIMITS } from './stores/vote-store.ts';
 export type { VoteStoreOptions, VoteVerification } from './stores/vote-store.ts';
-export { SignGuard } from './stores/sign-guard.ts';
-export type { SignGuardOptions, SignIdentity, SignState } from './stores/sign-guard.ts';
+export type { SignGuard, SignIdentity, SignState } from './stores/sign-guard-types.ts';
 export { BLOCK_HASH_BYTES, MAX_CHAIN_ID_LENGTH, MAX_VALIDATOR_ID_LENGTH, SIGNATURE_BYTES, VOTE_TYPES } from './model/vote.ts';
 export { SIGN_STEPS } from './model/sign.ts';
 export type {
@@ -53,28 +52,26 @@ export type {
   ValidatorVotesOptions,
   VoteLogEntry,
   VoteQuery,
-  VoteStoreApi,
+  VoteStore,
   VoteStoreLimits,
 } from './stores/vote-types.ts';
 export type { SignedProposal, UnsignedProposal, UnsignedVote, ValidatorVote, VoteType } from './model/vote.ts';
 export type { SignStep, SignWatermark } from './model/sign.ts';
 
-export { RoundStateStore } from './stores/round-state-store.ts';
-export { RecoveryManager } from './stores/recovery.ts';
 export { CONSENSUS_PHASES } from './model/round.ts';
 export type { ConsensusPhase, RoundState } from './model/round.ts';
 export type {
   IntegrityReport,
+  RecoveryManager,
   RecoveryOpenReport,
   RecoveryState,
   ResumePoint,
   RoundStateQuery,
   RoundStateSnapshot,
-  RoundStateStoreApi,
+  RoundStateStore,
   RoundStateStoreOptions,
 } from './stores/round-types.ts';
 
-export { ValidatorRegistry } from './stores/validator-registry.ts';
 export { MAX_STAKE, PUBLIC_KEY_LENGTH, VALIDATOR_STATUSES } from './model/validator.ts';
 export { MAX_VALIDATORS } from './stores/validator-types.ts';
 export type {
@@ -82,7 +79,7 @@ export type {
   ValidatorChange,
   ValidatorChangeKind,
   ValidatorHistoryQuery,
-  ValidatorRegistryApi,
+  ValidatorRegistry,
   ValidatorSetSnapshot,
 } from './stores/validator-types.ts';
 export type { SlashFraction, SlashInput, Validator, ValidatorRegistration, ValidatorStatus } from './model/validator.ts';
@@ -93,7 +90,7 @@ export { loadOrCreateNodeKey, NODE_KEY_FILE_MODE } from './stores/node-key-file.
 export type { NodeKey } from './codec/node-key.ts';
 
 // ---- audit log (docs/audit.md) ---------------------------------------------------------------
-export { AuditLog, DEFAULT_AUDIT_LIMITS } from './stores/audit-log.ts';
+export { DEFAULT_AUDIT_LIMITS } from './stores/audit-log.ts';
 export type { AuditLogOptions } from './stores/audit-log.ts';
 export {
   AUDIT_EVENT_CODES,
@@ -129,7 +126,7 @@ export type {
 } from './model/audit.ts';
 export type {
   AuditHead,
-  AuditLogApi,
+  AuditLog,
   AuditLogLimits,
   AuditQueryOptions,
   DisputeEvidence,
@@ -159,7 +156,7 @@ export {
 } from './codec/merkle.ts';
 
 // ---- Byzantine evidence (docs/evidence-and-rewards.md) --------------------------------------
-export { buildEquivocationRecord, ByzantineEvidenceStore, equivocationEvidence, evidenceId } from './stores/evidence-store.ts';
+export { buildEquivocationRecord, equivocationEvidence, evidenceId } from './stores/evidence-store.ts';
 export type { EquivocationRecordOptions, EvidenceStoreOptions, PublicKeyAt } from './stores/evidence-store.ts';
 export { DEFAULT_EVIDENCE_QUERY_LIMIT, MAX_EVIDENCE_PER_VOTE, MAX_EVIDENCE_QUERY_LIMIT } from './stores/evidence-types.ts';
 export { EVIDENCE_FAILURES, EVIDENCE_TYPES, MAX_SUBMITTER_LENGTH } from './model/evidence.ts';
@@ -178,7 +175,7 @@ export type {
   ReplayAttackEvidence,
 } from './model/evidence.ts';
 export type {
-  ByzantineEvidenceStoreApi,
+  ByzantineEvidenceStore,
   EvidenceQueryOptions,
   OffenseCount,
   RecordEvidenceOptions,
@@ -189,7 +186,6 @@ export type {
 } from './stores/evidence-types.ts';
 
 // ---- reward history (docs/evidence-and-rewards.md) ------------------------------------------
-export { RewardHistory } from './stores/reward-history.ts';
 export {
   parseRewardCSV,
   parseRewardStatementJSON,
@@ -209,7 +205,7 @@ export { MAX_REWARD_AMOUNT, MAX_REWARD_LINES, MAX_REWARD_TIMESTAMP, REWARD_REASO
 export type {
   DistributionQuery,
   RewardExportQuery,
-  RewardHistoryApi,
+  RewardHistory,
   StoredDistribution,
   ValidatorRewards,
   ValidatorRewardsOptions,

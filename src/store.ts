@@ -7,7 +7,7 @@
  * hands back a `ConsensusStore` with a clear lifecycle (`close()` idempotent; methods after it
  * reject CLOSED).
  *
- * Equivocation (D3; docs/evidence-and-rewards.md, "In the vote's own batch"): the VoteStore's
+ * Equivocation (D3; docs/evidence-and-rewards.md, "In the vote's own batch"): the LogVoteStore's
  * batch hook is wired so that a conflicting vote, its Evidence records and its
  * `EquivocationDetected` audit entries (with the audit head) are ONE `log.append`, made by the
  * audit log (which alone may order its chain): the vote store writes through `AuditRoutedLog`,
@@ -28,21 +28,27 @@ import { RecordKind } from './codec/kinds.ts';
 import { checkNodeKey, ED25519_KEY_BYTES, ed25519PublicKey, generateNodeKey, type NodeKey } from './codec/node-key.ts';
 import { loadOrCreateNodeKey } from './stores/node-key-file.ts';
 import { checkChainId } from './model/vote.ts';
-import { AuditLog } from './stores/audit-log.ts';
+import { LogAuditLog } from './stores/audit-log.ts';
 import type { AuditEvent, StoreRepaired } from './model/audit.ts';
 import type { AuditLogLimits } from './stores/audit-types.ts';
 import type { RecordApplier, StoreContext } from './stores/context.ts';
-import { ByzantineEvidenceStore } from './stores/evidence-store.ts';
+import { LogEvidenceStore } from './stores/evidence-store.ts';
 import { MAX_SUBMITTER_LENGTH } from './model/evidence.ts';
-import { RecoveryManager } from './stores/recovery.ts';
-import { RewardHistory } from './stores/reward-history.ts';
-import { RoundStateStore } from './stores/round-state-store.ts';
+import { LogRecoveryManager } from './stores/recovery.ts';
+import { LogRewardHistory } from './stores/reward-history.ts';
+import { LogRoundStateStore } from './stores/round-state-store.ts';
 import type { RoundStateStoreOptions } from './stores/round-types.ts';
-import { SignGuard } from './stores/sign-guard.ts';
+import { LogSignGuard } from './stores/sign-guard.ts';
 import { openSignStateFile, type WatermarkCopy } from './stores/sign-state-file.ts';
-import type { SignIdentity, SignState } from './stores/sign-guard.ts';
-import { ValidatorRegistry } from './stores/validator-registry.ts';
-import { VoteStore } from './stores/vote-store.ts';
+import type { SignGuard, SignIdentity, SignState } from './stores/sign-guard-types.ts';
+import type { AuditLog } from './stores/audit-types.ts';
+import type { ByzantineEvidenceStore } from './stores/evidence-types.ts';
+import type { RewardHistory } from './stores/reward-types.ts';
+import type { RecoveryManager, RoundStateStore } from './stores/round-types.ts';
+import type { ValidatorRegistry } from './stores/validator-types.ts';
+import type { VoteStore } from './stores/vote-types.ts';
+import { LogValidatorRegistry } from './stores/validator-registry.ts';
+import { LogVoteStore } from './stores/vote-store.ts';
 import type { SignWatermark } from './model/sign.ts';
 import type { VoteBatchEvent, VoteBatchExtension, VoteStoreLimits } from './stores/vote-types.ts';
 
@@ -118,8 +124,34 @@ export interface OpenStoreOptions extends StoreOptions {
 }
 
 /** An open consensus store: every store over one log. */
+/**
+ * What an open store tells about the log under it: facts to read, never a way to write (every
+ * write goes through a store, which keeps its invariants).
+ */
+export interface LogFacts {
+  readonly status: LogStatus;
+  /** The LSN the next record will get (one past the last durable record). */
+  readonly nextLsn: Lsn;
+  /** What the open found: segments and records scanned, torn bytes cut, repairs. */
+  readonly openReport: OpenReport;
+  /** Batch and record size limits in force. */
+  readonly limits: LogLimits | undefined;
+}
+
+/**
+ * A store's lifecycle: `open`; `poisoned` after a failed write or fsync (D6: reads work, every
+ * write rejects, reopen to go on); `closing`; `closed`.
+ */
+export type StoreStatus = 'open' | 'poisoned' | 'closing' | 'closed';
+
+/**
+ * An open consensus store: every store of one node, over one backend. The members are the
+ * interfaces every backend implements (the conformance suites check them); `openStore` builds
+ * them on the segmented write-ahead log.
+ */
 export interface ConsensusStore {
   readonly votes: VoteStore;
+  /** The only place the node's key signs (D8, docs/durability.md). */
   readonly signGuard: SignGuard;
   readonly rounds: RoundStateStore;
   readonly recovery: RecoveryManager;
@@ -130,13 +162,31 @@ export interface ConsensusStore {
   readonly evidence: ByzantineEvidenceStore;
   /** Reward distributions (docs/evidence-and-rewards.md). */
   readonly rewards: RewardHistory;
-  /** The log underneath (for operators and tests; stores write through it). */
-  readonly log: Log;
+  /** Facts about the log underneath (status, LSNs, what the open found), read-only. */
+  readonly log: LogFacts;
+  /** The store's lifecycle state. */
+  readonly status: StoreStatus;
   /** Records replayed on open, per owning store, and those of kinds no store here owns (written by a newer version). */
   readonly replay: ReplayReport;
   /** Closes every store and the log; idempotent. Methods called afterwards reject CLOSED. */
   close(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** The writable log under each store that `openStore`/`openStoreOnLog` built. */
+const writableLogs = new WeakMap<ConsensusStore, Log>();
+
+/**
+ * The writable log under `store`, for the project's own tests, benchmarks and fuzzer, which
+ * write raw records (never exported from the package root: a caller that appends through it
+ * can break the stores' invariants).
+ * @internal
+ * @throws ConsensusStoreError INVALID_ARGUMENT when `store` was not built here.
+ */
+export function writableLogOf(store: ConsensusStore): Log {
+  const log = writableLogs.get(store);
+  if (log === undefined) throw invalidArgument('store', 'was not opened by openStore or openStoreOnLog');
+  return log;
 }
 
 /** What the one replay pass of the open saw. */
@@ -232,34 +282,34 @@ async function buildStores(log: Log, options: StoreOptions, env: OpenEnv): Promi
   const ctx: StoreContext = { log, now };
 
   // First: it checks the identity, whose validator id is the default `nodeId`.
-  const signGuard = new SignGuard(ctx, {
+  const signGuard = new LogSignGuard(ctx, {
     chainId,
     ...(options.identity === undefined ? {} : { identity: options.identity }),
     ...(env.signCopy === undefined ? {} : { copy: env.signCopy }),
   });
   if (o.fs !== undefined) checkObject('options.fs', o.fs);
   const exportFs = env.fs ?? options.fs;
-  const audit = new AuditLog(ctx, {
+  const audit = new LogAuditLog(ctx, {
     ...nodeKey,
     chainId,
     ...(exportFs === undefined ? {} : { fs: exportFs }),
     ...(auditLimits === undefined ? {} : { limits: auditLimits }),
   });
-  const validators = new ValidatorRegistry(ctx);
-  const evidence = new ByzantineEvidenceStore(ctx, {
+  const validators = new LogValidatorRegistry(ctx);
+  const evidence = new LogEvidenceStore(ctx, {
     chainId,
     nodeId: nodeId ?? options.identity?.validatorId ?? 'local',
     publicKeyAt: (id, height) => validators.publicKeyAt(id, height),
   });
-  const rewards = new RewardHistory(ctx);
+  const rewards = new LogRewardHistory(ctx);
   // The vote store writes through the audit-routed log: see the top comment and AuditRoutedLog.
   const voteLog = new AuditRoutedLog(log, audit);
-  const votes = new VoteStore({ log: voteLog, now }, {
+  const votes = new LogVoteStore({ log: voteLog, now }, {
     ...(options.voteLimits === undefined ? {} : { limits: options.voteLimits }),
     ...(votePublicKey === undefined ? {} : { verification: { chainId, publicKeyOf: votePublicKey } }),
   });
-  const rounds = new RoundStateStore(ctx, options.rounds ?? {});
-  const recovery = new RecoveryManager(ctx, rounds, (round) => votes.getVotesForRound(round));
+  const rounds = new LogRoundStateStore(ctx, options.rounds ?? {});
+  const recovery = new LogRecoveryManager(ctx, rounds, (round) => votes.getVotesForRound(round));
   votes.setBatchHook((event) => equivocationBatch(event, audit, evidence, voteLog));
 
   // The identity comes first in the log, so a wrong chain id fails before any record that depends on it.
@@ -280,7 +330,39 @@ async function buildStores(log: Log, options: StoreOptions, env: OpenEnv): Promi
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => (closing ??= log.close().finally(() => env.signCopy?.close()));
-  return { votes, signGuard, rounds, recovery, validators, audit, evidence, rewards, log, replay, close, [Symbol.asyncDispose]: close };
+  const facts: LogFacts = Object.freeze({
+    get status() {
+      return log.status;
+    },
+    get nextLsn() {
+      return log.nextLsn;
+    },
+    get openReport() {
+      return log.openReport;
+    },
+    get limits() {
+      return log.limits;
+    },
+  });
+  const store: ConsensusStore = {
+    votes,
+    signGuard,
+    rounds,
+    recovery,
+    validators,
+    audit,
+    evidence,
+    rewards,
+    log: facts,
+    get status(): StoreStatus {
+      return storeStatusOf(log.status);
+    },
+    replay,
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+  writableLogs.set(store, log);
+  return store;
 }
 
 /**
@@ -292,7 +374,7 @@ async function buildStores(log: Log, options: StoreOptions, env: OpenEnv): Promi
  * came after the batch, before the acknowledgement) is not recorded twice. Not `durable` (no
  * node key): barriers in memory only, nothing written, nothing acknowledged.
  */
-async function recordRepairs(log: Log, signGuard: SignGuard, audit: AuditLog, durable: boolean): Promise<void> {
+async function recordRepairs(log: Log, signGuard: LogSignGuard, audit: LogAuditLog, durable: boolean): Promise<void> {
   const pending = log.openReport.pendingRepairs;
   for (const repair of pending) {
     if (signGuard.hasRecordedRepair(repair.id)) continue;
@@ -319,12 +401,12 @@ async function recordRepairs(log: Log, signGuard: SignGuard, audit: AuditLog, du
 }
 
 /**
- * The VoteStore batch hook (D3): for an equivocating vote, the evidence store's Evidence
+ * The LogVoteStore batch hook (D3): for an equivocating vote, the evidence store's Evidence
  * records plus a marker standing for the audit entries, which `AuditRoutedLog` turns into the
  * audit log's `appendWithEvents` (vote + evidence as companions, entries + signed head chained
  * by the audit log). Nothing for any other vote: its batch goes to the log as before.
  */
-function equivocationBatch(event: VoteBatchEvent, audit: AuditLog, evidence: ByzantineEvidenceStore, voteLog: AuditRoutedLog): VoteBatchExtension | undefined {
+function equivocationBatch(event: VoteBatchEvent, audit: LogAuditLog, evidence: LogEvidenceStore, voteLog: AuditRoutedLog): VoteBatchExtension | undefined {
   const events = audit.voteBatchEvents(event);
   const fromEvidence = evidence.voteBatchExtension(event);
   if (events.length === 0) return fromEvidence;
@@ -339,7 +421,7 @@ function equivocationBatch(event: VoteBatchEvent, audit: AuditLog, evidence: Byz
 }
 
 /**
- * The log as the VoteStore sees it: the real log, except that a batch carrying a marker made by
+ * The log as the LogVoteStore sees it: the real log, except that a batch carrying a marker made by
  * `marker(events)` is handed to `audit.appendWithEvents(events, the other records)`, so that the
  * audit log chains and signs its entries into that same single `log.append` (D3) in its own
  * order. The LSNs come back in the batch's order, the marker's being its first audit entry's.
@@ -348,10 +430,10 @@ function equivocationBatch(event: VoteBatchEvent, audit: AuditLog, evidence: Byz
  */
 class AuditRoutedLog implements Log {
   readonly #log: Log;
-  readonly #audit: AuditLog;
+  readonly #audit: LogAuditLog;
   readonly #markers = new WeakMap<RecordInput, readonly AuditEvent[]>();
 
-  constructor(log: Log, audit: AuditLog) {
+  constructor(log: Log, audit: LogAuditLog) {
     this.#log = log;
     this.#audit = audit;
   }
@@ -414,6 +496,12 @@ class AuditRoutedLog implements Log {
   [Symbol.asyncDispose](): Promise<void> {
     return this.#log.close();
   }
+}
+
+/** The store's lifecycle state for the log's. */
+function storeStatusOf(status: LogStatus): StoreStatus {
+  if (status === 'poisoned' || status === 'closing' || status === 'closed') return status;
+  return 'open';
 }
 
 /** Feeds every durable record to the store owning its kind, in LSN order, in one pass. */

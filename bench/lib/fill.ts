@@ -13,6 +13,7 @@ import type { RecordInput } from '../../src/log/types.ts';
 import type { PeerStore } from './peer-stores.ts';
 import { openEngine } from './systems.ts';
 import { VoteFactory } from './workload.ts';
+import { writableLogOf } from '../../src/store.ts';
 
 const FILL_BATCH = 4096;
 const IN_FLIGHT = 4;
@@ -28,7 +29,7 @@ export async function fillEngine(dir: string, votes: number, validators: number)
     for (let first = 0; first < votes; first += FILL_BATCH) {
       const batch: RecordInput[] = [];
       for (let i = first; i < Math.min(votes, first + FILL_BATCH); i++) batch.push({ kind: RecordKind.Vote, payload: encodeVoteRecord(factory.next(), recordedAt) });
-      const p = store.log.append(batch);
+      const p = writableLogOf(store).append(batch);
       inFlight.add(p);
       void p.finally(() => inFlight.delete(p)).catch(() => undefined);
       if (inFlight.size >= IN_FLIGHT) await Promise.race(inFlight);

@@ -11,7 +11,6 @@
  * Must never: leave a store, a pool or a temp directory open after `close()`.
  */
 import type { ConsensusStore, OpenStoreOptions } from '../../src/store.ts';
-import type { AuditLog } from '../../src/stores/audit-log.ts';
 import type { ConsensusEvent } from '../../src/model/audit.ts';
 import type { LogEntry } from '../../src/stores/audit-types.ts';
 import type { RewardDistribution } from '../../src/model/reward.ts';
@@ -52,28 +51,10 @@ export async function openEngine(dir: string, durability: 'fsync' | 'none' = 'fs
   return open({ dir, durability, chainId: CHAIN_ID, signState: 'new-key' });
 }
 
-/** The store's audit log and reward history: its own when openStore wires them, else built on its log. */
-export async function accountabilityOf(store: ConsensusStore): Promise<Accountability> {
-  const wired = store as unknown as { audit?: AuditLog; rewards?: { recordDistribution(d: RewardDistribution): Promise<unknown> } };
-  if (wired.audit !== undefined && wired.rewards !== undefined) {
-    const audit = wired.audit;
-    const rewards = wired.rewards;
-    return { logEvent: (e) => audit.logEvent(e), recordDistribution: (d) => rewards.recordDistribution(d), source: 'openStore (store.audit, store.rewards)' };
-  }
-  const [{ AuditLog: AuditLogClass }, { RewardHistory }, { generateNodeKey }] = await Promise.all([
-    import('../../src/stores/audit-log.ts'),
-    import('../../src/stores/reward-history.ts'),
-    import('../../src/codec/node-key.ts'),
-  ]);
-  const ctx = { log: store.log, now: Date.now };
-  const audit = wired.audit ?? new AuditLogClass(ctx, { ...generateNodeKey(), chainId: CHAIN_ID });
-  if (wired.audit === undefined) await audit.recordNodeKey();
-  const rewards = wired.rewards ?? new RewardHistory(ctx);
-  return {
-    logEvent: (e) => audit.logEvent(e),
-    recordDistribution: (d) => rewards.recordDistribution(d),
-    source: wired.audit === undefined ? 'AuditLog and RewardHistory built on store.log (openStore does not offer them yet)' : 'openStore (store.audit) + RewardHistory on store.log',
-  };
+/** The store's audit log and reward history, as openStore wires them. */
+export function accountabilityOf(store: ConsensusStore): Accountability {
+  const { audit, rewards } = store;
+  return { logEvent: (e) => audit.logEvent(e), recordDistribution: (d) => rewards.recordDistribution(d), source: 'openStore (store.audit, store.rewards)' };
 }
 
 /** A peer as the scenarios see it, with the directory it lives in. */

@@ -20,7 +20,7 @@ import { RecordKind } from '../../src/codec/kinds.ts';
 import { generateNodeKey } from '../../src/codec/node-key.ts';
 import { openLog } from '../../src/log/wal.ts';
 import type { Log } from '../../src/log/types.ts';
-import { AuditLog } from '../../src/stores/audit-log.ts';
+import { LogAuditLog } from '../../src/stores/audit-log.ts';
 import type { ConsensusEvent } from '../../src/model/audit.ts';
 import { verifyDisputeEvidence } from '../../src/stores/dispute-evidence.ts';
 import type { BenchContext } from '../lib/context.ts';
@@ -53,9 +53,9 @@ function entryPayload(i: number): Uint8Array {
   return encodeEntryPayload(new AuditHasher(CHAIN_ID).entryHash(body), body);
 }
 
-async function openAudit(dir: string, durability: 'fsync' | 'none'): Promise<{ log: Log; audit: AuditLog }> {
+async function openAudit(dir: string, durability: 'fsync' | 'none'): Promise<{ log: Log; audit: LogAuditLog }> {
   const log = await openLog({ dir, durability });
-  const audit = new AuditLog({ log, now: Date.now }, { ...generateNodeKey(), chainId: CHAIN_ID });
+  const audit = new LogAuditLog({ log, now: Date.now }, { ...generateNodeKey(), chainId: CHAIN_ID });
   await log.scan((r) => {
     if (audit.kinds.includes(r.kind)) audit.apply(r);
   });
@@ -108,7 +108,7 @@ async function throughput(ctx: BenchContext, sizing: Sizing, writers: number): P
   ];
 }
 
-async function fill(audit: AuditLog, entries: number): Promise<void> {
+async function fill(audit: LogAuditLog, entries: number): Promise<void> {
   let window: Promise<unknown>[] = [];
   for (let i = 0; i < entries; i++) {
     window.push(audit.logEvent(event(i)));

@@ -13,7 +13,7 @@ import { sha512 } from '@noble/hashes/sha2.js';
 import { verifyEd25519Fast } from '../../src/codec/evidence-verify.ts';
 import { publicKeyOf, signVote, voteSignBytes } from '../../src/codec/vote-sign.ts';
 import type { Log, LogRecord, Lsn, RecordInput } from '../../src/log/types.ts';
-import { ByzantineEvidenceStore } from '../../src/stores/evidence-store.ts';
+import { LogEvidenceStore } from '../../src/stores/evidence-store.ts';
 import type { ValidatorVote } from '../../src/model/vote.ts';
 import type { BenchContext } from '../lib/context.ts';
 
@@ -92,7 +92,7 @@ function opsPerSecond(count: number, body: (i: number) => unknown): number {
 export async function runEvidenceScenario(opts: EvidenceScenarioOptions): Promise<EvidenceScenarioResult> {
   const count = opts.quick ? 200 : 5_000;
   const publicKeys = Array.from({ length: VALIDATORS }, (_, n) => publicKeyOf(keyOf(n)));
-  const store = new ByzantineEvidenceStore(
+  const store = new LogEvidenceStore(
     { log: memoryLog(), now: () => 1_700_000_000_000 },
     { chainId: CHAIN_ID, publicKeyAt: (id) => publicKeys[Number(id.slice(4))] },
   );

@@ -32,6 +32,7 @@ import { buildRow, referenceRow, type ResultRow, type RunResult, type SystemRuns
 import { spreadOf } from '../lib/stats.ts';
 import { formatNumber } from '../lib/table.ts';
 import { makeTempDir, removeTempDir } from '../lib/temp-dir.ts';
+import { writableLogOf } from '../../src/store.ts';
 
 type OpenStore = typeof import('../../src/store.ts').openStore;
 type OpenLog = typeof import('../../src/log/wal.ts').openLog;
@@ -130,7 +131,7 @@ async function fill(engine: Engine, dir: string, votes: number): Promise<number>
       for (let i = first; i < Math.min(votes, first + FILL_BATCH); i++) {
         batch.push({ kind: RecordKind.Vote, payload: encodeVoteRecord(makeVote(i, hashes, signature), recordedAt) });
       }
-      const p = store.log.append(batch);
+      const p = writableLogOf(store).append(batch);
       inFlight.add(p);
       void p.finally(() => inFlight.delete(p)).catch(() => undefined);
       if (inFlight.size >= FILL_CALLS_IN_FLIGHT) await Promise.race(inFlight);

@@ -22,6 +22,7 @@ import type { ConsensusStore } from '../../src/store.ts';
 import { SIGN_STEPS } from '../../src/model/sign.ts';
 import { blockHashOf, hex } from '../keys.ts';
 import { type AckModel, PROBE_KIND, voteKey } from './model.ts';
+import { writableLogOf } from '../../src/store.ts';
 
 /** What a check found: problems (violations) and how many acknowledged writes it verified. */
 export interface CheckResult {
@@ -50,7 +51,7 @@ export async function checkStore(store: ConsensusStore, model: AckModel, lostFro
 async function checkLog(store: ConsensusStore, model: AckModel, result: CheckResult, lostFrom: number): Promise<void> {
   let expect: number | undefined;
   const batches = new Map<number, { lsns: number[]; count: number; seen: Set<number> }>();
-  await store.log.scan((record) => {
+  await writableLogOf(store).scan((record) => {
     if (expect !== undefined && record.lsn !== expect) result.problems.push(`log: LSN ${record.lsn} follows ${expect - 1} (gap or disorder)`);
     expect = record.lsn + 1;
     if (record.kind !== PROBE_KIND) return;

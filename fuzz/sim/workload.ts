@@ -15,6 +15,7 @@ import type { ConsensusPhase, RoundState } from '../../src/model/round.ts';
 import type { UnsignedVote, ValidatorVote, VoteType } from '../../src/model/vote.ts';
 import { blockHashOf, fakeSignature, FUZZ_CHAIN_ID, keyOf, OWN_ID, validatorName } from '../keys.ts';
 import { AckModel, PROBE_KIND, voteKey } from './model.ts';
+import { writableLogOf } from '../../src/store.ts';
 
 /** A deterministic clock: every read is one millisecond later. */
 export class FakeClock {
@@ -177,7 +178,7 @@ export class Workload {
       view.setUint16(6, count);
       records.push({ kind: PROBE_KIND, payload });
     }
-    return this.model.track(w, this.#requireStore().log.append(records), (lsns) => lsns[0]);
+    return this.model.track(w, writableLogOf(this.#requireStore()).append(records), (lsns) => lsns[0]);
   }
 
   #stakeChange(h: number): Promise<unknown> {

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { ConsensusStoreError, isStoreError } from '../errors.ts';
 import { defaultFileSystem } from '../io/real-fs.ts';
 import { openLog } from '../log/wal.ts';
-import { openStoreOnLog, type ConsensusStore } from '../store.ts';
+import { openStoreOnLog, writableLogOf, type ConsensusStore } from '../store.ts';
 import { decodeNodeKeyFile, type NodeKey } from '../codec/node-key.ts';
 import { readRecordedChainId } from '../stores/store-identity.ts';
 
@@ -62,7 +62,7 @@ export async function runInspect(dir: string, print: (line: string) => void): Pr
     print(`log: ${report.segmentsScanned} segment(s), ${report.recordsScanned} records in ${report.batchesScanned} batches, next LSN ${store.log.nextLsn}`);
     print(`open: ${report.durationMs.toFixed(1)} ms, torn tail cut ${report.tornBytesCut} bytes${report.repair === undefined ? '' : `, REPAIRED at ${report.repair.file}:${report.repair.offset}`}`);
     const byKind = new Map<number, number>();
-    await store.log.scan((record) => {
+    await writableLogOf(store).scan((record) => {
       byKind.set(record.kind, (byKind.get(record.kind) ?? 0) + 1);
     });
     for (const [kind, count] of [...byKind].sort((a, b) => a[0] - b[0])) {
@@ -100,14 +100,14 @@ export async function runVerify(dir: string, chainId: string | undefined, print:
   try {
     let records = 0;
     let firstLsn: number | undefined;
-    await store.log.scan((record) => {
+    await writableLogOf(store).scan((record) => {
       firstLsn ??= record.lsn;
       records++;
     });
     let reread = 0;
     if (firstLsn !== undefined) {
       for (let lsn = firstLsn; lsn < store.log.nextLsn; lsn++) {
-        const record = await store.log.get(lsn as never);
+        const record = await writableLogOf(store).get(lsn as never);
         if (record === undefined) throw new ConsensusStoreError('CORRUPTION', `LSN ${lsn} is missing from the index`);
         reread++;
       }

@@ -15,9 +15,9 @@
  * height" of the port's contract.
  */
 import { isStoreError } from '../errors.ts';
-import type { AuditLog } from '../stores/audit-log.ts';
-import type { ByzantineEvidenceStore } from '../stores/evidence-store.ts';
-import type { RewardHistory } from '../stores/reward-history.ts';
+import type { AuditLog } from '../stores/audit-types.ts';
+import type { ByzantineEvidenceStore } from '../stores/evidence-types.ts';
+import type { RewardHistory } from '../stores/reward-types.ts';
 import type { AccountabilitySinks } from './store-adapter.ts';
 
 /** The accountability stores, any of which may be absent. */

@@ -1,5 +1,5 @@
 /**
- * AuditLog: the node's signed, hash-chained record of what it saw and did (docs/audit.md).
+ * LogAuditLog: the node's signed, hash-chained record of what it saw and did (docs/audit.md).
  *
  * Write path: every call is checked and its events encoded to canonical bytes before anything
  * is queued. One pump forms commit batches from the queued calls (ONE audit batch in flight at a
@@ -47,7 +47,7 @@ import { exportAuditRecords } from './audit-export.ts';
 import type { AuditEvent, AuditEventType, ByzantineEvent, ConsensusEvent, NodeKeyRecorded, OperationalEvent } from '../model/audit.ts';
 import type {
   AuditHead,
-  AuditLogApi,
+  AuditLog,
   AuditLogLimits,
   AuditQueryOptions,
   DisputeEvidence,
@@ -72,7 +72,7 @@ export const DEFAULT_AUDIT_LIMITS: AuditLogLimits = {
   maxEventsPerCall: 64,
 };
 
-/** Options of `new AuditLog`. */
+/** Options of `new LogAuditLog`. */
 export interface AuditLogOptions {
   /** The node's 32-byte ed25519 private key (seed); see `loadOrCreateNodeKey`. */
   readonly privateKey: Uint8Array;
@@ -153,10 +153,10 @@ function equal(a: Uint8Array, b: Uint8Array): boolean {
 }
 
 /**
- * The audit log over the shared log. Implements `AuditLogApi` and `RecordApplier` (kinds
+ * The audit log over the shared log. Implements `AuditLog` and `RecordApplier` (kinds
  * AuditEvent and AuditHead). Entries it returns are shared with its indexes: never mutate them.
  */
-export class AuditLog implements AuditLogApi, RecordApplier {
+export class LogAuditLog implements AuditLog, RecordApplier {
   /** Record kinds this store owns. */
   readonly kinds: readonly number[] = [RecordKind.AuditEvent, RecordKind.AuditHead];
   /** The limits in force. */
@@ -384,7 +384,7 @@ export class AuditLog implements AuditLogApi, RecordApplier {
   }
 
   private async writeBatch(batch: readonly WriteRequest[]): Promise<void> {
-    let built: ReturnType<AuditLog['buildBatch']>;
+    let built: ReturnType<LogAuditLog['buildBatch']>;
     let lsns: Lsn[];
     try {
       built = this.buildBatch(batch);
@@ -441,7 +441,7 @@ export class AuditLog implements AuditLogApi, RecordApplier {
   }
 
   /** The batch is durable: index its entries, move the tip, settle the calls. */
-  private commitBatch(batch: readonly WriteRequest[], built: ReturnType<AuditLog['buildBatch']>, lsns: readonly Lsn[]): void {
+  private commitBatch(batch: readonly WriteRequest[], built: ReturnType<LogAuditLog['buildBatch']>, lsns: readonly Lsn[]): void {
     const lastEntryAt = built.headAt - 1;
     const signedHeadId = lsns[lastEntryAt] as Lsn;
     const toEntry = (b: BuiltEntry): MutableEntry => {

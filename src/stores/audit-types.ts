@@ -1,6 +1,6 @@
 /**
  * The audit log's types (docs/audit.md): the stored `LogEntry`, the signed head, queries,
- * dispute evidence, the integrity report, and the `AuditLogApi` interface every backend
+ * dispute evidence, the integrity report, and the `AuditLog` interface every backend
  * implements (the conformance suite is written against it). The events it records, their limits
  * and `checkAuditEvent` are in src/model/audit.ts. Plain data and interfaces: no behaviour,
  * nothing that imports a backend.
@@ -133,7 +133,9 @@ export interface AuditLogLimits {
 }
 
 /** The AuditLog interface: what every backend implements and the conformance suite checks. */
-export interface AuditLogApi {
+export interface AuditLog {
+  /** The node's public key (the one heads are signed with). */
+  readonly publicKey: Uint8Array;
   logEvent(event: ConsensusEvent | Exclude<OperationalEvent, NodeKeyRecorded>): Promise<LogEntry>;
   logByzantineEvent(event: ByzantineEvent): Promise<LogEntry>;
   appendWithEvents(events: readonly AuditEvent[], companions: readonly RecordInput[]): Promise<{ lsns: Lsn[]; entries: LogEntry[] }>;

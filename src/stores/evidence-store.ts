@@ -1,5 +1,5 @@
 /**
- * ByzantineEvidenceStore: self-proving evidence of validator misbehavior (docs/evidence-and-rewards.md), indexed
+ * LogEvidenceStore: self-proving evidence of validator misbehavior (docs/evidence-and-rewards.md), indexed
  * by content id, by validator and by type, with offense counts per validator.
  *
  * A write checks the evidence's shape, puts a pair of messages in canonical order, derives the
@@ -42,7 +42,7 @@ import type {
   EvidenceVerdict,
 } from '../model/evidence.ts';
 import type {
-  ByzantineEvidenceStoreApi,
+  ByzantineEvidenceStore,
   EvidenceQueryOptions,
   OffenseCount,
   RecordEvidenceOptions,
@@ -54,7 +54,7 @@ import type { VoteBatchEvent, VoteBatchExtension } from './vote-types.ts';
 
 export type { PublicKeyAt } from '../codec/evidence-verify.ts';
 
-/** Options of the ByzantineEvidenceStore. */
+/** Options of the LogEvidenceStore. */
 export interface EvidenceStoreOptions {
   /** The chain id every signature is bound to (1..64 characters). */
   readonly chainId: string;
@@ -199,7 +199,7 @@ export function buildEquivocationRecord(voteA: ValidatorVote, voteB: ValidatorVo
 }
 
 /**
- * Evidence of Byzantine behavior (the specification's ByzantineEvidenceStore).
+ * Evidence of Byzantine behavior (the specification's LogEvidenceStore).
  *
  * Errors: INVALID_ARGUMENT for malformed arguments and for evidence that does not verify
  * (`details.failure` names the rule, see `EvidenceFailure`) unless recorded as unverified;
@@ -207,7 +207,7 @@ export function buildEquivocationRecord(voteA: ValidatorVote, voteB: ValidatorVo
  * has expired since; CLOSED for every method once the store is closed. None of them writes
  * anything.
  */
-export class ByzantineEvidenceStore implements RecordApplier, ByzantineEvidenceStoreApi {
+export class LogEvidenceStore implements RecordApplier, ByzantineEvidenceStore {
   /** The record kinds this store owns (Evidence, EvidencePrune). */
   readonly kinds: readonly number[] = EVIDENCE_RECORD_KINDS;
 

@@ -83,7 +83,9 @@ export interface OffenseCount {
 }
 
 /** The ByzantineEvidenceStore interface: what every backend implements and the conformance suite checks. */
-export interface ByzantineEvidenceStoreApi {
+export interface ByzantineEvidenceStore {
+  /** Number of pieces of evidence held (expired ones excluded). */
+  readonly size: number;
   recordEvidence(evidence: ByzantineEvidence, options?: RecordEvidenceOptions): Promise<RecordEvidenceResult>;
   getEvidence(id: string): Promise<StoredEvidence | undefined>;
   queryByValidator(validatorId: string, options?: EvidenceQueryOptions): Promise<StoredEvidence[]>;

@@ -1,5 +1,5 @@
 /**
- * RecoveryManager: what a restarted validator asks first (docs/stores-rounds-validators.md). It reads the view the
+ * LogRecoveryManager: what a restarted validator asks first (docs/stores-rounds-validators.md). It reads the view the
  * open rebuilt (the latest round-state checkpoint and that round's votes), reports what the
  * log's open did, and verifies at start-up that the indexed checkpoint is what the log holds.
  *
@@ -13,8 +13,7 @@ import { roundStatesEqual } from '../model/round.ts';
 import type { Lsn } from '../log/types.ts';
 import { MAX_SAFE, MAX_U32 } from '../model/check.ts';
 import { assertOpen, type StoreContext } from './context.ts';
-import type { RoundStateStore } from './round-state-store.ts';
-import type { IntegrityReport, RecoveryOpenReport, RecoveryState, ResumePoint, RoundStateSnapshot } from './round-types.ts';
+import type { IntegrityReport, RecoveryManager, RecoveryOpenReport, RecoveryState, ResumePoint, RoundStateSnapshot, RoundStateStore } from './round-types.ts';
 import type { VoteLogEntry } from './vote-types.ts';
 
 /** Most of the recovered round's votes re-read from the log by the integrity check. */
@@ -24,10 +23,10 @@ export const MAX_INTEGRITY_VOTE_READS = 10_000;
 type ProblemSink = (problem: string) => void;
 
 /**
- * Brings a restarted validator back to where it was (the specification's RecoveryManager).
+ * Brings a restarted validator back to where it was (the specification's LogRecoveryManager).
  * `votesForRound` is the vote store's query for one round's votes.
  */
-export class RecoveryManager {
+export class LogRecoveryManager implements RecoveryManager {
   readonly #ctx: StoreContext;
   readonly #rounds: RoundStateStore;
   readonly #votesForRound: (round: number) => Promise<readonly VoteLogEntry[]>;

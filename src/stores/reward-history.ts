@@ -1,5 +1,5 @@
 /**
- * RewardHistory: what every validator was paid, per height, with the treasury before and after
+ * LogRewardHistory: what every validator was paid, per height, with the treasury before and after
  * (docs/evidence-and-rewards.md). Totals and statements are exact bigint sums; statements export for tax
  * reporting (reward-statement.ts).
  *
@@ -36,7 +36,7 @@ import {
 import type {
   DistributionQuery,
   RewardExportQuery,
-  RewardHistoryApi,
+  RewardHistory,
   StoredDistribution,
   ValidatorRewards,
   ValidatorRewardsOptions,
@@ -77,13 +77,13 @@ function tooMany(maxEntries: number): ConsensusStoreError {
 }
 
 /**
- * Reward distributions per height (the specification's RewardHistory).
+ * Reward distributions per height (the specification's LogRewardHistory).
  *
  * Errors: INVALID_ARGUMENT for malformed arguments, a distribution whose treasury or lines do
  * not add up, or an export period holding more than `maxEntries` rewards; CONFLICT for a second,
  * different distribution at a height. None of them writes anything.
  */
-export class RewardHistory implements RecordApplier, RewardHistoryApi {
+export class LogRewardHistory implements RecordApplier, RewardHistory {
   /** The record kinds this store owns. */
   readonly kinds: readonly number[] = REWARD_RECORD_KINDS;
 

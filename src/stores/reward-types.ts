@@ -78,7 +78,9 @@ export interface RewardExportQuery {
 }
 
 /** The RewardHistory interface: what every backend implements and the conformance suite checks. */
-export interface RewardHistoryApi {
+export interface RewardHistory {
+  /** Number of distributions held. */
+  readonly size: number;
   recordDistribution(distribution: RewardDistribution): Promise<StoredDistribution>;
   getValidatorRewards(validatorId: string, fromHeight: number, toHeight: number, options?: ValidatorRewardsOptions): Promise<ValidatorRewards>;
   getTotalDistributed(height: number): Promise<bigint>;

@@ -1,5 +1,5 @@
 /**
- * RoundStateStore: durable round-state checkpoints of the consensus engine (docs/stores-rounds-validators.md), so
+ * LogRoundStateStore: durable round-state checkpoints of the consensus engine (docs/stores-rounds-validators.md), so
  * that a restarted validator resumes at the height, round and phase it was in.
  *
  * Index: an array of the latest checkpoint per (height, round), kept in (height, round) order,
@@ -22,7 +22,7 @@ import type { Lsn, LogRecord } from '../log/types.ts';
 import { checkInteger, checkObject, checkSafeUint, checkU32 } from '../model/check.ts';
 import { assertOpen, type RecordApplier, type StoreContext } from './context.ts';
 import type { RoundState } from '../model/round.ts';
-import type { RoundStateQuery, RoundStateSnapshot, RoundStateStoreApi, RoundStateStoreOptions } from './round-types.ts';
+import type { RoundStateQuery, RoundStateSnapshot, RoundStateStore, RoundStateStoreOptions } from './round-types.ts';
 import {
   DEFAULT_CHECKPOINT_INTERVAL,
   DEFAULT_ROUND_LIST_LIMIT,
@@ -70,7 +70,7 @@ function readClock(ctx: StoreContext): number {
 }
 
 /**
- * Durable round-state checkpoints (the specification's RoundStateStore).
+ * Durable round-state checkpoints (the specification's LogRoundStateStore).
  *
  * Regressions (a lower height or round, a new height in the same round, an earlier phase in the
  * same round) and checkpoints below a pruned height reject with CONFLICT: the input is well
@@ -78,7 +78,7 @@ function readClock(ctx: StoreContext): number {
  * method rejects (or, when synchronous, throws) CLOSED once the store is closed. None of them
  * writes anything.
  */
-export class RoundStateStore implements RecordApplier, RoundStateStoreApi {
+export class LogRoundStateStore implements RecordApplier, RoundStateStore {
   /** The record kinds this store owns. */
   readonly kinds: readonly number[] = [RecordKind.RoundState, RecordKind.RoundStatePrune];
   /**

@@ -46,7 +46,12 @@ export interface RoundStateStoreOptions {
 }
 
 /** The six methods of the specification's RoundStateStore. Every backend implements this. */
-export interface RoundStateStoreApi {
+export interface RoundStateStore {
+  /**
+   * Whether the consensus engine should checkpoint `next` under `checkpointInterval` (a change
+   * of height, round, lock, proposal or app data, `checkpointInterval` phases, or `finalize`).
+   */
+  shouldCheckpoint(next: RoundState): boolean;
   /** The configured checkpoint interval (phase changes). */
   readonly checkpointInterval: number;
   /** Durably records `state`; resolves with the checkpoint once durable. */
@@ -110,4 +115,15 @@ export interface ResumePoint {
   readonly validBlockHash?: Uint8Array;
   /** The checkpoint it was derived from. */
   readonly fromCheckpoint: Lsn;
+}
+
+/** Crash recovery over the round-state and vote stores (docs/stores-rounds-validators.md). */
+export interface RecoveryManager {
+  /**
+   * The latest checkpoint with its round's votes, what the open did, and a start-up integrity
+   * check. `recovered` is false when no checkpoint exists.
+   */
+  recover(): Promise<RecoveryState>;
+  /** Where the node resumes: the latest checkpoint's height, round and phase, or undefined. */
+  resumePoint(): Promise<ResumePoint | undefined>;
 }

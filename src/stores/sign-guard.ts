@@ -34,27 +34,13 @@ import type { LogRecord, RecordInput } from '../log/types.ts';
 import { checkBytes, checkObject, checkOneOf, checkSafeUint, checkU32 } from '../model/check.ts';
 import type { RecordApplier, StoreContext } from './context.ts';
 import type { WatermarkCopy } from './sign-state-file.ts';
+import type { SignGuard, SignIdentity, SignState } from './sign-guard-types.ts';
 import type { SignedProposal, UnsignedProposal, UnsignedVote, ValidatorVote } from '../model/vote.ts';
 import type { SignStep, SignWatermark } from '../model/sign.ts';
 
-/** The node's signing identity. */
-export interface SignIdentity {
-  /** 32-byte ed25519 private key (seed). */
-  readonly privateKey: Uint8Array;
-  /** 32-byte public key; derived when absent, INVALID_ARGUMENT when it does not match. */
-  readonly publicKey?: Uint8Array;
-  /** The node's validator id: the only id it signs for. */
-  readonly validatorId: string;
-}
+export type { SignIdentity, SignState } from './sign-guard-types.ts';
 
-/**
- * Whether the identity's key is new. `existing-key` (the default) means it may have signed
- * before, elsewhere: a log without its watermark then needs `allowFreshSignState` or an
- * imported watermark, or the open fails with FRESH_SIGN_STATE.
- */
-export type SignState = 'new-key' | 'existing-key';
-
-/** Options of `new SignGuard`. */
+/** Options of `new LogSignGuard`. */
 export interface SignGuardOptions {
   readonly chainId: string;
   /** Absent: the guard replays watermarks but refuses to sign (INVALID_ARGUMENT). */
@@ -102,7 +88,7 @@ function compareHrs(a: { height: number; round: number; step: number }, b: { hei
  * The sign guard over the shared log (record kinds SignGuardEntry and SignGuardImport).
  * Obtain it from `openStore(...).signGuard`.
  */
-export class SignGuard implements RecordApplier {
+export class LogSignGuard implements SignGuard, RecordApplier {
   /** Record kinds this store owns. */
   readonly kinds: readonly number[] = [RecordKind.SignGuardEntry, RecordKind.SignGuardImport, RecordKind.SignGuardRepairBarrier];
 
@@ -300,7 +286,7 @@ export class SignGuard implements RecordApplier {
     if (status === 'closing' || status === 'closed') throw new ConsensusStoreError('CLOSED', 'the store is closed');
   }
 
-  private requireIdentity(): NonNullable<SignGuard['identity']> {
+  private requireIdentity(): NonNullable<LogSignGuard['identity']> {
     if (this.identity === undefined) throw invalidArgument('identity', 'is required to sign (openStore was given none)');
     return this.identity;
   }
@@ -341,14 +327,14 @@ export class SignGuard implements RecordApplier {
   }
 
   /** The copy's watermark when it belongs to `identity`'s key. */
-  private copiedFor(identity: SignGuard['identity']): { height: number; round: number; step: number } | undefined {
+  private copiedFor(identity: LogSignGuard['identity']): { height: number; round: number; step: number } | undefined {
     const copied = this.copy?.current;
     if (identity === undefined || copied === undefined || !equalBytes(copied.publicKey, identity.publicKey)) return undefined;
     return copied;
   }
 
   /** Brings the second copy up to the key's watermark (durably) when it is behind. */
-  private async syncCopy(identity: NonNullable<SignGuard['identity']>): Promise<void> {
+  private async syncCopy(identity: NonNullable<LogSignGuard['identity']>): Promise<void> {
     const state = this.states.get(identity.keyHex);
     if (this.copy === undefined || state === undefined) return;
     const copied = this.copiedFor(identity);

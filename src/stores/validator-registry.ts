@@ -1,5 +1,5 @@
 /**
- * ValidatorRegistry: the validator set versioned by height (docs/stores-rounds-validators.md). Every change takes an
+ * LogValidatorRegistry: the validator set versioned by height (docs/stores-rounds-validators.md). Every change takes an
  * effective height and applies from that height on; any height answers with the set as it was.
  *
  * Index: per validator, its changes in (height, LSN) order, each with the validator as it stood
@@ -16,7 +16,7 @@ import type { LogRecord, Lsn } from '../log/types.ts';
 import { checkBigint, checkInteger, checkObject, checkOneOf, checkSafeUint, checkString } from '../model/check.ts';
 import type { RecordApplier, StoreContext } from './context.ts';
 import type { SlashInput, Validator, ValidatorRegistration, ValidatorStatus } from '../model/validator.ts';
-import type { ValidatorChange, ValidatorHistoryQuery, ValidatorRegistryApi, ValidatorSetSnapshot } from './validator-types.ts';
+import type { ValidatorChange, ValidatorHistoryQuery, ValidatorRegistry, ValidatorSetSnapshot } from './validator-types.ts';
 import { DEFAULT_HISTORY_LIMIT, MAX_HISTORY_LIMIT, MAX_VALIDATORS } from './validator-types.ts';
 import {
   checkPublicKey,
@@ -86,14 +86,14 @@ function changeProblem(latest: ValidatorChange | undefined, record: ValidatorRec
 }
 
 /**
- * The validator set, versioned by height (the specification's ValidatorRegistry).
+ * The validator set, versioned by height (the specification's LogValidatorRegistry).
  *
  * Errors: INVALID_ARGUMENT for malformed input; NOT_FOUND for an unknown id; CONFLICT for a
  * duplicate id or public key, a full registry, a change below the validator's latest change, or
  * a status change out of `tombstoned`; CLOSED for every method once the store is closed
  * (docs/stores.md, Opening). None of them writes anything.
  */
-export class ValidatorRegistry implements RecordApplier, ValidatorRegistryApi {
+export class LogValidatorRegistry implements RecordApplier, ValidatorRegistry {
   /** The record kinds this store owns. */
   readonly kinds: readonly number[] = VALIDATOR_RECORD_KINDS;
 

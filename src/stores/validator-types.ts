@@ -66,7 +66,12 @@ export interface ValidatorHistoryQuery {
 }
 
 /** The seven methods of the specification's ValidatorRegistry. Every backend implements this. */
-export interface ValidatorRegistryApi {
+export interface ValidatorRegistry {
+  /**
+   * The public key `validatorId` had at `height` (the last key registered at or before it), or
+   * undefined when it was not registered then. Synchronous, from memory.
+   */
+  publicKeyAt(validatorId: string, height: number): Uint8Array | undefined;
   registerValidator(validator: ValidatorRegistration, effectiveHeight: number): Promise<ValidatorChange>;
   getValidatorsAtHeight(height: number): Promise<ValidatorSetSnapshot>;
   updateStake(id: string, stake: bigint, effectiveHeight: number, reason?: string): Promise<ValidatorChange>;

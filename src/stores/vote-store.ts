@@ -1,5 +1,5 @@
 /**
- * VoteStore: every validator's votes, durable, indexed, and answerable without touching the log;
+ * LogVoteStore: every validator's votes, durable, indexed, and answerable without touching the log;
  * plus finalization marks (`markFinalized`) that define which rounds are still open.
  *
  * Write path (docs/stores.md, Votes): validate, decide against the in-memory indexes (duplicate,
@@ -61,7 +61,7 @@ import type {
   VoteBatchHook,
   VoteLogEntry,
   VoteQuery,
-  VoteStoreApi,
+  VoteStore,
   VoteStoreLimits,
 } from './vote-types.ts';
 import type { ValidatorVote, VoteType } from '../model/vote.ts';
@@ -84,7 +84,7 @@ export interface VoteVerification {
   readonly publicKeyOf: (validatorId: string, height: number) => Uint8Array | undefined;
 }
 
-/** Options of `new VoteStore`. */
+/** Options of `new LogVoteStore`. */
 export interface VoteStoreOptions {
   readonly limits?: Partial<VoteStoreLimits>;
   /** When given, `appendVote` verifies each vote's signature (INVALID_ARGUMENT if it fails). Default: not verified. */
@@ -118,11 +118,11 @@ interface Slot {
 }
 
 /**
- * The vote store over the shared log. Implements `VoteStoreApi` (the conformance suite's
+ * The vote store over the shared log. Implements `VoteStore` (the conformance suite's
  * interface) and `RecordApplier` (kinds Vote and Finalized). Votes live in columns (see
  * `VoteColumns`); each query builds fresh entries from them.
  */
-export class VoteStore implements VoteStoreApi, RecordApplier {
+export class LogVoteStore implements VoteStore, RecordApplier {
   /** Record kinds this store owns. */
   readonly kinds: readonly number[] = [RecordKind.Vote, RecordKind.Finalized];
   /** The limits in force. */

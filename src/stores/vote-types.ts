@@ -1,7 +1,7 @@
 /**
  * The vote store's types: the stored vote and finalization mark, what `appendVote` reports, the
  * queries and their limits, the batch hook `openStore` uses to join evidence and audit entries
- * to an equivocating vote's batch (D3, docs/durability.md), and the `VoteStoreApi` interface
+ * to an equivocating vote's batch (D3, docs/durability.md), and the `VoteStore` interface
  * every backend implements (the conformance suite is written against it). The vote itself, its
  * limits and checks are in src/model/vote.ts, the sign guard's steps and watermark in
  * src/model/sign.ts. Plain data and interfaces: no behaviour here, and nothing that imports a
@@ -107,7 +107,11 @@ export interface VoteBatchEvent {
 export type VoteBatchHook = (event: VoteBatchEvent) => VoteBatchExtension | undefined;
 
 /** The VoteStore interface: what every backend implements and the conformance suite checks. */
-export interface VoteStoreApi {
+export interface VoteStore {
+  /** Number of stored votes (all of them, equivocating ones included). */
+  readonly size: number;
+  /** Result-size limits in force. */
+  readonly limits: VoteStoreLimits;
   appendVote(vote: ValidatorVote): Promise<AppendVoteResult>;
   getVotesForRound(round: number, options?: RoundVotesOptions): Promise<VoteLogEntry[]>;
   getValidatorVotes(validatorId: string, options?: ValidatorVotesOptions): Promise<VoteLogEntry[]>;

@@ -1,5 +1,5 @@
 /**
- * The AuditLog conformance suite: written against `AuditLogApi` only and parameterized by a
+ * The AuditLog conformance suite: written against `AuditLog` only and parameterized by a
  * factory, so that every backend runs the same scenarios. Call `auditLogConformance(name, open)`
  * inside a test file.
  *
@@ -9,7 +9,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { FileSystem } from '../../src/io/types.ts';
-import type { AuditLogApi, LogEntry } from '../../src/stores/audit-types.ts';
+import type { AuditLog, LogEntry } from '../../src/stores/audit-types.ts';
 import { verifyAuditExport } from '../../src/stores/audit-export.ts';
 import { decodeDisputeEvidence, encodeDisputeEvidence, verifyDisputeEvidence } from '../../src/stores/dispute-evidence.ts';
 import { ed25519PublicKey } from '../../src/codec/node-key.ts';
@@ -18,7 +18,7 @@ import { expectCode, expectEveryInvalid, harnessRunner, junkWith, type StoreHarn
 
 /** An audit log under test, and how to reopen it on the same data. */
 export interface AuditHarness extends StoreHarness<AuditHarness> {
-  readonly audit: AuditLogApi;
+  readonly audit: AuditLog;
   /** The node key the backend signs with. */
   readonly publicKey: Uint8Array;
   /** Where `export` writes (undefined: the export scenarios are skipped). */

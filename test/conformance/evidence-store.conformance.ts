@@ -1,5 +1,5 @@
 /**
- * The ByzantineEvidenceStore conformance suite: written against `ByzantineEvidenceStoreApi`
+ * The ByzantineEvidenceStore conformance suite: written against `ByzantineEvidenceStore`
  * only, and parameterized by a factory, so that every backend runs the same scenarios. Call
  * `evidenceStoreConformance(name, open)` inside a test file.
  *
@@ -12,14 +12,14 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { isStoreError } from '../../src/errors.ts';
 import type { ByzantineEvidence, EquivocationEvidence, EvidenceFailure } from '../../src/model/evidence.ts';
-import type { ByzantineEvidenceStoreApi } from '../../src/stores/evidence-types.ts';
+import type { ByzantineEvidenceStore } from '../../src/stores/evidence-types.ts';
 import type { ValidatorVote } from '../../src/model/vote.ts';
 import { signedProposal, signedVote } from '../support/evidence-test-log.ts';
 import { expectCode, expectEveryInvalid, harnessRunner, junkWith, propertySeed, type StoreHarness } from './support.ts';
 
 /** A store under test, and how to reopen it on the same data. */
 export interface EvidenceHarness extends StoreHarness<EvidenceHarness> {
-  readonly store: ByzantineEvidenceStoreApi;
+  readonly store: ByzantineEvidenceStore;
   /** The chain id the store was opened with (the fixture signs with it). */
   readonly chainId: string;
 }
@@ -32,7 +32,7 @@ export function equivocation(a: ValidatorVote, b: ValidatorVote, extra: Partial<
 }
 
 /** Expects `recordEvidence` to reject INVALID_ARGUMENT with `failure`. */
-async function expectRejected(store: ByzantineEvidenceStoreApi, e: ByzantineEvidence, failure: EvidenceFailure): Promise<void> {
+async function expectRejected(store: ByzantineEvidenceStore, e: ByzantineEvidence, failure: EvidenceFailure): Promise<void> {
   const err: unknown = await store.recordEvidence(e).then(
     () => new Error('expected a rejection'),
     (x: unknown) => x,

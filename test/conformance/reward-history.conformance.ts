@@ -1,5 +1,5 @@
 /**
- * The RewardHistory conformance suite: written against `RewardHistoryApi` only, and
+ * The RewardHistory conformance suite: written against `RewardHistory` only, and
  * parameterized by a factory, so that every backend runs the same scenarios. Call
  * `rewardHistoryConformance(name, open)` inside a test file.
  *
@@ -11,13 +11,13 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseRewardCSV, parseRewardStatementJSON } from '../../src/stores/reward-statement.ts';
 import type { RewardDistribution, RewardEntry, RewardLine, RewardReason } from '../../src/model/reward.ts';
-import type { RewardHistoryApi } from '../../src/stores/reward-types.ts';
+import type { RewardHistory } from '../../src/stores/reward-types.ts';
 import { REWARD_REASONS } from '../../src/model/reward.ts';
 import { expectCode, expectEveryInvalid, harnessRunner, junkWith, propertySeed, type StoreHarness } from './support.ts';
 
 /** A reward history under test, and how to reopen it on the same data. */
 export interface RewardHistoryHarness extends StoreHarness<RewardHistoryHarness> {
-  readonly history: RewardHistoryApi;
+  readonly history: RewardHistory;
 }
 
 const MAX = (1n << 128n) - 1n;
@@ -121,7 +121,7 @@ export function rewardHistoryConformance(name: string, open: () => Promise<Rewar
         await history.recordDistribution(distribution(3, [line('val-a', 'BlockProposal', 1n), line('val-a', 'SuccessfulVote', 1n)]));
         await history.recordDistribution(distribution(1, [line('val-b', 'SuccessfulVote', 1n)]));
         await history.recordDistribution(distribution(2, [line('val-a', 'SuccessfulVote', 1n), line('val-b', 'BlockProposal', 1n)]));
-        const heights = async (q: Parameters<RewardHistoryApi['queryDistributions']>[0]) => (await history.queryDistributions(q)).map((d) => d.height);
+        const heights = async (q: Parameters<RewardHistory['queryDistributions']>[0]) => (await history.queryDistributions(q)).map((d) => d.height);
         expect(await heights({})).toEqual([1, 2, 3]);
         expect(await heights({ fromHeight: 2 })).toEqual([2, 3]);
         expect(await heights({ validatorId: 'val-a' })).toEqual([2, 3]);

@@ -1,5 +1,5 @@
 /**
- * The RoundStateStore conformance suite: written against `RoundStateStoreApi` only, and
+ * The RoundStateStore conformance suite: written against `RoundStateStore` only, and
  * parameterized by a factory, so that every backend (the WAL, the memory log, later PostgreSQL)
  * runs the same scenarios. Call `roundStateStoreConformance(name, open)` inside a test file.
  *
@@ -10,7 +10,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { isStoreError } from '../../src/errors.ts';
 import type { RoundState } from '../../src/model/round.ts';
-import type { RoundStateStoreApi } from '../../src/stores/round-types.ts';
+import type { RoundStateStore } from '../../src/stores/round-types.ts';
 import { callMethod, expectCode, expectEveryInvalid, harnessRunner, junkWith, propertySeed, type StoreHarness } from './support.ts';
 
 /** Other suites and store tests import the error check from here. */
@@ -18,7 +18,7 @@ export { expectCode };
 
 /** A store under test, and how to reopen it on the same data. */
 export interface RoundStateHarness extends StoreHarness<RoundStateHarness> {
-  readonly rounds: RoundStateStoreApi;
+  readonly rounds: RoundStateStore;
 }
 
 /** A round state with the given coordinates and fixed times. */

@@ -1,5 +1,5 @@
 /**
- * The ValidatorRegistry conformance suite: written against `ValidatorRegistryApi` only, and
+ * The ValidatorRegistry conformance suite: written against `ValidatorRegistry` only, and
  * parameterized by a factory, so that every backend runs the same scenarios. Call
  * `validatorRegistryConformance(name, open, publicKey)` inside a test file.
  *
@@ -8,12 +8,12 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { ValidatorRegistryApi } from '../../src/stores/validator-types.ts';
+import type { ValidatorRegistry } from '../../src/stores/validator-types.ts';
 import { callMethod, expectCode, expectEveryInvalid, harnessRunner, junkWith, propertySeed, type StoreHarness } from './support.ts';
 
 /** A registry under test, and how to reopen it on the same data. */
 export interface ValidatorRegistryHarness extends StoreHarness<ValidatorRegistryHarness> {
-  readonly registry: ValidatorRegistryApi;
+  readonly registry: ValidatorRegistry;
 }
 
 const MAX_STAKE = (1n << 128n) - 1n;
@@ -61,7 +61,7 @@ export function validatorRegistryConformance(
         await r.registerValidator(v(2, 50n, 'inactive'), 1);
         await r.updateStake('val-1', 300n, 10, 'bonded more');
         await r.updateStatus('val-2', 'active', 20, 'joined');
-        const check = async (reg: ValidatorRegistryApi): Promise<void> => {
+        const check = async (reg: ValidatorRegistry): Promise<void> => {
           expect(await reg.getValidatorsAtHeight(5)).toMatchObject({ totalStake: 150n, activeStake: 100n });
           expect(await reg.getValidatorsAtHeight(10)).toMatchObject({ totalStake: 350n, activeStake: 300n });
           expect(await reg.getValidatorsAtHeight(20)).toMatchObject({ totalStake: 350n, activeStake: 350n });

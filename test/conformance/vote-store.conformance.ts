@@ -1,5 +1,5 @@
 /**
- * The VoteStore conformance suite (abstract-level style): written against `VoteStoreApi` only
+ * The VoteStore conformance suite (abstract-level style): written against `VoteStore` only
  * and parameterized by a factory, so that every backend (the WAL, the in-memory log, later
  * PostgreSQL or SQLite) runs the same scenarios. Call `voteStoreConformance(name, factory)` from
  * a test file.
@@ -10,12 +10,12 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { isStoreError } from '../../src/errors.ts';
 import type { ErrorCode } from '../../src/errors.ts';
 import type { ValidatorVote, VoteType } from '../../src/model/vote.ts';
-import type { VoteLogEntry, VoteStoreApi } from '../../src/stores/vote-types.ts';
+import type { VoteLogEntry, VoteStore } from '../../src/stores/vote-types.ts';
 import type { StoreHarness } from './support.ts';
 
 /** One open backend; `reopen` closes the old fixture. */
 export interface VoteStoreFixture extends StoreHarness<VoteStoreFixture> {
-  readonly votes: VoteStoreApi;
+  readonly votes: VoteStore;
 }
 
 /** Makes a fresh, empty backend. */

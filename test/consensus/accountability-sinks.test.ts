@@ -10,9 +10,9 @@ import { sinksFromStores } from '../../src/consensus/accountability-sinks.ts';
 import { computeDistribution } from '../../src/consensus/rewards.ts';
 import type { ConsensusStore } from '../../src/store.ts';
 import { ValidatorSet } from '../../src/consensus/validator-set.ts';
-import { AuditLog } from '../../src/stores/audit-log.ts';
-import { ByzantineEvidenceStore } from '../../src/stores/evidence-store.ts';
-import { RewardHistory } from '../../src/stores/reward-history.ts';
+import { LogAuditLog } from '../../src/stores/audit-log.ts';
+import { LogEvidenceStore } from '../../src/stores/evidence-store.ts';
+import { LogRewardHistory } from '../../src/stores/reward-history.ts';
 import { MemoryLog } from '../support/memory-log.ts';
 import { simDiskBackend } from '../support/store-backends.ts';
 import { CHAIN_ID, keyOf } from './cluster.ts';
@@ -23,9 +23,9 @@ describe('accountability sinks over the audit log, evidence store and reward his
     const ctx = { log, now: () => 1_700_000_000_000 };
     const nodeKey = keyOf(0);
     const accusedKey = keyOf(3);
-    const audit = new AuditLog(ctx, { privateKey: nodeKey, publicKey: publicKeyOf(nodeKey), chainId: CHAIN_ID });
-    const evidence = new ByzantineEvidenceStore(ctx, { chainId: CHAIN_ID, publicKeyAt: (id) => (id === 'v3' ? publicKeyOf(accusedKey) : undefined) });
-    const rewards = new RewardHistory(ctx);
+    const audit = new LogAuditLog(ctx, { privateKey: nodeKey, publicKey: publicKeyOf(nodeKey), chainId: CHAIN_ID });
+    const evidence = new LogEvidenceStore(ctx, { chainId: CHAIN_ID, publicKeyAt: (id) => (id === 'v3' ? publicKeyOf(accusedKey) : undefined) });
+    const rewards = new LogRewardHistory(ctx);
     const sinks = sinksFromStores({ audit, evidence, rewards }, 'v0', ctx.now);
 
     const base = { validatorId: 'v3', height: 5, round: 9, voteType: 'prevote' as const, timestamp: 1 };

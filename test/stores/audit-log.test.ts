@@ -8,14 +8,14 @@ import { describe, expect, it } from 'vitest';
 import { RecordKind } from '../../src/codec/kinds.ts';
 import { SimulatedDisk } from '../../src/io/sim-disk.ts';
 import type { LogRecord } from '../../src/log/types.ts';
-import { AuditLog } from '../../src/stores/audit-log.ts';
+import { LogAuditLog } from '../../src/stores/audit-log.ts';
 import { expectCode } from '../conformance/round-state-store.conformance.ts';
 import { MemoryLog } from '../support/memory-log.ts';
 import { AUDIT_CHAIN, memoryAudit, nodeKey, signedVote, walAudit } from '../support/audit-test-log.ts';
 
 const phase = (i: number) => ({ type: 'PhaseChanged', height: i, round: i, from: 'prevote', to: 'precommit' }) as const;
 
-describe('AuditLog write path', () => {
+describe('LogAuditLog write path', () => {
   it('keeps one batch in flight and bounds each batch by maxBatchRecords', async () => {
     const h = await memoryAudit({ limits: { maxBatchRecords: 8, maxEventsPerCall: 4 } });
     await h.audit.logEvent(phase(0));
@@ -70,12 +70,12 @@ describe('AuditLog write path', () => {
   it('checks its options: a public key that is not the private key’s, bad limits, a bad chain id', () => {
     const ctx = { log: MemoryLog.open(), now: () => 1 };
     const ok = { ...nodeKey(1), chainId: AUDIT_CHAIN };
-    expect(() => new AuditLog(ctx, { ...ok, publicKey: nodeKey(2).publicKey })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
-    expect(() => new AuditLog(ctx, { ...ok, chainId: '' })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
-    expect(() => new AuditLog(ctx, { ...ok, limits: { maxQueryLimit: 0 } })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
-    expect(() => new AuditLog(ctx, { ...ok, limits: { defaultQueryLimit: 20_000 } })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
-    expect(() => new AuditLog(ctx, { ...ok, limits: { maxEventsPerCall: 2000 } })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
-    expect(() => new AuditLog(ctx, null as never)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    expect(() => new LogAuditLog(ctx, { ...ok, publicKey: nodeKey(2).publicKey })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    expect(() => new LogAuditLog(ctx, { ...ok, chainId: '' })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    expect(() => new LogAuditLog(ctx, { ...ok, limits: { maxQueryLimit: 0 } })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    expect(() => new LogAuditLog(ctx, { ...ok, limits: { defaultQueryLimit: 20_000 } })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    expect(() => new LogAuditLog(ctx, { ...ok, limits: { maxEventsPerCall: 2000 } })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    expect(() => new LogAuditLog(ctx, null as never)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
   });
 
   it('writes vote, evidence and audit entry all or none under a power cut at every I/O call of the batch', async () => {

@@ -120,7 +120,6 @@ function callsOf(s: ConsensusStore): { [N in StoreName]: CallsOf<ConsensusStore[
         logEvent: () => s.audit.logEvent(event),
         logByzantineEvent: () => s.audit.logByzantineEvent({ type: 'DoubleVote', voteA: a, voteB: b }),
         appendWithEvents: () => s.audit.appendWithEvents([event], []),
-        recordNodeKey: () => s.audit.recordNodeKey(),
         queryByHeight: () => s.audit.queryByHeight(1),
         queryByValidator: () => s.audit.queryByValidator(ME),
         queryByDateRange: () => s.audit.queryByDateRange(0, Date.now()),

@@ -18,6 +18,7 @@ import type { FileHandle, FileSystem } from '../../src/io/types.ts';
 import { openStore, type ConsensusStore } from '../../src/store.ts';
 import type { ValidatorVote } from '../../src/model/vote.ts';
 import { delegatingFs } from '../support/delegating-fs.ts';
+import { writableLogOf } from '../../src/store.ts';
 
 const CHAIN = 'atomic-chain';
 const DIR = '/data';
@@ -104,7 +105,7 @@ describe('equivocation through openStore: vote, evidence and audit entry in one 
     expect(result.outcome).toBe('equivocation');
     expect(await parts(store)).toEqual({ vote: 1, evidence: 1, audit: 1 });
     const kinds: number[] = [];
-    await store.log.scan((r) => void kinds.push(r.kind), before);
+    await writableLogOf(store).scan((r) => void kinds.push(r.kind), before);
     expect(kinds).toEqual([RecordKind.Vote, RecordKind.Evidence, RecordKind.AuditEvent, RecordKind.AuditHead]);
     const [stored] = await store.evidence.queryByValidator('val-1');
     expect(stored).toMatchObject({ type: 'Equivocation', status: 'verified', submittedBy: 'local' });

@@ -10,11 +10,11 @@ import { describe, expect, it } from 'vitest';
 import { ConsensusStoreError, isStoreError, type ErrorCode } from '../../src/errors.ts';
 import { RecordKind } from '../../src/codec/kinds.ts';
 import type { Log, LogRecord, Lsn, RecordInput } from '../../src/log/types.ts';
-import { AuditLog } from '../../src/stores/audit-log.ts';
-import { ByzantineEvidenceStore } from '../../src/stores/evidence-store.ts';
-import { RewardHistory } from '../../src/stores/reward-history.ts';
-import { RoundStateStore } from '../../src/stores/round-state-store.ts';
-import { ValidatorRegistry } from '../../src/stores/validator-registry.ts';
+import { LogAuditLog } from '../../src/stores/audit-log.ts';
+import { LogEvidenceStore } from '../../src/stores/evidence-store.ts';
+import { LogRewardHistory } from '../../src/stores/reward-history.ts';
+import { LogRoundStateStore } from '../../src/stores/round-state-store.ts';
+import { LogValidatorRegistry } from '../../src/stores/validator-registry.ts';
 import { equivocation } from '../conformance/evidence-store.conformance.ts';
 import { distribution } from '../conformance/reward-history.conformance.ts';
 import { roundState } from '../conformance/round-state-store.conformance.ts';
@@ -51,10 +51,10 @@ function brokenLog(): { log: Log; memory: MemoryLog; lose: () => void; dropLsns:
 
 const NO_LSN = /append resolved without an LSN/;
 
-describe('RoundStateStore error paths', () => {
+describe('LogRoundStateStore error paths', () => {
   it('an append resolving without an LSN is CORRUPTION, for a save and for a prune', async () => {
     const { log, dropLsns } = brokenLog();
-    const store = new RoundStateStore({ log, now: tickingClock() });
+    const store = new LogRoundStateStore({ log, now: tickingClock() });
     await store.saveRoundState(roundState(5, 5));
     dropLsns();
     await expectError(() => store.saveRoundState(roundState(6, 6)), 'CORRUPTION', NO_LSN);
@@ -62,21 +62,21 @@ describe('RoundStateStore error paths', () => {
   });
 
   it('listRoundStates with fromHeight above toHeight is INVALID_ARGUMENT', async () => {
-    const store = new RoundStateStore({ log: MemoryLog.open(), now: tickingClock() });
+    const store = new LogRoundStateStore({ log: MemoryLog.open(), now: tickingClock() });
     await expectError(() => store.listRoundStates({ fromHeight: 5, toHeight: 4 }), 'INVALID_ARGUMENT', /query\.fromHeight must not exceed/);
   });
 });
 
-describe('ValidatorRegistry error paths', () => {
+describe('LogValidatorRegistry error paths', () => {
   it('an append resolving without an LSN is CORRUPTION', async () => {
     const { log, dropLsns } = brokenLog();
-    const registry = new ValidatorRegistry({ log, now: tickingClock() });
+    const registry = new LogValidatorRegistry({ log, now: tickingClock() });
     dropLsns();
     await expectError(() => registry.registerValidator({ id: 'a', publicKey: testPublicKey(1), stake: 1n }, 1), 'CORRUPTION', NO_LSN);
   });
 
   it('getValidatorHistory with fromHeight above toHeight, and a slash with both amount and fraction, are INVALID_ARGUMENT', async () => {
-    const registry = new ValidatorRegistry({ log: MemoryLog.open(), now: tickingClock() });
+    const registry = new LogValidatorRegistry({ log: MemoryLog.open(), now: tickingClock() });
     await registry.registerValidator({ id: 'a', publicKey: testPublicKey(1), stake: 10n }, 1);
     await expectError(() => registry.getValidatorHistory('a', { fromHeight: 3, toHeight: 2 }), 'INVALID_ARGUMENT', /query\.fromHeight must not exceed/);
     await expectError(
@@ -87,16 +87,16 @@ describe('ValidatorRegistry error paths', () => {
   });
 });
 
-describe('ByzantineEvidenceStore error paths', () => {
+describe('LogEvidenceStore error paths', () => {
   const a = signedVote('val-1', { height: 10, round: 3, hash: 0xaa });
   const b = signedVote('val-1', { height: 10, round: 3, hash: 0xbb });
 
-  function store(log: Log = MemoryLog.open(), now: () => number = tickingClock(), publicKeyAt = new KeyBook().publicKeyAt): ByzantineEvidenceStore {
-    return new ByzantineEvidenceStore({ log, now }, { chainId: TEST_CHAIN_ID, publicKeyAt });
+  function store(log: Log = MemoryLog.open(), now: () => number = tickingClock(), publicKeyAt = new KeyBook().publicKeyAt): LogEvidenceStore {
+    return new LogEvidenceStore({ log, now }, { chainId: TEST_CHAIN_ID, publicKeyAt });
   }
 
   it('a publicKeyAt that is not a function is INVALID_ARGUMENT at construction', async () => {
-    await expectError(() => new ByzantineEvidenceStore({ log: MemoryLog.open(), now: tickingClock() }, { chainId: TEST_CHAIN_ID, publicKeyAt: 'keys' as never }), 'INVALID_ARGUMENT', /options\.publicKeyAt must be a function/);
+    await expectError(() => new LogEvidenceStore({ log: MemoryLog.open(), now: tickingClock() }, { chainId: TEST_CHAIN_ID, publicKeyAt: 'keys' as never }), 'INVALID_ARGUMENT', /options\.publicKeyAt must be a function/);
   });
 
   it('a malformed content id is INVALID_ARGUMENT', async () => {
@@ -133,25 +133,25 @@ describe('ByzantineEvidenceStore error paths', () => {
   });
 });
 
-describe('RewardHistory error paths', () => {
+describe('LogRewardHistory error paths', () => {
   const line = { validatorId: 'val-a', reason: 'BlockProposal' as const, amount: 7n };
 
   it('an append resolving without an LSN is CORRUPTION', async () => {
     const { log, dropLsns } = brokenLog();
-    const history = new RewardHistory({ log, now: tickingClock() });
+    const history = new LogRewardHistory({ log, now: tickingClock() });
     dropLsns();
     await expectError(() => history.recordDistribution(distribution(1, [line])), 'CORRUPTION', NO_LSN);
   });
 
   it('a broken injected clock is a RangeError, and nothing is written', async () => {
     const log = MemoryLog.open();
-    const history = new RewardHistory({ log, now: () => Number.NaN });
+    const history = new LogRewardHistory({ log, now: () => Number.NaN });
     await expect(history.recordDistribution(distribution(1, [line]))).rejects.toThrow(/StoreContext\.now\(\) returned NaN/);
     expect(log.disk.records).toHaveLength(0);
   });
 
   it('every inverted range is INVALID_ARGUMENT, and heights with dates, and a statement over maxEntries', async () => {
-    const history = new RewardHistory({ log: MemoryLog.open(), now: tickingClock() });
+    const history = new LogRewardHistory({ log: MemoryLog.open(), now: tickingClock() });
     await history.recordDistribution(distribution(1, [line, line]));
     await expectError(() => history.getValidatorRewards('val-a', 5, 4), 'INVALID_ARGUMENT', /fromHeight must not exceed toHeight/);
     await expectError(() => history.queryDistributions({ fromHeight: 5, toHeight: 4 }), 'INVALID_ARGUMENT', /query\.fromHeight must not exceed/);
@@ -162,15 +162,15 @@ describe('RewardHistory error paths', () => {
   });
 });
 
-describe('AuditLog error paths', () => {
+describe('LogAuditLog error paths', () => {
   const ctx = () => ({ log: MemoryLog.open(), now: tickingClock() });
   const ok = { ...nodeKey(7), chainId: AUDIT_CHAIN };
   const event = { type: 'Pruned' as const, store: 'votes', belowHeight: 1, entriesRemoved: 0 };
 
   it('limits that contradict each other are INVALID_ARGUMENT at construction', async () => {
-    await expectError(() => new AuditLog(ctx(), { ...ok, limits: { defaultQueryLimit: 20, maxQueryLimit: 10 } }), 'INVALID_ARGUMENT', /defaultQueryLimit must not exceed maxQueryLimit/);
-    await expectError(() => new AuditLog(ctx(), { ...ok, limits: { defaultEvidenceLimit: 20, maxEvidenceLimit: 10 } }), 'INVALID_ARGUMENT', /defaultEvidenceLimit must not exceed maxEvidenceLimit/);
-    await expectError(() => new AuditLog(ctx(), { ...ok, limits: { maxEventsPerCall: 8, maxBatchRecords: 8 } }), 'INVALID_ARGUMENT', /maxEventsPerCall must be below maxBatchRecords/);
+    await expectError(() => new LogAuditLog(ctx(), { ...ok, limits: { defaultQueryLimit: 20, maxQueryLimit: 10 } }), 'INVALID_ARGUMENT', /defaultQueryLimit must not exceed maxQueryLimit/);
+    await expectError(() => new LogAuditLog(ctx(), { ...ok, limits: { defaultEvidenceLimit: 20, maxEvidenceLimit: 10 } }), 'INVALID_ARGUMENT', /defaultEvidenceLimit must not exceed maxEvidenceLimit/);
+    await expectError(() => new LogAuditLog(ctx(), { ...ok, limits: { maxEventsPerCall: 8, maxBatchRecords: 8 } }), 'INVALID_ARGUMENT', /maxEventsPerCall must be below maxBatchRecords/);
   });
 
   it('bad companions, inverted ranges, unknown query fields and types, a bad Date or anchor are INVALID_ARGUMENT', async () => {
@@ -194,7 +194,7 @@ describe('AuditLog error paths', () => {
 
   it('an entry the log no longer returns is CORRUPTION in getEvidence', async () => {
     const { log, lose } = brokenLog();
-    const audit = new AuditLog({ log, now: tickingClock() }, ok);
+    const audit = new LogAuditLog({ log, now: tickingClock() }, ok);
     await audit.logEvent({ type: 'RoundStarted', height: 3, round: 3, proposer: null });
     expect((await audit.getEvidence({ height: 3 })).entries).toHaveLength(1);
     lose();

@@ -1,5 +1,5 @@
 /**
- * ByzantineEvidenceStore behaviour beyond the conformance suite: equivocation evidence in the
+ * LogEvidenceStore behaviour beyond the conformance suite: equivocation evidence in the
  * conflicting vote's own batch (D3) and its fate across a crash, unverified evidence upgraded
  * once the key is known, failed appends, and corrupt records on replay.
  */
@@ -7,20 +7,20 @@ import { describe, expect, it } from 'vitest';
 import { encodeEvidenceRecord } from '../../src/codec/evidence-record.ts';
 import { RecordKind } from '../../src/codec/kinds.ts';
 import type { Lsn } from '../../src/log/types.ts';
-import { buildEquivocationRecord, ByzantineEvidenceStore, equivocationEvidence, evidenceId } from '../../src/stores/evidence-store.ts';
-import { VoteStore } from '../../src/stores/vote-store.ts';
+import { buildEquivocationRecord, LogEvidenceStore, equivocationEvidence, evidenceId } from '../../src/stores/evidence-store.ts';
+import { LogVoteStore } from '../../src/stores/vote-store.ts';
 import { equivocation } from '../conformance/evidence-store.conformance.ts';
 import { expectCode } from '../conformance/round-state-store.conformance.ts';
 import { KeyBook, openMemoryEvidence, signedVote, TEST_CHAIN_ID } from '../support/evidence-test-log.ts';
 import { MemoryDisk, MemoryLog } from '../support/memory-log.ts';
 import { replay, tickingClock } from '../support/round-test-log.ts';
 
-/** A VoteStore and an evidence store on one memory log, wired as openStore wires them. */
+/** A LogVoteStore and an evidence store on one memory log, wired as openStore wires them. */
 async function openVotesAndEvidence(disk: MemoryDisk, keys = new KeyBook()) {
   const log = MemoryLog.open(disk);
   const ctx = { log, now: tickingClock() };
-  const votes = new VoteStore(ctx);
-  const evidence = new ByzantineEvidenceStore(ctx, { chainId: TEST_CHAIN_ID, publicKeyAt: keys.publicKeyAt, nodeId: 'me' });
+  const votes = new LogVoteStore(ctx);
+  const evidence = new LogEvidenceStore(ctx, { chainId: TEST_CHAIN_ID, publicKeyAt: keys.publicKeyAt, nodeId: 'me' });
   votes.setBatchHook((event) => evidence.voteBatchExtension(event));
   await replay(log, [votes, evidence]);
   return { log, votes, evidence };
@@ -34,7 +34,7 @@ async function until(condition: () => boolean): Promise<void> {
 const a = signedVote('val-1', { height: 10, round: 3, hash: 0xaa });
 const b = signedVote('val-1', { height: 10, round: 3, hash: 0xbb });
 
-describe('ByzantineEvidenceStore internals', () => {
+describe('LogEvidenceStore internals', () => {
   it('a conflicting vote lands in one batch with its evidence, indexed once durable', async () => {
     const disk = new MemoryDisk();
     const s = await openVotesAndEvidence(disk);
@@ -136,7 +136,7 @@ describe('ByzantineEvidenceStore internals', () => {
 
   it('refuses bad constructor options', () => {
     const ctx = { log: MemoryLog.open(), now: tickingClock() };
-    expect(() => new ByzantineEvidenceStore(ctx, { chainId: '', publicKeyAt: () => undefined })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
-    expect(() => new ByzantineEvidenceStore(ctx, { chainId: 'c', publicKeyAt: 5 as never })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    expect(() => new LogEvidenceStore(ctx, { chainId: '', publicKeyAt: () => undefined })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    expect(() => new LogEvidenceStore(ctx, { chainId: 'c', publicKeyAt: 5 as never })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
   });
 });

@@ -21,6 +21,7 @@ import type { ValidatorVote } from '../../src/model/vote.ts';
 import { expectCode } from '../conformance/vote-store.conformance.ts';
 import { MemoryDisk, MemoryLog } from '../support/memory-log.ts';
 import { delegatingFs } from '../support/delegating-fs.ts';
+import type { LogAuditLog } from '../../src/stores/audit-log.ts';
 
 const CHAIN = 'wiring-chain';
 const DIR = '/data';
@@ -170,7 +171,7 @@ describe('openStore: the accountability stores', () => {
     await expectCode(store.audit.getEvidence({ validatorId: 'val-1' }), 'CLOSED');
     await expectCode(store.audit.verifyIntegrity(), 'CLOSED');
     await expectCode(store.audit.export('/tmp/never'), 'CLOSED');
-    await expectCode(store.audit.recordNodeKey(), 'CLOSED');
+    await expectCode((store.audit as LogAuditLog).recordNodeKey(), 'CLOSED');
     await expectCode(store.validators.registerValidator({ id: 'val-2', publicKey: publicKeyOf(keyOf(2)), stake: 1n }, 0), 'CLOSED');
     await expectCode(store.validators.updateStake('val-1', 5n, 1), 'CLOSED');
     await expectCode(store.validators.updateStatus('val-1', 'jailed', 1, 'x'), 'CLOSED');

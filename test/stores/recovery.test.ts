@@ -1,5 +1,5 @@
 /**
- * RecoveryManager on the memory log: a fresh directory, a restart after checkpoints (the last
+ * LogRecoveryManager on the memory log: a fresh directory, a restart after checkpoints (the last
  * one with its round's votes), the resume point, the open report, and every problem the
  * start-up integrity check must name.
  */
@@ -8,7 +8,7 @@ import { RecordKind } from '../../src/codec/kinds.ts';
 import { encodeRoundStateRecord } from '../../src/codec/round-record.ts';
 import { ConsensusStoreError } from '../../src/errors.ts';
 import type { Log, Lsn, OpenReport } from '../../src/log/types.ts';
-import { RecoveryManager } from '../../src/stores/recovery.ts';
+import { LogRecoveryManager } from '../../src/stores/recovery.ts';
 import type { VoteLogEntry } from '../../src/stores/vote-types.ts';
 import { roundState } from '../conformance/round-state-store.conformance.ts';
 import { MemoryDisk } from '../support/memory-log.ts';
@@ -40,11 +40,11 @@ class FakeVotes {
 async function setup(disk = new MemoryDisk()) {
   const opened = await openMemoryRounds(disk);
   const votes = new FakeVotes(opened.log);
-  const recovery = new RecoveryManager(opened.ctx, opened.store, votes.forRound);
+  const recovery = new LogRecoveryManager(opened.ctx, opened.store, votes.forRound);
   return { ...opened, votes, recovery };
 }
 
-describe('RecoveryManager.recover', () => {
+describe('LogRecoveryManager.recover', () => {
   it('on a fresh directory: recovered false, no votes, integrity ok, the open report passed through', async () => {
     const { recovery } = await setup();
     const state = await recovery.recover();
@@ -114,8 +114,8 @@ describe('RecoveryManager.recover', () => {
   it('a read that fails its check is listed; any other read error rejects', async () => {
     const { store, ctx, log } = await setup();
     await store.saveRoundState(roundState(3, 3));
-    const failing = (err: Error): RecoveryManager =>
-      new RecoveryManager({ ...ctx, log: withGet(log, () => Promise.reject(err)) }, store, async () => []);
+    const failing = (err: Error): LogRecoveryManager =>
+      new LogRecoveryManager({ ...ctx, log: withGet(log, () => Promise.reject(err)) }, store, async () => []);
     const corrupt = new ConsensusStoreError('CORRUPTION', 'bad crc', { location: { file: 'wal/1', offset: 64 } });
     expect((await failing(corrupt).recover()).integrity.problems).toEqual([expect.stringMatching(/LSN 1: CORRUPTION: bad crc/)]);
     await expect(failing(new ConsensusStoreError('IO_FAILED', 'eio')).recover()).rejects.toThrow(expect.objectContaining({ code: 'IO_FAILED' }));
@@ -125,12 +125,12 @@ describe('RecoveryManager.recover', () => {
     const { store, ctx, log } = await setup();
     const repair = { file: 'wal/3', offset: 128, brokenCopy: 'wal/3.broken', firstLostLsn: 9 as Lsn, segmentsDropped: 1, bytesDropped: 4096 };
     const report: OpenReport = { ...log.openReport, tornBytesCut: 17, repair };
-    const recovery = new RecoveryManager({ ...ctx, log: withOpenReport(log, report) }, store, async () => []);
+    const recovery = new LogRecoveryManager({ ...ctx, log: withOpenReport(log, report) }, store, async () => []);
     expect((await recovery.recover()).open).toMatchObject({ tornBytesCut: 17, repair });
   });
 });
 
-describe('RecoveryManager.resumePoint', () => {
+describe('LogRecoveryManager.resumePoint', () => {
   it('after finalize: the next height and round at propose, without a lock', async () => {
     const { store, recovery } = await setup();
     const saved = await store.saveRoundState(roundState(7, 20, 'finalize', { lockedRound: 20, lockedBlockHash: new Uint8Array(32) }));

@@ -9,6 +9,7 @@ import { SimulatedDisk } from '../../src/io/sim-disk.ts';
 import { openLog } from '../../src/log/wal.ts';
 import { openStore, openStoreOnLog, type OpenStoreOptions } from '../../src/store.ts';
 import { hashOf } from '../conformance/vote-store.conformance.ts';
+import type { LogSignGuard } from '../../src/stores/sign-guard.ts';
 
 const chainId = 'repair-crash-chain';
 const identity = { privateKey: new Uint8Array(32).fill(5), validatorId: 'me' };
@@ -119,7 +120,7 @@ describe('recording a repair across power cuts', () => {
       const store = await openStoreOnLog(log, { chainId, identity, allowFreshSignState: true });
       expect(log.nextLsn).toBe(next);
       expect(store.log.openReport.pendingRepairs).toEqual([pending]);
-      expect(store.signGuard.hasRecordedRepair(pending!.id)).toBe(true);
+      expect((store.signGuard as LogSignGuard).hasRecordedRepair(pending!.id)).toBe(true);
     } finally {
       await log.close();
     }

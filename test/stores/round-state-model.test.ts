@@ -9,7 +9,7 @@ import { expect, it } from 'vitest';
 import { isStoreError } from '../../src/errors.ts';
 import type { ConsensusPhase, RoundState } from '../../src/model/round.ts';
 import { CONSENSUS_PHASES } from '../../src/model/round.ts';
-import type { RoundStateStore } from '../../src/stores/round-state-store.ts';
+import type { RoundStateStore } from '../../src/stores/round-types.ts';
 import { roundState } from '../conformance/round-state-store.conformance.ts';
 import { MemoryDisk } from '../support/memory-log.ts';
 import type { MemoryLog } from '../support/memory-log.ts';

@@ -1,5 +1,5 @@
 /**
- * RoundStateStore on the memory log, beyond the conformance suite: options and the checkpoint
+ * LogRoundStateStore on the memory log, beyond the conformance suite: options and the checkpoint
  * policy, failed and lost writes, and every way a stored record can fail replay.
  */
 import { describe, expect, it } from 'vitest';
@@ -8,7 +8,7 @@ import { RecordKind } from '../../src/codec/kinds.ts';
 import { decodeRoundStateRecord, encodeRoundPruneRecord, encodeRoundStateRecord } from '../../src/codec/round-record.ts';
 import { isStoreError } from '../../src/errors.ts';
 import type { Lsn } from '../../src/log/types.ts';
-import { RoundStateStore } from '../../src/stores/round-state-store.ts';
+import { LogRoundStateStore } from '../../src/stores/round-state-store.ts';
 import { expectCode, roundState } from '../conformance/round-state-store.conformance.ts';
 import { MemoryDisk } from '../support/memory-log.ts';
 import { openMemoryRounds } from '../support/round-test-log.ts';
@@ -25,7 +25,7 @@ function expectThrowCode(fn: () => unknown, code: string): void {
   expect(isStoreError(thrown) && thrown.code === code, `expected ${code}, got ${String(thrown)}`).toBe(true);
 }
 
-describe('RoundStateStore options', () => {
+describe('LogRoundStateStore options', () => {
   it('checkpointInterval defaults to 1 and keeps a configured value', async () => {
     expect((await openMemoryRounds()).store.checkpointInterval).toBe(1);
     expect((await openMemoryRounds(undefined, { checkpointInterval: 3 })).store.checkpointInterval).toBe(3);
@@ -34,9 +34,9 @@ describe('RoundStateStore options', () => {
   it('a bad checkpointInterval or options value is INVALID_ARGUMENT at construction', async () => {
     const { ctx } = await openMemoryRounds();
     for (const bad of [0, 1001, 1.5, '2', null]) {
-      expectThrowCode(() => new RoundStateStore(ctx, { checkpointInterval: bad as number }), 'INVALID_ARGUMENT');
+      expectThrowCode(() => new LogRoundStateStore(ctx, { checkpointInterval: bad as number }), 'INVALID_ARGUMENT');
     }
-    expectThrowCode(() => new RoundStateStore(ctx, null as never), 'INVALID_ARGUMENT');
+    expectThrowCode(() => new LogRoundStateStore(ctx, null as never), 'INVALID_ARGUMENT');
   });
 });
 

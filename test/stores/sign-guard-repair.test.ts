@@ -8,6 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { publicKeyOf } from '../../src/codec/vote-sign.ts';
 import { isStoreError } from '../../src/errors.ts';
 import { openStore, type OpenStoreOptions } from '../../src/store.ts';
+import type { LogSignGuard } from '../../src/stores/sign-guard.ts';
 
 const privateKey = new Uint8Array(32).fill(7);
 const identity = { privateKey, publicKey: publicKeyOf(privateKey), validatorId: 'me' };
@@ -95,14 +96,15 @@ describe('the sign guard after an explicit repair', () => {
     rmSync(join(dir, 'SIGNSTATE'));
     const store = await openStore(options({ log: { segmentSize: 16 * 1024, repair: true }, allowFreshSignState: true }));
     try {
+      const guard = store.signGuard as LogSignGuard;
       const [pending] = store.log.openReport.pendingRepairs;
       expect(pending).toBeDefined();
-      expect(store.signGuard.hasRecordedRepair(pending!.id)).toBe(true);
-      expect(store.signGuard.hasRecordedRepair(pending!.id + 1)).toBe(false);
+      expect(guard.hasRecordedRepair(pending!.id)).toBe(true);
+      expect(guard.hasRecordedRepair(pending!.id + 1)).toBe(false);
       for (const [lost, id] of [[5, 0], [5, -1], [5, 1.5], [-1, 3], [Number.NaN, 3]] as const) {
-        expect(() => store.signGuard.repairBarrierRecord(lost, id)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+        expect(() => guard.repairBarrierRecord(lost, id)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
       }
-      expect(store.signGuard.repairBarrierRecord(undefined, 3).payload).toHaveLength(24);
+      expect(guard.repairBarrierRecord(undefined, 3).payload).toHaveLength(24);
     } finally {
       await store.close();
     }

@@ -8,7 +8,7 @@
 import fc from 'fast-check';
 import { expect, it } from 'vitest';
 import { isStoreError } from '../../src/errors.ts';
-import type { ValidatorRegistry } from '../../src/stores/validator-registry.ts';
+import type { ValidatorRegistry } from '../../src/stores/validator-types.ts';
 import type { ValidatorStatus } from '../../src/model/validator.ts';
 import { MemoryDisk } from '../support/memory-log.ts';
 import type { MemoryLog } from '../support/memory-log.ts';

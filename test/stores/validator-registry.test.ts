@@ -9,7 +9,7 @@ import { decodeValidatorRecord, encodeValidatorRecord } from '../../src/codec/va
 import type { RegisterRecord, ValidatorRecord } from '../../src/codec/validator-record.ts';
 import { isStoreError } from '../../src/errors.ts';
 import type { Lsn } from '../../src/log/types.ts';
-import type { ValidatorRegistry } from '../../src/stores/validator-registry.ts';
+import type { LogValidatorRegistry } from '../../src/stores/validator-registry.ts';
 import { MAX_STAKE } from '../../src/model/validator.ts';
 import { MAX_VALIDATORS } from '../../src/stores/validator-types.ts';
 import { expectCode } from '../conformance/round-state-store.conformance.ts';
@@ -22,7 +22,7 @@ function register(n: number, height = 1, stake = 100n): RegisterRecord {
   return { kind: 'register', id: `val-${n}`, publicKey: testPublicKey(n), stake, status: 'active', height, recordedAt: 1 };
 }
 
-function applyRecord(store: ValidatorRegistry, lsn: number, record: ValidatorRecord): void {
+function applyRecord(store: LogValidatorRegistry, lsn: number, record: ValidatorRecord): void {
   const input = encodeValidatorRecord(record);
   store.apply({ lsn: lsn as Lsn, kind: input.kind, payload: input.payload });
 }

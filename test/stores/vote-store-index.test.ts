@@ -1,5 +1,5 @@
 // The vote store's columnar indexes: `SlotIndex` (a sorted slot list that turns into a B+tree
-// on a far out-of-order insert) against a sorted-array model, and a VoteStore fed the same
+// on a far out-of-order insert) against a sorted-array model, and a LogVoteStore fed the same
 // records in LSN order and shuffled, which must answer every query alike.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -7,7 +7,7 @@ import { RecordKind } from '../../src/codec/kinds.ts';
 import { encodeVoteRecord } from '../../src/codec/vote-record.ts';
 import type { LogRecord, Lsn } from '../../src/log/types.ts';
 import { SlotIndex } from '../../src/btree/vote-slot-index.ts';
-import { VoteStore } from '../../src/stores/vote-store.ts';
+import { LogVoteStore } from '../../src/stores/vote-store.ts';
 import type { ValidatorVote, VoteType } from '../../src/model/vote.ts';
 import { hashOf } from '../conformance/vote-store.conformance.ts';
 import { MemoryLog } from '../support/memory-log.ts';
@@ -93,7 +93,7 @@ function vote(i: number): ValidatorVote {
   };
 }
 
-async function everyAnswer(store: VoteStore): Promise<unknown[]> {
+async function everyAnswer(store: LogVoteStore): Promise<unknown[]> {
   const out: unknown[] = [store.size, await store.getRecentVotes(10_000), await store.getEarliestOpenRound()];
   for (let r = 0; r < 500; r += 37) {
     out.push(await store.getVotesForRound(r), await store.countVotesForRound(r), await store.countVotesForRound(r, 'precommit'));
@@ -107,16 +107,16 @@ async function everyAnswer(store: VoteStore): Promise<unknown[]> {
   return out;
 }
 
-describe('VoteStore columns and indexes', () => {
+describe('LogVoteStore columns and indexes', () => {
   it('answers alike whether records arrive in LSN order or shuffled (far inserts turn the LSN, round and height indexes into B+trees)', async () => {
     const records: LogRecord[] = Array.from({ length: 5000 }, (_, i) => ({
       lsn: (i + 1) as Lsn,
       kind: RecordKind.Vote,
       payload: encodeVoteRecord(vote(i), 1_800_000_000_000 + i),
     }));
-    const ordered = new VoteStore({ log: MemoryLog.open(), now: () => 0 });
+    const ordered = new LogVoteStore({ log: MemoryLog.open(), now: () => 0 });
     for (const r of records) ordered.apply(r);
-    const shuffled = new VoteStore({ log: MemoryLog.open(), now: () => 0 });
+    const shuffled = new LogVoteStore({ log: MemoryLog.open(), now: () => 0 });
     const order = records.map((_, i) => i);
     for (let i = order.length - 1; i > 0; i--) {
       const j = (i * 2654435761) % (i + 1);
@@ -136,7 +136,7 @@ describe('VoteStore columns and indexes', () => {
   });
 
   it('returns entries the caller owns: changing one changes nothing stored', async () => {
-    const store = new VoteStore({ log: MemoryLog.open(), now: () => 0 });
+    const store = new LogVoteStore({ log: MemoryLog.open(), now: () => 0 });
     store.apply({ lsn: 1 as Lsn, kind: RecordKind.Vote, payload: encodeVoteRecord(vote(1), 5) });
     const [first] = await store.getRecentVotes(1);
     first!.vote.signature.fill(0);

@@ -9,6 +9,8 @@ import { openStoreOnLog } from '../../src/store.ts';
 import type { StoreOptions } from '../../src/store.ts';
 import { expectCode, hashOf, makeVote } from '../conformance/vote-store.conformance.ts';
 import { MemoryDisk, MemoryLog } from '../support/memory-log.ts';
+import { writableLogOf } from '../../src/store.ts';
+import type { LogVoteStore } from '../../src/stores/vote-store.ts';
 
 const chainId = 'votes-unit';
 
@@ -50,7 +52,7 @@ describe('VoteStore internals', () => {
   it('lets a batch hook add records to a new vote batch, atomically, and reports their LSNs', async () => {
     const store = await open();
     const seen: LogRecord[][] = [];
-    store.votes.setBatchHook((event) =>
+    (store.votes as LogVoteStore).setBatchHook((event) =>
       event.outcome === 'equivocation'
         ? { records: [{ kind: RecordKind.Evidence, payload: Uint8Array.of(event.conflictsWith.length) }], onDurable: (r) => seen.push([...r]) }
         : undefined,
@@ -101,7 +103,7 @@ describe('VoteStore internals', () => {
     const disk = new MemoryDisk();
     const first = await open(disk);
     await first.votes.appendVote(makeVote());
-    await first.log.append([{ kind: 199, payload: Uint8Array.of(1) }]); // a kind no store owns (70, RewardDistribution, is owned by the reward history)
+    await writableLogOf(first).append([{ kind: 199, payload: Uint8Array.of(1) }]); // a kind no store owns (70, RewardDistribution, is owned by the reward history)
     await first.close();
     const second = await open(disk);
     expect(second.replay.records).toBe(2);

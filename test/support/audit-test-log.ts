@@ -1,5 +1,5 @@
 /**
- * Test harnesses for the audit log: open an AuditLog on the in-memory log (test/support/
+ * Test harnesses for the audit log: open a LogAuditLog on the in-memory log (test/support/
  * memory-log.ts) or on the WAL over the simulated disk, replay it the way `openStore` does,
  * reopen it on the same data. Also fixed node keys and signed votes for fixtures.
  *
@@ -11,7 +11,7 @@ import type { FileSystem } from '../../src/io/types.ts';
 import { SimulatedDisk } from '../../src/io/sim-disk.ts';
 import type { Log } from '../../src/log/types.ts';
 import { openLog } from '../../src/log/wal.ts';
-import { AuditLog, type AuditLogOptions } from '../../src/stores/audit-log.ts';
+import { LogAuditLog, type AuditLogOptions } from '../../src/stores/audit-log.ts';
 import type { ValidatorVote, VoteType } from '../../src/model/vote.ts';
 import type { AuditHarness } from '../conformance/audit-log.conformance.ts';
 import { MemoryDisk, MemoryLog } from './memory-log.ts';
@@ -42,7 +42,7 @@ export function signedVote(n: number, height: number, round: number, voteType: V
 
 /** An open audit log with its log, and how to reopen it on the same data. */
 export interface OpenedAudit extends AuditHarness {
-  readonly audit: AuditLog;
+  readonly audit: LogAuditLog;
   readonly log: Log;
   /** Closes this log and opens a new one on the same data, optionally with other options. */
   reopen(options?: Partial<AuditLogOptions>): Promise<OpenedAudit>;
@@ -50,7 +50,7 @@ export interface OpenedAudit extends AuditHarness {
 
 type Opener = (options?: Partial<AuditLogOptions>) => Promise<OpenedAudit>;
 
-function harness(log: Log, audit: AuditLog, reopenWith: Opener, fs: FileSystem | undefined): OpenedAudit {
+function harness(log: Log, audit: LogAuditLog, reopenWith: Opener, fs: FileSystem | undefined): OpenedAudit {
   return {
     audit,
     log,
@@ -65,9 +65,9 @@ function harness(log: Log, audit: AuditLog, reopenWith: Opener, fs: FileSystem |
   };
 }
 
-/** Opens an AuditLog on `log` and replays it. */
-export async function openAuditOn(log: Log, options: Partial<AuditLogOptions> = {}, fs?: FileSystem): Promise<AuditLog> {
-  const audit = new AuditLog({ log, now: tickingClock() }, { ...nodeKey(7), chainId: AUDIT_CHAIN, ...(fs === undefined ? {} : { fs }), ...options });
+/** Opens a LogAuditLog on `log` and replays it. */
+export async function openAuditOn(log: Log, options: Partial<AuditLogOptions> = {}, fs?: FileSystem): Promise<LogAuditLog> {
+  const audit = new LogAuditLog({ log, now: tickingClock() }, { ...nodeKey(7), chainId: AUDIT_CHAIN, ...(fs === undefined ? {} : { fs }), ...options });
   await replay(log, [audit]);
   return audit;
 }

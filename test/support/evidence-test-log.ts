@@ -1,5 +1,5 @@
 /**
- * Test harnesses for the ByzantineEvidenceStore and the RewardHistory on the in-memory log
+ * Test harnesses for the LogEvidenceStore and the LogRewardHistory on the in-memory log
  * (test/support/memory-log.ts): open a store on a memory disk, replay it the way `openStore`
  * does, reopen it on the same disk. Also the evidence fixture: deterministic validator keys, a
  * key book answering `publicKeyAt`, and signed votes and proposals.
@@ -8,8 +8,8 @@
  */
 import { proposalSignBytes, publicKeyOf, signBytes, signVote } from '../../src/codec/vote-sign.ts';
 import type { StoreContext } from '../../src/stores/context.ts';
-import { ByzantineEvidenceStore } from '../../src/stores/evidence-store.ts';
-import { RewardHistory } from '../../src/stores/reward-history.ts';
+import { LogEvidenceStore } from '../../src/stores/evidence-store.ts';
+import { LogRewardHistory } from '../../src/stores/reward-history.ts';
 import type { SignedProposal, UnsignedProposal, UnsignedVote, ValidatorVote, VoteType } from '../../src/model/vote.ts';
 import type { EvidenceHarness } from '../conformance/evidence-store.conformance.ts';
 import type { RewardHistoryHarness } from '../conformance/reward-history.conformance.ts';
@@ -83,7 +83,7 @@ export function signedProposal(validatorId: string, fields: { height: number; ro
 
 /** An evidence store opened (and replayed) on a memory disk. */
 export interface OpenedEvidence {
-  readonly store: ByzantineEvidenceStore;
+  readonly store: LogEvidenceStore;
   readonly log: MemoryLog;
   readonly ctx: StoreContext;
   readonly disk: MemoryDisk;
@@ -93,7 +93,7 @@ export interface OpenedEvidence {
 export async function openMemoryEvidence(disk: MemoryDisk = new MemoryDisk(), keys: KeyBook = new KeyBook()): Promise<OpenedEvidence> {
   const log = MemoryLog.open(disk);
   const ctx: StoreContext = { log, now: tickingClock() };
-  const store = new ByzantineEvidenceStore(ctx, { chainId: TEST_CHAIN_ID, publicKeyAt: keys.publicKeyAt, nodeId: 'node-under-test' });
+  const store = new LogEvidenceStore(ctx, { chainId: TEST_CHAIN_ID, publicKeyAt: keys.publicKeyAt, nodeId: 'node-under-test' });
   await replay(log, [store]);
   return { store, log, ctx, disk };
 }
@@ -113,10 +113,10 @@ export async function memoryEvidenceHarness(disk: MemoryDisk = new MemoryDisk())
   };
 }
 
-/** Opens (and replays) a RewardHistory on `disk`. */
-export async function openMemoryRewards(disk: MemoryDisk = new MemoryDisk()): Promise<{ history: RewardHistory; log: MemoryLog; disk: MemoryDisk }> {
+/** Opens (and replays) a LogRewardHistory on `disk`. */
+export async function openMemoryRewards(disk: MemoryDisk = new MemoryDisk()): Promise<{ history: LogRewardHistory; log: MemoryLog; disk: MemoryDisk }> {
   const log = MemoryLog.open(disk);
-  const history = new RewardHistory({ log, now: tickingClock() });
+  const history = new LogRewardHistory({ log, now: tickingClock() });
   await replay(log, [history]);
   return { history, log, disk };
 }

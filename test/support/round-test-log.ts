@@ -9,9 +9,9 @@
 import { Point } from '@noble/ed25519';
 import type { Log } from '../../src/log/types.ts';
 import type { RecordApplier, StoreContext } from '../../src/stores/context.ts';
-import { RoundStateStore } from '../../src/stores/round-state-store.ts';
+import { LogRoundStateStore } from '../../src/stores/round-state-store.ts';
 import type { RoundStateStoreOptions } from '../../src/stores/round-types.ts';
-import { ValidatorRegistry } from '../../src/stores/validator-registry.ts';
+import { LogValidatorRegistry } from '../../src/stores/validator-registry.ts';
 import type { RoundStateHarness } from '../conformance/round-state-store.conformance.ts';
 import type { ValidatorRegistryHarness } from '../conformance/validator-registry.conformance.ts';
 import { MemoryDisk, MemoryLog } from './memory-log.ts';
@@ -37,27 +37,27 @@ export interface MemoryOpened<S> {
   readonly disk: MemoryDisk;
 }
 
-/** Opens (and replays) a RoundStateStore on `disk` (fresh when omitted). */
+/** Opens (and replays) a LogRoundStateStore on `disk` (fresh when omitted). */
 export async function openMemoryRounds(
   disk: MemoryDisk = new MemoryDisk(),
   options: RoundStateStoreOptions = {},
   now: () => number = tickingClock(),
-): Promise<MemoryOpened<RoundStateStore>> {
+): Promise<MemoryOpened<LogRoundStateStore>> {
   const log = MemoryLog.open(disk);
   const ctx: StoreContext = { log, now };
-  const store = new RoundStateStore(ctx, options);
+  const store = new LogRoundStateStore(ctx, options);
   await replay(log, [store]);
   return { store, log, ctx, disk };
 }
 
-/** Opens (and replays) a ValidatorRegistry on `disk` (fresh when omitted). */
+/** Opens (and replays) a LogValidatorRegistry on `disk` (fresh when omitted). */
 export async function openMemoryRegistry(
   disk: MemoryDisk = new MemoryDisk(),
   now: () => number = tickingClock(),
-): Promise<MemoryOpened<ValidatorRegistry>> {
+): Promise<MemoryOpened<LogValidatorRegistry>> {
   const log = MemoryLog.open(disk);
   const ctx: StoreContext = { log, now };
-  const store = new ValidatorRegistry(ctx);
+  const store = new LogValidatorRegistry(ctx);
   await replay(log, [store]);
   return { store, log, ctx, disk };
 }
