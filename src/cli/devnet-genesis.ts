@@ -9,7 +9,7 @@
  */
 import { join } from 'node:path';
 import { publicKeyOf, randomPrivateKey } from '../codec/vote-sign.ts';
-import { toHex } from '../consensus/block.ts';
+import { toHex } from '../codec/bytes.ts';
 import type { ConsensusValidator } from '../consensus/types.ts';
 import { ValidatorSet } from '../consensus/validator-set.ts';
 import { defaultFileSystem } from '../io/real-fs.ts';

@@ -7,6 +7,7 @@
  * It may be killed with SIGKILL at any moment (chaos): everything it must not forget is in the
  * store before it acts on it. On a 'stop' message it stops the engine and closes the store.
  */
+import { toHex } from '../codec/bytes.ts';
 import { isStoreError } from '../errors.ts';
 import { openStore, type ConsensusStore } from '../store.ts';
 import { sinksFromStores } from '../consensus/accountability-sinks.ts';
@@ -78,7 +79,7 @@ async function main(): Promise<void> {
       votesPersisted++;
       if (samples.length < MAX_SAMPLES) samples.push(e.ms);
     } else if (e.type === 'equivocation') equivocations++;
-    else if (e.type === 'finalized') send({ t: 'finalized', height: e.height, hash: Buffer.from(e.blockHash).toString('hex') });
+    else if (e.type === 'finalized') send({ t: 'finalized', height: e.height, hash: toHex(e.blockHash) });
     else if (e.type === 'error') {
       errors++;
       lastError = `${e.where}: ${describeError(e.error)}`;

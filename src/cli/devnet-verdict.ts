@@ -12,7 +12,8 @@
  * It opens each store read-only in effect (no identity, nothing written) and closes it.
  */
 import { openStore, type ConsensusStore } from '../store.ts';
-import { blockHash, toHex } from '../consensus/block.ts';
+import { equalBytes, toHex } from '../codec/bytes.ts';
+import { blockHash } from '../consensus/block.ts';
 import { decodeCheckpointData } from '../consensus/checkpoint-data.ts';
 import { verifyVoteFast } from '../consensus/verify.ts';
 import type { ValidatorVote } from '../model/vote.ts';
@@ -83,7 +84,7 @@ function conflicts(votes: readonly ValidatorVote[]): [ValidatorVote, ValidatorVo
     const slot = `${v.round}:${v.voteType}`;
     const seen = first.get(slot);
     if (seen === undefined) first.set(slot, v);
-    else if (seen.height !== v.height || toHex(seen.blockHash ?? new Uint8Array()) !== toHex(v.blockHash ?? new Uint8Array()) || (seen.blockHash === null) !== (v.blockHash === null)) out.push([seen, v]);
+    else if (seen.height !== v.height || !equalBytes(seen.blockHash, v.blockHash)) out.push([seen, v]);
   }
   return out;
 }

@@ -18,12 +18,11 @@ import {
   MAX_AUDIT_TEXT_LENGTH,
 } from '../model/audit.ts';
 import type { AuditEvent, AuditEventType, ConsensusPhase } from '../model/audit.ts';
-import { BLOCK_HASH_BYTES, isWellFormedString, MAX_VALIDATOR_ID_LENGTH, SIGNATURE_BYTES } from '../model/vote.ts';
+import { BLOCK_HASH_BYTES, MAX_VALIDATOR_ID_LENGTH, SIGNATURE_BYTES } from '../model/vote.ts';
 import type { ValidatorVote } from '../model/vote.ts';
-import { voteTypeCode, voteTypeOfCode } from './vote-sign.ts';
+import { ByteReader, ByteWriter } from './bytes.ts';
+import { voteTypeCode, voteTypeOfCode, writeOptionalHash } from './vote-sign.ts';
 
-const utf8 = new TextEncoder();
-const utf8Strict = new TextDecoder('utf-8', { fatal: true });
 const KEY_BYTES = 32;
 
 /** Event type of a code, or undefined. */
@@ -32,172 +31,9 @@ export function auditEventTypeOfCode(code: number): AuditEventType | undefined {
   return undefined;
 }
 
-/** Appends big-endian fields. */
-export class ByteWriter {
-  private buf = new Uint8Array(256);
-  private view = new DataView(this.buf.buffer);
-  private pos = 0;
-
-  private room(n: number): void {
-    if (this.pos + n <= this.buf.length) return;
-    const bigger = new Uint8Array(Math.max(this.buf.length * 2, this.pos + n));
-    bigger.set(this.buf.subarray(0, this.pos));
-    this.buf = bigger;
-    this.view = new DataView(bigger.buffer);
-  }
-
-  /** Raw bytes. */
-  bytes(b: Uint8Array): this {
-    this.room(b.length);
-    this.buf.set(b, this.pos);
-    this.pos += b.length;
-    return this;
-  }
-
-  /** u8. */
-  u8(n: number): this {
-    this.room(1);
-    this.buf[this.pos++] = n;
-    return this;
-  }
-
-  /** u16. */
-  u16(n: number): this {
-    this.room(2);
-    this.view.setUint16(this.pos, n);
-    this.pos += 2;
-    return this;
-  }
-
-  /** u32. */
-  u32(n: number): this {
-    this.room(4);
-    this.view.setUint32(this.pos, n);
-    this.pos += 4;
-    return this;
-  }
-
-  /** A safe non-negative integer as u64. */
-  u64(n: number): this {
-    this.room(8);
-    this.view.setUint32(this.pos, Math.floor(n / 0x1_0000_0000));
-    this.view.setUint32(this.pos + 4, n >>> 0);
-    this.pos += 8;
-    return this;
-  }
-
-  /** u16 byte length, then UTF-8. */
-  text(s: string): this {
-    const b = utf8.encode(s);
-    return this.u16(b.length).bytes(b);
-  }
-
-  /** u32 length, then the bytes. */
-  blob(b: Uint8Array): this {
-    return this.u32(b.length).bytes(b);
-  }
-
-  /** The bytes written (a copy). */
-  finish(): Uint8Array {
-    return this.buf.slice(0, this.pos);
-  }
-}
-
-/** Reads what `ByteWriter` wrote; every method throws `Error` with a reason on bad input. */
-export class ByteReader {
-  private pos = 0;
-  private readonly view: DataView;
-
-  constructor(private readonly buf: Uint8Array) {
-    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  }
-
-  private need(n: number): void {
-    if (this.pos + n > this.buf.length) throw new Error(`truncated at byte ${this.pos}`);
-  }
-
-  /** `n` raw bytes (a copy). */
-  bytes(n: number): Uint8Array {
-    this.need(n);
-    const out = this.buf.slice(this.pos, this.pos + n);
-    this.pos += n;
-    return out;
-  }
-
-  /** u8. */
-  u8(): number {
-    this.need(1);
-    return this.buf[this.pos++] as number;
-  }
-
-  /** u16. */
-  u16(): number {
-    this.need(2);
-    const n = this.view.getUint16(this.pos);
-    this.pos += 2;
-    return n;
-  }
-
-  /** u32. */
-  u32(): number {
-    this.need(4);
-    const n = this.view.getUint32(this.pos);
-    this.pos += 4;
-    return n;
-  }
-
-  /** u64 that must be a safe integer. */
-  u64(): number {
-    this.need(8);
-    const hi = this.view.getUint32(this.pos);
-    const lo = this.view.getUint32(this.pos + 4);
-    if (hi > 0x1f_ffff) throw new Error(`u64 at byte ${this.pos} exceeds 2^53-1`);
-    this.pos += 8;
-    return hi * 0x1_0000_0000 + lo;
-  }
-
-  /** A 0/1 flag. */
-  flag(): boolean {
-    const f = this.u8();
-    if (f > 1) throw new Error(`flag ${f} is not 0 or 1`);
-    return f === 1;
-  }
-
-  /** Text of 1..maxLength well-formed characters. */
-  text(maxLength: number): string {
-    const b = this.bytes(this.u16());
-    let s: string;
-    try {
-      s = utf8Strict.decode(b);
-    } catch {
-      throw new Error('text is not valid UTF-8');
-    }
-    if (s.length === 0 || s.length > maxLength || !isWellFormedString(s)) throw new Error('text length out of range');
-    return s;
-  }
-
-  /** A u32-length blob of at most `max` bytes. */
-  blob(max: number): Uint8Array {
-    const n = this.u32();
-    if (n > max) throw new Error(`blob of ${n} bytes exceeds ${max}`);
-    return this.bytes(n);
-  }
-
-  /** Bytes not yet read. */
-  get remaining(): number {
-    return this.buf.length - this.pos;
-  }
-
-  /** Throws when bytes are left over. */
-  end(): void {
-    if (this.pos !== this.buf.length) throw new Error(`${this.buf.length - this.pos} trailing bytes`);
-  }
-}
-
 function writeVote(w: ByteWriter, v: ValidatorVote): void {
   w.text(v.validatorId).u64(v.height).u32(v.round).u8(voteTypeCode(v.voteType));
-  if (v.blockHash === null) w.u8(1).bytes(new Uint8Array(BLOCK_HASH_BYTES));
-  else w.u8(0).bytes(v.blockHash);
+  writeOptionalHash(w, v.blockHash);
   w.u64(v.timestamp).bytes(v.signature);
 }
 
@@ -211,11 +47,6 @@ function readVote(r: ByteReader): ValidatorVote {
   const hash = r.bytes(BLOCK_HASH_BYTES);
   if (nil && hash.some((b) => b !== 0)) throw new Error('nil vote with a non-zero hash');
   return { validatorId, height, round, voteType, blockHash: nil ? null : hash, timestamp: r.u64(), signature: r.bytes(SIGNATURE_BYTES) };
-}
-
-function writeOptionalHash(w: ByteWriter, hash: Uint8Array | null): void {
-  if (hash === null) w.u8(1).bytes(new Uint8Array(BLOCK_HASH_BYTES));
-  else w.u8(0).bytes(hash);
 }
 
 function readOptionalHash(r: ByteReader): Uint8Array | null {

@@ -15,7 +15,8 @@
  * that is corruption or a failed verification).
  */
 import { sha256 } from './merkle.ts';
-import { ByteReader, ByteWriter, decodeAuditEvent } from './audit-event.ts';
+import { decodeAuditEvent } from './audit-event.ts';
+import { ByteReader, ByteWriter } from './bytes.ts';
 import type { AuditEvent } from '../model/audit.ts';
 
 const utf8 = new TextEncoder();
@@ -84,19 +85,14 @@ export function decodeEntryBody(body: Uint8Array): EntryBodyFields & { readonly 
   return { ...fields, event: decodeAuditEvent(fields.eventCode, fields.eventBytes) };
 }
 
-function chainIdBytes(chainId: string): Uint8Array {
-  return new ByteWriter().text(chainId).finish();
-}
-
 /** A hasher bound to one chain id (the prefix is encoded once). */
 export class AuditHasher {
   private readonly entryPrefix: Uint8Array;
   private readonly headPrefix: Uint8Array;
 
   constructor(readonly chainId: string) {
-    const id = chainIdBytes(chainId);
-    this.entryPrefix = concat([AUDIT_ENTRY_TAG, id]);
-    this.headPrefix = concat([AUDIT_HEAD_TAG, id]);
+    this.entryPrefix = new ByteWriter().bytes(AUDIT_ENTRY_TAG).text(chainId).finish();
+    this.headPrefix = new ByteWriter().bytes(AUDIT_HEAD_TAG).text(chainId).finish();
   }
 
   /** SHA-256 of tag, chain id and `body`. */
@@ -111,18 +107,6 @@ export class AuditHasher {
   headSignBytes(treeSize: number, lastEntryHash: Uint8Array, root: Uint8Array): Uint8Array {
     return new ByteWriter().bytes(this.headPrefix).u64(treeSize).bytes(lastEntryHash).bytes(root).finish();
   }
-}
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let pos = 0;
-  for (const p of parts) {
-    out.set(p, pos);
-    pos += p.length;
-  }
-  return out;
 }
 
 /** The payload of an entry record: version, hash, body. */

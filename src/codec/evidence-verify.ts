@@ -13,7 +13,7 @@ import { createPublicKey, verify as cryptoVerify } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { Point } from '@noble/ed25519';
 import { sha256 } from '@noble/hashes/sha2.js';
-import { compareBytes } from './bytes.ts';
+import { ByteWriter, compareBytes, equalBytes, toHex } from './bytes.ts';
 import type { ByzantineEvidence, EvidenceFailure, EvidenceVerdict } from '../model/evidence.ts';
 import type { SignedProposal, ValidatorVote } from '../model/vote.ts';
 import { ED25519_KEY_BYTES, SIGNATURE_BYTES } from '../model/vote.ts';
@@ -36,7 +36,7 @@ const keyCache = new Map<string, KeyObject | null>();
  * 8032 mode refuses it, and so do we, so that both paths agree.
  */
 function keyObjectOf(publicKey: Uint8Array): KeyObject | null {
-  const hex = Buffer.from(publicKey.buffer, publicKey.byteOffset, publicKey.byteLength).toString('hex');
+  const hex = toHex(publicKey);
   let key = keyCache.get(hex);
   if (key !== undefined) return key;
   try {
@@ -127,28 +127,14 @@ function messagesOf(e: ByzantineEvidence, chainId: string): SignedMessage[] {
  */
 export function evidenceContentBytes(e: ByzantineEvidence, chainId: string): Uint8Array {
   const messages = messagesOf(e, chainId);
-  const id = new TextEncoder().encode(e.validatorId);
-  let size = EVIDENCE_CONTENT_TAG.length + 1 + 2 + id.length + 8 + 1;
-  for (const m of messages) size += 4 + m.bytes.length + SIGNATURE_BYTES;
-  const out = new Uint8Array(size);
-  const view = new DataView(out.buffer);
-  out.set(EVIDENCE_CONTENT_TAG, 0);
-  let at = EVIDENCE_CONTENT_TAG.length;
-  out[at++] = evidenceTypeCode(e.type);
-  view.setUint16(at, id.length);
-  out.set(id, at + 2);
-  at += 2 + id.length;
-  view.setUint32(at, Math.floor(e.height / 0x1_0000_0000));
-  view.setUint32(at + 4, e.height >>> 0);
-  at += 8;
-  out[at++] = messages.length;
-  for (const m of messages) {
-    view.setUint32(at, m.bytes.length);
-    out.set(m.bytes, at + 4);
-    out.set(m.signature, at + 4 + m.bytes.length);
-    at += 4 + m.bytes.length + SIGNATURE_BYTES;
-  }
-  return out;
+  const w = new ByteWriter()
+    .bytes(EVIDENCE_CONTENT_TAG)
+    .u8(evidenceTypeCode(e.type))
+    .text(e.validatorId)
+    .u64(e.height)
+    .u8(messages.length);
+  for (const m of messages) w.blob(m.bytes).bytes(m.signature);
+  return w.finish();
 }
 
 /** The 32-byte content id: SHA-256 of `evidenceContentBytes`. */
@@ -164,11 +150,6 @@ function fail(failure: EvidenceFailure, reason: string): EvidenceVerdict {
 }
 
 const OK: EvidenceVerdict = { ok: true };
-
-function sameHash(a: Uint8Array | null, b: Uint8Array | null): boolean {
-  if (a === null || b === null) return a === b;
-  return compareBytes(a, b) === 0;
-}
 
 /** Checks that each message's signature verifies under its validator's key at its height. */
 function checkSignatures(
@@ -202,7 +183,7 @@ function verifyEquivocation(e: ByzantineEvidence & { type: 'Equivocation' }, cha
   if (!authors.ok) return authors;
   if (a.round !== b.round) return fail('DIFFERENT_ROUND', `the votes are for rounds ${a.round} and ${b.round}`);
   if (a.voteType !== b.voteType) return fail('DIFFERENT_TYPE', `the votes are a ${a.voteType} and a ${b.voteType}`);
-  if (a.height === b.height && sameHash(a.blockHash, b.blockHash)) {
+  if (a.height === b.height && equalBytes(a.blockHash, b.blockHash)) {
     return fail('NOT_CONFLICTING', 'the votes have the same height and block hash');
   }
   const height = checkHeight(e, Math.min(a.height, b.height));
@@ -225,7 +206,7 @@ function verifyDoubleSign(e: ByzantineEvidence & { type: 'DoubleSign' }, chainId
   }
   if (a.height !== b.height) return fail('DIFFERENT_HEIGHT', `the votes are for heights ${a.height} and ${b.height}`);
   if (a.blockHash === null || b.blockHash === null) return fail('NIL_VOTE', 'a nil commit vote does not sign a block');
-  if (sameHash(a.blockHash, b.blockHash)) return fail('NOT_CONFLICTING', 'the votes commit the same block hash');
+  if (equalBytes(a.blockHash, b.blockHash)) return fail('NOT_CONFLICTING', 'the votes commit the same block hash');
   const height = checkHeight(e, a.height);
   if (!height.ok) return height;
   return checkSignatures(
@@ -257,7 +238,7 @@ function verifyProposals(e: ByzantineEvidence & { type: 'ProposalEquivocation' }
   if (!authors.ok) return authors;
   if (a.height !== b.height) return fail('DIFFERENT_HEIGHT', `the proposals are for heights ${a.height} and ${b.height}`);
   if (a.round !== b.round) return fail('DIFFERENT_ROUND', `the proposals are for rounds ${a.round} and ${b.round}`);
-  if (sameHash(a.blockHash, b.blockHash)) return fail('NOT_CONFLICTING', 'the proposals propose the same block hash');
+  if (equalBytes(a.blockHash, b.blockHash)) return fail('NOT_CONFLICTING', 'the proposals propose the same block hash');
   const height = checkHeight(e, a.height);
   if (!height.ok) return height;
   return checkSignatures(

@@ -18,7 +18,11 @@
  *  16  u64 lsn
  *  24  payload, then zero padding to a multiple of 8
  */
+import { readU32, readU64, writeU32, writeU64 } from './bytes.ts';
 import { crc32cUpdate, maskCrc } from './crc32c.ts';
+
+/** The little-endian field helpers live in bytes.ts; re-exported for the framing's readers. */
+export { readU32, readU64, writeU32, writeU64 };
 
 /** Bytes of a record header. */
 export const RECORD_HEADER_BYTES = 24;
@@ -37,37 +41,9 @@ export const FORMAT_VERSION = 1;
 /** "CSWALSEG": the first eight bytes of a segment that holds data. */
 export const SEGMENT_MAGIC: Uint8Array = new TextEncoder().encode('CSWALSEG');
 
-const TWO_POW_32 = 0x1_0000_0000;
-
 /** Bytes a record with a payload of `payloadLength` bytes occupies (header, payload, padding). */
 export function recordSpan(payloadLength: number): number {
   return (RECORD_HEADER_BYTES + payloadLength + 7) & ~7;
-}
-
-/** Reads a little-endian u32. */
-export function readU32(bytes: Uint8Array, pos: number): number {
-  return (bytes[pos]! | (bytes[pos + 1]! << 8) | (bytes[pos + 2]! << 16) | (bytes[pos + 3]! << 24)) >>> 0;
-}
-
-/** Writes a little-endian u32. */
-export function writeU32(bytes: Uint8Array, pos: number, value: number): void {
-  bytes[pos] = value;
-  bytes[pos + 1] = value >>> 8;
-  bytes[pos + 2] = value >>> 16;
-  bytes[pos + 3] = value >>> 24;
-}
-
-/** Reads a little-endian u64 as a number; values above 2^53 - 1 read as -1 (the caller reports damage). */
-export function readU64(bytes: Uint8Array, pos: number): number {
-  const hi = readU32(bytes, pos + 4);
-  if (hi >= 0x20_0000) return -1;
-  return hi * TWO_POW_32 + readU32(bytes, pos);
-}
-
-/** Writes a safe non-negative integer as a little-endian u64. */
-export function writeU64(bytes: Uint8Array, pos: number, value: number): void {
-  writeU32(bytes, pos, value >>> 0);
-  writeU32(bytes, pos + 4, Math.floor(value / TWO_POW_32));
 }
 
 /** The masked CRC a record at `pos` must carry: over its length field and everything after the CRC field, padding included. */

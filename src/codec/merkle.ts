@@ -14,6 +14,7 @@
  */
 import { hash as nodeHash } from 'node:crypto';
 import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
+import { equalBytes } from './bytes.ts';
 
 /** Bytes of a SHA-256 digest. */
 export const HASH_BYTES = 32;
@@ -154,12 +155,6 @@ export function merkleProofsPacked(packed: Uint8Array, size: number, indices: re
     n = up;
   }
   return { root: level.slice(0, HASH_BYTES), proofs };
-}
-
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 /**

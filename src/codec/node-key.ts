@@ -27,6 +27,10 @@ import * as ed from '@noble/ed25519';
 import { sha512 } from '@noble/hashes/sha2.js';
 import { ConsensusStoreError, invalidArgument } from '../errors.ts';
 import { checkBytes } from '../model/check.ts';
+import { fromHex, toHex } from './bytes.ts';
+
+/** Hex of keys and signatures (the key file, audit exports); the helpers live in bytes.ts. */
+export { fromHex, toHex };
 
 ed.hashes.sha512 = sha512;
 
@@ -68,17 +72,6 @@ const SMALL_ORDER_HEX = [
   'c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa',
 ];
 const SMALL_ORDER = new Set(SMALL_ORDER_HEX);
-
-/** Lowercase hex of bytes. */
-export function toHex(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
-}
-
-/** Bytes of a lowercase, even-length hex string, or undefined when it is not one. */
-export function fromHex(text: string): Uint8Array | undefined {
-  if (typeof text !== 'string' || text.length % 2 !== 0 || !/^[0-9a-f]*$/.test(text)) return undefined;
-  return Uint8Array.from(Buffer.from(text, 'hex'));
-}
 
 /** True when the 32 bytes encode y >= p = 2^255 - 19 (sign bit ignored): not canonical. */
 function yNotCanonical(point: Uint8Array): boolean {

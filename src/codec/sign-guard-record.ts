@@ -9,7 +9,7 @@
  * licence to sign again.
  */
 import { ConsensusStoreError } from '../errors.ts';
-import { readU64, writeU64 } from './framing.ts';
+import { readU64, writeU64 } from './bytes.ts';
 import type { LogRecord } from '../model/log-record.ts';
 import { ED25519_KEY_BYTES, SIGNATURE_BYTES } from '../model/vote.ts';
 import { SIGN_STEPS } from '../model/sign.ts';
@@ -55,8 +55,7 @@ function header(out: Uint8Array, w: { publicKey: Uint8Array; height: number; rou
   const view = new DataView(out.buffer);
   out[0] = SIGN_GUARD_RECORD_VERSION;
   out[O_STEP] = stepCode(w.step);
-  view.setUint32(O_HEIGHT, w.height >>> 0, true);
-  view.setUint32(O_HEIGHT + 4, Math.floor(w.height / 0x1_0000_0000), true);
+  writeU64(out, O_HEIGHT, w.height);
   view.setUint32(O_ROUND, w.round, true);
   out.set(w.publicKey, O_KEY);
   return view;
@@ -98,8 +97,8 @@ export function decodeSignGuardRecord(record: LogRecord, imported: boolean): Sig
   const step = SIGN_STEPS[(p[O_STEP] as number) - 1];
   if (step === undefined) throw bad(record, `unknown step code ${p[O_STEP]}`);
   const view = new DataView(p.buffer, p.byteOffset, p.byteLength);
-  const hi = view.getUint32(O_HEIGHT + 4, true);
-  if (hi > 0x1f_ffff) throw bad(record, 'height exceeds 2^53-1');
+  const height = readU64(p, O_HEIGHT);
+  if (height < 0) throw bad(record, 'height exceeds 2^53-1');
   const sigLength = p[O_SIG_LENGTH] as number;
   const signBytesLength = view.getUint16(O_SIGN_BYTES_LENGTH, true);
   if (sigLength !== 0 && sigLength !== SIGNATURE_BYTES) throw bad(record, `signature length ${sigLength}`);
@@ -110,7 +109,7 @@ export function decodeSignGuardRecord(record: LogRecord, imported: boolean): Sig
   return {
     imported,
     publicKey: p.slice(O_KEY, HEADER),
-    height: hi * 0x1_0000_0000 + view.getUint32(O_HEIGHT, true),
+    height,
     round: view.getUint32(O_ROUND, true),
     step,
     signature: imported || sigLength === 0 ? null : p.slice(HEADER, HEADER + sigLength),

@@ -19,7 +19,7 @@
  * are wrong: such a slot is treated as absent (torn or damaged), never as a watermark.
  */
 import { crc32cUpdate, maskCrc } from './crc32c.ts';
-import { readU32, readU64, writeU32, writeU64 } from './framing.ts';
+import { readU32, readU64, writeU32, writeU64 } from './bytes.ts';
 
 /** Bytes of one slot; the file holds two, at 0 and at `SLOT_BYTES`. */
 export const SLOT_BYTES = 96;

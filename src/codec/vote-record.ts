@@ -14,6 +14,7 @@ import type { LogRecord } from '../model/log-record.ts';
 import { MAX_SAFE } from '../model/check.ts';
 import { BLOCK_HASH_BYTES, isWellFormedString, MAX_VALIDATOR_ID_LENGTH, SIGNATURE_BYTES } from '../model/vote.ts';
 import type { ValidatorVote } from '../model/vote.ts';
+import { readU32, readU64, writeU64 } from './bytes.ts';
 import { voteTypeCode, voteTypeOfCode } from './vote-sign.ts';
 
 /** Layout version of vote and finalization payloads. */
@@ -60,17 +61,6 @@ function bad(record: LogRecord, problem: string): ConsensusStoreError {
   });
 }
 
-function setU64(view: DataView, offset: number, n: number): void {
-  view.setUint32(offset, n >>> 0, true);
-  view.setUint32(offset + 4, Math.floor(n / 0x1_0000_0000), true);
-}
-
-function getU64(view: DataView, offset: number): number | undefined {
-  const hi = view.getUint32(offset + 4, true);
-  if (hi > 0x1f_ffff) return undefined;
-  return hi * 0x1_0000_0000 + view.getUint32(offset, true);
-}
-
 /**
  * Encodes a vote (already validated) and the time it was recorded.
  * Layout: version u8, type u8, nil u8, pad u8, id length u16, pad u16, height u64,
@@ -84,9 +74,9 @@ export function encodeVoteRecord(vote: ValidatorVote, recordedAt: number): Uint8
   out[V_TYPE] = voteTypeCode(vote.voteType);
   out[V_NIL] = vote.blockHash === null ? 1 : 0;
   view.setUint16(V_ID_LENGTH, id.length, true);
-  setU64(view, V_HEIGHT, vote.height);
-  setU64(view, V_TIMESTAMP, vote.timestamp);
-  setU64(view, V_RECORDED_AT, recordedAt);
+  writeU64(out, V_HEIGHT, vote.height);
+  writeU64(out, V_TIMESTAMP, vote.timestamp);
+  writeU64(out, V_RECORDED_AT, recordedAt);
   view.setUint32(V_ROUND, vote.round, true);
   if (vote.blockHash !== null) out.set(vote.blockHash, V_HASH);
   out.set(vote.signature, V_SIGNATURE);
@@ -106,12 +96,10 @@ export function decodeVoteRecord(record: LogRecord): StoredVote {
   if (nil !== 0 && nil !== 1) throw bad(record, `bad nil flag ${nil}`);
   const idLength = view.getUint16(V_ID_LENGTH, true);
   if (p.length !== V_ID + idLength) throw bad(record, `vote payload length ${p.length} does not match id length ${idLength}`);
-  const height = getU64(view, V_HEIGHT);
-  const timestamp = getU64(view, V_TIMESTAMP);
-  const recordedAt = getU64(view, V_RECORDED_AT);
-  if (height === undefined || timestamp === undefined || recordedAt === undefined) {
-    throw bad(record, 'a u64 field exceeds 2^53-1');
-  }
+  const height = readU64(p, V_HEIGHT);
+  const timestamp = readU64(p, V_TIMESTAMP);
+  const recordedAt = readU64(p, V_RECORDED_AT);
+  if (height < 0 || timestamp < 0 || recordedAt < 0) throw bad(record, 'a u64 field exceeds 2^53-1');
   const hash = p.slice(V_HASH, V_HASH + BLOCK_HASH_BYTES);
   if (nil === 1 && hash.some((b) => b !== 0)) throw bad(record, 'nil vote with a non-zero hash');
   let validatorId: string;
@@ -165,16 +153,6 @@ export function newVoteRecordFields(): VoteRecordFields {
   return { typeCode: 0, nil: false, height: 0, timestamp: 0, recordedAt: 0, round: 0, idLength: 0 };
 }
 
-function u32At(p: Uint8Array, o: number): number {
-  return ((p[o] as number) | ((p[o + 1] as number) << 8) | ((p[o + 2] as number) << 16)) + (p[o + 3] as number) * 0x100_0000;
-}
-
-/** A u64 field, or -1 when it exceeds 2^53-1. */
-function u64At(p: Uint8Array, o: number): number {
-  const hi = u32At(p, o + 4);
-  return hi > 0x1f_ffff ? -1 : hi * 0x1_0000_0000 + u32At(p, o);
-}
-
 /**
  * Reads and checks a Vote record's fixed fields into `out` without allocating: the same checks
  * as `decodeVoteRecord` except the validator id's content, which the caller must pass through
@@ -191,9 +169,9 @@ export function readVoteRecord(record: LogRecord, out: VoteRecordFields): void {
   if (nil !== 0 && nil !== 1) throw bad(record, `bad nil flag ${nil}`);
   const idLength = (p[V_ID_LENGTH] as number) | ((p[V_ID_LENGTH + 1] as number) << 8);
   if (p.length !== V_ID + idLength) throw bad(record, `vote payload length ${p.length} does not match id length ${idLength}`);
-  const height = u64At(p, V_HEIGHT);
-  const timestamp = u64At(p, V_TIMESTAMP);
-  const recordedAt = u64At(p, V_RECORDED_AT);
+  const height = readU64(p, V_HEIGHT);
+  const timestamp = readU64(p, V_TIMESTAMP);
+  const recordedAt = readU64(p, V_RECORDED_AT);
   if (height < 0 || timestamp < 0 || recordedAt < 0) throw bad(record, 'a u64 field exceeds 2^53-1');
   if (nil === 1) {
     for (let i = V_HASH; i < V_HASH + BLOCK_HASH_BYTES; i++) if (p[i] !== 0) throw bad(record, 'nil vote with a non-zero hash');
@@ -203,7 +181,7 @@ export function readVoteRecord(record: LogRecord, out: VoteRecordFields): void {
   out.height = height;
   out.timestamp = timestamp;
   out.recordedAt = recordedAt;
-  out.round = u32At(p, V_ROUND);
+  out.round = readU32(p, V_ROUND);
   out.idLength = idLength;
 }
 
@@ -226,8 +204,8 @@ export function encodeFinalizedRecord(height: number, round: number, recordedAt:
   const out = new Uint8Array(F_SIZE);
   const view = new DataView(out.buffer);
   out[0] = VOTE_RECORD_VERSION;
-  setU64(view, F_HEIGHT, height);
-  setU64(view, F_RECORDED_AT, recordedAt);
+  writeU64(out, F_HEIGHT, height);
+  writeU64(out, F_RECORDED_AT, recordedAt);
   view.setUint32(F_ROUND, round, true);
   return out;
 }
@@ -238,8 +216,8 @@ export function decodeFinalizedRecord(record: LogRecord): StoredFinalized {
   if (p.length !== F_SIZE) throw bad(record, `finalized payload of ${p.length} bytes, expected ${F_SIZE}`);
   if (p[0] !== VOTE_RECORD_VERSION) throw bad(record, `unknown finalized payload version ${p[0]}`);
   const view = new DataView(p.buffer, p.byteOffset, p.byteLength);
-  const height = getU64(view, F_HEIGHT);
-  const recordedAt = getU64(view, F_RECORDED_AT);
-  if (height === undefined || recordedAt === undefined || height > MAX_SAFE) throw bad(record, 'a u64 field exceeds 2^53-1');
+  const height = readU64(p, F_HEIGHT);
+  const recordedAt = readU64(p, F_RECORDED_AT);
+  if (height < 0 || recordedAt < 0 || height > MAX_SAFE) throw bad(record, 'a u64 field exceeds 2^53-1');
   return { height, round: view.getUint32(F_ROUND, true), recordedAt };
 }

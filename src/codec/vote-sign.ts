@@ -10,6 +10,7 @@
  */
 import * as ed from '@noble/ed25519';
 import { sha512 } from '@noble/hashes/sha2.js';
+import { ByteWriter, equalBytes } from './bytes.ts';
 import { checkBytes } from '../model/check.ts';
 import { checkPrivateKey } from '../model/sign.ts';
 import {
@@ -42,60 +43,9 @@ export function voteTypeOfCode(code: number): VoteType | undefined {
   return VOTE_TYPES[code - 1];
 }
 
-/** Appends big-endian fixed-width fields to a growing buffer. */
-class SignBytesWriter {
-  private readonly parts: Uint8Array[] = [];
-  private length = 0;
-
-  bytes(b: Uint8Array): this {
-    this.parts.push(b);
-    this.length += b.length;
-    return this;
-  }
-
-  u8(n: number): this {
-    return this.bytes(Uint8Array.of(n));
-  }
-
-  u16(n: number): this {
-    return this.bytes(Uint8Array.of(n >>> 8, n & 0xff));
-  }
-
-  u32(n: number): this {
-    const b = new Uint8Array(4);
-    new DataView(b.buffer).setUint32(0, n);
-    return this.bytes(b);
-  }
-
-  /** A non-negative safe integer as u64. */
-  u64(n: number): this {
-    const b = new Uint8Array(8);
-    const view = new DataView(b.buffer);
-    view.setUint32(0, Math.floor(n / 0x1_0000_0000));
-    view.setUint32(4, n >>> 0);
-    return this.bytes(b);
-  }
-
-  /** u16 length, then the UTF-8 bytes. */
-  text(s: string): this {
-    const b = utf8.encode(s);
-    return this.u16(b.length).bytes(b);
-  }
-
-  /** Flag byte (0 present, 1 nil) then 32 bytes (zero when nil). */
-  optionalHash(hash: Uint8Array | null): this {
-    return hash === null ? this.u8(1).bytes(new Uint8Array(BLOCK_HASH_BYTES)) : this.u8(0).bytes(hash);
-  }
-
-  finish(): Uint8Array {
-    const out = new Uint8Array(this.length);
-    let offset = 0;
-    for (const p of this.parts) {
-      out.set(p, offset);
-      offset += p.length;
-    }
-    return out;
-  }
+/** Appends a nil flag (0 present, 1 nil) and the 32-byte hash (zero when nil): the layout of an optional block hash. */
+export function writeOptionalHash(w: ByteWriter, hash: Uint8Array | null): ByteWriter {
+  return hash === null ? w.u8(1).bytes(new Uint8Array(BLOCK_HASH_BYTES)) : w.u8(0).bytes(hash);
 }
 
 /**
@@ -106,16 +56,14 @@ class SignBytesWriter {
  */
 export function voteSignBytes(vote: UnsignedVote, chainId: string): Uint8Array {
   const v = checkUnsignedVote('vote', vote);
-  return new SignBytesWriter()
+  const w = new ByteWriter()
     .bytes(VOTE_SIGN_TAG)
     .text(checkChainId('chainId', chainId))
     .text(v.validatorId)
     .u64(v.height)
     .u32(v.round)
-    .u8(voteTypeCode(v.voteType))
-    .optionalHash(v.blockHash)
-    .u64(v.timestamp)
-    .finish();
+    .u8(voteTypeCode(v.voteType));
+  return writeOptionalHash(w, v.blockHash).u64(v.timestamp).finish();
 }
 
 /**
@@ -125,7 +73,7 @@ export function voteSignBytes(vote: UnsignedVote, chainId: string): Uint8Array {
  */
 export function proposalSignBytes(proposal: UnsignedProposal, chainId: string): Uint8Array {
   const p = checkUnsignedProposal('proposal', proposal);
-  return new SignBytesWriter()
+  return new ByteWriter()
     .bytes(PROPOSAL_SIGN_TAG)
     .text(checkChainId('chainId', chainId))
     .text(p.validatorId)
@@ -145,8 +93,7 @@ export const SIGN_BYTES_TIMESTAMP_SIZE = 8;
 export function differOnlyInTimestamp(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length || a.length < SIGN_BYTES_TIMESTAMP_SIZE) return false;
   const n = a.length - SIGN_BYTES_TIMESTAMP_SIZE;
-  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return false;
-  return true;
+  return equalBytes(a.subarray(0, n), b.subarray(0, n));
 }
 
 /** The ed25519 public key (32 bytes) of a 32-byte private key. Throws INVALID_ARGUMENT on a bad key. */

@@ -6,6 +6,7 @@
  * It must never hash a msgpackr encoding, or anything that is not in `Block`.
  */
 import { sha256 } from '@noble/hashes/sha2.js';
+import { ByteWriter } from '../codec/bytes.ts';
 import { BLOCK_HASH_BYTES } from '../model/vote.ts';
 import type { Block } from './types.ts';
 
@@ -20,36 +21,13 @@ export const GENESIS_PARENT_HASH: Uint8Array = new Uint8Array(BLOCK_HASH_BYTES);
  * u32, proposer (u16 length + UTF-8), parent hash (32 bytes), all big-endian.
  */
 export function blockHash(block: Block, chainId: string): Uint8Array {
-  const chain = utf8.encode(chainId);
-  const proposer = utf8.encode(block.proposer);
-  const out = new Uint8Array(BLOCK_TAG.length + 2 + chain.length + 8 + 4 + 2 + proposer.length + BLOCK_HASH_BYTES);
-  const view = new DataView(out.buffer);
-  let at = 0;
-  out.set(BLOCK_TAG, at);
-  at += BLOCK_TAG.length;
-  view.setUint16(at, chain.length);
-  out.set(chain, at + 2);
-  at += 2 + chain.length;
-  view.setUint32(at, Math.floor(block.height / 0x1_0000_0000));
-  view.setUint32(at + 4, block.height >>> 0);
-  view.setUint32(at + 8, block.round);
-  at += 12;
-  view.setUint16(at, proposer.length);
-  out.set(proposer, at + 2);
-  at += 2 + proposer.length;
-  out.set(block.parentHash, at);
-  return sha256(out);
-}
-
-/** Lower-case hex of bytes (map keys, logs). */
-export function toHex(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
-}
-
-/** True when two byte strings (or two nulls) are equal. */
-export function sameBytes(a: Uint8Array | null | undefined, b: Uint8Array | null | undefined): boolean {
-  if (a === b) return true;
-  if (a === null || a === undefined || b === null || b === undefined || a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
+  const bytes = new ByteWriter()
+    .bytes(BLOCK_TAG)
+    .text(chainId)
+    .u64(block.height)
+    .u32(block.round)
+    .text(block.proposer)
+    .bytes(block.parentHash)
+    .finish();
+  return sha256(bytes);
 }

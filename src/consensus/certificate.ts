@@ -7,7 +7,8 @@
  * It must never accept a certificate whose precommits do not hold 2/3+ of the stake for exactly
  * this block at exactly this (height, round), each validator counted once.
  */
-import { blockHash, sameBytes } from './block.ts';
+import { equalBytes } from '../codec/bytes.ts';
+import { blockHash } from './block.ts';
 import type { Block, CertificateMessage } from './types.ts';
 import type { ValidatorSet } from './validator-set.ts';
 import { verifyVoteFast } from './verify.ts';
@@ -28,7 +29,7 @@ export function buildCertificate(
   const chosen = new Map<string, ValidatorVote>();
   let stake = 0n;
   for (const v of votes) {
-    if (v.voteType !== 'precommit' || v.round !== round || v.height !== block.height || !sameBytes(v.blockHash, hash)) continue;
+    if (v.voteType !== 'precommit' || v.round !== round || v.height !== block.height || !equalBytes(v.blockHash, hash)) continue;
     if (chosen.has(v.validatorId) || set.get(v.validatorId) === undefined) continue;
     chosen.set(v.validatorId, v);
     stake += set.stakeOf(v.validatorId);
@@ -49,7 +50,7 @@ export function checkCertificate(cert: CertificateMessage, set: ValidatorSet, ch
   for (const v of cert.precommits) {
     const validator = set.get(v.validatorId);
     if (validator === undefined || seen.has(v.validatorId)) return undefined;
-    if (v.voteType !== 'precommit' || v.round !== cert.round || v.height !== cert.block.height || !sameBytes(v.blockHash, hash)) return undefined;
+    if (v.voteType !== 'precommit' || v.round !== cert.round || v.height !== cert.block.height || !equalBytes(v.blockHash, hash)) return undefined;
     if (!verifyVoteFast(v, validator.publicKey, chainId)) return undefined;
     seen.add(v.validatorId);
     stake += validator.stake;

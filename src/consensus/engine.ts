@@ -17,7 +17,8 @@
 import { isStoreError } from '../errors.ts';
 import type { ConsensusPhase, RoundState } from '../model/round.ts';
 import type { ValidatorVote, VoteType } from '../model/vote.ts';
-import { blockHash, GENESIS_PARENT_HASH, sameBytes, toHex } from './block.ts';
+import { equalBytes, toHex } from '../codec/bytes.ts';
+import { blockHash, GENESIS_PARENT_HASH } from './block.ts';
 import type { Equivocator } from './byzantine.ts';
 import { buildCertificate, checkCertificate } from './certificate.ts';
 import { decodeCheckpointData, encodeCheckpointData, type Decision } from './checkpoint-data.ts';
@@ -233,7 +234,7 @@ export class ConsensusEngine {
     const p = message.proposal;
     const proposer = this.#o.validators.proposerOf(p.round);
     if (p.validatorId !== proposer.id || p.height !== message.block.height || p.height < this.#height || p.height > this.#height + 1) return;
-    if (!sameBytes(blockHash(message.block, this.#o.chainId), p.blockHash)) return;
+    if (!equalBytes(blockHash(message.block, this.#o.chainId), p.blockHash)) return;
     if (!verifyProposalFast(p, proposer.publicKey, this.#o.chainId)) return;
     this.#enqueue('proposal', async () => {
       if (this.#proposals.has(p.round) || p.height < this.#height) return;
@@ -258,7 +259,7 @@ export class ConsensusEngine {
   }
 
   async #receiveCertificate(cert: CertificateMessage): Promise<void> {
-    if (cert.block.height !== this.#height || !sameBytes(cert.block.parentHash, this.#parentHash)) return;
+    if (cert.block.height !== this.#height || !equalBytes(cert.block.parentHash, this.#parentHash)) return;
     const hash = checkCertificate(cert, this.#o.validators, this.#o.chainId);
     if (hash === undefined) return;
     const counted = await Promise.all(cert.precommits.map(async (v) => ((await this.#persist(v)) ? v : undefined)));
@@ -350,7 +351,7 @@ export class ConsensusEngine {
   /** The valid proposal of round `r` at the current height, if one arrived. */
   #proposalBlock(r: number): { message: ProposalMessage; hash: Uint8Array } | undefined {
     const message = this.#proposals.get(r);
-    if (message === undefined || message.block.height !== this.#height || !sameBytes(message.block.parentHash, this.#parentHash)) return undefined;
+    if (message === undefined || message.block.height !== this.#height || !equalBytes(message.block.parentHash, this.#parentHash)) return undefined;
     return { message, hash: message.proposal.blockHash };
   }
 
@@ -358,7 +359,7 @@ export class ConsensusEngine {
   #prevoteFor(message: ProposalMessage): Uint8Array | null | 'wait' {
     const hash = message.proposal.blockHash;
     const vr = message.proposal.polRound;
-    const lockAllows = (atRound: number): boolean => this.#locked === undefined || this.#locked.round <= atRound || sameBytes(this.#locked.hash, hash);
+    const lockAllows = (atRound: number): boolean => this.#locked === undefined || this.#locked.round <= atRound || equalBytes(this.#locked.hash, hash);
     if (vr === null) return lockAllows(-1) ? hash : null;
     if (vr < this.#heightStartRound) return null;
     if (this.#tally.summary(this.#height, vr, 'prevote').quorumFor !== toHex(hash)) return 'wait';
@@ -448,7 +449,7 @@ export class ConsensusEngine {
     }
     await this.#castVote('commit', hash);
     const h = this.#height;
-    const precommits = this.#tally.votes(h, round, 'precommit').filter((v) => sameBytes(v.blockHash, hash));
+    const precommits = this.#tally.votes(h, round, 'precommit').filter((v) => equalBytes(v.blockHash, hash));
     const distribution = computeDistribution(
       { height: h, round, timestamp: this.#now(), proposer: block.proposer, voters: precommits.map((v) => v.validatorId) },
       this.#o.validators,

@@ -8,12 +8,12 @@
  * It is not durable and must never be used outside tests and simulations.
  */
 import { ConsensusStoreError } from '../errors.ts';
+import { equalBytes, joinU64 } from '../codec/bytes.ts';
 import { differOnlyInTimestamp, proposalSignBytes, signBytes, voteSignBytes } from '../codec/vote-sign.ts';
 import type { RoundState } from '../model/round.ts';
 import { SIGN_STEPS } from '../model/sign.ts';
 import type { SignedProposal, UnsignedProposal, UnsignedVote, ValidatorVote } from '../model/vote.ts';
 import type { SignStep } from '../model/sign.ts';
-import { sameBytes } from './block.ts';
 import type { RewardDistribution } from './rewards.ts';
 import type { ConsensusAuditEvent, ConsensusStoragePort, EquivocationReport, RecoveredState, VoteAppendResult } from './storage-port.ts';
 
@@ -69,7 +69,7 @@ export class MemoryStoragePort implements ConsensusStoragePort {
   async appendVote(vote: ValidatorVote): Promise<VoteAppendResult> {
     await Promise.resolve();
     const same = this.state.votes.filter((v) => v.validatorId === vote.validatorId && v.round === vote.round && v.voteType === vote.voteType);
-    if (same.some((v) => v.height === vote.height && sameBytes(v.blockHash, vote.blockHash))) return { outcome: 'duplicate', conflictsWith: [] };
+    if (same.some((v) => v.height === vote.height && equalBytes(v.blockHash, vote.blockHash))) return { outcome: 'duplicate', conflictsWith: [] };
     this.state.votes.push(vote);
     return same.length === 0 ? { outcome: 'stored', conflictsWith: [] } : { outcome: 'equivocation', conflictsWith: same };
   }
@@ -136,7 +136,7 @@ export class MemoryStoragePort implements ConsensusStoragePort {
         const regress = height < w.height || round < w.round || (height === w.height && round === w.round && s < w.step);
         if (regress) throw new ConsensusStoreError('CONFLICT', 'sign guard refused: regression');
         if (height === w.height && round === w.round && s === w.step) {
-          if (sameBytes(bytes, w.bytes) || differOnlyInTimestamp(bytes, w.bytes)) return { signature: w.signature, timestamp: readTimestamp(w.bytes) };
+          if (equalBytes(bytes, w.bytes) || differOnlyInTimestamp(bytes, w.bytes)) return { signature: w.signature, timestamp: readTimestamp(w.bytes) };
           throw new ConsensusStoreError('CONFLICT', 'sign guard refused: conflicting data');
         }
       }
@@ -149,7 +149,8 @@ export class MemoryStoragePort implements ConsensusStoragePort {
   }
 }
 
+/** The trailing big-endian u64 timestamp of sign bytes (checked when they were built). */
 function readTimestamp(bytes: Uint8Array): number {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  return view.getUint32(bytes.length - 8) * 0x1_0000_0000 + view.getUint32(bytes.length - 4);
+  return joinU64(view.getUint32(bytes.length - 8), view.getUint32(bytes.length - 4));
 }

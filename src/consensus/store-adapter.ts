@@ -14,7 +14,7 @@ import { voteSignBytes } from '../codec/vote-sign.ts';
 import type { RoundState } from '../model/round.ts';
 import type { SignedProposal, UnsignedProposal, UnsignedVote, ValidatorVote } from '../model/vote.ts';
 import { sha256 } from '@noble/hashes/sha2.js';
-import { toHex } from './block.ts';
+import { compareBytes, toHex } from '../codec/bytes.ts';
 import type { RewardDistribution } from './rewards.ts';
 import type { ConsensusAuditEvent, ConsensusStoragePort, EquivocationReport, RecoveredState, VoteAppendResult } from './storage-port.ts';
 
@@ -38,7 +38,7 @@ export const EQUIVOCATION_SLASH = { numerator: 5n, denominator: 100n } as const;
 export function equivocationId(report: EquivocationReport, chainId: string): string {
   const a = voteSignBytes(report.first, chainId);
   const b = voteSignBytes(report.second, chainId);
-  const [x, y] = Buffer.compare(Buffer.from(a), Buffer.from(b)) <= 0 ? [a, b] : [b, a];
+  const [x, y] = compareBytes(a, b) <= 0 ? [a, b] : [b, a];
   const both = new Uint8Array(x.length + y.length);
   both.set(x);
   both.set(y, x.length);

@@ -6,7 +6,7 @@
  * conflicting one is kept aside (it is equivocation, which the vote store reports), never
  * counted twice. Only votes already durable may be added (the engine appends before it counts).
  */
-import { toHex } from './block.ts';
+import { toHex } from '../codec/bytes.ts';
 import type { ValidatorSet } from './validator-set.ts';
 import type { ValidatorVote, VoteType } from '../model/vote.ts';
 

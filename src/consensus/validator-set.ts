@@ -8,6 +8,7 @@
  * It must never compare stakes as numbers (bigint only).
  */
 import { sha256 } from '@noble/hashes/sha2.js';
+import { ByteWriter } from '../codec/bytes.ts';
 import type { ConsensusValidator } from './types.ts';
 
 /** An immutable validator set with stake arithmetic in bigint. */
@@ -71,10 +72,7 @@ export class ValidatorSet {
   proposerOf(round: number): ConsensusValidator {
     const cached = this.#lastProposer;
     if (cached !== undefined && cached.round === round) return this.#byId.get(cached.id) as ConsensusValidator;
-    const input = new Uint8Array(this.#seed.length + 4);
-    input.set(this.#seed);
-    new DataView(input.buffer).setUint32(this.#seed.length, round);
-    const digest = sha256(input);
+    const digest = sha256(new ByteWriter(this.#seed.length + 4).bytes(this.#seed).u32(round).finish());
     let draw = 0n;
     for (let i = 0; i < 16; i++) draw = (draw << 8n) | BigInt(digest[i] as number);
     let point = draw % this.totalStake;

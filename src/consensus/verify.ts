@@ -9,7 +9,7 @@
 import { createPublicKey, verify, type KeyObject } from 'node:crypto';
 import { proposalSignBytes, voteSignBytes } from '../codec/vote-sign.ts';
 import type { SignedProposal, ValidatorVote } from '../model/vote.ts';
-import { toHex } from './block.ts';
+import { toHex } from '../codec/bytes.ts';
 
 /** DER prefix of an ed25519 SubjectPublicKeyInfo; the 32-byte key follows. */
 const SPKI_ED25519_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');

@@ -41,7 +41,7 @@
  */
 import { join } from 'node:path';
 import { crc32cUpdate, maskCrc } from '../codec/crc32c.ts';
-import { readU32, readU64, writeU32, writeU64 } from '../codec/framing.ts';
+import { readU32, readU64, writeU32, writeU64 } from '../codec/bytes.ts';
 import { ConsensusStoreError, corruption } from '../errors.ts';
 import { errnoOf, type FileSystem } from '../io/types.ts';
 

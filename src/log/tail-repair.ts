@@ -33,10 +33,10 @@ import {
   checkRecordHeader,
   commitCount,
   encodeCommitMarker,
-  readU32,
   recordCrcMatches,
   recordLsn,
 } from '../codec/framing.ts';
+import { readU32, readU64 } from '../codec/bytes.ts';
 import type { FileHandle } from '../io/types.ts';
 import { ChunkReader } from './chunk-reader.ts';
 import { zeroBuffers } from './segment-file.ts';
@@ -148,7 +148,7 @@ function looksLikeMarker(slot: Uint8Array): boolean {
  */
 function isOwnMarker(slot: Uint8Array, batchBytes: number, firstLsn: number): boolean {
   const maxCount = Math.floor(batchBytes / RECORD_HEADER_BYTES);
-  const fromLsn = readU32(slot, 16) + readU32(slot, 20) * 0x1_0000_0000 - firstLsn + 1;
+  const fromLsn = readU64(slot, 16) - firstLsn + 1;
   const expected = new Uint8Array(COMMIT_RECORD_BYTES);
   for (const count of new Set([readU32(slot, 24), fromLsn])) {
     if (!Number.isSafeInteger(count) || count < 1 || count > maxCount) continue;

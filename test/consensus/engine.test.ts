@@ -4,7 +4,7 @@
 // simulated disk, wired as the devnet wires them): what each honest node stored (evidence, the
 // slash, audit entries) is read back from its store, and again after a reopen.
 import { afterEach, describe, expect, it } from 'vitest';
-import { toHex } from '../../src/consensus/block.ts';
+import { toHex } from '../../src/codec/bytes.ts';
 import { verifyVoteFast } from '../../src/consensus/verify.ts';
 import type { ConsensusStore } from '../../src/store.ts';
 import type { EquivocationEvidence } from '../../src/model/evidence.ts';

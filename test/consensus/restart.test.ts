@@ -10,7 +10,7 @@ import type { ConsensusStore } from '../../src/store.ts';
 import { StoreStoragePort } from '../../src/consensus/store-adapter.ts';
 import type { RoundState } from '../../src/model/round.ts';
 import type { ValidatorVote } from '../../src/model/vote.ts';
-import { toHex } from '../../src/consensus/block.ts';
+import { toHex } from '../../src/codec/bytes.ts';
 import { memoryBackend, simDiskBackend, type StoreBackend, type StoreMedium } from '../support/store-backends.ts';
 import { CHAIN_ID, Cluster, type ClusterNode } from './cluster.ts';
 
