@@ -1,12 +1,13 @@
 /**
- * The package's public surface: `openStore` and the stores it returns, their types, the vote
- * sign-bytes helpers, the error class, the log's open function and types, and the offline
- * verifiers of what the stores hand out (dispute bundles, audit exports, evidence, Merkle
- * proofs, reward statements).
+ * The package root (`consensus-store`): what an embedder uses. `openStore`, the store interfaces
+ * it returns with their value, query and result types, the error class, the vote and proposal
+ * sign-bytes helpers, and the node key generator.
  *
- * Only what a user of the library needs is exported here: internals (codecs of records, index
- * structures, the simulated disk, `openStoreOnLog`) stay importable by path for tests, never
- * from the package root, so that they can change without a breaking release.
+ * Elsewhere: `consensus-store/verify` (offline verifiers of what the stores hand out: audit
+ * exports, dispute bundles, evidence, Merkle proofs, reward statements), `consensus-store/log`
+ * (the raw write-ahead log and the file-system interface), `consensus-store/testing` (the
+ * simulated disk, the in-memory log, `openStoreOnLog` and the conformance suites every backend
+ * runs). Internals stay importable by path for this project's tests only.
  */
 export { NODE_KEY_FILE, openStore } from './store.ts';
 export type { ConsensusStore, LogFacts, NodeKeyOption, OpenStoreOptions, ReplayReport, StoreOptions, StoreStatus } from './store.ts';
@@ -14,19 +15,7 @@ export type { ConsensusStore, LogFacts, NodeKeyOption, OpenStoreOptions, ReplayR
 export { ConsensusStoreError, ErrorCodes, isStoreError } from './errors.ts';
 export type { CorruptionLocation, ErrorCode } from './errors.ts';
 
-export { openLog } from './log/wal.ts';
-export type {
-  Durability,
-  Log,
-  LogOptions,
-  LogRecord,
-  LogStatus,
-  Lsn,
-  OpenReport,
-  RecordInput,
-  RepairReport,
-} from './log/types.ts';
-export type { FileHandle, FileLock, FileStat, FileSystem, OpenMode, OpenOptions } from './io/types.ts';
+export type { Durability, LogLimits, LogStatus, Lsn, OpenReport, PendingRepairReport, RepairReport } from './log/types.ts';
 
 export {
   proposalSignBytes,
@@ -85,8 +74,7 @@ export type {
 export type { SlashFraction, SlashInput, Validator, ValidatorRegistration, ValidatorStatus } from './model/validator.ts';
 
 // ---- the node key (audit signing) ------------------------------------------------------------
-export { generateNodeKey, signEd25519, verifyEd25519, verifyEd25519Reference } from './codec/node-key.ts';
-export { loadOrCreateNodeKey, NODE_KEY_FILE_MODE } from './stores/node-key-file.ts';
+export { generateNodeKey } from './codec/node-key.ts';
 export type { NodeKey } from './codec/node-key.ts';
 
 // ---- audit log (docs/audit.md) ---------------------------------------------------------------
@@ -137,23 +125,7 @@ export type {
   LogEntry,
   VerifyResult,
 } from './stores/audit-types.ts';
-export { decodeDisputeEvidence, encodeDisputeEvidence, MAX_BUNDLE_ENTRIES, verifyDisputeEvidence } from './stores/dispute-evidence.ts';
-export type { VerifyEvidenceOptions } from './stores/dispute-evidence.ts';
-export { EXPORT_FORMAT as AUDIT_EXPORT_FORMAT, verifyAuditExport } from './stores/audit-export.ts';
-
-// ---- Merkle trees (RFC 6962: dispute bundles, snapshots) -----------------------------------
-export {
-  emptyMerkleRoot,
-  HASH_BYTES,
-  MAX_PROOF_LENGTH,
-  merkleInclusionProof,
-  merkleLeafHash,
-  merkleNodeHash,
-  merkleRoot,
-  merkleRootOfData,
-  sha256,
-  verifyMerkleInclusion,
-} from './codec/merkle.ts';
+export type { DisputeEvidence as DisputeBundle } from './stores/audit-types.ts';
 
 // ---- Byzantine evidence (docs/evidence-and-rewards.md) --------------------------------------
 export { buildEquivocationRecord, equivocationEvidence, evidenceId } from './stores/evidence-store.ts';
@@ -186,14 +158,7 @@ export type {
 } from './stores/evidence-types.ts';
 
 // ---- reward history (docs/evidence-and-rewards.md) ------------------------------------------
-export {
-  parseRewardCSV,
-  parseRewardStatementJSON,
-  REWARD_CSV_HEADER,
-  REWARD_STATEMENT_FORMAT,
-  REWARD_STATEMENT_VERSION,
-  RewardStatement,
-} from './stores/reward-statement.ts';
+export { REWARD_CSV_HEADER, REWARD_STATEMENT_FORMAT, REWARD_STATEMENT_VERSION, RewardStatement } from './stores/reward-statement.ts';
 export type { RewardEntryJSON, RewardStatementJSON } from './stores/reward-statement.ts';
 export {
   DEFAULT_DISTRIBUTION_QUERY_LIMIT,

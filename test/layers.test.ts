@@ -29,7 +29,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['stores/'], // the stores
   ['store.ts'], // openStore: the wiring
   ['consensus/'], // the reference engine
-  ['index.ts', 'cli/'], // the package entry and the command line
+  ['index.ts', 'entries/', 'testing/', 'cli/'], // the package entries (root, subpaths, testing) and the command line
 ];
 
 /** Layers that must do no I/O: below the order's own rule, they may not import io/ either. */

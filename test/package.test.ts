@@ -69,6 +69,37 @@ describe('the built package', () => {
     expect(JSON.parse(result.stdout)).toEqual({ votes: 1, watermark: { height: 1, round: 1, step: 'prevote' }, refused: 'CONFLICT' });
   });
 
+  it('offers the subpaths: verify (offline verifiers), log (the raw WAL), testing (simulated disk, conformance suites); the root no longer hands out the raw log or crypto primitives', async () => {
+    writeFileSync(
+      join(app, 'subpaths.mjs'),
+      `
+      import * as root from 'consensus-store';
+      import * as verify from 'consensus-store/verify';
+      import * as log from 'consensus-store/log';
+      import * as testing from 'consensus-store/testing';
+      const bytes = new TextEncoder().encode('leaf');
+      const leaves = [verify.merkleLeafHash(bytes), verify.merkleLeafHash(new TextEncoder().encode('other'))];
+      const proof = verify.merkleInclusionProof(leaves, 1);
+      console.log(JSON.stringify({
+        root: ['openStore', 'ConsensusStoreError', 'voteSignBytes', 'generateNodeKey'].filter((n) => typeof root[n] === 'function'),
+        rootHasNot: ['openLog', 'merkleRoot', 'SimulatedDisk', 'openStoreOnLog', 'signEd25519'].filter((n) => !(n in root)),
+        verify: verify.verifyMerkleInclusion(leaves[1], 1, 2, proof, verify.merkleRoot(leaves)),
+        log: typeof log.openLog,
+        testing: ['SimulatedDisk', 'MemoryLog', 'openStoreOnLog', 'voteStoreConformance', 'signGuardConformance', 'recoveryConformance'].filter((n) => typeof testing[n] === 'function'),
+      }));
+      `,
+    );
+    const result = await run('subpaths.mjs', [], app);
+    expect(result.stderr).toBe('');
+    expect(JSON.parse(result.stdout)).toEqual({
+      root: ['openStore', 'ConsensusStoreError', 'voteSignBytes', 'generateNodeKey'],
+      rootHasNot: ['openLog', 'merkleRoot', 'SimulatedDisk', 'openStoreOnLog', 'signEd25519'],
+      verify: true,
+      log: 'function',
+      testing: ['SimulatedDisk', 'MemoryLog', 'openStoreOnLog', 'voteStoreConformance', 'signGuardConformance', 'recoveryConformance'],
+    });
+  });
+
   it('has no require entry (ESM only) and names a LICENSE file that exists', () => {
     const manifest = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { exports: Record<string, unknown>; license: string; files: string[]; scripts: Record<string, string> };
     expect(JSON.stringify(manifest.exports)).not.toContain('require');

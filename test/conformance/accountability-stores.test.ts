@@ -14,9 +14,9 @@ import { openStore, openStoreOnLog, type ConsensusStore } from '../../src/store.
 import { AUDIT_CHAIN, nodeKey } from '../support/audit-test-log.ts';
 import { privateKeyFor, TEST_CHAIN_ID } from '../support/evidence-test-log.ts';
 import { storeHarness } from '../support/store-backends.ts';
-import { auditLogConformance, type AuditHarness } from './audit-log.conformance.ts';
-import { evidenceStoreConformance, type EvidenceHarness } from './evidence-store.conformance.ts';
-import { rewardHistoryConformance, type RewardHistoryHarness } from './reward-history.conformance.ts';
+import { auditLogConformance, type AuditHarness } from '../../src/testing/conformance/audit-log.conformance.ts';
+import { evidenceStoreConformance, type EvidenceHarness } from '../../src/testing/conformance/evidence-store.conformance.ts';
+import { rewardHistoryConformance, type RewardHistoryHarness } from '../../src/testing/conformance/reward-history.conformance.ts';
 
 const DIR = '/data';
 const SEGMENT_SIZE = 1024 * 1024;

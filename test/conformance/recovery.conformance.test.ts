@@ -5,7 +5,7 @@
  * store and opens the same directory or disk again, so `recover()` answers from a replayed log.
  */
 import { freshHarness, memoryBackend, walBackends } from '../support/store-backends.ts';
-import { recoveryConformance, type RecoveryHarness } from './recovery.conformance.ts';
+import { recoveryConformance, type RecoveryHarness } from '../../src/testing/conformance/recovery.conformance.ts';
 
 const CHAIN = 'recovery-chain';
 

@@ -3,6 +3,6 @@
  * on the simulated disk) is in accountability-stores.test.ts.
  */
 import { memoryRewardHarness } from '../support/evidence-test-log.ts';
-import { rewardHistoryConformance } from './reward-history.conformance.ts';
+import { rewardHistoryConformance } from '../../src/testing/conformance/reward-history.conformance.ts';
 
 rewardHistoryConformance('memory log', () => memoryRewardHarness());

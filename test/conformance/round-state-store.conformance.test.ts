@@ -6,7 +6,7 @@
  */
 import { freshHarness, walBackends } from '../support/store-backends.ts';
 import { memoryRoundHarness } from '../support/round-test-log.ts';
-import { roundStateStoreConformance, type RoundStateHarness } from './round-state-store.conformance.ts';
+import { roundStateStoreConformance, type RoundStateHarness } from '../../src/testing/conformance/round-state-store.conformance.ts';
 
 roundStateStoreConformance('memory log', () => memoryRoundHarness());
 

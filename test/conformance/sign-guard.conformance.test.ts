@@ -6,7 +6,7 @@
  */
 import type { ConsensusStore } from '../../src/store.ts';
 import { memoryBackend, walBackends, type StoreMedium, type StoreOverrides } from '../support/store-backends.ts';
-import { SIGN_IDENTITY, signGuardConformance, type SignGuardHarness, type SignOpenOptions } from './sign-guard.conformance.ts';
+import { SIGN_IDENTITY, signGuardConformance, type SignGuardHarness, type SignOpenOptions } from '../../src/testing/conformance/sign-guard.conformance.ts';
 
 const CHAIN = 'sign-guard-chain';
 

@@ -6,7 +6,7 @@
  */
 import { freshHarness, walBackends } from '../support/store-backends.ts';
 import { memoryRegistryHarness, testPublicKey } from '../support/round-test-log.ts';
-import { validatorRegistryConformance, type ValidatorRegistryHarness } from './validator-registry.conformance.ts';
+import { validatorRegistryConformance, type ValidatorRegistryHarness } from '../../src/testing/conformance/validator-registry.conformance.ts';
 
 validatorRegistryConformance('memory log', () => memoryRegistryHarness(), testPublicKey);
 

@@ -6,9 +6,9 @@ import { join } from 'node:path';
 import { afterAll } from 'vitest';
 import { openStore, openStoreOnLog } from '../../src/store.ts';
 import type { ConsensusStore } from '../../src/store.ts';
-import { MemoryDisk, MemoryLog } from '../support/memory-log.ts';
-import { voteStoreConformance } from './vote-store.conformance.ts';
-import type { VoteStoreFixture } from './vote-store.conformance.ts';
+import { MemoryDisk, MemoryLog } from '../../src/log/memory-log.ts';
+import { voteStoreConformance } from '../../src/testing/conformance/vote-store.conformance.ts';
+import type { VoteStoreFixture } from '../../src/testing/conformance/vote-store.conformance.ts';
 
 const chainId = 'conformance-chain';
 let clock = 1_800_000_000_000;

@@ -13,7 +13,7 @@ import { ValidatorSet } from '../../src/consensus/validator-set.ts';
 import { LogAuditLog } from '../../src/stores/audit-log.ts';
 import { LogEvidenceStore } from '../../src/stores/evidence-store.ts';
 import { LogRewardHistory } from '../../src/stores/reward-history.ts';
-import { MemoryLog } from '../support/memory-log.ts';
+import { MemoryLog } from '../../src/log/memory-log.ts';
 import { simDiskBackend } from '../support/store-backends.ts';
 import { CHAIN_ID, keyOf } from './cluster.ts';
 

@@ -14,7 +14,7 @@ import type { Log, Lsn, RecordInput } from '../../src/log/types.ts';
 import { openStore, openStoreOnLog, type ConsensusStore } from '../../src/store.ts';
 import type { LogEntry } from '../../src/stores/audit-types.ts';
 import type { ValidatorVote } from '../../src/model/vote.ts';
-import { MemoryLog } from '../support/memory-log.ts';
+import { MemoryLog } from '../../src/log/memory-log.ts';
 
 const CHAIN = 'batch-limit-chain';
 const DIR = '/data';

@@ -9,8 +9,8 @@ import { RecordKind } from '../../src/codec/kinds.ts';
 import { SimulatedDisk } from '../../src/io/sim-disk.ts';
 import type { LogRecord } from '../../src/log/types.ts';
 import { LogAuditLog } from '../../src/stores/audit-log.ts';
-import { expectCode } from '../conformance/round-state-store.conformance.ts';
-import { MemoryLog } from '../support/memory-log.ts';
+import { expectCode } from '../../src/testing/conformance/round-state-store.conformance.ts';
+import { MemoryLog } from '../../src/log/memory-log.ts';
 import { AUDIT_CHAIN, memoryAudit, nodeKey, signedVote, walAudit } from '../support/audit-test-log.ts';
 
 const phase = (i: number) => ({ type: 'PhaseChanged', height: i, round: i, from: 'prevote', to: 'precommit' }) as const;

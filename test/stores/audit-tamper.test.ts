@@ -14,7 +14,7 @@ import type { SimulatedDisk } from '../../src/io/sim-disk.ts';
 import { decodeManifest, encodeManifest } from '../../src/log/manifest.ts';
 import type { LogRecord, Lsn } from '../../src/log/types.ts';
 import { AUDIT_CHAIN, memoryAudit, nodeKey, walAudit, WAL_DIR, type OpenedAudit } from '../support/audit-test-log.ts';
-import { expectCode } from '../conformance/round-state-store.conformance.ts';
+import { expectCode } from '../../src/testing/conformance/round-state-store.conformance.ts';
 
 /** Where the record with `lsn` sits in the segment files, and its payload. */
 function findRecord(disk: SimulatedDisk, lsn: number): { path: string; pos: number; kind: number; payload: Uint8Array } {
@@ -132,7 +132,7 @@ describe('audit log tampering on the WAL (CRC recomputed, the log still opens)',
 });
 
 /** A memory-log audit with the standard chain, and its durable records. */
-async function memoryChain(): Promise<{ h: OpenedAudit & { log: import('../support/memory-log.ts').MemoryLog }; records: LogRecord[] }> {
+async function memoryChain(): Promise<{ h: OpenedAudit & { log: import('../../src/log/memory-log.ts').MemoryLog }; records: LogRecord[] }> {
   const h = await memoryAudit();
   await fill(h);
   return { h, records: h.log.disk.records };

@@ -12,11 +12,11 @@ import { publicKeyOf } from '../../src/codec/vote-sign.ts';
 import { isStoreError } from '../../src/errors.ts';
 import { SimulatedDisk } from '../../src/io/sim-disk.ts';
 import { openStore, openStoreOnLog, type ConsensusStore } from '../../src/store.ts';
-import { equivocation } from '../conformance/evidence-store.conformance.ts';
-import { distribution } from '../conformance/reward-history.conformance.ts';
-import { roundState } from '../conformance/round-state-store.conformance.ts';
+import { equivocation } from '../../src/testing/conformance/evidence-store.conformance.ts';
+import { distribution } from '../../src/testing/conformance/reward-history.conformance.ts';
+import { roundState } from '../../src/testing/conformance/round-state-store.conformance.ts';
 import { privateKeyFor, signedVote, TEST_CHAIN_ID } from '../support/evidence-test-log.ts';
-import { MemoryDisk, MemoryLog } from '../support/memory-log.ts';
+import { MemoryDisk, MemoryLog } from '../../src/log/memory-log.ts';
 import { outcomeOf } from '../support/outcome.ts';
 
 const NODE_KEY = { privateKey: new Uint8Array(32).fill(3) };

@@ -15,12 +15,12 @@ import { LogEvidenceStore } from '../../src/stores/evidence-store.ts';
 import { LogRewardHistory } from '../../src/stores/reward-history.ts';
 import { LogRoundStateStore } from '../../src/stores/round-state-store.ts';
 import { LogValidatorRegistry } from '../../src/stores/validator-registry.ts';
-import { equivocation } from '../conformance/evidence-store.conformance.ts';
-import { distribution } from '../conformance/reward-history.conformance.ts';
-import { roundState } from '../conformance/round-state-store.conformance.ts';
+import { equivocation } from '../../src/testing/conformance/evidence-store.conformance.ts';
+import { distribution } from '../../src/testing/conformance/reward-history.conformance.ts';
+import { roundState } from '../../src/testing/conformance/round-state-store.conformance.ts';
 import { AUDIT_CHAIN, memoryAudit, nodeKey } from '../support/audit-test-log.ts';
 import { KeyBook, signedVote, TEST_CHAIN_ID } from '../support/evidence-test-log.ts';
-import { MemoryLog } from '../support/memory-log.ts';
+import { MemoryLog } from '../../src/log/memory-log.ts';
 import { testPublicKey, tickingClock } from '../support/round-test-log.ts';
 import { outcomeOf } from '../support/outcome.ts';
 

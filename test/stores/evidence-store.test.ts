@@ -9,10 +9,10 @@ import { RecordKind } from '../../src/codec/kinds.ts';
 import type { Lsn } from '../../src/log/types.ts';
 import { buildEquivocationRecord, LogEvidenceStore, equivocationEvidence, evidenceId } from '../../src/stores/evidence-store.ts';
 import { LogVoteStore } from '../../src/stores/vote-store.ts';
-import { equivocation } from '../conformance/evidence-store.conformance.ts';
-import { expectCode } from '../conformance/round-state-store.conformance.ts';
+import { equivocation } from '../../src/testing/conformance/evidence-store.conformance.ts';
+import { expectCode } from '../../src/testing/conformance/round-state-store.conformance.ts';
 import { KeyBook, openMemoryEvidence, signedVote, TEST_CHAIN_ID } from '../support/evidence-test-log.ts';
-import { MemoryDisk, MemoryLog } from '../support/memory-log.ts';
+import { MemoryDisk, MemoryLog } from '../../src/log/memory-log.ts';
 import { replay, tickingClock } from '../support/round-test-log.ts';
 
 /** A LogVoteStore and an evidence store on one memory log, wired as openStore wires them. */

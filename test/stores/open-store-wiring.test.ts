@@ -18,8 +18,8 @@ import { SimulatedDisk } from '../../src/io/sim-disk.ts';
 import type { FileSystem, OpenOptions } from '../../src/io/types.ts';
 import { openStore, openStoreOnLog, type ConsensusStore } from '../../src/store.ts';
 import type { ValidatorVote } from '../../src/model/vote.ts';
-import { expectCode } from '../conformance/vote-store.conformance.ts';
-import { MemoryDisk, MemoryLog } from '../support/memory-log.ts';
+import { expectCode } from '../../src/testing/conformance/vote-store.conformance.ts';
+import { MemoryDisk, MemoryLog } from '../../src/log/memory-log.ts';
 import { delegatingFs } from '../support/delegating-fs.ts';
 import type { LogAuditLog } from '../../src/stores/audit-log.ts';
 

@@ -6,8 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openStore, openStoreOnLog } from '../../src/store.ts';
-import { expectCode, makeVote } from '../conformance/vote-store.conformance.ts';
-import { MemoryDisk, MemoryLog } from '../support/memory-log.ts';
+import { expectCode, makeVote } from '../../src/testing/conformance/vote-store.conformance.ts';
+import { MemoryDisk, MemoryLog } from '../../src/log/memory-log.ts';
 
 const chainId = 'open-store';
 

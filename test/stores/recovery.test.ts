@@ -10,9 +10,9 @@ import { ConsensusStoreError } from '../../src/errors.ts';
 import type { Log, Lsn, OpenReport } from '../../src/log/types.ts';
 import { LogRecoveryManager } from '../../src/stores/recovery.ts';
 import type { VoteLogEntry } from '../../src/stores/vote-types.ts';
-import { roundState } from '../conformance/round-state-store.conformance.ts';
-import { MemoryDisk } from '../support/memory-log.ts';
-import type { MemoryLog } from '../support/memory-log.ts';
+import { roundState } from '../../src/testing/conformance/round-state-store.conformance.ts';
+import { MemoryDisk } from '../../src/log/memory-log.ts';
+import type { MemoryLog } from '../../src/log/memory-log.ts';
 import { openMemoryRounds } from '../support/round-test-log.ts';
 
 /** A stand-in vote store: votes appended as Vote-kind records, answered by round. */

@@ -8,7 +8,7 @@ import { isStoreError } from '../../src/errors.ts';
 import { SimulatedDisk } from '../../src/io/sim-disk.ts';
 import { openLog } from '../../src/log/wal.ts';
 import { openStore, openStoreOnLog, type OpenStoreOptions } from '../../src/store.ts';
-import { hashOf } from '../conformance/vote-store.conformance.ts';
+import { hashOf } from '../../src/testing/conformance/vote-store.conformance.ts';
 import type { LogSignGuard } from '../../src/stores/sign-guard.ts';
 
 const chainId = 'repair-crash-chain';

@@ -9,8 +9,8 @@ import { RecordKind } from '../../src/codec/kinds.ts';
 import type { Lsn } from '../../src/log/types.ts';
 import { csvField, parseRewardCSV, parseRewardStatementJSON, RewardStatement } from '../../src/stores/reward-statement.ts';
 import { MAX_REWARD_LINES } from '../../src/model/reward.ts';
-import { distribution } from '../conformance/reward-history.conformance.ts';
-import { expectCode } from '../conformance/round-state-store.conformance.ts';
+import { distribution } from '../../src/testing/conformance/reward-history.conformance.ts';
+import { expectCode } from '../../src/testing/conformance/round-state-store.conformance.ts';
 import { openMemoryRewards } from '../support/evidence-test-log.ts';
 
 const line = { validatorId: 'val-a', reason: 'BlockProposal' as const, amount: 7n };

@@ -10,9 +10,9 @@ import { isStoreError } from '../../src/errors.ts';
 import type { ConsensusPhase, RoundState } from '../../src/model/round.ts';
 import { CONSENSUS_PHASES } from '../../src/model/round.ts';
 import type { RoundStateStore } from '../../src/stores/round-types.ts';
-import { roundState } from '../conformance/round-state-store.conformance.ts';
-import { MemoryDisk } from '../support/memory-log.ts';
-import type { MemoryLog } from '../support/memory-log.ts';
+import { roundState } from '../../src/testing/conformance/round-state-store.conformance.ts';
+import { MemoryDisk } from '../../src/log/memory-log.ts';
+import type { MemoryLog } from '../../src/log/memory-log.ts';
 import { openMemoryRounds } from '../support/round-test-log.ts';
 
 interface Model {

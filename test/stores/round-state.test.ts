@@ -9,8 +9,8 @@ import { decodeRoundStateRecord, encodeRoundPruneRecord, encodeRoundStateRecord 
 import { isStoreError } from '../../src/errors.ts';
 import type { Lsn } from '../../src/log/types.ts';
 import { LogRoundStateStore } from '../../src/stores/round-state-store.ts';
-import { expectCode, roundState } from '../conformance/round-state-store.conformance.ts';
-import { MemoryDisk } from '../support/memory-log.ts';
+import { expectCode, roundState } from '../../src/testing/conformance/round-state-store.conformance.ts';
+import { MemoryDisk } from '../../src/log/memory-log.ts';
 import { openMemoryRounds } from '../support/round-test-log.ts';
 
 const packr = new Packr({ useRecords: false });

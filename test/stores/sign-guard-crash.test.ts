@@ -8,7 +8,7 @@ import { SimulatedDisk } from '../../src/io/sim-disk.ts';
 import { openStore } from '../../src/store.ts';
 import type { ConsensusStore } from '../../src/store.ts';
 import type { UnsignedVote } from '../../src/model/vote.ts';
-import { hashOf } from '../conformance/vote-store.conformance.ts';
+import { hashOf } from '../../src/testing/conformance/vote-store.conformance.ts';
 
 const chainId = 'crash-chain';
 const identity = { privateKey: new Uint8Array(32).fill(11), validatorId: 'me' };

@@ -9,8 +9,8 @@ import type { Lsn } from '../../src/log/types.ts';
 import { openStoreOnLog } from '../../src/store.ts';
 import type { ConsensusStore, StoreOptions } from '../../src/store.ts';
 import type { UnsignedProposal, UnsignedVote } from '../../src/model/vote.ts';
-import { expectCode, hashOf } from '../conformance/vote-store.conformance.ts';
-import { MemoryDisk, MemoryLog } from '../support/memory-log.ts';
+import { expectCode, hashOf } from '../../src/testing/conformance/vote-store.conformance.ts';
+import { MemoryDisk, MemoryLog } from '../../src/log/memory-log.ts';
 
 const chainId = 'guard-chain';
 const privateKey = new Uint8Array(32).fill(42);

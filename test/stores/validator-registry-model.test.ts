@@ -10,8 +10,8 @@ import { expect, it } from 'vitest';
 import { isStoreError } from '../../src/errors.ts';
 import type { ValidatorRegistry } from '../../src/stores/validator-types.ts';
 import type { ValidatorStatus } from '../../src/model/validator.ts';
-import { MemoryDisk } from '../support/memory-log.ts';
-import type { MemoryLog } from '../support/memory-log.ts';
+import { MemoryDisk } from '../../src/log/memory-log.ts';
+import type { MemoryLog } from '../../src/log/memory-log.ts';
 import { openMemoryRegistry, testPublicKey } from '../support/round-test-log.ts';
 
 interface ModelValidator {

@@ -12,8 +12,8 @@ import type { Lsn } from '../../src/log/types.ts';
 import type { LogValidatorRegistry } from '../../src/stores/validator-registry.ts';
 import { MAX_STAKE } from '../../src/model/validator.ts';
 import { MAX_VALIDATORS } from '../../src/stores/validator-types.ts';
-import { expectCode } from '../conformance/round-state-store.conformance.ts';
-import { MemoryDisk } from '../support/memory-log.ts';
+import { expectCode } from '../../src/testing/conformance/round-state-store.conformance.ts';
+import { MemoryDisk } from '../../src/log/memory-log.ts';
 import { openMemoryRegistry, testPublicKey } from '../support/round-test-log.ts';
 
 const packr = new Packr({ useRecords: false });

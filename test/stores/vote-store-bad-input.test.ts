@@ -6,8 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isStoreError } from '../../src/errors.ts';
 import { openStoreOnLog } from '../../src/store.ts';
 import type { ConsensusStore } from '../../src/store.ts';
-import { hashOf, makeVote } from '../conformance/vote-store.conformance.ts';
-import { MemoryLog } from '../support/memory-log.ts';
+import { hashOf, makeVote } from '../../src/testing/conformance/vote-store.conformance.ts';
+import { MemoryLog } from '../../src/log/memory-log.ts';
 
 const notANumber = fc.oneof(fc.string(), fc.boolean(), fc.constant(null), fc.bigInt(), fc.object(), fc.constant(NaN), fc.constant(Infinity));
 const badHeight = fc.oneof(notANumber, fc.integer({ max: -1 }), fc.constant(2 ** 53), fc.double({ min: 0.1, max: 1e6, noInteger: true }));

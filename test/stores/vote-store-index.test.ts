@@ -9,8 +9,8 @@ import type { LogRecord, Lsn } from '../../src/log/types.ts';
 import { SlotIndex } from '../../src/btree/vote-slot-index.ts';
 import { LogVoteStore } from '../../src/stores/vote-store.ts';
 import type { ValidatorVote, VoteType } from '../../src/model/vote.ts';
-import { hashOf } from '../conformance/vote-store.conformance.ts';
-import { MemoryLog } from '../support/memory-log.ts';
+import { hashOf } from '../../src/testing/conformance/vote-store.conformance.ts';
+import { MemoryLog } from '../../src/log/memory-log.ts';
 
 const seed = Number(process.env.FC_SEED ?? Date.now());
 

@@ -10,8 +10,8 @@ import type { ConsensusStore } from '../../src/store.ts';
 import { VOTE_TYPES } from '../../src/model/vote.ts';
 import type { ValidatorVote, VoteType } from '../../src/model/vote.ts';
 import type { VoteLogEntry } from '../../src/stores/vote-types.ts';
-import { hashOf } from '../conformance/vote-store.conformance.ts';
-import { MemoryDisk, MemoryLog } from '../support/memory-log.ts';
+import { hashOf } from '../../src/testing/conformance/vote-store.conformance.ts';
+import { MemoryDisk, MemoryLog } from '../../src/log/memory-log.ts';
 
 const VALIDATORS = ['a', 'b', 'c'];
 const ROUNDS = [0, 1, 2, 3, 4];

@@ -7,8 +7,8 @@ import { publicKeyOf, signVote } from '../../src/codec/vote-sign.ts';
 import type { LogRecord, Lsn } from '../../src/log/types.ts';
 import { openStoreOnLog } from '../../src/store.ts';
 import type { StoreOptions } from '../../src/store.ts';
-import { expectCode, hashOf, makeVote } from '../conformance/vote-store.conformance.ts';
-import { MemoryDisk, MemoryLog } from '../support/memory-log.ts';
+import { expectCode, hashOf, makeVote } from '../../src/testing/conformance/vote-store.conformance.ts';
+import { MemoryDisk, MemoryLog } from '../../src/log/memory-log.ts';
 import { writableLogOf } from '../../src/store.ts';
 import type { LogVoteStore } from '../../src/stores/vote-store.ts';
 

@@ -13,8 +13,8 @@ import type { Log } from '../../src/log/types.ts';
 import { openLog } from '../../src/log/wal.ts';
 import { LogAuditLog, type AuditLogOptions } from '../../src/stores/audit-log.ts';
 import type { ValidatorVote, VoteType } from '../../src/model/vote.ts';
-import type { AuditHarness } from '../conformance/audit-log.conformance.ts';
-import { MemoryDisk, MemoryLog } from './memory-log.ts';
+import type { AuditHarness } from '../../src/testing/conformance/audit-log.conformance.ts';
+import { MemoryDisk, MemoryLog } from '../../src/log/memory-log.ts';
 import { replay, tickingClock } from './round-test-log.ts';
 
 /** Chain id of every audit fixture. */

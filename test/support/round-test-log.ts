@@ -12,9 +12,9 @@ import type { RecordApplier, StoreContext } from '../../src/stores/context.ts';
 import { LogRoundStateStore } from '../../src/stores/round-state-store.ts';
 import type { RoundStateStoreOptions } from '../../src/stores/round-types.ts';
 import { LogValidatorRegistry } from '../../src/stores/validator-registry.ts';
-import type { RoundStateHarness } from '../conformance/round-state-store.conformance.ts';
-import type { ValidatorRegistryHarness } from '../conformance/validator-registry.conformance.ts';
-import { MemoryDisk, MemoryLog } from './memory-log.ts';
+import type { RoundStateHarness } from '../../src/testing/conformance/round-state-store.conformance.ts';
+import type { ValidatorRegistryHarness } from '../../src/testing/conformance/validator-registry.conformance.ts';
+import { MemoryDisk, MemoryLog } from '../../src/log/memory-log.ts';
 
 /** A clock that ticks one ms per reading, from a fixed start, so that tests are deterministic. */
 export function tickingClock(start = 1_700_000_000_000): () => number {

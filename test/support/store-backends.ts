@@ -23,8 +23,8 @@ import { afterAll } from 'vitest';
 import { SimulatedDisk } from '../../src/io/sim-disk.ts';
 import { createRealFileSystem } from '../../src/io/real-fs.ts';
 import { openStore, openStoreOnLog, type ConsensusStore, type OpenStoreOptions, type StoreOptions } from '../../src/store.ts';
-import type { StoreHarness } from '../conformance/support.ts';
-import { MemoryDisk, MemoryLog } from './memory-log.ts';
+import type { StoreHarness } from '../../src/testing/conformance/support.ts';
+import { MemoryDisk, MemoryLog } from '../../src/log/memory-log.ts';
 
 /** Options of one open, over the backend's defaults (the location is the medium's). */
 export type StoreOverrides = Partial<Omit<OpenStoreOptions, 'dir' | 'fs'>>;

@@ -10,11 +10,11 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { isStoreError } from '../../src/errors.ts';
-import type { ByzantineEvidence, EquivocationEvidence, EvidenceFailure } from '../../src/model/evidence.ts';
-import type { ByzantineEvidenceStore } from '../../src/stores/evidence-types.ts';
-import type { ValidatorVote } from '../../src/model/vote.ts';
-import { signedProposal, signedVote } from '../support/evidence-test-log.ts';
+import { isStoreError } from '../../errors.ts';
+import type { ByzantineEvidence, EquivocationEvidence, EvidenceFailure } from '../../model/evidence.ts';
+import type { ByzantineEvidenceStore } from '../../stores/evidence-types.ts';
+import type { ValidatorVote } from '../../model/vote.ts';
+import { signedProposal, signedVote } from './fixtures.ts';
 import { expectCode, expectEveryInvalid, harnessRunner, junkWith, propertySeed, type StoreHarness } from './support.ts';
 
 /** A store under test, and how to reopen it on the same data. */

@@ -7,10 +7,10 @@
  * It must never acknowledge a batch before it is in `disk.records`, nor show a pending record to
  * `get` or `scan`.
  */
-import { ConsensusStoreError } from '../../src/errors.ts';
-import type { ErrorCode } from '../../src/errors.ts';
-import { COMMIT_RECORD_BYTES, recordSpan } from '../../src/codec/framing.ts';
-import type { Log, LogLimits, LogRecord, LogStatus, Lsn, OpenReport, RecordInput } from '../../src/log/types.ts';
+import { ConsensusStoreError } from '../errors.ts';
+import type { ErrorCode } from '../errors.ts';
+import { COMMIT_RECORD_BYTES, recordSpan } from '../codec/framing.ts';
+import type { Log, LogLimits, LogRecord, LogStatus, Lsn, OpenReport, RecordInput } from './types.ts';
 
 /** The durable side: records that survived, in LSN order. */
 export class MemoryDisk {

@@ -7,8 +7,8 @@
  */
 import fc from 'fast-check';
 import { expect } from 'vitest';
-import { isStoreError } from '../../src/errors.ts';
-import type { ErrorCode } from '../../src/errors.ts';
+import { isStoreError } from '../../errors.ts';
+import type { ErrorCode } from '../../errors.ts';
 
 /** What every harness offers besides its store: write detection, reopen and close. */
 export interface StoreHarness<Self> {

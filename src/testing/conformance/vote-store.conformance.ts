@@ -7,10 +7,10 @@
  * It must never reach into a backend's internals: what it checks is what a caller can see.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { isStoreError } from '../../src/errors.ts';
-import type { ErrorCode } from '../../src/errors.ts';
-import type { ValidatorVote, VoteType } from '../../src/model/vote.ts';
-import type { VoteLogEntry, VoteStore } from '../../src/stores/vote-types.ts';
+import { isStoreError } from '../../errors.ts';
+import type { ErrorCode } from '../../errors.ts';
+import type { ValidatorVote, VoteType } from '../../model/vote.ts';
+import type { VoteLogEntry, VoteStore } from '../../stores/vote-types.ts';
 import type { StoreHarness } from './support.ts';
 
 /** One open backend; `reopen` closes the old fixture. */

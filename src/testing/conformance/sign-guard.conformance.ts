@@ -13,19 +13,13 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { isStoreError } from '../../src/errors.ts';
-import { proposalSignBytes, publicKeyOf, verifyBytes, voteSignBytes } from '../../src/codec/vote-sign.ts';
-import type { SignedProposal, UnsignedProposal, UnsignedVote, ValidatorVote } from '../../src/model/vote.ts';
-import type { SignWatermark } from '../../src/model/sign.ts';
+import { isStoreError } from '../../errors.ts';
+import { proposalSignBytes, publicKeyOf, verifyBytes, voteSignBytes } from '../../codec/vote-sign.ts';
+import type { SignedProposal, UnsignedProposal, UnsignedVote, ValidatorVote } from '../../model/vote.ts';
+import type { SignWatermark } from '../../model/sign.ts';
 import { expectCode, expectEveryInvalid, harnessRunner, junkWith, propertySeed, type StoreHarness } from './support.ts';
+import type { SignGuard } from '../../stores/sign-guard-types.ts';
 
-/** What the suite calls of a sign guard (`openStore(...).signGuard`). */
-export interface SignGuardApi {
-  watermark(): SignWatermark | null;
-  signVote(vote: UnsignedVote): Promise<ValidatorVote>;
-  signProposal(proposal: UnsignedProposal): Promise<SignedProposal>;
-  importWatermark(watermark: SignWatermark): Promise<SignWatermark>;
-}
 
 /** The signing identity every factory must open with, unless told `withIdentity: false`. */
 export const SIGN_IDENTITY: { readonly validatorId: string; readonly privateKey: Uint8Array } = {
@@ -45,7 +39,7 @@ export interface SignOpenOptions {
 
 /** A sign guard under test, and how to reopen it on the same data. */
 export interface SignGuardHarness extends StoreHarness<SignGuardHarness> {
-  readonly guard: SignGuardApi;
+  readonly guard: SignGuard;
   /** The chain id the store was opened with (signatures are bound to it). */
   readonly chainId: string;
   /**
@@ -73,7 +67,7 @@ export function ownProposal(overrides: Partial<UnsignedProposal> = {}): Unsigned
 }
 
 /** A call that must not be signed, under a name for failure messages. */
-type Refused = readonly [string, (guard: SignGuardApi) => Promise<unknown>];
+type Refused = readonly [string, (guard: SignGuard) => Promise<unknown>];
 
 /**
  * Expects each of `calls` to reject with `code`, writing nothing and leaving the watermark
@@ -126,14 +120,14 @@ const isPlainObject = (x: unknown): boolean => typeof x === 'object' && x !== nu
  * Bad sign requests: something that is not an object, or the identity's request with exactly
  * one field bad. Another validator's id is bad too (the guard signs for its identity only).
  */
-function badRequests(): fc.Arbitrary<readonly [string, (guard: SignGuardApi) => Promise<unknown>]> {
+function badRequests(): fc.Arbitrary<readonly [string, (guard: SignGuard) => Promise<unknown>]> {
   const bad = (ok: (x: unknown) => boolean): fc.Arbitrary<unknown> => fc.oneof(junk(), fc.constantFrom('someone-else', 'Me', 'me ')).filter((x) => !ok(x));
   const vote = ownVote({ height: 50, round: 60, voteType: 'precommit' });
   const proposal = ownProposal({ height: 50, round: 60, polRound: 59 });
   const withField = <T extends object>(base: T, field: string, value: unknown): T => ({ ...base, [field]: value });
   const any = (x: unknown): never => x as never;
   return fc.oneof(
-    bad(isPlainObject).map((x) => ['signVote, not an object', (g: SignGuardApi) => g.signVote(any(x))] as const),
+    bad(isPlainObject).map((x) => ['signVote, not an object', (g: SignGuard) => g.signVote(any(x))] as const),
     fc.oneof(
       bad((x) => x === SIGN_IDENTITY.validatorId).map((x) => ['validatorId', x] as const),
       bad(isSafeUint).map((x) => ['height', x] as const),
@@ -141,8 +135,8 @@ function badRequests(): fc.Arbitrary<readonly [string, (guard: SignGuardApi) => 
       bad((x) => x === 'prevote' || x === 'precommit' || x === 'commit').map((x) => ['voteType', x] as const),
       bad((x) => x === null || isHash(x)).map((x) => ['blockHash', x] as const),
       bad(isSafeUint).map((x) => ['timestamp', x] as const),
-    ).map(([field, x]) => [`signVote, ${field}`, (g: SignGuardApi) => g.signVote(any(withField(vote, field, x)))] as const),
-    bad(isPlainObject).map((x) => ['signProposal, not an object', (g: SignGuardApi) => g.signProposal(any(x))] as const),
+    ).map(([field, x]) => [`signVote, ${field}`, (g: SignGuard) => g.signVote(any(withField(vote, field, x)))] as const),
+    bad(isPlainObject).map((x) => ['signProposal, not an object', (g: SignGuard) => g.signProposal(any(x))] as const),
     fc.oneof(
       bad((x) => x === SIGN_IDENTITY.validatorId).map((x) => ['validatorId', x] as const),
       bad(isSafeUint).map((x) => ['height', x] as const),
@@ -152,13 +146,13 @@ function badRequests(): fc.Arbitrary<readonly [string, (guard: SignGuardApi) => 
       // null is valid (no proof-of-lock round); so is any round below the proposal's (60).
       bad((x) => x === null || (isU32(x) && (x as number) < 60)).map((x) => ['polRound', x] as const),
       bad(isSafeUint).map((x) => ['timestamp', x] as const),
-    ).map(([field, x]) => [`signProposal, ${field}`, (g: SignGuardApi) => g.signProposal(any(withField(proposal, field, x)))] as const),
-    bad(isPlainObject).map((x) => ['importWatermark, not an object', (g: SignGuardApi) => g.importWatermark(any(x))] as const),
+    ).map(([field, x]) => [`signProposal, ${field}`, (g: SignGuard) => g.signProposal(any(withField(proposal, field, x)))] as const),
+    bad(isPlainObject).map((x) => ['importWatermark, not an object', (g: SignGuard) => g.importWatermark(any(x))] as const),
     fc.oneof(
       bad(isSafeUint).map((x) => ['height', x] as const),
       bad(isU32).map((x) => ['round', x] as const),
       bad((x) => x === 'propose' || x === 'prevote' || x === 'precommit' || x === 'commit').map((x) => ['step', x] as const),
-    ).map(([field, x]) => [`importWatermark, ${field}`, (g: SignGuardApi) => g.importWatermark(any(withField({ height: 50, round: 60, step: 'prevote' }, field, x)))] as const),
+    ).map(([field, x]) => [`importWatermark, ${field}`, (g: SignGuard) => g.importWatermark(any(withField({ height: 50, round: 60, step: 'prevote' }, field, x)))] as const),
   );
 }
 

@@ -9,10 +9,10 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseRewardCSV, parseRewardStatementJSON } from '../../src/stores/reward-statement.ts';
-import type { RewardDistribution, RewardEntry, RewardLine, RewardReason } from '../../src/model/reward.ts';
-import type { RewardHistory } from '../../src/stores/reward-types.ts';
-import { REWARD_REASONS } from '../../src/model/reward.ts';
+import { parseRewardCSV, parseRewardStatementJSON } from '../../stores/reward-statement.ts';
+import type { RewardDistribution, RewardEntry, RewardLine, RewardReason } from '../../model/reward.ts';
+import type { RewardHistory } from '../../stores/reward-types.ts';
+import { REWARD_REASONS } from '../../model/reward.ts';
 import { expectCode, expectEveryInvalid, harnessRunner, junkWith, propertySeed, type StoreHarness } from './support.ts';
 
 /** A reward history under test, and how to reopen it on the same data. */

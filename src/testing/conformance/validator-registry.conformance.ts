@@ -8,7 +8,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { ValidatorRegistry } from '../../src/stores/validator-types.ts';
+import type { ValidatorRegistry } from '../../stores/validator-types.ts';
 import { callMethod, expectCode, expectEveryInvalid, harnessRunner, junkWith, propertySeed, type StoreHarness } from './support.ts';
 
 /** A registry under test, and how to reopen it on the same data. */

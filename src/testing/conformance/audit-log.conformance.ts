@@ -8,12 +8,12 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { FileSystem } from '../../src/io/types.ts';
-import type { AuditLog, LogEntry } from '../../src/stores/audit-types.ts';
-import { verifyAuditExport } from '../../src/stores/audit-export.ts';
-import { decodeDisputeEvidence, encodeDisputeEvidence, verifyDisputeEvidence } from '../../src/stores/dispute-evidence.ts';
-import { ed25519PublicKey } from '../../src/codec/node-key.ts';
-import { signVote } from '../../src/codec/vote-sign.ts';
+import type { FileSystem } from '../../io/types.ts';
+import type { AuditLog, LogEntry } from '../../stores/audit-types.ts';
+import { verifyAuditExport } from '../../stores/audit-export.ts';
+import { decodeDisputeEvidence, encodeDisputeEvidence, verifyDisputeEvidence } from '../../stores/dispute-evidence.ts';
+import { ed25519PublicKey } from '../../codec/node-key.ts';
+import { signVote } from '../../codec/vote-sign.ts';
 import { expectCode, expectEveryInvalid, harnessRunner, junkWith, type StoreHarness } from './support.ts';
 
 /** An audit log under test, and how to reopen it on the same data. */

@@ -8,9 +8,9 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { isStoreError } from '../../src/errors.ts';
-import type { RoundState } from '../../src/model/round.ts';
-import type { RoundStateStore } from '../../src/stores/round-types.ts';
+import { isStoreError } from '../../errors.ts';
+import type { RoundState } from '../../model/round.ts';
+import type { RoundStateStore } from '../../stores/round-types.ts';
 import { callMethod, expectCode, expectEveryInvalid, harnessRunner, junkWith, propertySeed, type StoreHarness } from './support.ts';
 
 /** Other suites and store tests import the error check from here. */

@@ -12,22 +12,17 @@
  * survives a reopen.
  */
 import { describe, expect, it } from 'vitest';
-import { signVote } from '../../src/codec/vote-sign.ts';
-import type { RecoveryState, ResumePoint, RoundStateSnapshot, RoundStateStore } from '../../src/stores/round-types.ts';
-import type { RoundState } from '../../src/model/round.ts';
-import type { ValidatorVote, VoteType } from '../../src/model/vote.ts';
-import type { VoteLogEntry, VoteStore } from '../../src/stores/vote-types.ts';
+import { signVote } from '../../codec/vote-sign.ts';
+import type { RecoveryManager, RecoveryState, ResumePoint, RoundStateSnapshot, RoundStateStore } from '../../stores/round-types.ts';
+import type { RoundState } from '../../model/round.ts';
+import type { ValidatorVote, VoteType } from '../../model/vote.ts';
+import type { VoteLogEntry, VoteStore } from '../../stores/vote-types.ts';
 import { expectCode, harnessRunner, type StoreHarness } from './support.ts';
 
-/** What the suite calls of a recovery manager (`openStore(...).recovery`). */
-export interface RecoveryApi {
-  recover(): Promise<RecoveryState>;
-  resumePoint(): Promise<ResumePoint | undefined>;
-}
 
 /** A store under test (its recovery manager and the stores it reads), and how to reopen it. */
 export interface RecoveryHarness extends StoreHarness<RecoveryHarness> {
-  readonly recovery: RecoveryApi;
+  readonly recovery: RecoveryManager;
   readonly rounds: RoundStateStore;
   readonly votes: VoteStore;
   /** The chain id the store was opened with (the fixture's votes are signed for it). */
