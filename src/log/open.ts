@@ -2,17 +2,17 @@
  * Opening a log (D5): read the manifest, make every segment and directory durable before
  * trusting them, check the sealed segments (structure and header digest; full checksums in
  * repair mode), walk the newest segment fully, cut a torn tail and wipe after it, and fail with
- * CORRUPTION naming file and offset on damage anywhere else (or, with `repair: true`, cut at the
- * last good batch and report the loss). Builds the LSN index the reader and writer share.
+ * CORRUPTION naming file and offset on damage anywhere else (or, with `repair: true`, hand the
+ * damage to repair.ts, which cuts at the last good batch and reports the loss). Builds the LSN
+ * index the reader and writer share.
  *
  * This file must never cut acknowledged data without `repair: true`, never trust a byte before
  * fsyncing the file it is in, and never leave a handle open when it fails.
  */
-import { basename, join } from 'node:path';
-import { RECORD_HEADER_BYTES, SEGMENT_HEADER_BYTES } from '../codec/framing.ts';
+import { join } from 'node:path';
 import { corruption } from '../errors.ts';
 import type { FileHandle, FileSystem } from '../io/types.ts';
-import { DEFAULT_CHUNK_BYTES, ChunkReader } from './chunk-reader.ts';
+import { DEFAULT_CHUNK_BYTES } from './chunk-reader.ts';
 import { LsnIndex, SegmentEntry } from './lsn-index.ts';
 import {
   MANIFEST_NAME,
@@ -23,15 +23,24 @@ import {
   writeManifest,
   type CleanEnd,
   type Manifest,
-  type PendingRepair,
   type SealedSegment,
 } from './manifest.ts';
 import type { ResolvedLogOptions } from './options.ts';
-import { keepBrokenCopy, removeSegments } from './repair.ts';
+import {
+  isPending,
+  noteLaterData,
+  recordPendingRepair,
+  repairAt,
+  reportOf,
+  settleLaterSegments,
+  surveyLater,
+  type Damage,
+  type OpenFiles,
+} from './repair.ts';
 import { createSegmentFile, listSegmentDir, removeIfPresent, segmentPath } from './segment-file.ts';
 import { walkSegment, type WalkResult } from './segment-walk.ts';
 import { inspectTail, wholeBatchDamaged, zeroRange } from './tail-repair.ts';
-import type { Lsn, OpenReport, PendingRepairReport, RepairReport } from './types.ts';
+import type { Lsn, OpenReport, RepairReport } from './types.ts';
 
 /** Name of the segment directory inside the data directory. */
 export const WAL_DIR_NAME = 'wal';
@@ -58,15 +67,6 @@ export interface RecoveredLog {
   readonly report: Omit<OpenReport, 'durationMs'>;
 }
 
-/** A place where the log stops being good, and what the walk there found. */
-interface Damage {
-  readonly segmentId: number;
-  readonly offset: number;
-  readonly problem: string;
-  /** The walk of the damaged segment (undefined when the file is missing). */
-  readonly walk: { readonly entry: SegmentEntry; readonly result: WalkResult; readonly handle: FileHandle } | undefined;
-}
-
 /**
  * Opens the log in `options.dir` (the lock is already held).
  *
@@ -88,6 +88,8 @@ class Recovery {
   readonly #dir: string;
   readonly #walDir: string;
   readonly #handles = new Map<number, FileHandle>();
+  /** The files and handles, as the repair steps (repair.ts) see them. */
+  readonly #files: OpenFiles;
   #segmentsScanned = 0;
   #recordsScanned = 0;
   #batchesScanned = 0;
@@ -99,6 +101,7 @@ class Recovery {
     this.#options = options;
     this.#dir = options.dir;
     this.#walDir = join(options.dir, WAL_DIR_NAME);
+    this.#files = { fs, dir: this.#dir, walDir: this.#walDir, handles: this.#handles };
   }
 
   async run(): Promise<RecoveredLog> {
@@ -205,19 +208,15 @@ class Recovery {
       this.#count(result);
       active = { entry, handle: tailHandle, digest: result.digest };
     }
-    const later = await this.#surveyLater(ids.filter((id) => id > tailId));
+    const later = await surveyLater(this.#files, ids.filter((id) => id > tailId));
     const lostFrom = active === undefined ? nextLsnAfterSealed(manifest) : active.entry.nextLsn;
     // After a repair of the newest segment cut short past its commit point, the later segments
     // it was removing are part of that pending repair, not a new finding.
-    await this.#noteLaterData(later, lostFrom, isPending(manifest, this.#path(tailId)));
-    if (this.#repair !== undefined && !isPending(manifest, this.#repair.file, this.#repair.offset)) {
-      // A missing newest segment, or data after it (repair mode): recorded as pending before
-      // anything is created or removed, like any other repair.
-      const generation = manifest.generation + 1;
-      manifest = { ...manifest, generation, pendingRepairs: [...manifest.pendingRepairs, pendingOf(this.#repair, generation)], cleanEnd: undefined };
-      await writeManifest(this.#fs, this.#dir, manifest);
-    }
-    const spare = await this.#settleLaterSegments(later, tailId, active !== undefined);
+    const reported = this.#repair !== undefined || isPending(manifest, this.#path(tailId));
+    const laterData = await noteLaterData(this.#files, later, lostFrom, this.#options.repair, reported);
+    this.#repair ??= laterData;
+    if (this.#repair !== undefined) manifest = await recordPendingRepair(this.#files, manifest, this.#repair);
+    const spare = await settleLaterSegments(this.#files, later, tailId, active !== undefined, this.#options.segmentSize);
     if (active !== undefined && active.entry.endOffset === 0 && active.entry.capacity !== this.#options.segmentSize) {
       // An empty segment of another size (the option changed): replaced (atomically) below.
       await active.handle.close();
@@ -295,135 +294,20 @@ class Recovery {
     return undefined;
   }
 
-  /**
-   * Segments after the newest must be empty (pre-created, never written). Keeps the next one as
-   * the spare when it has the configured size; removes the rest.
-   */
-  /** The segments after the newest one: their size, and whether they were never written (by their first header). */
-  async #surveyLater(ids: readonly number[]): Promise<LaterSegment[]> {
-    const survey: LaterSegment[] = [];
-    for (const id of ids) {
-      const handle = this.#handles.get(id)!;
-      const capacity = await handle.size();
-      survey.push({ id, handle, capacity, unwritten: await looksUnwritten(handle, capacity) });
-    }
-    return survey;
-  }
-
-  /**
-   * Segments after the newest one that hold data: CORRUPTION, or in repair mode (where
-   * `#settleLaterSegments` removes them) a repair report, unless this open already has one or a
-   * pending repair covers them (`covered`). Their records, if any, came after `lostFrom`.
-   */
-  async #noteLaterData(later: readonly LaterSegment[], lostFrom: number, covered: boolean): Promise<void> {
-    const withData = later.filter((s) => !s.unwritten);
-    const first = withData[0];
-    if (first === undefined) return;
-    if (!this.#options.repair) throw corruption(this.#path(first.id), 0, 'segment after the newest one holds data');
-    if (this.#repair !== undefined || covered) return;
-    let bytesDropped = 0;
-    for (const s of withData) bytesDropped += (await inspectTail(s.handle, s.capacity, 0, 0, DEFAULT_CHUNK_BYTES)).nonZeroEnd;
-    this.#repair = {
-      file: this.#path(first.id),
-      offset: 0,
-      brokenCopy: '',
-      firstLostLsn: lostFrom as Lsn,
-      segmentsDropped: withData.length,
-      bytesDropped,
-    };
-  }
-
-  /** Keeps the segment right after the newest one as the spare when it is unwritten and of the current size; removes the others. */
-  async #settleLaterSegments(later: readonly LaterSegment[], tailId: number, haveTail: boolean) {
-    let spare: { id: number; handle: FileHandle } | undefined;
-    const remove: number[] = [];
-    for (const { id, handle, capacity, unwritten } of later) {
-      if (haveTail && unwritten && id === tailId + 1 && capacity === this.#options.segmentSize) {
-        spare = { id, handle };
-      } else {
-        remove.push(id);
-      }
-    }
-    await removeSegments(this.#fs, this.#walDir, remove.map((id) => this.#path(id)), remove.map((id) => this.#handles.get(id)!));
-    for (const id of remove) this.#handles.delete(id);
-    return spare;
-  }
-
-  /**
-   * Repair mode: cut the log at the last good batch before `damage`, keep a `.broken` copy,
-   * remove every later segment, rewrite the manifest, and report the loss.
-   *
-   * Order matters for a crash in the middle: the `.broken` copy is made durable first, then the
-   * manifest that drops the damaged segment and every later one from the sealed list and carries
-   * the report as pending (the commit point), and only then are bytes zeroed and files removed.
-   * A crash before the manifest write leaves the damage as it was (the next repair finds it
-   * again); a crash after it leaves the report in the manifest, and the next open in repair mode
-   * finishes the cut without reporting the same damage twice.
-   */
+  /** Repair mode: repair.ts cuts the log at `damage`; the damaged segment, cut, becomes the active one (or a new one does). */
   async #repairAt(damage: Damage, manifest: Manifest, index: LsnIndex, ids: readonly number[]): Promise<RecoveredLog> {
-    const fs = this.#fs;
-    const path = this.#path(damage.segmentId);
-    const sealedAt = damage.segmentId - manifest.firstSegmentId;
-    const sealedEntry = manifest.sealed[sealedAt];
-    let bytesDropped = 0;
-    let brokenCopy = '';
-    let firstLostLsn = sealedEntry?.firstLsn ?? nextLsnAfterSealed(manifest);
-    // Whether records are known lost even where their bytes are already gone (an earlier,
-    // interrupted repair zeroed or removed them): the manifest said they were there.
-    let manifestSaysLost = damage.walk === undefined;
-    let cut: { walk: NonNullable<Damage['walk']>; at: number } | undefined;
-    if (damage.walk !== undefined) {
-      const { entry, result, handle } = damage.walk;
-      firstLostLsn = result.nextLsn;
-      brokenCopy = await keepBrokenCopy(fs, path);
-      const inspection = await inspectTail(handle, entry.capacity, result.endOffset, 0, DEFAULT_CHUNK_BYTES);
-      bytesDropped += inspection.nonZeroEnd - result.endOffset;
-      if (sealedEntry !== undefined && sealedEntry.lastLsn >= result.nextLsn) manifestSaysLost = true;
-      cut = { walk: damage.walk, at: result.endOffset };
-    }
-    const later = ids.filter((id) => id > damage.segmentId);
-    for (const id of later) {
-      const sealed = manifest.sealed[id - manifest.firstSegmentId];
-      if (sealed !== undefined) manifestSaysLost = true;
-      const handle = this.#handles.get(id)!;
-      bytesDropped += sealed !== undefined ? sealed.endOffset : (await inspectTail(handle, await handle.size(), 0, 0, DEFAULT_CHUNK_BYTES)).nonZeroEnd;
-    }
-    const report: RepairReport = {
-      file: path,
-      offset: damage.offset,
-      brokenCopy,
-      firstLostLsn: bytesDropped > 0 || manifestSaysLost ? (firstLostLsn as Lsn) : undefined,
-      segmentsDropped: later.length,
-      bytesDropped,
-    };
-    const generation = manifest.generation + 1;
-    // The same damage already pending: an earlier repair of it was cut short after its commit
-    // point; this one finishes it.
-    const resumed = isPending(manifest, path, damage.offset);
-    const repaired: Manifest = {
-      generation,
-      firstSegmentId: manifest.firstSegmentId,
-      baseLsn: manifest.baseLsn,
-      sealed: manifest.sealed.slice(0, Math.max(0, sealedAt)),
-      pendingRepairs: resumed ? manifest.pendingRepairs : [...manifest.pendingRepairs, pendingOf(report, generation)],
-    };
-    await writeManifest(fs, this.#dir, repaired);
-    let active: ActiveSegment | undefined;
-    if (cut !== undefined) {
-      const { entry, result, handle } = cut.walk;
-      await zeroRange(handle, cut.at, entry.capacity);
+    const outcome = await repairAt(this.#files, damage, manifest, ids);
+    let active: ActiveSegment;
+    if (outcome.cut !== undefined) {
+      const { entry, result, handle } = outcome.cut;
       this.#count(result);
       active = { entry, handle, digest: result.digest };
-      index.add(entry);
+    } else {
+      active = await this.#createActive(outcome.manifest);
     }
-    await removeSegments(fs, this.#walDir, later.map((id) => this.#path(id)), later.map((id) => this.#handles.get(id)!));
-    for (const id of later) this.#handles.delete(id);
-    if (active === undefined) {
-      active = await this.#createActive(repaired);
-      index.add(active.entry);
-    }
-    this.#repair = report;
-    return this.#finish(repaired, index, active, undefined);
+    index.add(active.entry);
+    this.#repair = outcome.report;
+    return this.#finish(outcome.manifest, index, active, undefined);
   }
 
   #finish(
@@ -449,48 +333,8 @@ class Recovery {
   }
 }
 
-/** A segment after the newest one, as open found it. */
-interface LaterSegment {
-  readonly id: number;
-  readonly handle: FileHandle;
-  readonly capacity: number;
-  readonly unwritten: boolean;
-}
-
-/** Whether `manifest` holds a pending repair of the segment at `path` (at `offset`, when given). */
-function isPending(manifest: Manifest, path: string, offset?: number): boolean {
-  const file = basename(path);
-  return manifest.pendingRepairs.some((p) => p.file === file && (offset === undefined || p.offset === offset));
-}
-
 /** Reads of the (mostly zero) space after the newest segment's last batch: few, large ones. */
 const TAIL_CHUNK_BYTES = 8 * 1024 * 1024;
-
-/** The manifest's form of a repair report (file names inside wal/). */
-function pendingOf(report: RepairReport, id: number): PendingRepair {
-  return {
-    id,
-    file: basename(report.file),
-    offset: report.offset,
-    brokenCopy: report.brokenCopy === '' ? '' : basename(report.brokenCopy),
-    firstLostLsn: report.firstLostLsn,
-    segmentsDropped: report.segmentsDropped,
-    bytesDropped: report.bytesDropped,
-  };
-}
-
-/** The report's form of a pending repair (full paths). */
-function reportOf(pending: PendingRepair, walDir: string): PendingRepairReport {
-  return {
-    id: pending.id,
-    file: join(walDir, pending.file),
-    offset: pending.offset,
-    brokenCopy: pending.brokenCopy === '' ? '' : join(walDir, pending.brokenCopy),
-    firstLostLsn: pending.firstLostLsn as Lsn | undefined,
-    segmentsDropped: pending.segmentsDropped,
-    bytesDropped: pending.bytesDropped,
-  };
-}
 
 /** Why a walk of a sealed segment disagrees with its manifest entry, if it does. */
 function sealedProblem(result: WalkResult, sealed: SealedSegment): { offset: number; problem: string } | undefined {
@@ -503,14 +347,4 @@ function sealedProblem(result: WalkResult, sealed: SealedSegment): { offset: num
   }
   if (result.digest !== sealed.digest) return { offset: 0, problem: 'record headers do not match the manifest digest' };
   return undefined;
-}
-
-/** True when a segment's header and first record slot are zero (never written). */
-async function looksUnwritten(handle: FileHandle, capacity: number): Promise<boolean> {
-  const probe = SEGMENT_HEADER_BYTES + RECORD_HEADER_BYTES;
-  if (capacity < probe) return capacity === 0;
-  const reader = new ChunkReader(handle, capacity, probe);
-  await reader.ensure(0, probe);
-  for (let i = 0; i < probe; i++) if (reader.bytes[i] !== 0) return false;
-  return true;
 }
