@@ -40,6 +40,7 @@ import { LogRoundStateStore } from './stores/round-state-store.ts';
 import type { RoundStateStoreOptions } from './stores/round-types.ts';
 import { LogSignGuard } from './stores/sign-guard.ts';
 import { openSignStateFile, type WatermarkCopy } from './stores/sign-state-file.ts';
+import { resolveOpenStoreOptions, resolveStoreOptions, type OpenStoreOptions, type ResolvedStoreOptions, type StoreOptions } from './store-options.ts';
 import type { SignGuard, SignIdentity, SignState } from './stores/sign-guard-types.ts';
 import type { AuditLog } from './stores/audit-types.ts';
 import type { ByzantineEvidenceStore } from './stores/evidence-types.ts';
@@ -52,78 +53,18 @@ import { LogVoteStore } from './stores/vote-store.ts';
 import type { SignWatermark } from './model/sign.ts';
 import type { VoteBatchEvent, VoteBatchExtension, VoteStoreLimits } from './stores/vote-types.ts';
 
-/** The node's audit signing key in options: the 32-byte ed25519 seed, and optionally its public key (checked to match). */
-export interface NodeKeyOption {
-  readonly privateKey: Uint8Array;
-  readonly publicKey?: Uint8Array;
-}
+export { NODE_KEY_FILE } from './store-options.ts';
+export type {
+  AuditOptions,
+  LimitOptions,
+  LogGroupOptions,
+  NodeKeyOption,
+  OpenStoreOptions,
+  SignerOptions,
+  StoreOptions,
+  VoteVerificationOptions,
+} from './store-options.ts';
 
-/** File name of the node key in the data directory (see `loadOrCreateNodeKey`). */
-export const NODE_KEY_FILE = 'node.key';
-
-/** Options of `openStore` that do not concern where the log lives (also taken by `openStoreOnLog`). */
-export interface StoreOptions {
-  /** The chain id every signature is bound to (1..64 characters). */
-  readonly chainId: string;
-  /** The node's signing identity; without it the sign guard refuses to sign. */
-  readonly identity?: SignIdentity;
-  /**
-   * `new-key`: the identity's key never signed anywhere. `existing-key` (default): it may have;
-   * a log with no watermark for it then needs `allowFreshSignState` or `importWatermark`, or the
-   * open fails with FRESH_SIGN_STATE (D8, docs/durability.md).
-   */
-  readonly signState?: SignState;
-  /** Accept a log without the key's watermark although `signState` is `existing-key`. Default false. */
-  readonly allowFreshSignState?: boolean;
-  /** A watermark carried over from the key's previous data directory, recorded (kind SignGuardImport) on open. */
-  readonly importWatermark?: SignWatermark;
-  /** Wall clock in ms since the epoch; default `Date.now`. */
-  readonly now?: () => number;
-  /** Result-size limits of the vote store. */
-  readonly voteLimits?: Partial<VoteStoreLimits>;
-  /**
-   * When given, `votes.appendVote` verifies each vote's signature with the key this returns
-   * (undefined: NOT_FOUND). Default: votes are stored unverified (the consensus engine verifies).
-   */
-  readonly votePublicKey?: (validatorId: string, height: number) => Uint8Array | undefined;
-  /** Options of the round-state store. */
-  readonly rounds?: RoundStateStoreOptions;
-  /**
-   * The node's ed25519 key that signs the audit log's heads (docs/audit.md). `openStore` default:
-   * loaded from `<dir>/node.key`, created there (mode 0600) on first open. `openStoreOnLog`
-   * default: one ephemeral key per process, generated on first use: fine for a log that does
-   * not outlive the process (the in-memory log of tests); a log that does must be given its key,
-   * or its next audit write in another process fails INVALID_ARGUMENT (the chain records another
-   * key). With the ephemeral key the chain's entry 0 (the key) is written with the first audit
-   * batch rather than at open.
-   */
-  readonly nodeKey?: NodeKeyOption;
-  /** `submittedBy` of the evidence this node detects itself (equivocating votes). Default: the identity's validator id, else `local`. */
-  readonly nodeId?: string;
-  /** Limits of the audit log (query sizes, batch records). */
-  readonly auditLimits?: Partial<AuditLogLimits>;
-  /** File system `audit.export` writes through; default the real one (`openStore`: the data directory's, below). */
-  readonly fs?: FileSystem;
-}
-
-/** Options of `openStore`. */
-export interface OpenStoreOptions extends StoreOptions {
-  /** The data directory (created if absent). */
-  readonly dir: string;
-  /** File system of the data directory (and of `audit.export`); default the real one. Tests pass the simulated disk's. */
-  readonly fs?: FileSystem;
-  /** Default `fsync` (D1). */
-  readonly durability?: Durability;
-  /** Every other log option (segment size, batch limits, repair, ...). */
-  readonly log?: Omit<LogOptions, 'dir' | 'fs' | 'durability'>;
-  /**
-   * Where the node key lives when `nodeKey` is not given: default `<dir>/node.key`. Created on
-   * first open with mode 0600; a damaged file fails the open with CORRUPTION (never overwritten).
-   */
-  readonly nodeKeyFile?: string;
-}
-
-/** An open consensus store: every store over one log. */
 /**
  * What an open store tells about the log under it: facts to read, never a way to write (every
  * write goes through a store, which keeps its invariants).
@@ -204,27 +145,25 @@ export interface ReplayReport {
  *   again when the open fails.
  */
 export async function openStore(options: OpenStoreOptions): Promise<ConsensusStore> {
-  const o = checkObject('options', options);
-  const dir = checkString('options.dir', o.dir, 4096);
-  const logExtra = o.log === undefined ? {} : checkObject('options.log', o.log);
-  const keyFile = o.nodeKeyFile === undefined ? join(dir, NODE_KEY_FILE) : checkString('options.nodeKeyFile', o.nodeKeyFile, 4096);
-  const givenKey = o.nodeKey === undefined ? undefined : checkNodeKeyOption(o.nodeKey);
+  // Every option is checked before anything is created on disk.
+  const resolved = resolveOpenStoreOptions(options);
+  const { dir, keyFile } = resolved;
   // Loaded on demand so that `openStoreOnLog` (tests, other backends) never loads the engine.
   const [{ openLog }, { defaultFileSystem }] = await Promise.all([import('./log/wal.ts'), import('./io/real-fs.ts')]);
-  const fs = options.fs ?? defaultFileSystem();
-  const log = await openLog({ ...logExtra, dir, fs, ...(options.durability === undefined ? {} : { durability: options.durability }) });
+  const fs = resolved.fs ?? defaultFileSystem();
+  const log = await openLog({ ...resolved.log, dir, fs });
   let nodeKey: NodeKey;
   let signCopy: WatermarkCopy | undefined;
   try {
     // After openLog: the directory exists and this process holds its lock (D7).
-    nodeKey = givenKey ?? (await loadOrCreateNodeKey(fs, keyFile)).key;
+    nodeKey = resolved.nodeKey ?? (await loadOrCreateNodeKey(fs, keyFile)).key;
     // The sign guard's second copy of its watermark, for a store that signs.
-    if (o.identity !== undefined) signCopy = await openSignStateFile(fs, dir);
+    if (resolved.signer !== undefined) signCopy = await openSignStateFile(fs, dir);
   } catch (err) {
     await log.close().catch(() => undefined);
     throw err;
   }
-  return openWith(log, options, { nodeKey, fs, ...(signCopy === undefined ? {} : { signCopy }) });
+  return openWith(log, resolved, { nodeKey, fs, ...(signCopy === undefined ? {} : { signCopy }) });
 }
 
 /**
@@ -235,7 +174,14 @@ export async function openStore(options: OpenStoreOptions): Promise<ConsensusSto
  * @internal
  */
 export async function openStoreOnLog(log: Log, options: StoreOptions): Promise<ConsensusStore> {
-  return openWith(log, options, {});
+  let resolved: ResolvedStoreOptions;
+  try {
+    resolved = resolveStoreOptions(options);
+  } catch (err) {
+    await log.close().catch(() => undefined);
+    throw err;
+  }
+  return openWith(log, resolved, {});
 }
 
 /** What `openStore` adds to the options of `openStoreOnLog`. */
@@ -248,7 +194,7 @@ interface OpenEnv {
   readonly signCopy?: WatermarkCopy;
 }
 
-async function openWith(log: Log, options: StoreOptions, env: OpenEnv): Promise<ConsensusStore> {
+async function openWith(log: Log, options: ResolvedStoreOptions, env: OpenEnv): Promise<ConsensusStore> {
   try {
     return await buildStores(log, options, env);
   } catch (err) {
@@ -258,36 +204,22 @@ async function openWith(log: Log, options: StoreOptions, env: OpenEnv): Promise<
   }
 }
 
-/** One audit key per process for `openStoreOnLog` without `nodeKey` (see `StoreOptions.nodeKey`). */
+/** One audit key per process for `openStoreOnLog` without `audit.nodeKey` (see `AuditOptions.nodeKey`). */
 let processNodeKey: NodeKey | undefined;
 
-function checkNodeKeyOption(value: unknown): NodeKey {
-  const k = checkObject('options.nodeKey', value);
-  const privateKey = checkBytes('options.nodeKey.privateKey', k.privateKey, ED25519_KEY_BYTES);
-  return checkNodeKey('options.nodeKey', privateKey, k.publicKey === undefined ? ed25519PublicKey(privateKey) : k.publicKey);
-}
-
-/** Checks the options, builds the stores on `ctx`, replays, applies the fresh-directory rule, records key and repair. */
-async function buildStores(log: Log, options: StoreOptions, env: OpenEnv): Promise<ConsensusStore> {
-  const o = checkObject('options', options);
-  const chainId = checkChainId('options.chainId', o.chainId);
-  const signState = o.signState === undefined ? 'existing-key' : checkOneOf('options.signState', o.signState, ['new-key', 'existing-key'] as const);
-  const allowFresh = o.allowFreshSignState === undefined ? false : checkBoolean('options.allowFreshSignState', o.allowFreshSignState);
-  const now = o.now === undefined ? Date.now : checkFunction<() => number>('options.now', o.now);
-  const votePublicKey = options.votePublicKey === undefined ? undefined : checkFunction<NonNullable<StoreOptions['votePublicKey']>>('options.votePublicKey', options.votePublicKey);
-  if (o.importWatermark !== undefined) checkObject('options.importWatermark', o.importWatermark);
-  const nodeKey = env.nodeKey ?? (o.nodeKey === undefined ? (processNodeKey ??= generateNodeKey()) : checkNodeKeyOption(o.nodeKey));
-  const nodeId = o.nodeId === undefined ? undefined : checkString('options.nodeId', o.nodeId, MAX_SUBMITTER_LENGTH);
-  const auditLimits = o.auditLimits === undefined ? undefined : checkObject('options.auditLimits', o.auditLimits);
+/** Builds the stores on `log`, replays, applies the sign guard's open-time rules, records key and repairs. */
+async function buildStores(log: Log, options: ResolvedStoreOptions, env: OpenEnv): Promise<ConsensusStore> {
+  const { chainId, now, signer, votePublicKey, nodeId, auditLimits } = options;
+  const nodeKey = env.nodeKey ?? options.nodeKey ?? (processNodeKey ??= generateNodeKey());
+  const keyed = env.nodeKey !== undefined || options.nodeKey !== undefined;
   const ctx: StoreContext = { log, now };
 
   // First: it checks the identity, whose validator id is the default `nodeId`.
   const signGuard = new LogSignGuard(ctx, {
     chainId,
-    ...(options.identity === undefined ? {} : { identity: options.identity }),
+    ...(signer === undefined ? {} : { identity: signer.identity }),
     ...(env.signCopy === undefined ? {} : { copy: env.signCopy }),
   });
-  if (o.fs !== undefined) checkObject('options.fs', o.fs);
   const exportFs = env.fs ?? options.fs;
   const audit = new LogAuditLog(ctx, {
     ...nodeKey,
@@ -298,7 +230,7 @@ async function buildStores(log: Log, options: StoreOptions, env: OpenEnv): Promi
   const validators = new LogValidatorRegistry(ctx);
   const evidence = new LogEvidenceStore(ctx, {
     chainId,
-    nodeId: nodeId ?? options.identity?.validatorId ?? 'local',
+    nodeId: nodeId ?? signer?.identity.validatorId ?? 'local',
     publicKeyAt: (id, height) => validators.publicKeyAt(id, height),
   });
   const rewards = new LogRewardHistory(ctx);
@@ -308,7 +240,7 @@ async function buildStores(log: Log, options: StoreOptions, env: OpenEnv): Promi
     ...(options.voteLimits === undefined ? {} : { limits: options.voteLimits }),
     ...(votePublicKey === undefined ? {} : { verification: { chainId, publicKeyOf: votePublicKey } }),
   });
-  const rounds = new LogRoundStateStore(ctx, options.rounds ?? {});
+  const rounds = new LogRoundStateStore(ctx, options.rounds);
   const recovery = new LogRecoveryManager(ctx, rounds, (round) => votes.getVotesForRound(round));
   votes.setBatchHook((event) => equivocationBatch(event, audit, evidence, voteLog));
 
@@ -318,15 +250,15 @@ async function buildStores(log: Log, options: StoreOptions, env: OpenEnv): Promi
   if (env.nodeKey !== undefined) await identity.ensureRecorded(log);
   // Without a node key (a keyless openStoreOnLog: the audit key is ephemeral) nothing may be
   // written to the audit chain: the repairs then act as barriers in memory and stay pending.
-  await recordRepairs(log, signGuard, audit, env.nodeKey !== undefined || o.nodeKey !== undefined);
-  if (options.importWatermark !== undefined) await signGuard.importWatermark(options.importWatermark);
-  signGuard.checkSignState(signState, allowFresh);
-  signGuard.checkRepairBarrier(allowFresh);
+  await recordRepairs(log, signGuard, audit, keyed);
+  if (signer?.importWatermark !== undefined) await signGuard.importWatermark(signer.importWatermark);
+  signGuard.checkSignState(signer?.state ?? 'existing-key', signer?.allowFresh ?? false);
+  signGuard.checkRepairBarrier(signer?.allowFresh ?? false);
   signGuard.checkCopy();
   // Entry 0 of a new chain ("recorded at first open"); INVALID_ARGUMENT when the chain records
   // another node key. With the ephemeral key of a keyless `openStoreOnLog` it is written with
   // the first audit batch instead, so that opening a test log writes nothing.
-  if (env.nodeKey !== undefined || o.nodeKey !== undefined) await audit.recordNodeKey();
+  if (keyed) await audit.recordNodeKey();
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => (closing ??= log.close().finally(() => env.signCopy?.close()));

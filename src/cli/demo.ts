@@ -54,8 +54,7 @@ async function openDemoStore(dir: string, key: Key, fresh: boolean): Promise<Con
   return openStore({
     dir,
     chainId: CHAIN_ID,
-    identity: { privateKey: key.privateKey, validatorId: key.id },
-    signState: fresh ? 'new-key' : 'existing-key',
+    signer: { privateKey: key.privateKey, validatorId: key.id, state: fresh ? 'new-key' : 'existing-key' },
     // Small segments keep the demo's footprint small; the default is 64 MiB.
     log: { segmentSize: 4 * 1024 * 1024 },
   });

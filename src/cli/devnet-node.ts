@@ -61,8 +61,7 @@ async function main(): Promise<void> {
   const store = await openStore({
     dir: nodeStoreDir(launch.dir, launch.id),
     chainId: genesis.chainId,
-    identity: { validatorId: me.id, privateKey: me.privateKey },
-    signState: 'new-key',
+    signer: { validatorId: me.id, privateKey: me.privateKey, state: 'new-key' },
     log: { segmentSize: DEVNET_SEGMENT_SIZE },
   });
   await registerGenesis(store, genesis);

@@ -46,8 +46,7 @@ async function openExisting(dir: string, chainId: string | undefined): Promise<{
   const effective = recorded ?? chainId;
   const store = await openStoreOnLog(log, {
     chainId: effective ?? 'unknown-chain',
-    allowFreshSignState: true,
-    ...(nodeKey === undefined ? {} : { nodeKey }),
+    ...(nodeKey === undefined ? {} : { audit: { nodeKey } }),
   });
   return { store, chainId: effective };
 }

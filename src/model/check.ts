@@ -91,3 +91,39 @@ export function checkBoolean(name: string, value: unknown): boolean {
   if (typeof value !== 'boolean') throw invalidArgument(name, `must be a boolean, got ${describe(value)}`);
   return value;
 }
+
+/**
+ * Rejects a key of `value` that is not in `allowed` (a misspelt option must never be ignored:
+ * `durabilty: 'none'` would otherwise open with the default). Keys whose value is undefined count
+ * too: an option object is checked as written.
+ */
+export function checkKeys(name: string, value: Record<string, unknown>, allowed: readonly string[]): void {
+  for (const key of Object.keys(value)) {
+    if (allowed.includes(key)) continue;
+    const near = allowed.find((a) => a.toLowerCase() === key.toLowerCase() || editDistanceAtMost1(a, key));
+    throw invalidArgument(`${name}.${key}`, `is not an option here${near === undefined ? '' : ` (did you mean ${near}?)`}; known: ${allowed.join(', ')}`);
+  }
+}
+
+/** Whether `a` and `b` differ by at most one inserted, removed or changed character. */
+function editDistanceAtMost1(a: string, b: string): boolean {
+  if (Math.abs(a.length - b.length) > 1) return false;
+  let i = 0;
+  let j = 0;
+  let edits = 0;
+  while (i < a.length && j < b.length) {
+    if (a[i] === b[j]) {
+      i++;
+      j++;
+      continue;
+    }
+    if (++edits > 1) return false;
+    if (a.length > b.length) i++;
+    else if (b.length > a.length) j++;
+    else {
+      i++;
+      j++;
+    }
+  }
+  return edits + (a.length - i) + (b.length - j) <= 1;
+}

@@ -1,0 +1,245 @@
+/**
+ * The options of `openStore` and `openStoreOnLog`, in groups (`signer`, `audit`, `limits`,
+ * `voteVerification`, `rounds`, `log`), and their one check: every level rejects a key it does
+ * not know (a misspelt `durabilty` is INVALID_ARGUMENT, never a silent default), and every value
+ * is checked before the log is opened, so that bad options create no file.
+ *
+ * This file must never open, read or write anything: it only checks and resolves.
+ */
+import { join } from 'node:path';
+import { checkNodeKey, ED25519_KEY_BYTES, ed25519PublicKey, type NodeKey } from './codec/node-key.ts';
+import { invalidArgument } from './errors.ts';
+import type { FileSystem } from './io/types.ts';
+import type { Durability, LogOptions } from './log/types.ts';
+import { checkBoolean, checkBytes, checkKeys, checkObject, checkOneOf, checkString } from './model/check.ts';
+import { MAX_SUBMITTER_LENGTH } from './model/evidence.ts';
+import type { SignWatermark } from './model/sign.ts';
+import { checkPrivateKey } from './model/sign.ts';
+import { checkChainId, checkValidatorId } from './model/vote.ts';
+import { equalBytes } from './codec/bytes.ts';
+import { publicKeyOf } from './codec/vote-sign.ts';
+import type { AuditLogLimits } from './stores/audit-types.ts';
+import type { RoundStateStoreOptions } from './stores/round-types.ts';
+import type { SignIdentity, SignState } from './stores/sign-guard-types.ts';
+import type { VoteStoreLimits } from './stores/vote-types.ts';
+
+/** File name of the node key in the data directory (created with mode 0600 on first open). */
+export const NODE_KEY_FILE = 'node.key';
+
+/** An ed25519 key in options: the 32-byte seed, and optionally its public key (checked to match). */
+export interface NodeKeyOption {
+  readonly privateKey: Uint8Array;
+  readonly publicKey?: Uint8Array;
+}
+
+/** The node's signing identity and how the sign guard treats a directory without its watermark. */
+export interface SignerOptions extends SignIdentity {
+  /**
+   * `new-key`: this key never signed anywhere. `existing-key` (default): it may have; a log
+   * with no watermark for it then needs `allowFreshState` or `importWatermark`, or the open
+   * fails with FRESH_SIGN_STATE (D8, docs/durability.md).
+   */
+  readonly state?: SignState;
+  /** Accept a log without the key's watermark although `state` is `existing-key`, for this open. Default false. */
+  readonly allowFreshState?: boolean;
+  /** A watermark carried over from the key's previous data directory, recorded on open. */
+  readonly importWatermark?: SignWatermark;
+}
+
+/** The audit log's signing key. */
+export interface AuditOptions {
+  /**
+   * The node's ed25519 key that signs the audit log's heads (docs/audit.md). `openStore`
+   * default: loaded from `keyFile`, created there (mode 0600) on first open. `openStoreOnLog`
+   * default: one ephemeral key per process, for a log that does not outlive the process.
+   */
+  readonly nodeKey?: NodeKeyOption;
+  /** `openStore` only: where the node key lives when `nodeKey` is not given; default `<dir>/node.key`. */
+  readonly keyFile?: string;
+}
+
+/** Result-size and batch limits of the stores (each has a default). */
+export interface LimitOptions {
+  readonly votes?: Partial<VoteStoreLimits>;
+  readonly audit?: Partial<AuditLogLimits>;
+}
+
+/** Signature checks of `votes.appendVote`. */
+export interface VoteVerificationOptions {
+  /** The key `validatorId` votes with at `height` (undefined: NOT_FOUND). */
+  readonly publicKeyOf: (validatorId: string, height: number) => Uint8Array | undefined;
+}
+
+/** Options of the store's own log (`openStore` only). */
+export interface LogGroupOptions extends Omit<LogOptions, 'dir' | 'fs'> {
+  /** Default `fsync` (D1). */
+  readonly durability?: Durability;
+}
+
+/** Options of `openStore` that do not concern where the log lives (also taken by `openStoreOnLog`). */
+export interface StoreOptions {
+  /** The chain id every signature is bound to (1..64 characters). */
+  readonly chainId: string;
+  /** The node's signing identity; without it the sign guard refuses to sign. */
+  readonly signer?: SignerOptions;
+  readonly audit?: AuditOptions;
+  readonly limits?: LimitOptions;
+  /** When given, `votes.appendVote` verifies each vote's signature. Default: stored unverified. */
+  readonly voteVerification?: VoteVerificationOptions;
+  readonly rounds?: RoundStateStoreOptions;
+  /** `submittedBy` of the evidence this node detects itself. Default: the signer's validator id, else `local`. */
+  readonly nodeId?: string;
+  /** Wall clock in ms since the epoch; default `Date.now`. */
+  readonly now?: () => number;
+  /** File system `audit.export` writes through (`openStore`: also the data directory's); default the real one. */
+  readonly fs?: FileSystem;
+}
+
+/** Options of `openStore`. */
+export interface OpenStoreOptions extends StoreOptions {
+  /** The data directory (created if absent). */
+  readonly dir: string;
+  /** The log's options: durability, segment size, batch limits, repair. */
+  readonly log?: LogGroupOptions;
+}
+
+/** Options after their check. */
+export interface ResolvedStoreOptions {
+  readonly chainId: string;
+  readonly signer: { readonly identity: SignIdentity; readonly state: SignState; readonly allowFresh: boolean; readonly importWatermark: SignWatermark | undefined } | undefined;
+  readonly nodeKey: NodeKey | undefined;
+  readonly auditLimits: Partial<AuditLogLimits> | undefined;
+  readonly voteLimits: Partial<VoteStoreLimits> | undefined;
+  readonly votePublicKey: VoteVerificationOptions['publicKeyOf'] | undefined;
+  readonly rounds: RoundStateStoreOptions;
+  readonly nodeId: string | undefined;
+  readonly now: () => number;
+  readonly fs: FileSystem | undefined;
+}
+
+/** `openStore`'s options after their check. */
+export interface ResolvedOpenStoreOptions extends ResolvedStoreOptions {
+  readonly dir: string;
+  readonly keyFile: string;
+  readonly log: LogGroupOptions;
+}
+
+const STORE_KEYS = ['chainId', 'signer', 'audit', 'limits', 'voteVerification', 'rounds', 'nodeId', 'now', 'fs'] as const;
+const OPEN_KEYS = [...STORE_KEYS, 'dir', 'log'] as const;
+const SIGNER_KEYS = ['privateKey', 'publicKey', 'validatorId', 'state', 'allowFreshState', 'importWatermark'] as const;
+const AUDIT_KEYS = ['nodeKey', 'keyFile'] as const;
+const NODE_KEY_KEYS = ['privateKey', 'publicKey'] as const;
+const LIMIT_KEYS = ['votes', 'audit'] as const;
+const VOTE_LIMIT_KEYS = ['defaultQueryLimit', 'maxQueryLimit', 'maxRoundVotes'] as const;
+const AUDIT_LIMIT_KEYS = ['defaultQueryLimit', 'maxQueryLimit', 'defaultEvidenceLimit', 'maxEvidenceLimit', 'maxBatchRecords', 'maxEventsPerCall'] as const;
+const VERIFICATION_KEYS = ['publicKeyOf'] as const;
+const ROUND_KEYS = ['checkpointInterval'] as const;
+const WATERMARK_KEYS = ['height', 'round', 'step'] as const;
+const LOG_KEYS = [
+  'durability',
+  'segmentSize',
+  'maxRecordSize',
+  'maxBatchBytes',
+  'maxBatchRecords',
+  'maxQueuedRecords',
+  'maxBatchDelayMs',
+  'maxOpenSegments',
+  'repair',
+] as const;
+
+/**
+ * Checks `options` of `openStoreOnLog`.
+ * @throws ConsensusStoreError INVALID_ARGUMENT naming the first bad or unknown option.
+ */
+export function resolveStoreOptions(options: StoreOptions): ResolvedStoreOptions {
+  const o = checkObject('options', options);
+  checkKeys('options', o, STORE_KEYS);
+  return resolveCommon(o);
+}
+
+/**
+ * Checks `options` of `openStore`, before anything is opened.
+ * @throws ConsensusStoreError INVALID_ARGUMENT naming the first bad or unknown option.
+ */
+export function resolveOpenStoreOptions(options: OpenStoreOptions): ResolvedOpenStoreOptions {
+  const o = checkObject('options', options);
+  checkKeys('options', o, OPEN_KEYS);
+  const dir = checkString('options.dir', o['dir'], 4096);
+  if (dir.length === 0) throw invalidArgument('options.dir', 'must not be empty');
+  const common = resolveCommon(o);
+  const audit = o['audit'] === undefined ? {} : checkObject('options.audit', o['audit']);
+  const keyFile = audit['keyFile'] === undefined ? join(dir, NODE_KEY_FILE) : checkString('options.audit.keyFile', audit['keyFile'], 4096);
+  const log = o['log'] === undefined ? {} : checkObject('options.log', o['log']);
+  checkKeys('options.log', log, LOG_KEYS);
+  if (log['durability'] !== undefined) checkOneOf('options.log.durability', log['durability'], ['fsync', 'none'] as const);
+  return { ...common, dir, keyFile, log: log as LogGroupOptions };
+}
+
+function resolveCommon(o: Record<string, unknown>): ResolvedStoreOptions {
+  const chainId = checkChainId('options.chainId', o['chainId']);
+  const now = o['now'] === undefined ? Date.now : checkFunction<() => number>('options.now', o['now']);
+  const nodeId = o['nodeId'] === undefined ? undefined : checkString('options.nodeId', o['nodeId'], MAX_SUBMITTER_LENGTH);
+  if (o['fs'] !== undefined) checkObject('options.fs', o['fs']);
+  const audit = o['audit'] === undefined ? {} : checkObject('options.audit', o['audit']);
+  checkKeys('options.audit', audit, AUDIT_KEYS);
+  const nodeKey = audit['nodeKey'] === undefined ? undefined : checkNodeKeyOption('options.audit.nodeKey', audit['nodeKey']);
+  const limits = o['limits'] === undefined ? {} : checkObject('options.limits', o['limits']);
+  checkKeys('options.limits', limits, LIMIT_KEYS);
+  const voteLimits = limits['votes'] === undefined ? undefined : checkObject('options.limits.votes', limits['votes']);
+  if (voteLimits !== undefined) checkKeys('options.limits.votes', voteLimits, VOTE_LIMIT_KEYS);
+  const auditLimits = limits['audit'] === undefined ? undefined : checkObject('options.limits.audit', limits['audit']);
+  if (auditLimits !== undefined) checkKeys('options.limits.audit', auditLimits, AUDIT_LIMIT_KEYS);
+  let votePublicKey: ResolvedStoreOptions['votePublicKey'];
+  if (o['voteVerification'] !== undefined) {
+    const v = checkObject('options.voteVerification', o['voteVerification']);
+    checkKeys('options.voteVerification', v, VERIFICATION_KEYS);
+    votePublicKey = checkFunction('options.voteVerification.publicKeyOf', v['publicKeyOf']);
+  }
+  const rounds = o['rounds'] === undefined ? {} : checkObject('options.rounds', o['rounds']);
+  checkKeys('options.rounds', rounds, ROUND_KEYS);
+  return {
+    chainId,
+    signer: o['signer'] === undefined ? undefined : resolveSigner(checkObject('options.signer', o['signer'])),
+    nodeKey,
+    auditLimits: auditLimits as Partial<AuditLogLimits> | undefined,
+    voteLimits: voteLimits as Partial<VoteStoreLimits> | undefined,
+    votePublicKey,
+    rounds: rounds as RoundStateStoreOptions,
+    nodeId,
+    now,
+    fs: o['fs'] as FileSystem | undefined,
+  };
+}
+
+function resolveSigner(s: Record<string, unknown>): NonNullable<ResolvedStoreOptions['signer']> {
+  checkKeys('options.signer', s, SIGNER_KEYS);
+  const state = s['state'] === undefined ? 'existing-key' : checkOneOf('options.signer.state', s['state'], ['new-key', 'existing-key'] as const);
+  const allowFresh = s['allowFreshState'] === undefined ? false : checkBoolean('options.signer.allowFreshState', s['allowFreshState']);
+  let importWatermark: SignWatermark | undefined;
+  if (s['importWatermark'] !== undefined) {
+    const w = checkObject('options.signer.importWatermark', s['importWatermark']);
+    checkKeys('options.signer.importWatermark', w, WATERMARK_KEYS);
+    importWatermark = w as unknown as SignWatermark;
+  }
+  const privateKey = checkPrivateKey('options.signer.privateKey', s['privateKey']);
+  const validatorId = checkValidatorId('options.signer.validatorId', s['validatorId']);
+  let publicKey: Uint8Array | undefined;
+  if (s['publicKey'] !== undefined) {
+    publicKey = checkBytes('options.signer.publicKey', s['publicKey'], ED25519_KEY_BYTES);
+    if (!equalBytes(publicKey, publicKeyOf(privateKey))) throw invalidArgument('options.signer.publicKey', 'does not belong to options.signer.privateKey');
+  }
+  const identity: SignIdentity = { privateKey, validatorId, ...(publicKey === undefined ? {} : { publicKey }) };
+  return { identity, state, allowFresh, importWatermark };
+}
+
+function checkNodeKeyOption(name: string, value: unknown): NodeKey {
+  const k = checkObject(name, value);
+  checkKeys(name, k, NODE_KEY_KEYS);
+  const privateKey = checkBytes(`${name}.privateKey`, k['privateKey'], ED25519_KEY_BYTES);
+  return checkNodeKey(name, privateKey, k['publicKey'] === undefined ? ed25519PublicKey(privateKey) : k['publicKey']);
+}
+
+function checkFunction<T>(name: string, value: unknown): T {
+  if (typeof value !== 'function') throw invalidArgument(name, 'must be a function');
+  return value as T;
+}
