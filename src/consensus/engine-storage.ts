@@ -1,0 +1,173 @@
+/**
+ * The engine's persistence through the storage port (storage-port.ts): a vote counts only once
+ * `appendVote` has made it durable (an equivocation becomes a report instead); the checkpoint of
+ * where the engine is, written at every phase change; where a checkpoint puts a restarted node,
+ * and the stored votes it reloads; and the decision certificates of finalized heights, kept for
+ * peers catching up or rebuilt from stored checkpoints and votes.
+ *
+ * It must never call a vote countable before `appendVote` resolved, and never build a
+ * checkpoint that says less than the engine knows: its lock, valid block, intent and decision
+ * travel with it, so that a restart resumes exactly where the engine stopped.
+ */
+import type { RoundState } from '../model/round.ts';
+import type { ValidatorVote } from '../model/vote.ts';
+import { toHex } from '../codec/bytes.ts';
+import { blockHash } from './block.ts';
+import { buildCertificate } from './certificate.ts';
+import { decodeCheckpointData, encodeCheckpointData } from './checkpoint-data.ts';
+import type { EnginePosition } from './engine-types.ts';
+import type { ConsensusStoragePort, RecoveredState } from './storage-port.ts';
+import type { Block, CertificateMessage, EngineEvent, ProposalMessage } from './types.ts';
+import type { ValidatorSet } from './validator-set.ts';
+
+/** Rounds of the current height whose votes are reloaded on resume. */
+const RESUME_ROUNDS = 64;
+/** Decision certificates kept in memory for peers catching up. */
+export const CERTIFICATE_CACHE = 256;
+
+/**
+ * Makes a verified vote durable. `emit` hears of the append and of an equivocation, which is
+ * recorded (evidence, audit, slash) as detected at `height()`, read once the append resolved.
+ * @returns true when the vote may count (stored, or a duplicate of a stored one).
+ */
+export async function persistVote(
+  storage: ConsensusStoragePort,
+  vote: ValidatorVote,
+  height: () => number,
+  emit: (event: EngineEvent) => void,
+): Promise<boolean> {
+  const started = performance.now();
+  const result = await storage.appendVote(vote);
+  if (result.outcome !== 'duplicate') emit({ type: 'vote-persisted', ms: performance.now() - started });
+  if (result.outcome !== 'equivocation') return true;
+  const first = result.conflictsWith[0];
+  if (first !== undefined) {
+    emit({ type: 'equivocation', validatorId: vote.validatorId, round: vote.round, voteType: vote.voteType });
+    await storage.recordEquivocation({ validatorId: vote.validatorId, first, second: vote, detectedAtHeight: height() });
+  }
+  return false;
+}
+
+/**
+ * The checkpoint of position `p`: the round state with the engine's data (checkpoint-data.ts),
+ * the bodies of the blocks it names among them. `proposal` is the current round's, if one arrived.
+ */
+export function checkpointOf(
+  p: EnginePosition,
+  proposal: ProposalMessage | undefined,
+  chainId: string,
+  validators: ValidatorSet,
+  now: number,
+): RoundState {
+  const blocks = [proposal?.block, p.valid?.block, p.decision?.block].filter((b): b is Block => b !== undefined);
+  const signed = proposal?.proposal;
+  return {
+    height: p.height,
+    round: p.round,
+    phase: p.phase,
+    ...(p.locked === undefined ? {} : { lockedRound: p.locked.round, lockedBlockHash: p.locked.hash }),
+    ...(p.valid === undefined ? {} : { validRound: p.valid.round, validBlockHash: blockHash(p.valid.block, chainId) }),
+    ...(signed === undefined || signed.height !== p.height ? {} : { proposalBlockHash: signed.blockHash }),
+    proposer: validators.proposerOf(p.round).id,
+    appData: encodeCheckpointData({
+      heightStartRound: p.heightStartRound,
+      parentHash: p.parentHash,
+      ...(p.intent === undefined ? {} : { intent: p.intent }),
+      blocks,
+      ...(p.decision === undefined ? {} : { decision: p.decision }),
+    }),
+    startedAt: p.roundStartedAt,
+    updatedAt: Math.max(p.roundStartedAt, now),
+  };
+}
+
+/** Where a checkpoint puts a restarted node. */
+export interface ResumePoint {
+  /** The position to take; for a node that finalized its height, the next height, in the next round's propose phase. */
+  readonly position: EnginePosition;
+  /** True after a `finalize` checkpoint: start that round afresh; false: continue the checkpoint's round and phase. */
+  readonly fresh: boolean;
+  /** The block bodies the checkpoint carried, by hex hash. */
+  readonly blocks: ReadonlyMap<string, Block>;
+}
+
+/**
+ * Decodes the latest checkpoint `s`: after `finalize` the next height in the next round;
+ * otherwise the checkpoint's own height, round and phase, with its lock, valid block (when its
+ * body is among the checkpoint's blocks), intent and decision.
+ * @throws RangeError when the checkpoint carries no engine data, or a finalize one no decision;
+ *   the decoder's error when the engine data does not decode.
+ */
+export function resumePointOf(s: RoundState, chainId: string): ResumePoint {
+  if (s.appData === undefined) throw new RangeError('the latest checkpoint carries no engine data');
+  const data = decodeCheckpointData(s.appData);
+  const blocks = new Map<string, Block>();
+  for (const b of data.blocks) blocks.set(toHex(blockHash(b, chainId)), b);
+  const none = { locked: undefined, valid: undefined, intent: undefined, decision: undefined };
+  if (s.phase === 'finalize') {
+    if (data.decision === undefined) throw new RangeError('a finalize checkpoint without its decision');
+    const parentHash = blockHash(data.decision.block, chainId);
+    const next = { height: s.height + 1, round: s.round + 1, phase: 'propose' as const, heightStartRound: s.round + 1, roundStartedAt: s.startedAt, parentHash };
+    return { position: { ...next, ...none }, fresh: true, blocks };
+  }
+  const validBlock = s.validBlockHash === undefined ? undefined : blocks.get(toHex(s.validBlockHash));
+  const position: EnginePosition = {
+    height: s.height,
+    round: s.round,
+    phase: s.phase,
+    heightStartRound: data.heightStartRound,
+    roundStartedAt: s.startedAt,
+    parentHash: data.parentHash,
+    locked: s.lockedRound !== undefined && s.lockedBlockHash !== undefined ? { round: s.lockedRound, hash: s.lockedBlockHash } : undefined,
+    valid: s.validRound !== undefined && validBlock !== undefined ? { round: s.validRound, block: validBlock } : undefined,
+    intent: data.intent,
+    decision: data.decision,
+  };
+  return { position, fresh: false, blocks };
+}
+
+/**
+ * The stored votes of position `p`'s height in its recent rounds (at most `RESUME_ROUNDS`, from
+ * the height's first): the recovered round's from `rec`, the earlier ones from storage.
+ */
+export async function storedVotesOf(storage: ConsensusStoragePort, rec: RecoveredState, p: EnginePosition): Promise<ValidatorVote[]> {
+  const out: ValidatorVote[] = [];
+  const from = Math.max(p.heightStartRound, p.round - RESUME_ROUNDS + 1);
+  for (let r = from; r <= p.round; r++) {
+    const votes = r === p.round ? rec.votes : await storage.votesForRound(r);
+    for (const v of votes) if (v.height === p.height) out.push(v);
+  }
+  return out;
+}
+
+/** Decision certificates of finalized heights: the recent ones in memory, older ones rebuilt from storage. */
+export class Certificates {
+  readonly #storage: ConsensusStoragePort;
+  readonly #validators: ValidatorSet;
+  readonly #chainId: string;
+  readonly #recent = new Map<number, CertificateMessage>();
+
+  constructor(storage: ConsensusStoragePort, validators: ValidatorSet, chainId: string) {
+    this.#storage = storage;
+    this.#validators = validators;
+    this.#chainId = chainId;
+  }
+
+  /** Keeps the certificate of a height just finalized (if one could be built), and forgets the oldest kept. */
+  remember(height: number, cert: CertificateMessage | undefined): void {
+    if (cert !== undefined) this.#recent.set(height, cert);
+    this.#recent.delete(height - CERTIFICATE_CACHE);
+  }
+
+  /** The decision certificate of a finalized `height`: from memory, else rebuilt from storage. */
+  async of(height: number): Promise<CertificateMessage | undefined> {
+    const cached = this.#recent.get(height);
+    if (cached !== undefined) return cached;
+    const state = await this.#storage.roundStateAt(height);
+    if (state?.phase !== 'finalize' || state.appData === undefined) return undefined;
+    const decision = decodeCheckpointData(state.appData).decision;
+    if (decision === undefined) return undefined;
+    const votes = await this.#storage.votesForRound(decision.round);
+    return buildCertificate(decision.block, decision.round, votes, this.#validators, this.#chainId);
+  }
+}
