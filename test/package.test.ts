@@ -52,12 +52,12 @@ describe('the built package', () => {
       `
       import { openStore, ConsensusStoreError } from 'consensus-store';
       const dir = ${JSON.stringify(dir)};
-      const identity = { privateKey: new Uint8Array(32).fill(3), validatorId: 'v0' };
-      const first = await openStore({ dir, chainId: 'pkg-chain', identity, signState: 'new-key' });
+      const signer = { privateKey: new Uint8Array(32).fill(3), validatorId: 'v0' };
+      const first = await openStore({ dir, chainId: 'pkg-chain', signer: { ...signer, state: 'new-key' } });
       const vote = await first.signGuard.signVote({ validatorId: 'v0', height: 1, round: 1, voteType: 'prevote', blockHash: new Uint8Array(32).fill(1), timestamp: 5 });
       await first.votes.appendVote(vote);
       await first.close();
-      const again = await openStore({ dir, chainId: 'pkg-chain', identity });
+      const again = await openStore({ dir, chainId: 'pkg-chain', signer });
       const votes = await again.votes.getVotesForRound(1);
       const refused = await again.signGuard.signVote({ ...vote, blockHash: new Uint8Array(32).fill(2) }).catch((e) => e);
       console.log(JSON.stringify({ votes: votes.length, watermark: again.signGuard.watermark(), refused: refused instanceof ConsensusStoreError ? refused.code : String(refused) }));

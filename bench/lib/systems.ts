@@ -48,7 +48,7 @@ export async function loadOpenStore(): Promise<OpenStoreFn | string> {
 export async function openEngine(dir: string, durability: 'fsync' | 'none' = 'fsync'): Promise<ConsensusStore> {
   const open = await loadOpenStore();
   if (typeof open === 'string') throw new Error(open);
-  return open({ dir, durability, chainId: CHAIN_ID, signState: 'new-key' });
+  return open({ dir, chainId: CHAIN_ID, log: { durability } });
 }
 
 /** The store's audit log and reward history, as openStore wires them. */

@@ -83,10 +83,8 @@ async function measure(spec: RunSpec): Promise<RunFigures> {
       const store = await openStore({
         dir: `${dir}/v${i}`,
         chainId: CHAIN_ID,
-        durability: spec.durability,
-        identity: { validatorId: `v${i}`, privateKey: keys[i] as Uint8Array },
-        signState: 'new-key',
-        log: { segmentSize: 8 * 1024 * 1024 },
+        signer: { validatorId: `v${i}`, privateKey: keys[i] as Uint8Array, state: 'new-key' },
+        log: { durability: spec.durability, segmentSize: 8 * 1024 * 1024 },
       });
       stores.push(store);
       const base = new StoreStoragePort(store, CHAIN_ID);

@@ -83,7 +83,7 @@ async function loadEngine(): Promise<Engine | string> {
 }
 
 function open(engine: Engine, dir: string, durability: Durability): ReturnType<OpenStore> {
-  return engine.openStore({ dir, durability, chainId: CHAIN_ID, signState: 'new-key' });
+  return engine.openStore({ dir, chainId: CHAIN_ID, log: { durability } });
 }
 
 function validatorId(i: number): string {

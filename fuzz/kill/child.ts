@@ -41,9 +41,7 @@ async function main(): Promise<void> {
   const store = await openStore({
     dir,
     chainId: FUZZ_CHAIN_ID,
-    identity: killIdentity(),
-    signState: fresh ? 'new-key' : 'existing-key',
-    allowFreshSignState: true,
+    signer: { ...killIdentity(), state: fresh ? 'new-key' : 'existing-key', allowFreshState: true },
     log: { segmentSize: KILL_SEGMENT_SIZE },
   });
   const latest = await store.rounds.loadRoundState();

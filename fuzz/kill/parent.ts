@@ -181,8 +181,7 @@ async function checkDir(dir: string, model: DirModel): Promise<{ problems: strin
     store = await openStore({
       dir,
       chainId: FUZZ_CHAIN_ID,
-      identity: killIdentity(),
-      signState: model.lastSign === undefined ? 'new-key' : 'existing-key',
+      signer: { ...killIdentity(), state: model.lastSign === undefined ? 'new-key' : 'existing-key' },
       log: { segmentSize: KILL_SEGMENT_SIZE },
     });
   } catch (err) {

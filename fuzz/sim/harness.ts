@@ -56,10 +56,13 @@ export class SimRun {
       dir: SIM_DIR,
       fs: this.probe.fs(),
       chainId: FUZZ_CHAIN_ID,
-      identity: { privateKey: keyOf(OWN_ID).privateKey, validatorId: OWN_ID },
-      signState: model.lastRelease === undefined ? 'new-key' : 'existing-key',
-      allowFreshSignState: this.allowFresh,
-      ...(this.allowFresh ? copiedWatermark(this.disk) : {}),
+      signer: {
+        privateKey: keyOf(OWN_ID).privateKey,
+        validatorId: OWN_ID,
+        state: model.lastRelease === undefined ? 'new-key' : 'existing-key',
+        allowFreshState: this.allowFresh,
+        ...(this.allowFresh ? copiedWatermark(this.disk) : {}),
+      },
       now: this.workload.clock.now,
       log: { segmentSize: this.segmentSize, repair },
     });

@@ -86,7 +86,7 @@ describe('cstore inspect', () => {
 
 describe('the store identity', () => {
   it('refuses to open a data directory under another chain id, before replaying anything', async () => {
-    await expect(openStore({ dir, chainId: 'another-chain', allowFreshSignState: true })).rejects.toSatisfy(
+    await expect(openStore({ dir, chainId: 'another-chain' })).rejects.toSatisfy(
       (err: unknown) => isStoreError(err, 'INVALID_ARGUMENT') && /belongs to chain 'cstore-demo'/.test((err as Error).message),
     );
   });

@@ -27,7 +27,7 @@ type Opener = (disk: SimulatedDisk) => Promise<ConsensusStore>;
 /** Opens the store on `disk` (fresh when new) under `chainId`, with a fixed node key and a ticking clock. */
 function opener(chainId: string): Opener {
   let clock = 1_700_000_000_000;
-  return (disk) => openStore({ dir: DIR, fs: disk.fs(), chainId, nodeKey: nodeKey(7), now: () => clock++, log: { segmentSize: SEGMENT_SIZE } });
+  return (disk) => openStore({ dir: DIR, fs: disk.fs(), chainId, audit: { nodeKey: nodeKey(7) }, now: () => clock++, log: { segmentSize: SEGMENT_SIZE } });
 }
 
 let seed = 100;

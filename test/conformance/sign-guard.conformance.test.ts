@@ -10,13 +10,16 @@ import { SIGN_IDENTITY, signGuardConformance, type SignGuardHarness, type SignOp
 
 const CHAIN = 'sign-guard-chain';
 
-/** The suite's sign options as `openStore` options. */
+/** The suite's sign options as `openStore` options (without an identity there is no signer, and the rest means nothing). */
 function signOptions(o: SignOpenOptions): StoreOverrides {
+  if (o.withIdentity === false) return {};
   return {
-    ...(o.withIdentity === false ? {} : { identity: SIGN_IDENTITY }),
-    ...(o.signState === undefined ? {} : { signState: o.signState }),
-    ...(o.allowFreshSignState === undefined ? {} : { allowFreshSignState: o.allowFreshSignState }),
-    ...(o.importWatermark === undefined ? {} : { importWatermark: o.importWatermark }),
+    signer: {
+      ...SIGN_IDENTITY,
+      ...(o.signState === undefined ? {} : { state: o.signState }),
+      ...(o.allowFreshSignState === undefined ? {} : { allowFreshState: o.allowFreshSignState }),
+      ...(o.importWatermark === undefined ? {} : { importWatermark: o.importWatermark }),
+    },
   };
 }
 

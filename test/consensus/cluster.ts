@@ -165,7 +165,7 @@ export function storeStorage(backend: StoreBackend, n: number): StoreStorage {
   const media = new Map<string, StoreMedium>();
   const storage = async (id: string, privateKey: Uint8Array): Promise<ConsensusStoragePort> => {
     const medium = backend.medium();
-    const store = await medium.open({ identity: { validatorId: id, privateKey }, signState: 'new-key' });
+    const store = await medium.open({ signer: { validatorId: id, privateKey, state: 'new-key' } });
     for (let i = 0; i < n; i++) {
       await store.validators.registerValidator({ id: `v${i}`, publicKey: publicKeyOf(keyOf(i)), stake: 100n }, 0);
     }

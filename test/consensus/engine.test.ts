@@ -140,7 +140,7 @@ describe('one byzantine equivocator out of four, on the write-ahead log (simulat
       const count = await checkAccountability(store, id, v3Key);
       await store.close();
       const privateKey = keyOf(Number(id.slice(1)));
-      const reopened = await wal.media.get(id)!.open({ identity: { validatorId: id, privateKey } });
+      const reopened = await wal.media.get(id)!.open({ signer: { validatorId: id, privateKey } });
       expect(await checkAccountability(reopened, id, v3Key)).toBe(count);
       await reopened.close();
     }

@@ -49,7 +49,7 @@ for (const backend of backends) {
       medium = backend.medium();
       media.set(id, medium);
     }
-    const store = await medium.open({ identity: { validatorId: id, privateKey }, signState: restart ? 'existing-key' : 'new-key' });
+    const store = await medium.open({ signer: { validatorId: id, privateKey, state: restart ? 'existing-key' : 'new-key' } });
     const { powerCut } = medium;
     if (powerCut === undefined) throw new Error(`${backend.name} cannot cut power`);
     return new CrashingPort(store, powerCut);

@@ -64,10 +64,10 @@ import { openStore } from ${JSON.stringify(srcUrl('index.ts'))};
 import { SyncWorker } from ${JSON.stringify(srcUrl('io/sync-worker.ts'))};
 import { openSync, closeSync } from 'node:fs';
 const dir = ${JSON.stringify(storeDir)};
-const store = await openStore({ dir, chainId: 'c', signState: 'new-key' });
+const store = await openStore({ dir, chainId: 'c' });
 await store.rounds.saveRoundState({ height: 7, round: 1, phase: 'prevote', startedAt: 1, updatedAt: 2 });
 await store.close();
-const again = await openStore({ dir, chainId: 'c', signState: 'new-key' });
+const again = await openStore({ dir, chainId: 'c' });
 const saved = await again.rounds.loadRoundState();
 await again.close();
 const worker = new SyncWorker();
@@ -227,10 +227,10 @@ describe('a worker that cannot start is WORKER_FAILED, not EIO', () => {
   it('openStore: a worker that cannot start fails the open with WORKER_FAILED (not IO_FAILED or EIO) and releases the lock', async () => {
     const storeDir = join(dir, 'store-start-failure');
     const fs = createRealFileSystem({ syncWorkerOptions: { source: THROWS_AT_LOAD } });
-    const err = await outcomeOf(() => openStore({ dir: storeDir, chainId: 'c', signState: 'new-key', fs }));
+    const err = await outcomeOf(() => openStore({ dir: storeDir, chainId: 'c', fs }));
     expectStartFailure(err, 'boom at load');
     // The lock was released and the directory is usable by a working file system.
-    const store = await openStore({ dir: storeDir, chainId: 'c', signState: 'new-key', fs: createRealFileSystem() });
+    const store = await openStore({ dir: storeDir, chainId: 'c', fs: createRealFileSystem() });
     await store.rounds.saveRoundState({ height: 3, round: 0, phase: 'prevote', startedAt: 1, updatedAt: 2 });
     expect(store.log.status).toBe('open');
     await store.close();

@@ -57,7 +57,7 @@ function spying(log: Log): { log: Log; appends: { records: number; ok: boolean |
 
 async function openSmall(disk: SimulatedDisk): Promise<ConsensusStore> {
   let clock = 1_760_000_000_000;
-  return openStore({ dir: DIR, fs: disk.fs(), chainId: CHAIN, nodeKey: NODE_KEY, now: () => clock++, log: { segmentSize: SEGMENT_SIZE } });
+  return openStore({ dir: DIR, fs: disk.fs(), chainId: CHAIN, audit: { nodeKey: NODE_KEY }, now: () => clock++, log: { segmentSize: SEGMENT_SIZE } });
 }
 
 describe('audit batches are bounded by the log limits in bytes and records', () => {
@@ -122,7 +122,7 @@ describe('audit batches are bounded by the log limits in bytes and records', () 
   it('in-memory log with small byte and record limits: merged appends stay within both', async () => {
     const limits = { maxBatchBytes: 2048, maxBatchRecords: 6 };
     const { log, appends } = spying(MemoryLog.open(undefined, limits));
-    const store = await openStoreOnLog(log, { chainId: CHAIN, nodeKey: NODE_KEY });
+    const store = await openStoreOnLog(log, { chainId: CHAIN, audit: { nodeKey: NODE_KEY } });
     const calls: Promise<LogEntry>[] = [];
     for (let i = 0; i < 30; i++) calls.push(store.audit.logByzantineEvent(bigEvent(i, i % 2 === 0 ? 600 : 20)));
     const settled = await Promise.allSettled(calls);

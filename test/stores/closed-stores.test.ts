@@ -164,10 +164,11 @@ async function populate(s: ConsensusStore): Promise<void> {
   await s.audit.logEvent({ type: 'Pruned', store: 'votes', belowHeight: 1, entriesRemoved: 0 });
 }
 
-const identity = { privateKey: privateKeyFor(ME), validatorId: ME };
+/** Every open signs as ME with a key that never signed before. */
+const signer = { privateKey: privateKeyFor(ME), validatorId: ME, state: 'new-key' as const };
 
 async function memoryStore(disk: MemoryDisk): Promise<ConsensusStore> {
-  return openStoreOnLog(MemoryLog.open(disk), { chainId: TEST_CHAIN_ID, nodeKey: NODE_KEY, identity, signState: 'new-key' });
+  return openStoreOnLog(MemoryLog.open(disk), { chainId: TEST_CHAIN_ID, audit: { nodeKey: NODE_KEY }, signer });
 }
 
 describe('every method of every store rejects CLOSED after close', () => {
@@ -209,7 +210,7 @@ describe('every method of every store rejects CLOSED after close', () => {
   it('openStore on the WAL (simulated disk): the same after close, and the directory reopens intact', async () => {
     const sim = new SimulatedDisk({ seed: 31 });
     const open = (): Promise<ConsensusStore> =>
-      openStore({ dir: '/data', fs: sim.fs(), chainId: TEST_CHAIN_ID, nodeKey: NODE_KEY, identity, signState: 'new-key', log: { segmentSize: 64 * 1024 } });
+      openStore({ dir: '/data', fs: sim.fs(), chainId: TEST_CHAIN_ID, audit: { nodeKey: NODE_KEY }, signer, log: { segmentSize: 64 * 1024 } });
     const store = await open();
     await populate(store);
     await store.close();

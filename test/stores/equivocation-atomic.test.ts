@@ -76,7 +76,7 @@ function recordingFs(fs: FileSystem, calls: IoCall[]): FileSystem {
 async function open(disk: SimulatedDisk, calls?: IoCall[]): Promise<ConsensusStore> {
   let clock = 1_750_000_000_000;
   const fs = calls === undefined ? disk.fs() : recordingFs(disk.fs(), calls);
-  return openStore({ dir: DIR, fs, chainId: CHAIN, nodeKey: NODE_KEY, now: () => clock++, log: { segmentSize: SEGMENT_SIZE } });
+  return openStore({ dir: DIR, fs, chainId: CHAIN, audit: { nodeKey: NODE_KEY }, now: () => clock++, log: { segmentSize: SEGMENT_SIZE } });
 }
 
 /** A store with validators 1..3 registered, vote A of val-1 in round 5, and `filler` other votes. */
@@ -204,7 +204,7 @@ describe('equivocation through openStore: vote, evidence and audit entry in one 
   it('orders concurrent equivocations and other audit writes in one valid chain', async () => {
     // Default-sized segments: the audit log joins concurrent calls into one batch (see the report on batch bytes).
     const disk = new SimulatedDisk({ seed: 2 });
-    const store = await openStore({ dir: DIR, fs: disk.fs(), chainId: CHAIN, nodeKey: NODE_KEY });
+    const store = await openStore({ dir: DIR, fs: disk.fs(), chainId: CHAIN, audit: { nodeKey: NODE_KEY } });
     for (const n of [1, 2]) await store.validators.registerValidator({ id: `val-${n}`, publicKey: publicKeyOf(keyOf(n)), stake: 100n }, 0);
     await store.votes.appendVote(vote(1, 5, 0xaa));
     const calls: Promise<unknown>[] = [];

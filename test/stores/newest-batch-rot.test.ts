@@ -17,7 +17,7 @@ import { publicKeyOf } from '../../src/codec/vote-sign.ts';
 import { isStoreError } from '../../src/errors.ts';
 import { SimulatedDisk } from '../../src/io/sim-disk.ts';
 import { ErrnoError, type FileHandle } from '../../src/io/types.ts';
-import { openStore, type OpenStoreOptions } from '../../src/store.ts';
+import { openStore, type OpenStoreOptions, type SignerOptions } from '../../src/store.ts';
 import type { UnsignedVote, ValidatorVote } from '../../src/model/vote.ts';
 import { signBytes, voteSignBytes } from '../../src/codec/vote-sign.ts';
 import { delegatingFs } from '../support/delegating-fs.ts';
@@ -36,14 +36,15 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-/** The options without a signing identity. */
+/** The options without a signer. */
 function keyless(): OpenStoreOptions {
-  const { identity: _, ...rest } = options();
+  const { signer: _, ...rest } = options();
   return rest;
 }
 
-function options(extra: Partial<OpenStoreOptions> = {}): OpenStoreOptions {
-  return { dir, chainId, identity, log: { segmentSize: SEGMENT }, ...extra };
+/** The options of the node that signs as `me`, with `signer`'s sign-state options. */
+function options(signer: Pick<SignerOptions, 'state' | 'allowFreshState' | 'importWatermark'> = {}): OpenStoreOptions {
+  return { dir, chainId, signer: { ...identity, ...signer }, log: { segmentSize: SEGMENT } };
 }
 
 /** The byte range of the last batch of a segment file. */
@@ -117,7 +118,7 @@ async function eachFlip(source: string, range: { start: number; end: number }, c
 
 describe('one flipped bit in the newest batch (real files)', () => {
   it('after a clean close, the sign guard never reopens below its last signature: CORRUPTION, at 8 random bits of the last batch and 60 bytes before the end', async () => {
-    const store = await openStore(options({ signState: 'new-key' }));
+    const store = await openStore(options({ state: 'new-key' }));
     for (let h = 1; h <= 50; h++) await store.signGuard.signVote(precommit(h));
     await store.close();
     const range = lastBatchOf(join(dir, SEG1));
@@ -177,8 +178,8 @@ describe('one flipped bit in the newest batch (real files)', () => {
     const storeUrl = pathToFileURL(join(import.meta.dirname, '..', '..', 'src', 'store.ts')).href;
     const script = `
       import { openStore } from ${JSON.stringify(storeUrl)};
-      const store = await openStore({ dir: ${JSON.stringify(dir)}, chainId: ${JSON.stringify(chainId)}, signState: 'new-key',
-        identity: { privateKey: new Uint8Array(32).fill(21), validatorId: 'me' }, log: { segmentSize: ${SEGMENT} } });
+      const store = await openStore({ dir: ${JSON.stringify(dir)}, chainId: ${JSON.stringify(chainId)},
+        signer: { privateKey: new Uint8Array(32).fill(21), validatorId: 'me', state: 'new-key' }, log: { segmentSize: ${SEGMENT} } });
       for (let h = 1; h <= 50; h++) {
         await store.signGuard.signVote({ validatorId: 'me', height: h, round: h, voteType: 'precommit', blockHash: new Uint8Array(32).fill(h), timestamp: 1000 + h });
       }
@@ -208,7 +209,7 @@ describe('one flipped bit in the newest batch (real files)', () => {
 
 describe('the sign guard\'s second copy of its watermark (SIGNSTATE)', () => {
   it('refuses a log rolled back under a newer copy until a watermark at least as high is imported, then signs only above it', async () => {
-    const store = await openStore(options({ signState: 'new-key' }));
+    const store = await openStore(options({ state: 'new-key' }));
     for (let h = 1; h <= 5; h++) await store.signGuard.signVote(precommit(h));
     await store.close();
     const older = mkdtempSync(join(tmpdir(), 'cstore-rot-old-'));
@@ -227,7 +228,7 @@ describe('the sign guard\'s second copy of its watermark (SIGNSTATE)', () => {
       );
       expect(isStoreError(refused, 'FRESH_SIGN_STATE')).toBe(true);
       expect((refused as { details: unknown }).details).toMatchObject({ copy: { height: 8, round: 8, step: 'precommit' }, log: { height: 5, round: 5, step: 'precommit' } });
-      expect(await codeOf(openStore(options({ allowFreshSignState: true })))).toBe('FRESH_SIGN_STATE');
+      expect(await codeOf(openStore(options({ allowFreshState: true })))).toBe('FRESH_SIGN_STATE');
       const imported = await openStore(options({ importWatermark: { height: 8, round: 8, step: 'precommit' } }));
       await expect(imported.signGuard.signVote(precommit(7, 99))).rejects.toMatchObject({ code: 'CONFLICT' });
       await expect(imported.signGuard.signVote(precommit(8, 99))).rejects.toMatchObject({ code: 'CONFLICT' });
@@ -240,7 +241,7 @@ describe('the sign guard\'s second copy of its watermark (SIGNSTATE)', () => {
   });
 
   it('falls back to the older slot when the newest one is damaged, and a copy with both slots damaged counts as none', async () => {
-    const store = await openStore(options({ signState: 'new-key' }));
+    const store = await openStore(options({ state: 'new-key' }));
     for (let h = 1; h <= 3; h++) await store.signGuard.signVote(precommit(h));
     await store.close();
     const path = join(dir, 'SIGNSTATE');
@@ -276,7 +277,7 @@ describe('the sign guard\'s second copy of its watermark (SIGNSTATE)', () => {
       writeAndSync: (b, p) => (fail !== undefined ? Promise.reject(new ErrnoError(fail, 'write', h.path)) : h.writeAndSync(b, p)),
     });
     const fs = delegatingFs(base, { open: async (p, m, o) => (p.endsWith('SIGNSTATE') ? wrap(await base.open(p, m, o)) : base.open(p, m, o)) });
-    const store = await openStore({ dir: '/node', fs, chainId, identity, signState: 'new-key' });
+    const store = await openStore({ dir: '/node', fs, chainId, signer: { ...identity, state: 'new-key' } });
     await store.signGuard.signVote(precommit(1));
     for (const [errno, code] of [['EIO', 'IO_FAILED'], ['ENOSPC', 'DISK_FULL']] as const) {
       fail = errno;
@@ -287,7 +288,7 @@ describe('the sign guard\'s second copy of its watermark (SIGNSTATE)', () => {
       expect(signed.signature).toEqual(signBytes(voteSignBytes(vote, chainId), privateKey));
     }
     await store.close();
-    const reopened = await openStore({ dir: '/node', fs: base, chainId, identity });
+    const reopened = await openStore({ dir: '/node', fs: base, chainId, signer: identity });
     expect(reopened.signGuard.watermark()).toEqual({ height: 3, round: 3, step: 'precommit' });
     await reopened.close();
     expect(publicKeyOf(privateKey)).toHaveLength(32);
@@ -299,8 +300,8 @@ describe('the sign guard\'s second copy of its watermark (SIGNSTATE)', () => {
     const fs = delegatingFs(base, {
       readFile: (p) => (p.endsWith('SIGNSTATE') ? Promise.reject(new ErrnoError('EIO', 'read', p)) : base.readFile(p)),
     });
-    await expect(openStore({ dir: '/node', fs, chainId, identity, signState: 'new-key' })).rejects.toMatchObject({ code: 'IO_FAILED' });
-    const again = await openStore({ dir: '/node', fs: base, chainId, identity, signState: 'new-key' });
+    await expect(openStore({ dir: '/node', fs, chainId, signer: { ...identity, state: 'new-key' } })).rejects.toMatchObject({ code: 'IO_FAILED' });
+    const again = await openStore({ dir: '/node', fs: base, chainId, signer: { ...identity, state: 'new-key' } });
     await again.close();
   });
 });

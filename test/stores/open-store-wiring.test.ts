@@ -71,7 +71,7 @@ describe('openStore: the accountability stores', () => {
   it('replays audit, evidence and rewards with the core stores in one pass', async () => {
     const disk = new SimulatedDisk({ seed: 1 });
     const nodeKey = { privateKey: keyOf(77) };
-    const first = await openStore({ dir: DIR, fs: disk.fs(), chainId: CHAIN, nodeKey, log: LOG });
+    const first = await openStore({ dir: DIR, fs: disk.fs(), chainId: CHAIN, audit: { nodeKey }, log: LOG });
     await first.validators.registerValidator({ id: 'val-1', publicKey: publicKeyOf(keyOf(1)), stake: 10n }, 0);
     await first.votes.appendVote(vote(1, 4, 1));
     await first.votes.appendVote(vote(1, 4, 2));
@@ -87,7 +87,7 @@ describe('openStore: the accountability stores', () => {
     const auditSize = first.audit.size;
     await first.close();
 
-    const second = await openStore({ dir: DIR, fs: disk.fs(), chainId: CHAIN, nodeKey, log: LOG });
+    const second = await openStore({ dir: DIR, fs: disk.fs(), chainId: CHAIN, audit: { nodeKey }, log: LOG });
     expect(second.replay.unknownKindRecords).toBe(0);
     expect(second.replay.records).toBe(second.log.nextLsn - 1);
     expect(second.audit.size).toBe(auditSize);
@@ -102,7 +102,7 @@ describe('openStore: the accountability stores', () => {
 
   it('backs evidence keys with the registry: unknown validator unverified, registered one verified', async () => {
     const disk = new SimulatedDisk({ seed: 2 });
-    const store = await openStore({ dir: DIR, fs: disk.fs(), chainId: CHAIN, nodeKey: { privateKey: keyOf(77) }, log: LOG });
+    const store = await openStore({ dir: DIR, fs: disk.fs(), chainId: CHAIN, audit: { nodeKey: { privateKey: keyOf(77) } }, log: LOG });
     await store.votes.appendVote(vote(2, 4, 1));
     await store.votes.appendVote(vote(2, 4, 2));
     expect((await store.evidence.getOffenseCount('val-2')).unverified).toBe(1);
@@ -116,8 +116,7 @@ describe('openStore: the accountability stores', () => {
   });
 
   it("records the node's own detections as submitted by its validator id, or by options.nodeId", async () => {
-    const identity = { validatorId: 'me', privateKey: keyOf(9) };
-    const a = await openStoreOnLog(MemoryLog.open(), { chainId: CHAIN, identity, signState: 'new-key' });
+    const a = await openStoreOnLog(MemoryLog.open(), { chainId: CHAIN, signer: { validatorId: 'me', privateKey: keyOf(9), state: 'new-key' } });
     await a.votes.appendVote(vote(1, 4, 1));
     await a.votes.appendVote(vote(1, 4, 2));
     expect((await a.evidence.queryByValidator('val-1'))[0]?.submittedBy).toBe('me');
@@ -133,12 +132,12 @@ describe('openStore: the accountability stores', () => {
   it('logs StoreRepaired (what was lost) after an open that repaired the log', async () => {
     const disk = new SimulatedDisk({ seed: 3 });
     const nodeKey = { privateKey: keyOf(77) };
-    const first = await openStore({ dir: DIR, fs: disk.fs(), chainId: CHAIN, nodeKey, log: { segmentSize: 4096 } });
+    const first = await openStore({ dir: DIR, fs: disk.fs(), chainId: CHAIN, audit: { nodeKey }, log: { segmentSize: 4096 } });
     for (let round = 1; round <= 60; round++) await first.votes.appendVote(vote(1, round, 1));
     await first.close();
     disk.flipBit(`${DIR}/wal/${String(2).padStart(16, '0')}.wal`, 700, 3);
-    await expectCode(openStore({ dir: DIR, fs: disk.fs(), chainId: CHAIN, nodeKey, log: { segmentSize: 4096 } }), 'CORRUPTION');
-    const repaired = await openStore({ dir: DIR, fs: disk.fs(), chainId: CHAIN, nodeKey, log: { segmentSize: 4096, repair: true } });
+    await expectCode(openStore({ dir: DIR, fs: disk.fs(), chainId: CHAIN, audit: { nodeKey }, log: { segmentSize: 4096 } }), 'CORRUPTION');
+    const repaired = await openStore({ dir: DIR, fs: disk.fs(), chainId: CHAIN, audit: { nodeKey }, log: { segmentSize: 4096, repair: true } });
     const report = repaired.log.openReport.repair;
     expect(report).toBeDefined();
     const [entry] = await repaired.audit.queryByDateRange(0, Number.MAX_SAFE_INTEGER, { descending: true, limit: 1 });
@@ -153,7 +152,7 @@ describe('openStore: the accountability stores', () => {
     expect((await repaired.audit.verifyIntegrity()).ok).toBe(true);
     await repaired.close();
     // Logged once: the next open repairs nothing.
-    const again = await openStore({ dir: DIR, fs: disk.fs(), chainId: CHAIN, nodeKey, log: { segmentSize: 4096 } });
+    const again = await openStore({ dir: DIR, fs: disk.fs(), chainId: CHAIN, audit: { nodeKey }, log: { segmentSize: 4096 } });
     const repairs = (await again.audit.queryByDateRange(0, Number.MAX_SAFE_INTEGER)).filter((e) => e.event.type === 'StoreRepaired');
     expect(repairs.length).toBe(1);
     await again.close();
@@ -204,7 +203,7 @@ describe('openStore: the node key', () => {
     const saved = readFileSync(file);
     unlinkSync(file);
     await expectCode(openStore({ dir, chainId: CHAIN, log: LOG }), 'INVALID_ARGUMENT');
-    await expectCode(openStore({ dir, chainId: CHAIN, nodeKey: { privateKey: keyOf(5) }, log: LOG }), 'INVALID_ARGUMENT');
+    await expectCode(openStore({ dir, chainId: CHAIN, audit: { nodeKey: { privateKey: keyOf(5) } }, log: LOG }), 'INVALID_ARGUMENT');
     writeFileSync(file, saved);
     const third = await openStore({ dir, chainId: CHAIN, log: LOG });
     expect(third.audit.publicKey).toEqual(key.publicKey);
@@ -214,12 +213,12 @@ describe('openStore: the node key', () => {
   it('takes the key from options (no key file), checks it, and fails CORRUPTION on a damaged key file', async () => {
     const disk = new SimulatedDisk({ seed: 5 });
     const nodeKey = { privateKey: keyOf(6), publicKey: publicKeyOf(keyOf(6)) };
-    const store = await openStore({ dir: DIR, fs: disk.fs(), chainId: CHAIN, nodeKey, log: LOG });
+    const store = await openStore({ dir: DIR, fs: disk.fs(), chainId: CHAIN, audit: { nodeKey }, log: LOG });
     expect(store.audit.publicKey).toEqual(nodeKey.publicKey);
     expect(disk.listFiles().some((f) => f.endsWith('node.key'))).toBe(false);
     await store.close();
     for (const bad of [{ privateKey: new Uint8Array(31) }, { privateKey: keyOf(6), publicKey: publicKeyOf(keyOf(7)) }, 'key']) {
-      await expectCode(openStore({ dir: DIR, fs: disk.fs(), chainId: CHAIN, nodeKey: bad as never, log: LOG }), 'INVALID_ARGUMENT');
+      await expectCode(openStore({ dir: DIR, fs: disk.fs(), chainId: CHAIN, audit: { nodeKey: bad as never }, log: LOG }), 'INVALID_ARGUMENT');
     }
     const other = new SimulatedDisk({ seed: 6 });
     await other.fs().mkdir(DIR);
@@ -228,7 +227,7 @@ describe('openStore: the node key', () => {
     await h.close();
     await expectCode(openStore({ dir: DIR, fs: other.fs(), chainId: CHAIN, log: LOG }), 'CORRUPTION');
     // The failed open released the lock.
-    const ok = await openStore({ dir: DIR, fs: other.fs(), chainId: CHAIN, nodeKey, log: LOG });
+    const ok = await openStore({ dir: DIR, fs: other.fs(), chainId: CHAIN, audit: { nodeKey }, log: LOG });
     await ok.close();
   });
 
@@ -248,7 +247,7 @@ describe('openStore: the node key', () => {
     expect((await second.audit.verifyIntegrity()).ok).toBe(true);
     await second.close();
     // With a key given, entry 0 is written at open.
-    const keyed = await openStoreOnLog(MemoryLog.open(), { chainId: CHAIN, nodeKey: { privateKey: keyOf(8) } });
+    const keyed = await openStoreOnLog(MemoryLog.open(), { chainId: CHAIN, audit: { nodeKey: { privateKey: keyOf(8) } } });
     expect(keyed.audit.size).toBe(1);
     await keyed.close();
   });

@@ -13,16 +13,17 @@ const chainId = 'open-store';
 
 describe('openStoreOnLog', () => {
   it('rejects bad options with INVALID_ARGUMENT and closes the log', async () => {
+    const signer = { privateKey: new Uint8Array(32).fill(3), validatorId: 'me' };
     const bad: unknown[] = [
       null,
       {},
       { chainId: '' },
-      { chainId, signState: 'maybe' },
-      { chainId, allowFreshSignState: 'yes' },
+      { chainId, signer: { ...signer, state: 'maybe' } },
+      { chainId, signer: { ...signer, allowFreshState: 'yes' } },
       { chainId, now: 5 },
-      { chainId, identity: { privateKey: new Uint8Array(31), validatorId: 'me' }, signState: 'new-key' },
-      { chainId, identity: { privateKey: new Uint8Array(32), validatorId: '' }, signState: 'new-key' },
-      { chainId, importWatermark: 3 },
+      { chainId, signer: { privateKey: new Uint8Array(31), validatorId: 'me', state: 'new-key' } },
+      { chainId, signer: { privateKey: new Uint8Array(32), validatorId: '', state: 'new-key' } },
+      { chainId, signer: { ...signer, importWatermark: 3 } },
     ];
     for (const options of bad) {
       const log = MemoryLog.open();
@@ -70,13 +71,13 @@ describe('openStore on the write-ahead log', () => {
 
   it('persists votes and the sign watermark across close and reopen', async () => {
     const dir = tempDir();
-    const identity = { privateKey: new Uint8Array(32).fill(3), validatorId: 'me' };
-    const first = await openStore({ dir, chainId, identity, signState: 'new-key' });
+    const signer = { privateKey: new Uint8Array(32).fill(3), validatorId: 'me' };
+    const first = await openStore({ dir, chainId, signer: { ...signer, state: 'new-key' } });
     await first.votes.appendVote(makeVote());
     const { signature: _, ...unsigned } = makeVote({ validatorId: 'me', round: 7 });
     const signed = await first.signGuard.signVote(unsigned);
     await first.close();
-    const second = await openStore({ dir, chainId, identity });
+    const second = await openStore({ dir, chainId, signer });
     expect(await second.votes.countVotesForRound(100)).toBe(1);
     expect((await second.signGuard.signVote(unsigned)).signature).toEqual(signed.signature);
     await expectCode(second.signGuard.signVote({ ...unsigned, blockHash: null }), 'CONFLICT');
@@ -92,9 +93,9 @@ describe('openStore on the write-ahead log', () => {
 
   it('fails FRESH_SIGN_STATE on an empty directory for an existing key, and releases the directory', async () => {
     const dir = tempDir();
-    const identity = { privateKey: new Uint8Array(32).fill(4), validatorId: 'me' };
-    await expectCode(openStore({ dir, chainId, identity }), 'FRESH_SIGN_STATE');
-    const store = await openStore({ dir, chainId, identity, allowFreshSignState: true });
+    const signer = { privateKey: new Uint8Array(32).fill(4), validatorId: 'me' };
+    await expectCode(openStore({ dir, chainId, signer }), 'FRESH_SIGN_STATE');
+    const store = await openStore({ dir, chainId, signer: { ...signer, allowFreshState: true } });
     await store.close();
   });
 });

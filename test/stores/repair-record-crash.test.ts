@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { isStoreError } from '../../src/errors.ts';
 import { SimulatedDisk } from '../../src/io/sim-disk.ts';
 import { openLog } from '../../src/log/wal.ts';
-import { openStore, openStoreOnLog, type OpenStoreOptions } from '../../src/store.ts';
+import { openStore, openStoreOnLog, type LogGroupOptions, type OpenStoreOptions, type SignerOptions } from '../../src/store.ts';
 import { hashOf } from '../../src/testing/conformance/vote-store.conformance.ts';
 import type { LogSignGuard } from '../../src/stores/sign-guard.ts';
 
@@ -20,8 +20,14 @@ function code(err: unknown): string {
   return isStoreError(err) ? err.code : String(err);
 }
 
-function options(disk: SimulatedDisk, extra: Partial<OpenStoreOptions> = {}): OpenStoreOptions {
-  return { dir: '/node', fs: disk.fs(), chainId, identity, log: { segmentSize: SEGMENT_BYTES }, ...extra };
+/** How one open differs from the default: the signer's sign-state options, and log options over the defaults. */
+interface Extra {
+  readonly signer?: Pick<SignerOptions, 'state' | 'allowFreshState' | 'importWatermark'>;
+  readonly log?: LogGroupOptions;
+}
+
+function options(disk: SimulatedDisk, extra: Extra = {}): OpenStoreOptions {
+  return { dir: '/node', fs: disk.fs(), chainId, signer: { ...identity, ...extra.signer }, log: { segmentSize: SEGMENT_BYTES, ...extra.log } };
 }
 
 /** A disk whose log holds SIGNED own votes over several segments, with a flipped bit in the first (sealed) one. */
@@ -30,7 +36,7 @@ async function damagedDisk(seed: number): Promise<SimulatedDisk> {
   const fs = disk.fs();
   await fs.mkdir('/node');
   await fs.syncDir('/');
-  const store = await openStore(options(disk, { signState: 'new-key' }));
+  const store = await openStore(options(disk, { signer: { state: 'new-key' } }));
   for (let h = 1; h <= SIGNED; h++) {
     await store.signGuard.signVote({ validatorId: 'me', height: h, round: 0, voteType: 'prevote', blockHash: hashOf(h), timestamp: h });
   }
@@ -45,7 +51,7 @@ async function damagedDisk(seed: number): Promise<SimulatedDisk> {
 
 /** The repairing open (the operator accepts the risk for this one open), run to the end. */
 async function repairingOpen(disk: SimulatedDisk): Promise<number> {
-  const store = await openStore(options(disk, { log: { segmentSize: SEGMENT_BYTES, repair: true }, allowFreshSignState: true }));
+  const store = await openStore(options(disk, { log: { repair: true }, signer: { allowFreshState: true } }));
   const beforeClose = disk.callCount;
   await store.close();
   return disk.callCount - beforeClose;
@@ -73,7 +79,7 @@ describe('recording a repair across power cuts', () => {
 
         // The operator reruns the repairing open without accepting the risk: refused, the
         // barrier holds (whether the loss was recorded before the cut or is recorded now).
-        const refused = await openStore(options(disk, { log: { segmentSize: SEGMENT_BYTES, repair: true } })).then(
+        const refused = await openStore(options(disk, { log: { repair: true } })).then(
           async (s) => {
             await s.close();
             return 'opened';
@@ -84,7 +90,7 @@ describe('recording a repair across power cuts', () => {
 
         // With the real watermark imported it opens, the log has nothing pending, and the audit
         // log holds exactly one StoreRepaired entry.
-        const store = await openStore(options(disk, { importWatermark: { height: SIGNED, round: 0, step: 'prevote' } }));
+        const store = await openStore(options(disk, { signer: { importWatermark: { height: SIGNED, round: 0, step: 'prevote' } } }));
         try {
           expect(store.log.openReport.pendingRepairs, `cut at call ${k}, seed ${seed}`).toEqual([]);
           const entries = await store.audit.queryByDateRange(0, Date.now() + 1e9, { limit: 10_000 });
@@ -112,12 +118,12 @@ describe('recording a repair across power cuts', () => {
 
     // A refused open closes the log it was given.
     const refusedLog = await openLog({ dir: '/node', fs: disk.fs(), segmentSize: SEGMENT_BYTES });
-    await expect(openStoreOnLog(refusedLog, { chainId, identity })).rejects.toSatisfy((err) => code(err) === 'FRESH_SIGN_STATE');
+    await expect(openStoreOnLog(refusedLog, { chainId, signer: identity })).rejects.toSatisfy((err) => code(err) === 'FRESH_SIGN_STATE');
     await refusedLog.close();
     const log = await openLog({ dir: '/node', fs: disk.fs(), segmentSize: SEGMENT_BYTES });
     try {
       const next = log.nextLsn;
-      const store = await openStoreOnLog(log, { chainId, identity, allowFreshSignState: true });
+      const store = await openStoreOnLog(log, { chainId, signer: { ...identity, allowFreshState: true } });
       expect(log.nextLsn).toBe(next);
       expect(store.log.openReport.pendingRepairs).toEqual([pending]);
       expect((store.signGuard as LogSignGuard).hasRecordedRepair(pending!.id)).toBe(true);
@@ -125,7 +131,7 @@ describe('recording a repair across power cuts', () => {
       await log.close();
     }
     // A keyed open records it (once) and acknowledges it.
-    const keyed = await openStore(options(disk, { importWatermark: { height: SIGNED, round: 0, step: 'prevote' } }));
+    const keyed = await openStore(options(disk, { signer: { importWatermark: { height: SIGNED, round: 0, step: 'prevote' } } }));
     try {
       expect(keyed.log.openReport.pendingRepairs).toEqual([pending]);
       const entries = await keyed.audit.queryByDateRange(0, Date.now() + 1e9, { limit: 10_000 });

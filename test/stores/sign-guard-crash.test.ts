@@ -11,7 +11,8 @@ import type { UnsignedVote } from '../../src/model/vote.ts';
 import { hashOf } from '../../src/testing/conformance/vote-store.conformance.ts';
 
 const chainId = 'crash-chain';
-const identity = { privateKey: new Uint8Array(32).fill(11), validatorId: 'me' };
+/** The node's key, which never signed before the first open. */
+const signer = { privateKey: new Uint8Array(32).fill(11), validatorId: 'me', state: 'new-key' as const };
 const warmup: UnsignedVote = { validatorId: 'me', height: 10, round: 19, voteType: 'precommit', blockHash: hashOf(9), timestamp: 1 };
 const voteA: UnsignedVote = { ...warmup, round: 20, voteType: 'prevote', blockHash: hashOf(1), timestamp: 2 };
 const voteB: UnsignedVote = { ...voteA, blockHash: hashOf(2) };
@@ -30,7 +31,7 @@ async function newDisk(seed: number): Promise<SimulatedDisk> {
 }
 
 function openOn(disk: SimulatedDisk): Promise<ConsensusStore> {
-  return openStore({ dir: '/node', fs: disk.fs(), chainId, identity, signState: 'new-key', log: { segmentSize: 64 * 1024 } });
+  return openStore({ dir: '/node', fs: disk.fs(), chainId, signer, log: { segmentSize: 64 * 1024 } });
 }
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { publicKeyOf } from '../../src/codec/vote-sign.ts';
 import { isStoreError } from '../../src/errors.ts';
-import { openStore, type OpenStoreOptions } from '../../src/store.ts';
+import { openStore, type LogGroupOptions, type OpenStoreOptions, type SignerOptions } from '../../src/store.ts';
 import type { LogSignGuard } from '../../src/stores/sign-guard.ts';
 
 const privateKey = new Uint8Array(32).fill(7);
@@ -15,8 +15,19 @@ const identity = { privateKey, publicKey: publicKeyOf(privateKey), validatorId: 
 const hash = (n: number): Uint8Array => new Uint8Array(32).fill(n % 251);
 let dir: string;
 
-function options(extra: Partial<OpenStoreOptions> = {}): OpenStoreOptions {
-  return { dir, chainId: 'repair-chain', identity, durability: 'fsync', log: { segmentSize: 16 * 1024 }, ...extra };
+/** How one open differs from the default: the signer's sign-state options, and log options over the defaults. */
+interface Extra {
+  readonly signer?: Pick<SignerOptions, 'state' | 'allowFreshState' | 'importWatermark'>;
+  readonly log?: LogGroupOptions;
+}
+
+function options(extra: Extra = {}): OpenStoreOptions {
+  return {
+    dir,
+    chainId: 'repair-chain',
+    signer: { ...identity, ...extra.signer },
+    log: { durability: 'fsync', segmentSize: 16 * 1024, ...extra.log },
+  };
 }
 
 function code(err: unknown): string {
@@ -25,7 +36,7 @@ function code(err: unknown): string {
 
 beforeEach(async () => {
   dir = mkdtempSync(join(tmpdir(), 'cstore-signrepair-'));
-  const store = await openStore(options({ signState: 'new-key' }));
+  const store = await openStore(options({ signer: { state: 'new-key' } }));
   for (let h = 1; h <= 120; h++) {
     await store.signGuard.signVote({ validatorId: 'me', height: h, round: h, voteType: 'prevote', blockHash: hash(h), timestamp: 1_000 + h });
   }
@@ -44,11 +55,11 @@ afterEach(() => rmSync(dir, { recursive: true, force: true }));
 describe('the sign guard after an explicit repair', () => {
   it('refuses the repairing open and every later one until a watermark is imported, then signs only above it', async () => {
     await expect(openStore(options())).rejects.toSatisfy((err) => code(err) === 'CORRUPTION');
-    await expect(openStore(options({ log: { segmentSize: 16 * 1024, repair: true } }))).rejects.toSatisfy((err) => code(err) === 'FRESH_SIGN_STATE');
+    await expect(openStore(options({ log: { repair: true } }))).rejects.toSatisfy((err) => code(err) === 'FRESH_SIGN_STATE');
     // The barrier is in the log: a plain reopen is refused too.
     await expect(openStore(options())).rejects.toSatisfy((err) => code(err) === 'FRESH_SIGN_STATE');
 
-    const store = await openStore(options({ importWatermark: { height: 120, round: 120, step: 'prevote' } }));
+    const store = await openStore(options({ signer: { importWatermark: { height: 120, round: 120, step: 'prevote' } } }));
     await expect(
       store.signGuard.signVote({ validatorId: 'me', height: 119, round: 119, voteType: 'prevote', blockHash: hash(5), timestamp: 5 }),
     ).rejects.toSatisfy((err) => code(err) === 'CONFLICT');
@@ -62,20 +73,20 @@ describe('the sign guard after an explicit repair', () => {
     await again.close();
   });
 
-  it('keeps refusing, even with allowFreshSignState, while the sign-state copy is above the log, until its watermark is imported', async () => {
-    const refused = await openStore(options({ log: { segmentSize: 16 * 1024, repair: true }, allowFreshSignState: true })).then(
+  it('keeps refusing, even with allowFreshState, while the sign-state copy is above the log, until its watermark is imported', async () => {
+    const refused = await openStore(options({ log: { repair: true }, signer: { allowFreshState: true } })).then(
       () => 'opened',
       (err: unknown) => err,
     );
     expect(code(refused)).toBe('FRESH_SIGN_STATE');
     expect((refused as Error).message).toContain('SIGNSTATE');
     expect((refused as { details: { copy: unknown } }).details.copy).toEqual({ height: 120, round: 120, step: 'prevote' });
-    await expect(openStore(options({ allowFreshSignState: true }))).rejects.toSatisfy((err) => code(err) === 'FRESH_SIGN_STATE');
+    await expect(openStore(options({ signer: { allowFreshState: true } }))).rejects.toSatisfy((err) => code(err) === 'FRESH_SIGN_STATE');
     // An import below the copy is recorded but does not lift it; the copy's own watermark does.
-    await expect(openStore(options({ importWatermark: { height: 119, round: 119, step: 'precommit' } }))).rejects.toSatisfy(
+    await expect(openStore(options({ signer: { importWatermark: { height: 119, round: 119, step: 'precommit' } } }))).rejects.toSatisfy(
       (err) => code(err) === 'FRESH_SIGN_STATE',
     );
-    const store = await openStore(options({ importWatermark: { height: 120, round: 120, step: 'prevote' } }));
+    const store = await openStore(options({ signer: { importWatermark: { height: 120, round: 120, step: 'prevote' } } }));
     expect(store.signGuard.watermark()).toEqual({ height: 120, round: 120, step: 'prevote' });
     await expect(
       store.signGuard.signVote({ validatorId: 'me', height: 120, round: 120, voteType: 'prevote', blockHash: hash(1), timestamp: 1 }),
@@ -83,10 +94,10 @@ describe('the sign guard after an explicit repair', () => {
     await store.close();
   });
 
-  it('lets an operator accept the risk for one open with allowFreshSignState, without lifting the barrier', async () => {
+  it('lets an operator accept the risk for one open with allowFreshState, without lifting the barrier', async () => {
     // A directory without the sign-state copy (written before it existed): the barrier alone.
     rmSync(join(dir, 'SIGNSTATE'));
-    const store = await openStore(options({ log: { segmentSize: 16 * 1024, repair: true }, allowFreshSignState: true }));
+    const store = await openStore(options({ log: { repair: true }, signer: { allowFreshState: true } }));
     expect(store.log.openReport.repair?.firstLostLsn).toBeGreaterThan(0);
     await store.close();
     await expect(openStore(options())).rejects.toSatisfy((err) => code(err) === 'FRESH_SIGN_STATE');
@@ -94,7 +105,7 @@ describe('the sign guard after an explicit repair', () => {
 
   it('writes the barrier with the repair: the repair is known as recorded, and the record builder checks its input', async () => {
     rmSync(join(dir, 'SIGNSTATE'));
-    const store = await openStore(options({ log: { segmentSize: 16 * 1024, repair: true }, allowFreshSignState: true }));
+    const store = await openStore(options({ log: { repair: true }, signer: { allowFreshState: true } }));
     try {
       const guard = store.signGuard as LogSignGuard;
       const [pending] = store.log.openReport.pendingRepairs;
@@ -110,7 +121,7 @@ describe('the sign guard after an explicit repair', () => {
     }
     // Acknowledged: the next open has nothing pending, and the barrier still holds.
     await expect(openStore(options())).rejects.toSatisfy((err) => code(err) === 'FRESH_SIGN_STATE');
-    const allowed = await openStore(options({ allowFreshSignState: true }));
+    const allowed = await openStore(options({ signer: { allowFreshState: true } }));
     expect(allowed.log.openReport.pendingRepairs).toEqual([]);
     await allowed.close();
   });

@@ -7,7 +7,7 @@ import { encodeSignGuardEntry } from '../../src/codec/sign-guard-record.ts';
 import { publicKeyOf, verifyBytes, voteSignBytes } from '../../src/codec/vote-sign.ts';
 import type { Lsn } from '../../src/log/types.ts';
 import { openStoreOnLog } from '../../src/store.ts';
-import type { ConsensusStore, StoreOptions } from '../../src/store.ts';
+import type { ConsensusStore, SignerOptions } from '../../src/store.ts';
 import type { UnsignedProposal, UnsignedVote } from '../../src/model/vote.ts';
 import { expectCode, hashOf } from '../../src/testing/conformance/vote-store.conformance.ts';
 import { MemoryDisk, MemoryLog } from '../../src/log/memory-log.ts';
@@ -24,9 +24,10 @@ function proposal(overrides: Partial<UnsignedProposal> = {}): UnsignedProposal {
   return { validatorId: 'me', height: 10, round: 20, blockHash: hashOf(1), polRound: null, timestamp: 1000, ...overrides };
 }
 
-async function open(disk = new MemoryDisk(), options: Partial<StoreOptions> = {}): Promise<ConsensusStore & { memLog: MemoryLog }> {
+/** Opens the store that signs as `me` (a new key unless `signer` says otherwise) on `disk`. */
+async function open(disk = new MemoryDisk(), signer: Partial<SignerOptions> = {}): Promise<ConsensusStore & { memLog: MemoryLog }> {
   const memLog = MemoryLog.open(disk);
-  const store = await openStoreOnLog(memLog, { chainId, identity, signState: 'new-key', ...options });
+  const store = await openStoreOnLog(memLog, { chainId, signer: { ...identity, state: 'new-key', ...signer } });
   return Object.assign(store, { memLog });
 }
 
@@ -138,7 +139,7 @@ describe('sign guard: durability and bad state', () => {
     const first = await open(disk);
     const signed = await first.signGuard.signVote(vote());
     await first.close();
-    const second = await open(disk, { signState: 'existing-key' });
+    const second = await open(disk, { state: 'existing-key' });
     expect((await second.signGuard.signVote(vote())).signature).toEqual(signed.signature);
     await expectCode(second.signGuard.signVote(vote({ blockHash: hashOf(9) })), 'CONFLICT');
     await second.close();
@@ -149,7 +150,7 @@ describe('sign guard: durability and bad state', () => {
     const bytes = voteSignBytes(vote(), chainId);
     const payload = encodeSignGuardEntry({ publicKey: publicKeyOf(privateKey), height: 10, round: 20, step: 'prevote', signBytes: bytes, signature: new Uint8Array(0) });
     disk.records.push({ lsn: 1 as Lsn, kind: RecordKind.SignGuardEntry, payload });
-    const store = await open(disk, { signState: 'existing-key' });
+    const store = await open(disk, { state: 'existing-key' });
     await expectCode(store.signGuard.signVote(vote()), 'CORRUPTION');
     await expectCode(store.signGuard.signVote(vote({ blockHash: hashOf(5) })), 'CORRUPTION');
     await store.signGuard.signVote(vote({ voteType: 'precommit' }));
@@ -167,7 +168,7 @@ describe('sign guard: durability and bad state', () => {
   });
 
   it('rejects a public key that does not match the private key', async () => {
-    await expectCode(open(new MemoryDisk(), { identity: { ...identity, publicKey: new Uint8Array(32) } }), 'INVALID_ARGUMENT');
+    await expectCode(open(new MemoryDisk(), { publicKey: new Uint8Array(32) }), 'INVALID_ARGUMENT');
   });
 
   it('rejects CLOSED after close', async () => {
@@ -179,25 +180,25 @@ describe('sign guard: durability and bad state', () => {
 
 describe('sign guard: fresh data directory', () => {
   it('refuses to open for an existing key without a watermark (the default)', async () => {
-    await expectCode(openStoreOnLog(MemoryLog.open(), { chainId, identity }), 'FRESH_SIGN_STATE');
+    await expectCode(openStoreOnLog(MemoryLog.open(), { chainId, signer: identity }), 'FRESH_SIGN_STATE');
   });
 
-  it('opens with allowFreshSignState or signState new-key', async () => {
-    const a = await openStoreOnLog(MemoryLog.open(), { chainId, identity, allowFreshSignState: true });
+  it('opens with allowFreshState or state new-key', async () => {
+    const a = await openStoreOnLog(MemoryLog.open(), { chainId, signer: { ...identity, allowFreshState: true } });
     await a.close();
-    const b = await openStoreOnLog(MemoryLog.open(), { chainId, identity, signState: 'new-key' });
+    const b = await openStoreOnLog(MemoryLog.open(), { chainId, signer: { ...identity, state: 'new-key' } });
     await b.close();
   });
 
   it('opens with an imported watermark, then refuses at and below it and signs above it', async () => {
     const disk = new MemoryDisk();
-    const store = await open(disk, { signState: 'existing-key', importWatermark: { height: 10, round: 20, step: 'precommit' } });
+    const store = await open(disk, { state: 'existing-key', importWatermark: { height: 10, round: 20, step: 'precommit' } });
     expect(disk.records.map((r) => r.kind)).toEqual([RecordKind.SignGuardImport]);
     await expectCode(store.signGuard.signVote(vote({ voteType: 'precommit' })), 'CONFLICT');
     await expectCode(store.signGuard.signVote(vote({ voteType: 'prevote' })), 'CONFLICT');
     await store.signGuard.signVote(vote({ voteType: 'commit' }));
     await store.close();
-    const again = await open(disk, { signState: 'existing-key', importWatermark: { height: 10, round: 20, step: 'precommit' } });
+    const again = await open(disk, { state: 'existing-key', importWatermark: { height: 10, round: 20, step: 'precommit' } });
     expect(disk.records).toHaveLength(2);
     await expectCode(again.signGuard.importWatermark({ height: 11, round: 5, step: 'prevote' }), 'CONFLICT');
     await expectCode(again.signGuard.importWatermark({ height: 11, round: 5, step: 'vote' as 'prevote' }), 'INVALID_ARGUMENT');

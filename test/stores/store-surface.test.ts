@@ -9,7 +9,7 @@ import { openStore, writableLogOf, type ConsensusStore } from '../../src/store.t
 import { isStoreError } from '../../src/errors.ts';
 
 function open(disk: SimulatedDisk): Promise<ConsensusStore> {
-  return openStore({ dir: '/node', fs: disk.fs(), chainId: 'surface', signState: 'new-key', identity: { privateKey: new Uint8Array(32).fill(4), validatorId: 'me' } });
+  return openStore({ dir: '/node', fs: disk.fs(), chainId: 'surface', signer: { privateKey: new Uint8Array(32).fill(4), validatorId: 'me', state: 'new-key' } });
 }
 
 describe('the store as openStore returns it', () => {

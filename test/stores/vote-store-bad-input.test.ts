@@ -97,8 +97,7 @@ describe('bad input to the vote store and sign guard', () => {
   beforeAll(async () => {
     store = await openStoreOnLog(MemoryLog.open(), {
       chainId: 'bad-input',
-      identity: { privateKey: new Uint8Array(32).fill(9), validatorId: 'val-a' },
-      signState: 'new-key',
+      signer: { privateKey: new Uint8Array(32).fill(9), validatorId: 'val-a', state: 'new-key' },
     });
     await store.votes.appendVote(makeVote());
   });

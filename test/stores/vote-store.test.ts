@@ -69,7 +69,7 @@ describe('VoteStore internals', () => {
   it('verifies signatures when given public keys: bad signature INVALID_ARGUMENT, unknown validator NOT_FOUND', async () => {
     const key = new Uint8Array(32).fill(5);
     const publicKey = publicKeyOf(key);
-    const store = await open(new MemoryDisk(), { votePublicKey: (id) => (id === 'val-a' ? publicKey : undefined) });
+    const store = await open(new MemoryDisk(), { voteVerification: { publicKeyOf: (id) => (id === 'val-a' ? publicKey : undefined) } });
     const { signature: _, ...unsigned } = makeVote();
     const good = signVote(unsigned, key, chainId);
     expect((await store.votes.appendVote(good)).outcome).toBe('stored');
@@ -80,7 +80,7 @@ describe('VoteStore internals', () => {
   });
 
   it('applies configured limits and rejects limits above them', async () => {
-    const store = await open(new MemoryDisk(), { voteLimits: { defaultQueryLimit: 2, maxQueryLimit: 3, maxRoundVotes: 2 } });
+    const store = await open(new MemoryDisk(), { limits: { votes: { defaultQueryLimit: 2, maxQueryLimit: 3, maxRoundVotes: 2 } } });
     for (const v of ['a', 'b', 'c', 'd']) await store.votes.appendVote(makeVote({ validatorId: v }));
     expect(await store.votes.getRecentVotes()).toHaveLength(2);
     expect(await store.votes.getRecentVotes(3)).toHaveLength(3);
@@ -88,7 +88,7 @@ describe('VoteStore internals', () => {
     await expectCode(store.votes.getRecentVotes(4), 'INVALID_ARGUMENT');
     await expectCode(store.votes.queryVotes({ limit: 4 }), 'INVALID_ARGUMENT');
     await store.close();
-    await expectCode(open(new MemoryDisk(), { voteLimits: { defaultQueryLimit: 5, maxQueryLimit: 3 } }), 'INVALID_ARGUMENT');
+    await expectCode(open(new MemoryDisk(), { limits: { votes: { defaultQueryLimit: 5, maxQueryLimit: 3 } } }), 'INVALID_ARGUMENT');
   });
 
   it('fails the open with CORRUPTION when a vote payload does not decode', async () => {

@@ -56,7 +56,7 @@ const CLOCK_START = 1_700_000_000_000;
 
 function defaults(chainId: string): StoreOptions & { log: { segmentSize: number } } {
   let clock = CLOCK_START;
-  return { chainId, nodeKey: BACKEND_NODE_KEY, now: () => clock++, log: { segmentSize: SEGMENT_SIZE } };
+  return { chainId, audit: { nodeKey: BACKEND_NODE_KEY }, now: () => clock++, log: { segmentSize: SEGMENT_SIZE } };
 }
 
 /**
@@ -104,9 +104,11 @@ export function memoryBackend(chainId: string): StoreBackend {
       let log: MemoryLog | undefined;
       return {
         open: (overrides = {}) => {
-          const { log: _log, durability: _durability, nodeKeyFile: _keyFile, ...options } = { ...base, ...overrides };
+          // The log's options and the key file concern only `openStore`'s own log.
+          const { log: _log, ...options } = { ...base, ...overrides };
+          const { keyFile: _keyFile, ...audit } = options.audit ?? {};
           log = MemoryLog.open(disk);
-          return openStoreOnLog(log, options);
+          return openStoreOnLog(log, { ...options, audit });
         },
         powerCut: () => log?.crash(),
       };
