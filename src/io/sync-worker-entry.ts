@@ -22,7 +22,9 @@
  * file descriptor other than the one in the request, or keep running once its parent is gone
  * (it holds no handles, so the thread ends with the process).
  *
- * Shared memory layout (Int32 slots unless said otherwise), mirrored in `sync-worker.ts`:
+ * Shared memory layout (Int32 slots unless said otherwise); the main thread's names for the
+ * words and values are the SLOT_* and STATE_* / OP_* constants below (the source spells the same
+ * numbers: it cannot import):
  *   [0] state: 0 idle, 1 request posted, 2 done
  *   [1] op: 1 write then fdatasync, 2 fdatasync only
  *   [2] fd   [3] byte length of the data   [4] result: 0 ok, 1 failed
@@ -38,6 +40,23 @@
 
 /** Byte offset of the data region in the shared buffer. */
 export const SYNC_WORKER_HEADER_BYTES = 256;
+
+/** Int32 indices of the slot's words (see the layout above), for the main thread. */
+export const SLOT_STATE = 0;
+export const SLOT_OP = 1;
+export const SLOT_FD = 2;
+export const SLOT_LENGTH = 3;
+export const SLOT_RESULT = 4;
+export const SLOT_ERR_LEN = 5;
+export const SLOT_ERR_SYSCALL = 6;
+export const SLOT_SPIN = 7;
+export const SLOT_PICKUP = 8;
+/** Values of the state word: a request posted, its result ready. */
+export const STATE_REQUEST = 1;
+export const STATE_DONE = 2;
+/** Values of the op word: write then fdatasync, fdatasync only. */
+export const OP_WRITE_SYNC = 1;
+export const OP_SYNC = 2;
 
 /** The message the worker posts on its parentPort when it enters its serving loop. */
 export const SYNC_WORKER_SERVING = 'consensus-store-io: serving';

@@ -15,12 +15,10 @@
  * thread parks when the worker has not picked a request up within 40 us, and the worker spins only
  * 50 us (not the full spin) after a request whose completion had to wake a parked main thread.
  *
- * Spinning and polling pay only when a CPU is free for them; on a saturated machine they steal
- * the time slice the other thread needs and the tail grows tenfold. So both are gated, re-checked
- * about once a second: where Linux pressure stall information is readable, they run while
- * /proc/pressure/cpu reports runnable tasks waiting less than 20% of the last 10 s (read
- * asynchronously, off the commit path); elsewhere while the 1-minute load average minus this
- * process's own CPU use leaves a CPU idle. With more than one CPU only.
+ * Spinning and polling pay only when a CPU is free for them, so both are gated: the
+ * CPU-contention gate is in sync-worker-gate.ts, the main thread's polling and parking in
+ * sync-worker-wait.ts. This file holds the request slot: the queue, the dispatch into shared
+ * memory, the completion, and the thread's start and death.
  *
  * The worker is referenced (keeps the process alive) only while a request is pending: a pending
  * `Atomics.waitAsync` alone does not keep node running, and an idle worker must not either.
@@ -44,12 +42,27 @@
  * exactly, as an ErrnoError with node's `code`). If the worker dies with requests in flight their
  * outcome is unknown, so they reject with EIO, which poisons the log (D6).
  */
-import { readFile } from 'node:fs';
-import { availableParallelism, loadavg } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { ConsensusStoreError } from '../errors.ts';
 import { ErrnoError } from './types.ts';
-import { SYNC_WORKER_HEADER_BYTES, SYNC_WORKER_SOURCE } from './sync-worker-entry.ts';
+import {
+  OP_SYNC,
+  OP_WRITE_SYNC,
+  SLOT_ERR_LEN,
+  SLOT_ERR_SYSCALL,
+  SLOT_FD,
+  SLOT_LENGTH,
+  SLOT_OP,
+  SLOT_PICKUP,
+  SLOT_RESULT,
+  SLOT_SPIN,
+  SLOT_STATE,
+  STATE_REQUEST,
+  SYNC_WORKER_HEADER_BYTES,
+  SYNC_WORKER_SOURCE,
+} from './sync-worker-entry.ts';
+import { BusyWaitGate } from './sync-worker-gate.ts';
+import { CompletionWait, waitAsync } from './sync-worker-wait.ts';
 
 /** Options of a SyncWorker. */
 export interface SyncWorkerOptions {
@@ -66,7 +79,7 @@ export interface SyncWorkerOptions {
    * poll at all. Default 1000; 0 never polls.
    */
   readonly pollMicros?: number;
-  /** `auto` (default): spin and poll only while a CPU is free (see the file comment); `always`: ignore the gate (benchmarks). */
+  /** `auto` (default): spin and poll only while a CPU is free (sync-worker-gate.ts); `always`: ignore the gate (benchmarks). */
   readonly busyWait?: 'auto' | 'always';
   /**
    * Test seam: the JavaScript source the thread runs instead of SYNC_WORKER_SOURCE (the
@@ -79,58 +92,7 @@ export interface SyncWorkerOptions {
 const DEFAULT_CAPACITY = 4 * 1024 * 1024;
 const DEFAULT_SPIN_MICROS = 200;
 const DEFAULT_POLL_MICROS = 1000;
-/**
- * Longest synchronous spin of one polling turn, in ms: the event loop is held at most this long
- * at a time, and turns (each allocating an Immediate) are few enough not to drive the GC.
- */
-const POLL_SLICE_MS = 0.05;
-/** The poll window as a multiple of the recent mean service time. */
-const POLL_WINDOW_FACTOR = 3;
-/** How long a polled-for request may wait for the worker to start serving it before polling gives way, in ms. */
-const PICKUP_GRACE_MS = 0.04;
-/** Bounds of the measured checks-per-ms rate (a stalled slice must not shrink it to nothing). */
-const MIN_LOADS_PER_MS = 1_000;
-const MAX_LOADS_PER_MS = 10_000_000;
-/** Weight of one sample in the moving average of service times (1/16). */
-const EWMA_SHIFT = 16;
 const MAX_SPIN_MICROS = 10_000;
-
-/** How often the CPU-contention gate is re-evaluated, in ms. */
-const GATE_INTERVAL_MS = 1000;
-/**
- * Busy-waiting stops when runnable tasks waited for a CPU more than this % of the last 10 s.
- * Our own spinning raises the figure to ~7-8% on an otherwise idle 2-core machine, so a lower
- * threshold switched the fast path off by itself; machines busy enough for spinning to hurt
- * (p99 x12 measured) showed 40-65%.
- */
-const MAX_CPU_PRESSURE_PERCENT = 20;
-const PRESSURE_FILE = '/proc/pressure/cpu';
-
-/** `some avg10` of a /proc/pressure/cpu text, or undefined when absent. */
-function cpuPressure(text: string): number | undefined {
-  const match = /^some avg10=([0-9.]+)/m.exec(text);
-  return match?.[1] === undefined ? undefined : Number(match[1]);
-}
-
-const STATE = 0;
-const OP = 1;
-const FD = 2;
-const LENGTH = 3;
-const RESULT = 4;
-const ERR_LEN = 5;
-const ERR_SYSCALL = 6;
-const SPIN = 7;
-const PICKUP = 8;
-const REQUEST = 1;
-const DONE = 2;
-const OP_WRITE_SYNC = 1;
-const OP_SYNC = 2;
-
-type WaitAsyncResult = { async: false; value: 'not-equal' | 'timed-out' } | { async: true; value: Promise<'ok' | 'timed-out'> };
-type WaitAsync = (array: Int32Array, index: number, value: number) => WaitAsyncResult;
-
-/** Atomics.waitAsync (ES2024; lib ES2023 does not declare it), or undefined where the runtime lacks it. */
-const waitAsync: WaitAsync | undefined = (Atomics as unknown as { waitAsync?: WaitAsync }).waitAsync?.bind(Atomics);
 
 interface SyncRequest {
   readonly op: number;
@@ -178,24 +140,11 @@ export class SyncWorker {
   #startError: ConsensusStoreError | undefined;
   #current: SyncRequest | undefined;
   #referenced = true;
-  readonly #pollMaxMs: number;
-  /** The request being polled for, and when polling for it gives way to waitAsync. */
-  #pollRequest: SyncRequest | undefined;
-  #pollDeadline = 0;
-  readonly #stats = { polled: 0, parked: 0, stalled: 0, wokeWorker: 0 };
-  /** Shared-memory checks per millisecond, measured: sizes a polling slice without reading the clock in the loop. */
-  #loadsPerMs = 20_000;
-  /** Moving average of dispatch-to-completion times, in ms: sizes the poll window. */
-  #serviceMs: number;
-  #dispatchedAt = 0;
+  /** Dispatches that had to wake a sleeping worker. */
+  #wokeWorker = 0;
   readonly #spinMicros: number;
-  /** Whether spinning and polling are allowed now (a CPU is free for them). */
-  #busyWaitAllowed = true;
-  #gateCheckedAt = Number.NEGATIVE_INFINITY;
-  #gateCpu = process.cpuUsage();
-  #gateCpuAt = performance.now();
-  #pressureReadable = true;
-  readonly #gateAlways: boolean;
+  readonly #gate: BusyWaitGate;
+  readonly #wait: CompletionWait;
 
   /** Starts the thread (asynchronously: start-up takes tens of ms; see `ready`). */
   constructor(options: SyncWorkerOptions = {}) {
@@ -211,13 +160,12 @@ export class SyncWorker {
     if (!Number.isFinite(pollMicros) || pollMicros < 0 || pollMicros > MAX_SPIN_MICROS) {
       throw new RangeError(`pollMicros must be between 0 and ${MAX_SPIN_MICROS}, got ${String(pollMicros)}`);
     }
-    this.#pollMaxMs = pollMicros / 1000;
     this.#spinMicros = spinMicros;
-    this.#gateAlways = options.busyWait === 'always';
-    this.#serviceMs = this.#pollMaxMs / 4;
+    this.#gate = new BusyWaitGate(options.busyWait === 'always');
     this.maxRequestBytes = capacity;
     const sab = new SharedArrayBuffer(SYNC_WORKER_HEADER_BYTES + capacity);
     this.#ctl = new Int32Array(sab, 0, 16);
+    this.#wait = new CompletionWait(this.#ctl, pollMicros / 1000, (request) => this.#current === request, () => this.#complete());
     this.#position = new Float64Array(sab, 64, 1);
     this.#errCode = new Uint8Array(sab, 96, 64);
     this.#data = new Uint8Array(sab, SYNC_WORKER_HEADER_BYTES, capacity);
@@ -273,7 +221,7 @@ export class SyncWorker {
 
   /** True while spinning and polling are in use (the CPU gate is open); for diagnostics. */
   get busyWaiting(): boolean {
-    return this.#gateAlways || this.#busyWaitAllowed;
+    return this.#gate.open;
   }
 
   /**
@@ -282,7 +230,8 @@ export class SyncWorker {
    * the worker had not started (stalled); dispatches that had to wake a sleeping worker.
    */
   stats(): { readonly polled: number; readonly parked: number; readonly stalled: number; readonly wokeWorker: number } {
-    return { ...this.#stats };
+    const { polled, parked, stalled } = this.#wait.counts;
+    return { polled, parked, stalled, wokeWorker: this.#wokeWorker };
   }
 
   /** Resolves once the thread serves (or failed to start, or was shut down); never rejects. */
@@ -359,131 +308,16 @@ export class SyncWorker {
       at += buf.byteLength;
     }
     const ctl = this.#ctl;
-    ctl[OP] = request.op;
-    ctl[FD] = request.fd;
-    ctl[LENGTH] = request.length;
-    ctl[RESULT] = 0;
-    ctl[SPIN] = this.#busyWaitOk() ? this.#spinMicros : 0;
-    ctl[PICKUP] = 0;
+    ctl[SLOT_OP] = request.op;
+    ctl[SLOT_FD] = request.fd;
+    ctl[SLOT_LENGTH] = request.length;
+    ctl[SLOT_RESULT] = 0;
+    ctl[SLOT_SPIN] = this.#gate.check() ? this.#spinMicros : 0;
+    ctl[SLOT_PICKUP] = 0;
     this.#position[0] = request.position;
-    Atomics.store(ctl, STATE, REQUEST);
-    if (Atomics.notify(ctl, STATE) > 0) this.#stats.wokeWorker += 1;
-    this.#dispatchedAt = performance.now();
-    const window = this.#pollWindowMs();
-    if (window > 0) {
-      this.#pollRequest = request;
-      this.#pollDeadline = this.#dispatchedAt + window;
-      setImmediate(this.#pollTick);
-    } else {
-      this.#awaitDone(request);
-    }
-  }
-
-  /** Whether busy-waiting is allowed now; schedules a re-check when the last one is old. */
-  #busyWaitOk(): boolean {
-    if (this.#gateAlways) return true;
-    const now = performance.now();
-    if (now - this.#gateCheckedAt >= GATE_INTERVAL_MS) {
-      this.#gateCheckedAt = now;
-      this.#recheckGate(now);
-    }
-    return this.#busyWaitAllowed;
-  }
-
-  #recheckGate(now: number): void {
-    if (availableParallelism() < 2) {
-      this.#busyWaitAllowed = false;
-      return;
-    }
-    if (this.#pressureReadable) {
-      readFile(PRESSURE_FILE, 'latin1', (err, text) => {
-        const pressure = err === null ? cpuPressure(text) : undefined;
-        if (pressure === undefined) this.#pressureReadable = false;
-        else this.#busyWaitAllowed = pressure < MAX_CPU_PRESSURE_PERCENT;
-      });
-      return;
-    }
-    const cpu = process.cpuUsage(this.#gateCpu);
-    const elapsedMs = now - this.#gateCpuAt;
-    this.#gateCpu = process.cpuUsage();
-    this.#gateCpuAt = now;
-    const ownCpus = elapsedMs > 0 ? (cpu.user + cpu.system) / 1000 / elapsedMs : 0;
-    this.#busyWaitAllowed = (loadavg()[0] ?? 0) - ownCpus < availableParallelism() - 1;
-  }
-
-  /** How long to poll for the request just dispatched: 0 when polling would mostly miss. */
-  #pollWindowMs(): number {
-    if (this.#pollMaxMs === 0 || !this.#busyWaitAllowed || this.#serviceMs > this.#pollMaxMs / 2) return 0;
-    return Math.min(this.#pollMaxMs, POLL_WINDOW_FACTOR * this.#serviceMs);
-  }
-
-  /**
-   * Checks for DONE until `#pollDeadline`, then parks on waitAsync. Each event-loop turn spins
-   * for at most POLL_SLICE_MS before it yields. Polling one check per turn allocated an
-   * Immediate and a closure every microsecond or so (~20 KB per append); the scavenges that
-   * followed (one every ~50 appends, 0.1-0.4 ms each, waking V8's helper threads, which then
-   * queued ahead of this worker on the CPU it needed) were the single-writer p99. The callback
-   * is bound once, and the clock is read twice a slice (each read allocates a heap number): the
-   * slice is a number of checks, recalibrated from how long the last slice took.
-   */
-  #pollTick = (): void => {
-    const request = this.#pollRequest;
-    if (request === undefined || this.#current !== request) return;
-    const ctl = this.#ctl;
-    const started = performance.now();
-    const budget = Math.max(64, Math.floor(this.#loadsPerMs * POLL_SLICE_MS));
-    for (let n = 0; n < budget; n++) {
-      if (Atomics.load(ctl, STATE) === DONE) {
-        this.#pollRequest = undefined;
-        this.#stats.polled += 1;
-        this.#complete();
-        return;
-      }
-    }
-    const now = performance.now();
-    if (now > started) {
-      const rate = budget / (now - started);
-      this.#loadsPerMs = Math.min(MAX_LOADS_PER_MS, Math.max(MIN_LOADS_PER_MS, this.#loadsPerMs + (rate - this.#loadsPerMs) / 4));
-    }
-    // A worker that has not even started serving by now is not running: most likely the kernel
-    // woke it onto the CPU this thread spins on and keeps it queued there (seen: ~1 ms, the other
-    // CPU idle). Spinning on would only hold it off, so park and let it run.
-    const stalled = Atomics.load(ctl, PICKUP) === 0 && now - this.#dispatchedAt > PICKUP_GRACE_MS;
-    if (now < this.#pollDeadline && !stalled) {
-      setImmediate(this.#pollTick);
-    } else {
-      if (stalled) this.#stats.stalled += 1;
-      this.#pollRequest = undefined;
-      this.#awaitDone(request);
-    }
-  };
-
-  /** Parks on `Atomics.waitAsync` until the worker flips the slot to DONE. */
-  #awaitDone(request: SyncRequest): void {
-    if (Atomics.load(this.#ctl, STATE) === DONE) {
-      this.#stats.parked += 1;
-      this.#complete();
-      return;
-    }
-    const wait = (waitAsync as WaitAsync)(this.#ctl, STATE, REQUEST);
-    if (wait.async) {
-      wait.value.then(
-        () => this.#afterWake(request),
-        () => this.#afterWake(request),
-      );
-    } else {
-      this.#afterWake(request);
-    }
-  }
-
-  #afterWake(request: SyncRequest): void {
-    if (this.#current !== request) return;
-    if (Atomics.load(this.#ctl, STATE) === DONE) {
-      this.#stats.parked += 1;
-      this.#complete();
-    } else {
-      this.#awaitDone(request);
-    }
+    Atomics.store(ctl, SLOT_STATE, STATE_REQUEST);
+    if (Atomics.notify(ctl, SLOT_STATE) > 0) this.#wokeWorker += 1;
+    this.#wait.start(request, this.#gate.allowed);
   }
 
   /** Reads the result out of the slot, dispatches the next request, then settles this one. */
@@ -492,9 +326,9 @@ export class SyncWorker {
     if (request === undefined) return;
     // A completion proves the thread serves, even if its SYNC_WORKER_SERVING is still in transit.
     if (this.#state === 'starting') this.#state = 'running';
-    const error = this.#ctl[RESULT] === 0 ? undefined : this.#readError(request.path);
+    const error = this.#ctl[SLOT_RESULT] === 0 ? undefined : this.#readError(request.path);
     this.#current = undefined;
-    this.#serviceMs += (performance.now() - this.#dispatchedAt - this.#serviceMs) / EWMA_SHIFT;
+    this.#wait.serviced();
     const next = this.#queue.shift();
     if (next !== undefined) this.#dispatch(next);
     else this.#setReferenced(false);
@@ -503,9 +337,9 @@ export class SyncWorker {
   }
 
   #readError(path: string): ErrnoError {
-    const n = this.#ctl[ERR_LEN] ?? 0;
+    const n = this.#ctl[SLOT_ERR_LEN] ?? 0;
     const code = n > 0 ? String.fromCharCode(...this.#errCode.subarray(0, n)) : 'EIO';
-    const syscall = this.#ctl[ERR_SYSCALL] === 0 ? 'write' : 'fdatasync';
+    const syscall = this.#ctl[SLOT_ERR_SYSCALL] === 0 ? 'write' : 'fdatasync';
     return new ErrnoError(code, syscall, path);
   }
 
@@ -524,7 +358,7 @@ export class SyncWorker {
    */
   #die(cause: unknown): void {
     const neverServed =
-      this.#state === 'starting' && (this.#current === undefined || Atomics.load(this.#ctl, PICKUP) === 0);
+      this.#state === 'starting' && (this.#current === undefined || Atomics.load(this.#ctl, SLOT_PICKUP) === 0);
     if (neverServed) this.#startError = this.#startFailure(cause);
     if (this.#state !== 'closed') this.#state = 'failed';
     this.#worker = undefined;
