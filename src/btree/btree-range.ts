@@ -1,12 +1,12 @@
 /**
- * Range scans of the B+tree (btree.ts): where a scan starts, and the iterator that walks the leaf
- * chain from there, either way, until its end bound.
+ * Range scans of the B+tree (btree.ts): the iterator that walks the leaf chain from where the
+ * tree found the start of a scan, either way, until its end bound.
  *
  * An iterator must never walk a tree whose keys changed after it was made: it compares the
  * tree's version on every step and throws. It never allocates per entry beyond what its
  * projection returns (`keys()` and `values()` allocate no pair).
  */
-import { edgeLeaf, leafFor, lowerBound, upperBound, type Leaf, type Node } from './btree-node.ts';
+import type { Leaf } from './btree-node.ts';
 import type { Comparator } from './keys.ts';
 
 /** Options of a range query. */
@@ -20,58 +20,6 @@ export interface Versioned {
   readonly version: number;
 }
 
-/** An iterator over `lo <= key < hi` (`<= hi` with `hiInclusive`), ascending; undefined bounds are open. */
-export function ascending<K, V, T>(
-  tree: Versioned,
-  root: Node<K, V>,
-  compare: Comparator<K>,
-  lo: K | undefined,
-  hi: K | undefined,
-  options: RangeOptions | undefined,
-  project: Project<K, V, T>,
-): RangeIterator<K, V, T> {
-  let leaf: Leaf<K, V> | undefined;
-  let index = 0;
-  if (lo === undefined) leaf = edgeLeaf(root, false);
-  else {
-    leaf = leafFor(root, lo, compare);
-    index = lowerBound(leaf.keys, lo, compare);
-  }
-  if (index >= leaf.keys.length) {
-    leaf = leaf.next;
-    index = 0;
-  }
-  const stop = hi === undefined ? STOP_NEVER : options?.hiInclusive === true ? STOP_ABOVE : STOP_AT_OR_ABOVE;
-  return new RangeIterator(tree, compare, leaf, index, false, hi, stop, project);
-}
-
-/** The same range as `ascending`, descending (the bounds come high first). */
-export function descending<K, V, T>(
-  tree: Versioned,
-  root: Node<K, V>,
-  compare: Comparator<K>,
-  hi: K | undefined,
-  lo: K | undefined,
-  options: RangeOptions | undefined,
-  project: Project<K, V, T>,
-): RangeIterator<K, V, T> {
-  let leaf: Leaf<K, V> | undefined;
-  let index: number;
-  if (hi === undefined) {
-    leaf = edgeLeaf(root, true);
-    index = leaf.keys.length - 1;
-  } else {
-    leaf = leafFor(root, hi, compare);
-    const inclusive = options?.hiInclusive === true;
-    index = (inclusive ? upperBound(leaf.keys, hi, compare) : lowerBound(leaf.keys, hi, compare)) - 1;
-  }
-  if (index < 0) {
-    leaf = leaf.prev;
-    index = leaf === undefined ? 0 : leaf.keys.length - 1;
-  }
-  return new RangeIterator(tree, compare, leaf, index, true, lo, lo === undefined ? STOP_NEVER : STOP_BELOW, project);
-}
-
 /** What an iterator yields of an entry. */
 export type Project<K, V, T> = (key: K, value: V) => T;
 /** Yields `[key, value]`. */
@@ -81,12 +29,12 @@ export const keyOf = <K, V>(key: K, _value: V): K => key;
 /** Yields the value. */
 export const valueOf = <K, V>(_key: K, value: V): V => value;
 
-/** When an iterator stops, relative to its end bound. */
-const STOP_NEVER = 0;
-const STOP_AT_OR_ABOVE = 1;
-const STOP_ABOVE = 2;
-const STOP_BELOW = 3;
-type StopRule = typeof STOP_NEVER | typeof STOP_AT_OR_ABOVE | typeof STOP_ABOVE | typeof STOP_BELOW;
+/** When an iterator stops, relative to its end bound: never (no bound), at a key >= it, > it, or < it (descending). */
+export const STOP_NEVER = 0;
+export const STOP_AT_OR_ABOVE = 1;
+export const STOP_ABOVE = 2;
+export const STOP_BELOW = 3;
+export type StopRule = typeof STOP_NEVER | typeof STOP_AT_OR_ABOVE | typeof STOP_ABOVE | typeof STOP_BELOW;
 
 /** Walks the leaf chain from a start position until the end bound; fails fast on mutation. */
 export class RangeIterator<K, V, T> implements IterableIterator<T> {

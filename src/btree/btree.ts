@@ -19,9 +19,10 @@
  * splits leave leaves 3/4 full; pruning removes whole leaves from the left, so it costs nothing
  * there, and only scattered deletes can thin leaves toward it.
  *
- * This file holds the tree (its root, size and version) and what changes it: insert and its
- * splits, delete and pruning. The nodes and the repairs after a delete are in btree-node.ts, the
- * range iterators in btree-range.ts, the invariant checker and shape figures in btree-check.ts.
+ * This file holds the tree (its root, size and version), what changes it (insert and its
+ * splits, delete, pruning) and where a range scan starts. The nodes and the repairs after a
+ * delete are in btree-node.ts, the range iterator in btree-range.ts, the invariant checker and
+ * the shape figures in btree-check.ts.
  *
  * It must never do I/O, never compare keys with anything but the given comparator, and never let
  * an iterator walk a tree that changed under it (a version counter makes that throw).
@@ -29,7 +30,18 @@
 import { invalidArgument } from '../errors.ts';
 import { checkTree, treeStats, type BTreeStats, type TreeShape } from './btree-check.ts';
 import { edgeLeaf, fixChild, Internal, Leaf, leafFor, lowerBound, sizeOf, upperBound, type Node } from './btree-node.ts';
-import { ascending, descending, keyOf, pairOf, valueOf, type RangeOptions } from './btree-range.ts';
+import {
+  keyOf,
+  pairOf,
+  RangeIterator,
+  STOP_ABOVE,
+  STOP_AT_OR_ABOVE,
+  STOP_BELOW,
+  STOP_NEVER,
+  valueOf,
+  type Project,
+  type RangeOptions,
+} from './btree-range.ts';
 import type { Comparator } from './keys.ts';
 
 export type { BTreeStats } from './btree-check.ts';
@@ -218,17 +230,17 @@ export class BTree<K, V> implements Iterable<[K, V]> {
    * be undefined (unbounded). Throws on `next()` if the tree's keys changed since creation.
    */
   entries(lo?: K, hi?: K, options?: RangeOptions): IterableIterator<[K, V]> {
-    return ascending(this, this.root, this.compare, lo, hi, options, pairOf);
+    return this.ascending(lo, hi, options, pairOf);
   }
 
   /** Keys of the same range as `entries`, ascending (no pair is allocated). */
   keys(lo?: K, hi?: K, options?: RangeOptions): IterableIterator<K> {
-    return ascending(this, this.root, this.compare, lo, hi, options, keyOf);
+    return this.ascending(lo, hi, options, keyOf);
   }
 
   /** Values of the same range as `entries`, in key order (no pair is allocated). */
   values(lo?: K, hi?: K, options?: RangeOptions): IterableIterator<V> {
-    return ascending(this, this.root, this.compare, lo, hi, options, valueOf);
+    return this.ascending(lo, hi, options, valueOf);
   }
 
   /**
@@ -236,12 +248,12 @@ export class BTree<K, V> implements Iterable<[K, V]> {
    * `entriesReversed(undefined, undefined)` starts from the largest key ("most recent N").
    */
   entriesReversed(hi?: K, lo?: K, options?: RangeOptions): IterableIterator<[K, V]> {
-    return descending(this, this.root, this.compare, hi, lo, options, pairOf);
+    return this.descending(hi, lo, options, pairOf);
   }
 
   /** Keys of the same range as `entriesReversed`, descending. */
   keysReversed(hi?: K, lo?: K, options?: RangeOptions): IterableIterator<K> {
-    return descending(this, this.root, this.compare, hi, lo, options, keyOf);
+    return this.descending(hi, lo, options, keyOf);
   }
 
   /** All entries ascending, so that `for (const [k, v] of tree)` works. */
@@ -396,5 +408,39 @@ export class BTree<K, V> implements Iterable<[K, V]> {
       node = node.children[j] as Node<K, V>;
     }
     return below + (inclusive ? upperBound(node.keys, key, this.compare) : lowerBound(node.keys, key, this.compare));
+  }
+
+  private ascending<T>(lo: K | undefined, hi: K | undefined, options: RangeOptions | undefined, project: Project<K, V, T>): RangeIterator<K, V, T> {
+    let leaf: Leaf<K, V> | undefined;
+    let index = 0;
+    if (lo === undefined) leaf = edgeLeaf(this.root, false);
+    else {
+      leaf = leafFor(this.root, lo, this.compare);
+      index = lowerBound(leaf.keys, lo, this.compare);
+    }
+    if (index >= leaf.keys.length) {
+      leaf = leaf.next;
+      index = 0;
+    }
+    const stop = hi === undefined ? STOP_NEVER : options?.hiInclusive === true ? STOP_ABOVE : STOP_AT_OR_ABOVE;
+    return new RangeIterator(this, this.compare, leaf, index, false, hi, stop, project);
+  }
+
+  private descending<T>(hi: K | undefined, lo: K | undefined, options: RangeOptions | undefined, project: Project<K, V, T>): RangeIterator<K, V, T> {
+    let leaf: Leaf<K, V> | undefined;
+    let index: number;
+    if (hi === undefined) {
+      leaf = edgeLeaf(this.root, true);
+      index = leaf.keys.length - 1;
+    } else {
+      leaf = leafFor(this.root, hi, this.compare);
+      const inclusive = options?.hiInclusive === true;
+      index = (inclusive ? upperBound(leaf.keys, hi, this.compare) : lowerBound(leaf.keys, hi, this.compare)) - 1;
+    }
+    if (index < 0) {
+      leaf = leaf.prev;
+      index = leaf === undefined ? 0 : leaf.keys.length - 1;
+    }
+    return new RangeIterator(this, this.compare, leaf, index, true, lo, lo === undefined ? STOP_NEVER : STOP_BELOW, project);
   }
 }

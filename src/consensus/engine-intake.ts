@@ -17,23 +17,14 @@ import { checkCertificate } from './certificate.ts';
 import { decodeMessage, encodeMessage } from './codec.ts';
 import { CERTIFICATE_CACHE, type Certificates } from './engine-storage.ts';
 import type { EngineTasks } from './engine-tasks.ts';
-import type { Transport } from './transport.ts';
+import type { EngineOptions } from './engine-types.ts';
 import type { CertificateMessage, ProposalMessage, StatusMessage } from './types.ts';
-import type { ValidatorSet } from './validator-set.ts';
 import { verifyProposalFast, verifyVoteFast } from './verify.ts';
-
-/** Votes kept below the current height (late precommits still prove equivocation). */
-const LOW_HEIGHT_WINDOW = 64;
-/** Rounds above the current one a vote may be in (a bound on what one peer can make us store). */
-const HIGH_ROUND_WINDOW = 100_000;
-/** Least time between two certificates for one (peer, height). */
-const CERTIFICATE_RESEND_MS = 200;
 
 /** What the intake needs of its engine. */
 export interface IntakeHost {
-  readonly chainId: string;
-  readonly validators: ValidatorSet;
-  readonly transport: Transport;
+  /** The engine's chain id, validator set and transport. */
+  readonly options: Pick<EngineOptions, 'chainId' | 'validators' | 'transport'>;
   readonly now: () => number;
   /** The engine's queue and the work beside it. */
   readonly tasks: EngineTasks;
@@ -53,12 +44,20 @@ export interface IntakeHost {
   takeCertificate(cert: CertificateMessage, hash: Uint8Array, votes: readonly ValidatorVote[]): Promise<void>;
 }
 
+/** Votes kept below the current height (late precommits still prove equivocation). */
+const LOW_HEIGHT_WINDOW = 64;
+/** Rounds above the current one a vote may be in (a bound on what one peer can make us store). */
+const HIGH_ROUND_WINDOW = 100_000;
+/** Least time between two certificates for one (peer, height). */
+const CERTIFICATE_RESEND_MS = 200;
+
 /** The intake of one engine. */
 export class Intake {
-  readonly #host: IntakeHost;
   /** When a certificate last went to a (peer, height). */
   readonly #certificateSentAt = new Map<string, number>();
+  readonly #host: IntakeHost;
 
+  /** @param host - the engine, as the intake sees it. */
   constructor(host: IntakeHost) {
     this.#host = host;
   }
@@ -81,38 +80,38 @@ export class Intake {
 
   async #receiveVote(vote: ValidatorVote): Promise<void> {
     const host = this.#host;
-    const validator = host.validators.get(vote.validatorId);
+    const validator = host.options.validators.get(vote.validatorId);
     if (validator === undefined || vote.height + LOW_HEIGHT_WINDOW < host.height() || vote.height > host.height() + 1) return;
-    if (vote.round > host.round() + HIGH_ROUND_WINDOW || !verifyVoteFast(vote, validator.publicKey, host.chainId)) return;
+    if (vote.round > host.round() + HIGH_ROUND_WINDOW || !verifyVoteFast(vote, validator.publicKey, host.options.chainId)) return;
     if (await host.persist(vote)) host.tasks.enqueue('vote', () => host.count([vote], true));
   }
 
   #receiveProposal(message: ProposalMessage): void {
     const host = this.#host;
     const p = message.proposal;
-    const proposer = host.validators.proposerOf(p.round);
+    const proposer = host.options.validators.proposerOf(p.round);
     if (p.validatorId !== proposer.id || p.height !== message.block.height || p.height < host.height() || p.height > host.height() + 1) return;
-    if (!equalBytes(blockHash(message.block, host.chainId), p.blockHash)) return;
-    if (!verifyProposalFast(p, proposer.publicKey, host.chainId)) return;
+    if (!equalBytes(blockHash(message.block, host.options.chainId), p.blockHash)) return;
+    if (!verifyProposalFast(p, proposer.publicKey, host.options.chainId)) return;
     host.tasks.enqueue('proposal', () => host.takeProposal(message));
   }
 
   async #receiveStatus(message: StatusMessage): Promise<void> {
     const host = this.#host;
-    if (message.height >= host.height() || host.validators.get(message.validatorId) === undefined) return;
+    if (message.height >= host.height() || host.options.validators.get(message.validatorId) === undefined) return;
     const key = `${message.validatorId}:${message.height}`;
     const now = host.now();
     if (now - (this.#certificateSentAt.get(key) ?? -Infinity) < CERTIFICATE_RESEND_MS) return;
     this.#certificateSentAt.set(key, now);
     if (this.#certificateSentAt.size > 4 * CERTIFICATE_CACHE) this.#certificateSentAt.clear();
     const cert = await host.certificates.of(message.height);
-    if (cert !== undefined && !host.tasks.stopped) host.transport.send(message.validatorId, encodeMessage(cert));
+    if (cert !== undefined && !host.tasks.stopped) host.options.transport.send(message.validatorId, encodeMessage(cert));
   }
 
   async #receiveCertificate(cert: CertificateMessage): Promise<void> {
     const host = this.#host;
     if (cert.block.height !== host.height() || !equalBytes(cert.block.parentHash, host.parentHash())) return;
-    const hash = checkCertificate(cert, host.validators, host.chainId);
+    const hash = checkCertificate(cert, host.options.validators, host.options.chainId);
     if (hash === undefined) return;
     const counted = await Promise.all(cert.precommits.map(async (v) => ((await host.persist(v)) ? v : undefined)));
     host.tasks.enqueue('certificate', () => host.takeCertificate(cert, hash, counted.filter((v): v is ValidatorVote => v !== undefined)));

@@ -15,7 +15,7 @@ import { toHex } from '../codec/bytes.ts';
 import { blockHash } from './block.ts';
 import { buildCertificate } from './certificate.ts';
 import { decodeCheckpointData, encodeCheckpointData } from './checkpoint-data.ts';
-import type { EnginePosition } from './engine-types.ts';
+import type { EngineOptions, EnginePosition } from './engine-types.ts';
 import type { ConsensusStoragePort, RecoveredState } from './storage-port.ts';
 import type { Block, CertificateMessage, EngineEvent, ProposalMessage } from './types.ts';
 import type { ValidatorSet } from './validator-set.ts';
@@ -142,15 +142,12 @@ export async function storedVotesOf(storage: ConsensusStoragePort, rec: Recovere
 
 /** Decision certificates of finalized heights: the recent ones in memory, older ones rebuilt from storage. */
 export class Certificates {
-  readonly #storage: ConsensusStoragePort;
-  readonly #validators: ValidatorSet;
-  readonly #chainId: string;
+  readonly #o: Pick<EngineOptions, 'storage' | 'validators' | 'chainId'>;
   readonly #recent = new Map<number, CertificateMessage>();
 
-  constructor(storage: ConsensusStoragePort, validators: ValidatorSet, chainId: string) {
-    this.#storage = storage;
-    this.#validators = validators;
-    this.#chainId = chainId;
+  /** @param options - the engine's storage port, validator set and chain id. */
+  constructor(options: Pick<EngineOptions, 'storage' | 'validators' | 'chainId'>) {
+    this.#o = options;
   }
 
   /** Keeps the certificate of a height just finalized (if one could be built), and forgets the oldest kept. */
@@ -163,11 +160,11 @@ export class Certificates {
   async of(height: number): Promise<CertificateMessage | undefined> {
     const cached = this.#recent.get(height);
     if (cached !== undefined) return cached;
-    const state = await this.#storage.roundStateAt(height);
+    const state = await this.#o.storage.roundStateAt(height);
     if (state?.phase !== 'finalize' || state.appData === undefined) return undefined;
     const decision = decodeCheckpointData(state.appData).decision;
     if (decision === undefined) return undefined;
-    const votes = await this.#storage.votesForRound(decision.round);
-    return buildCertificate(decision.block, decision.round, votes, this.#validators, this.#chainId);
+    const votes = await this.#o.storage.votesForRound(decision.round);
+    return buildCertificate(decision.block, decision.round, votes, this.#o.validators, this.#o.chainId);
   }
 }

@@ -75,11 +75,9 @@ export class ConsensusEngine {
     this.#t = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
     this.#now = options.now ?? Date.now;
     this.#tally = new VoteTally(options.validators);
-    this.#certificates = new Certificates(options.storage, options.validators, options.chainId);
+    this.#certificates = new Certificates(options);
     this.#intake = new Intake({
-      chainId: options.chainId,
-      validators: options.validators,
-      transport: options.transport,
+      options,
       now: this.#now,
       tasks: this.#tasks,
       certificates: this.#certificates,
