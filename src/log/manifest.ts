@@ -41,7 +41,7 @@
  */
 import { join } from 'node:path';
 import { crc32cUpdate, maskCrc } from '../codec/crc32c.ts';
-import { readU32, readU64, writeU32, writeU64 } from '../codec/bytes.ts';
+import { equalBytes, readU32, readU64, writeU32, writeU64 } from '../codec/bytes.ts';
 import { ConsensusStoreError, corruption } from '../errors.ts';
 import { errnoOf, type FileSystem } from '../io/types.ts';
 
@@ -262,9 +262,7 @@ function manifestCrc(bytes: Uint8Array): number {
  */
 export function decodeManifest(bytes: Uint8Array, file: string): Manifest {
   if (bytes.length < FIXED_BYTES) throw corruption(file, 0, `manifest too short (${bytes.length} bytes)`);
-  for (let i = 0; i < MAGIC.length; i++) {
-    if (bytes[i] !== MAGIC[i]) throw corruption(file, 0, 'not a manifest (bad magic)');
-  }
+  if (!equalBytes(bytes.subarray(0, MAGIC.length), MAGIC)) throw corruption(file, 0, 'not a manifest (bad magic)');
   const total = readU32(bytes, 16);
   if (total !== bytes.length) throw corruption(file, 16, `manifest length ${total} but file has ${bytes.length} bytes`);
   if (readU32(bytes, 12) !== manifestCrc(bytes)) throw corruption(file, 12, 'manifest checksum mismatch');
