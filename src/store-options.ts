@@ -14,7 +14,11 @@ import type { Durability, LogOptions } from './log/types.ts';
 import { checkBoolean, checkBytes, checkKeys, checkObject, checkOneOf, checkString } from './model/check.ts';
 import { MAX_SUBMITTER_LENGTH } from './model/evidence.ts';
 import type { SignWatermark } from './model/sign.ts';
-import { checkPrivateKey } from './model/sign.ts';
+import { checkPrivateKey, checkWatermark } from './model/sign.ts';
+import { resolveLogOptions } from './log/options.ts';
+import { resolveAuditLimits } from './stores/audit-log.ts';
+import { resolveCheckpointInterval } from './stores/round-state-store.ts';
+import { resolveVoteStoreLimits } from './stores/vote-store.ts';
 import { checkChainId, checkValidatorId } from './model/vote.ts';
 import { equalBytes } from './codec/bytes.ts';
 import { publicKeyOf } from './codec/vote-sign.ts';
@@ -128,13 +132,38 @@ const STORE_KEYS = ['chainId', 'signer', 'audit', 'limits', 'voteVerification', 
 const OPEN_KEYS = [...STORE_KEYS, 'dir', 'log'] as const;
 const SIGNER_KEYS = ['privateKey', 'publicKey', 'validatorId', 'state', 'allowFreshState', 'importWatermark'] as const;
 const AUDIT_KEYS = ['nodeKey', 'keyFile'] as const;
+/** `openStoreOnLog` has no key file: the key comes in the options or is ephemeral. */
+const STORE_AUDIT_KEYS = ['nodeKey'] as const;
 const NODE_KEY_KEYS = ['privateKey', 'publicKey'] as const;
 const LIMIT_KEYS = ['votes', 'audit'] as const;
 const VOTE_LIMIT_KEYS = ['defaultQueryLimit', 'maxQueryLimit', 'maxRoundVotes'] as const;
 const AUDIT_LIMIT_KEYS = ['defaultQueryLimit', 'maxQueryLimit', 'defaultEvidenceLimit', 'maxEvidenceLimit', 'maxBatchRecords', 'maxEventsPerCall'] as const;
 const VERIFICATION_KEYS = ['publicKeyOf'] as const;
 const ROUND_KEYS = ['checkpointInterval'] as const;
-const WATERMARK_KEYS = ['height', 'round', 'step'] as const;
+/** Where the options of earlier versions went (an old key gets a pointer, not just a refusal). */
+const MOVED: Readonly<Record<string, string>> = {
+  identity: 'signer (its privateKey, publicKey and validatorId)',
+  signState: 'signer.state',
+  allowFreshSignState: 'signer.allowFreshState',
+  importWatermark: 'signer.importWatermark',
+  durability: 'log.durability',
+  nodeKey: 'audit.nodeKey',
+  nodeKeyFile: 'audit.keyFile',
+  voteLimits: 'limits.votes',
+  auditLimits: 'limits.audit',
+  votePublicKey: 'voteVerification.publicKeyOf',
+};
+
+/** The top-level keys: a key of an earlier version is named with where it went. */
+function checkTopKeys(o: Record<string, unknown>, allowed: readonly string[]): void {
+  for (const key of Object.keys(o)) {
+    const moved = MOVED[key];
+    const group = moved?.split(/[. ]/)[0] ?? '';
+    if (moved !== undefined && !allowed.includes(key) && allowed.includes(group) && (key !== 'nodeKeyFile' || allowed.includes('dir'))) throw invalidArgument(`options.${key}`, `is not an option any more: use options.${moved}`);
+  }
+  checkKeys('options', o, allowed);
+}
+
 const LOG_KEYS = [
   'durability',
   'segmentSize',
@@ -153,7 +182,8 @@ const LOG_KEYS = [
  */
 export function resolveStoreOptions(options: StoreOptions): ResolvedStoreOptions {
   const o = checkObject('options', options);
-  checkKeys('options', o, STORE_KEYS);
+  checkTopKeys(o, STORE_KEYS);
+  if (o['audit'] !== undefined) checkKeys('options.audit', checkObject('options.audit', o['audit']), STORE_AUDIT_KEYS);
   return resolveCommon(o);
 }
 
@@ -163,7 +193,7 @@ export function resolveStoreOptions(options: StoreOptions): ResolvedStoreOptions
  */
 export function resolveOpenStoreOptions(options: OpenStoreOptions): ResolvedOpenStoreOptions {
   const o = checkObject('options', options);
-  checkKeys('options', o, OPEN_KEYS);
+  checkTopKeys(o, OPEN_KEYS);
   const dir = checkString('options.dir', o['dir'], 4096);
   if (dir.length === 0) throw invalidArgument('options.dir', 'must not be empty');
   const common = resolveCommon(o);
@@ -171,7 +201,8 @@ export function resolveOpenStoreOptions(options: OpenStoreOptions): ResolvedOpen
   const keyFile = audit['keyFile'] === undefined ? join(dir, NODE_KEY_FILE) : checkString('options.audit.keyFile', audit['keyFile'], 4096);
   const log = o['log'] === undefined ? {} : checkObject('options.log', o['log']);
   checkKeys('options.log', log, LOG_KEYS);
-  if (log['durability'] !== undefined) checkOneOf('options.log.durability', log['durability'], ['fsync', 'none'] as const);
+  // The log's own check, with the names the caller wrote (the open repeats it).
+  resolveLogOptions({ ...(log as LogGroupOptions), dir }, 'options.log');
   return { ...common, dir, keyFile, log: log as LogGroupOptions };
 }
 
@@ -186,9 +217,15 @@ function resolveCommon(o: Record<string, unknown>): ResolvedStoreOptions {
   const limits = o['limits'] === undefined ? {} : checkObject('options.limits', o['limits']);
   checkKeys('options.limits', limits, LIMIT_KEYS);
   const voteLimits = limits['votes'] === undefined ? undefined : checkObject('options.limits.votes', limits['votes']);
-  if (voteLimits !== undefined) checkKeys('options.limits.votes', voteLimits, VOTE_LIMIT_KEYS);
+  if (voteLimits !== undefined) {
+    checkKeys('options.limits.votes', voteLimits, VOTE_LIMIT_KEYS);
+    resolveVoteStoreLimits('options.limits.votes', voteLimits);
+  }
   const auditLimits = limits['audit'] === undefined ? undefined : checkObject('options.limits.audit', limits['audit']);
-  if (auditLimits !== undefined) checkKeys('options.limits.audit', auditLimits, AUDIT_LIMIT_KEYS);
+  if (auditLimits !== undefined) {
+    checkKeys('options.limits.audit', auditLimits, AUDIT_LIMIT_KEYS);
+    resolveAuditLimits('options.limits.audit', auditLimits);
+  }
   let votePublicKey: ResolvedStoreOptions['votePublicKey'];
   if (o['voteVerification'] !== undefined) {
     const v = checkObject('options.voteVerification', o['voteVerification']);
@@ -197,6 +234,7 @@ function resolveCommon(o: Record<string, unknown>): ResolvedStoreOptions {
   }
   const rounds = o['rounds'] === undefined ? {} : checkObject('options.rounds', o['rounds']);
   checkKeys('options.rounds', rounds, ROUND_KEYS);
+  resolveCheckpointInterval('options.rounds.checkpointInterval', rounds['checkpointInterval']);
   return {
     chainId,
     signer: o['signer'] === undefined ? undefined : resolveSigner(checkObject('options.signer', o['signer'])),
@@ -215,12 +253,7 @@ function resolveSigner(s: Record<string, unknown>): NonNullable<ResolvedStoreOpt
   checkKeys('options.signer', s, SIGNER_KEYS);
   const state = s['state'] === undefined ? 'existing-key' : checkOneOf('options.signer.state', s['state'], ['new-key', 'existing-key'] as const);
   const allowFresh = s['allowFreshState'] === undefined ? false : checkBoolean('options.signer.allowFreshState', s['allowFreshState']);
-  let importWatermark: SignWatermark | undefined;
-  if (s['importWatermark'] !== undefined) {
-    const w = checkObject('options.signer.importWatermark', s['importWatermark']);
-    checkKeys('options.signer.importWatermark', w, WATERMARK_KEYS);
-    importWatermark = w as unknown as SignWatermark;
-  }
+  const importWatermark = s['importWatermark'] === undefined ? undefined : checkWatermark('options.signer.importWatermark', s['importWatermark']);
   const privateKey = checkPrivateKey('options.signer.privateKey', s['privateKey']);
   const validatorId = checkValidatorId('options.signer.validatorId', s['validatorId']);
   let publicKey: Uint8Array | undefined;

@@ -15,7 +15,7 @@ import {
 } from '../codec/framing.ts';
 import { invalidArgument } from '../errors.ts';
 import type { FileSystem } from '../io/types.ts';
-import { checkInteger } from '../model/check.ts';
+import { checkInteger, checkKeys } from '../model/check.ts';
 import type { Durability, LogOptions } from './types.ts';
 
 /** Default segment size: 64 MiB. */
@@ -57,50 +57,66 @@ function singleRecordBatch(payloadLength: number): number {
   return recordSpan(payloadLength) + COMMIT_RECORD_BYTES;
 }
 
+/** Every key of `LogOptions`: any other is INVALID_ARGUMENT. */
+export const LOG_OPTION_KEYS: readonly string[] = [
+  'dir',
+  'fs',
+  'durability',
+  'segmentSize',
+  'maxRecordSize',
+  'maxBatchBytes',
+  'maxBatchRecords',
+  'maxQueuedRecords',
+  'maxBatchDelayMs',
+  'maxOpenSegments',
+  'repair',
+];
+
 /**
  * Checks `options` and returns them with defaults.
  *
  * @throws ConsensusStoreError INVALID_ARGUMENT naming the first bad option.
  */
-export function resolveLogOptions(options: LogOptions): ResolvedLogOptions {
-  if (typeof options !== 'object' || options === null) throw invalidArgument('options', 'must be an object');
+export function resolveLogOptions(options: LogOptions, name = 'options'): ResolvedLogOptions {
+  if (typeof options !== 'object' || options === null) throw invalidArgument(name, 'must be an object');
+  checkKeys(name, options as unknown as Record<string, unknown>, LOG_OPTION_KEYS);
   const dir = options.dir;
-  if (typeof dir !== 'string' || dir.length === 0) throw invalidArgument('options.dir', 'must be a non-empty string');
+  if (typeof dir !== 'string' || dir.length === 0) throw invalidArgument(`${name}.dir`, 'must be a non-empty string');
   const fs = options.fs;
   if (fs !== undefined && (typeof fs !== 'object' || fs === null || typeof fs.open !== 'function')) {
-    throw invalidArgument('options.fs', 'must be a FileSystem');
+    throw invalidArgument(`${name}.fs`, 'must be a FileSystem');
   }
   const durability = options.durability ?? 'fsync';
   if (durability !== 'fsync' && durability !== 'none') {
-    throw invalidArgument('options.durability', "must be 'fsync' or 'none'");
+    throw invalidArgument(`${name}.durability`, "must be 'fsync' or 'none'");
   }
-  const segmentSize = checkInteger('options.segmentSize', options.segmentSize ?? DEFAULT_SEGMENT_SIZE, MIN_SEGMENT_SIZE, MAX_SEGMENT_SIZE);
-  if (segmentSize % 4096 !== 0) throw invalidArgument('options.segmentSize', 'must be a multiple of 4096');
+  const segmentSize = checkInteger(`${name}.segmentSize`, options.segmentSize ?? DEFAULT_SEGMENT_SIZE, MIN_SEGMENT_SIZE, MAX_SEGMENT_SIZE);
+  if (segmentSize % 4096 !== 0) throw invalidArgument(`${name}.segmentSize`, 'must be a multiple of 4096');
   const batchRoom = segmentSize - SEGMENT_HEADER_BYTES;
   const maxBatchBytes = checkInteger(
-    'options.maxBatchBytes',
+    `${name}.maxBatchBytes`,
     options.maxBatchBytes ?? Math.min(DEFAULT_MAX_BATCH_BYTES, batchRoom),
     singleRecordBatch(0),
     batchRoom,
   );
   const recordRoom = Math.min(MAX_PAYLOAD_BYTES, ((maxBatchBytes - COMMIT_RECORD_BYTES) & ~7) - RECORD_HEADER_BYTES);
   const maxRecordSize = checkInteger(
-    'options.maxRecordSize',
+    `${name}.maxRecordSize`,
     options.maxRecordSize ?? Math.min(DEFAULT_MAX_RECORD_SIZE, recordRoom),
     0,
     recordRoom,
   );
-  const maxBatchRecords = checkInteger('options.maxBatchRecords', options.maxBatchRecords ?? DEFAULT_MAX_BATCH_RECORDS, 1, 1_000_000);
+  const maxBatchRecords = checkInteger(`${name}.maxBatchRecords`, options.maxBatchRecords ?? DEFAULT_MAX_BATCH_RECORDS, 1, 1_000_000);
   const maxQueuedRecords = checkInteger(
-    'options.maxQueuedRecords',
+    `${name}.maxQueuedRecords`,
     options.maxQueuedRecords ?? Math.max(DEFAULT_MAX_QUEUED_RECORDS, maxBatchRecords),
     maxBatchRecords,
     100_000_000,
   );
-  const maxBatchDelayMs = checkInteger('options.maxBatchDelayMs', options.maxBatchDelayMs ?? 0, 0, MAX_BATCH_DELAY_MS);
-  const maxOpenSegments = checkInteger('options.maxOpenSegments', options.maxOpenSegments ?? DEFAULT_MAX_OPEN_SEGMENTS, 1, 4096);
+  const maxBatchDelayMs = checkInteger(`${name}.maxBatchDelayMs`, options.maxBatchDelayMs ?? 0, 0, MAX_BATCH_DELAY_MS);
+  const maxOpenSegments = checkInteger(`${name}.maxOpenSegments`, options.maxOpenSegments ?? DEFAULT_MAX_OPEN_SEGMENTS, 1, 4096);
   const repair = options.repair ?? false;
-  if (typeof repair !== 'boolean') throw invalidArgument('options.repair', 'must be a boolean');
+  if (typeof repair !== 'boolean') throw invalidArgument(`${name}.repair`, 'must be a boolean');
   return {
     dir,
     fs,

@@ -6,7 +6,7 @@
  * model/ holds plain values, their limits and their checks: it does no I/O and imports nothing
  * but model/ itself and src/errors.ts.
  */
-import { checkBytes } from './check.ts';
+import { checkBytes, checkKeys, checkObject, checkOneOf, checkSafeUint, checkU32 } from './check.ts';
 import { ED25519_KEY_BYTES, type VoteType } from './vote.ts';
 
 /** Sign-guard steps, in the order they happen within one (height, round). */
@@ -25,4 +25,18 @@ export interface SignWatermark {
 /** Checks a 32-byte ed25519 private key (seed). Throws INVALID_ARGUMENT. */
 export function checkPrivateKey(name: string, value: unknown): Uint8Array {
   return checkBytes(name, value, ED25519_KEY_BYTES);
+}
+
+/**
+ * Checks a watermark (height, round, step; no other key).
+ * @throws ConsensusStoreError INVALID_ARGUMENT naming `${name}.<field>`.
+ */
+export function checkWatermark(name: string, value: unknown): SignWatermark {
+  const w = checkObject(name, value);
+  checkKeys(name, w, ['height', 'round', 'step']);
+  return {
+    height: checkSafeUint(`${name}.height`, w['height']),
+    round: checkU32(`${name}.round`, w['round']),
+    step: checkOneOf(`${name}.step`, w['step'], SIGN_STEPS),
+  };
 }

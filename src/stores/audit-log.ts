@@ -153,6 +153,28 @@ function equal(a: Uint8Array, b: Uint8Array): boolean {
 }
 
 /**
+ * Checks audit-log limits (`value` may be undefined: the defaults) and fills in the defaults.
+ * @throws ConsensusStoreError INVALID_ARGUMENT naming `${name}.<limit>`.
+ */
+export function resolveAuditLimits(name: string, value: unknown): AuditLogLimits {
+  const limits = value === undefined ? {} : checkObject(name, value);
+  const lim = (key: keyof AuditLogLimits, max: number): number =>
+    limits[key] === undefined ? DEFAULT_AUDIT_LIMITS[key] : checkInteger(`${name}.${key}`, limits[key], 1, max);
+  const r = {
+    defaultQueryLimit: lim('defaultQueryLimit', 1_000_000),
+    maxQueryLimit: lim('maxQueryLimit', 1_000_000),
+    defaultEvidenceLimit: lim('defaultEvidenceLimit', 100_000),
+    maxEvidenceLimit: lim('maxEvidenceLimit', 100_000),
+    maxBatchRecords: lim('maxBatchRecords', 4_000),
+    maxEventsPerCall: lim('maxEventsPerCall', 1_000),
+  };
+  if (r.defaultQueryLimit > r.maxQueryLimit) throw invalidArgument(`${name}.defaultQueryLimit`, 'must not exceed maxQueryLimit');
+  if (r.defaultEvidenceLimit > r.maxEvidenceLimit) throw invalidArgument(`${name}.defaultEvidenceLimit`, 'must not exceed maxEvidenceLimit');
+  if (r.maxEventsPerCall >= r.maxBatchRecords) throw invalidArgument(`${name}.maxEventsPerCall`, 'must be below maxBatchRecords');
+  return r;
+}
+
+/**
  * The audit log over the shared log. Implements `AuditLog` and `RecordApplier` (kinds
  * AuditEvent and AuditHead). Entries it returns are shared with its indexes: never mutate them.
  */
@@ -194,20 +216,7 @@ export class LogAuditLog implements AuditLog, RecordApplier {
     this.chainId = checkChainId('options.chainId', o.chainId);
     this.hasher = new AuditHasher(this.chainId);
     this.fs = options.fs;
-    const limits = o.limits === undefined ? {} : checkObject('options.limits', o.limits);
-    const lim = (name: keyof AuditLogLimits, max: number): number =>
-      limits[name] === undefined ? DEFAULT_AUDIT_LIMITS[name] : checkInteger(`options.limits.${name}`, limits[name], 1, max);
-    this.limits = {
-      defaultQueryLimit: lim('defaultQueryLimit', 1_000_000),
-      maxQueryLimit: lim('maxQueryLimit', 1_000_000),
-      defaultEvidenceLimit: lim('defaultEvidenceLimit', 100_000),
-      maxEvidenceLimit: lim('maxEvidenceLimit', 100_000),
-      maxBatchRecords: lim('maxBatchRecords', 4_000),
-      maxEventsPerCall: lim('maxEventsPerCall', 1_000),
-    };
-    if (this.limits.defaultQueryLimit > this.limits.maxQueryLimit) throw invalidArgument('options.limits.defaultQueryLimit', 'must not exceed maxQueryLimit');
-    if (this.limits.defaultEvidenceLimit > this.limits.maxEvidenceLimit) throw invalidArgument('options.limits.defaultEvidenceLimit', 'must not exceed maxEvidenceLimit');
-    if (this.limits.maxEventsPerCall >= this.limits.maxBatchRecords) throw invalidArgument('options.limits.maxEventsPerCall', 'must be below maxBatchRecords');
+    this.limits = resolveAuditLimits('options.limits', o.limits);
     const keyEvent: AuditEvent = { type: 'NodeKeyRecorded', publicKey: this.key.publicKey };
     this.keyEntryBytes = recordSpan(entryPayloadBytes(encodeAuditEvent(keyEvent).length));
   }

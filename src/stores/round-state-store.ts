@@ -70,6 +70,14 @@ function readClock(ctx: StoreContext): number {
 }
 
 /**
+ * Checks a checkpoint interval (undefined: the default).
+ * @throws ConsensusStoreError INVALID_ARGUMENT naming `name`.
+ */
+export function resolveCheckpointInterval(name: string, value: unknown): number {
+  return value === undefined ? DEFAULT_CHECKPOINT_INTERVAL : checkInteger(name, value, 1, MAX_CHECKPOINT_INTERVAL);
+}
+
+/**
  * Durable round-state checkpoints (the specification's LogRoundStateStore).
  *
  * Regressions (a lower height or round, a new height in the same round, an earlier phase in the
@@ -104,10 +112,7 @@ export class LogRoundStateStore implements RecordApplier, RoundStateStore {
   constructor(ctx: StoreContext, options: RoundStateStoreOptions = {}) {
     checkObject('options', options);
     this.#ctx = ctx;
-    this.checkpointInterval =
-      options.checkpointInterval === undefined
-        ? DEFAULT_CHECKPOINT_INTERVAL
-        : checkInteger('options.checkpointInterval', options.checkpointInterval, 1, MAX_CHECKPOINT_INTERVAL);
+    this.checkpointInterval = resolveCheckpointInterval('options.checkpointInterval', options.checkpointInterval);
   }
 
   /** The height below which checkpoints were pruned (0 when none were). */

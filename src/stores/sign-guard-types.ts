@@ -18,7 +18,7 @@ export interface SignIdentity {
 
 /**
  * Whether the identity's key is new. `existing-key` (the default) means it may have signed
- * before, elsewhere: a log without its watermark then needs `allowFreshSignState` or an
+ * before, elsewhere: a log without its watermark then needs `signer.allowFreshState` or an
  * imported watermark, or the open fails with FRESH_SIGN_STATE.
  */
 export type SignState = 'new-key' | 'existing-key';

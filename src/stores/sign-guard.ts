@@ -20,7 +20,7 @@
 import { ConsensusStoreError, invalidArgument } from '../errors.ts';
 import { RecordKind } from '../codec/kinds.ts';
 import { checkChainId, checkUnsignedProposal, checkUnsignedVote, checkValidatorId, ED25519_KEY_BYTES } from '../model/vote.ts';
-import { checkPrivateKey, SIGN_STEPS } from '../model/sign.ts';
+import { checkPrivateKey, checkWatermark, SIGN_STEPS } from '../model/sign.ts';
 import {
   differOnlyInTimestamp,
   proposalSignBytes,
@@ -173,10 +173,7 @@ export class LogSignGuard implements SignGuard, RecordApplier {
   importWatermark(watermark: SignWatermark): Promise<SignWatermark> {
     return this.enqueue(async () => {
       const identity = this.requireIdentity();
-      const w = checkObject('watermark', watermark);
-      const height = checkSafeUint('watermark.height', w.height);
-      const round = checkU32('watermark.round', w.round);
-      const step = checkOneOf('watermark.step', w.step, SIGN_STEPS);
+      const { height, round, step } = checkWatermark('watermark', watermark);
       this.checkOpen();
       const current = this.states.get(identity.keyHex);
       const wanted = { height, round, step: stepCode(step) };
@@ -202,7 +199,7 @@ export class LogSignGuard implements SignGuard, RecordApplier {
     if (this.states.has(this.identity.keyHex)) return;
     throw new ConsensusStoreError(
       'FRESH_SIGN_STATE',
-      'this data directory has no sign watermark for a key that may have signed before: pass signState "new-key" if it never signed, importWatermark to carry its watermark over, or allowFreshSignState to accept the risk',
+      'this data directory has no sign watermark for a key that may have signed before: pass signer.state "new-key" if it never signed, signer.importWatermark to carry its watermark over, or signer.allowFreshState to accept the risk',
       { details: { publicKey: this.identity.keyHex } },
     );
   }
@@ -212,7 +209,7 @@ export class LogSignGuard implements SignGuard, RecordApplier {
    * option was recorded): a second copy of the key's watermark above the log's means the log
    * lost its newest sign record (damage, a cut, a restored older log). Never resolved to the
    * lower value: refused until a watermark at least as high as the copy is imported.
-   * `allowFreshSignState` does not lift it.
+   * `signer.allowFreshState` does not lift it.
    * @throws FRESH_SIGN_STATE.
    */
   checkCopy(): void {
@@ -224,7 +221,7 @@ export class LogSignGuard implements SignGuard, RecordApplier {
     const log = state === undefined ? null : { height: state.height, round: state.round, step: SIGN_STEPS[state.step - 1] };
     throw new ConsensusStoreError(
       'FRESH_SIGN_STATE',
-      `the sign-state copy (SIGNSTATE) records height ${copy.height}, round ${copy.round}, step ${copy.step}, above the log's ${log === null ? 'none' : `height ${log.height}, round ${log.round}, step ${log.step}`}: the log lost its newest sign record; pass importWatermark with at least the copy's watermark (or the last one this key signed anywhere, if higher)`,
+      `the sign-state copy (SIGNSTATE) records height ${copy.height}, round ${copy.round}, step ${copy.step}, above the log's ${log === null ? 'none' : `height ${log.height}, round ${log.round}, step ${log.step}`}: the log lost its newest sign record; pass signer.importWatermark with at least the copy's watermark (or the last one this key signed anywhere, if higher)`,
       { details: { publicKey: this.identity.keyHex, copy, log } },
     );
   }
@@ -255,7 +252,7 @@ export class LogSignGuard implements SignGuard, RecordApplier {
     if (this.identity === undefined || allowFresh || this.repairBarrier === undefined) return;
     throw new ConsensusStoreError(
       'FRESH_SIGN_STATE',
-      `an explicit repair dropped every record from LSN ${this.repairBarrier} on, which may include this key's newest signatures: pass importWatermark with the last signed height, round and step (recorded, and asked no more), or allowFreshSignState to accept the risk for this open`,
+      `an explicit repair dropped every record from LSN ${this.repairBarrier} on, which may include this key's newest signatures: pass signer.importWatermark with the last signed height, round and step (recorded, and asked no more), or signer.allowFreshState to accept the risk for this open`,
       { details: { firstLostLsn: this.repairBarrier } },
     );
   }

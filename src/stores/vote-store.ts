@@ -118,6 +118,19 @@ interface Slot {
 }
 
 /**
+ * Checks vote-store limits (`value` may be undefined: the defaults) and fills in the defaults.
+ * @throws ConsensusStoreError INVALID_ARGUMENT naming `${name}.<limit>`.
+ */
+export function resolveVoteStoreLimits(name: string, value: unknown): VoteStoreLimits {
+  const limits = value === undefined ? {} : checkObject(name, value);
+  const lim = (key: keyof VoteStoreLimits): number =>
+    limits[key] === undefined ? DEFAULT_VOTE_STORE_LIMITS[key] : checkInteger(`${name}.${key}`, limits[key], 1, LIMIT_CEILING);
+  const resolved = { defaultQueryLimit: lim('defaultQueryLimit'), maxQueryLimit: lim('maxQueryLimit'), maxRoundVotes: lim('maxRoundVotes') };
+  if (resolved.defaultQueryLimit > resolved.maxQueryLimit) throw invalidArgument(`${name}.defaultQueryLimit`, 'must not exceed maxQueryLimit');
+  return resolved;
+}
+
+/**
  * The vote store over the shared log. Implements `VoteStore` (the conformance suite's
  * interface) and `RecordApplier` (kinds Vote and Finalized). Votes live in columns (see
  * `VoteColumns`); each query builds fresh entries from them.
@@ -157,15 +170,7 @@ export class LogVoteStore implements VoteStore, RecordApplier {
   constructor(ctx: StoreContext, options: VoteStoreOptions = {}) {
     this.ctx = ctx;
     const o = checkObject('options', options);
-    const limits = o.limits === undefined ? {} : checkObject('options.limits', o.limits);
-    const lim = (name: keyof VoteStoreLimits): number =>
-      limits[name] === undefined
-        ? DEFAULT_VOTE_STORE_LIMITS[name]
-        : checkInteger(`options.limits.${name}`, limits[name], 1, LIMIT_CEILING);
-    this.limits = { defaultQueryLimit: lim('defaultQueryLimit'), maxQueryLimit: lim('maxQueryLimit'), maxRoundVotes: lim('maxRoundVotes') };
-    if (this.limits.defaultQueryLimit > this.limits.maxQueryLimit) {
-      throw invalidArgument('options.limits.defaultQueryLimit', 'must not exceed maxQueryLimit');
-    }
+    this.limits = resolveVoteStoreLimits('options.limits', o.limits);
     this.verification = options.verification;
     const expected = ctx.log.openReport?.recordsScanned;
     const c = (this.cols = new VoteColumns(typeof expected === 'number' && Number.isSafeInteger(expected) ? expected + FIRST_SLOT : 0));

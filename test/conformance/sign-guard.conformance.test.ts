@@ -16,8 +16,8 @@ function signOptions(o: SignOpenOptions): StoreOverrides {
   return {
     signer: {
       ...SIGN_IDENTITY,
-      ...(o.signState === undefined ? {} : { state: o.signState }),
-      ...(o.allowFreshSignState === undefined ? {} : { allowFreshState: o.allowFreshSignState }),
+      ...(o.state === undefined ? {} : { state: o.state }),
+      ...(o.allowFreshState === undefined ? {} : { allowFreshState: o.allowFreshState }),
       ...(o.importWatermark === undefined ? {} : { importWatermark: o.importWatermark }),
     },
   };

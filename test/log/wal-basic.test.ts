@@ -245,3 +245,13 @@ describe('lifecycle and lock', () => {
     expect(files).toContain(segPath(1));
   });
 });
+
+describe('openLog options', () => {
+  it('rejects an unknown option key with INVALID_ARGUMENT naming it, and suggests the near one', async () => {
+    const disk = new SimulatedDisk({ seed: 77 });
+    const err = await openLog({ dir: '/data', fs: disk.fs(), durabilty: 'none' } as never).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'INVALID_ARGUMENT' });
+    expect(String((err as Error).message)).toContain('options.durabilty is not an option here (did you mean durability?)');
+    expect(disk.listFiles()).toEqual([]);
+  });
+});

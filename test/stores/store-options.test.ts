@@ -131,6 +131,8 @@ describe('openStore: an unknown key is INVALID_ARGUMENT at every level', () => {
       const disk = new SimulatedDisk({ seed: 200 + i });
       const r = await refusal(openStore({ dir: '/data', fs: disk.fs(), chainId, [key]: value } as OpenStoreOptions));
       expect(r, key).toMatchObject({ code: 'INVALID_ARGUMENT', argument: `options.${key}` });
+      // It says where the option went.
+      expect(r.message, key).toMatch(/is not an option any more: use options\.(signer|log|audit|limits|voteVerification)/);
       expect(disk.listFiles(), key).toEqual([]);
     }
   });
@@ -149,6 +151,19 @@ describe('openStore: a bad value is INVALID_ARGUMENT and creates nothing', () =>
       says: 'does not belong to options.signer.privateKey',
     },
     { what: "log.durability 'sometimes'", options: { log: { ...LOG, durability: 'sometimes' } }, argument: 'options.log.durability' },
+    { what: 'a log segment size below the minimum', options: { log: { ...LOG, segmentSize: 100 } }, argument: 'options.log.segmentSize' },
+    {
+      what: 'vote limits whose default exceeds the maximum',
+      options: { limits: { votes: { defaultQueryLimit: 5, maxQueryLimit: 3 } } },
+      argument: 'options.limits.votes.defaultQueryLimit',
+    },
+    { what: 'an audit query limit of 0', options: { limits: { audit: { maxQueryLimit: 0 } } }, argument: 'options.limits.audit.maxQueryLimit' },
+    { what: 'a checkpoint interval of -1', options: { rounds: { checkpointInterval: -1 } }, argument: 'options.rounds.checkpointInterval' },
+    {
+      what: 'an imported watermark at height -1',
+      options: { signer: { ...signer, importWatermark: { height: -1, round: 1, step: 'prevote' } } },
+      argument: 'options.signer.importWatermark.height',
+    },
     {
       what: 'an audit node key whose public key is another key’s',
       options: { audit: { nodeKey: { ...nodeKey, publicKey: publicKeyOf(otherKey) } } },
@@ -200,6 +215,13 @@ describe('openStoreOnLog: no log options', () => {
       expect(r, key).toMatchObject({ code: 'INVALID_ARGUMENT', argument: `options.${key}` });
       expect(log.status, key).toBe('closed');
     }
+  });
+
+  it('rejects audit.keyFile (openStore only: there is no data directory here), and closes the log', async () => {
+    const log = MemoryLog.open();
+    const r = await refusal(openStoreOnLog(log, { chainId, audit: { keyFile: '/k' } } as unknown as StoreOptions));
+    expect(r).toMatchObject({ code: 'INVALID_ARGUMENT', argument: 'options.audit.keyFile' });
+    expect(log.status).toBe('closed');
   });
 
   it('rejects an unknown nested key too (the groups are checked as in openStore), and closes the log', async () => {

@@ -5,7 +5,7 @@
  * the same scenarios. Call `signGuardConformance(name, open)` inside a test file.
  *
  * The factory opens a fresh, empty store with the sign options it is given (the ones `openStore`
- * takes: `signState`, `allowFreshSignState`, `importWatermark`) and the identity
+ * takes in `signer`: `state`, `allowFreshState`, `importWatermark`) and the identity
  * `SIGN_IDENTITY` (none with `withIdentity: false`); it rejects as that open does
  * (FRESH_SIGN_STATE). The suite must never reach into a backend's internals: it observes the
  * API, whether a call wrote anything (`nextLsn`), and what survives a reopen. A failing
@@ -32,8 +32,8 @@ export interface SignOpenOptions {
   /** Default true: open with `SIGN_IDENTITY`; false: with no identity. */
   readonly withIdentity?: boolean;
   /** Default `existing-key`. */
-  readonly signState?: 'new-key' | 'existing-key';
-  readonly allowFreshSignState?: boolean;
+  readonly state?: 'new-key' | 'existing-key';
+  readonly allowFreshState?: boolean;
   readonly importWatermark?: SignWatermark;
 }
 
@@ -50,7 +50,7 @@ export interface SignGuardHarness extends StoreHarness<SignGuardHarness> {
 }
 
 const PUBLIC_KEY = publicKeyOf(SIGN_IDENTITY.privateKey);
-const NEW_KEY: SignOpenOptions = { signState: 'new-key' };
+const NEW_KEY: SignOpenOptions = { state: 'new-key' };
 
 function hash(fill: number): Uint8Array {
   return new Uint8Array(32).fill(fill);
@@ -291,20 +291,20 @@ export function signGuardConformance(name: string, open: (options: SignOpenOptio
         return again;
       }));
 
-    it('FRESH_SIGN_STATE: an existing key (the default) on a fresh directory is refused; allowFreshSignState lets one open through and records nothing', async () => {
+    it('FRESH_SIGN_STATE: an existing key (the default) on a fresh directory is refused; allowFreshState lets one open through and records nothing', async () => {
       await expectCode(open({}), 'FRESH_SIGN_STATE');
-      await expectCode(open({ signState: 'existing-key' }), 'FRESH_SIGN_STATE');
-      let h = await open({ allowFreshSignState: true });
+      await expectCode(open({ state: 'existing-key' }), 'FRESH_SIGN_STATE');
+      let h = await open({ allowFreshState: true });
       expect(h.guard.watermark()).toBeNull();
       await expectCode(h.reopenWith({}), 'FRESH_SIGN_STATE');
-      h = await h.reopenWith({ allowFreshSignState: true });
+      h = await h.reopenWith({ allowFreshState: true });
       await signsNew(h, ownVote());
       h = await h.reopenWith({});
       expect(h.guard.watermark()).toEqual({ height: 10, round: 20, step: 'prevote' });
       await h.close();
     });
 
-    it('FRESH_SIGN_STATE: signState new-key opens a fresh directory and records nothing; once the key signed, the default open finds its watermark', async () => {
+    it('FRESH_SIGN_STATE: state new-key opens a fresh directory and records nothing; once the key signed, the default open finds its watermark', async () => {
       let h = await open(NEW_KEY);
       expect(h.guard.watermark()).toBeNull();
       await expectCode(h.reopenWith({}), 'FRESH_SIGN_STATE');
