@@ -10,7 +10,7 @@
  */
 import * as ed from '@noble/ed25519';
 import { sha512 } from '@noble/hashes/sha2.js';
-import { ByteWriter, equalBytes } from './bytes.ts';
+import { ByteWriter, equalBytes, joinU64 } from './bytes.ts';
 import { checkBytes } from '../model/check.ts';
 import { checkPrivateKey } from '../model/sign.ts';
 import {
@@ -88,6 +88,16 @@ export function proposalSignBytes(proposal: UnsignedProposal, chainId: string): 
 
 /** Bytes of the trailing timestamp field of every sign-bytes layout here. */
 export const SIGN_BYTES_TIMESTAMP_SIZE = 8;
+
+/**
+ * The trailing timestamp of sign bytes (big-endian u64); -1 above 2^53 - 1, which sign bytes
+ * built here never carry (their timestamp was checked).
+ */
+export function timestampOfSignBytes(signBytes: Uint8Array): number {
+  const view = new DataView(signBytes.buffer, signBytes.byteOffset, signBytes.byteLength);
+  const at = signBytes.length - SIGN_BYTES_TIMESTAMP_SIZE;
+  return joinU64(view.getUint32(at), view.getUint32(at + 4));
+}
 
 /** True when two sign-bytes strings are equal except (possibly) their trailing timestamp. */
 export function differOnlyInTimestamp(a: Uint8Array, b: Uint8Array): boolean {

@@ -8,8 +8,8 @@
  * It is not durable and must never be used outside tests and simulations.
  */
 import { ConsensusStoreError } from '../errors.ts';
-import { equalBytes, joinU64 } from '../codec/bytes.ts';
-import { differOnlyInTimestamp, proposalSignBytes, signBytes, voteSignBytes } from '../codec/vote-sign.ts';
+import { equalBytes } from '../codec/bytes.ts';
+import { differOnlyInTimestamp, proposalSignBytes, signBytes, timestampOfSignBytes, voteSignBytes } from '../codec/vote-sign.ts';
 import type { RoundState } from '../model/round.ts';
 import { SIGN_STEPS } from '../model/sign.ts';
 import type { SignedProposal, UnsignedProposal, UnsignedVote, ValidatorVote } from '../model/vote.ts';
@@ -136,21 +136,15 @@ export class MemoryStoragePort implements ConsensusStoragePort {
         const regress = height < w.height || round < w.round || (height === w.height && round === w.round && s < w.step);
         if (regress) throw new ConsensusStoreError('CONFLICT', 'sign guard refused: regression');
         if (height === w.height && round === w.round && s === w.step) {
-          if (equalBytes(bytes, w.bytes) || differOnlyInTimestamp(bytes, w.bytes)) return { signature: w.signature, timestamp: readTimestamp(w.bytes) };
+          if (equalBytes(bytes, w.bytes) || differOnlyInTimestamp(bytes, w.bytes)) return { signature: w.signature, timestamp: timestampOfSignBytes(w.bytes) };
           throw new ConsensusStoreError('CONFLICT', 'sign guard refused: conflicting data');
         }
       }
       const signature = signBytes(bytes, this.#identity.privateKey);
       this.state.watermark = { height, round, step: s, bytes, signature };
-      return { signature, timestamp: readTimestamp(bytes) };
+      return { signature, timestamp: timestampOfSignBytes(bytes) };
     });
     this.#guardTail = run.catch(() => undefined);
     return run;
   }
-}
-
-/** The trailing big-endian u64 timestamp of sign bytes (checked when they were built). */
-function readTimestamp(bytes: Uint8Array): number {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  return joinU64(view.getUint32(bytes.length - 8), view.getUint32(bytes.length - 4));
 }
