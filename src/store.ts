@@ -51,7 +51,7 @@ import type { VoteStore } from './stores/vote-types.ts';
 import { LogValidatorRegistry } from './stores/validator-registry.ts';
 import { LogVoteStore } from './stores/vote-store.ts';
 import type { SignWatermark } from './model/sign.ts';
-import type { VoteBatchEvent, VoteBatchExtension, VoteStoreLimits } from './stores/vote-types.ts';
+import { CommitPipeline } from './stores/commit-pipeline.ts';
 
 export { NODE_KEY_FILE } from './store-options.ts';
 export type {
@@ -234,15 +234,16 @@ async function buildStores(log: Log, options: ResolvedStoreOptions, env: OpenEnv
     publicKeyAt: (id, height) => validators.publicKeyAt(id, height),
   });
   const rewards = new LogRewardHistory(ctx);
-  // The vote store writes through the audit-routed log: see the top comment and AuditRoutedLog.
-  const voteLog = new AuditRoutedLog(log, audit);
-  const votes = new LogVoteStore({ log: voteLog, now }, {
+  // One batch for a vote and what it causes: the pipeline's audit stage is the audit log.
+  const pipeline = new CommitPipeline(log, audit);
+  const votes = new LogVoteStore(ctx, {
+    pipeline,
     ...(options.voteLimits === undefined ? {} : { limits: options.voteLimits }),
     ...(votePublicKey === undefined ? {} : { verification: { chainId, publicKeyOf: votePublicKey } }),
   });
   const rounds = new LogRoundStateStore(ctx, options.rounds);
   const recovery = new LogRecoveryManager(ctx, rounds, (round) => votes.getVotesForRound(round));
-  votes.setBatchHook((event) => equivocationBatch(event, audit, evidence, voteLog));
+  votes.setBatchContributors([(event) => evidence.voteBatchPart(event), (event) => audit.voteBatchPart(event)]);
 
   // The identity comes first in the log, so a wrong chain id fails before any record that depends on it.
   const identity = new StoreIdentity(chainId);
@@ -250,7 +251,7 @@ async function buildStores(log: Log, options: ResolvedStoreOptions, env: OpenEnv
   if (env.nodeKey !== undefined) await identity.ensureRecorded(log);
   // Without a node key (a keyless openStoreOnLog: the audit key is ephemeral) nothing may be
   // written to the audit chain: the repairs then act as barriers in memory and stay pending.
-  await recordRepairs(log, signGuard, audit, keyed);
+  await recordRepairs(log, signGuard, pipeline, keyed);
   if (signer?.importWatermark !== undefined) await signGuard.importWatermark(signer.importWatermark);
   signGuard.checkSignState(signer?.state ?? 'existing-key', signer?.allowFresh ?? false);
   signGuard.checkRepairBarrier(signer?.allowFresh ?? false);
@@ -306,7 +307,7 @@ async function buildStores(log: Log, options: ResolvedStoreOptions, env: OpenEnv
  * came after the batch, before the acknowledgement) is not recorded twice. Not `durable` (no
  * node key): barriers in memory only, nothing written, nothing acknowledged.
  */
-async function recordRepairs(log: Log, signGuard: LogSignGuard, audit: LogAuditLog, durable: boolean): Promise<void> {
+async function recordRepairs(log: Log, signGuard: LogSignGuard, pipeline: CommitPipeline, durable: boolean): Promise<void> {
   const pending = log.openReport.pendingRepairs;
   for (const repair of pending) {
     if (signGuard.hasRecordedRepair(repair.id)) continue;
@@ -323,111 +324,10 @@ async function recordRepairs(log: Log, signGuard: LogSignGuard, audit: LogAuditL
       bytesDropped: repair.bytesDropped,
       brokenCopy: repair.brokenCopy,
     };
-    const { lsns } = await audit.appendWithEvents([event], [barrier]);
-    const lsn = lsns[0];
-    if (lsn === undefined) throw new RangeError('appendWithEvents resolved without the barrier\'s LSN');
-    signGuard.apply({ lsn, kind: barrier.kind, payload: barrier.payload });
+    await pipeline.commit([{ records: [barrier], events: [event], onDurable: ([record]) => signGuard.apply(record as LogRecord) }]);
   }
   const last = pending[pending.length - 1];
   if (last !== undefined && durable) await log.acknowledgeRepairs(last.id);
-}
-
-/**
- * The LogVoteStore batch hook (D3): for an equivocating vote, the evidence store's Evidence
- * records plus a marker standing for the audit entries, which `AuditRoutedLog` turns into the
- * audit log's `appendWithEvents` (vote + evidence as companions, entries + signed head chained
- * by the audit log). Nothing for any other vote: its batch goes to the log as before.
- */
-function equivocationBatch(event: VoteBatchEvent, audit: LogAuditLog, evidence: LogEvidenceStore, voteLog: AuditRoutedLog): VoteBatchExtension | undefined {
-  const events = audit.voteBatchEvents(event);
-  const fromEvidence = evidence.voteBatchExtension(event);
-  if (events.length === 0) return fromEvidence;
-  const evidenceRecords = fromEvidence?.records ?? [];
-  const marker = voteLog.marker(events);
-  const onEvidence = fromEvidence?.onDurable;
-  return {
-    records: [...evidenceRecords, marker],
-    // The marker is last; the audit log has already indexed its entries.
-    ...(onEvidence === undefined ? {} : { onDurable: (durable) => onEvidence(durable.slice(0, evidenceRecords.length)) }),
-  };
-}
-
-/**
- * The log as the LogVoteStore sees it: the real log, except that a batch carrying a marker made by
- * `marker(events)` is handed to `audit.appendWithEvents(events, the other records)`, so that the
- * audit log chains and signs its entries into that same single `log.append` (D3) in its own
- * order. The LSNs come back in the batch's order, the marker's being its first audit entry's.
- * Markers are known by identity (never by content), so no record can pose as one, and a marker
- * can never reach the disk: only this object knows them, and it never forwards one.
- */
-class AuditRoutedLog implements Log {
-  readonly #log: Log;
-  readonly #audit: LogAuditLog;
-  readonly #markers = new WeakMap<RecordInput, readonly AuditEvent[]>();
-
-  constructor(log: Log, audit: LogAuditLog) {
-    this.#log = log;
-    this.#audit = audit;
-  }
-
-  /** A placeholder record standing for the audit entries of `events` in a batch. */
-  marker(events: readonly AuditEvent[]): RecordInput {
-    const marker: RecordInput = Object.freeze({ kind: RecordKind.AuditEvent, payload: new Uint8Array(0) });
-    this.#markers.set(marker, events);
-    return marker;
-  }
-
-  get status(): LogStatus {
-    return this.#log.status;
-  }
-
-  get nextLsn(): Lsn {
-    return this.#log.nextLsn;
-  }
-
-  get openReport(): OpenReport {
-    return this.#log.openReport;
-  }
-
-  get limits(): LogLimits | undefined {
-    return this.#log.limits;
-  }
-
-  append(records: readonly RecordInput[]): Promise<Lsn[]> {
-    const at = Array.isArray(records) ? records.findIndex((r) => this.#markers.has(r)) : -1;
-    if (at < 0) return this.#log.append(records);
-    const marker = records[at] as RecordInput;
-    const events = this.#markers.get(marker) as readonly AuditEvent[];
-    this.#markers.delete(marker);
-    const companions = records.filter((_, i) => i !== at);
-    if (companions.some((r) => this.#markers.has(r))) return Promise.reject(new RangeError('a vote batch carries two audit markers'));
-    return this.#audit.appendWithEvents(events, companions).then(({ lsns, entries }) => {
-      const first = entries[0];
-      if (first === undefined) throw new RangeError('appendWithEvents resolved without an entry');
-      lsns.splice(at, 0, first.id);
-      return lsns;
-    });
-  }
-
-  acknowledgeRepairs(throughId: number): Promise<void> {
-    return this.#log.acknowledgeRepairs(throughId);
-  }
-
-  get(lsn: Lsn): Promise<LogRecord | undefined> {
-    return this.#log.get(lsn);
-  }
-
-  scan(visit: (record: LogRecord) => boolean | void, from?: Lsn): Promise<void> {
-    return this.#log.scan(visit, from);
-  }
-
-  close(): Promise<void> {
-    return this.#log.close();
-  }
-
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.#log.close();
-  }
 }
 
 /** The store's lifecycle state for the log's. */

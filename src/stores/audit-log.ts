@@ -61,6 +61,7 @@ import type { RecordApplier, StoreContext } from './context.ts';
 import { buildDisputeEvidence } from './dispute-evidence.ts';
 import { MAX_EVIDENCE_PER_VOTE } from './evidence-types.ts';
 import type { VoteBatchEvent } from './vote-types.ts';
+import type { BatchPart } from './commit-pipeline.ts';
 
 /** Default limits (docs/audit.md). */
 export const DEFAULT_AUDIT_LIMITS: AuditLogLimits = {
@@ -301,6 +302,16 @@ export class LogAuditLog implements AuditLog, RecordApplier {
   voteBatchEvents(event: VoteBatchEvent): ByzantineEvent[] {
     if (event.outcome !== 'equivocation') return [];
     return event.conflictsWith.slice(0, MAX_EVIDENCE_PER_VOTE).map((earlier) => ({ type: 'EquivocationDetected', voteA: earlier.vote, voteB: event.vote }));
+  }
+
+  /**
+   * The audit log's part of a vote's batch (D3): the `EquivocationDetected` events of
+   * `voteBatchEvents`, which the commit pipeline's audit stage (`appendWithEvents`) chains and
+   * signs into that batch; undefined for a vote that does not equivocate.
+   */
+  voteBatchPart(event: VoteBatchEvent): BatchPart | undefined {
+    const events = this.voteBatchEvents(event);
+    return events.length === 0 ? undefined : { records: [], events };
   }
 
   private checkOpen(): void {

@@ -7,7 +7,7 @@
  * key at that height, all before anything is queued; then, in the write queue, it deduplicates
  * by content id, appends one record and folds it into the indexes once durable. Equivocation
  * that the VoteStore detects joins the conflicting vote's own batch (D3) through
- * `voteBatchExtension`, and is folded in by `apply` once that batch is durable.
+ * `voteBatchPart`, and is folded in by `apply` once that batch is durable.
  *
  * This module must never write for a call that fails its checks, never count one offense twice,
  * never let an index see a record before the log reports it durable, and never drop an offense
@@ -50,7 +50,8 @@ import type {
   StoredEvidence,
 } from './evidence-types.ts';
 import type { ValidatorVote } from '../model/vote.ts';
-import type { VoteBatchEvent, VoteBatchExtension } from './vote-types.ts';
+import type { VoteBatchEvent } from './vote-types.ts';
+import type { BatchPart } from './commit-pipeline.ts';
 
 export type { PublicKeyAt } from '../codec/evidence-verify.ts';
 
@@ -362,12 +363,12 @@ export class LogEvidenceStore implements RecordApplier, ByzantineEvidenceStore {
   }
 
   /**
-   * The VoteStore batch hook (D3): for a vote that equivocates, one Evidence record per earlier
-   * conflicting vote (oldest first, at most MAX_EVIDENCE_PER_VOTE, skipping content already
-   * stored verified), to be appended in the vote's own batch; `onDurable` folds them in.
+   * This store's part of a vote's batch (D3): for a vote that equivocates, one Evidence record
+   * per earlier conflicting vote (oldest first, at most MAX_EVIDENCE_PER_VOTE, skipping content
+   * already stored verified), written in the vote's own batch; `onDurable` folds them in.
    * Synchronous, no I/O, never throws for a vote the VoteStore accepted.
    */
-  voteBatchExtension(event: VoteBatchEvent): VoteBatchExtension | undefined {
+  voteBatchPart(event: VoteBatchEvent): BatchPart | undefined {
     if (event.outcome !== 'equivocation') return undefined;
     const records: RecordInput[] = [];
     const options = { chainId: this.#chainId, publicKeyAt: this.#publicKeyAt, detectedAt: event.recordedAt, submittedBy: this.#nodeId };

@@ -58,13 +58,14 @@ import type {
   FinalizedMark,
   RoundVotesOptions,
   ValidatorVotesOptions,
-  VoteBatchHook,
+  VoteBatchEvent,
   VoteLogEntry,
   VoteQuery,
   VoteStore,
   VoteStoreLimits,
 } from './vote-types.ts';
 import type { ValidatorVote, VoteType } from '../model/vote.ts';
+import { CommitPipeline, type BatchPart } from './commit-pipeline.ts';
 
 /** Default limits (docs/stores.md, Queries). */
 export const DEFAULT_VOTE_STORE_LIMITS: VoteStoreLimits = {
@@ -89,7 +90,15 @@ export interface VoteStoreOptions {
   readonly limits?: Partial<VoteStoreLimits>;
   /** When given, `appendVote` verifies each vote's signature (INVALID_ARGUMENT if it fails). Default: not verified. */
   readonly verification?: VoteVerification;
+  /** The pipeline a vote's batch goes through (openStore's, with the audit stage). Default: straight to the log. */
+  readonly pipeline?: CommitPipeline;
 }
+
+/**
+ * Another store's part of a new vote's batch (D3): for an equivocating vote, the evidence store
+ * adds its records and the audit log its events. Synchronous, no I/O; undefined for nothing.
+ */
+export type VoteBatchContributor = (event: VoteBatchEvent) => BatchPart | undefined;
 
 /** Same height and block hash (the identity of a vote within its slot, docs/stores.md). */
 /** A copy of `vote` whose byte arrays are its own. */
@@ -164,7 +173,8 @@ export class LogVoteStore implements VoteStore, RecordApplier {
   private lastFinalized: FinalizedMark | null = null;
   private finalizeTail: Promise<unknown> = Promise.resolve();
   private readonly slots = new Map<string, Slot>();
-  private batchHook: VoteBatchHook | undefined;
+  private contributors: readonly VoteBatchContributor[] = [];
+  private readonly pipeline: CommitPipeline;
 
   /** @throws ConsensusStoreError INVALID_ARGUMENT on bad options. */
   constructor(ctx: StoreContext, options: VoteStoreOptions = {}) {
@@ -172,6 +182,7 @@ export class LogVoteStore implements VoteStore, RecordApplier {
     const o = checkObject('options', options);
     this.limits = resolveVoteStoreLimits('options.limits', o.limits);
     this.verification = options.verification;
+    this.pipeline = options.pipeline ?? new CommitPipeline(ctx.log);
     const expected = ctx.log.openReport?.recordsScanned;
     const c = (this.cols = new VoteColumns(typeof expected === 'number' && Number.isSafeInteger(expected) ? expected + FIRST_SLOT : 0));
     this.byRound = new SlotIndex(roundOrder(c, this.ids.names));
@@ -181,13 +192,13 @@ export class LogVoteStore implements VoteStore, RecordApplier {
   }
 
   /**
-   * Lets another store add records to the batch of each new vote (D3); `openStore` uses it to
-   * put the evidence and audit entries of an equivocating vote in the vote's batch. One hook;
-   * setting again replaces it.
+   * The other stores' parts of each new vote's batch (D3); `openStore` wires the evidence
+   * store's and the audit log's, so that an equivocating vote, its evidence and its audit
+   * entries are one batch. Setting again replaces them.
    * @internal wired by openStore, not part of the public API.
    */
-  setBatchHook(hook: VoteBatchHook | undefined): void {
-    this.batchHook = hook;
+  setBatchContributors(contributors: readonly VoteBatchContributor[]): void {
+    this.contributors = [...contributors];
   }
 
   /** Number of stored votes (all of them, equivocating ones included). */
@@ -463,13 +474,15 @@ export class LogVoteStore implements VoteStore, RecordApplier {
     const conflictsWith = this.entries(existing);
     const outcome = existing.length === 0 ? 'stored' : 'equivocation';
     const recordedAt = this.recordedAt();
-    const extension = this.batchHook?.({ vote: v, outcome, conflictsWith, recordedAt });
-    const extra: readonly RecordInput[] = extension?.records ?? [];
-    const record: RecordInput = { kind: RecordKind.Vote, payload: encodeVoteRecord(v, recordedAt) };
-    const lsns = await this.ctx.log.append(extra.length === 0 ? [record] : [record, ...extra]);
-    const lsn = lsns[0] as Lsn;
-    this.index(v, lsn, recordedAt);
-    if (extension?.onDurable !== undefined) extension.onDurable(extra.map((r, i) => ({ lsn: lsns[i + 1] as Lsn, kind: r.kind, payload: r.payload })));
+    const event: VoteBatchEvent = { vote: v, outcome, conflictsWith, recordedAt };
+    const parts: BatchPart[] = [{ records: [{ kind: RecordKind.Vote, payload: encodeVoteRecord(v, recordedAt) }] }];
+    for (const contribute of this.contributors) {
+      const part = contribute(event);
+      if (part !== undefined) parts.push(part);
+    }
+    // Indexed first, before the other parts' steps: the pipeline runs them in part order.
+    const [own] = await this.pipeline.commit([{ ...(parts[0] as BatchPart), onDurable: ([r]) => this.index(v, (r as LogRecord).lsn, recordedAt) }, ...parts.slice(1)]);
+    const lsn = (own as LogRecord[])[0]!.lsn;
     // `v` is checkVote's private copy and the columns copied from it: the caller may own it.
     return { id: lsn, vote: v, timestamp: v.timestamp, recordedAt, outcome, conflictsWith };
   }

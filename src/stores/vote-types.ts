@@ -85,17 +85,7 @@ export interface VoteStoreLimits {
   readonly maxRoundVotes: number;
 }
 
-/**
- * Extra records that join the batch of a new vote (D3): `openStore` adds evidence and
- * audit entries to an equivocating vote's batch through this. `onDurable` receives the extra
- * records with their LSNs once the whole batch is durable (to fold them into their indexes).
- */
-export interface VoteBatchExtension {
-  readonly records: readonly RecordInput[];
-  readonly onDurable?: (records: readonly LogRecord[]) => void;
-}
-
-/** What a batch hook is told about a vote about to be written (never called for duplicates). */
+/** What a vote batch contributor is told about a vote about to be written (never called for duplicates). */
 export interface VoteBatchEvent {
   readonly vote: ValidatorVote;
   readonly outcome: 'stored' | 'equivocation';
@@ -103,8 +93,6 @@ export interface VoteBatchEvent {
   readonly recordedAt: number;
 }
 
-/** A hook that may add records to a vote's batch. Must be synchronous and must not do I/O. */
-export type VoteBatchHook = (event: VoteBatchEvent) => VoteBatchExtension | undefined;
 
 /** The VoteStore interface: what every backend implements and the conformance suite checks. */
 export interface VoteStore {

@@ -23,7 +23,7 @@ const NODE_KEY = { privateKey: new Uint8Array(32).fill(3) };
 const ME = 'val-1';
 
 /** Methods that are wiring between stores (called by openStore while opening, never by users), not the public API. */
-type Internal = 'apply' | 'setBatchHook' | 'voteBatchExtension' | 'voteBatchEvents' | 'checkSignState' | 'repairBarrierRecord' | 'hasRecordedRepair' | 'checkRepairBarrier' | 'checkCopy';
+type Internal = 'apply' | 'setBatchContributors' | 'voteBatchPart' | 'voteBatchEvents' | 'checkSignState' | 'repairBarrierRecord' | 'hasRecordedRepair' | 'checkRepairBarrier' | 'checkCopy';
 
 /** The names of T's public methods (getters and data properties excluded), wiring excluded. */
 type PublicMethods<T> = Exclude<{ [K in keyof T]: T[K] extends (...args: never[]) => unknown ? K : never }[keyof T], Internal>;

@@ -124,12 +124,12 @@ describe('LogEvidenceStore error paths', () => {
     expect(() => store().apply({ lsn: 1 as Lsn, kind: RecordKind.Vote, payload: new Uint8Array(1) })).toThrow(RangeError);
   });
 
-  it('a key lookup that fails in the vote batch hook is not swallowed (only INVALID_ARGUMENT pairs are skipped)', () => {
+  it('a key lookup that fails while building the vote batch part is not swallowed (only INVALID_ARGUMENT pairs are skipped)', () => {
     const failing = store(MemoryLog.open(), tickingClock(), () => {
       throw new ConsensusStoreError('CLOSED', 'the store is closed');
     });
     const event = { vote: b, outcome: 'equivocation' as const, conflictsWith: [{ id: 1 as Lsn, vote: a, timestamp: a.timestamp, recordedAt: 1 }], recordedAt: 2 };
-    expect(() => failing.voteBatchExtension(event)).toThrow(expect.objectContaining({ code: 'CLOSED' }));
+    expect(() => failing.voteBatchPart(event)).toThrow(expect.objectContaining({ code: 'CLOSED' }));
   });
 });
 

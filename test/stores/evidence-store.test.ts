@@ -21,7 +21,7 @@ async function openVotesAndEvidence(disk: MemoryDisk, keys = new KeyBook()) {
   const ctx = { log, now: tickingClock() };
   const votes = new LogVoteStore(ctx);
   const evidence = new LogEvidenceStore(ctx, { chainId: TEST_CHAIN_ID, publicKeyAt: keys.publicKeyAt, nodeId: 'me' });
-  votes.setBatchHook((event) => evidence.voteBatchExtension(event));
+  votes.setBatchContributors([(event) => evidence.voteBatchPart(event)]);
   await replay(log, [votes, evidence]);
   return { log, votes, evidence };
 }

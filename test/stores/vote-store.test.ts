@@ -49,14 +49,16 @@ describe('VoteStore internals', () => {
     await store.close();
   });
 
-  it('lets a batch hook add records to a new vote batch, atomically, and reports their LSNs', async () => {
+  it('lets batch contributors add parts to a new vote batch, atomically, and reports their LSNs in part order', async () => {
     const store = await open();
     const seen: LogRecord[][] = [];
-    (store.votes as LogVoteStore).setBatchHook((event) =>
-      event.outcome === 'equivocation'
-        ? { records: [{ kind: RecordKind.Evidence, payload: Uint8Array.of(event.conflictsWith.length) }], onDurable: (r) => seen.push([...r]) }
-        : undefined,
-    );
+    (store.votes as LogVoteStore).setBatchContributors([
+      (event) =>
+        event.outcome === 'equivocation'
+          ? { records: [{ kind: RecordKind.Evidence, payload: Uint8Array.of(event.conflictsWith.length) }], onDurable: (r) => seen.push([...r]) }
+          : undefined,
+      () => undefined,
+    ]);
     const first = await store.votes.appendVote(makeVote());
     const second = await store.votes.appendVote(makeVote({ blockHash: hashOf(2) }));
     expect(seen).toHaveLength(1);
