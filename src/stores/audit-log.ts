@@ -17,6 +17,12 @@
  * entry before its batch is durable, trust its in-memory copy when asked to verify the disk, or
  * refuse to open because an audit record is damaged (an attacker who flips one byte must not
  * stop the validator; `verifyIntegrity` names the damage instead).
+ *
+ * Why this file is over 450 lines: the write pipeline (queue, pump, chain, sign, commit) and the
+ * replay both move the one chain tip, and the tip's invariant (it moves only once a batch is
+ * durable) is easiest to check in one place. The indexes and queries' iteration live in
+ * `audit-index.ts`, bundles in `dispute-evidence.ts`, the chain check in `audit-verify.ts`,
+ * exports in `audit-export.ts`. Next seam to cut: the batch builder (enqueue to commitBatch).
  */
 import {
   AUDIT_HEAD_PAYLOAD_BYTES,
@@ -32,7 +38,7 @@ import {
 } from '../codec/audit-record.ts';
 import { COMMIT_RECORD_BYTES, recordSpan } from '../codec/framing.ts';
 import { AUDIT_EVENT_CODES, AUDIT_EVENT_TYPES, BYZANTINE_EVENT_TYPES, checkAuditEvent } from '../model/audit.ts';
-import { encodeAuditEvent, heightOfEvent, validatorOfEvent } from '../codec/audit-event.ts';
+import { encodeAuditEvent } from '../codec/audit-event.ts';
 import { RecordKind } from '../codec/kinds.ts';
 import { MerkleFrontier, merkleLeafHash, HASH_BYTES } from '../codec/merkle.ts';
 import { checkNodeKey, signEd25519, toHex, type NodeKey } from '../codec/node-key.ts';
@@ -62,6 +68,7 @@ import { buildDisputeEvidence } from './dispute-evidence.ts';
 import { MAX_EVIDENCE_PER_VOTE } from './evidence-types.ts';
 import type { VoteBatchEvent } from './vote-types.ts';
 import type { BatchPart } from './commit-pipeline.ts';
+import { AuditIndex, makeEntry, take, type MutableEntry } from './audit-index.ts';
 
 /** Default limits (docs/audit.md). */
 export const DEFAULT_AUDIT_LIMITS: AuditLogLimits = {
@@ -95,20 +102,6 @@ const COMPANION_EVENT_TYPES: readonly AuditEventType[] = AUDIT_EVENT_TYPES.filte
 
 /** The fields of an EvidenceQuery (any other key is a mistake the caller must hear about). */
 const EVIDENCE_QUERY_KEYS: readonly string[] = ['validatorId', 'height', 'fromHeight', 'toHeight', 'types', 'limit'];
-
-/** A LogEntry as kept in the indexes; its head fields are filled when the head record is applied on replay. */
-interface MutableEntry {
-  id: Lsn;
-  sequence: number;
-  event: AuditEvent;
-  timestamp: number;
-  height?: number;
-  validatorId?: string;
-  prevHash: Uint8Array;
-  hash: Uint8Array;
-  signature: Uint8Array | null;
-  signedHeadId: Lsn | null;
-}
 
 /** An event checked and encoded, waiting for its batch. */
 interface EncodedEvent {
@@ -145,9 +138,6 @@ interface Tip {
   readonly hash: Uint8Array;
   readonly frontier: MerkleFrontier;
 }
-
-type HeightKey = readonly [number, number?];
-type ValidatorKey = readonly [string, number?];
 
 function equal(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
@@ -191,12 +181,7 @@ export class LogAuditLog implements AuditLog, RecordApplier {
   private readonly key: NodeKey;
   private readonly hasher: AuditHasher;
   private readonly fs: FileSystem | undefined;
-  private readonly byLsn = new BTree<number, MutableEntry>(compareNumbers);
-  private readonly byHeight = new BTree<HeightKey, MutableEntry>(tupleComparator(compareNumbers, compareNumbers));
-  private readonly byValidator = new BTree<ValidatorKey, MutableEntry>(tupleComparator(compareStrings, compareNumbers));
-  private readonly byTime = new BTree<HeightKey, MutableEntry>(tupleComparator(compareNumbers, compareNumbers));
-  /** Merkle leaf hashes of the entries, in chain order, packed (32 bytes each). */
-  private leafHashes = new Uint8Array(32 * 1024);
+  private readonly entries = new AuditIndex();
   private tip: Tip = { sequence: 0, hash: GENESIS_PREV_HASH, frontier: new MerkleFrontier() };
   private latestHead: AuditHead | null = null;
   /** Entries replayed since the last head record (their head fields are filled when it comes). */
@@ -488,19 +473,7 @@ export class LogAuditLog implements AuditLog, RecordApplier {
   }
 
   private index(entry: MutableEntry, leafHash: Uint8Array): void {
-    this.byLsn.set(entry.id, entry);
-    if (entry.height !== undefined) this.byHeight.set([entry.height, entry.id], entry);
-    if (entry.validatorId !== undefined) this.byValidator.set([entry.validatorId, entry.id], entry);
-    this.byTime.set([entry.timestamp, entry.id], entry);
-    const at = entry.sequence * HASH_BYTES;
-    if (entry.sequence < this.byLsn.size) {
-      if (at + HASH_BYTES > this.leafHashes.length) {
-        const bigger = new Uint8Array(this.leafHashes.length * 2);
-        bigger.set(this.leafHashes);
-        this.leafHashes = bigger;
-      }
-      this.leafHashes.set(leafHash, at);
-    }
+    this.entries.add(entry, leafHash);
   }
 
   // ---- replay -------------------------------------------------------------------------------
@@ -590,8 +563,7 @@ export class LogAuditLog implements AuditLog, RecordApplier {
       if (from > to) throw invalidArgument('height.from', 'must not exceed height.to');
     }
     const o = this.listOptions(options);
-    const it = o.descending ? descending(this.byHeight, [to + 1], [from]) : this.byHeight.values([from], [to + 1]);
-    return take(it, o.limit);
+    return take(this.entries.byHeight(from, to, o.descending), o.limit);
   }
 
   /** Entries that concern a validator, by id, at most `limit`. @throws INVALID_ARGUMENT. */
@@ -599,8 +571,7 @@ export class LogAuditLog implements AuditLog, RecordApplier {
     this.checkOpen();
     const id = checkValidatorId('validatorId', validatorId);
     const o = this.listOptions(options);
-    const it = o.descending ? descending(this.byValidator, [id, MAX_SAFE + 1], [id]) : this.byValidator.values([id], [id, MAX_SAFE + 1]);
-    return take(it, o.limit);
+    return take(this.entries.byValidator(id, o.descending), o.limit);
   }
 
   /**
@@ -613,8 +584,7 @@ export class LogAuditLog implements AuditLog, RecordApplier {
     const hi = checkTime('to', to);
     if (lo > hi) throw invalidArgument('from', 'must not be after to');
     const o = this.listOptions(options);
-    const it = o.descending ? descending(this.byTime, [hi + 1], [lo]) : this.byTime.values([lo], [hi + 1]);
-    return take(it, o.limit);
+    return take(this.entries.byTime(lo, hi, o.descending), o.limit);
   }
 
   /**
@@ -649,7 +619,7 @@ export class LogAuditLog implements AuditLog, RecordApplier {
       throw new ConsensusStoreError('CORRUPTION', `the audit chain is damaged at record ${this.damage.id}: ${this.damage.reason}`, { details: { lsn: this.damage.id } });
     }
     const source: Iterable<MutableEntry> =
-      validatorId !== undefined ? this.byValidator.values([validatorId], [validatorId, MAX_SAFE + 1]) : heightGiven ? this.byHeight.values([from], [to + 1]) : this.byLsn.values();
+      validatorId !== undefined ? this.entries.byValidator(validatorId) : heightGiven ? this.entries.byHeight(from, to) : this.entries.all();
     const matches: MutableEntry[] = [];
     for (const e of source) {
       if (matches.length >= limit) break;
@@ -671,7 +641,7 @@ export class LogAuditLog implements AuditLog, RecordApplier {
       chainId: this.chainId,
       publicKey: this.key.publicKey,
       head,
-      leafHashes: this.leafHashes,
+      leafHashes: this.entries.leafHashes,
       records: records.map((r, i) => ({ sequence: (matches[i] as MutableEntry).sequence, payload: r.payload })),
     });
   }
@@ -729,28 +699,6 @@ export class LogAuditLog implements AuditLog, RecordApplier {
     const fs = this.fs ?? (await import('../io/real-fs.ts')).defaultFileSystem();
     return exportAuditRecords({ log: this.ctx.log, fs, path, chainId: this.chainId, publicKey: this.key.publicKey });
   }
-}
-
-function makeEntry(id: Lsn, sequence: number, event: AuditEvent, timestamp: number, prevHash: Uint8Array, hash: Uint8Array): MutableEntry {
-  const entry: MutableEntry = { id, sequence, event, timestamp, prevHash, hash, signature: null, signedHeadId: null };
-  const height = heightOfEvent(event);
-  const validatorId = validatorOfEvent(event);
-  if (height !== undefined) entry.height = height;
-  if (validatorId !== undefined) entry.validatorId = validatorId;
-  return entry;
-}
-
-function* descending<K, V>(tree: BTree<K, V>, hi: K, lo: K): Generator<V> {
-  for (const [, value] of tree.entriesReversed(hi, lo)) yield value;
-}
-
-function take<T>(it: Iterable<T>, limit: number): T[] {
-  const out: T[] = [];
-  for (const v of it) {
-    if (out.length >= limit) break;
-    out.push(v);
-  }
-  return out;
 }
 
 function checkTime(name: string, value: unknown): number {

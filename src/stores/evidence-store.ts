@@ -9,6 +9,10 @@
  * that the VoteStore detects joins the conflicting vote's own batch (D3) through
  * `voteBatchPart`, and is folded in by `apply` once that batch is durable.
  *
+ * Why this file is over 450 lines: recording, verification upgrades, expiry and the vote-batch
+ * part all update the same content-id map and offense counts under one rule (never count an
+ * offense twice); the content ids and signature checks live in `codec/evidence-verify.ts`.
+ *
  * This module must never write for a call that fails its checks, never count one offense twice,
  * never let an index see a record before the log reports it durable, and never drop an offense
  * count when evidence expires.

@@ -16,6 +16,12 @@
  * It must never: write anything for bad input (every argument is checked first), answer a query
  * by scanning the log, return an unbounded result, or put a record in its indexes before the
  * log reported it durable.
+ *
+ * Why this file is over 450 lines: the four indexes, the per-slot serializer and the finality
+ * marks share the columns and the slot map, which the write path reads synchronously between
+ * checking a vote and handing its batch to the pipeline. The columns and slot sets themselves
+ * live in `src/btree/`. Next seam to cut: the finality marks (markFinalized, getLastFinalized,
+ * getEarliestOpenRound) with their own record kind.
  */
 import { ConsensusStoreError, invalidArgument } from '../errors.ts';
 import { RecordKind } from '../codec/kinds.ts';
