@@ -15,7 +15,7 @@ import { checkBoolean, checkBytes, checkKeys, checkObject, checkOneOf, checkStri
 import { MAX_SUBMITTER_LENGTH } from './model/evidence.ts';
 import type { SignWatermark } from './model/sign.ts';
 import { checkPrivateKey, checkWatermark } from './model/sign.ts';
-import { resolveLogOptions } from './log/options.ts';
+import { LOG_OPTION_KEYS, resolveLogOptions } from './log/options.ts';
 import { resolveAuditLimits } from './stores/audit-log.ts';
 import { resolveCheckpointInterval } from './stores/round-state-store.ts';
 import { resolveVoteStoreLimits } from './stores/vote-store.ts';
@@ -164,17 +164,8 @@ function checkTopKeys(o: Record<string, unknown>, allowed: readonly string[]): v
   checkKeys('options', o, allowed);
 }
 
-const LOG_KEYS = [
-  'durability',
-  'segmentSize',
-  'maxRecordSize',
-  'maxBatchBytes',
-  'maxBatchRecords',
-  'maxQueuedRecords',
-  'maxBatchDelayMs',
-  'maxOpenSegments',
-  'repair',
-] as const;
+/** The log group: every log option but where the log lives (`dir`, `fs`: the store's own). */
+const LOG_KEYS = LOG_OPTION_KEYS.filter((k) => k !== 'dir' && k !== 'fs');
 
 /**
  * Checks `options` of `openStoreOnLog`.

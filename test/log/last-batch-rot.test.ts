@@ -6,7 +6,7 @@
  * holds every acknowledged record, never fewer.
  */
 import { describe, expect, it } from 'vitest';
-import { COMMIT_KIND, RECORD_HEADER_BYTES, SEGMENT_HEADER_BYTES, readU32, recordSpan } from '../../src/codec/framing.ts';
+import { lastBatchRange } from '../support/last-batch.ts';
 import { isStoreError } from '../../src/errors.ts';
 import { SimulatedDisk } from '../../src/io/sim-disk.ts';
 import { DIR, collect, diskWith, filesOf, openSim, payloadFor, recordFor } from './wal-helpers.ts';
@@ -18,18 +18,7 @@ function lastBatch(files: ReadonlyMap<string, Uint8Array>): { path: string; star
   const segments = [...files.keys()].filter((p) => p.endsWith('.wal')).sort();
   for (let i = segments.length - 1; i >= 0; i--) {
     const path = segments[i]!;
-    const bytes = files.get(path)!;
-    let pos = SEGMENT_HEADER_BYTES;
-    let batchStart = 0;
-    let range: { start: number; end: number } | undefined;
-    while (pos + RECORD_HEADER_BYTES <= bytes.length && bytes[pos + 8] !== 0) {
-      const end = pos + recordSpan(readU32(bytes, pos));
-      if (bytes[pos + 8] === COMMIT_KIND) {
-        range = { start: batchStart, end };
-        batchStart = end;
-      }
-      pos = end;
-    }
+    const range = lastBatchRange(files.get(path)!);
     if (range !== undefined) return { path, ...range };
   }
   throw new Error('no batch on disk');

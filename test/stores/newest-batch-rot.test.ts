@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { COMMIT_KIND, RECORD_HEADER_BYTES, SEGMENT_HEADER_BYTES, readU32, recordSpan } from '../../src/codec/framing.ts';
+import { lastBatchRange } from '../support/last-batch.ts';
 import { publicKeyOf } from '../../src/codec/vote-sign.ts';
 import { isStoreError } from '../../src/errors.ts';
 import { SimulatedDisk } from '../../src/io/sim-disk.ts';
@@ -49,19 +49,7 @@ function options(signer: Pick<SignerOptions, 'state' | 'allowFreshState' | 'impo
 
 /** The byte range of the last batch of a segment file. */
 function lastBatchOf(path: string): { start: number; end: number } {
-  const bytes = readFileSync(path);
-  let pos = SEGMENT_HEADER_BYTES;
-  let batchStart = 0;
-  let range = { start: 0, end: 0 };
-  while (pos + RECORD_HEADER_BYTES <= bytes.length && bytes[pos + 8] !== 0) {
-    const end = pos + recordSpan(readU32(bytes, pos));
-    if (bytes[pos + 8] === COMMIT_KIND) {
-      range = { start: batchStart, end };
-      batchStart = end;
-    }
-    pos = end;
-  }
-  return range;
+  return lastBatchRange(readFileSync(path)) ?? { start: 0, end: 0 };
 }
 
 /** The newest segment (path inside the data directory) that holds a batch. */
