@@ -69,6 +69,7 @@ import { MAX_EVIDENCE_PER_VOTE } from './evidence-types.ts';
 import type { VoteBatchEvent } from './vote-types.ts';
 import type { BatchPart } from './commit-pipeline.ts';
 import { AuditIndex, makeEntry, take, type MutableEntry } from './audit-index.ts';
+import { equalBytes } from '../codec/bytes.ts';
 
 /** Default limits (docs/audit.md). */
 export const DEFAULT_AUDIT_LIMITS: AuditLogLimits = {
@@ -137,10 +138,6 @@ interface Tip {
   readonly sequence: number;
   readonly hash: Uint8Array;
   readonly frontier: MerkleFrontier;
-}
-
-function equal(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
 /**
@@ -310,7 +307,7 @@ export class LogAuditLog implements AuditLog, RecordApplier {
   }
 
   private checkRecordedKey(): void {
-    if (this.recordedKey !== undefined && !equal(this.recordedKey, this.key.publicKey)) {
+    if (this.recordedKey !== undefined && !equalBytes(this.recordedKey, this.key.publicKey)) {
       throw invalidArgument('options.publicKey', `is not the node key recorded in this audit log (${toHex(this.recordedKey)})`);
     }
   }
@@ -501,7 +498,7 @@ export class LogAuditLog implements AuditLog, RecordApplier {
       this.noteDamage(record.lsn, `entry does not decode: ${(err as Error).message}`);
       return;
     }
-    if (parts.sequence !== this.tip.sequence || !equal(parts.prevHash, this.tip.hash)) {
+    if (parts.sequence !== this.tip.sequence || !equalBytes(parts.prevHash, this.tip.hash)) {
       this.noteDamage(record.lsn, `entry ${parts.sequence} does not continue the chain at ${this.tip.sequence}`);
     }
     if (parts.sequence === 0 && parts.event.type === 'NodeKeyRecorded') this.recordedKey = parts.event.publicKey;

@@ -15,17 +15,12 @@ import { MerkleFrontier, merkleLeafHash } from '../codec/merkle.ts';
 import { toHex, verifyEd25519 } from '../codec/node-key.ts';
 import type { Lsn } from '../log/types.ts';
 import type { IntegrityReport } from './audit-types.ts';
+import { equalBytes } from '../codec/bytes.ts';
 
 /** A chain state a verifier must find (an anchor kept elsewhere: catches a cut tail). */
 export interface ExpectedHead {
   readonly treeSize: number;
   readonly root: Uint8Array;
-}
-
-function equal(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 /** Walks one audit chain; see the top comment. */
@@ -79,7 +74,7 @@ export class AuditChainVerifier {
       return;
     }
     const seq = decoded.sequence;
-    if (!equal(this.hasher.entryHash(stored.body), stored.hash)) {
+    if (!equalBytes(this.hasher.entryHash(stored.body), stored.hash)) {
       this.fail(id, seq, 'hash mismatch: the stored bytes are not the ones that were hashed (altered entry)');
       return;
     }
@@ -87,13 +82,13 @@ export class AuditChainVerifier {
       this.fail(id, seq, `sequence ${seq} where ${this.entries} was expected (an entry was deleted, inserted or reordered)`);
       return;
     }
-    if (!equal(decoded.prevHash, this.prevHash)) {
+    if (!equalBytes(decoded.prevHash, this.prevHash)) {
       // This entry's own hash checks out, so its prevHash is what was written: the entry before
       // it is the one that changed (rewritten with a recomputed hash).
       this.fail(this.prevId, seq - 1, `hash is not the one entry ${seq} links to (rewritten with a recomputed hash)`);
       return;
     }
-    if (seq === 0 && (decoded.event.type !== 'NodeKeyRecorded' || !equal(decoded.event.publicKey, this.publicKey))) {
+    if (seq === 0 && (decoded.event.type !== 'NodeKeyRecorded' || !equalBytes(decoded.event.publicKey, this.publicKey))) {
       this.fail(id, seq, 'the chain’s first entry does not record the verifying public key');
       return;
     }
@@ -104,7 +99,7 @@ export class AuditChainVerifier {
     this.pendingFirst ??= { id, sequence: seq };
     if (this.expect !== undefined && this.frontier.size === this.expect.treeSize) {
       // Judged in finish(), so that a head check can first name the entry more precisely.
-      this.anchorMatch = equal(this.frontier.root(), this.expect.root) ? true : { id, sequence: seq };
+      this.anchorMatch = equalBytes(this.frontier.root(), this.expect.root) ? true : { id, sequence: seq };
     }
   }
 
@@ -123,9 +118,9 @@ export class AuditChainVerifier {
       this.fail(first.id, first.sequence, `${where}: signature does not verify with public key ${toHex(this.publicKey).slice(0, 16)}…`);
     } else if (head.treeSize !== this.entries) {
       this.fail(first.id, first.sequence, `${where} signs ${head.treeSize} entries, the chain has ${this.entries} here (entries were added or removed)`);
-    } else if (!equal(head.lastEntryHash, this.prevHash)) {
+    } else if (!equalBytes(head.lastEntryHash, this.prevHash)) {
       this.fail(this.prevId, this.entries - 1, `hash is not the one ${where} signed (rewritten with a recomputed hash)`);
-    } else if (!equal(head.root, this.frontier.root())) {
+    } else if (!equalBytes(head.root, this.frontier.root())) {
       this.fail(first.id, first.sequence, `${where} signs a Merkle root the entries do not produce`);
     } else {
       this.heads++;

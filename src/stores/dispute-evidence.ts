@@ -22,6 +22,7 @@ import { ConsensusStoreError, invalidArgument } from '../errors.ts';
 import type { ValidatorVote } from '../model/vote.ts';
 import type { AuditEvent } from '../model/audit.ts';
 import type { AuditHead, DisputeEvidence, EvidenceEntry, VerifyResult } from './audit-types.ts';
+import { equalBytes } from '../codec/bytes.ts';
 
 /** Most entries a bundle may carry (a verifier's bound on untrusted input). */
 export const MAX_BUNDLE_ENTRIES = 100_000;
@@ -41,10 +42,6 @@ function corrupt(problem: string): ConsensusStoreError {
   return new ConsensusStoreError('CORRUPTION', `dispute evidence: ${problem}`);
 }
 
-function equal(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
-}
-
 /**
  * Builds a bundle and checks it before returning it (a bundle that would not verify is a sign
  * that the disk changed under the node).
@@ -56,7 +53,7 @@ export function buildDisputeEvidence(source: EvidenceSource): DisputeEvidence {
   const { head } = source;
   const sequences = source.records.map((r) => r.sequence);
   const { root, proofs } = merkleProofsPacked(source.leafHashes, head.treeSize, sequences);
-  if (!equal(root, head.root)) throw corrupt('the entries in memory do not produce the signed root');
+  if (!equalBytes(root, head.root)) throw corrupt('the entries in memory do not produce the signed root');
   const entries: EvidenceEntry[] = source.records.map((r, i) => {
     let parts: ReturnType<typeof decodeEntryBody> & { hash: Uint8Array; body: Uint8Array };
     try {
@@ -65,7 +62,7 @@ export function buildDisputeEvidence(source: EvidenceSource): DisputeEvidence {
     } catch (err) {
       throw corrupt(`entry ${r.sequence} does not decode: ${(err as Error).message}`);
     }
-    if (parts.sequence !== r.sequence || !equal(hasher.entryHash(parts.body), parts.hash)) {
+    if (parts.sequence !== r.sequence || !equalBytes(hasher.entryHash(parts.body), parts.hash)) {
       throw corrupt(`entry ${r.sequence} on disk is not the entry the node chained`);
     }
     return { sequence: r.sequence, body: parts.body, hash: parts.hash, event: parts.event, timestamp: parts.timestamp, proof: proofs[i] as Uint8Array[] };
@@ -131,7 +128,7 @@ function fail(reason: string): VerifyResult {
 function verifyObject(e: DisputeEvidence, publicKey: Uint8Array, options: VerifyEvidenceOptions): VerifyResult {
   if (e === null || typeof e !== 'object' || e.format !== 'cstore-dispute-evidence' || e.version !== 1) return fail('not a version 1 dispute bundle');
   if (!(publicKey instanceof Uint8Array) || publicKey.length !== 32) return fail('the trusted public key must be 32 bytes');
-  if (!(e.publicKey instanceof Uint8Array) || !equal(e.publicKey, publicKey)) return fail('the bundle names another node key');
+  if (!(e.publicKey instanceof Uint8Array) || !equalBytes(e.publicKey, publicKey)) return fail('the bundle names another node key');
   const chainId = checkChainId('chainId', e.chainId);
   const hasher = new AuditHasher(chainId);
   const h = e.head;
@@ -153,8 +150,8 @@ function verifyObject(e: DisputeEvidence, publicKey: Uint8Array, options: Verify
     }
     if (parts.sequence !== entry.sequence) return fail(`${where}: body holds sequence ${parts.sequence}`);
     const hash = hasher.entryHash(entry.body);
-    if (!(entry.hash instanceof Uint8Array) || !equal(hash, entry.hash)) return fail(`${where}: hash does not match the body`);
-    if (entry.sequence === h.treeSize - 1 && !equal(hash, h.lastEntryHash)) return fail(`${where}: is the head's last entry but has another hash`);
+    if (!(entry.hash instanceof Uint8Array) || !equalBytes(hash, entry.hash)) return fail(`${where}: hash does not match the body`);
+    if (entry.sequence === h.treeSize - 1 && !equalBytes(hash, h.lastEntryHash)) return fail(`${where}: is the head's last entry but has another hash`);
     if (entry.timestamp !== parts.timestamp) return fail(`${where}: timestamp differs from the body`);
     let claimed: AuditEvent;
     try {
@@ -162,7 +159,7 @@ function verifyObject(e: DisputeEvidence, publicKey: Uint8Array, options: Verify
     } catch (err) {
       return fail(`${where}: event is malformed: ${(err as Error).message}`);
     }
-    if (AUDIT_EVENT_CODES[claimed.type] !== parts.eventCode || !equal(encodeAuditEvent(claimed), parts.eventBytes)) return fail(`${where}: event differs from the body`);
+    if (AUDIT_EVENT_CODES[claimed.type] !== parts.eventCode || !equalBytes(encodeAuditEvent(claimed), parts.eventBytes)) return fail(`${where}: event differs from the body`);
     if (!Array.isArray(entry.proof) || !verifyMerkleInclusion(merkleLeafHash(hash), entry.sequence, h.treeSize, entry.proof, h.root)) {
       return fail(`${where}: inclusion proof does not lead to the signed root`);
     }

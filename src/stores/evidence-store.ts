@@ -56,6 +56,7 @@ import type {
 import type { ValidatorVote } from '../model/vote.ts';
 import type { VoteBatchEvent } from './vote-types.ts';
 import type { BatchPart } from './commit-pipeline.ts';
+import { toHex } from '../codec/bytes.ts';
 
 export type { PublicKeyAt } from '../codec/evidence-verify.ts';
 
@@ -92,10 +93,6 @@ type HeightKey = readonly [number, number?];
 interface MutableCounts {
   verified: number;
   unverified: number;
-}
-
-function hex(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
 }
 
 function checkEvidenceId(name: string, value: unknown): string {
@@ -169,7 +166,7 @@ export function equivocationEvidence(
 /** The content id (64 lowercase hex characters) of evidence under `chainId`. Throws INVALID_ARGUMENT on malformed evidence. */
 export function evidenceId(evidence: ByzantineEvidence, chainId: string): string {
   const e = checkEvidence('evidence', evidence);
-  return hex(evidenceContentId(e, checkChainId('chainId', chainId)));
+  return toHex(evidenceContentId(e, checkChainId('chainId', chainId)));
 }
 
 function buildEquivocation(voteA: ValidatorVote, voteB: ValidatorVote, options: EquivocationRecordOptions): { input: RecordInput; id: string } {
@@ -188,7 +185,7 @@ function buildEquivocation(voteA: ValidatorVote, voteB: ValidatorVote, options: 
     failure: verdict.ok ? undefined : verdict.failure,
     recordedAt: evidence.detectedAt,
   });
-  return { input, id: hex(id) };
+  return { input, id: toHex(id) };
 }
 
 /**
@@ -401,8 +398,8 @@ export class LogEvidenceStore implements RecordApplier, ByzantineEvidenceStore {
     if (record.kind !== RecordKind.Evidence) throw new RangeError(`record kind ${record.kind} is not an evidence kind`);
     const decoded = decodeEvidenceRecord(record.payload, record.lsn);
     const e = canonicalEvidence(decoded.evidence, this.#chainId);
-    const id = hex(decoded.id);
-    if (hex(evidenceContentId(e, this.#chainId)) !== id) {
+    const id = toHex(decoded.id);
+    if (toHex(evidenceContentId(e, this.#chainId)) !== id) {
       throw new ConsensusStoreError('CORRUPTION', `evidence record at LSN ${record.lsn}: content id does not match its content under chain ${this.#chainId}`, {
         details: { lsn: record.lsn, evidenceId: id },
       });
@@ -468,7 +465,7 @@ export class LogEvidenceStore implements RecordApplier, ByzantineEvidenceStore {
 
   async #writeEvidence(e: ByzantineEvidence, id: Uint8Array, verdict: EvidenceVerdict): Promise<RecordEvidenceResult> {
     assertOpen(this.#ctx);
-    const key = hex(id);
+    const key = toHex(id);
     if (this.#pruned.has(key)) {
       throw new ConsensusStoreError('CONFLICT', `evidence ${key} was recorded and has expired since`, { details: { evidenceId: key } });
     }

@@ -72,6 +72,7 @@ import type {
 } from './vote-types.ts';
 import type { ValidatorVote, VoteType } from '../model/vote.ts';
 import { CommitPipeline, type BatchPart } from './commit-pipeline.ts';
+import { equalBytes } from '../codec/bytes.ts';
 
 /** Default limits (docs/stores.md, Queries). */
 export const DEFAULT_VOTE_STORE_LIMITS: VoteStoreLimits = {
@@ -114,10 +115,7 @@ function copyVote(vote: ValidatorVote): ValidatorVote {
 
 function sameBlock(a: ValidatorVote, b: ValidatorVote): boolean {
   if (a.height !== b.height) return false;
-  if (a.blockHash === null || b.blockHash === null) return a.blockHash === b.blockHash;
-  if (a.blockHash.length !== b.blockHash.length) return false;
-  for (let i = 0; i < a.blockHash.length; i++) if (a.blockHash[i] !== b.blockHash[i]) return false;
-  return true;
+  return equalBytes(a.blockHash, b.blockHash);
 }
 
 /** An append of one slot (validator, round, type) that has not settled yet. */
