@@ -73,7 +73,7 @@ function timed(port: ConsensusStoragePort, clock: { busyMs: number; calls: numbe
 async function measure(spec: RunSpec): Promise<RunFigures> {
   const dir = makeTempDir(`devnet-${spec.validators}-${spec.durability}`);
   const keys = Array.from({ length: spec.validators }, (_, i) => sha256(new TextEncoder().encode(`bench-key-${i}`)));
-  const set = new ValidatorSet(keys.map((k, i) => ({ id: `v${i}`, publicKey: publicKeyOf(k), stake: 100n })), CHAIN_ID);
+  const set = new ValidatorSet(keys.map((k, i) => ({ validatorId: `v${i}`, publicKey: publicKeyOf(k), stake: 100n })), CHAIN_ID);
   const network = new SimNetwork({ seed: 1, minDelayMs: 0, maxDelayMs: 0 });
   const stores: ConsensusStore[] = [];
   const engines: ConsensusEngine[] = [];

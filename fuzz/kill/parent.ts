@@ -222,8 +222,8 @@ async function checkSignGuard(store: Awaited<ReturnType<typeof openStore>>, sign
   const problems: string[] = [];
   const wm = store.signGuard.watermark();
   const step = SIGN_STEPS.indexOf(sign.voteType as never);
-  if (wm === null || compare3({ height: wm.height, round: wm.round, phase: SIGN_STEPS.indexOf(wm.step) }, { height: sign.height, round: sign.round, phase: step }) < 0) {
-    problems.push(`D8: watermark ${wm === null ? 'none' : `${wm.height}/${wm.round}/${wm.step}`} behind released ${sign.height}/${sign.round}/${sign.voteType}`);
+  if (wm === undefined || compare3({ height: wm.height, round: wm.round, phase: SIGN_STEPS.indexOf(wm.step) }, { height: sign.height, round: sign.round, phase: step }) < 0) {
+    problems.push(`D8: watermark ${wm === undefined ? 'none' : `${wm.height}/${wm.round}/${wm.step}`} behind released ${sign.height}/${sign.round}/${sign.voteType}`);
   }
   const request = { validatorId: killIdentity().validatorId, height: sign.height, round: sign.round, voteType: sign.voteType as VoteType, blockHash: unhex(sign.hash), timestamp: sign.timestamp };
   for (const [req, conflicting] of [[request, false], [{ ...request, blockHash: blockHashOf(sign.height, 99) }, true]] as const) {

@@ -153,7 +153,7 @@ async function checkSignGuard(store: ConsensusStore, model: AckModel, result: Ch
   const wm = store.signGuard.watermark();
   const req = last.request;
   const stepIndex = (s: string): number => SIGN_STEPS.indexOf(s as never);
-  if (wm === null) {
+  if (wm === undefined) {
     result.problems.push(`D8: no watermark after reopen, but a signature for ${req.height}/${req.round}/${req.voteType} was released`);
     return;
   }
@@ -190,7 +190,7 @@ async function checkValidators(store: ConsensusStore, model: AckModel, result: C
     if (ids === undefined) {
       ids = new Set();
       try {
-        for (const c of await store.validators.getValidatorHistory(w.id, { limit: 10_000 })) ids.add(c.id);
+        for (const c of (await store.validators.getValidatorHistory(w.id, { limit: 10_000 })).items) ids.add(c.id);
       } catch (err) {
         if (!isStoreError(err, 'NOT_FOUND')) throw err;
       }
@@ -223,7 +223,7 @@ async function checkAudit(store: ConsensusStore, model: AckModel, result: CheckR
 }
 
 async function checkRewards(store: ConsensusStore, model: AckModel, result: CheckResult, lostFrom: number): Promise<void> {
-  const visible = await store.rewards.queryDistributions({ limit: 10_000 });
+  const visible = (await store.rewards.queryDistributions({ limit: 10_000 })).items;
   const byHeight = new Map(visible.map((d) => [d.height, d]));
   for (const w of model.rewards) {
     if (w.state !== 'acked' || (w.lsn ?? 0) >= lostFrom) continue;

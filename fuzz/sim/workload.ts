@@ -89,7 +89,7 @@ export class Workload {
       const id = validatorName(i);
       if ((await store.validators.getValidator(id)) !== undefined) continue;
       const w = this.model.validator(id, 'register', this.#height, 1000n);
-      calls.push(this.model.track(w, store.validators.registerValidator({ id, publicKey: keyOf(id).publicKey, stake: 1000n }, this.#height), (c) => c.id).catch(() => undefined));
+      calls.push(this.model.track(w, store.validators.registerValidator({ validatorId: id, publicKey: keyOf(id).publicKey, stake: 1000n }, this.#height), (c) => c.id).catch(() => undefined));
     }
     await Promise.all(calls);
   }

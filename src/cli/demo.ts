@@ -32,7 +32,7 @@ export interface DemoOptions {
 }
 
 interface Key {
-  readonly id: string;
+  readonly validatorId: string;
   readonly privateKey: Uint8Array;
   readonly publicKey: Uint8Array;
 }
@@ -41,7 +41,7 @@ function demoKeys(seed: number): Key[] {
   const keys: Key[] = [];
   for (let i = 0; i < VALIDATORS; i++) {
     const privateKey = sha256(new TextEncoder().encode(`cstore-demo-key/${seed}/${i}`));
-    keys.push({ id: `validator-${i}`, privateKey, publicKey: publicKeyOf(privateKey) });
+    keys.push({ validatorId: `validator-${i}`, privateKey, publicKey: publicKeyOf(privateKey) });
   }
   return keys;
 }
@@ -54,7 +54,7 @@ async function openDemoStore(dir: string, key: Key, fresh: boolean): Promise<Con
   return openStore({
     dir,
     chainId: CHAIN_ID,
-    signer: { privateKey: key.privateKey, validatorId: key.id, state: fresh ? 'new-key' : 'existing-key' },
+    signer: { privateKey: key.privateKey, validatorId: key.validatorId, state: fresh ? 'new-key' : 'existing-key' },
     // Small segments keep the demo's footprint small; the default is 64 MiB.
     log: { segmentSize: 4 * 1024 * 1024 },
   });
@@ -76,8 +76,8 @@ async function writeRound(
   const now = Date.now();
   await store.rounds.saveRoundState({ height, round, phase: 'propose', startedAt: now, updatedAt: now });
   for (const voteType of ['prevote', 'precommit'] as VoteType[]) {
-    const own = await store.signGuard.signVote({ validatorId: keys[0]!.id, height, round, voteType, blockHash: blockHash(height), timestamp: Date.now() });
-    const votes = [own, ...keys.slice(1).map((k) => signVote({ validatorId: k.id, height, round, voteType, blockHash: blockHash(height), timestamp: Date.now() }, k.privateKey, CHAIN_ID))];
+    const own = await store.signGuard.signVote({ validatorId: keys[0]!.validatorId, height, round, voteType, blockHash: blockHash(height), timestamp: Date.now() });
+    const votes = [own, ...keys.slice(1).map((k) => signVote({ validatorId: k.validatorId, height, round, voteType, blockHash: blockHash(height), timestamp: Date.now() }, k.privateKey, CHAIN_ID))];
     await Promise.all(
       votes.map(async (vote) => {
         const started = performance.now();
@@ -118,13 +118,13 @@ export async function runDemo(options: DemoOptions = {}): Promise<number> {
   print('');
   print('1. A validator writes 5 heights: 4 validators\' prevotes and precommits, a checkpoint per phase.');
   let store = await openDemoStore(dir, own, true);
-  for (const k of keys) await store.validators.registerValidator({ id: k.id, publicKey: k.publicKey, stake: 1_000_000n }, 1);
+  for (const k of keys) await store.validators.registerValidator({ validatorId: k.validatorId, publicKey: k.publicKey, stake: 1_000_000n }, 1);
   const latencies: number[] = [];
   for (let h = 1; h <= 5; h++) latencies.push(...(await writeRound(store, keys, h, h)));
   print(`   ${latencies.length} votes, each acknowledged only after fdatasync: p50 ${percentile(latencies, 50).toFixed(2)} ms, p99 ${percentile(latencies, 99).toFixed(2)} ms`);
 
   print('2. validator-3 equivocates: a second prevote for another block in round 5.');
-  const conflicting = signVote({ validatorId: keys[3]!.id, height: 5, round: 5, voteType: 'prevote', blockHash: blockHash(5, 1), timestamp: Date.now() }, keys[3]!.privateKey, CHAIN_ID);
+  const conflicting = signVote({ validatorId: keys[3]!.validatorId, height: 5, round: 5, voteType: 'prevote', blockHash: blockHash(5, 1), timestamp: Date.now() }, keys[3]!.privateKey, CHAIN_ID);
   const result = await store.votes.appendVote(conflicting);
   check(result.outcome === 'equivocation', `stored and flagged as ${result.outcome}`);
   await store.close();
@@ -147,9 +147,9 @@ export async function runDemo(options: DemoOptions = {}): Promise<number> {
 
   print('5. Ask the sign guard to sign a conflicting vote for a round validator-0 already signed.');
   const watermark = store.signGuard.watermark();
-  if (watermark !== null && watermark.step !== 'propose') {
+  if (watermark !== undefined && watermark.step !== 'propose') {
     try {
-      await store.signGuard.signVote({ validatorId: own.id, height: watermark.height, round: watermark.round, voteType: watermark.step, blockHash: blockHash(watermark.height, 7), timestamp: Date.now() });
+      await store.signGuard.signVote({ validatorId: own.validatorId, height: watermark.height, round: watermark.round, voteType: watermark.step, blockHash: blockHash(watermark.height, 7), timestamp: Date.now() });
       check(false, 'the sign guard signed a conflicting vote');
     } catch (err) {
       check(isStoreError(err, 'CONFLICT'), `refused with ${isStoreError(err) ? err.code : String(err)} (watermark height ${watermark.height}, round ${watermark.round}, ${watermark.step})`);

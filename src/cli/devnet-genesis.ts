@@ -20,9 +20,9 @@ export const DEVNET_CHAIN_ID = 'cstore-devnet';
 /** Stake of each devnet validator. */
 export const DEVNET_STAKE = 1_000_000n;
 
-/** One validator of the genesis file. */
+/** One validator of the genesis file (which names it `id`: the file's format is unchanged). */
 export interface GenesisValidator {
-  readonly id: string;
+  readonly validatorId: string;
   readonly privateKey: Uint8Array;
   readonly publicKey: Uint8Array;
   readonly stake: bigint;
@@ -49,7 +49,7 @@ export function genesisPath(dir: string): string {
 
 /** The consensus validator set of a genesis. */
 export function validatorSetOf(genesis: Genesis): ValidatorSet {
-  const validators: ConsensusValidator[] = genesis.validators.map((v) => ({ id: v.id, publicKey: v.publicKey, stake: v.stake }));
+  const validators: ConsensusValidator[] = genesis.validators.map((v) => ({ validatorId: v.validatorId, publicKey: v.publicKey, stake: v.stake }));
   return new ValidatorSet(validators, genesis.chainId);
 }
 
@@ -58,7 +58,7 @@ function serialize(g: Genesis): Uint8Array {
     chainId: g.chainId,
     createdAt: g.createdAt,
     everByzantine: g.everByzantine,
-    validators: g.validators.map((v) => ({ id: v.id, privateKey: toHex(v.privateKey), publicKey: toHex(v.publicKey), stake: v.stake.toString() })),
+    validators: g.validators.map((v) => ({ id: v.validatorId, privateKey: toHex(v.privateKey), publicKey: toHex(v.publicKey), stake: v.stake.toString() })),
   };
   return new TextEncoder().encode(`${JSON.stringify(json, null, 2)}\n`);
 }
@@ -77,7 +77,7 @@ export async function readGenesis(dir: string, fs: FileSystem = defaultFileSyste
     chainId: raw.chainId,
     createdAt: raw.createdAt,
     everByzantine: raw.everByzantine,
-    validators: raw.validators.map((v) => ({ id: v.id, privateKey: Buffer.from(v.privateKey, 'hex'), publicKey: Buffer.from(v.publicKey, 'hex'), stake: BigInt(v.stake) })),
+    validators: raw.validators.map((v) => ({ validatorId: v.id, privateKey: Buffer.from(v.privateKey, 'hex'), publicKey: Buffer.from(v.publicKey, 'hex'), stake: BigInt(v.stake) })),
   };
 }
 
@@ -114,7 +114,7 @@ export async function loadOrCreateGenesis(dir: string, validators: number, byzan
   }
   const list: GenesisValidator[] = Array.from({ length: validators }, (_, i) => {
     const privateKey = randomPrivateKey();
-    return { id: `v${i}`, privateKey, publicKey: publicKeyOf(privateKey), stake: DEVNET_STAKE };
+    return { validatorId: `v${i}`, privateKey, publicKey: publicKeyOf(privateKey), stake: DEVNET_STAKE };
   });
   const genesis: Genesis = { chainId: DEVNET_CHAIN_ID, validators: list, everByzantine: [...byzantine].sort(), createdAt: new Date().toISOString() };
   await writeGenesis(dir, genesis);

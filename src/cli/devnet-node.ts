@@ -31,8 +31,8 @@ function send(message: ChildMessage): void {
 /** Registers the genesis validators on a fresh store (height 0); a no-op when they are there. */
 async function registerGenesis(store: ConsensusStore, genesis: Genesis): Promise<void> {
   for (const v of genesis.validators) {
-    if ((await store.validators.getValidator(v.id)) === undefined) {
-      await store.validators.registerValidator({ id: v.id, publicKey: v.publicKey, stake: v.stake }, 0);
+    if ((await store.validators.getValidator(v.validatorId)) === undefined) {
+      await store.validators.registerValidator({ validatorId: v.validatorId, publicKey: v.publicKey, stake: v.stake }, 0);
     }
   }
 }
@@ -55,19 +55,19 @@ function parentTransport(): Transport {
 async function main(): Promise<void> {
   const launch = JSON.parse(process.argv[2] ?? '{}') as NodeLaunch;
   const genesis = await readGenesis(launch.dir);
-  const me = genesis?.validators.find((v) => v.id === launch.id);
+  const me = genesis?.validators.find((v) => v.validatorId === launch.id);
   if (genesis === undefined || me === undefined) throw new Error(`no genesis entry for ${launch.id} in ${launch.dir}`);
   // 'new-key': this key was generated for this devnet and signs nowhere but in this directory.
   const store = await openStore({
     dir: nodeStoreDir(launch.dir, launch.id),
     chainId: genesis.chainId,
-    signer: { validatorId: me.id, privateKey: me.privateKey, state: 'new-key' },
+    signer: { validatorId: me.validatorId, privateKey: me.privateKey, state: 'new-key' },
     log: { segmentSize: DEVNET_SEGMENT_SIZE },
   });
   await registerGenesis(store, genesis);
   // Audit log, evidence and rewards of the same store: an equivocation's evidence and audit
   // entry are already in the conflicting vote's batch (D3); the sinks add the rest.
-  const port = new StoreStoragePort(store, genesis.chainId, sinksFromStores(store, me.id));
+  const port = new StoreStoragePort(store, genesis.chainId, sinksFromStores(store, me.validatorId));
   let votesPersisted = 0;
   let equivocations = 0;
   let errors = 0;
@@ -86,7 +86,7 @@ async function main(): Promise<void> {
   };
   const engine = new ConsensusEngine({
     chainId: genesis.chainId,
-    validatorId: me.id,
+    validatorId: me.validatorId,
     validators: validatorSetOf(genesis),
     storage: port,
     transport: parentTransport(),

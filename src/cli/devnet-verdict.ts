@@ -17,6 +17,7 @@ import { blockHash } from '../consensus/block.ts';
 import { decodeCheckpointData } from '../consensus/checkpoint-data.ts';
 import { verifyVoteFast } from '../consensus/verify.ts';
 import type { ValidatorVote } from '../model/vote.ts';
+import { MAX_HISTORY_LIMIT } from '../stores/validator-types.ts';
 import { nodeStoreDir, type Genesis } from './devnet-genesis.ts';
 
 /** Rounds per vote query window (at most ~7 votes per validator and round: stays under the limit). */
@@ -54,14 +55,14 @@ async function decisionsOf(store: ConsensusStore, chainId: string): Promise<Map<
   const out = new Map<number, string>();
   let from = 0;
   for (;;) {
-    const page = await store.rounds.listRoundStates({ fromHeight: from, limit: QUERY_LIMIT });
-    for (const s of page) {
+    const page = await store.rounds.listRoundStates({ startHeight: from, limit: QUERY_LIMIT });
+    for (const s of page.items) {
       if (s.state.phase !== 'finalize' || s.state.appData === undefined) continue;
       const decision = decodeCheckpointData(s.state.appData).decision;
       if (decision !== undefined) out.set(s.state.height, toHex(blockHash(decision.block, chainId)));
     }
-    const last = page[page.length - 1];
-    if (page.length < QUERY_LIMIT || last === undefined) return out;
+    const last = page.items.at(-1);
+    if (!page.truncated || last === undefined) return out;
     from = last.state.height > from ? last.state.height : from + 1;
   }
 }
@@ -102,7 +103,7 @@ export async function computeVerdict(dir: string, genesis: Genesis, elapsedSec: 
   const perNode: { node: string; finalized: number; votes: number }[] = [];
   const byzantine = new Set(genesis.everByzantine);
   for (const node of genesis.validators) {
-    const store = await openStore({ dir: nodeStoreDir(dir, node.id), chainId: genesis.chainId });
+    const store = await openStore({ dir: nodeStoreDir(dir, node.validatorId), chainId: genesis.chainId });
     try {
       const decisions = await decisionsOf(store, genesis.chainId);
       for (const [h, hash] of decisions) {
@@ -113,20 +114,20 @@ export async function computeVerdict(dir: string, genesis: Genesis, elapsedSec: 
       const maxRound = (await store.rounds.loadRoundState())?.state.round ?? 0;
       let voteCount = 0;
       for (const v of genesis.validators) {
-        const votes = await votesOf(store, v.id, maxRound);
+        const votes = await votesOf(store, v.validatorId, maxRound);
         voteCount += votes.length;
-        allVotes.set(v.id, [...(allVotes.get(v.id) ?? []), ...votes]);
-        const history = await store.validators.getValidatorHistory(v.id);
-        const slashes = history.filter((c) => c.kind === 'slash').length;
-        if (byzantine.has(v.id) && v.id !== node.id) {
+        allVotes.set(v.validatorId, [...(allVotes.get(v.validatorId) ?? []), ...votes]);
+        const history = await store.validators.getValidatorHistory(v.validatorId, { limit: MAX_HISTORY_LIMIT });
+        const slashes = history.items.filter((c) => c.kind === 'slash').length;
+        if (byzantine.has(v.validatorId) && v.validatorId !== node.validatorId) {
           const verified = conflicts(votes).filter(([a, b]) => verifyVoteFast(a, v.publicKey, genesis.chainId) && verifyVoteFast(b, v.publicKey, genesis.chainId));
-          const status = (await store.validators.getValidator(v.id))?.status ?? 'unknown';
-          accountability.push({ node: node.id, validatorId: v.id, verifiedConflicts: verified.length, slashes, status });
-        } else if (!byzantine.has(v.id) && slashes > 0) {
-          honestAccused.push(`${node.id}: ${v.id}`);
+          const status = (await store.validators.getValidator(v.validatorId))?.status ?? 'unknown';
+          accountability.push({ node: node.validatorId, validatorId: v.validatorId, verifiedConflicts: verified.length, slashes, status });
+        } else if (!byzantine.has(v.validatorId) && slashes > 0) {
+          honestAccused.push(`${node.validatorId}: ${v.validatorId}`);
         }
       }
-      perNode.push({ node: node.id, finalized: Math.max(0, ...decisions.keys()), votes: voteCount });
+      perNode.push({ node: node.validatorId, finalized: Math.max(0, ...decisions.keys()), votes: voteCount });
     } finally {
       await store.close();
     }

@@ -90,7 +90,7 @@ export class Intake {
     const host = this.#host;
     const p = message.proposal;
     const proposer = host.options.validators.proposerOf(p.round);
-    if (p.validatorId !== proposer.id || p.height !== message.block.height || p.height < host.height() || p.height > host.height() + 1) return;
+    if (p.validatorId !== proposer.validatorId || p.height !== message.block.height || p.height < host.height() || p.height > host.height() + 1) return;
     if (!equalBytes(blockHash(message.block, host.options.chainId), p.blockHash)) return;
     if (!verifyProposalFast(p, proposer.publicKey, host.options.chainId)) return;
     host.tasks.enqueue('proposal', () => host.takeProposal(message));

@@ -68,7 +68,7 @@ export function checkpointOf(
     ...(p.locked === undefined ? {} : { lockedRound: p.locked.round, lockedBlockHash: p.locked.hash }),
     ...(p.valid === undefined ? {} : { validRound: p.valid.round, validBlockHash: blockHash(p.valid.block, chainId) }),
     ...(signed === undefined || signed.height !== p.height ? {} : { proposalBlockHash: signed.blockHash }),
-    proposer: validators.proposerOf(p.round).id,
+    proposer: validators.proposerOf(p.round).validatorId,
     appData: encodeCheckpointData({
       heightStartRound: p.heightStartRound,
       parentHash: p.parentHash,

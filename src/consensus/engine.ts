@@ -241,7 +241,7 @@ export class ConsensusEngine {
     this.#intent = undefined;
     this.#own = [];
     this.#roundStartedAt = this.#now();
-    const proposer = this.#o.validators.proposerOf(round).id;
+    const proposer = this.#o.validators.proposerOf(round).validatorId;
     await this.#checkpoint();
     this.#audit({ type: 'RoundStarted', height: this.#height, round, proposer });
     this.#emit({ type: 'round-started', height: this.#height, round, proposer });
@@ -359,7 +359,7 @@ export class ConsensusEngine {
     const ownInRound = (type: VoteType): boolean => this.#recoveredOwn.some((v) => v.voteType === type);
     const roundsTried = this.#round - this.#heightStartRound;
     if (this.#phase === 'propose') {
-      if (this.#o.validators.proposerOf(this.#round).id === this.#o.validatorId) await this.#propose();
+      if (this.#o.validators.proposerOf(this.#round).validatorId === this.#o.validatorId) await this.#propose();
       this.#schedule('propose', timeoutFor(this.#t, 'propose', roundsTried));
     } else if (this.#phase === 'prevote' || this.#phase === 'precommit') {
       if (!ownInRound(this.#phase) && this.#intent !== undefined) await this.#castVote(this.#phase, this.#intent);

@@ -12,6 +12,7 @@ import { equalBytes } from '../codec/bytes.ts';
 import { differOnlyInTimestamp, proposalSignBytes, signBytes, timestampOfSignBytes, voteSignBytes } from '../codec/vote-sign.ts';
 import type { RoundState } from '../model/round.ts';
 import { SIGN_STEPS } from '../model/sign.ts';
+import { SerialQueue } from '../stores/context.ts';
 import type { SignedProposal, UnsignedProposal, UnsignedVote, ValidatorVote } from '../model/vote.ts';
 import type { SignStep } from '../model/sign.ts';
 import type { RewardDistribution } from './rewards.ts';
@@ -52,7 +53,8 @@ export class MemoryStoragePort implements ConsensusStoragePort {
   readonly state: MemoryStorageState;
   readonly #identity: MemoryIdentity;
   readonly #chainId: string;
-  #guardTail: Promise<unknown> = Promise.resolve();
+  /** Sign requests run one at a time, like the sign guard's. */
+  readonly #guardQueue = new SerialQueue();
 
   constructor(identity: MemoryIdentity, chainId: string, state: MemoryStorageState = new MemoryStorageState()) {
     this.#identity = identity;
@@ -128,7 +130,7 @@ export class MemoryStoragePort implements ConsensusStoragePort {
 
   /** The sign guard's rules (stores/sign-guard.ts), serialized. */
   #guard(id: string, height: number, round: number, step: SignStep, bytes: Uint8Array): Promise<{ signature: Uint8Array; timestamp: number }> {
-    const run = this.#guardTail.then(async () => {
+    return this.#guardQueue.run(async () => {
       if (id !== this.#identity.validatorId) throw new ConsensusStoreError('INVALID_ARGUMENT', 'not the node identity');
       const s = SIGN_STEPS.indexOf(step);
       const w = this.state.watermark;
@@ -144,7 +146,5 @@ export class MemoryStoragePort implements ConsensusStoragePort {
       this.state.watermark = { height, round, step: s, bytes, signature };
       return { signature, timestamp: timestampOfSignBytes(bytes) };
     });
-    this.#guardTail = run.catch(() => undefined);
-    return run;
   }
 }

@@ -79,7 +79,7 @@ export function computeDistribution(
   const votersShare = (policy.perBlock * policy.votersBps) / 10_000n;
   const stakingShare = policy.perBlock - proposerShare - votersShare;
   const voters = byStake(votersShare, [...new Set(input.voters)].sort(), set, 'SuccessfulVote');
-  const staking = byStake(stakingShare, set.validators.map((v) => v.id), set, 'ValidatorStaking');
+  const staking = byStake(stakingShare, set.validators.map((v) => v.validatorId), set, 'ValidatorStaking');
   const proposerAmount = proposerShare + voters.left + staking.left;
   const lines = [{ validatorId: input.proposer, reason: 'BlockProposal' as const, amount: proposerAmount }, ...voters.lines, ...staking.lines];
   return {

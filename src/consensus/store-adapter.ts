@@ -10,6 +10,7 @@
  * It must never swallow a storage error: every call resolves only when the store's write did.
  */
 import type { ConsensusStore } from '../store.ts';
+import { SerialQueue } from '../stores/context.ts';
 import { voteSignBytes } from '../codec/vote-sign.ts';
 import type { RoundState } from '../model/round.ts';
 import type { SignedProposal, UnsignedProposal, UnsignedVote, ValidatorVote } from '../model/vote.ts';
@@ -50,7 +51,8 @@ export class StoreStoragePort implements ConsensusStoragePort {
   readonly #store: ConsensusStore;
   readonly #chainId: string;
   readonly #sinks: AccountabilitySinks;
-  #slashTail: Promise<unknown> = Promise.resolve();
+  /** Equivocations are handled one at a time (each sees the slash of the one before). */
+  readonly #slashes = new SerialQueue();
 
   /**
    * @param store an open store whose sign guard has the node's identity.
@@ -109,9 +111,7 @@ export class StoreStoragePort implements ConsensusStoragePort {
    * validator (a tombstoned validator is not slashed again, as in CometBFT).
    */
   recordEquivocation(report: EquivocationReport): Promise<void> {
-    const run = this.#slashTail.then(() => this.#equivocation(report));
-    this.#slashTail = run.catch(() => undefined);
-    return run;
+    return this.#slashes.run(() => this.#equivocation(report));
   }
 
   async #equivocation(report: EquivocationReport): Promise<void> {

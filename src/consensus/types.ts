@@ -56,7 +56,8 @@ export type ConsensusMessage = ProposalMessage | VoteMessage | StatusMessage | C
 
 /** A validator as the engine weighs it. */
 export interface ConsensusValidator {
-  readonly id: string;
+  /** The id its votes carry (`ValidatorVote.validatorId`). */
+  readonly validatorId: string;
   /** 32-byte ed25519 public key. */
   readonly publicKey: Uint8Array;
   /** Voting power; positive. */

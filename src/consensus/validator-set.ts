@@ -13,13 +13,13 @@ import type { ConsensusValidator } from './types.ts';
 
 /** An immutable validator set with stake arithmetic in bigint. */
 export class ValidatorSet {
-  /** The validators, in id order. */
+  /** The validators, in `validatorId` order. */
   readonly validators: readonly ConsensusValidator[];
   /** Sum of every stake. */
   readonly totalStake: bigint;
   readonly #byId: ReadonlyMap<string, ConsensusValidator>;
   readonly #seed: Uint8Array;
-  #lastProposer: { round: number; id: string } | undefined;
+  #lastProposer: { round: number; validatorId: string } | undefined;
 
   /**
    * @param validators at least one, unique ids, positive stakes.
@@ -28,13 +28,13 @@ export class ValidatorSet {
    */
   constructor(validators: readonly ConsensusValidator[], chainId: string) {
     if (validators.length === 0) throw new RangeError('a validator set needs at least one validator');
-    const sorted = [...validators].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    const sorted = [...validators].sort((a, b) => (a.validatorId < b.validatorId ? -1 : a.validatorId > b.validatorId ? 1 : 0));
     const byId = new Map<string, ConsensusValidator>();
     let total = 0n;
     for (const v of sorted) {
-      if (byId.has(v.id)) throw new RangeError(`duplicate validator id ${v.id}`);
-      if (v.stake <= 0n) throw new RangeError(`validator ${v.id} has a non-positive stake`);
-      byId.set(v.id, v);
+      if (byId.has(v.validatorId)) throw new RangeError(`duplicate validator id ${v.validatorId}`);
+      if (v.stake <= 0n) throw new RangeError(`validator ${v.validatorId} has a non-positive stake`);
+      byId.set(v.validatorId, v);
       total += v.stake;
     }
     this.validators = sorted;
@@ -44,13 +44,13 @@ export class ValidatorSet {
   }
 
   /** The validator with this id, or undefined. */
-  get(id: string): ConsensusValidator | undefined {
-    return this.#byId.get(id);
+  get(validatorId: string): ConsensusValidator | undefined {
+    return this.#byId.get(validatorId);
   }
 
-  /** Stake of `id` (0n when unknown). */
-  stakeOf(id: string): bigint {
-    return this.#byId.get(id)?.stake ?? 0n;
+  /** Stake of `validatorId` (0n when unknown). */
+  stakeOf(validatorId: string): bigint {
+    return this.#byId.get(validatorId)?.stake ?? 0n;
   }
 
   /** True when `stake` is more than two thirds of the total (the BFT quorum). */
@@ -71,7 +71,7 @@ export class ValidatorSet {
    */
   proposerOf(round: number): ConsensusValidator {
     const cached = this.#lastProposer;
-    if (cached !== undefined && cached.round === round) return this.#byId.get(cached.id) as ConsensusValidator;
+    if (cached !== undefined && cached.round === round) return this.#byId.get(cached.validatorId) as ConsensusValidator;
     const digest = sha256(new ByteWriter(this.#seed.length + 4).bytes(this.#seed).u32(round).finish());
     let draw = 0n;
     for (let i = 0; i < 16; i++) draw = (draw << 8n) | BigInt(digest[i] as number);
@@ -84,7 +84,7 @@ export class ValidatorSet {
       }
       point -= v.stake;
     }
-    this.#lastProposer = { round, id: chosen.id };
+    this.#lastProposer = { round, validatorId: chosen.validatorId };
     return chosen;
   }
 }

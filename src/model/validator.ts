@@ -1,5 +1,5 @@
 /**
- * A validator as a value: its status, the limits of its fields (id, public key, stake, reason,
+ * A validator as a value: its status, the limits of its fields (validatorId, public key, stake, reason,
  * evidence id), the registration and slash requests a registry takes, and the check of a public
  * key. Stakes are bigint, never number. docs/stores-rounds-validators.md, "ValidatorRegistry",
  * gives the rules; the registry's own history and query types stay in
@@ -31,8 +31,8 @@ export const MAX_EVIDENCE_ID_LENGTH = 256;
 
 /** A validator as it stands at some height. */
 export interface Validator {
-  /** 1..128 characters, unique in the registry. */
-  readonly id: string;
+  /** 1..128 characters, unique in the registry (the `validatorId` of its votes). */
+  readonly validatorId: string;
   /** 32-byte ed25519 public key, unique in the registry. */
   readonly publicKey: Uint8Array;
   /** Bonded stake, 0 <= stake <= MAX_STAKE. */
@@ -46,15 +46,15 @@ export interface Validator {
   readonly totalSlashed: bigint;
 }
 
-/** What `registerValidator` takes. `status` defaults to `active`. */
+/** What `registerValidator` takes (no other key). `status` defaults to `active`. */
 export interface ValidatorRegistration {
-  readonly id: string;
+  readonly validatorId: string;
   readonly publicKey: Uint8Array;
   readonly stake: bigint;
   readonly status?: ValidatorStatus;
 }
 
-/** A slash as a fraction of the stake held at the slash's height; rounded down. */
+/** A slash as a fraction of the stake held at the slash's height; rounded down. No other key. */
 export interface SlashFraction {
   /** 0 <= numerator <= denominator. */
   readonly numerator: bigint;
@@ -62,7 +62,7 @@ export interface SlashFraction {
   readonly denominator: bigint;
 }
 
-/** What `recordSlash` takes: exactly one of `amount` and `fraction`. */
+/** What `recordSlash` takes (no other key): exactly one of `amount` and `fraction`. */
 export interface SlashInput {
   readonly validatorId: string;
   /** The height it takes effect at. */
@@ -87,3 +87,10 @@ export function checkPublicKey(name: string, value: unknown): Uint8Array {
   }
   return key;
 }
+
+/** The keys of a `ValidatorRegistration`. */
+export const VALIDATOR_REGISTRATION_KEYS: readonly string[] = ['validatorId', 'publicKey', 'stake', 'status'];
+/** The keys of a `SlashInput`. */
+export const SLASH_INPUT_KEYS: readonly string[] = ['validatorId', 'height', 'amount', 'fraction', 'reason', 'evidenceId', 'status'];
+/** The keys of a `SlashFraction`. */
+export const SLASH_FRACTION_KEYS: readonly string[] = ['numerator', 'denominator'];

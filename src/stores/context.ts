@@ -3,8 +3,10 @@
  * is rebuilt by being fed every durable record of those kinds in LSN order, and writes through
  * the one shared log so that a write touching several stores is one atomic batch (D3).
  */
-import { ConsensusStoreError } from '../errors.ts';
+import { ConsensusStoreError, invalidArgument } from '../errors.ts';
 import type { Log, LogRecord } from '../log/types.ts';
+import { checkInteger, checkKeys, checkObject, checkSafeUint, checkU32, MAX_SAFE, MAX_U32 } from '../model/check.ts';
+import type { QueryPage } from './query-types.ts';
 
 /** What every store receives from `openStore`. */
 export interface StoreContext {
@@ -35,4 +37,92 @@ export interface RecordApplier {
 export function assertOpen(ctx: StoreContext): void {
   const status = ctx.log.status;
   if (status === 'closing' || status === 'closed') throw new ConsensusStoreError('CLOSED', 'the store is closed');
+}
+
+/**
+ * The store clock's reading: `ctx.now()`, which must be a safe non-negative integer (ms since
+ * the epoch). A broken injected clock is a programmer's mistake, not bad input.
+ * @throws RangeError naming the value it returned.
+ */
+export function readClock(ctx: StoreContext): number {
+  const now = ctx.now();
+  if (!Number.isSafeInteger(now) || now < 0) throw new RangeError(`StoreContext.now() returned ${now}, not a safe non-negative integer`);
+  return now;
+}
+
+/**
+ * Runs tasks one at a time, in call order: each starts once every earlier task settled
+ * (resolved or rejected), so a write is checked against the state every earlier write left.
+ * A task's rejection reaches its own caller only; the tasks after it run all the same.
+ */
+export class SerialQueue {
+  #tail: Promise<unknown> = Promise.resolve();
+
+  /** Queues `task`; resolves or rejects as it does. */
+  run<T>(task: () => T | Promise<T>): Promise<T> {
+    const run = this.#tail.then(task);
+    this.#tail = run.catch(() => undefined);
+    return run;
+  }
+}
+
+/** The default and the largest `limit` of one query. */
+export interface QueryLimits {
+  readonly defaultLimit: number;
+  readonly maxLimit: number;
+}
+
+/**
+ * A query object (undefined: `{}`) whose keys are all in `keys`.
+ * @throws ConsensusStoreError INVALID_ARGUMENT on a non-object or an unknown key (named, with a did-you-mean).
+ */
+export function checkQuery(name: string, query: unknown, keys: readonly string[]): Record<string, unknown> {
+  if (query === undefined) return {};
+  const q = checkObject(name, query);
+  checkKeys(name, q, keys);
+  return q;
+}
+
+/** `limit` of a query: its default when absent, else an integer in [1, maxLimit] (never clamped). Throws INVALID_ARGUMENT. */
+export function parseLimit(name: string, value: unknown, limits: QueryLimits): number {
+  return value === undefined ? limits.defaultLimit : checkInteger(name, value, 1, limits.maxLimit);
+}
+
+/**
+ * `startHeight` and `endHeight` of a checked query object (`${name}.startHeight`, ...): absent
+ * ends are 0 and 2^53 - 1. Throws INVALID_ARGUMENT on a bad height or `startHeight > endHeight`.
+ */
+export function parseHeightRange(name: string, q: Record<string, unknown>): { startHeight: number; endHeight: number } {
+  const startHeight = q['startHeight'] === undefined ? 0 : checkSafeUint(`${name}.startHeight`, q['startHeight']);
+  const endHeight = q['endHeight'] === undefined ? MAX_SAFE : checkSafeUint(`${name}.endHeight`, q['endHeight']);
+  if (startHeight > endHeight) {
+    throw invalidArgument(`${name}.startHeight`, `(${startHeight}) must not exceed ${name}.endHeight (${endHeight})`);
+  }
+  return { startHeight, endHeight };
+}
+
+/**
+ * `startRound` and `endRound` of a checked query object: absent ends are 0 and 2^32 - 1. Throws
+ * INVALID_ARGUMENT on a bad round or `startRound > endRound`.
+ */
+export function parseRoundRange(name: string, q: Record<string, unknown>): { startRound: number; endRound: number } {
+  const startRound = q['startRound'] === undefined ? 0 : checkU32(`${name}.startRound`, q['startRound']);
+  const endRound = q['endRound'] === undefined ? MAX_U32 : checkU32(`${name}.endRound`, q['endRound']);
+  if (startRound > endRound) {
+    throw invalidArgument(`${name}.startRound`, `(${startRound}) must not exceed ${name}.endRound (${endRound})`);
+  }
+  return { startRound, endRound };
+}
+
+/**
+ * The first `limit` items of `source` (already in the query's order and range), each passed
+ * through `map`, and whether more were there: one item past the limit is looked at, never more.
+ */
+export function takePage<S, T = S>(source: Iterable<S>, limit: number, map: (item: S) => T = (item) => item as unknown as T): QueryPage<T> {
+  const items: T[] = [];
+  for (const item of source) {
+    if (items.length >= limit) return { items, truncated: true };
+    items.push(map(item));
+  }
+  return { items, truncated: false };
 }

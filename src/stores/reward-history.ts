@@ -24,8 +24,19 @@ import { checkValidatorId } from '../model/vote.ts';
 import { BTree } from '../btree/btree.ts';
 import { compareNumbers, compareStrings, tupleComparator } from '../btree/keys.ts';
 import type { LogRecord, Lsn } from '../log/types.ts';
-import { checkInteger, checkObject, checkOneOf, checkSafeUint, MAX_SAFE } from '../model/check.ts';
-import { assertOpen, type RecordApplier, type StoreContext } from './context.ts';
+import { checkInteger, checkOneOf, checkSafeUint, MAX_SAFE } from '../model/check.ts';
+import {
+  assertOpen,
+  checkQuery,
+  parseHeightRange,
+  parseLimit,
+  readClock,
+  SerialQueue,
+  takePage,
+  type RecordApplier,
+  type StoreContext,
+} from './context.ts';
+import type { QueryPage } from './query-types.ts';
 import { RewardStatement } from './reward-statement.ts';
 import {
   DEFAULT_DISTRIBUTION_QUERY_LIMIT,
@@ -39,7 +50,7 @@ import type {
   RewardHistory,
   StoredDistribution,
   ValidatorRewards,
-  ValidatorRewardsOptions,
+  ValidatorRewardsQuery,
 } from './reward-types.ts';
 import type { RewardDistribution, RewardEntry, RewardReason, StatementPeriod } from '../model/reward.ts';
 
@@ -66,9 +77,12 @@ function checkDate(name: string, value: unknown): number {
   return checkInteger(name, ms, 0, MAX_REWARD_TIMESTAMP);
 }
 
-function checkMaxEntries(name: string, value: unknown): number {
-  return value === undefined ? DEFAULT_STATEMENT_ENTRIES : checkInteger(name, value, 1, MAX_STATEMENT_ENTRIES);
-}
+/** The default and largest `limit` of `getValidatorRewards`, `maxEntries` of `exportRewards`. */
+const STATEMENT_LIMITS = { defaultLimit: DEFAULT_STATEMENT_ENTRIES, maxLimit: MAX_STATEMENT_ENTRIES };
+/** The keys of each query. */
+const REWARDS_QUERY_KEYS: readonly string[] = ['startHeight', 'endHeight', 'limit'];
+const DISTRIBUTION_QUERY_KEYS: readonly string[] = ['startHeight', 'endHeight', 'validatorId', 'reason', 'limit'];
+const EXPORT_QUERY_KEYS: readonly string[] = ['validatorId', 'startHeight', 'endHeight', 'startDate', 'endDate', 'maxEntries'];
 
 function tooMany(maxEntries: number): ConsensusStoreError {
   return new ConsensusStoreError('INVALID_ARGUMENT', `query.maxEntries the period holds more than ${maxEntries} rewards: narrow it`, {
@@ -94,7 +108,8 @@ export class LogRewardHistory implements RecordApplier, RewardHistory {
   readonly #byTime = new BTree<PairKey, StoredDistribution>(tupleComparator(compareNumbers, compareNumbers));
   /** Heights ascending with the running total up to each; undefined until needed after an out-of-order insert. */
   #cumulative: { heights: number[]; sums: bigint[] } | undefined = { heights: [], sums: [] };
-  #writeTail: Promise<unknown> = Promise.resolve();
+  /** The write queue: one distribution per height, checked against every earlier write. */
+  readonly #writes = new SerialQueue();
 
   /** @param ctx - the shared log and clock. */
   constructor(ctx: StoreContext) {
@@ -121,7 +136,7 @@ export class LogRewardHistory implements RecordApplier, RewardHistory {
     } catch (err) {
       return Promise.reject(err);
     }
-    const run = this.#writeTail.then(async () => {
+    return this.#writes.run(async () => {
       assertOpen(this.#ctx);
       const existing = this.#byHeight.get(d.height);
       if (existing !== undefined) {
@@ -130,44 +145,39 @@ export class LogRewardHistory implements RecordApplier, RewardHistory {
           details: { height: d.height, id: existing.id },
         });
       }
-      const input = encodeDistributionRecord(d, this.#clock());
+      const input = encodeDistributionRecord(d, readClock(this.#ctx));
       const [lsn] = await this.#ctx.log.append([input]);
       if (lsn === undefined) throw new ConsensusStoreError('CORRUPTION', 'log append resolved without an LSN');
       this.apply({ lsn, kind: input.kind, payload: input.payload });
       return copyDistribution(this.#byHeight.get(d.height) as StoredDistribution);
     });
-    this.#writeTail = run.catch(() => undefined);
-    return run;
   }
 
   /**
-   * A validator's rewards with `fromHeight <= height <= toHeight`: exact totals (overall and
-   * per reason) over the whole range, and the rewards themselves in (height, line) order up to
-   * `maxEntries` (default 100,000; `truncated` says when the list stopped). Rejects INVALID_ARGUMENT.
+   * A validator's rewards with `startHeight <= height <= endHeight` (absent ends: every
+   * height): exact totals (overall and per reason) over the whole range, and the rewards
+   * themselves in (height, line) order up to `limit` (default 100,000, at most 1,000,000;
+   * `truncated` says when the list stopped, the totals never do). Rejects INVALID_ARGUMENT (a
+   * malformed id or query, an unknown query key, a limit above the maximum,
+   * `startHeight > endHeight`).
    */
-  async getValidatorRewards(
-    validatorId: string,
-    fromHeight: number,
-    toHeight: number,
-    options: ValidatorRewardsOptions = {},
-  ): Promise<ValidatorRewards> {
+  async getValidatorRewards(validatorId: string, query: ValidatorRewardsQuery = {}): Promise<ValidatorRewards> {
     assertOpen(this.#ctx);
     const id = checkValidatorId('validatorId', validatorId);
-    const from = checkSafeUint('fromHeight', fromHeight);
-    const to = checkSafeUint('toHeight', toHeight);
-    if (from > to) throw invalidArgument('fromHeight', 'must not exceed toHeight');
-    const maxEntries = checkMaxEntries('options.maxEntries', checkObject('options', options)['maxEntries']);
+    const q = checkQuery('query', query, REWARDS_QUERY_KEYS);
+    const { startHeight, endHeight } = parseHeightRange('query', q);
+    const limit = parseLimit('query.limit', q['limit'], STATEMENT_LIMITS);
     const byReason: Record<RewardReason, bigint> = { BlockProposal: 0n, SuccessfulVote: 0n, ValidatorStaking: 0n, StorageProof: 0n };
     let total = 0n;
     let count = 0;
     const entries: RewardEntry[] = [];
-    for (const e of this.#byValidator.values([id, from], [id, to + 1])) {
+    for (const e of this.#byValidator.values([id, startHeight], [id, endHeight + 1])) {
       total += e.amount;
       byReason[e.reason] += e.amount;
       count++;
-      if (entries.length < maxEntries) entries.push({ ...e });
+      if (entries.length < limit) entries.push({ ...e });
     }
-    return { validatorId: id, fromHeight: from, toHeight: to, total, byReason, count, entries, truncated: count > entries.length };
+    return { validatorId: id, startHeight, endHeight, total, byReason, count, entries, truncated: count > entries.length };
   }
 
   /** The total distributed at exactly `height` (0n when no distribution is recorded there). Rejects INVALID_ARGUMENT. */
@@ -193,67 +203,65 @@ export class LogRewardHistory implements RecordApplier, RewardHistory {
 
   /**
    * Distributions matching `query` (see DistributionQuery), in height order, at most `limit`
-   * (default 1,000, at most 10,000). Rejects INVALID_ARGUMENT.
+   * (default 1,000, at most 10,000); `truncated` says when more matched. Rejects
+   * INVALID_ARGUMENT (malformed, an unknown key, a limit above the maximum,
+   * `startHeight > endHeight`).
    */
-  async queryDistributions(query: DistributionQuery = {}): Promise<StoredDistribution[]> {
+  async queryDistributions(query: DistributionQuery = {}): Promise<QueryPage<StoredDistribution>> {
     assertOpen(this.#ctx);
-    const q = checkObject('query', query);
-    const from = q['fromHeight'] === undefined ? 0 : checkSafeUint('query.fromHeight', q['fromHeight']);
-    const to = q['toHeight'] === undefined ? MAX_SAFE : checkSafeUint('query.toHeight', q['toHeight']);
+    const q = checkQuery('query', query, DISTRIBUTION_QUERY_KEYS);
+    const { startHeight, endHeight } = parseHeightRange('query', q);
     const validatorId = q['validatorId'] === undefined ? undefined : checkValidatorId('query.validatorId', q['validatorId']);
     const reason = q['reason'] === undefined ? undefined : checkOneOf('query.reason', q['reason'], REWARD_REASONS);
-    const limit = q['limit'] === undefined ? DEFAULT_DISTRIBUTION_QUERY_LIMIT : checkInteger('query.limit', q['limit'], 1, MAX_DISTRIBUTION_QUERY_LIMIT);
-    if (from > to) throw invalidArgument('query.fromHeight', 'must not exceed query.toHeight');
-    const out: StoredDistribution[] = [];
+    const limit = parseLimit('query.limit', q['limit'], { defaultLimit: DEFAULT_DISTRIBUTION_QUERY_LIMIT, maxLimit: MAX_DISTRIBUTION_QUERY_LIMIT });
+    return takePage(this.#distributions(startHeight, endHeight, validatorId, reason), limit, copyDistribution);
+  }
+
+  /** The distributions in height order with a height in the range and, when given, a line of `validatorId` and/or `reason`. */
+  *#distributions(startHeight: number, endHeight: number, validatorId: string | undefined, reason: RewardReason | undefined): Generator<StoredDistribution> {
     if (validatorId !== undefined) {
       let last = -1;
-      for (const e of this.#byValidator.values([validatorId, from], [validatorId, to + 1])) {
-        if (out.length >= limit) break;
+      for (const e of this.#byValidator.values([validatorId, startHeight], [validatorId, endHeight + 1])) {
         if (e.height === last || (reason !== undefined && e.reason !== reason)) continue;
         last = e.height;
-        out.push(copyDistribution(this.#byHeight.get(e.height) as StoredDistribution));
+        yield this.#byHeight.get(e.height) as StoredDistribution;
       }
-      return out;
+      return;
     }
-    const source =
-      reason === undefined
-        ? this.#byHeight.values(from, to, { hiInclusive: true })
-        : this.#byReason.values([rewardReasonCode(reason), from], [rewardReasonCode(reason), to + 1]);
-    for (const d of source) {
-      if (out.length >= limit) break;
-      out.push(copyDistribution(d));
-    }
-    return out;
+    yield* reason === undefined
+      ? this.#byHeight.values(startHeight, endHeight, { hiInclusive: true })
+      : this.#byReason.values([rewardReasonCode(reason), startHeight], [rewardReasonCode(reason), endHeight + 1]);
   }
 
   /**
    * A statement of the rewards in a period, optionally of one validator, with exact totals per
-   * reason; `toCSV()` and `toJSON()` export it. By heights, entries are in (height, line)
-   * order; by dates, in (timestamp, height, line) order. Rejects INVALID_ARGUMENT (malformed,
-   * heights and dates mixed, a period holding more than `maxEntries` rewards).
+   * reason; `toCSV()` and `toJSON()` export it. By heights (`startHeight`, `endHeight`,
+   * inclusive), entries are in (height, line) order; by dates (`startDate` inclusive, `endDate`
+   * exclusive), in (timestamp, height, line) order. Never cut short. Rejects INVALID_ARGUMENT
+   * (malformed, an unknown key, heights and dates mixed, a start after its end, a period holding
+   * more than `maxEntries` rewards).
    */
   async exportRewards(query: RewardExportQuery = {}): Promise<RewardStatement> {
     assertOpen(this.#ctx);
-    const q = checkObject('query', query);
+    const q = checkQuery('query', query, EXPORT_QUERY_KEYS);
     const validatorId = q['validatorId'] === undefined ? undefined : checkValidatorId('query.validatorId', q['validatorId']);
-    const maxEntries = checkMaxEntries('query.maxEntries', q['maxEntries']);
-    const byHeights = q['fromHeight'] !== undefined || q['toHeight'] !== undefined;
-    const byDates = q['fromDate'] !== undefined || q['toDate'] !== undefined;
+    const maxEntries = parseLimit('query.maxEntries', q['maxEntries'], STATEMENT_LIMITS);
+    const byHeights = q['startHeight'] !== undefined || q['endHeight'] !== undefined;
+    const byDates = q['startDate'] !== undefined || q['endDate'] !== undefined;
     if (byHeights && byDates) throw invalidArgument('query', 'must give heights or dates, not both');
     let period: StatementPeriod = { kind: 'all' };
     if (byHeights) {
-      const fromHeight = q['fromHeight'] === undefined ? 0 : checkSafeUint('query.fromHeight', q['fromHeight']);
-      const toHeight = q['toHeight'] === undefined ? MAX_SAFE : checkSafeUint('query.toHeight', q['toHeight']);
-      if (fromHeight > toHeight) throw invalidArgument('query.fromHeight', 'must not exceed query.toHeight');
-      period = { kind: 'heights', fromHeight, toHeight };
+      const { startHeight, endHeight } = parseHeightRange('query', q);
+      // The statement's own period (its JSON and CSV format) keeps its names.
+      period = { kind: 'heights', fromHeight: startHeight, toHeight: endHeight };
     } else if (byDates) {
-      const fromDate = q['fromDate'] === undefined ? 0 : checkDate('query.fromDate', q['fromDate']);
-      const toDate = q['toDate'] === undefined ? MAX_REWARD_TIMESTAMP : checkDate('query.toDate', q['toDate']);
-      if (fromDate > toDate) throw invalidArgument('query.fromDate', 'must not be after query.toDate');
-      period = { kind: 'dates', fromDate, toDate };
+      const startDate = q['startDate'] === undefined ? 0 : checkDate('query.startDate', q['startDate']);
+      const endDate = q['endDate'] === undefined ? MAX_REWARD_TIMESTAMP : checkDate('query.endDate', q['endDate']);
+      if (startDate > endDate) throw invalidArgument('query.startDate', 'must not be after query.endDate');
+      period = { kind: 'dates', fromDate: startDate, toDate: endDate };
     }
     const entries = this.#statementEntries(period, validatorId, maxEntries);
-    return new RewardStatement({ validatorId, period, generatedAt: this.#clock(), entries });
+    return new RewardStatement({ validatorId, period, generatedAt: readClock(this.#ctx), entries });
   }
 
   /**
@@ -326,11 +334,5 @@ export class LogRewardHistory implements RecordApplier, RewardHistory {
     }
     for (const d of this.#byHeight.values(from, to, { hiInclusive: true })) push(entriesOf(d));
     return out;
-  }
-
-  #clock(): number {
-    const now = this.#ctx.now();
-    if (!Number.isSafeInteger(now) || now < 0) throw new RangeError(`StoreContext.now() returned ${now}`);
-    return now;
   }
 }

@@ -7,15 +7,16 @@
  */
 import type { Lsn } from '../log/types.ts';
 import type { RewardDistribution, RewardEntry, RewardReason, RewardTotals } from '../model/reward.ts';
+import type { HeightRangeQuery, QueryPage } from './query-types.ts';
 import type { RewardStatement } from './reward-statement.ts';
 
 /** Default `limit` of `queryDistributions`. */
 export const DEFAULT_DISTRIBUTION_QUERY_LIMIT = 1_000;
 /** Largest `limit` of `queryDistributions`. */
 export const MAX_DISTRIBUTION_QUERY_LIMIT = 10_000;
-/** Default `maxEntries` of `getValidatorRewards` and `exportRewards`. */
+/** Default `limit` of `getValidatorRewards` and `maxEntries` of `exportRewards`. */
 export const DEFAULT_STATEMENT_ENTRIES = 100_000;
-/** Largest `maxEntries` of `getValidatorRewards` and `exportRewards`. */
+/** Largest `limit` of `getValidatorRewards` and `maxEntries` of `exportRewards`. */
 export const MAX_STATEMENT_ENTRIES = 1_000_000;
 
 /** A durable distribution. */
@@ -26,53 +27,57 @@ export interface StoredDistribution extends RewardDistribution {
   readonly recordedAt: number;
 }
 
-/** Options of `getValidatorRewards`. */
-export interface ValidatorRewardsOptions {
-  /** Most entries listed (totals always cover the whole range); default 100,000, at most 1,000,000. */
-  readonly maxEntries?: number;
-}
+/**
+ * The range of `getValidatorRewards`: `{ startHeight?, endHeight?, limit? }`, heights inclusive
+ * (absent: every height); `limit` is the most entries listed (the totals always cover the whole
+ * range), default 100,000, at most 1,000,000. Any other key is INVALID_ARGUMENT.
+ */
+export type ValidatorRewardsQuery = HeightRangeQuery;
+
+/** @deprecated the former options object (`{ maxEntries }`) of `getValidatorRewards`: use `ValidatorRewardsQuery` (`limit`). */
+export type ValidatorRewardsOptions = ValidatorRewardsQuery;
 
 /** A validator's rewards over a height range (inclusive). */
 export interface ValidatorRewards {
   readonly validatorId: string;
-  readonly fromHeight: number;
-  readonly toHeight: number;
+  /** The range the totals cover (the query's, absent ends filled in). */
+  readonly startHeight: number;
+  readonly endHeight: number;
   /** Exact sum over the whole range. */
   readonly total: bigint;
   readonly byReason: RewardTotals;
   /** Number of rewards in the range. */
   readonly count: number;
-  /** The rewards in (height, line) order, at most `maxEntries`. */
+  /** The rewards in (height, line) order, at most the query's `limit`. */
   readonly entries: readonly RewardEntry[];
-  /** True when `entries` stopped at `maxEntries` (the totals did not). */
+  /** True when `entries` stopped at `limit` (the totals did not). */
   readonly truncated: boolean;
 }
 
 /**
- * A filter over distributions; every field optional, all given fields must hold. Heights are
- * inclusive. With `validatorId` and/or `reason`, a distribution matches when one of its lines
- * matches both. Results in height order, at most `limit`.
+ * A filter over distributions; every field optional, all given fields must hold, any other key
+ * is INVALID_ARGUMENT. Heights are inclusive. With `validatorId` and/or `reason`, a
+ * distribution matches when one of its lines matches both. Results in height order, at most
+ * `limit` (1..MAX_DISTRIBUTION_QUERY_LIMIT; default DEFAULT_DISTRIBUTION_QUERY_LIMIT).
  */
-export interface DistributionQuery {
-  readonly fromHeight?: number;
-  readonly toHeight?: number;
+export interface DistributionQuery extends HeightRangeQuery {
   readonly validatorId?: string;
   readonly reason?: RewardReason;
-  /** 1..MAX_DISTRIBUTION_QUERY_LIMIT; default DEFAULT_DISTRIBUTION_QUERY_LIMIT. */
-  readonly limit?: number;
 }
 
 /**
- * The period and subject of a statement. Give heights (inclusive) or dates (`fromDate`
- * inclusive, `toDate` exclusive, so that a tax year is `[Jan 1, Jan 1 next year)`), not both;
- * neither means everything. Dates are `Date` objects or ms since the epoch.
+ * The period and subject of a statement. Give heights (`startHeight`, `endHeight`, both
+ * inclusive) or dates (`startDate` inclusive, `endDate` exclusive, so that a tax year is
+ * `[Jan 1, Jan 1 next year)`), not both; neither means everything. Dates are `Date` objects or
+ * ms since the epoch. Any other key is INVALID_ARGUMENT. A statement is never cut short:
+ * `maxEntries` is a cap that refuses, not a limit that truncates.
  */
 export interface RewardExportQuery {
   readonly validatorId?: string;
-  readonly fromHeight?: number;
-  readonly toHeight?: number;
-  readonly fromDate?: Date | number;
-  readonly toDate?: Date | number;
+  readonly startHeight?: number;
+  readonly endHeight?: number;
+  readonly startDate?: Date | number;
+  readonly endDate?: Date | number;
   /** Most entries; default 100,000, at most 1,000,000. A period holding more is INVALID_ARGUMENT (narrow it). */
   readonly maxEntries?: number;
 }
@@ -82,9 +87,11 @@ export interface RewardHistory {
   /** Number of distributions held. */
   readonly size: number;
   recordDistribution(distribution: RewardDistribution): Promise<StoredDistribution>;
-  getValidatorRewards(validatorId: string, fromHeight: number, toHeight: number, options?: ValidatorRewardsOptions): Promise<ValidatorRewards>;
+  /** Totals over the query's range and the rewards themselves, at most its limit (`truncated` when more matched). */
+  getValidatorRewards(validatorId: string, query?: ValidatorRewardsQuery): Promise<ValidatorRewards>;
   getTotalDistributed(height: number): Promise<bigint>;
   getCumulativeDistributed(height: number): Promise<bigint>;
-  queryDistributions(query?: DistributionQuery): Promise<StoredDistribution[]>;
+  /** Matching distributions in height order, at most the query's limit (`truncated` when more matched). */
+  queryDistributions(query?: DistributionQuery): Promise<QueryPage<StoredDistribution>>;
   exportRewards(query?: RewardExportQuery): Promise<RewardStatement>;
 }

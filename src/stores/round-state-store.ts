@@ -9,7 +9,7 @@
  * This module must never write anything for a call that fails validation, and never answer from
  * a checkpoint that is not durable.
  */
-import { ConsensusStoreError, invalidArgument } from '../errors.ts';
+import { ConsensusStoreError } from '../errors.ts';
 import { RecordKind } from '../codec/kinds.ts';
 import { checkRoundState, CONSENSUS_PHASES, roundStatesEqual } from '../model/round.ts';
 import {
@@ -19,8 +19,19 @@ import {
   encodeRoundStateRecord,
 } from '../codec/round-record.ts';
 import type { Lsn, LogRecord } from '../log/types.ts';
-import { checkInteger, checkObject, checkSafeUint, checkU32 } from '../model/check.ts';
-import { assertOpen, type RecordApplier, type StoreContext } from './context.ts';
+import { checkInteger, checkKeys, checkObject, checkSafeUint, checkU32 } from '../model/check.ts';
+import {
+  assertOpen,
+  checkQuery,
+  parseHeightRange,
+  parseLimit,
+  readClock,
+  SerialQueue,
+  takePage,
+  type RecordApplier,
+  type StoreContext,
+} from './context.ts';
+import type { QueryPage } from './query-types.ts';
 import type { RoundState } from '../model/round.ts';
 import type { RoundStateQuery, RoundStateSnapshot, RoundStateStore, RoundStateStoreOptions } from './round-types.ts';
 import {
@@ -62,12 +73,8 @@ export function roundRegression(latest: RoundState, next: RoundState): string | 
   return undefined;
 }
 
-/** The clock's reading, asserted: a broken injected clock is a programmer mistake. */
-function readClock(ctx: StoreContext): number {
-  const now = ctx.now();
-  if (!Number.isSafeInteger(now) || now < 0) throw new RangeError(`StoreContext.now() returned ${now}`);
-  return now;
-}
+/** The keys of a `RoundStateQuery`. */
+const ROUND_QUERY_KEYS: readonly string[] = ['startHeight', 'endHeight', 'limit'];
 
 /**
  * Checks a checkpoint interval (undefined: the default).
@@ -102,15 +109,15 @@ export class LogRoundStateStore implements RecordApplier, RoundStateStore {
   /** Checkpoints below this height are pruned. */
   #pruneFloor = 0;
   #lastAppliedLsn = 0;
-  /** Tail of the write queue: writes run one at a time so each validates against the one before. */
-  #writeTail: Promise<unknown> = Promise.resolve();
+  /** The write queue: writes run one at a time so each validates against the one before. */
+  readonly #writes = new SerialQueue();
 
   /**
    * @param ctx the shared log and clock.
    * @param options `checkpointInterval` (1..1000). Throws INVALID_ARGUMENT on a bad option.
    */
   constructor(ctx: StoreContext, options: RoundStateStoreOptions = {}) {
-    checkObject('options', options);
+    checkKeys('options', checkObject('options', options), ['checkpointInterval']);
     this.#ctx = ctx;
     this.checkpointInterval = resolveCheckpointInterval('options.checkpointInterval', options.checkpointInterval);
   }
@@ -134,7 +141,7 @@ export class LogRoundStateStore implements RecordApplier, RoundStateStore {
     } catch (err) {
       return Promise.reject(err);
     }
-    return this.#serialize(async () => {
+    return this.#writes.run(async () => {
       assertOpen(this.#ctx);
       const latest = this.#latest();
       if (latest !== undefined && roundStatesEqual(latest.state, checked)) return copySnapshot(latest);
@@ -173,25 +180,26 @@ export class LogRoundStateStore implements RecordApplier, RoundStateStore {
   }
 
   /**
-   * Checkpoints with `fromHeight <= height <= toHeight`, oldest first, the latest one per
-   * (height, round), at most `limit` (default 100, at most 10,000). Rejects INVALID_ARGUMENT on
-   * a malformed query or `fromHeight > toHeight`.
+   * Checkpoints with `startHeight <= height <= endHeight`, oldest first, the latest one per
+   * (height, round), at most `limit` (default 100, at most 10,000); `truncated` says when more
+   * matched. Rejects INVALID_ARGUMENT on a malformed query, an unknown key, a limit above the
+   * maximum or `startHeight > endHeight`.
    */
-  async listRoundStates(query: RoundStateQuery = {}): Promise<readonly RoundStateSnapshot[]> {
+  async listRoundStates(query: RoundStateQuery = {}): Promise<QueryPage<RoundStateSnapshot>> {
     assertOpen(this.#ctx);
-    checkObject('query', query);
-    const from = query.fromHeight === undefined ? 0 : checkSafeUint('query.fromHeight', query.fromHeight);
-    const to = query.toHeight === undefined ? Number.MAX_SAFE_INTEGER : checkSafeUint('query.toHeight', query.toHeight);
-    const limit =
-      query.limit === undefined ? DEFAULT_ROUND_LIST_LIMIT : checkInteger('query.limit', query.limit, 1, MAX_ROUND_LIST_LIMIT);
-    if (from > to) throw invalidArgument('query.fromHeight', 'must not exceed query.toHeight');
-    const out: RoundStateSnapshot[] = [];
-    for (let i = this.#upperBound(from - 1, Number.POSITIVE_INFINITY); i < this.#byRound.length; i++) {
-      const snapshot = this.#byRound[i];
-      if (snapshot === undefined || snapshot.state.height > to || out.length >= limit) break;
-      out.push(copySnapshot(snapshot));
+    const q = checkQuery('query', query, ROUND_QUERY_KEYS);
+    const { startHeight, endHeight } = parseHeightRange('query', q);
+    const limit = parseLimit('query.limit', q['limit'], { defaultLimit: DEFAULT_ROUND_LIST_LIMIT, maxLimit: MAX_ROUND_LIST_LIMIT });
+    return takePage(this.#inHeights(startHeight, endHeight), limit, copySnapshot);
+  }
+
+  /** The indexed checkpoints with `startHeight <= height <= endHeight`, in order. */
+  *#inHeights(startHeight: number, endHeight: number): Generator<RoundStateSnapshot> {
+    for (let i = this.#upperBound(startHeight - 1, Number.POSITIVE_INFINITY); i < this.#byRound.length; i++) {
+      const snapshot = this.#byRound[i] as RoundStateSnapshot;
+      if (snapshot.state.height > endHeight) return;
+      yield snapshot;
     }
-    return out;
   }
 
   /**
@@ -207,7 +215,7 @@ export class LogRoundStateStore implements RecordApplier, RoundStateStore {
     } catch (err) {
       return Promise.reject(err);
     }
-    return this.#serialize(async () => {
+    return this.#writes.run(async () => {
       assertOpen(this.#ctx);
       if (height <= this.#pruneFloor) return 0;
       const latest = this.#latest();
@@ -322,11 +330,5 @@ export class LogRoundStateStore implements RecordApplier, RoundStateStore {
       else hi = mid;
     }
     return lo;
-  }
-
-  #serialize<T>(task: () => Promise<T>): Promise<T> {
-    const run = this.#writeTail.then(task);
-    this.#writeTail = run.catch(() => undefined);
-    return run;
   }
 }

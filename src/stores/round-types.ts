@@ -7,6 +7,7 @@
  */
 import type { Lsn, RepairReport } from '../log/types.ts';
 import type { ConsensusPhase, RoundState } from '../model/round.ts';
+import type { HeightRangeQuery, QueryPage } from './query-types.ts';
 import type { VoteLogEntry } from './vote-types.ts';
 
 /** Default and largest `limit` of `listRoundStates`. */
@@ -27,13 +28,12 @@ export interface RoundStateSnapshot {
   readonly recordedAt: number;
 }
 
-/** The range and size of `listRoundStates`. Heights are inclusive. */
-export interface RoundStateQuery {
-  readonly fromHeight?: number;
-  readonly toHeight?: number;
-  /** At most this many, oldest first; default `DEFAULT_ROUND_LIST_LIMIT`, at most `MAX_ROUND_LIST_LIMIT`. */
-  readonly limit?: number;
-}
+/**
+ * The range and size of `listRoundStates`: `{ startHeight?, endHeight?, limit? }`, heights
+ * inclusive; `limit` default `DEFAULT_ROUND_LIST_LIMIT`, at most `MAX_ROUND_LIST_LIMIT`. Any
+ * other key is INVALID_ARGUMENT.
+ */
+export type RoundStateQuery = HeightRangeQuery;
 
 /** Options of `RoundStateStore`. */
 export interface RoundStateStoreOptions {
@@ -60,8 +60,8 @@ export interface RoundStateStore {
   loadRoundState(): Promise<RoundStateSnapshot | undefined>;
   /** The latest checkpoint at `height` (and `round`, when given), or undefined. */
   getRoundStateAt(height: number, round?: number): Promise<RoundStateSnapshot | undefined>;
-  /** Checkpoints in (height, round, LSN) order within the query's range, at most its limit. */
-  listRoundStates(query?: RoundStateQuery): Promise<readonly RoundStateSnapshot[]>;
+  /** Checkpoints in (height, round, LSN) order within the query's range, at most its limit (`truncated` when more matched). */
+  listRoundStates(query?: RoundStateQuery): Promise<QueryPage<RoundStateSnapshot>>;
   /** Durably drops every checkpoint below `height`; resolves with how many were dropped. */
   pruneBeforeHeight(height: number): Promise<number>;
 }

@@ -30,8 +30,8 @@ export type SignState = 'new-key' | 'existing-key';
 export interface SignGuard {
   /** The node's public key, or undefined without an identity. */
   readonly publicKey: Uint8Array | undefined;
-  /** The node key's watermark, or null if none is recorded. */
-  watermark(): SignWatermark | null;
+  /** The node key's watermark, or undefined if none is recorded. */
+  watermark(): SignWatermark | undefined;
   /**
    * Signs the node's own vote if the watermark allows it, after persisting it.
    * @throws INVALID_ARGUMENT, CONFLICT (regression or conflicting request), CORRUPTION, CLOSED,

@@ -32,7 +32,7 @@ import {
 import { decodeRepairBarrier, decodeSignGuardRecord, encodeRepairBarrier, encodeSignGuardEntry, encodeSignGuardImport, stepCode } from '../codec/sign-guard-record.ts';
 import type { LogRecord, RecordInput } from '../log/types.ts';
 import { checkBytes, checkObject, checkOneOf, checkSafeUint, checkU32 } from '../model/check.ts';
-import type { RecordApplier, StoreContext } from './context.ts';
+import { assertOpen, SerialQueue, type RecordApplier, type StoreContext } from './context.ts';
 import type { WatermarkCopy } from './sign-state-file.ts';
 import type { SignGuard, SignIdentity, SignState } from './sign-guard-types.ts';
 import type { SignedProposal, UnsignedProposal, UnsignedVote, ValidatorVote } from '../model/vote.ts';
@@ -102,7 +102,8 @@ export class LogSignGuard implements SignGuard, RecordApplier {
   private readonly identity: { privateKey: Uint8Array; publicKey: Uint8Array; validatorId: string; keyHex: string } | undefined;
   private readonly states = new Map<string, KeyState>();
   private readonly copy: WatermarkCopy | undefined;
-  private tail: Promise<unknown> = Promise.resolve();
+  /** Sign requests and imports run one at a time, each after every earlier one settled. */
+  private readonly queue = new SerialQueue();
 
   /** @throws ConsensusStoreError INVALID_ARGUMENT on a bad chain id or identity. */
   constructor(ctx: StoreContext, options: SignGuardOptions) {
@@ -129,11 +130,11 @@ export class LogSignGuard implements SignGuard, RecordApplier {
     return this.identity?.publicKey.slice();
   }
 
-  /** The node key's watermark (last signed or imported height, round, step), or null if none is recorded. */
-  watermark(): SignWatermark | null {
-    this.checkOpen();
+  /** The node key's watermark (last signed or imported height, round, step), or undefined if none is recorded. */
+  watermark(): SignWatermark | undefined {
+    assertOpen(this.ctx);
     const s = this.identity === undefined ? undefined : this.states.get(this.identity.keyHex);
-    return s === undefined ? null : { height: s.height, round: s.round, step: SIGN_STEPS[s.step - 1] as SignStep };
+    return s === undefined ? undefined : { height: s.height, round: s.round, step: SIGN_STEPS[s.step - 1] as SignStep };
   }
 
   /**
@@ -171,10 +172,10 @@ export class LogSignGuard implements SignGuard, RecordApplier {
    * @throws INVALID_ARGUMENT, CONFLICT, CLOSED, log write errors.
    */
   importWatermark(watermark: SignWatermark): Promise<SignWatermark> {
-    return this.enqueue(async () => {
+    return this.queue.run(async () => {
       const identity = this.requireIdentity();
       const { height, round, step } = checkWatermark('watermark', watermark);
-      this.checkOpen();
+      assertOpen(this.ctx);
       const current = this.states.get(identity.keyHex);
       const wanted = { height, round, step: stepCode(step) };
       if (current !== undefined) {
@@ -278,21 +279,9 @@ export class LogSignGuard implements SignGuard, RecordApplier {
     if (order > 0 || (order === 0 && !imported)) this.states.set(key, next);
   }
 
-  private checkOpen(): void {
-    const status = this.ctx.log.status;
-    if (status === 'closing' || status === 'closed') throw new ConsensusStoreError('CLOSED', 'the store is closed');
-  }
-
   private requireIdentity(): NonNullable<LogSignGuard['identity']> {
     if (this.identity === undefined) throw invalidArgument('identity', 'is required to sign (openStore was given none)');
     return this.identity;
-  }
-
-  /** Runs `task` after every earlier sign-guard task settled. */
-  private enqueue<T>(task: () => Promise<T>): Promise<T> {
-    const run = this.tail.then(task);
-    this.tail = run.catch(() => undefined);
-    return run;
   }
 
   /** The common sign path: check the watermark, reuse or sign, persist, release. */
@@ -301,8 +290,8 @@ export class LogSignGuard implements SignGuard, RecordApplier {
     signature: Uint8Array;
     timestamp: number;
   }> {
-    return this.enqueue(async () => {
-      this.checkOpen();
+    return this.queue.run(async () => {
+      assertOpen(this.ctx);
       const identity = this.requireIdentity();
       const { hrs, id, bytes, value } = prepare();
       if (id !== identity.validatorId) throw invalidArgument('validatorId', `must be the node's own (${identity.validatorId})`);

@@ -13,8 +13,19 @@ import { ConsensusStoreError, invalidArgument } from '../errors.ts';
 import { decodeValidatorRecord, encodeValidatorRecord, VALIDATOR_RECORD_KINDS } from '../codec/validator-record.ts';
 import type { ValidatorRecord } from '../codec/validator-record.ts';
 import type { LogRecord, Lsn } from '../log/types.ts';
-import { checkBigint, checkInteger, checkObject, checkOneOf, checkSafeUint, checkString } from '../model/check.ts';
-import type { RecordApplier, StoreContext } from './context.ts';
+import { checkBigint, checkKeys, checkObject, checkOneOf, checkSafeUint, checkString } from '../model/check.ts';
+import {
+  assertOpen,
+  checkQuery,
+  parseHeightRange,
+  parseLimit,
+  readClock,
+  SerialQueue,
+  takePage,
+  type RecordApplier,
+  type StoreContext,
+} from './context.ts';
+import type { QueryPage } from './query-types.ts';
 import type { SlashInput, Validator, ValidatorRegistration, ValidatorStatus } from '../model/validator.ts';
 import type { ValidatorChange, ValidatorHistoryQuery, ValidatorRegistry, ValidatorSetSnapshot } from './validator-types.ts';
 import { DEFAULT_HISTORY_LIMIT, MAX_HISTORY_LIMIT, MAX_VALIDATORS } from './validator-types.ts';
@@ -24,8 +35,14 @@ import {
   MAX_REASON_LENGTH,
   MAX_STAKE,
   MAX_VALIDATOR_ID_LENGTH,
+  SLASH_FRACTION_KEYS,
+  SLASH_INPUT_KEYS,
+  VALIDATOR_REGISTRATION_KEYS,
   VALIDATOR_STATUSES,
 } from '../model/validator.ts';
+
+/** The keys of a `ValidatorHistoryQuery`. */
+const HISTORY_QUERY_KEYS: readonly string[] = ['startHeight', 'endHeight', 'limit'];
 
 function hex(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
@@ -40,11 +57,15 @@ function copyChange(c: ValidatorChange): ValidatorChange {
   return c.before === undefined ? copy : { ...copy, before: copyValidator(c.before) };
 }
 
-/** The validator after `record`, given the one before (undefined only for a registration). */
+/**
+ * The validator after `record`, given the one before (undefined only for a registration). The
+ * record codec names the validator `id` (its bytes are unchanged); the API says `validatorId`:
+ * this is where one becomes the other.
+ */
 function fold(before: Validator | undefined, record: ValidatorRecord): Validator {
   if (record.kind === 'register') {
     return {
-      id: record.id,
+      validatorId: record.id,
       publicKey: record.publicKey,
       stake: record.stake,
       status: record.status,
@@ -64,6 +85,14 @@ function fold(before: Validator | undefined, record: ValidatorRecord): Validator
       const status = before.status === 'tombstoned' || record.status === undefined ? before.status : record.status;
       return { ...base, stake: before.stake - record.amount, totalSlashed: before.totalSlashed + record.amount, status };
     }
+  }
+}
+
+/** The changes (in (height, LSN) order) with `startHeight <= height <= endHeight`. */
+function* changesIn(changes: readonly ValidatorChange[], startHeight: number, endHeight: number): Generator<ValidatorChange> {
+  for (const change of changes) {
+    if (change.height > endHeight) return;
+    if (change.height >= startHeight) yield change;
   }
 }
 
@@ -105,7 +134,8 @@ export class LogValidatorRegistry implements RecordApplier, ValidatorRegistry {
   /** Public key (hex) to id. */
   readonly #idByKey = new Map<string, string>();
   #lastAppliedLsn = 0;
-  #writeTail: Promise<unknown> = Promise.resolve();
+  /** The write queue: each write is checked against the state every earlier one left. */
+  readonly #writes = new SerialQueue();
 
   /** @param ctx the shared log and clock. */
   constructor(ctx: StoreContext) {
@@ -121,7 +151,8 @@ export class LogValidatorRegistry implements RecordApplier, ValidatorRegistry {
   registerValidator(validator: ValidatorRegistration, effectiveHeight: number): Promise<ValidatorChange> {
     return this.#write(() => {
       const v = checkObject('validator', validator);
-      const id = checkString('validator.id', v['id'], MAX_VALIDATOR_ID_LENGTH);
+      checkKeys('validator', v, VALIDATOR_REGISTRATION_KEYS);
+      const id = checkString('validator.validatorId', v['validatorId'], MAX_VALIDATOR_ID_LENGTH);
       const publicKey = checkPublicKey('validator.publicKey', v['publicKey']);
       const stake = checkBigint('validator.stake', v['stake'], 0n, MAX_STAKE);
       const status =
@@ -137,7 +168,7 @@ export class LogValidatorRegistry implements RecordApplier, ValidatorRegistry {
         if (!this.#history.has(id) && this.#history.size >= MAX_VALIDATORS) {
           throw new ConsensusStoreError('CONFLICT', `the registry already holds the maximum of ${MAX_VALIDATORS} validators`);
         }
-        return { kind: 'register', id, publicKey, stake, status, height, recordedAt: this.#clock() };
+        return { kind: 'register', id, publicKey, stake, status, height, recordedAt: readClock(this.#ctx) };
       };
     });
   }
@@ -146,15 +177,15 @@ export class LogValidatorRegistry implements RecordApplier, ValidatorRegistry {
    * Sets a validator's stake from `effectiveHeight` on. Rejects INVALID_ARGUMENT, NOT_FOUND,
    * CONFLICT (below the validator's latest change).
    */
-  updateStake(id: string, stake: bigint, effectiveHeight: number, reason?: string): Promise<ValidatorChange> {
+  updateStake(validatorId: string, stake: bigint, effectiveHeight: number, reason?: string): Promise<ValidatorChange> {
     return this.#write(() => {
-      checkString('id', id, MAX_VALIDATOR_ID_LENGTH);
+      const id = checkString('validatorId', validatorId, MAX_VALIDATOR_ID_LENGTH);
       checkBigint('stake', stake, 0n, MAX_STAKE);
       const height = checkSafeUint('effectiveHeight', effectiveHeight);
       if (reason !== undefined) checkString('reason', reason, MAX_REASON_LENGTH);
       return () => {
         this.#requireKnown(id);
-        const base = { kind: 'stake' as const, id, stake, height, recordedAt: this.#clock() };
+        const base = { kind: 'stake' as const, id, stake, height, recordedAt: readClock(this.#ctx) };
         return reason === undefined ? base : { ...base, reason };
       };
     });
@@ -164,15 +195,15 @@ export class LogValidatorRegistry implements RecordApplier, ValidatorRegistry {
    * Sets a validator's status from `effectiveHeight` on, with a reason. Rejects
    * INVALID_ARGUMENT, NOT_FOUND, CONFLICT (below the latest change; leaving `tombstoned`).
    */
-  updateStatus(id: string, status: ValidatorStatus, effectiveHeight: number, reason: string): Promise<ValidatorChange> {
+  updateStatus(validatorId: string, status: ValidatorStatus, effectiveHeight: number, reason: string): Promise<ValidatorChange> {
     return this.#write(() => {
-      checkString('id', id, MAX_VALIDATOR_ID_LENGTH);
+      const id = checkString('validatorId', validatorId, MAX_VALIDATOR_ID_LENGTH);
       checkOneOf<ValidatorStatus>('status', status, VALIDATOR_STATUSES);
       const height = checkSafeUint('effectiveHeight', effectiveHeight);
       checkString('reason', reason, MAX_REASON_LENGTH);
       return () => {
         this.#requireKnown(id);
-        return { kind: 'status', id, status, height, reason, recordedAt: this.#clock() };
+        return { kind: 'status', id, status, height, reason, recordedAt: readClock(this.#ctx) };
       };
     });
   }
@@ -187,6 +218,7 @@ export class LogValidatorRegistry implements RecordApplier, ValidatorRegistry {
   recordSlash(slash: SlashInput): Promise<ValidatorChange> {
     return this.#write(() => {
       const s = checkObject('slash', slash);
+      checkKeys('slash', s, SLASH_INPUT_KEYS);
       const id = checkString('slash.validatorId', s['validatorId'], MAX_VALIDATOR_ID_LENGTH);
       const height = checkSafeUint('slash.height', s['height']);
       const reason = checkString('slash.reason', s['reason'], MAX_REASON_LENGTH);
@@ -199,7 +231,7 @@ export class LogValidatorRegistry implements RecordApplier, ValidatorRegistry {
         const latest = this.#requireKnown(id);
         const requested = requestedOf(latest.after.stake);
         const amount = requested < latest.after.stake ? requested : latest.after.stake;
-        let record: ValidatorRecord = { kind: 'slash', id, height, requested, amount, reason, recordedAt: this.#clock() };
+        let record: ValidatorRecord = { kind: 'slash', id, height, requested, amount, reason, recordedAt: readClock(this.#ctx) };
         if (evidenceId !== undefined) record = { ...record, evidenceId };
         if (status !== undefined) record = { ...record, status };
         return record;
@@ -213,7 +245,7 @@ export class LogValidatorRegistry implements RecordApplier, ValidatorRegistry {
    * Rejects INVALID_ARGUMENT on a bad height.
    */
   async getValidatorsAtHeight(height: number): Promise<ValidatorSetSnapshot> {
-    this.#checkOpen();
+    assertOpen(this.#ctx);
     checkSafeUint('height', height);
     const validators: Validator[] = [];
     let totalStake = 0n;
@@ -232,47 +264,40 @@ export class LogValidatorRegistry implements RecordApplier, ValidatorRegistry {
    * The validator as it stood at `atHeight` (default: after its latest change), or undefined if
    * the id is unknown or was not registered yet at that height. Rejects INVALID_ARGUMENT.
    */
-  async getValidator(id: string, atHeight?: number): Promise<Validator | undefined> {
-    this.#checkOpen();
-    checkString('id', id, MAX_VALIDATOR_ID_LENGTH);
+  async getValidator(validatorId: string, atHeight?: number): Promise<Validator | undefined> {
+    assertOpen(this.#ctx);
+    const id = checkString('validatorId', validatorId, MAX_VALIDATOR_ID_LENGTH);
     const height = atHeight === undefined ? Number.MAX_SAFE_INTEGER : checkSafeUint('atHeight', atHeight);
     const v = this.#versionAt(id, height)?.after;
     return v === undefined ? undefined : copyValidator(v);
   }
 
   /**
-   * A validator's changes with `fromHeight <= height <= toHeight`, oldest first, at most `limit`
-   * (default 1,000, at most 10,000). Rejects INVALID_ARGUMENT, NOT_FOUND (unknown id).
+   * A validator's changes with `startHeight <= height <= endHeight`, oldest first, at most
+   * `limit` (default 1,000, at most 10,000); `truncated` says when more matched. Rejects
+   * INVALID_ARGUMENT (a malformed id or query, an unknown query key, a limit above the maximum,
+   * `startHeight > endHeight`), NOT_FOUND (unknown id).
    */
-  async getValidatorHistory(id: string, query: ValidatorHistoryQuery = {}): Promise<readonly ValidatorChange[]> {
-    this.#checkOpen();
-    checkString('id', id, MAX_VALIDATOR_ID_LENGTH);
-    checkObject('query', query);
-    const from = query.fromHeight === undefined ? 0 : checkSafeUint('query.fromHeight', query.fromHeight);
-    const to = query.toHeight === undefined ? Number.MAX_SAFE_INTEGER : checkSafeUint('query.toHeight', query.toHeight);
-    const limit =
-      query.limit === undefined ? DEFAULT_HISTORY_LIMIT : checkInteger('query.limit', query.limit, 1, MAX_HISTORY_LIMIT);
-    if (from > to) throw invalidArgument('query.fromHeight', 'must not exceed query.toHeight');
+  async getValidatorHistory(validatorId: string, query: ValidatorHistoryQuery = {}): Promise<QueryPage<ValidatorChange>> {
+    assertOpen(this.#ctx);
+    const id = checkString('validatorId', validatorId, MAX_VALIDATOR_ID_LENGTH);
+    const q = checkQuery('query', query, HISTORY_QUERY_KEYS);
+    const { startHeight, endHeight } = parseHeightRange('query', q);
+    const limit = parseLimit('query.limit', q['limit'], { defaultLimit: DEFAULT_HISTORY_LIMIT, maxLimit: MAX_HISTORY_LIMIT });
     this.#requireKnown(id);
-    const changes = this.#history.get(id) ?? [];
-    const out: ValidatorChange[] = [];
-    for (const change of changes) {
-      if (change.height > to || out.length >= limit) break;
-      if (change.height >= from) out.push(copyChange(change));
-    }
-    return out;
+    return takePage(changesIn(this.#history.get(id) ?? [], startHeight, endHeight), limit, copyChange);
   }
 
   /**
-   * The public key `id` signed with at `height` (the key of the validator as its changes up to
+   * The public key `validatorId` signed with at `height` (the key of the validator as its changes up to
    * and including `height` left it, whatever its status: a jailed or tombstoned validator's old
-   * signatures still verify), or undefined when `id` was not registered at that height.
+   * signatures still verify), or undefined when `validatorId` was not registered at that height.
    * Synchronous, from the in-memory index; a copy. Backs the evidence store's `publicKeyAt`.
    * Throws CLOSED after close, INVALID_ARGUMENT on a malformed id or height.
    */
-  publicKeyAt(id: string, height: number): Uint8Array | undefined {
-    this.#checkOpen();
-    checkString('id', id, MAX_VALIDATOR_ID_LENGTH);
+  publicKeyAt(validatorId: string, height: number): Uint8Array | undefined {
+    assertOpen(this.#ctx);
+    const id = checkString('validatorId', validatorId, MAX_VALIDATOR_ID_LENGTH);
     checkSafeUint('height', height);
     return this.#versionAt(id, height)?.after.publicKey.slice();
   }
@@ -371,20 +396,10 @@ export class LogValidatorRegistry implements RecordApplier, ValidatorRegistry {
       return () => amount;
     }
     const f = checkObject('slash.fraction', s['fraction']);
+    checkKeys('slash.fraction', f, SLASH_FRACTION_KEYS);
     const denominator = checkBigint('slash.fraction.denominator', f['denominator'], 1n, MAX_STAKE);
     const numerator = checkBigint('slash.fraction.numerator', f['numerator'], 0n, denominator);
     return (stake) => (stake * numerator) / denominator;
-  }
-
-  #checkOpen(): void {
-    const status = this.#ctx.log.status;
-    if (status === 'closing' || status === 'closed') throw new ConsensusStoreError('CLOSED', 'the store is closed');
-  }
-
-  #clock(): number {
-    const now = this.#ctx.now();
-    if (!Number.isSafeInteger(now) || now < 0) throw new RangeError(`StoreContext.now() returned ${now}`);
-    return now;
   }
 
   /**
@@ -395,13 +410,13 @@ export class LogValidatorRegistry implements RecordApplier, ValidatorRegistry {
   #write(check: () => () => ValidatorRecord): Promise<ValidatorChange> {
     let build: () => ValidatorRecord;
     try {
-      this.#checkOpen();
+      assertOpen(this.#ctx);
       build = check();
     } catch (err) {
       return Promise.reject(err);
     }
-    const run = this.#writeTail.then(async () => {
-      this.#checkOpen();
+    return this.#writes.run(async () => {
+      assertOpen(this.#ctx);
       const record = build();
       const changes = this.#history.get(record.id);
       const problem = changeProblem(changes?.[changes.length - 1], record);
@@ -414,7 +429,5 @@ export class LogValidatorRegistry implements RecordApplier, ValidatorRegistry {
       this.apply({ lsn, kind: input.kind, payload: input.payload });
       return copyChange(this.#history.get(record.id)?.at(-1) as ValidatorChange);
     });
-    this.#writeTail = run.catch(() => undefined);
-    return run;
   }
 }

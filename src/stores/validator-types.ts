@@ -7,6 +7,7 @@
  */
 import type { Lsn } from '../log/types.ts';
 import type { SlashInput, Validator, ValidatorRegistration, ValidatorStatus } from '../model/validator.ts';
+import type { HeightRangeQuery, QueryPage } from './query-types.ts';
 
 /** Most validators a registry holds (so that a set snapshot is bounded). */
 export const MAX_VALIDATORS = 65_536;
@@ -18,7 +19,7 @@ export const MAX_HISTORY_LIMIT = 10_000;
 /** The set as it was at one height. */
 export interface ValidatorSetSnapshot {
   readonly height: number;
-  /** Every validator registered at or before `height` (any status), in id order. */
+  /** Every validator registered at or before `height` (any status), in `validatorId` order. */
   readonly validators: readonly Validator[];
   /** Sum of the stakes of `validators`. */
   readonly totalStake: bigint;
@@ -57,13 +58,12 @@ export interface ValidatorChange {
   readonly recordedAt: number;
 }
 
-/** Range and size of `getValidatorHistory`. Heights are inclusive. */
-export interface ValidatorHistoryQuery {
-  readonly fromHeight?: number;
-  readonly toHeight?: number;
-  /** At most this many, oldest first; default `DEFAULT_HISTORY_LIMIT`, at most `MAX_HISTORY_LIMIT`. */
-  readonly limit?: number;
-}
+/**
+ * Range and size of `getValidatorHistory`: `{ startHeight?, endHeight?, limit? }`, heights
+ * inclusive; `limit` default `DEFAULT_HISTORY_LIMIT`, at most `MAX_HISTORY_LIMIT`. Any other key
+ * is INVALID_ARGUMENT.
+ */
+export type ValidatorHistoryQuery = HeightRangeQuery;
 
 /** The seven methods of the specification's ValidatorRegistry. Every backend implements this. */
 export interface ValidatorRegistry {
@@ -74,9 +74,11 @@ export interface ValidatorRegistry {
   publicKeyAt(validatorId: string, height: number): Uint8Array | undefined;
   registerValidator(validator: ValidatorRegistration, effectiveHeight: number): Promise<ValidatorChange>;
   getValidatorsAtHeight(height: number): Promise<ValidatorSetSnapshot>;
-  updateStake(id: string, stake: bigint, effectiveHeight: number, reason?: string): Promise<ValidatorChange>;
-  updateStatus(id: string, status: ValidatorStatus, effectiveHeight: number, reason: string): Promise<ValidatorChange>;
-  getValidator(id: string, atHeight?: number): Promise<Validator | undefined>;
-  getValidatorHistory(id: string, query?: ValidatorHistoryQuery): Promise<readonly ValidatorChange[]>;
+  updateStake(validatorId: string, stake: bigint, effectiveHeight: number, reason?: string): Promise<ValidatorChange>;
+  updateStatus(validatorId: string, status: ValidatorStatus, effectiveHeight: number, reason: string): Promise<ValidatorChange>;
+  /** The validator as it stood at `atHeight` (default: now), or undefined (unknown, or not registered yet then). */
+  getValidator(validatorId: string, atHeight?: number): Promise<Validator | undefined>;
+  /** Its changes in (height, LSN) order within the query's range, at most its limit (`truncated` when more matched). */
+  getValidatorHistory(validatorId: string, query?: ValidatorHistoryQuery): Promise<QueryPage<ValidatorChange>>;
   recordSlash(slash: SlashInput): Promise<ValidatorChange>;
 }

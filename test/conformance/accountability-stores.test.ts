@@ -64,9 +64,9 @@ evidenceStoreConformance('openStore, WAL on the simulated disk, keys from the re
   const store = await open(disk);
   // The fixture's key book (test/support/evidence-test-log.ts): val-1..4 from height 0, val-late from 100.
   for (const id of ['val-1', 'val-2', 'val-3', 'val-4']) {
-    await store.validators.registerValidator({ id, publicKey: publicKeyOf(privateKeyFor(id)), stake: 100n }, 0);
+    await store.validators.registerValidator({ validatorId: id, publicKey: publicKeyOf(privateKeyFor(id)), stake: 100n }, 0);
   }
-  await store.validators.registerValidator({ id: 'val-late', publicKey: publicKeyOf(privateKeyFor('val-late')), stake: 100n }, 100);
+  await store.validators.registerValidator({ validatorId: 'val-late', publicKey: publicKeyOf(privateKeyFor('val-late')), stake: 100n }, 100);
   return evidenceHarness(store, disk, open);
 });
 

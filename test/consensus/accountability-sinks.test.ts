@@ -47,7 +47,7 @@ describe('accountability sinks over the audit log, evidence store and reward his
     }
     expect((await audit.verifyIntegrity()).ok).toBe(true);
 
-    const set = new ValidatorSet([0, 1, 2, 3].map((i) => ({ id: `v${i}`, publicKey: publicKeyOf(keyOf(i)), stake: 100n })), CHAIN_ID);
+    const set = new ValidatorSet([0, 1, 2, 3].map((i) => ({ validatorId: `v${i}`, publicKey: publicKeyOf(keyOf(i)), stake: 100n })), CHAIN_ID);
     const d = computeDistribution({ height: 5, round: 9, timestamp: 1, proposer: 'v1', voters: ['v0', 'v1', 'v2'] }, set);
     await sinks.recordReward?.(d);
     await sinks.recordReward?.({ ...d, timestamp: 2 });
@@ -64,13 +64,13 @@ describe('accountability sinks over openStore on the write-ahead log (simulated 
     const a = signVote({ ...base, blockHash: new Uint8Array(32).fill(1) }, accusedKey, CHAIN_ID);
     const b = signVote({ ...base, blockHash: new Uint8Array(32).fill(2) }, accusedKey, CHAIN_ID);
     const report = { validatorId: 'v3', first: a, second: b, detectedAtHeight: 5 };
-    const set = new ValidatorSet([0, 1, 2, 3].map((i) => ({ id: `v${i}`, publicKey: publicKeyOf(keyOf(i)), stake: 100n })), CHAIN_ID);
+    const set = new ValidatorSet([0, 1, 2, 3].map((i) => ({ validatorId: `v${i}`, publicKey: publicKeyOf(keyOf(i)), stake: 100n })), CHAIN_ID);
     const d = computeDistribution({ height: 5, round: 9, timestamp: 1, proposer: 'v1', voters: ['v0', 'v1', 'v2'] }, set);
     const detected = async (s: ConsensusStore): Promise<number> =>
       (await s.audit.queryByValidator('v3')).filter((e) => e.event.type === 'EquivocationDetected').length;
 
     const store = await medium.open();
-    for (const v of set.validators) await store.validators.registerValidator({ id: v.id, publicKey: v.publicKey, stake: v.stake }, 0);
+    for (const v of set.validators) await store.validators.registerValidator({ validatorId: v.validatorId, publicKey: v.publicKey, stake: v.stake }, 0);
     await store.votes.appendVote(a);
     expect((await store.votes.appendVote(b)).outcome).toBe('equivocation');
     expect(await store.evidence.queryByValidator('v3')).toHaveLength(1);

@@ -63,7 +63,7 @@ export class Cluster {
 
   private constructor(readonly options: ClusterOptions) {
     this.network = new SimNetwork({ seed: options.seed, minDelayMs: 0, maxDelayMs: 4 });
-    const validators = Array.from({ length: options.n }, (_, i) => ({ id: `v${i}`, publicKey: publicKeyOf(keyOf(i)), stake: 100n }));
+    const validators = Array.from({ length: options.n }, (_, i) => ({ validatorId: `v${i}`, publicKey: publicKeyOf(keyOf(i)), stake: 100n }));
     this.set = new ValidatorSet(validators, CHAIN_ID);
   }
 
@@ -167,7 +167,7 @@ export function storeStorage(backend: StoreBackend, n: number): StoreStorage {
     const medium = backend.medium();
     const store = await medium.open({ signer: { validatorId: id, privateKey, state: 'new-key' } });
     for (let i = 0; i < n; i++) {
-      await store.validators.registerValidator({ id: `v${i}`, publicKey: publicKeyOf(keyOf(i)), stake: 100n }, 0);
+      await store.validators.registerValidator({ validatorId: `v${i}`, publicKey: publicKeyOf(keyOf(i)), stake: 100n }, 0);
     }
     stores.set(id, store);
     media.set(id, medium);

@@ -115,7 +115,7 @@ describe('one byzantine equivocator out of four, on the write-ahead log (simulat
     expect((await store.audit.verifyIntegrity()).ok).toBe(true);
     const v3 = await store.validators.getValidator('v3');
     expect(v3, `${id}: v3 in the registry`).toMatchObject({ status: 'tombstoned', stake: 95n, totalSlashed: 5n });
-    const slashes = (await store.validators.getValidatorHistory('v3')).filter((c) => c.kind === 'slash');
+    const slashes = (await store.validators.getValidatorHistory('v3')).items.filter((c) => c.kind === 'slash');
     expect(slashes).toHaveLength(1);
     for (const honest of ['v0', 'v1', 'v2']) {
       expect(await store.evidence.queryByValidator(honest), `${id} accuses ${honest}`).toEqual([]);

@@ -12,13 +12,13 @@ import { DEFAULT_TIMEOUTS, timeoutFor } from '../../src/consensus/timeouts.ts';
 import { ValidatorSet } from '../../src/consensus/validator-set.ts';
 import { CHAIN_ID, keyOf } from './cluster.ts';
 
-const set = new ValidatorSet([0, 1, 2, 3].map((i) => ({ id: `v${i}`, publicKey: publicKeyOf(keyOf(i)), stake: i === 0 ? 400n : 100n })), CHAIN_ID);
+const set = new ValidatorSet([0, 1, 2, 3].map((i) => ({ validatorId: `v${i}`, publicKey: publicKeyOf(keyOf(i)), stake: i === 0 ? 400n : 100n })), CHAIN_ID);
 
 describe('proposer rotation', () => {
   it('is deterministic and proportional to stake', () => {
     const counts = new Map<string, number>();
-    for (let r = 0; r < 7000; r++) counts.set(set.proposerOf(r).id, (counts.get(set.proposerOf(r).id) ?? 0) + 1);
-    expect(set.proposerOf(123).id).toBe(set.proposerOf(123).id);
+    for (let r = 0; r < 7000; r++) counts.set(set.proposerOf(r).validatorId, (counts.get(set.proposerOf(r).validatorId) ?? 0) + 1);
+    expect(set.proposerOf(123).validatorId).toBe(set.proposerOf(123).validatorId);
     expect((counts.get('v0') ?? 0) / 7000).toBeGreaterThan(0.5);
     expect((counts.get('v0') ?? 0) / 7000).toBeLessThan(0.64);
     for (const id of ['v1', 'v2', 'v3']) expect(counts.get(id) ?? 0).toBeGreaterThan(700);

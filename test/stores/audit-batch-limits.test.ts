@@ -72,7 +72,7 @@ describe('audit batches are bounded by the log limits in bytes and records', () 
   it('small segments: many concurrent large audit writers and an equivocation, none rejected, one valid chain', async () => {
     const disk = new SimulatedDisk({ seed: 6 });
     const store = await openSmall(disk);
-    for (const n of [1, 2]) await store.validators.registerValidator({ id: `val-${n}`, publicKey: publicKeyOf(keyOf(n)), stake: 10n }, 0);
+    for (const n of [1, 2]) await store.validators.registerValidator({ validatorId: `val-${n}`, publicKey: publicKeyOf(keyOf(n)), stake: 10n }, 0);
     await store.votes.appendVote(vote(1, 4, 0xaa));
     const sizeBefore = store.audit.size;
     const writers = 40;

@@ -104,7 +104,7 @@ function callsOf(s: ConsensusStore): { [N in StoreName]: CallsOf<ConsensusStore[
     validators: {
       target: s.validators,
       calls: {
-        registerValidator: () => s.validators.registerValidator({ id: 'val-9', publicKey: publicKeyOf(privateKeyFor('val-9')), stake: 1n }, 0),
+        registerValidator: () => s.validators.registerValidator({ validatorId: 'val-9', publicKey: publicKeyOf(privateKeyFor('val-9')), stake: 1n }, 0),
         updateStake: () => s.validators.updateStake(ME, 50n, 2),
         updateStatus: () => s.validators.updateStatus(ME, 'jailed', 2, 'test'),
         recordSlash: () => s.validators.recordSlash({ validatorId: ME, height: 2, amount: 1n, reason: 'test' }),
@@ -144,7 +144,7 @@ function callsOf(s: ConsensusStore): { [N in StoreName]: CallsOf<ConsensusStore[
       target: s.rewards,
       calls: {
         recordDistribution: () => s.rewards.recordDistribution(d),
-        getValidatorRewards: () => s.rewards.getValidatorRewards(ME, 0, 10),
+        getValidatorRewards: () => s.rewards.getValidatorRewards(ME, { startHeight: 0, endHeight: 10 }),
         getTotalDistributed: () => s.rewards.getTotalDistributed(5),
         getCumulativeDistributed: () => s.rewards.getCumulativeDistributed(5),
         queryDistributions: () => s.rewards.queryDistributions({}),
@@ -156,7 +156,7 @@ function callsOf(s: ConsensusStore): { [N in StoreName]: CallsOf<ConsensusStore[
 
 /** Writes what the calls above need to succeed, and the state whose no-write paths they take. */
 async function populate(s: ConsensusStore): Promise<void> {
-  await s.validators.registerValidator({ id: ME, publicKey: publicKeyOf(privateKeyFor(ME)), stake: 100n }, 0);
+  await s.validators.registerValidator({ validatorId: ME, publicKey: publicKeyOf(privateKeyFor(ME)), stake: 100n }, 0);
   await s.votes.appendVote(signedVote(ME, { height: 10, round: 3, hash: 0xaa }));
   await s.rounds.saveRoundState(roundState(10, 3, 'prevote'));
   await s.evidence.recordEvidence(equivocation(signedVote(ME, { height: 10, round: 3, hash: 0xaa }), signedVote(ME, { height: 10, round: 3, hash: 0xbb })));

@@ -83,7 +83,7 @@ async function open(disk: SimulatedDisk, calls?: IoCall[]): Promise<ConsensusSto
 async function prepared(seed: number, filler: number, calls?: IoCall[]): Promise<{ disk: SimulatedDisk; store: ConsensusStore }> {
   const disk = new SimulatedDisk({ seed, tearInterruptedWrites: true });
   const store = await open(disk, calls);
-  for (const n of [1, 2, 3]) await store.validators.registerValidator({ id: `val-${n}`, publicKey: publicKeyOf(keyOf(n)), stake: 100n }, 0);
+  for (const n of [1, 2, 3]) await store.validators.registerValidator({ validatorId: `val-${n}`, publicKey: publicKeyOf(keyOf(n)), stake: 100n }, 0);
   await store.votes.appendVote(vote(1, 5, 0xaa));
   for (let i = 0; i < filler; i++) await store.votes.appendVote(vote(2 + (i % 2), 10 + i, 1));
   return { disk, store };
@@ -205,7 +205,7 @@ describe('equivocation through openStore: vote, evidence and audit entry in one 
     // Default-sized segments: the audit log joins concurrent calls into one batch (see the report on batch bytes).
     const disk = new SimulatedDisk({ seed: 2 });
     const store = await openStore({ dir: DIR, fs: disk.fs(), chainId: CHAIN, audit: { nodeKey: NODE_KEY } });
-    for (const n of [1, 2]) await store.validators.registerValidator({ id: `val-${n}`, publicKey: publicKeyOf(keyOf(n)), stake: 100n }, 0);
+    for (const n of [1, 2]) await store.validators.registerValidator({ validatorId: `val-${n}`, publicKey: publicKeyOf(keyOf(n)), stake: 100n }, 0);
     await store.votes.appendVote(vote(1, 5, 0xaa));
     const calls: Promise<unknown>[] = [];
     for (let i = 0; i < 4; i++) {

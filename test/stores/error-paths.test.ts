@@ -61,9 +61,9 @@ describe('LogRoundStateStore error paths', () => {
     await expectError(() => store.pruneBeforeHeight(5), 'CORRUPTION', NO_LSN);
   });
 
-  it('listRoundStates with fromHeight above toHeight is INVALID_ARGUMENT', async () => {
+  it('listRoundStates with startHeight above endHeight is INVALID_ARGUMENT', async () => {
     const store = new LogRoundStateStore({ log: MemoryLog.open(), now: tickingClock() });
-    await expectError(() => store.listRoundStates({ fromHeight: 5, toHeight: 4 }), 'INVALID_ARGUMENT', /query\.fromHeight must not exceed/);
+    await expectError(() => store.listRoundStates({ startHeight: 5, endHeight: 4 }), 'INVALID_ARGUMENT', /query\.startHeight \(5\) must not exceed query\.endHeight \(4\)/);
   });
 });
 
@@ -72,13 +72,13 @@ describe('LogValidatorRegistry error paths', () => {
     const { log, dropLsns } = brokenLog();
     const registry = new LogValidatorRegistry({ log, now: tickingClock() });
     dropLsns();
-    await expectError(() => registry.registerValidator({ id: 'a', publicKey: testPublicKey(1), stake: 1n }, 1), 'CORRUPTION', NO_LSN);
+    await expectError(() => registry.registerValidator({ validatorId: 'a', publicKey: testPublicKey(1), stake: 1n }, 1), 'CORRUPTION', NO_LSN);
   });
 
-  it('getValidatorHistory with fromHeight above toHeight, and a slash with both amount and fraction, are INVALID_ARGUMENT', async () => {
+  it('getValidatorHistory with startHeight above endHeight, and a slash with both amount and fraction, are INVALID_ARGUMENT', async () => {
     const registry = new LogValidatorRegistry({ log: MemoryLog.open(), now: tickingClock() });
-    await registry.registerValidator({ id: 'a', publicKey: testPublicKey(1), stake: 10n }, 1);
-    await expectError(() => registry.getValidatorHistory('a', { fromHeight: 3, toHeight: 2 }), 'INVALID_ARGUMENT', /query\.fromHeight must not exceed/);
+    await registry.registerValidator({ validatorId: 'a', publicKey: testPublicKey(1), stake: 10n }, 1);
+    await expectError(() => registry.getValidatorHistory('a', { startHeight: 3, endHeight: 2 }), 'INVALID_ARGUMENT', /query\.startHeight \(3\) must not exceed/);
     await expectError(
       () => registry.recordSlash({ validatorId: 'a', height: 2, amount: 1n, fraction: { numerator: 1n, denominator: 2n }, reason: 'x' }),
       'INVALID_ARGUMENT',
@@ -153,11 +153,11 @@ describe('LogRewardHistory error paths', () => {
   it('every inverted range is INVALID_ARGUMENT, and heights with dates, and a statement over maxEntries', async () => {
     const history = new LogRewardHistory({ log: MemoryLog.open(), now: tickingClock() });
     await history.recordDistribution(distribution(1, [line, line]));
-    await expectError(() => history.getValidatorRewards('val-a', 5, 4), 'INVALID_ARGUMENT', /fromHeight must not exceed toHeight/);
-    await expectError(() => history.queryDistributions({ fromHeight: 5, toHeight: 4 }), 'INVALID_ARGUMENT', /query\.fromHeight must not exceed/);
-    await expectError(() => history.exportRewards({ fromHeight: 5, toHeight: 4 }), 'INVALID_ARGUMENT', /query\.fromHeight must not exceed/);
-    await expectError(() => history.exportRewards({ fromDate: 5, toDate: 4 }), 'INVALID_ARGUMENT', /query\.fromDate must not be after/);
-    await expectError(() => history.exportRewards({ fromHeight: 1, toDate: 4 }), 'INVALID_ARGUMENT', /heights or dates, not both/);
+    await expectError(() => history.getValidatorRewards('val-a', { startHeight: 5, endHeight: 4 }), 'INVALID_ARGUMENT', /query\.startHeight \(5\) must not exceed/);
+    await expectError(() => history.queryDistributions({ startHeight: 5, endHeight: 4 }), 'INVALID_ARGUMENT', /query\.startHeight \(5\) must not exceed/);
+    await expectError(() => history.exportRewards({ startHeight: 5, endHeight: 4 }), 'INVALID_ARGUMENT', /query\.startHeight \(5\) must not exceed/);
+    await expectError(() => history.exportRewards({ startDate: 5, endDate: 4 }), 'INVALID_ARGUMENT', /query\.startDate must not be after/);
+    await expectError(() => history.exportRewards({ startHeight: 1, endDate: 4 }), 'INVALID_ARGUMENT', /heights or dates, not both/);
     await expectError(() => history.exportRewards({ maxEntries: 1 }), 'INVALID_ARGUMENT', /holds more than 1 rewards/);
   });
 });

@@ -72,7 +72,7 @@ describe('openStore: the accountability stores', () => {
     const disk = new SimulatedDisk({ seed: 1 });
     const nodeKey = { privateKey: keyOf(77) };
     const first = await openStore({ dir: DIR, fs: disk.fs(), chainId: CHAIN, audit: { nodeKey }, log: LOG });
-    await first.validators.registerValidator({ id: 'val-1', publicKey: publicKeyOf(keyOf(1)), stake: 10n }, 0);
+    await first.validators.registerValidator({ validatorId: 'val-1', publicKey: publicKeyOf(keyOf(1)), stake: 10n }, 0);
     await first.votes.appendVote(vote(1, 4, 1));
     await first.votes.appendVote(vote(1, 4, 2));
     await first.audit.logEvent({ type: 'RoundStarted', height: 3, round: 4, proposer: 'val-1' });
@@ -106,7 +106,7 @@ describe('openStore: the accountability stores', () => {
     await store.votes.appendVote(vote(2, 4, 1));
     await store.votes.appendVote(vote(2, 4, 2));
     expect((await store.evidence.getOffenseCount('val-2')).unverified).toBe(1);
-    await store.validators.registerValidator({ id: 'val-3', publicKey: publicKeyOf(keyOf(3)), stake: 10n }, 0);
+    await store.validators.registerValidator({ validatorId: 'val-3', publicKey: publicKeyOf(keyOf(3)), stake: 10n }, 0);
     await store.votes.appendVote(vote(3, 4, 1));
     await store.votes.appendVote(vote(3, 4, 2));
     const [stored] = await store.evidence.queryByValidator('val-3');
@@ -160,7 +160,7 @@ describe('openStore: the accountability stores', () => {
 
   it('rejects CLOSED after close: votes, audit, registry writes and publicKeyAt', async () => {
     const store = await openStoreOnLog(MemoryLog.open(), { chainId: CHAIN });
-    await store.validators.registerValidator({ id: 'val-1', publicKey: publicKeyOf(keyOf(1)), stake: 10n }, 0);
+    await store.validators.registerValidator({ validatorId: 'val-1', publicKey: publicKeyOf(keyOf(1)), stake: 10n }, 0);
     await store.close();
     await expectCode(store.votes.appendVote(vote(1, 4, 1)), 'CLOSED');
     await expectCode(store.audit.logEvent({ type: 'RoundStarted', height: 3, round: 4, proposer: 'val-1' }), 'CLOSED');
@@ -171,7 +171,7 @@ describe('openStore: the accountability stores', () => {
     await expectCode(store.audit.verifyIntegrity(), 'CLOSED');
     await expectCode(store.audit.export('/tmp/never'), 'CLOSED');
     await expectCode((store.audit as LogAuditLog).recordNodeKey(), 'CLOSED');
-    await expectCode(store.validators.registerValidator({ id: 'val-2', publicKey: publicKeyOf(keyOf(2)), stake: 1n }, 0), 'CLOSED');
+    await expectCode(store.validators.registerValidator({ validatorId: 'val-2', publicKey: publicKeyOf(keyOf(2)), stake: 1n }, 0), 'CLOSED');
     await expectCode(store.validators.updateStake('val-1', 5n, 1), 'CLOSED');
     await expectCode(store.validators.updateStatus('val-1', 'jailed', 1, 'x'), 'CLOSED');
     await expectCode(store.validators.recordSlash({ validatorId: 'val-1', height: 1, amount: 1n, reason: 'x' }), 'CLOSED');
@@ -290,7 +290,7 @@ describe('ValidatorRegistry.publicKeyAt', () => {
   it('answers the key from the registration height on, whatever the status; a copy; undefined otherwise', async () => {
     const store: ConsensusStore = await openStoreOnLog(MemoryLog.open(), { chainId: CHAIN });
     const key = publicKeyOf(keyOf(1));
-    await store.validators.registerValidator({ id: 'val-1', publicKey: key, stake: 10n }, 10);
+    await store.validators.registerValidator({ validatorId: 'val-1', publicKey: key, stake: 10n }, 10);
     await store.validators.updateStatus('val-1', 'tombstoned', 20, 'double sign');
     expect(store.validators.publicKeyAt('val-1', 9)).toBeUndefined();
     expect(store.validators.publicKeyAt('val-1', 10)).toEqual(key);

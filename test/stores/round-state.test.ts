@@ -80,7 +80,7 @@ describe('failed and lost writes', () => {
     await store.saveRoundState(roundState(2, 2));
     log.failNextAppends('IO_FAILED');
     await expectCode(store.pruneBeforeHeight(2), 'IO_FAILED');
-    expect(await store.listRoundStates()).toHaveLength(2);
+    expect((await store.listRoundStates()).items).toHaveLength(2);
     expect(store.pruneFloor).toBe(0);
   });
 
@@ -111,7 +111,7 @@ describe('replay of stored records', () => {
     const payload = encodeRoundStateRecord(roundState(1, 1), 5);
     store.apply({ lsn: at(1), kind: RecordKind.RoundState, payload });
     store.apply({ lsn: at(1), kind: RecordKind.RoundState, payload });
-    expect(await store.listRoundStates()).toHaveLength(1);
+    expect((await store.listRoundStates()).items).toHaveLength(1);
   });
 
   it('an undecodable payload is CORRUPTION naming the LSN', async () => {

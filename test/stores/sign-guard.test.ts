@@ -128,7 +128,7 @@ describe('sign guard: durability and bad state', () => {
     const store = await open();
     store.memLog.failNextAppends('DISK_FULL');
     await expectCode(store.signGuard.signVote(vote()), 'DISK_FULL');
-    expect(store.signGuard.watermark()).toBeNull();
+    expect(store.signGuard.watermark()).toBeUndefined();
     const signed = await store.signGuard.signVote(vote({ blockHash: hashOf(3) }));
     expect(signed.blockHash).toEqual(hashOf(3));
     await store.close();

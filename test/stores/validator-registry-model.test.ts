@@ -59,7 +59,7 @@ async function agree(model: Model, real: Real): Promise<void> {
       const v = stateAt(model, `v${n}`, height);
       if (v !== undefined) expected.push([`v${n}`, v]);
     }
-    expect(set.validators.map((v) => [v.id, { stake: v.stake, status: v.status, totalSlashed: v.totalSlashed }])).toEqual(expected);
+    expect(set.validators.map((v) => [v.validatorId, { stake: v.stake, status: v.status, totalSlashed: v.totalSlashed }])).toEqual(expected);
     expect(set.totalStake).toBe(expected.reduce((sum, [, v]) => sum + v.stake, 0n));
     expect(set.activeStake).toBe(expected.reduce((sum, [, v]) => sum + (v.status === 'active' ? v.stake : 0n), 0n));
   }
@@ -67,7 +67,7 @@ async function agree(model: Model, real: Real): Promise<void> {
     const id = `v${n}`;
     const count = model.changes.filter((c) => c.id === id).length;
     if (count === 0) await expect(real.store.getValidatorHistory(id)).rejects.toThrow(expect.objectContaining({ code: 'NOT_FOUND' }));
-    else expect(await real.store.getValidatorHistory(id)).toHaveLength(count);
+    else expect((await real.store.getValidatorHistory(id)).items).toHaveLength(count);
   }
 }
 
@@ -98,7 +98,7 @@ class RegisterCommand implements Cmd {
     const id = `v${this.n}`;
     const refusal = latestChange(model, id) === undefined ? undefined : 'CONFLICT';
     const { stake, status } = this;
-    if (await attempt(real, refusal, () => real.store.registerValidator({ id, publicKey: testPublicKey(this.n), stake, status }, this.height))) {
+    if (await attempt(real, refusal, () => real.store.registerValidator({ validatorId: id, publicKey: testPublicKey(this.n), stake, status }, this.height))) {
       model.changes.push({ id, height: this.height, fold: () => ({ stake, status, totalSlashed: 0n }) });
     }
     await agree(model, real);

@@ -48,23 +48,23 @@ describe('ValidatorRegistry writes', () => {
     }
     expect((await store.getValidatorsAtHeight(1)).validators).toHaveLength(MAX_VALIDATORS);
     const lsn = log.nextLsn;
-    await expectCode(store.registerValidator({ id: 'one-more', publicKey: testPublicKey(1), stake: 1n }, 1), 'CONFLICT');
+    await expectCode(store.registerValidator({ validatorId: 'one-more', publicKey: testPublicKey(1), stake: 1n }, 1), 'CONFLICT');
     expect(log.nextLsn).toBe(lsn);
   });
 
   it('a write whose append fails (DISK_FULL) is not indexed, and the next one works', async () => {
     const { store, log } = await openMemoryRegistry();
-    await store.registerValidator({ id: 'a', publicKey: testPublicKey(1), stake: 5n }, 1);
+    await store.registerValidator({ validatorId: 'a', publicKey: testPublicKey(1), stake: 5n }, 1);
     log.failNextAppends('DISK_FULL');
     await expectCode(store.updateStake('a', 6n, 2), 'DISK_FULL');
     expect((await store.getValidator('a'))?.stake).toBe(5n);
     await store.updateStake('a', 7n, 2);
-    expect((await store.getValidatorHistory('a')).map((c) => c.after.stake)).toEqual([5n, 7n]);
+    expect((await store.getValidatorHistory('a')).items.map((c) => c.after.stake)).toEqual([5n, 7n]);
   });
 
   it('concurrent changes are checked in call order: a lower height after a higher one is CONFLICT', async () => {
     const { store } = await openMemoryRegistry();
-    await store.registerValidator({ id: 'a', publicKey: testPublicKey(1), stake: 5n }, 1);
+    await store.registerValidator({ validatorId: 'a', publicKey: testPublicKey(1), stake: 5n }, 1);
     const [hi, lo] = await Promise.allSettled([store.updateStake('a', 9n, 10), store.updateStake('a', 8n, 5)]);
     expect(hi.status).toBe('fulfilled');
     expect(lo.status === 'rejected' && isStoreError(lo.reason, 'CONFLICT')).toBe(true);
@@ -73,8 +73,8 @@ describe('ValidatorRegistry writes', () => {
   it('concurrent registrations of one id: the first wins, the second is CONFLICT', async () => {
     const { store } = await openMemoryRegistry();
     const [a, b] = await Promise.allSettled([
-      store.registerValidator({ id: 'a', publicKey: testPublicKey(1), stake: 5n }, 1),
-      store.registerValidator({ id: 'a', publicKey: testPublicKey(2), stake: 5n }, 1),
+      store.registerValidator({ validatorId: 'a', publicKey: testPublicKey(1), stake: 5n }, 1),
+      store.registerValidator({ validatorId: 'a', publicKey: testPublicKey(2), stake: 5n }, 1),
     ]);
     expect(a.status).toBe('fulfilled');
     expect(b.status === 'rejected' && isStoreError(b.reason, 'CONFLICT')).toBe(true);
@@ -83,7 +83,7 @@ describe('ValidatorRegistry writes', () => {
   it('a change in flight at a crash is gone after reopen; the ones before it stand', async () => {
     const disk = new MemoryDisk();
     const first = await openMemoryRegistry(disk);
-    await first.store.registerValidator({ id: 'a', publicKey: testPublicKey(1), stake: 5n }, 1);
+    await first.store.registerValidator({ validatorId: 'a', publicKey: testPublicKey(1), stake: 5n }, 1);
     void first.store.updateStake('a', 6n, 2);
     first.log.crash();
     const second = await openMemoryRegistry(disk);
@@ -92,13 +92,13 @@ describe('ValidatorRegistry writes', () => {
 
   it('a broken injected clock is a RangeError, and nothing is written', async () => {
     const { store, log } = await openMemoryRegistry(undefined, () => -5);
-    await expect(store.registerValidator({ id: 'a', publicKey: testPublicKey(1), stake: 5n }, 1)).rejects.toBeInstanceOf(RangeError);
+    await expect(store.registerValidator({ validatorId: 'a', publicKey: testPublicKey(1), stake: 5n }, 1)).rejects.toBeInstanceOf(RangeError);
     expect(log.nextLsn).toBe(1);
   });
 
   it('results are copies: mutating one changes nothing stored', async () => {
     const { store } = await openMemoryRegistry();
-    const change = await store.registerValidator({ id: 'a', publicKey: testPublicKey(1), stake: 5n }, 1);
+    const change = await store.registerValidator({ validatorId: 'a', publicKey: testPublicKey(1), stake: 5n }, 1);
     change.after.publicKey.fill(0);
     (await store.getValidator('a'))?.publicKey.fill(0);
     expect((await store.getValidator('a'))?.publicKey).toEqual(testPublicKey(1));
@@ -110,7 +110,7 @@ describe('ValidatorRegistry replay', () => {
     const { store } = await openMemoryRegistry();
     applyRecord(store, 1, register(1));
     applyRecord(store, 1, register(1));
-    expect(await store.getValidatorHistory('val-1')).toHaveLength(1);
+    expect((await store.getValidatorHistory('val-1')).items).toHaveLength(1);
   });
 
   it('a change that could not have been written is CORRUPTION naming the LSN', async () => {

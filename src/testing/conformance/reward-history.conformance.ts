@@ -79,13 +79,16 @@ export function rewardHistoryConformance(name: string, open: () => Promise<Rewar
         expect(await history.getCumulativeDistributed(9)).toBe(big + 13n);
         await history.recordDistribution(distribution(7, [line('val-a', 'StorageProof', 1n)]));
         expect(await history.getCumulativeDistributed(8)).toBe(big + 4n);
-        const rewards = await history.getValidatorRewards('val-a', 0, 100);
-        expect(rewards).toMatchObject({ total: big + 11n, count: 3, truncated: false });
+        const rewards = await history.getValidatorRewards('val-a', { startHeight: 0, endHeight: 100 });
+        expect(rewards).toMatchObject({ validatorId: 'val-a', startHeight: 0, endHeight: 100, total: big + 11n, count: 3, truncated: false });
         expect(rewards.byReason).toEqual({ BlockProposal: big, SuccessfulVote: 0n, ValidatorStaking: 0n, StorageProof: 11n });
         expect(rewards.entries.map((e) => e.height)).toEqual([5, 7, 9]);
-        const truncated = await history.getValidatorRewards('val-a', 6, 9, { maxEntries: 1 });
+        const truncated = await history.getValidatorRewards('val-a', { startHeight: 6, endHeight: 9, limit: 1 });
         expect(truncated).toMatchObject({ total: 11n, count: 2, truncated: true });
         expect(truncated.entries).toHaveLength(1);
+        const exact = await history.getValidatorRewards('val-a', { startHeight: 6, limit: 2 });
+        expect(exact).toMatchObject({ startHeight: 6, endHeight: 2 ** 53 - 1, total: 11n, count: 2, truncated: false });
+        expect(exact.entries).toHaveLength(2);
       }));
 
     it('the same distribution again writes nothing; a different one at that height is CONFLICT', () =>
@@ -121,15 +124,42 @@ export function rewardHistoryConformance(name: string, open: () => Promise<Rewar
         await history.recordDistribution(distribution(3, [line('val-a', 'BlockProposal', 1n), line('val-a', 'SuccessfulVote', 1n)]));
         await history.recordDistribution(distribution(1, [line('val-b', 'SuccessfulVote', 1n)]));
         await history.recordDistribution(distribution(2, [line('val-a', 'SuccessfulVote', 1n), line('val-b', 'BlockProposal', 1n)]));
-        const heights = async (q: Parameters<RewardHistory['queryDistributions']>[0]) => (await history.queryDistributions(q)).map((d) => d.height);
+        const heights = async (q: Parameters<RewardHistory['queryDistributions']>[0]) => (await history.queryDistributions(q)).items.map((d) => d.height);
         expect(await heights({})).toEqual([1, 2, 3]);
-        expect(await heights({ fromHeight: 2 })).toEqual([2, 3]);
+        expect(await heights({ startHeight: 2 })).toEqual([2, 3]);
         expect(await heights({ validatorId: 'val-a' })).toEqual([2, 3]);
         expect(await heights({ reason: 'BlockProposal' })).toEqual([2, 3]);
         expect(await heights({ validatorId: 'val-b', reason: 'BlockProposal' })).toEqual([2]);
-        expect(await heights({ validatorId: 'val-a', reason: 'SuccessfulVote', toHeight: 2 })).toEqual([2]);
+        expect(await heights({ validatorId: 'val-a', reason: 'SuccessfulVote', endHeight: 2 })).toEqual([2]);
         expect(await heights({ limit: 2 })).toEqual([1, 2]);
         expect(await heights({ validatorId: 'val-z' })).toEqual([]);
+      }));
+
+    it('a query cut by its limit says truncated; one that is not cut says not', () =>
+      withHistory(async ({ history }) => {
+        for (const height of [1, 2, 3]) await history.recordDistribution(distribution(height, [line('val-a', 'BlockProposal', 1n)]));
+        expect((await history.queryDistributions({ limit: 2 })).truncated).toBe(true);
+        expect((await history.queryDistributions({ limit: 3 })).truncated).toBe(false);
+        expect((await history.queryDistributions({ validatorId: 'val-a', limit: 2 })).truncated).toBe(true);
+        expect((await history.queryDistributions({ validatorId: 'val-a', startHeight: 2, limit: 2 })).truncated).toBe(false);
+        expect((await history.queryDistributions({ reason: 'BlockProposal', limit: 1 })).truncated).toBe(true);
+        expect((await history.queryDistributions({ reason: 'BlockProposal', endHeight: 1, limit: 1 })).truncated).toBe(false);
+      }));
+
+    it('a query with an unknown key, a start after its end or a limit above the maximum is INVALID_ARGUMENT', () =>
+      withHistory(async ({ history, nextLsn }) => {
+        await history.recordDistribution(distribution(1, [line('val-a', 'BlockProposal', 1n)]));
+        const before = nextLsn();
+        for (const q of [{ fromHeight: 1 }, { toHeight: 1 }, { startHeight: 1, validator: 'val-a' }, { startHeight: 2, endHeight: 1 }, { limit: 10_001 }]) {
+          await expectCode(history.queryDistributions(q as never), 'INVALID_ARGUMENT');
+        }
+        for (const q of [{ fromHeight: 1 }, { maxEntries: 1 }, { startHeight: 2, endHeight: 1 }, { limit: 1_000_001 }]) {
+          await expectCode(history.getValidatorRewards('val-a', q as never), 'INVALID_ARGUMENT');
+        }
+        for (const q of [{ fromHeight: 1 }, { fromDate: 0 }, { limit: 1 }, { startHeight: 2, endHeight: 1 }, { startDate: 2, endDate: 1 }, { maxEntries: 1_000_001 }]) {
+          await expectCode(history.exportRewards(q as never), 'INVALID_ARGUMENT');
+        }
+        expect(nextLsn()).toBe(before);
       }));
 
     it('statements by heights or by dates, per validator or for all, with exact totals per reason', () =>
@@ -137,19 +167,19 @@ export function rewardHistoryConformance(name: string, open: () => Promise<Rewar
         await history.recordDistribution(distribution(1, [line('val-a', 'BlockProposal', 2n ** 60n)], Date.UTC(2023, 11, 31, 23, 59, 59, 999)));
         await history.recordDistribution(distribution(2, [line('val-a', 'SuccessfulVote', 3n), line('val-b', 'StorageProof', 4n)], Date.UTC(2024, 0, 1)));
         await history.recordDistribution(distribution(3, [line('val-a', 'ValidatorStaking', 5n)], Date.UTC(2025, 0, 1)));
-        const year = await history.exportRewards({ fromDate: new Date(Date.UTC(2024, 0, 1)), toDate: Date.UTC(2025, 0, 1) });
+        const year = await history.exportRewards({ startDate: new Date(Date.UTC(2024, 0, 1)), endDate: Date.UTC(2025, 0, 1) });
         expect(year.entries.map((e) => e.height)).toEqual([2, 2]);
         expect(year.total).toBe(7n);
         expect(year.period).toEqual({ kind: 'dates', fromDate: Date.UTC(2024, 0, 1), toDate: Date.UTC(2025, 0, 1) });
-        const mine = await history.exportRewards({ validatorId: 'val-a', fromHeight: 1, toHeight: 2 });
+        const mine = await history.exportRewards({ validatorId: 'val-a', startHeight: 1, endHeight: 2 });
         expect(mine.total).toBe(2n ** 60n + 3n);
         expect(mine.byReason).toEqual({ BlockProposal: 2n ** 60n, SuccessfulVote: 3n, ValidatorStaking: 0n, StorageProof: 0n });
         const all = await history.exportRewards();
         expect(all.entries).toHaveLength(4);
         expect(all.period).toEqual({ kind: 'all' });
-        await expectCode(history.exportRewards({ fromHeight: 1, toDate: 5 }), 'INVALID_ARGUMENT');
+        await expectCode(history.exportRewards({ startHeight: 1, endDate: 5 }), 'INVALID_ARGUMENT');
         await expectCode(history.exportRewards({ maxEntries: 3 }), 'INVALID_ARGUMENT');
-        await expectCode(history.exportRewards({ fromDate: new Date(Number.NaN) }), 'INVALID_ARGUMENT');
+        await expectCode(history.exportRewards({ startDate: new Date(Number.NaN) }), 'INVALID_ARGUMENT');
       }));
 
     it('a statement round-trips through CSV and JSON, ids with commas, quotes and line breaks included', () =>
@@ -180,7 +210,7 @@ export function rewardHistoryConformance(name: string, open: () => Promise<Rewar
               const history = h.history;
               for (const id of ['val-a', 'val, "c"']) {
                 const mine = entries.filter((e) => e.validatorId === id && e.height >= from && e.height <= to);
-                const got = await history.getValidatorRewards(id, from, to);
+                const got = await history.getValidatorRewards(id, { startHeight: from, endHeight: to });
                 expect(got.total).toBe(sum(mine));
                 expect(got.entries).toEqual(mine);
                 for (const r of REWARD_REASONS) expect(got.byReason[r]).toBe(sum(mine.filter((e) => e.reason === r)));
@@ -188,17 +218,17 @@ export function rewardHistoryConformance(name: string, open: () => Promise<Rewar
               expect(await history.getCumulativeDistributed(to)).toBe(sum(entries.filter((e) => e.height <= to)));
               const at = dists.find((d) => d.height === from);
               expect(await history.getTotalDistributed(from)).toBe(at?.totalDistributed ?? 0n);
-              const statement = await history.exportRewards({ fromHeight: from, toHeight: to });
+              const statement = await history.exportRewards({ startHeight: from, endHeight: to });
               const inRange = entries.filter((e) => e.height >= from && e.height <= to);
               expect(statement.entries).toEqual(inRange);
               expect(statement.total).toBe(sum(inRange));
               expect(parseRewardCSV(statement.toCSV())).toEqual(inRange);
-              const byDate = await history.exportRewards({ fromDate: T0 + from * DAY, toDate: T0 + to * DAY });
+              const byDate = await history.exportRewards({ startDate: T0 + from * DAY, endDate: T0 + to * DAY });
               const dated = entries
                 .filter((e) => e.timestamp >= T0 + from * DAY && e.timestamp < T0 + to * DAY)
                 .sort((p, q) => p.timestamp - q.timestamp || p.height - q.height);
               expect(byDate.entries).toEqual(dated);
-              expect((await history.queryDistributions({ fromHeight: from, toHeight: to })).map((d) => d.height)).toEqual(
+              expect((await history.queryDistributions({ startHeight: from, endHeight: to })).items.map((d) => d.height)).toEqual(
                 [...new Set(inRange.map((e) => e.height))].concat(
                   dists.filter((d) => d.lines.length === 0 && d.height >= from && d.height <= to).map((d) => d.height),
                 ).sort((p, q) => p - q),
@@ -223,18 +253,19 @@ export function rewardHistoryConformance(name: string, open: () => Promise<Rewar
           distField.map(([k, v]) => () => history.recordDistribution({ ...valid, [k]: v } as unknown as RewardDistribution)),
           lineField.map(([k, v]) => () => history.recordDistribution({ ...valid, lines: [{ ...valid.lines[0], [k]: v }] } as unknown as RewardDistribution)),
           junk().map((v) => () => history.recordDistribution(v as RewardDistribution)),
-          fc
-            .tuple(junk(), fc.nat(3))
-            .filter(([v, which]) => !(which === 3 && v === undefined))
-            .map(([v, which]) => () =>
-              history.getValidatorRewards(which === 0 ? (v as string) : 'val-a', which === 1 ? (v as number) : 0, which === 2 ? (v as number) : 5, which === 3 ? ({ maxEntries: v } as never) : {}),
-            ),
+          junk().map((v) => () => history.getValidatorRewards(v as string)),
+          fc.tuple(fc.constantFrom('startHeight', 'endHeight', 'limit'), junk().filter((v) => v !== undefined)).map(
+            ([k, v]) => () => history.getValidatorRewards('val-a', { [k]: v }),
+          ),
+          junk()
+            .filter((v) => v !== undefined && (typeof v !== 'object' || v === null || Array.isArray(v) || v instanceof Uint8Array))
+            .map((v) => () => history.getValidatorRewards('val-a', v as never)),
           junk().map((v) => () => history.getTotalDistributed(v as number)),
           junk().map((v) => () => history.getCumulativeDistributed(v as number)),
-          fc.tuple(fc.constantFrom('fromHeight', 'toHeight', 'validatorId', 'reason', 'limit'), junk().filter((v) => v !== undefined)).map(
+          fc.tuple(fc.constantFrom('startHeight', 'endHeight', 'validatorId', 'reason', 'limit', 'fromHeight'), junk().filter((v) => v !== undefined)).map(
             ([k, v]) => () => history.queryDistributions({ [k]: v }),
           ),
-          fc.tuple(fc.constantFrom('validatorId', 'fromHeight', 'toHeight', 'fromDate', 'toDate', 'maxEntries'), junk().filter((v) => v !== undefined)).map(
+          fc.tuple(fc.constantFrom('validatorId', 'startHeight', 'endHeight', 'startDate', 'endDate', 'maxEntries', 'fromDate'), junk().filter((v) => v !== undefined)).map(
             ([k, v]) => () => history.exportRewards({ [k]: v }),
           ),
         );
@@ -248,7 +279,7 @@ export function rewardHistoryConformance(name: string, open: () => Promise<Rewar
         const d1 = await h.history.recordDistribution(distribution(4, [line('val-a', 'BlockProposal', 2n ** 90n)]));
         const d2 = await h.history.recordDistribution(distribution(2, [line('val-b', 'StorageProof', 1n)]));
         const reopened = await h.reopen();
-        expect(await reopened.history.queryDistributions()).toEqual([d2, d1]);
+        expect(await reopened.history.queryDistributions()).toEqual({ items: [d2, d1], truncated: false });
         expect(await reopened.history.getCumulativeDistributed(10)).toBe(2n ** 90n + 1n);
         expect(await reopened.history.getTotalDistributed(4)).toBe(2n ** 90n);
         return reopened;

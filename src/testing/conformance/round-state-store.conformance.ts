@@ -86,7 +86,7 @@ export function roundStateStoreConformance(name: string, open: () => Promise<Rou
       withStore(async ({ rounds }) => {
         expect(await rounds.loadRoundState()).toBeUndefined();
         expect(await rounds.getRoundStateAt(0)).toBeUndefined();
-        expect(await rounds.listRoundStates()).toEqual([]);
+        expect(await rounds.listRoundStates()).toEqual({ items: [], truncated: false });
         expect(rounds.checkpointInterval).toBeGreaterThanOrEqual(1);
       }));
 
@@ -147,7 +147,7 @@ export function roundStateStoreConformance(name: string, open: () => Promise<Rou
           await h.rounds.saveRoundState(roundState(5, 20, phase));
         }
         expect((await h.rounds.getRoundStateAt(5, 20))?.state.phase).toBe('finalize');
-        expect(await h.rounds.listRoundStates()).toHaveLength(1);
+        expect((await h.rounds.listRoundStates()).items).toHaveLength(1);
       }));
 
     it('a regression is refused with CONFLICT and writes nothing, before and after a reopen', () =>
@@ -195,15 +195,28 @@ export function roundStateStoreConformance(name: string, open: () => Promise<Rou
         expect(await h.rounds.getRoundStateAt(5)).toBeUndefined();
       }));
 
-    it('listRoundStates returns the range oldest first, cut at the limit', () =>
+    it('listRoundStates returns the range oldest first, cut at the limit, and says when it was cut', () =>
       withStore(async (h) => {
         for (let height = 1; height <= 20; height++) await h.rounds.saveRoundState(roundState(height, height * 2));
-        const mid = await h.rounds.listRoundStates({ fromHeight: 5, toHeight: 9 });
-        expect(mid.map((s) => s.state.height)).toEqual([5, 6, 7, 8, 9]);
-        const limited = await h.rounds.listRoundStates({ fromHeight: 15, limit: 3 });
-        expect(limited.map((s) => s.state.height)).toEqual([15, 16, 17]);
-        expect(await h.rounds.listRoundStates({ fromHeight: 21 })).toEqual([]);
-        expect((await h.rounds.listRoundStates()).length).toBe(20);
+        const mid = await h.rounds.listRoundStates({ startHeight: 5, endHeight: 9 });
+        expect(mid.items.map((s) => s.state.height)).toEqual([5, 6, 7, 8, 9]);
+        expect(mid.truncated).toBe(false);
+        const limited = await h.rounds.listRoundStates({ startHeight: 15, limit: 3 });
+        expect(limited.items.map((s) => s.state.height)).toEqual([15, 16, 17]);
+        expect(limited.truncated).toBe(true);
+        const exact = await h.rounds.listRoundStates({ startHeight: 18, limit: 3 });
+        expect(exact.items.map((s) => s.state.height)).toEqual([18, 19, 20]);
+        expect(exact.truncated).toBe(false);
+        expect(await h.rounds.listRoundStates({ startHeight: 21 })).toEqual({ items: [], truncated: false });
+        expect((await h.rounds.listRoundStates()).items.length).toBe(20);
+      }));
+
+    it('listRoundStates refuses an unknown key, a start after its end and a limit above the maximum (INVALID_ARGUMENT)', () =>
+      withStore(async (h) => {
+        await h.rounds.saveRoundState(roundState(1, 1));
+        for (const query of [{ fromHeight: 1 }, { toHeight: 1 }, { startHeight: 1, endHeigth: 2 }, { startHeight: 2, endHeight: 1 }, { limit: 10_001 }]) {
+          await expectCode(h.rounds.listRoundStates(query as never), 'INVALID_ARGUMENT');
+        }
       }));
 
     it('pruned checkpoints stop answering, also after a reopen; the latest is kept', () =>
@@ -213,7 +226,7 @@ export function roundStateStoreConformance(name: string, open: () => Promise<Rou
         const check = async (store: RoundStateHarness): Promise<void> => {
           expect(await store.rounds.getRoundStateAt(5)).toBeUndefined();
           expect((await store.rounds.getRoundStateAt(6))?.state.height).toBe(6);
-          expect((await store.rounds.listRoundStates()).map((s) => s.state.height)).toEqual([6, 7, 8, 9, 10]);
+          expect((await store.rounds.listRoundStates()).items.map((s) => s.state.height)).toEqual([6, 7, 8, 9, 10]);
           expect((await store.rounds.loadRoundState())?.state.height).toBe(10);
         };
         await check(h);
@@ -232,7 +245,7 @@ export function roundStateStoreConformance(name: string, open: () => Promise<Rou
         await expectCode(h.rounds.pruneBeforeHeight(6), 'CONFLICT');
         expect(h.nextLsn()).toBe(lsn);
         expect(await h.rounds.pruneBeforeHeight(5)).toBe(2);
-        expect((await h.rounds.listRoundStates()).map((s) => s.state.height)).toEqual([5]);
+        expect((await h.rounds.listRoundStates()).items.map((s) => s.state.height)).toEqual([5]);
       }));
 
     it('a checkpoint below a pruned height is refused with CONFLICT', () =>
@@ -254,10 +267,11 @@ export function roundStateStoreConformance(name: string, open: () => Promise<Rou
         const badRound = junk().filter((v) => v !== undefined && !(typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 && v < 2 ** 32));
         const badQuery = fc.oneof(
           junk().filter((v) => v !== undefined && (typeof v !== 'object' || v === null || Array.isArray(v) || v instanceof Uint8Array)),
-          fc.record({ fromHeight: badHeight.filter((v) => v !== undefined) }),
-          fc.record({ toHeight: badHeight.filter((v) => v !== undefined) }),
+          fc.record({ startHeight: badHeight.filter((v) => v !== undefined) }),
+          fc.record({ endHeight: badHeight.filter((v) => v !== undefined) }),
           fc.record({ limit: fc.oneof(fc.constant(0), fc.constant(10_001), fc.constant(1.5), fc.constant('5')) }),
-          fc.constant({ fromHeight: 5, toHeight: 4 }),
+          fc.constant({ startHeight: 5, endHeight: 4 }),
+          fc.constantFrom({ fromHeight: 1 }, { toHeight: 1 }, { from: 1 }),
         );
         await expectEveryInvalid(
           fc.oneof(

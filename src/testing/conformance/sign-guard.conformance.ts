@@ -167,7 +167,7 @@ export function signGuardConformance(name: string, open: (options: SignOpenOptio
   describe(`SignGuard conformance: ${name}`, () => {
     it('signs a proposal and each vote step with the identity\'s key, persisted before it returns; the watermark follows', () =>
       withGuard(async (h) => {
-        expect(h.guard.watermark()).toBeNull();
+        expect(h.guard.watermark()).toBeUndefined();
         const lsn = h.nextLsn();
         const p = await h.guard.signProposal(ownProposal());
         expect(p).toMatchObject(ownProposal());
@@ -295,7 +295,7 @@ export function signGuardConformance(name: string, open: (options: SignOpenOptio
       await expectCode(open({}), 'FRESH_SIGN_STATE');
       await expectCode(open({ state: 'existing-key' }), 'FRESH_SIGN_STATE');
       let h = await open({ allowFreshState: true });
-      expect(h.guard.watermark()).toBeNull();
+      expect(h.guard.watermark()).toBeUndefined();
       await expectCode(h.reopenWith({}), 'FRESH_SIGN_STATE');
       h = await h.reopenWith({ allowFreshState: true });
       await signsNew(h, ownVote());
@@ -306,7 +306,7 @@ export function signGuardConformance(name: string, open: (options: SignOpenOptio
 
     it('FRESH_SIGN_STATE: state new-key opens a fresh directory and records nothing; once the key signed, the default open finds its watermark', async () => {
       let h = await open(NEW_KEY);
-      expect(h.guard.watermark()).toBeNull();
+      expect(h.guard.watermark()).toBeUndefined();
       await expectCode(h.reopenWith({}), 'FRESH_SIGN_STATE');
       h = await h.reopenWith(NEW_KEY);
       const v = await signsNew(h, ownVote());
@@ -375,7 +375,7 @@ export function signGuardConformance(name: string, open: (options: SignOpenOptio
 
     it('without an identity the open succeeds, there is no watermark, and every request is INVALID_ARGUMENT with nothing written', async () => {
       const h = await open({ withIdentity: false });
-      expect(h.guard.watermark()).toBeNull();
+      expect(h.guard.watermark()).toBeUndefined();
       await expectRefused(h, 'INVALID_ARGUMENT', [
         ['a vote', (g) => g.signVote(ownVote())],
         ['a proposal', (g) => g.signProposal(ownProposal())],

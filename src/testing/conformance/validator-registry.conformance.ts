@@ -33,7 +33,7 @@ export function validatorRegistryConformance(
 ): void {
   const withRegistry = harnessRunner(open);
   const v = (n: number, stake: bigint, status?: 'active' | 'jailed' | 'inactive') => ({
-    id: `val-${n}`,
+    validatorId: `val-${n}`,
     publicKey: publicKey(n),
     stake,
     ...(status === undefined ? {} : { status }),
@@ -45,10 +45,10 @@ export function validatorRegistryConformance(
         const change = await registry.registerValidator(v(1, 100n), 10);
         expect(change.kind).toBe('register');
         expect(change.before).toBeUndefined();
-        expect(change.after).toMatchObject({ id: 'val-1', stake: 100n, status: 'active', registeredAtHeight: 10 });
+        expect(change.after).toMatchObject({ validatorId: 'val-1', stake: 100n, status: 'active', registeredAtHeight: 10 });
         expect((await registry.getValidatorsAtHeight(9)).validators).toEqual([]);
         const at10 = await registry.getValidatorsAtHeight(10);
-        expect(at10.validators.map((x) => x.id)).toEqual(['val-1']);
+        expect(at10.validators.map((x) => x.validatorId)).toEqual(['val-1']);
         expect(at10).toMatchObject({ height: 10, totalStake: 100n, activeStake: 100n });
         expect(await registry.getValidator('val-1', 9)).toBeUndefined();
         expect((await registry.getValidator('val-1'))?.publicKey).toEqual(publicKey(1));
@@ -80,7 +80,7 @@ export function validatorRegistryConformance(
         await registry.registerValidator(v(1, 2n), 0);
         await registry.registerValidator(v(2, 4n, 'inactive'), 0);
         const set = await registry.getValidatorsAtHeight(0);
-        expect(set.validators.map((x) => `${x.id}:${x.status}`)).toEqual(['val-1:active', 'val-2:inactive', 'val-3:jailed']);
+        expect(set.validators.map((x) => `${x.validatorId}:${x.status}`)).toEqual(['val-1:active', 'val-2:inactive', 'val-3:jailed']);
         expect(set).toMatchObject({ totalStake: 7n, activeStake: 2n });
       }));
 
@@ -90,7 +90,7 @@ export function validatorRegistryConformance(
         await registry.updateStake('val-1', 20n, 5);
         await registry.updateStake('val-1', 30n, 5);
         expect((await registry.getValidator('val-1', 5))?.stake).toBe(30n);
-        expect(await registry.getValidatorHistory('val-1')).toHaveLength(3);
+        expect((await registry.getValidatorHistory('val-1')).items).toHaveLength(3);
       }));
 
     it('a duplicate id or public key is CONFLICT and writes nothing', () =>
@@ -188,21 +188,39 @@ export function validatorRegistryConformance(
         return again;
       }));
 
-    it('history is in height order with before and after, cut by range and limit', () =>
+    it('history is in height order with before and after, cut by range and limit, and says when it was cut', () =>
       withRegistry(async ({ registry }) => {
         await registry.registerValidator(v(1, 1n), 1);
         for (let height = 2; height <= 10; height++) await registry.updateStake('val-1', BigInt(height), height, `h${height}`);
         const all = await registry.getValidatorHistory('val-1');
-        expect(all.map((c) => c.height)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
-        expect(all[3]).toMatchObject({ kind: 'stake', reason: 'h4', before: { stake: 3n }, after: { stake: 4n } });
-        const some = await registry.getValidatorHistory('val-1', { fromHeight: 4, toHeight: 8, limit: 3 });
-        expect(some.map((c) => c.height)).toEqual([4, 5, 6]);
+        expect(all.items.map((c) => c.height)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+        expect(all.truncated).toBe(false);
+        expect(all.items[3]).toMatchObject({ kind: 'stake', validatorId: 'val-1', reason: 'h4', before: { stake: 3n }, after: { stake: 4n } });
+        const some = await registry.getValidatorHistory('val-1', { startHeight: 4, endHeight: 8, limit: 3 });
+        expect(some.items.map((c) => c.height)).toEqual([4, 5, 6]);
+        expect(some.truncated).toBe(true);
+        const exact = await registry.getValidatorHistory('val-1', { startHeight: 4, endHeight: 8, limit: 5 });
+        expect(exact.items.map((c) => c.height)).toEqual([4, 5, 6, 7, 8]);
+        expect(exact.truncated).toBe(false);
+      }));
+
+    it('a history query with an unknown key, a start after its end or a limit above the maximum is INVALID_ARGUMENT', () =>
+      withRegistry(async (h) => {
+        await h.registry.registerValidator(v(1, 1n), 1);
+        const lsn = h.nextLsn();
+        for (const query of [{ fromHeight: 3 }, { toHeight: 3 }, { startHeight: 1, limt: 2 }, { startHeight: 3, endHeight: 2 }, { limit: 10_001 }]) {
+          await expectCode(h.registry.getValidatorHistory('val-1', query as never), 'INVALID_ARGUMENT');
+        }
+        await expectCode(h.registry.registerValidator({ id: 'val-2', publicKey: publicKey(2), stake: 1n } as never, 1), 'INVALID_ARGUMENT');
+        await expectCode(h.registry.registerValidator({ ...v(2, 1n), power: 1n } as never, 1), 'INVALID_ARGUMENT');
+        await expectCode(h.registry.recordSlash({ validatorId: 'val-1', height: 2, amount: 1n, reason: 'r', jail: true } as never), 'INVALID_ARGUMENT');
+        expect(h.nextLsn()).toBe(lsn);
       }));
 
     it('a public key that is not an ed25519 point is INVALID_ARGUMENT', () =>
       withRegistry(async (h) => {
         const lsn = h.nextLsn();
-        await expectCode(h.registry.registerValidator({ id: 'bad', publicKey: new Uint8Array(32).fill(255), stake: 1n }, 1), 'INVALID_ARGUMENT');
+        await expectCode(h.registry.registerValidator({ validatorId: 'bad', publicKey: new Uint8Array(32).fill(255), stake: 1n }, 1), 'INVALID_ARGUMENT');
         expect(h.nextLsn()).toBe(lsn);
       }));
 
@@ -214,15 +232,15 @@ export function validatorRegistryConformance(
         const isStake = (x: unknown): boolean => typeof x === 'bigint' && x >= 0n && x <= MAX_STAKE;
         const isReason = (x: unknown): boolean => typeof x === 'string' && x.length > 0 && x.length <= 1024;
         const bad = (ok: (x: unknown) => boolean) => junk().filter((x) => !ok(x));
-        const good = { id: 'val-1', stake: 5n, height: 3, reason: 'r' };
+        const good = { validatorId: 'val-1', stake: 5n, height: 3, reason: 'r' };
         const slashBase = { validatorId: 'val-1', height: 3, amount: 1n, reason: 'r' };
         const cases = fc.oneof(
           bad((x) => typeof x === 'object' && x !== null && !Array.isArray(x) && !(x instanceof Uint8Array)).map((x) => ['registerValidator', [x, 1]] as const),
-          bad(isId).map((x) => ['registerValidator', [{ id: x, publicKey: publicKey(9), stake: 1n }, 1]] as const),
-          junk().filter((x) => !(x instanceof Uint8Array && x.length === 32)).map((x) => ['registerValidator', [{ id: 'n', publicKey: x, stake: 1n }, 1]] as const),
-          bad(isStake).map((x) => ['registerValidator', [{ id: 'n', publicKey: publicKey(9), stake: x }, 1]] as const),
-          bad((x) => x === undefined).map((x) => ['registerValidator', [{ id: 'n', publicKey: publicKey(9), stake: 1n, status: x }, 1]] as const),
-          bad(isHeight).map((x) => ['registerValidator', [{ id: 'n', publicKey: publicKey(9), stake: 1n }, x]] as const),
+          bad(isId).map((x) => ['registerValidator', [{ validatorId: x, publicKey: publicKey(9), stake: 1n }, 1]] as const),
+          junk().filter((x) => !(x instanceof Uint8Array && x.length === 32)).map((x) => ['registerValidator', [{ validatorId: 'n', publicKey: x, stake: 1n }, 1]] as const),
+          bad(isStake).map((x) => ['registerValidator', [{ validatorId: 'n', publicKey: publicKey(9), stake: x }, 1]] as const),
+          bad((x) => x === undefined).map((x) => ['registerValidator', [{ validatorId: 'n', publicKey: publicKey(9), stake: 1n, status: x }, 1]] as const),
+          bad(isHeight).map((x) => ['registerValidator', [{ validatorId: 'n', publicKey: publicKey(9), stake: 1n }, x]] as const),
           bad(isHeight).map((x) => ['getValidatorsAtHeight', [x]] as const),
           bad(isId).map((x) => ['updateStake', [x, good.stake, good.height]] as const),
           bad(isStake).map((x) => ['updateStake', ['val-1', x, good.height]] as const),
@@ -235,7 +253,7 @@ export function validatorRegistryConformance(
           bad(isId).map((x) => ['getValidator', [x]] as const),
           bad((x) => x === undefined || isHeight(x)).map((x) => ['getValidator', ['val-1', x]] as const),
           bad(isId).map((x) => ['getValidatorHistory', [x]] as const),
-          fc.constantFrom({ limit: 0 }, { limit: 10_001 }, { fromHeight: -1 }, { toHeight: 0.5 }, { fromHeight: 3, toHeight: 2 }, null, 'q').map(
+          fc.constantFrom({ limit: 0 }, { limit: 10_001 }, { startHeight: -1 }, { endHeight: 0.5 }, { startHeight: 3, endHeight: 2 }, { fromHeight: 1 }, null, 'q').map(
             (q) => ['getValidatorHistory', ['val-1', q]] as const,
           ),
           bad((x) => typeof x === 'object' && x !== null && !Array.isArray(x) && !(x instanceof Uint8Array)).map((x) => ['recordSlash', [x]] as const),
