@@ -58,7 +58,7 @@ export async function runQueryScenario(ctx: BenchContext): Promise<void> {
       'consensus-store',
       {
         round: async (r) => (await store.votes.getVotesForRound(r)).length,
-        history: async (id, fromRound) => (await store.votes.getValidatorVotes(id, { fromRound, limit: 1000 })).length,
+        history: async (id, fromRound) => (await store.votes.getValidatorVotes(id, { startRound: fromRound, limit: 1000 })).length,
         heights: async (from, to) => (await store.votes.queryVotes({ startHeight: from, endHeight: to, limit: 10_000 })).length,
         count: (r) => store.votes.countVotesForRound(r),
       },

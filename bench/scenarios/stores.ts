@@ -320,7 +320,7 @@ async function queries(engine: Engine, dir: string, rounds: number, sizing: Sizi
     const fromRound = Math.max(0, rounds - 500);
     const tasks: [string, () => Promise<unknown>][] = [
       [`getVotesForRound (${VALIDATORS} validators x ${TYPES.length} types)`, () => store.votes.getVotesForRound(someRound())],
-      ["getValidatorVotes (last 1,000 of one)", () => store.votes.getValidatorVotes(validatorId(i++ % VALIDATORS), { fromRound, limit: 1000 })],
+      ["getValidatorVotes (last 1,000 of one)", () => store.votes.getValidatorVotes(validatorId(i++ % VALIDATORS), { startRound: fromRound, limit: 1000 })],
       ['countVotesForRound', () => store.votes.countVotesForRound(someRound())],
       ['voteExists', () => store.votes.voteExists(validatorId(i % VALIDATORS), someRound(), 'prevote')],
     ];

@@ -90,7 +90,7 @@ async function checkVotes(store: ConsensusStore, model: AckModel, result: CheckR
   for (const id of model.voters) {
     let from = 0;
     for (;;) {
-      const page = await votes.getValidatorVotes(id, { fromRound: from, limit });
+      const page = await votes.getValidatorVotes(id, { startRound: from, limit });
       let fresh = 0;
       for (const e of page) {
         if (lsns.has(e.id)) continue;

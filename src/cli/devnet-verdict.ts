@@ -71,7 +71,7 @@ async function decisionsOf(store: ConsensusStore, chainId: string): Promise<Map<
 async function votesOf(store: ConsensusStore, validatorId: string, maxRound: number): Promise<ValidatorVote[]> {
   const out: ValidatorVote[] = [];
   for (let r = 0; r <= maxRound; r += ROUND_WINDOW) {
-    const page = await store.votes.getValidatorVotes(validatorId, { fromRound: r, toRound: r + ROUND_WINDOW - 1, limit: QUERY_LIMIT });
+    const page = await store.votes.getValidatorVotes(validatorId, { startRound: r, endRound: r + ROUND_WINDOW - 1, limit: QUERY_LIMIT });
     out.push(...page.map((e) => e.vote));
   }
   return out;

@@ -73,6 +73,7 @@ import type {
 import type { ValidatorVote, VoteType } from '../model/vote.ts';
 import { CommitPipeline, type BatchPart } from './commit-pipeline.ts';
 import { equalBytes } from '../codec/bytes.ts';
+import { assertOpen, checkQuery, parseHeightRange, parseLimit, parseRoundRange, readClock, type QueryLimits } from './context.ts';
 
 /** Default limits (docs/stores.md, Queries). */
 export const DEFAULT_VOTE_STORE_LIMITS: VoteStoreLimits = {
@@ -129,6 +130,11 @@ interface Slot {
   readonly pending: PendingAppend[];
   tail: Promise<unknown>;
 }
+
+/** The keys of each query object (any other is INVALID_ARGUMENT). */
+const ROUND_VOTES_KEYS: readonly string[] = ['limit'];
+const VALIDATOR_VOTES_KEYS: readonly string[] = ['startRound', 'endRound', 'limit'];
+const VOTE_QUERY_KEYS: readonly string[] = ['round', 'validatorId', 'voteType', 'startHeight', 'endHeight', 'limit'];
 
 /**
  * Checks vote-store limits (`value` may be undefined: the defaults) and fills in the defaults.
@@ -241,24 +247,22 @@ export class LogVoteStore implements VoteStore, RecordApplier {
   async getVotesForRound(round: number, options: RoundVotesOptions = {}): Promise<VoteLogEntry[]> {
     this.checkOpen();
     const r = checkU32('round', round);
-    const o = checkObject('options', options);
-    const limit = this.limit('options.limit', o.limit, this.limits.maxRoundVotes, this.limits.maxRoundVotes);
+    const o = checkQuery('options', options, ROUND_VOTES_KEYS);
+    const limit = parseLimit('options.limit', o['limit'], { defaultLimit: this.limits.maxRoundVotes, maxLimit: this.limits.maxRoundVotes });
     return this.entries(this.roundRange(this.byRound, NO_VALIDATOR, r, TYPE_BELOW, r, TYPE_ABOVE, limit, undefined));
   }
 
   /**
-   * One validator's votes with `fromRound <= round <= toRound`, in (round, voteType, LSN)
+   * One validator's votes with `startRound <= round <= endRound`, in (round, voteType, LSN)
    * order, at most `limit` (default `defaultQueryLimit`).
-   * @throws INVALID_ARGUMENT (also when fromRound > toRound), CLOSED.
+   * @throws INVALID_ARGUMENT (also when startRound > endRound, or an unknown key), CLOSED.
    */
   async getValidatorVotes(validatorId: string, options: ValidatorVotesOptions = {}): Promise<VoteLogEntry[]> {
     this.checkOpen();
     const id = checkValidatorId('validatorId', validatorId);
-    const o = checkObject('options', options);
-    const from = o.fromRound === undefined ? 0 : checkU32('options.fromRound', o.fromRound);
-    const to = o.toRound === undefined ? MAX_U32 : checkU32('options.toRound', o.toRound);
-    if (from > to) throw invalidArgument('options.fromRound', 'must not exceed options.toRound');
-    const limit = this.limit('options.limit', o.limit, this.limits.defaultQueryLimit, this.limits.maxQueryLimit);
+    const o = checkQuery('options', options, VALIDATOR_VOTES_KEYS);
+    const { startRound: from, endRound: to } = parseRoundRange('options', o);
+    const limit = parseLimit('options.limit', o['limit'], this.queryLimits());
     const v = this.ids.lookup(id);
     if (v < 0) return [];
     return this.entries(this.roundRange(this.byValidator[v], v, from, TYPE_BELOW, to, TYPE_ABOVE, limit, undefined));
@@ -271,7 +275,7 @@ export class LogVoteStore implements VoteStore, RecordApplier {
    */
   async getRecentVotes(limit?: number): Promise<VoteLogEntry[]> {
     this.checkOpen();
-    const n = this.limit('limit', limit, this.limits.defaultQueryLimit, this.limits.maxQueryLimit);
+    const n = parseLimit('limit', limit, this.queryLimits());
     return this.entries(this.byLsn.collectLast(n));
   }
 
@@ -279,18 +283,16 @@ export class LogVoteStore implements VoteStore, RecordApplier {
    * Votes matching every given field of `query`, at most `limit` (default `defaultQueryLimit`).
    * Order: (round, voteType, validatorId, LSN) when `round` or `validatorId` is given;
    * (height, LSN) otherwise. Answered from the round, validator or height index.
-   * @throws INVALID_ARGUMENT (also when startHeight > endHeight), CLOSED.
+   * @throws INVALID_ARGUMENT (also when startHeight > endHeight, or an unknown key), CLOSED.
    */
   async queryVotes(query: VoteQuery): Promise<VoteLogEntry[]> {
     this.checkOpen();
-    const q = checkObject('query', query);
-    const round = q.round === undefined ? undefined : checkU32('query.round', q.round);
-    const validatorId = q.validatorId === undefined ? undefined : checkValidatorId('query.validatorId', q.validatorId);
-    const type = q.voteType === undefined ? undefined : checkOneOf('query.voteType', q.voteType, VOTE_TYPES);
-    const start = q.startHeight === undefined ? 0 : checkSafeUint('query.startHeight', q.startHeight);
-    const end = q.endHeight === undefined ? Number.MAX_SAFE_INTEGER : checkSafeUint('query.endHeight', q.endHeight);
-    if (start > end) throw invalidArgument('query.startHeight', 'must not exceed query.endHeight');
-    const limit = this.limit('query.limit', q.limit, this.limits.defaultQueryLimit, this.limits.maxQueryLimit);
+    const q = checkQuery('query', checkObject('query', query), VOTE_QUERY_KEYS);
+    const round = q['round'] === undefined ? undefined : checkU32('query.round', q['round']);
+    const validatorId = q['validatorId'] === undefined ? undefined : checkValidatorId('query.validatorId', q['validatorId']);
+    const type = q['voteType'] === undefined ? undefined : checkOneOf('query.voteType', q['voteType'], VOTE_TYPES);
+    const { startHeight: start, endHeight: end } = parseHeightRange('query', q);
+    const limit = parseLimit('query.limit', q['limit'], this.queryLimits());
     const code = type === undefined ? 0 : voteTypeCode(type);
     const c = this.cols;
     const match = (slot: number): boolean => {
@@ -419,18 +421,15 @@ export class LogVoteStore implements VoteStore, RecordApplier {
   }
 
   private checkOpen(): void {
-    const status = this.ctx.log.status;
-    if (status === 'closing' || status === 'closed') throw new ConsensusStoreError('CLOSED', 'the store is closed');
+    assertOpen(this.ctx);
   }
 
-  private limit(name: string, value: unknown, defaultValue: number, max: number): number {
-    return value === undefined ? defaultValue : checkInteger(name, value, 1, max);
+  private queryLimits(): QueryLimits {
+    return { defaultLimit: this.limits.defaultQueryLimit, maxLimit: this.limits.maxQueryLimit };
   }
 
   private recordedAt(): number {
-    const t = this.ctx.now();
-    if (!Number.isSafeInteger(t) || t < 0) throw new RangeError(`now() returned ${t}, not a safe non-negative integer`);
-    return t;
+    return readClock(this.ctx);
   }
 
   private verify(v: ValidatorVote): void {

@@ -40,8 +40,8 @@ export interface AppendVoteResult extends VoteLogEntry {
 
 /** Options of `getValidatorVotes`. Rounds are inclusive; results are in (round, voteType, LSN) order. */
 export interface ValidatorVotesOptions {
-  readonly fromRound?: number;
-  readonly toRound?: number;
+  readonly startRound?: number;
+  readonly endRound?: number;
   /** 1..maxQueryLimit; default `defaultQueryLimit`. */
   readonly limit?: number;
 }

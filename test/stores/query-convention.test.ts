@@ -267,3 +267,16 @@ describe('the query convention in the stores', () => {
     await expectError(() => store.listRoundStates({ fromHeight: 1 } as never), 'CLOSED', /closed/);
   });
 });
+
+describe('the vote store follows the convention', () => {
+  it('names an unknown query key (queryVotes({ fromHeight }) used to return everything), a start after its end, and a limit above the maximum', async () => {
+    const { LogVoteStore } = await import('../../src/stores/vote-store.ts');
+    const votes = new LogVoteStore({ log: MemoryLog.open(), now: tickingClock() });
+    await expectError(() => votes.queryVotes({ fromHeight: 3 } as never), 'INVALID_ARGUMENT', /query\.fromHeight is not an option here; known: round, validatorId, voteType, startHeight, endHeight, limit/, 'query.fromHeight');
+    await expectError(() => votes.getValidatorVotes('v', { fromRound: 1 } as never), 'INVALID_ARGUMENT', /options\.fromRound is not an option here/, 'options.fromRound');
+    await expectError(() => votes.getVotesForRound(1, { limt: 1 } as never), 'INVALID_ARGUMENT', /did you mean limit\?/, 'options.limt');
+    await expectError(() => votes.queryVotes({ startHeight: 5, endHeight: 4 }), 'INVALID_ARGUMENT', /must not exceed/, 'query.startHeight');
+    await expectError(() => votes.getValidatorVotes('v', { startRound: 5, endRound: 4 }), 'INVALID_ARGUMENT', /must not exceed/, 'options.startRound');
+    await expectError(() => votes.queryVotes({ limit: votes.limits.maxQueryLimit + 1 }), 'INVALID_ARGUMENT', /query\.limit/, 'query.limit');
+  });
+});

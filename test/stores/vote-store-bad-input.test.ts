@@ -67,7 +67,7 @@ const badCalls: fc.Arbitrary<[string, Call]> = fc.oneof(
   fc.oneof(badRoundLimit.map((limit) => ({ limit })), badObject).map((o): [string, Call] => ['getVotesForRound opts', (s) => s.votes.getVotesForRound(1, any(o))]),
   badId.map((id): [string, Call] => ['getValidatorVotes', (s) => s.votes.getValidatorVotes(any(id))]),
   fc
-    .oneof(badRound.map((fromRound) => ({ fromRound })), badRound.map((toRound) => ({ toRound })), badLimit.map((limit) => ({ limit })), badObject)
+    .oneof(badRound.map((startRound) => ({ startRound })), badRound.map((endRound) => ({ endRound })), badLimit.map((limit) => ({ limit })), badObject)
     .map((o): [string, Call] => ['getValidatorVotes opts', (s) => s.votes.getValidatorVotes('a', any(o))]),
   badLimit.map((l): [string, Call] => ['getRecentVotes', (s) => s.votes.getRecentVotes(any(l))]),
   fc

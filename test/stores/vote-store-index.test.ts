@@ -99,7 +99,7 @@ async function everyAnswer(store: LogVoteStore): Promise<unknown[]> {
     out.push(await store.getVotesForRound(r), await store.countVotesForRound(r), await store.countVotesForRound(r, 'precommit'));
   }
   for (let v = 0; v < 8; v++) {
-    out.push(await store.getValidatorVotes(`v${v}`, { limit: 10_000 }), await store.getValidatorVotes(`v${v}`, { fromRound: 100, toRound: 300 }));
+    out.push(await store.getValidatorVotes(`v${v}`, { limit: 10_000 }), await store.getValidatorVotes(`v${v}`, { startRound: 100, endRound: 300 }));
     out.push(await store.voteExists(`v${v}`, 7919 % 500, 'precommit'), await store.queryVotes({ validatorId: `v${v}`, startHeight: 800, limit: 10_000 }));
   }
   out.push(await store.queryVotes({ startHeight: 750, endHeight: 900, limit: 10_000 }), await store.queryVotes({ voteType: 'commit', limit: 10_000 }));

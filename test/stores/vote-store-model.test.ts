@@ -69,7 +69,7 @@ async function checkAgreement(m: Model, r: Real): Promise<void> {
   for (const v of VALIDATORS) {
     const mine = sorted.filter((e) => e.vote.validatorId === v);
     expect(ids(await votes.getValidatorVotes(v))).toEqual(ids(mine));
-    expect(ids(await votes.getValidatorVotes(v, { fromRound: 2, toRound: 3, limit: 2 }))).toEqual(
+    expect(ids(await votes.getValidatorVotes(v, { startRound: 2, endRound: 3, limit: 2 }))).toEqual(
       ids(mine.filter((e) => e.vote.round >= 2 && e.vote.round <= 3).slice(0, 2)),
     );
     expect(await votes.voteExists(v, 1, 'prevote')).toBe(mine.some((e) => e.vote.round === 1 && e.vote.voteType === 'prevote'));

@@ -152,7 +152,7 @@ export function voteStoreConformance(name: string, factory: VoteStoreFactory): v
       expect(ids(await votes.getVotesForRound(101))).toEqual([id(1), id(4), id(0)]);
       expect(ids(await votes.getVotesForRound(101, { limit: 2 }))).toEqual([id(1), id(4)]);
       expect(ids(await votes.getValidatorVotes('val-a'))).toEqual([id(3), id(1), id(5)]);
-      expect(ids(await votes.getValidatorVotes('val-a', { fromRound: 101, toRound: 101 }))).toEqual([id(1)]);
+      expect(ids(await votes.getValidatorVotes('val-a', { startRound: 101, endRound: 101 }))).toEqual([id(1)]);
       expect(ids(await votes.getValidatorVotes('val-a', { limit: 1 }))).toEqual([id(3)]);
       expect(ids(await votes.getRecentVotes(2))).toEqual([id(5), id(4)]);
       expect(ids(await votes.getRecentVotes())).toEqual([5, 4, 3, 2, 1, 0].map(id));
@@ -221,7 +221,7 @@ export function voteStoreConformance(name: string, factory: VoteStoreFactory): v
       await expectCode(v.appendVote!(makeVote({ voteType: 'vote' as VoteType })), 'INVALID_ARGUMENT');
       await expectCode(f.votes.getRecentVotes(0), 'INVALID_ARGUMENT');
       await expectCode(f.votes.getRecentVotes(1_000_000_000), 'INVALID_ARGUMENT');
-      await expectCode(f.votes.getValidatorVotes('a', { fromRound: 5, toRound: 4 }), 'INVALID_ARGUMENT');
+      await expectCode(f.votes.getValidatorVotes('a', { startRound: 5, endRound: 4 }), 'INVALID_ARGUMENT');
       await expectCode(f.votes.queryVotes({ startHeight: 5, endHeight: 4 }), 'INVALID_ARGUMENT');
       await expectCode(f.votes.markFinalized(-1, 0), 'INVALID_ARGUMENT');
       expect(f.nextLsn()).toBe(before);
