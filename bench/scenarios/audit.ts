@@ -143,7 +143,7 @@ async function verification(ctx: BenchContext, sizing: Sizing): Promise<ResultRo
       note: `${formatNumber(heads)} signed heads checked; ops/s = entries/s`,
       extra: { heads },
     });
-    const evidence = await audit.getEvidence({ fromHeight: 1000, toHeight: 1009 });
+    const evidence = await audit.getEvidence({ startHeight: 1000, endHeight: 1009 });
     const evidenceRuns: RunResult[] = [];
     for (let rep = 0; rep < ctx.reps; rep++) {
       evidenceRuns.push(

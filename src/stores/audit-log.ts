@@ -70,6 +70,7 @@ import type { VoteBatchEvent } from './vote-types.ts';
 import type { BatchPart } from './commit-pipeline.ts';
 import { AuditIndex, makeEntry, take, type MutableEntry } from './audit-index.ts';
 import { equalBytes } from '../codec/bytes.ts';
+import { checkQuery, parseHeightRange } from './context.ts';
 
 /** Default limits (docs/audit.md). */
 export const DEFAULT_AUDIT_LIMITS: AuditLogLimits = {
@@ -102,7 +103,10 @@ const LOG_EVENT_TYPES: readonly AuditEventType[] = AUDIT_EVENT_TYPES.filter(
 const COMPANION_EVENT_TYPES: readonly AuditEventType[] = AUDIT_EVENT_TYPES.filter((t) => t !== 'NodeKeyRecorded');
 
 /** The fields of an EvidenceQuery (any other key is a mistake the caller must hear about). */
-const EVIDENCE_QUERY_KEYS: readonly string[] = ['validatorId', 'height', 'fromHeight', 'toHeight', 'types', 'limit'];
+const EVIDENCE_QUERY_KEYS: readonly string[] = ['validatorId', 'height', 'startHeight', 'endHeight', 'types', 'limit'];
+/** The keys of a height range and of the list options. */
+const HEIGHT_RANGE_KEYS: readonly string[] = ['startHeight', 'endHeight'];
+const LIST_OPTION_KEYS: readonly string[] = ['limit', 'descending'];
 
 /** An event checked and encoded, waiting for its batch. */
 interface EncodedEvent {
@@ -539,14 +543,14 @@ export class LogAuditLog implements AuditLog, RecordApplier {
   }
 
   private listOptions(options: unknown): { limit: number; descending: boolean } {
-    const o = checkObject('options', options);
-    const limit = this.limit('options.limit', o.limit, this.limits.defaultQueryLimit, this.limits.maxQueryLimit);
-    return { limit, descending: o.descending === undefined ? false : checkBoolean('options.descending', o.descending) };
+    const o = checkQuery('options', checkObject('options', options), LIST_OPTION_KEYS);
+    const limit = this.limit('options.limit', o['limit'], this.limits.defaultQueryLimit, this.limits.maxQueryLimit);
+    return { limit, descending: o['descending'] === undefined ? false : checkBoolean('options.descending', o['descending']) };
   }
 
   /**
-   * Entries that concern a height (or an inclusive range `{from, to}`), by (height, id), at most
-   * `limit`. @throws INVALID_ARGUMENT.
+   * Entries that concern a height (or an inclusive range `{ startHeight, endHeight }`), by
+   * (height, id), at most `limit`. @throws INVALID_ARGUMENT.
    */
   async queryByHeight(height: number | HeightRange, options: AuditQueryOptions = {}): Promise<LogEntry[]> {
     this.checkOpen();
@@ -554,10 +558,9 @@ export class LogAuditLog implements AuditLog, RecordApplier {
     let to: number;
     if (typeof height === 'number') from = to = checkSafeUint('height', height);
     else {
-      const r = checkObject('height', height);
-      from = checkSafeUint('height.from', r.from);
-      to = checkSafeUint('height.to', r.to);
-      if (from > to) throw invalidArgument('height.from', 'must not exceed height.to');
+      const r = checkQuery('height', checkObject('height', height), HEIGHT_RANGE_KEYS);
+      if (r['startHeight'] === undefined || r['endHeight'] === undefined) throw invalidArgument('height', 'must give startHeight and endHeight');
+      ({ startHeight: from, endHeight: to } = parseHeightRange('height', r));
     }
     const o = this.listOptions(options);
     return take(this.entries.byHeight(from, to, o.descending), o.limit);
@@ -594,17 +597,16 @@ export class LogAuditLog implements AuditLog, RecordApplier {
   async getEvidence(query: EvidenceQuery): Promise<DisputeEvidence> {
     this.checkOpen();
     const q = checkObject('query', query);
-    for (const k of Object.keys(q)) if (!EVIDENCE_QUERY_KEYS.includes(k)) throw invalidArgument(`query.${k}`, 'is not a field of EvidenceQuery');
+    checkQuery('query', q, EVIDENCE_QUERY_KEYS);
     const validatorId = q.validatorId === undefined ? undefined : checkValidatorId('query.validatorId', q.validatorId);
-    let from = q.fromHeight === undefined ? 0 : checkSafeUint('query.fromHeight', q.fromHeight);
-    let to = q.toHeight === undefined ? MAX_SAFE : checkSafeUint('query.toHeight', q.toHeight);
+    let { startHeight: from, endHeight: to } = parseHeightRange('query', q);
     if (q.height !== undefined) {
       const h = checkSafeUint('query.height', q.height);
       from = Math.max(from, h);
       to = Math.min(to, h);
     }
     if (from > to) throw invalidArgument('query', 'height range is empty');
-    const heightGiven = q.height !== undefined || q.fromHeight !== undefined || q.toHeight !== undefined;
+    const heightGiven = q.height !== undefined || q.startHeight !== undefined || q.endHeight !== undefined;
     let types: ReadonlySet<AuditEventType> | undefined;
     if (q.types !== undefined) {
       if (!Array.isArray(q.types) || q.types.length === 0) throw invalidArgument('query.types', 'must be a non-empty array of event types');

@@ -55,16 +55,16 @@ export interface AuditQueryOptions {
 
 /** A height range, both ends inclusive. */
 export interface HeightRange {
-  readonly from: number;
-  readonly to: number;
+  readonly startHeight: number;
+  readonly endHeight: number;
 }
 
 /** What `getEvidence` gathers. Every given field must match; heights inclusive. */
 export interface EvidenceQuery {
   readonly validatorId?: string;
   readonly height?: number;
-  readonly fromHeight?: number;
-  readonly toHeight?: number;
+  readonly startHeight?: number;
+  readonly endHeight?: number;
   readonly types?: readonly AuditEventType[];
   /** 1..maxEvidenceLimit; default defaultEvidenceLimit. */
   readonly limit?: number;

@@ -57,6 +57,7 @@ import type { ValidatorVote } from '../model/vote.ts';
 import type { VoteBatchEvent } from './vote-types.ts';
 import type { BatchPart } from './commit-pipeline.ts';
 import { toHex } from '../codec/bytes.ts';
+import { checkQuery, parseHeightRange, parseLimit } from './context.ts';
 
 export type { PublicKeyAt } from '../codec/evidence-verify.ts';
 
@@ -278,14 +279,14 @@ export class LogEvidenceStore implements RecordApplier, ByzantineEvidenceStore {
   }
 
   /**
-   * A validator's evidence with `fromHeight <= height <= toHeight`, in (height, LSN) order, at
+   * A validator's evidence with `startHeight <= height <= endHeight`, in (height, LSN) order, at
    * most `limit` (default 1,000, at most 10,000). Expired evidence is not returned. Rejects
    * INVALID_ARGUMENT.
    */
   async queryByValidator(validatorId: string, options: EvidenceQueryOptions = {}): Promise<StoredEvidence[]> {
     assertOpen(this.#ctx);
     const id = checkValidatorId('validatorId', validatorId);
-    const { from, to, limit } = checkQuery(options);
+    const { from, to, limit } = parseEvidenceQuery(options);
     return this.#collect(this.#byValidator.values([id, from], [id, to + 1]), limit);
   }
 
@@ -293,7 +294,7 @@ export class LogEvidenceStore implements RecordApplier, ByzantineEvidenceStore {
   async queryByType(type: EvidenceType, options: EvidenceQueryOptions = {}): Promise<StoredEvidence[]> {
     assertOpen(this.#ctx);
     const code = evidenceTypeCode(checkOneOf('type', type, EVIDENCE_TYPES));
-    const { from, to, limit } = checkQuery(options);
+    const { from, to, limit } = parseEvidenceQuery(options);
     return this.#collect(this.#byType.values([code, from], [code, to + 1]), limit);
   }
 
@@ -511,11 +512,12 @@ export class LogEvidenceStore implements RecordApplier, ByzantineEvidenceStore {
 }
 
 /** Checks the range and limit of an evidence query. */
-function checkQuery(options: EvidenceQueryOptions): { from: number; to: number; limit: number } {
-  const o = checkObject('options', options);
-  const from = o['fromHeight'] === undefined ? 0 : checkSafeUint('options.fromHeight', o['fromHeight']);
-  const to = o['toHeight'] === undefined ? MAX_SAFE : checkSafeUint('options.toHeight', o['toHeight']);
-  const limit = o['limit'] === undefined ? DEFAULT_EVIDENCE_QUERY_LIMIT : checkInteger('options.limit', o['limit'], 1, MAX_EVIDENCE_QUERY_LIMIT);
-  if (from > to) throw invalidArgument('options.fromHeight', 'must not exceed options.toHeight');
+function parseEvidenceQuery(options: EvidenceQueryOptions): { from: number; to: number; limit: number } {
+  const o = checkQuery('options', options, EVIDENCE_QUERY_KEYS);
+  const { startHeight: from, endHeight: to } = parseHeightRange('options', o);
+  const limit = parseLimit('options.limit', o['limit'], { defaultLimit: DEFAULT_EVIDENCE_QUERY_LIMIT, maxLimit: MAX_EVIDENCE_QUERY_LIMIT });
   return { from, to, limit };
 }
+
+/** The keys of an evidence query (any other is INVALID_ARGUMENT). */
+const EVIDENCE_QUERY_KEYS: readonly string[] = ['startHeight', 'endHeight', 'limit'];

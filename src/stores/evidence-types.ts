@@ -66,8 +66,8 @@ export interface RecordEvidenceResult {
 
 /** Options of the evidence queries. Heights are inclusive; results in (height, LSN) order. */
 export interface EvidenceQueryOptions {
-  readonly fromHeight?: number;
-  readonly toHeight?: number;
+  readonly startHeight?: number;
+  readonly endHeight?: number;
   /** 1..MAX_EVIDENCE_QUERY_LIMIT; default DEFAULT_EVIDENCE_QUERY_LIMIT. */
   readonly limit?: number;
 }

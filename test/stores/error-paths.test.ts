@@ -104,8 +104,8 @@ describe('LogEvidenceStore error paths', () => {
     await expectError(() => store().verifyEvidence('ab'.repeat(31)), 'INVALID_ARGUMENT', /64 lowercase hex/);
   });
 
-  it('a query range with fromHeight above toHeight is INVALID_ARGUMENT', async () => {
-    await expectError(() => store().queryByValidator('val-1', { fromHeight: 9, toHeight: 8 }), 'INVALID_ARGUMENT', /options\.fromHeight must not exceed/);
+  it('a query range with startHeight above endHeight is INVALID_ARGUMENT', async () => {
+    await expectError(() => store().queryByValidator('val-1', { startHeight: 9, endHeight: 8 }), 'INVALID_ARGUMENT', /options\.startHeight \(9\) must not exceed/);
   });
 
   it('an append resolving without an LSN is CORRUPTION', async () => {
@@ -180,11 +180,15 @@ describe('LogAuditLog error paths', () => {
     await expectError(() => h.audit.appendWithEvents([event], 'x' as never), 'INVALID_ARGUMENT', /companions must be an array of at most 6 records/);
     await expectError(() => h.audit.appendWithEvents([event], Array.from({ length: 7 }, () => ({ kind: 1, payload: new Uint8Array(1) }))), 'INVALID_ARGUMENT', /at most 6 records/);
     await expectError(() => h.audit.appendWithEvents([event], [{ kind: 1, payload: [1] as never }]), 'INVALID_ARGUMENT', /companions\[0\]\.payload must be a Uint8Array/);
-    await expectError(() => h.audit.queryByHeight({ from: 5, to: 4 }), 'INVALID_ARGUMENT', /height\.from must not exceed height\.to/);
+    await expectError(() => h.audit.queryByHeight({ startHeight: 5, endHeight: 4 }), 'INVALID_ARGUMENT', /height\.startHeight \(5\) must not exceed height\.endHeight/);
+    await expectError(() => h.audit.queryByHeight({ from: 5, to: 6 } as never), 'INVALID_ARGUMENT', /height\.from is not an option here/);
+    await expectError(() => h.audit.queryByHeight({ startHeight: 5 } as never), 'INVALID_ARGUMENT', /must give startHeight and endHeight/);
+    await expectError(() => h.audit.queryByValidator('val-1', { limt: 3 } as never), 'INVALID_ARGUMENT', /did you mean limit\?/);
     await expectError(() => h.audit.queryByDateRange(5, 4), 'INVALID_ARGUMENT', /from must not be after to/);
     await expectError(() => h.audit.queryByDateRange(new Date(Number.NaN), 4), 'INVALID_ARGUMENT', /valid Date not before 1970/);
-    await expectError(() => h.audit.getEvidence({ validator: 'val-1' } as never), 'INVALID_ARGUMENT', /query\.validator is not a field of EvidenceQuery/);
-    await expectError(() => h.audit.getEvidence({ fromHeight: 5, toHeight: 4 }), 'INVALID_ARGUMENT', /height range is empty/);
+    await expectError(() => h.audit.getEvidence({ validator: 'val-1' } as never), 'INVALID_ARGUMENT', /query\.validator is not an option here/);
+    await expectError(() => h.audit.getEvidence({ startHeight: 5, endHeight: 4 }), 'INVALID_ARGUMENT', /query\.startHeight \(5\) must not exceed/);
+    await expectError(() => h.audit.getEvidence({ height: 9, startHeight: 1, endHeight: 4 }), 'INVALID_ARGUMENT', /height range is empty/);
     await expectError(() => h.audit.getEvidence({ types: [] }), 'INVALID_ARGUMENT', /query\.types must be a non-empty array/);
     await expectError(() => h.audit.getEvidence({ types: ['Nope' as never] }), 'INVALID_ARGUMENT', /query\.types\[0\] must be an audit event type/);
     await expectError(() => h.audit.verifyIntegrity({ expectHead: { treeSize: 1, root: new Uint8Array(31) } }), 'INVALID_ARGUMENT', /expectHead\.root must be 32 bytes/);

@@ -98,10 +98,10 @@ export function auditLogConformance(name: string, open: () => Promise<AuditHarne
         for (let i = 0; i < 30; i++) {
           await h.audit.logEvent({ type: 'VoteReceived', vote: vote(i % 3, 100 + (i % 10), i, 1) });
         }
-        const range = await h.audit.queryByHeight({ from: 102, to: 104 });
+        const range = await h.audit.queryByHeight({ startHeight: 102, endHeight: 104 });
         expect(range.map((e) => e.height)).toEqual([102, 102, 102, 103, 103, 103, 104, 104, 104]);
         expect(await h.audit.queryByHeight(103, { limit: 2 })).toHaveLength(2);
-        const desc = await h.audit.queryByHeight({ from: 100, to: 109 }, { descending: true, limit: 4 });
+        const desc = await h.audit.queryByHeight({ startHeight: 100, endHeight: 109 }, { descending: true, limit: 4 });
         expect(desc.map((e) => e.height)).toEqual([109, 109, 109, 108]);
         const v1 = await h.audit.queryByValidator('val-1');
         expect(v1).toHaveLength(10);
@@ -115,7 +115,7 @@ export function auditLogConformance(name: string, open: () => Promise<AuditHarne
         expect(byDate.length).toBeGreaterThan(0);
         expect(await h.audit.queryByDateRange(0, Number.MAX_SAFE_INTEGER, { limit: 7 })).toHaveLength(7);
         await expectCode(h.audit.queryByHeight(1, { limit: 10_000_000 }), 'INVALID_ARGUMENT');
-        await expectCode(h.audit.queryByHeight({ from: 5, to: 4 }), 'INVALID_ARGUMENT');
+        await expectCode(h.audit.queryByHeight({ startHeight: 5, endHeight: 4 }), 'INVALID_ARGUMENT');
         await expectCode(h.audit.queryByDateRange(10, 9), 'INVALID_ARGUMENT');
       }));
 
@@ -135,7 +135,7 @@ export function auditLogConformance(name: string, open: () => Promise<AuditHarne
         expect(verifyDisputeEvidence(evidence, h.publicKey, { votePublicKey: validatorKey })).toEqual({ ok: true });
         expect(verifyDisputeEvidence(evidence, h.publicKey, { votePublicKey: () => ed25519Of(105) }).ok).toBe(false);
         expect(verifyDisputeEvidence(evidence, ed25519Of(9)).ok).toBe(false);
-        const byHeight = await h.audit.getEvidence({ fromHeight: 60, toHeight: 62 });
+        const byHeight = await h.audit.getEvidence({ startHeight: 60, endHeight: 62 });
         expect(byHeight.entries.map((e) => e.event.type === 'RoundStarted' && e.event.height)).toEqual([60, 61, 62]);
         expect(verifyDisputeEvidence(byHeight, h.publicKey).ok).toBe(true);
         await expectCode(h.audit.getEvidence({ validatorId: 'val-99' }), 'NOT_FOUND');
@@ -198,7 +198,7 @@ export function auditLogConformance(name: string, open: () => Promise<AuditHarne
           junk()
             .filter((x) => !(typeof x === 'object' && x !== null && !Array.isArray(x) && !(x instanceof Uint8Array) && Object.keys(x).length === 0))
             .map((x) => () => h.audit.getEvidence(x as never)),
-          fc.tuple(fc.constantFrom('validatorId', 'height', 'fromHeight', 'toHeight', 'types', 'limit'), junk().filter((x) => x !== undefined)).map(([f, x]) => () =>
+          fc.tuple(fc.constantFrom('validatorId', 'height', 'startHeight', 'endHeight', 'types', 'limit'), junk().filter((x) => x !== undefined)).map(([f, x]) => () =>
             h.audit.getEvidence({ [f]: x } as never)),
           junk().filter((x) => x !== undefined).map((x) => () => h.audit.verifyIntegrity({ expectHead: x } as never)),
           junk().filter((x) => typeof x !== 'string' || x.length > 4096 || x.length === 0).map((x) => () => h.audit.export(x as never)),

@@ -188,7 +188,7 @@ export function evidenceStoreConformance(name: string, open: () => Promise<Evide
         }
         expect((await store.queryByValidator('val-1')).map((e) => e.height)).toEqual([10, 30, 50]);
         expect((await store.queryByValidator('val-1', { limit: 2 })).map((e) => e.height)).toEqual([10, 30]);
-        expect((await store.queryByType('Equivocation', { fromHeight: 20, toHeight: 50 })).map((e) => e.height)).toEqual([30, 50]);
+        expect((await store.queryByType('Equivocation', { startHeight: 20, endHeight: 50 })).map((e) => e.height)).toEqual([30, 50]);
         expect(await store.queryByValidator('val-2')).toEqual([]);
         expect(await store.getEvidence('0'.repeat(64))).toBeUndefined();
         await expectCode(store.verifyEvidence('0'.repeat(64)), 'NOT_FOUND');
@@ -255,7 +255,7 @@ export function evidenceStoreConformance(name: string, open: () => Promise<Evide
           junk().map((v) => () => store.queryByValidator(v as string)),
           junk().map((v) => () => store.queryByType(v as 'Equivocation')),
           junk().map((v) => () => store.getOffenseCount(v as string)),
-          fc.tuple(fc.constantFrom('fromHeight', 'toHeight', 'limit'), junk().filter((v) => v !== undefined)).map(
+          fc.tuple(fc.constantFrom('startHeight', 'endHeight', 'limit'), junk().filter((v) => v !== undefined)).map(
             ([k, v]) =>
               () =>
                 store.queryByValidator('val-1', { [k]: v }),
