@@ -173,6 +173,7 @@ export type {
   RewardHistory,
   StoredDistribution,
   ValidatorRewards,
-  ValidatorRewardsOptions,
+  ValidatorRewardsQuery,
 } from './stores/reward-types.ts';
 export type { RewardDistribution, RewardEntry, RewardLine, RewardReason, RewardTotals, StatementPeriod } from './model/reward.ts';
+export type { HeightRangeQuery, QueryPage, RoundRangeQuery } from './stores/query-types.ts';

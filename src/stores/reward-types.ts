@@ -34,8 +34,6 @@ export interface StoredDistribution extends RewardDistribution {
  */
 export type ValidatorRewardsQuery = HeightRangeQuery;
 
-/** @deprecated the former options object (`{ maxEntries }`) of `getValidatorRewards`: use `ValidatorRewardsQuery` (`limit`). */
-export type ValidatorRewardsOptions = ValidatorRewardsQuery;
 
 /** A validator's rewards over a height range (inclusive). */
 export interface ValidatorRewards {
