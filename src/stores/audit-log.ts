@@ -71,6 +71,7 @@ import type { BatchPart } from './commit-pipeline.ts';
 import { AuditIndex, makeEntry, take, type MutableEntry } from './audit-index.ts';
 import { equalBytes } from '../codec/bytes.ts';
 import { checkQuery, parseHeightRange } from './context.ts';
+import { assertOpen, readClock } from './context.ts';
 
 /** Default limits (docs/audit.md). */
 export const DEFAULT_AUDIT_LIMITS: AuditLogLimits = {
@@ -301,12 +302,11 @@ export class LogAuditLog implements AuditLog, RecordApplier {
   }
 
   private checkOpen(): void {
-    const status = this.ctx.log.status;
-    if (status === 'closing' || status === 'closed') throw new ConsensusStoreError('CLOSED', 'the store is closed');
+    assertOpen(this.ctx);
   }
 
   private encode(event: AuditEvent): EncodedEvent {
-    const timestamp = checkSafeUint('now()', this.ctx.now());
+    const timestamp = readClock(this.ctx);
     return { event, bytes: encodeAuditEvent(event), timestamp };
   }
 

@@ -58,6 +58,7 @@ import type { VoteBatchEvent } from './vote-types.ts';
 import type { BatchPart } from './commit-pipeline.ts';
 import { toHex } from '../codec/bytes.ts';
 import { checkQuery, parseHeightRange, parseLimit } from './context.ts';
+import { readClock, SerialQueue } from './context.ts';
 
 export type { PublicKeyAt } from '../codec/evidence-verify.ts';
 
@@ -226,7 +227,7 @@ export class LogEvidenceStore implements RecordApplier, ByzantineEvidenceStore {
   readonly #counts = new Map<string, MutableCounts[]>();
   /** Content ids of expired evidence: recording one again is refused, replaying one is ignored. */
   readonly #pruned = new Set<string>();
-  #writeTail: Promise<unknown> = Promise.resolve();
+  readonly #writes = new SerialQueue();
 
   /**
    * @param ctx - the shared log and clock.
@@ -498,16 +499,12 @@ export class LogEvidenceStore implements RecordApplier, ByzantineEvidenceStore {
   }
 
   #clock(): number {
-    const now = this.#ctx.now();
-    if (!Number.isSafeInteger(now) || now < 0) throw new RangeError(`StoreContext.now() returned ${now}`);
-    return now;
+    return readClock(this.#ctx);
   }
 
   /** Runs `task` after every earlier write of this store has settled. */
   #enqueue<T>(task: () => Promise<T>): Promise<T> {
-    const run = this.#writeTail.then(task);
-    this.#writeTail = run.catch(() => undefined);
-    return run;
+    return this.#writes.run(task);
   }
 }
 

@@ -74,6 +74,7 @@ import type { ValidatorVote, VoteType } from '../model/vote.ts';
 import { CommitPipeline, type BatchPart } from './commit-pipeline.ts';
 import { equalBytes } from '../codec/bytes.ts';
 import { assertOpen, checkQuery, parseHeightRange, parseLimit, parseRoundRange, readClock, type QueryLimits } from './context.ts';
+import { SerialQueue } from './context.ts';
 
 /** Default limits (docs/stores.md, Queries). */
 export const DEFAULT_VOTE_STORE_LIMITS: VoteStoreLimits = {
@@ -181,7 +182,7 @@ export class LogVoteStore implements VoteStore, RecordApplier {
   private readonly fields: VoteRecordFields = newVoteRecordFields();
   private readonly finalizedByHeight = new Map<number, FinalizedMark>();
   private lastFinalized: FinalizedMark | null = null;
-  private finalizeTail: Promise<unknown> = Promise.resolve();
+  private readonly finalizeWrites = new SerialQueue();
   private readonly slots = new Map<string, Slot>();
   private contributors: readonly VoteBatchContributor[] = [];
   private readonly pipeline: CommitPipeline;
@@ -375,9 +376,7 @@ export class LogVoteStore implements VoteStore, RecordApplier {
       this.checkOpen();
       const h = checkSafeUint('height', height);
       const r = checkU32('round', round);
-      const run = this.finalizeTail.then(() => this.writeFinalized(h, r));
-      this.finalizeTail = run.catch(() => undefined);
-      return run;
+      return this.finalizeWrites.run(() => this.writeFinalized(h, r));
     } catch (err) {
       return Promise.reject(err);
     }
