@@ -42,7 +42,7 @@ export async function checkStore(store: ConsensusStore, model: AckModel, lostFro
   await checkRewards(store, model, result, lostFrom);
   await checkEvidence(store, model, result);
   const last = await store.votes.getLastFinalized();
-  if (model.lastFinalizedHeight >= 0 && lostFrom === Infinity && (last === null || last.height < model.lastFinalizedHeight)) {
+  if (model.lastFinalizedHeight >= 0 && lostFrom === Infinity && (last === undefined || last.height < model.lastFinalizedHeight)) {
     result.problems.push(`finalization: acknowledged mark at height ${model.lastFinalizedHeight}, store says ${last?.height ?? 'none'}`);
   }
   return result;

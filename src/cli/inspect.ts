@@ -70,7 +70,7 @@ export async function runInspect(dir: string, print: (line: string) => void): Pr
     const last = await store.rounds.loadRoundState();
     print(last === undefined ? 'round state: none' : `round state: height ${last.state.height}, round ${last.state.round}, phase ${last.state.phase} (LSN ${last.id})`);
     const finalized = await store.votes.getLastFinalized();
-    print(finalized === undefined || finalized === null ? 'finalized: none' : `finalized: height ${finalized.height}, round ${finalized.round}`);
+    print(finalized === undefined ? 'finalized: none' : `finalized: height ${finalized.height}, round ${finalized.round}`);
     print(`earliest open round: ${(await store.votes.getEarliestOpenRound()) ?? 'none'}`);
     return 0;
   } finally {

@@ -185,7 +185,7 @@ export class LogAuditLog implements AuditLog, RecordApplier {
   private readonly fs: FileSystem | undefined;
   private readonly entries = new AuditIndex();
   private tip: Tip = { sequence: 0, hash: GENESIS_PREV_HASH, frontier: new MerkleFrontier() };
-  private latestHead: AuditHead | null = null;
+  private latestHead: AuditHead | undefined;
   /** Entries replayed since the last head record (their head fields are filled when it comes). */
   private unsigned: MutableEntry[] = [];
   private recordedKey: Uint8Array | undefined;
@@ -215,7 +215,7 @@ export class LogAuditLog implements AuditLog, RecordApplier {
   }
 
   /** The latest signed head, or null before the first write. */
-  get head(): AuditHead | null {
+  get head(): AuditHead | undefined {
     return this.latestHead;
   }
 
@@ -622,12 +622,12 @@ export class LogAuditLog implements AuditLog, RecordApplier {
     const matches: MutableEntry[] = [];
     for (const e of source) {
       if (matches.length >= limit) break;
-      if (head === null || e.sequence >= head.treeSize) continue;
+      if (head === undefined || e.sequence >= head.treeSize) continue;
       if (heightGiven && (e.height === undefined || e.height < from || e.height > to)) continue;
       if (types !== undefined && !types.has(e.event.type)) continue;
       matches.push(e);
     }
-    if (head === null || matches.length === 0) throw new ConsensusStoreError('NOT_FOUND', 'no audit entry matches the query');
+    if (head === undefined || matches.length === 0) throw new ConsensusStoreError('NOT_FOUND', 'no audit entry matches the query');
     const records: LogRecord[] = [];
     for (const e of matches) {
       const record = await this.ctx.log.get(e.id);
@@ -664,7 +664,7 @@ export class LogAuditLog implements AuditLog, RecordApplier {
       const root = a.root;
       if (!(root instanceof Uint8Array) || root.length !== HASH_BYTES) throw invalidArgument('options.expectHead.root', 'must be 32 bytes');
       expect = { treeSize: checkInteger('options.expectHead.treeSize', a.treeSize, 1, MAX_SAFE), root };
-    } else if (this.latestHead !== null) {
+    } else if (this.latestHead !== undefined) {
       expect = { treeSize: this.latestHead.treeSize, root: this.latestHead.root };
     }
     const verifier = new AuditChainVerifier(this.chainId, this.key.publicKey, expect);

@@ -146,7 +146,7 @@ export interface AuditLog {
   export(path: string): Promise<{ entries: number; heads: number; bytes: number }>;
   verifyIntegrity(options?: { expectHead?: { treeSize: number; root: Uint8Array } }): Promise<IntegrityReport>;
   /** The latest signed head, or null before the first write. */
-  readonly head: AuditHead | null;
+  readonly head: AuditHead | undefined;
   /** Entries in the chain. */
   readonly size: number;
 }

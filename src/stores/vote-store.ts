@@ -181,7 +181,7 @@ export class LogVoteStore implements VoteStore, RecordApplier {
   /** Reused by `apply` (replay decodes in place). */
   private readonly fields: VoteRecordFields = newVoteRecordFields();
   private readonly finalizedByHeight = new Map<number, FinalizedMark>();
-  private lastFinalized: FinalizedMark | null = null;
+  private lastFinalized: FinalizedMark | undefined;
   private readonly finalizeWrites = new SerialQueue();
   private readonly slots = new Map<string, Slot>();
   private contributors: readonly VoteBatchContributor[] = [];
@@ -350,18 +350,18 @@ export class LogVoteStore implements VoteStore, RecordApplier {
    * round is below Fr, or equal to Fr at a height <= Fh; without a mark no vote is finalized.
    * @throws CLOSED.
    */
-  async getEarliestOpenRound(): Promise<number | null> {
+  async getEarliestOpenRound(): Promise<number | undefined> {
     this.checkOpen();
     const f = this.lastFinalized;
     const c = this.cols;
-    if (f === null) {
+    if (f === undefined) {
       const first = this.byRound.first();
-      return first === undefined ? null : c.round[first]!;
+      return first === undefined ? undefined : c.round[first]!;
     }
     const inRound = this.roundRange(this.byRound, NO_VALIDATOR, f.round, TYPE_BELOW, f.round, TYPE_ABOVE, Infinity, undefined);
     for (const slot of inRound) if (c.height[slot]! > f.height) return f.round;
     const next = this.byRound.first(this.cols.probe(PROBE_LO, f.round, TYPE_ABOVE, NO_VALIDATOR, 0, -1));
-    return next === undefined ? null : c.round[next]!;
+    return next === undefined ? undefined : c.round[next]!;
   }
 
   /**
@@ -382,8 +382,8 @@ export class LogVoteStore implements VoteStore, RecordApplier {
     }
   }
 
-  /** The last finalization mark, or null. @throws CLOSED. */
-  async getLastFinalized(): Promise<FinalizedMark | null> {
+  /** The last finalization mark, or undefined. @throws CLOSED. */
+  async getLastFinalized(): Promise<FinalizedMark | undefined> {
     this.checkOpen();
     return this.lastFinalized;
   }
@@ -582,7 +582,7 @@ export class LogVoteStore implements VoteStore, RecordApplier {
       throw conflict(`height ${height} was finalized in round ${known.round}, not ${round}`, { height, round });
     }
     const last = this.lastFinalized;
-    if (last !== null && (height < last.height || round < last.round)) {
+    if (last !== undefined && (height < last.height || round < last.round)) {
       throw conflict(`finalization of (${height}, ${round}) is behind the last mark (${last.height}, ${last.round})`, {
         height,
         round,
@@ -597,7 +597,7 @@ export class LogVoteStore implements VoteStore, RecordApplier {
 
   private indexFinalized(mark: FinalizedMark): void {
     this.finalizedByHeight.set(mark.height, mark);
-    if (this.lastFinalized === null || mark.height > this.lastFinalized.height) this.lastFinalized = mark;
+    if (this.lastFinalized === undefined || mark.height > this.lastFinalized.height) this.lastFinalized = mark;
   }
 }
 

@@ -107,7 +107,7 @@ export interface VoteStore {
   queryVotes(query: VoteQuery): Promise<VoteLogEntry[]>;
   countVotesForRound(round: number, voteType?: VoteType): Promise<number>;
   voteExists(validatorId: string, round: number, voteType: VoteType): Promise<boolean>;
-  getEarliestOpenRound(): Promise<number | null>;
+  getEarliestOpenRound(): Promise<number | undefined>;
   markFinalized(height: number, round: number): Promise<FinalizedMark>;
-  getLastFinalized(): Promise<FinalizedMark | null>;
+  getLastFinalized(): Promise<FinalizedMark | undefined>;
 }

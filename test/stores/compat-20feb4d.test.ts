@@ -61,11 +61,11 @@ describe('a directory written by 20feb4d', () => {
       latestRound: (await store.rounds.loadRoundState())?.state,
       validatorsAt6: set.validators.map((v) => ({ validatorId: v.validatorId, stake: String(v.stake), status: v.status })),
       auditSize: store.audit.size,
-      auditHead: store.audit.head === null ? null : { treeSize: store.audit.head.treeSize, root: hex(store.audit.head.root) },
+      auditHead: store.audit.head === undefined ? null : { treeSize: store.audit.head.treeSize, root: hex(store.audit.head.root) },
       offenses: await store.evidence.getOffenseCount('val-3'),
       evidenceSize: store.evidence.size,
       totalAt12: String(await store.rewards.getTotalDistributed(12)),
-      lastFinalized: await store.votes.getLastFinalized(),
+      lastFinalized: (await store.votes.getLastFinalized()) ?? null,
       nextLsn: store.log.nextLsn,
     };
     expect(JSON.parse(JSON.stringify(actual))).toEqual(expected);

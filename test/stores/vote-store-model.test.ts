@@ -48,11 +48,11 @@ async function openReal(disk: MemoryDisk): Promise<Real> {
   return { disk, log, store: await openStoreOnLog(log, { chainId: 'model', now: () => clock++ }) };
 }
 
-function earliestOpen(m: Model): number | null {
+function earliestOpen(m: Model): number | undefined {
   const open = m.entries.filter(
     (e) => m.last === null || e.vote.round > m.last.round || (e.vote.round === m.last.round && e.vote.height > m.last.height),
   );
-  return open.length === 0 ? null : Math.min(...open.map((e) => e.vote.round));
+  return open.length === 0 ? undefined : Math.min(...open.map((e) => e.vote.round));
 }
 
 async function checkAgreement(m: Model, r: Real): Promise<void> {

@@ -181,7 +181,7 @@ export function voteStoreConformance(name: string, factory: VoteStoreFactory): v
 
     it('finalization marks define the earliest open round and move only forward', async () => {
       const { votes } = await open();
-      expect(await votes.getEarliestOpenRound()).toBeNull();
+      expect(await votes.getEarliestOpenRound()).toBeUndefined();
       await votes.appendVote(makeVote({ round: 7, height: 1 }));
       await votes.appendVote(makeVote({ round: 9, height: 2 }));
       await votes.appendVote(makeVote({ round: 12, height: 3 }));
@@ -197,14 +197,14 @@ export function voteStoreConformance(name: string, factory: VoteStoreFactory): v
       expect(await f.votes.getEarliestOpenRound()).toBe(12);
       expect((await f.votes.getLastFinalized())?.height).toBe(2);
       await f.votes.markFinalized(3, 12);
-      expect(await f.votes.getEarliestOpenRound()).toBeNull();
+      expect(await f.votes.getEarliestOpenRound()).toBeUndefined();
     });
 
     it('a later height in the finalized round is still open', async () => {
       const { votes } = await open();
       await votes.appendVote(makeVote({ round: 7, height: 1 }));
       await votes.markFinalized(1, 7);
-      expect(await votes.getEarliestOpenRound()).toBeNull();
+      expect(await votes.getEarliestOpenRound()).toBeUndefined();
       await votes.appendVote(makeVote({ round: 7, height: 2, voteType: 'precommit' }));
       expect(await votes.getEarliestOpenRound()).toBe(7);
     });
