@@ -18,40 +18,32 @@
  * return a store whose indexes are not fully rebuilt, leave the log open after a failed open, or
  * let an equivocating vote reach the disk without its evidence and audit entry.
  */
-import { StoreIdentity } from './stores/store-identity.ts';
-import { join } from 'node:path';
 import { invalidArgument } from './errors.ts';
 import type { FileSystem } from './io/types.ts';
-import type { Durability, Log, LogLimits, LogOptions, LogRecord, LogStatus, Lsn, OpenReport, RecordInput } from './log/types.ts';
-import { checkBoolean, checkBytes, checkObject, checkOneOf, checkString } from './model/check.ts';
-import { RecordKind } from './codec/kinds.ts';
-import { checkNodeKey, ED25519_KEY_BYTES, ed25519PublicKey, generateNodeKey, type NodeKey } from './codec/node-key.ts';
-import { loadOrCreateNodeKey } from './stores/node-key-file.ts';
-import { checkChainId } from './model/vote.ts';
+import type { Log, LogLimits, LogRecord, LogStatus, Lsn, OpenReport } from './log/types.ts';
+import { generateNodeKey, type NodeKey } from './codec/node-key.ts';
+import type { StoreRepaired } from './model/audit.ts';
+import { resolveOpenStoreOptions, resolveStoreOptions, type OpenStoreOptions, type ResolvedStoreOptions, type StoreOptions } from './store-options.ts';
 import { LogAuditLog } from './stores/audit-log.ts';
-import type { AuditEvent, StoreRepaired } from './model/audit.ts';
-import type { AuditLogLimits } from './stores/audit-types.ts';
+import type { AuditLog } from './stores/audit-types.ts';
+import { CommitPipeline } from './stores/commit-pipeline.ts';
 import type { RecordApplier, StoreContext } from './stores/context.ts';
 import { LogEvidenceStore } from './stores/evidence-store.ts';
-import { MAX_SUBMITTER_LENGTH } from './model/evidence.ts';
+import type { ByzantineEvidenceStore } from './stores/evidence-types.ts';
+import { loadOrCreateNodeKey } from './stores/node-key-file.ts';
 import { LogRecoveryManager } from './stores/recovery.ts';
 import { LogRewardHistory } from './stores/reward-history.ts';
-import { LogRoundStateStore } from './stores/round-state-store.ts';
-import type { RoundStateStoreOptions } from './stores/round-types.ts';
-import { LogSignGuard } from './stores/sign-guard.ts';
-import { openSignStateFile, type WatermarkCopy } from './stores/sign-state-file.ts';
-import { resolveOpenStoreOptions, resolveStoreOptions, type OpenStoreOptions, type ResolvedStoreOptions, type StoreOptions } from './store-options.ts';
-import type { SignGuard, SignIdentity, SignState } from './stores/sign-guard-types.ts';
-import type { AuditLog } from './stores/audit-types.ts';
-import type { ByzantineEvidenceStore } from './stores/evidence-types.ts';
 import type { RewardHistory } from './stores/reward-types.ts';
+import { LogRoundStateStore } from './stores/round-state-store.ts';
 import type { RecoveryManager, RoundStateStore } from './stores/round-types.ts';
-import type { ValidatorRegistry } from './stores/validator-types.ts';
-import type { VoteStore } from './stores/vote-types.ts';
+import { LogSignGuard } from './stores/sign-guard.ts';
+import type { SignGuard } from './stores/sign-guard-types.ts';
+import { openSignStateFile, type WatermarkCopy } from './stores/sign-state-file.ts';
+import { StoreIdentity } from './stores/store-identity.ts';
 import { LogValidatorRegistry } from './stores/validator-registry.ts';
+import type { ValidatorRegistry } from './stores/validator-types.ts';
 import { LogVoteStore } from './stores/vote-store.ts';
-import type { SignWatermark } from './model/sign.ts';
-import { CommitPipeline } from './stores/commit-pipeline.ts';
+import type { VoteStore } from './stores/vote-types.ts';
 
 export { NODE_KEY_FILE } from './store-options.ts';
 export type {
@@ -355,9 +347,4 @@ async function replayLog(log: Log, appliers: readonly RecordApplier[]): Promise<
     else applier.apply(record);
   });
   return { records, unknownKindRecords, durationMs: performance.now() - started };
-}
-
-function checkFunction<F>(name: string, value: unknown): F {
-  if (typeof value !== 'function') throw invalidArgument(name, 'must be a function');
-  return value as F;
 }

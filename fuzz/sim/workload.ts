@@ -144,7 +144,7 @@ export class Workload {
 
   /** Another validator's vote, sometimes with an equivocating twin or a resend. */
   #othersVote(id: string, h: number, r: number, step: VoteType): Promise<unknown>[] {
-    const store = this.#requireStore();
+    this.#requireStore();
     const prng = this.#prng;
     const equivocate = prng.bool(this.#shape.equivocationRate);
     const make = (variant: number): ValidatorVote => {

@@ -136,7 +136,7 @@ export class SegmentWriter {
 
   /** Records `old` as sealed in the manifest (durably: temp, fdatasync, rename, directory fsync). */
   async #seal(old: Active): Promise<void> {
-    const { fs, options } = this.#deps;
+    const { options } = this.#deps;
     // With durability `none` the segment's data may still be in the page cache.
     if (options.durability === 'none') await old.handle.datasync();
     const entry = old.entry;

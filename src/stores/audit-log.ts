@@ -44,8 +44,6 @@ import { MerkleFrontier, merkleLeafHash, HASH_BYTES } from '../codec/merkle.ts';
 import { checkNodeKey, signEd25519, toHex, type NodeKey } from '../codec/node-key.ts';
 import { checkChainId, checkValidatorId } from '../model/vote.ts';
 import { ConsensusStoreError, invalidArgument } from '../errors.ts';
-import { BTree } from '../btree/btree.ts';
-import { compareNumbers, compareStrings, tupleComparator } from '../btree/keys.ts';
 import type { FileSystem } from '../io/types.ts';
 import type { LogRecord, Lsn, RecordInput } from '../log/types.ts';
 import { checkBoolean, checkInteger, checkObject, checkSafeUint, MAX_SAFE } from '../model/check.ts';

@@ -34,7 +34,7 @@ import { checkChainId, checkValidatorId, checkVote } from '../model/vote.ts';
 import { BTree } from '../btree/btree.ts';
 import { compareNumbers, compareStrings, tupleComparator } from '../btree/keys.ts';
 import type { LogRecord, Lsn, RecordInput } from '../log/types.ts';
-import { checkBoolean, checkInteger, checkObject, checkOneOf, checkSafeUint, checkString, MAX_SAFE } from '../model/check.ts';
+import { checkBoolean, checkObject, checkOneOf, checkSafeUint, checkString } from '../model/check.ts';
 import { assertOpen, type RecordApplier, type StoreContext } from './context.ts';
 import { DEFAULT_EVIDENCE_QUERY_LIMIT, MAX_EVIDENCE_PER_VOTE, MAX_EVIDENCE_QUERY_LIMIT } from './evidence-types.ts';
 import type {

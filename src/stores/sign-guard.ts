@@ -31,7 +31,7 @@ import {
 } from '../codec/vote-sign.ts';
 import { decodeRepairBarrier, decodeSignGuardRecord, encodeRepairBarrier, encodeSignGuardEntry, encodeSignGuardImport, stepCode } from '../codec/sign-guard-record.ts';
 import type { LogRecord, RecordInput } from '../log/types.ts';
-import { checkBytes, checkObject, checkOneOf, checkSafeUint, checkU32 } from '../model/check.ts';
+import { checkBytes, checkObject, checkSafeUint } from '../model/check.ts';
 import { assertOpen, SerialQueue, type RecordApplier, type StoreContext } from './context.ts';
 import type { WatermarkCopy } from './sign-state-file.ts';
 import type { SignGuard, SignIdentity, SignState } from './sign-guard-types.ts';

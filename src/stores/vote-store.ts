@@ -39,7 +39,7 @@ import {
   VOTE_SIGNATURE_OFFSET,
 } from '../codec/vote-record.ts';
 import type { VoteRecordFields } from '../codec/vote-record.ts';
-import type { LogRecord, Lsn, RecordInput } from '../log/types.ts';
+import type { LogRecord, Lsn } from '../log/types.ts';
 import { checkInteger, checkObject, checkOneOf, checkSafeUint, checkU32, MAX_U32 } from '../model/check.ts';
 import type { RecordApplier, StoreContext } from './context.ts';
 import {

@@ -7,7 +7,7 @@
  * src/model/sign.ts. Plain data and interfaces: no behaviour here, and nothing that imports a
  * backend.
  */
-import type { LogRecord, Lsn, RecordInput } from '../log/types.ts';
+import type { Lsn } from '../log/types.ts';
 import type { ValidatorVote, VoteType } from '../model/vote.ts';
 
 /** A stored vote. */

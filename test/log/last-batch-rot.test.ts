@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { lastBatchRange } from '../support/last-batch.ts';
 import { isStoreError } from '../../src/errors.ts';
 import { SimulatedDisk } from '../../src/io/sim-disk.ts';
-import { DIR, collect, diskWith, filesOf, openSim, payloadFor, recordFor } from './wal-helpers.ts';
+import { collect, diskWith, filesOf, openSim, payloadFor, recordFor } from './wal-helpers.ts';
 
 const SEGMENT = 8192;
 

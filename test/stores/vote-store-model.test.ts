@@ -9,7 +9,6 @@ import { openStoreOnLog } from '../../src/store.ts';
 import type { ConsensusStore } from '../../src/store.ts';
 import { VOTE_TYPES } from '../../src/model/vote.ts';
 import type { ValidatorVote, VoteType } from '../../src/model/vote.ts';
-import type { VoteLogEntry } from '../../src/stores/vote-types.ts';
 import { hashOf } from '../../src/testing/conformance/vote-store.conformance.ts';
 import { MemoryDisk, MemoryLog } from '../../src/log/memory-log.ts';
 

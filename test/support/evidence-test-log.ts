@@ -6,11 +6,9 @@
  *
  * Test support only: it must never be imported by library code.
  */
-import { proposalSignBytes, publicKeyOf, signBytes, signVote } from '../../src/codec/vote-sign.ts';
 import type { StoreContext } from '../../src/stores/context.ts';
 import { LogEvidenceStore } from '../../src/stores/evidence-store.ts';
 import { LogRewardHistory } from '../../src/stores/reward-history.ts';
-import type { SignedProposal, UnsignedProposal, UnsignedVote, ValidatorVote, VoteType } from '../../src/model/vote.ts';
 import type { EvidenceHarness } from '../../src/testing/conformance/evidence-store.conformance.ts';
 import type { RewardHistoryHarness } from '../../src/testing/conformance/reward-history.conformance.ts';
 import { MemoryDisk, MemoryLog } from '../../src/log/memory-log.ts';

@@ -13,7 +13,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { signVote } from '../../codec/vote-sign.ts';
-import type { RecoveryManager, RecoveryState, ResumePoint, RoundStateSnapshot, RoundStateStore } from '../../stores/round-types.ts';
+import type { RecoveryManager, RecoveryState, RoundStateSnapshot, RoundStateStore } from '../../stores/round-types.ts';
 import type { RoundState } from '../../model/round.ts';
 import type { ValidatorVote, VoteType } from '../../model/vote.ts';
 import type { VoteLogEntry, VoteStore } from '../../stores/vote-types.ts';
