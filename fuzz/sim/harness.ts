@@ -11,7 +11,7 @@ import { isStoreError } from '../../src/errors.ts';
 import { Prng } from '../../src/io/prng.ts';
 import { SimulatedDisk } from '../../src/io/sim-disk.ts';
 import { openStore, type ConsensusStore } from '../../src/store.ts';
-import { decodeSignStateSlot, SLOT_BYTES } from '../../src/codec/sign-state-slot.ts';
+import { newestSignStateSlot } from '../../src/codec/sign-state-slot.ts';
 import { SIGN_STATE_FILE } from '../../src/stores/sign-state-file.ts';
 import { SIGN_STEPS, type SignWatermark } from '../../src/model/sign.ts';
 import { FUZZ_CHAIN_ID, keyOf, OWN_ID } from '../keys.ts';
@@ -173,8 +173,7 @@ export function describe(err: unknown): string {
 function copiedWatermark(disk: SimulatedDisk): { importWatermark?: SignWatermark } {
   const bytes = disk.readDurableNow(`${SIM_DIR}/${SIGN_STATE_FILE}`);
   if (bytes === undefined) return {};
-  const slots = [decodeSignStateSlot(bytes, 0), decodeSignStateSlot(bytes, SLOT_BYTES)].filter((s) => s !== undefined);
-  const newest = slots.sort((a, b) => b.sequence - a.sequence)[0];
+  const newest = newestSignStateSlot(bytes)?.slot;
   if (newest === undefined) return {};
   return { importWatermark: { height: newest.height, round: newest.round, step: SIGN_STEPS[newest.step - 1]! } };
 }

@@ -71,6 +71,17 @@ export function decodeSignStateSlot(bytes: Uint8Array, pos: number): SignStateSl
   };
 }
 
+/**
+ * The current copy in a file's bytes: the valid slot (at 0 or at `SLOT_BYTES`) with the higher
+ * sequence, and which slot that is; undefined when neither is valid.
+ */
+export function newestSignStateSlot(bytes: Uint8Array): { readonly slot: SignStateSlot; readonly index: 0 | 1 } | undefined {
+  const a = decodeSignStateSlot(bytes, 0);
+  const b = decodeSignStateSlot(bytes, SLOT_BYTES);
+  if (a !== undefined && (b === undefined || a.sequence > b.sequence)) return { slot: a, index: 0 };
+  return b === undefined ? undefined : { slot: b, index: 1 };
+}
+
 function slotCrc(bytes: Uint8Array, pos: number): number {
   return maskCrc(crc32cUpdate(crc32cUpdate(0, bytes, pos, pos + 12), bytes, pos + 16, pos + SLOT_BYTES));
 }

@@ -68,7 +68,7 @@ import type { VoteBatchEvent } from './vote-types.ts';
 import type { BatchPart } from './commit-pipeline.ts';
 import { AuditIndex, makeEntry, take, type MutableEntry } from './audit-index.ts';
 import { equalBytes } from '../codec/bytes.ts';
-import { checkQuery, parseHeightRange } from './context.ts';
+import { checkQuery, parseHeightRange, parseLimit } from './context.ts';
 import { assertOpen, readClock } from './context.ts';
 
 /** Default limits (docs/audit.md). */
@@ -536,13 +536,9 @@ export class LogAuditLog implements AuditLog, RecordApplier {
 
   // ---- queries ------------------------------------------------------------------------------
 
-  private limit(name: string, value: unknown, fallback: number, max: number): number {
-    return value === undefined ? fallback : checkInteger(name, value, 1, max);
-  }
-
   private listOptions(options: unknown): { limit: number; descending: boolean } {
     const o = checkQuery('options', checkObject('options', options), LIST_OPTION_KEYS);
-    const limit = this.limit('options.limit', o['limit'], this.limits.defaultQueryLimit, this.limits.maxQueryLimit);
+    const limit = parseLimit('options.limit', o['limit'], { defaultLimit: this.limits.defaultQueryLimit, maxLimit: this.limits.maxQueryLimit });
     return { limit, descending: o['descending'] === undefined ? false : checkBoolean('options.descending', o['descending']) };
   }
 
@@ -610,7 +606,7 @@ export class LogAuditLog implements AuditLog, RecordApplier {
       if (!Array.isArray(q.types) || q.types.length === 0) throw invalidArgument('query.types', 'must be a non-empty array of event types');
       types = new Set(q.types.map((t, i) => checkEventType(`query.types[${i}]`, t)));
     }
-    const limit = this.limit('query.limit', q.limit, this.limits.defaultEvidenceLimit, this.limits.maxEvidenceLimit);
+    const limit = parseLimit('query.limit', q.limit, { defaultLimit: this.limits.defaultEvidenceLimit, maxLimit: this.limits.maxEvidenceLimit });
     const head = this.latestHead;
     if (this.damage !== undefined) {
       throw new ConsensusStoreError('CORRUPTION', `the audit chain is damaged at record ${this.damage.id}: ${this.damage.reason}`, { details: { lsn: this.damage.id } });

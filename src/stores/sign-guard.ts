@@ -25,7 +25,7 @@ import {
   differOnlyInTimestamp,
   proposalSignBytes,
   publicKeyOf,
-  SIGN_BYTES_TIMESTAMP_SIZE,
+  timestampOfSignBytes,
   signBytes,
   voteSignBytes,
 } from '../codec/vote-sign.ts';
@@ -37,6 +37,7 @@ import type { WatermarkCopy } from './sign-state-file.ts';
 import type { SignGuard, SignIdentity, SignState } from './sign-guard-types.ts';
 import type { SignedProposal, UnsignedProposal, UnsignedVote, ValidatorVote } from '../model/vote.ts';
 import type { SignStep, SignWatermark } from '../model/sign.ts';
+import { equalBytes, toHex } from '../codec/bytes.ts';
 
 export type { SignIdentity, SignState } from './sign-guard-types.ts';
 
@@ -61,22 +62,8 @@ interface KeyState {
 /** The result of checking a request against the watermark. */
 type HrsCheck = 'advance' | 'same';
 
-function hex(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
-}
-
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
-}
-
 function refuse(reason: string, details: Record<string, unknown>): ConsensusStoreError {
   return new ConsensusStoreError('CONFLICT', `sign guard refused: ${reason}`, { details: { reason, ...details } });
-}
-
-function readTimestamp(signBytesValue: Uint8Array): number {
-  const view = new DataView(signBytesValue.buffer, signBytesValue.byteOffset, signBytesValue.byteLength);
-  const at = signBytesValue.length - SIGN_BYTES_TIMESTAMP_SIZE;
-  return view.getUint32(at) * 0x1_0000_0000 + view.getUint32(at + 4);
 }
 
 /** Orders two (height, round, step) triples lexicographically. */
@@ -122,7 +109,7 @@ export class LogSignGuard implements SignGuard, RecordApplier {
       throw invalidArgument('identity.publicKey', 'does not belong to identity.privateKey');
     }
     const validatorId = checkValidatorId('identity.validatorId', id.validatorId);
-    this.identity = { privateKey, publicKey, validatorId, keyHex: hex(publicKey) };
+    this.identity = { privateKey, publicKey, validatorId, keyHex: toHex(publicKey) };
   }
 
   /** The node's public key, or undefined without an identity. */
@@ -271,7 +258,7 @@ export class LogSignGuard implements SignGuard, RecordApplier {
     const imported = record.kind === RecordKind.SignGuardImport;
     const r = decodeSignGuardRecord(record, imported);
     if (imported) this.repairBarrier = undefined;
-    const key = hex(r.publicKey);
+    const key = toHex(r.publicKey);
     const next: KeyState = { height: r.height, round: r.round, step: stepCode(r.step), signBytes: r.signBytes, signature: r.signature };
     const current = this.states.get(key);
     const order = current === undefined ? 1 : compareHrs(next, current);
@@ -308,7 +295,7 @@ export class LogSignGuard implements SignGuard, RecordApplier {
       const [lsn] = await this.ctx.log.append([{ kind: RecordKind.SignGuardEntry, payload }]);
       this.apply({ lsn: lsn as NonNullable<typeof lsn>, kind: RecordKind.SignGuardEntry, payload });
       await this.syncCopy(identity);
-      return { value, signature, timestamp: readTimestamp(bytes) };
+      return { value, signature, timestamp: timestampOfSignBytes(bytes) };
     });
   }
 
@@ -345,7 +332,7 @@ export class LogSignGuard implements SignGuard, RecordApplier {
       throw new ConsensusStoreError('CORRUPTION', 'sign guard entry has sign bytes but no signature', { details: { requested } });
     }
     if (equalBytes(bytes, s.signBytes) || differOnlyInTimestamp(bytes, s.signBytes)) {
-      return { signature: s.signature.slice(), timestamp: readTimestamp(s.signBytes) };
+      return { signature: s.signature.slice(), timestamp: timestampOfSignBytes(s.signBytes) };
     }
     throw refuse('conflicting data for an already signed height, round and step', { requested });
   }

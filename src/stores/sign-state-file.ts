@@ -13,7 +13,7 @@
  * damaged slot as a watermark.
  */
 import { join } from 'node:path';
-import { decodeSignStateSlot, encodeSignStateSlot, SLOT_BYTES, type SignStateSlot } from '../codec/sign-state-slot.ts';
+import { encodeSignStateSlot, newestSignStateSlot, SLOT_BYTES, type SignStateSlot } from '../codec/sign-state-slot.ts';
 import { ConsensusStoreError } from '../errors.ts';
 import { errnoOf, type FileHandle, type FileSystem } from '../io/types.ts';
 
@@ -57,8 +57,7 @@ export async function openSignStateFile(fs: FileSystem, dir: string): Promise<Wa
     }
     const handle = await fs.open(path, 'create');
     if (bytes === undefined) await fs.syncDir(dir);
-    const slots = [decodeSignStateSlot(bytes ?? new Uint8Array(0), 0), decodeSignStateSlot(bytes ?? new Uint8Array(0), SLOT_BYTES)];
-    return new SignStateFile(path, handle, slots);
+    return new SignStateFile(path, handle, newestSignStateSlot(bytes ?? new Uint8Array(0)));
   } catch (err) {
     throw ioError(err, path);
   }
@@ -72,13 +71,11 @@ class SignStateFile implements WatermarkCopy {
   #next: number;
   #closed = false;
 
-  constructor(path: string, handle: FileHandle, slots: readonly (SignStateSlot | undefined)[]) {
+  constructor(path: string, handle: FileHandle, newest: ReturnType<typeof newestSignStateSlot>) {
     this.#path = path;
     this.#handle = handle;
-    const [a, b] = slots;
-    const newest = a !== undefined && (b === undefined || a.sequence > b.sequence) ? 0 : b !== undefined ? 1 : -1;
-    this.#current = newest < 0 ? undefined : slots[newest];
-    this.#next = newest === 0 ? 1 : 0;
+    this.#current = newest?.slot;
+    this.#next = newest?.index === 0 ? 1 : 0;
   }
 
   get current(): CopiedWatermark | undefined {

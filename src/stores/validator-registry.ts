@@ -40,13 +40,10 @@ import {
   VALIDATOR_REGISTRATION_KEYS,
   VALIDATOR_STATUSES,
 } from '../model/validator.ts';
+import { toHex } from '../codec/bytes.ts';
 
 /** The keys of a `ValidatorHistoryQuery`. */
 const HISTORY_QUERY_KEYS: readonly string[] = ['startHeight', 'endHeight', 'limit'];
-
-function hex(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
-}
 
 function copyValidator(v: Validator): Validator {
   return { ...v, publicKey: v.publicKey.slice() };
@@ -159,7 +156,7 @@ export class LogValidatorRegistry implements RecordApplier, ValidatorRegistry {
         v['status'] === undefined ? 'active' : checkOneOf<ValidatorStatus>('validator.status', v['status'], VALIDATOR_STATUSES);
       const height = checkSafeUint('effectiveHeight', effectiveHeight);
       return () => {
-        const owner = this.#idByKey.get(hex(publicKey));
+        const owner = this.#idByKey.get(toHex(publicKey));
         if (owner !== undefined && owner !== id) {
           throw new ConsensusStoreError('CONFLICT', `public key already registered to validator ${owner}`, {
             details: { validatorId: id, owner },
@@ -344,7 +341,7 @@ export class LogValidatorRegistry implements RecordApplier, ValidatorRegistry {
   }
 
   #addValidator(id: string, publicKey: Uint8Array, first: ValidatorChange): void {
-    const key = hex(publicKey);
+    const key = toHex(publicKey);
     const owner = this.#idByKey.get(key);
     if (owner !== undefined) {
       throw new ConsensusStoreError('CORRUPTION', `validator ${id} registered with the public key of ${owner}`, {

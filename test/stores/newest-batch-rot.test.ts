@@ -21,6 +21,7 @@ import { openStore, type OpenStoreOptions, type SignerOptions } from '../../src/
 import type { UnsignedVote, ValidatorVote } from '../../src/model/vote.ts';
 import { signBytes, voteSignBytes } from '../../src/codec/vote-sign.ts';
 import { delegatingFs } from '../support/delegating-fs.ts';
+import { Prng } from '../../src/io/prng.ts';
 
 const chainId = 'rot-chain';
 const privateKey = new Uint8Array(32).fill(21);
@@ -69,18 +70,6 @@ function flipBit(path: string, offset: number, bit: number): void {
   closeSync(fd);
 }
 
-/** A small seeded PRNG (printed seeds make a failure replayable). */
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
-
 async function codeOf(p: Promise<unknown>): Promise<string> {
   return p.then(
     async (s) => {
@@ -93,10 +82,10 @@ async function codeOf(p: Promise<unknown>): Promise<string> {
 
 /** Flips `count` seeded random bits, one per copy of `source`, inside `[start, end)` of its first segment; every reopen must give `expected`. */
 async function eachFlip(source: string, range: { start: number; end: number }, count: number, seed: number, expected: string): Promise<void> {
-  const random = prng(seed);
+  const random = new Prng(seed);
   for (let i = 0; i < count; i++) {
-    const offset = range.start + Math.floor(random() * (range.end - range.start));
-    const bit = Math.floor(random() * 8);
+    const offset = random.int(range.start, range.end - 1);
+    const bit = random.int(0, 7);
     rmSync(dir, { recursive: true, force: true });
     cpSync(source, dir, { recursive: true });
     flipBit(join(dir, SEG1), offset, bit);
