@@ -4,6 +4,7 @@
  * the one shared log so that a write touching several stores is one atomic batch (D3).
  */
 import { ConsensusStoreError, invalidArgument } from '../errors.ts';
+import type { ImageReader, ImageWriter } from '../codec/image-section.ts';
 import type { Log, LogRecord } from '../log/types.ts';
 import { checkInteger, checkKeys, checkObject, checkSafeUint, checkU32, MAX_SAFE, MAX_U32 } from '../model/check.ts';
 import type { QueryPage } from './query-types.ts';
@@ -26,6 +27,32 @@ export interface RecordApplier {
    * is corruption: throw ConsensusStoreError CORRUPTION.
    */
   apply(record: LogRecord): void;
+}
+
+/**
+ * A store's part of the local state image (docs/format.md, "Local state image"): its whole
+ * in-memory state at one LSN, so that an open loads it and replays only the records after it.
+ *
+ * The contract, checked by the image tests of every store: for any history, a store built by
+ * `loadImage` of what `captureImage` produced after records 1..L were applied, then fed records
+ * L+1..N with `apply`, answers every query exactly as a store fed records 1..N.
+ */
+export interface ImageSection {
+  /** The section's tag in the image (stable: docs/format.md lists them). */
+  readonly imageTag: number;
+  /**
+   * Captures the state folded so far, synchronously and cheaply (the image writer calls it
+   * while no batch is in flight, and writes resume right after). Returns a function that
+   * encodes the captured state; it may be called later, after more records were applied, and
+   * must still encode the state as it was at capture (copy whatever later writes change).
+   */
+  captureImage(): (w: ImageWriter) => void;
+  /**
+   * Loads a section that `captureImage` wrote into this freshly constructed store, before any
+   * `apply`. Throws `Error` (or CORRUPTION) on malformed bytes; the loader then discards the
+   * whole store and falls back to an older image or a full replay.
+   */
+  loadImage(r: ImageReader): void;
 }
 
 /**
