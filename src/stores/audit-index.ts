@@ -49,7 +49,7 @@ export class AuditIndex {
   readonly #byValidator = new BTree<ValidatorKey, MutableEntry>(tupleComparator(compareStrings, compareNumbers));
   readonly #byTime = new BTree<HeightKey, MutableEntry>(tupleComparator(compareNumbers, compareNumbers));
   /** Leaf hash of entry `i` at `[i * 32, i * 32 + 32)`. */
-  #leafHashes = new Uint8Array(32 * 1024);
+  #leafHashes: Uint8Array = new Uint8Array(32 * 1024);
 
   /** Number of entries. */
   get size(): number {
@@ -61,20 +61,45 @@ export class AuditIndex {
     return this.#leafHashes;
   }
 
-  /** Adds a durable entry and its leaf hash. */
-  add(entry: MutableEntry, leafHash: Uint8Array): void {
+  /**
+   * Adds a durable entry and its leaf hash (none when loading an image: `restoreLeafHashes`
+   * follows). A leaf hash below the newest is only ever overwritten by a damaged chain
+   * (a repeated sequence); the buffer is copied first, so that a captured image that holds the
+   * buffer by reference keeps what it captured.
+   */
+  add(entry: MutableEntry, leafHash?: Uint8Array): void {
     this.#byLsn.set(entry.id, entry);
     if (entry.height !== undefined) this.#byHeight.set([entry.height, entry.id], entry);
     if (entry.validatorId !== undefined) this.#byValidator.set([entry.validatorId, entry.id], entry);
     this.#byTime.set([entry.timestamp, entry.id], entry);
+    if (leafHash === undefined) return;
     const at = entry.sequence * HASH_BYTES;
     if (entry.sequence < this.#byLsn.size) {
+      if (entry.sequence < this.#byLsn.size - 1) this.#leafHashes = this.#leafHashes.slice();
       if (at + HASH_BYTES > this.#leafHashes.length) {
         const bigger = new Uint8Array(this.#leafHashes.length * 2);
         bigger.set(this.#leafHashes);
         this.#leafHashes = bigger;
       }
       this.#leafHashes.set(leafHash, at);
+    }
+  }
+
+  /**
+   * Replaces the leaf hashes with `bytes` (an image's; the buffer is kept, so it should have
+   * room to grow).
+   */
+  restoreLeafHashes(bytes: Uint8Array): void {
+    this.#leafHashes = bytes;
+  }
+
+  /** The first `count` entries by LSN (entries are only ever added after the newest). */
+  *firstEntries(count: number): Generator<MutableEntry> {
+    if (count === 0) return;
+    let n = 0;
+    for (const entry of this.#byLsn.values()) {
+      yield entry;
+      if (++n >= count) return;
     }
   }
 

@@ -22,7 +22,7 @@
  * replay both move the one chain tip, and the tip's invariant (it moves only once a batch is
  * durable) is easiest to check in one place. The indexes and queries' iteration live in
  * `audit-index.ts`, bundles in `dispute-evidence.ts`, the chain check in `audit-verify.ts`,
- * exports in `audit-export.ts`. Next seam to cut: the batch builder (enqueue to commitBatch).
+ * exports in `audit-export.ts`, its image section in `audit-image.ts`. Next seam to cut: the batch builder (enqueue to commitBatch).
  */
 import {
   AUDIT_HEAD_PAYLOAD_BYTES,
@@ -61,7 +61,9 @@ import type {
   LogEntry,
 } from './audit-types.ts';
 import { AuditChainVerifier } from './audit-verify.ts';
-import type { RecordApplier, StoreContext } from './context.ts';
+import type { ImageSection, RecordApplier, StoreContext } from './context.ts';
+import type { ImageReader, ImageWriter } from '../codec/image-section.ts';
+import { readAuditImage, writeAuditImage } from './audit-image.ts';
 import { buildDisputeEvidence } from './dispute-evidence.ts';
 import { MAX_EVIDENCE_PER_VOTE } from './evidence-types.ts';
 import type { VoteBatchEvent } from './vote-types.ts';
@@ -169,9 +171,11 @@ export function resolveAuditLimits(name: string, value: unknown): AuditLogLimits
  * The audit log over the shared log. Implements `AuditLog` and `RecordApplier` (kinds
  * AuditEvent and AuditHead). Entries it returns are shared with its indexes: never mutate them.
  */
-export class LogAuditLog implements AuditLog, RecordApplier {
+export class LogAuditLog implements AuditLog, RecordApplier, ImageSection {
   /** Record kinds this store owns. */
   readonly kinds: readonly number[] = [RecordKind.AuditEvent, RecordKind.AuditHead];
+  /** Its section's tag in the local state image. */
+  readonly imageTag = 6;
   /** The limits in force. */
   readonly limits: AuditLogLimits;
   /** The chain id. */
@@ -471,8 +475,47 @@ export class LogAuditLog implements AuditLog, RecordApplier {
     batch.forEach((req, i) => req.resolve(results[i] as { lsns: Lsn[]; entries: LogEntry[] }));
   }
 
-  private index(entry: MutableEntry, leafHash: Uint8Array): void {
+  private index(entry: MutableEntry, leafHash: Uint8Array | undefined): void {
     this.entries.add(entry, leafHash);
+  }
+
+  // ---- image --------------------------------------------------------------------------------
+
+  /**
+   * Captures the chain tip, head, key, damage, unsigned entries and the indexed entries
+   * (`audit-image.ts`). Entries are only added after the newest and their fields never change
+   * except the signature of an unsigned one: the count and the unsigned LSNs pin what the
+   * writer later reads. The frontier changes in place: cloned.
+   */
+  captureImage(): (w: ImageWriter) => void {
+    const count = this.entries.size;
+    const leafHashes = this.entries.leafHashes;
+    const state = {
+      tipSequence: this.tip.sequence,
+      tipHash: this.tip.hash,
+      frontier: this.tip.frontier.clone(),
+      head: this.latestHead,
+      recordedKey: this.recordedKey,
+      damage: this.damage,
+      unsigned: this.unsigned.map((e) => e.id),
+      entries: this.entries.firstEntries(count),
+      count,
+      leafHashes,
+      leafBytes: Math.min(count * HASH_BYTES, leafHashes.length),
+    };
+    return (w) => writeAuditImage(w, state);
+  }
+
+  /** Loads the section into this fresh audit log. @throws Error on malformed bytes. */
+  loadImage(r: ImageReader): void {
+    const image = readAuditImage(r);
+    for (const entry of image.entries) this.index(entry, undefined);
+    this.entries.restoreLeafHashes(image.leafHashes);
+    this.tip = { sequence: image.tipSequence, hash: image.tipHash, frontier: image.frontier };
+    this.latestHead = image.head;
+    this.recordedKey = image.recordedKey;
+    this.damage = image.damage;
+    this.unsigned = image.unsigned;
   }
 
   // ---- replay -------------------------------------------------------------------------------

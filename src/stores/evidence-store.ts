@@ -13,6 +13,8 @@
  * part all update the same content-id map and offense counts under one rule (never count an
  * offense twice); the content ids and signature checks live in `codec/evidence-verify.ts`.
  *
+ * Its image section (tag 7) is in `evidence-image.ts`.
+ *
  * This module must never write for a call that fails its checks, never count one offense twice,
  * never let an index see a record before the log reports it durable, and never drop an offense
  * count when evidence expires.
@@ -35,7 +37,9 @@ import { BTree } from '../btree/btree.ts';
 import { compareNumbers, compareStrings, tupleComparator } from '../btree/keys.ts';
 import type { LogRecord, Lsn, RecordInput } from '../log/types.ts';
 import { checkBoolean, checkObject, checkOneOf, checkSafeUint, checkString } from '../model/check.ts';
-import { assertOpen, type RecordApplier, type StoreContext } from './context.ts';
+import { assertOpen, type ImageSection, type RecordApplier, type StoreContext } from './context.ts';
+import type { ImageReader, ImageWriter } from '../codec/image-section.ts';
+import { readEvidenceImage, writeEvidenceImage } from './evidence-image.ts';
 import { DEFAULT_EVIDENCE_QUERY_LIMIT, MAX_EVIDENCE_PER_VOTE, MAX_EVIDENCE_QUERY_LIMIT } from './evidence-types.ts';
 import type {
   ByzantineEvidence,
@@ -211,9 +215,11 @@ export function buildEquivocationRecord(voteA: ValidatorVote, voteB: ValidatorVo
  * has expired since; CLOSED for every method once the store is closed. None of them writes
  * anything.
  */
-export class LogEvidenceStore implements RecordApplier, ByzantineEvidenceStore {
+export class LogEvidenceStore implements RecordApplier, ByzantineEvidenceStore, ImageSection {
   /** The record kinds this store owns (Evidence, EvidencePrune). */
   readonly kinds: readonly number[] = EVIDENCE_RECORD_KINDS;
+  /** Its section's tag in the local state image. */
+  readonly imageTag = 7;
 
   readonly #ctx: StoreContext;
   readonly #chainId: string;
@@ -407,6 +413,34 @@ export class LogEvidenceStore implements RecordApplier, ByzantineEvidenceStore {
       });
     }
     this.#fold(record.lsn, id, e, decoded.status === 'verified' ? undefined : decoded.failure, decoded.recordedAt);
+  }
+
+  /**
+   * Captures the evidence, the offense counts and the expired ids (`evidence-image.ts`).
+   * Stored evidence is replaced on upgrade, never changed, so the map's values are copied; the
+   * counts change in place, so they are copied too.
+   */
+  captureImage(): (w: ImageWriter) => void {
+    const evidence = [...this.#byId.values()];
+    const counts = [...this.#counts].map(([id, row]) => [id, row.map((c) => ({ ...c }))] as const);
+    const pruned = [...this.#pruned];
+    return (w) => writeEvidenceImage(w, { evidence, counts, pruned });
+  }
+
+  /** Loads the section into this fresh store and rebuilds the indexes. @throws Error or CORRUPTION on malformed bytes. */
+  loadImage(r: ImageReader): void {
+    const image = readEvidenceImage(r, this.#chainId);
+    for (const e of image.evidence) {
+      this.#byId.set(e.id, e);
+      this.#byValidator.set([e.validatorId, e.height, e.lsn], e.id);
+      this.#byType.set([evidenceTypeCode(e.type), e.height, e.lsn], e.id);
+      this.#byHeight.set([e.height, e.lsn], e.id);
+    }
+    for (const [id, row] of image.counts) this.#counts.set(id, row.map((c) => ({ ...c })));
+    for (const id of image.pruned) {
+      if (this.#byId.has(id)) throw new Error(`evidence image: ${id} is both held and expired`);
+      this.#pruned.add(id);
+    }
   }
 
   #fold(lsn: Lsn, id: string, e: ByzantineEvidence, failure: EvidenceFailure | undefined, recordedAt: number): void {

@@ -9,6 +9,10 @@
  * an out-of-order one. Writes are serialized: one distribution per height, checked against the
  * index in the write queue, folded in only once the log reports it durable.
  *
+ * Image section (tag 8): u32 version, i64 last applied LSN, u32 count, then each distribution
+ * in height order: i64 LSN and its record's payload (recordedAt included). The indexes and the
+ * cumulative table are rebuilt from them as on replay.
+ *
  * This module must never write for a call that fails its checks, never pass an amount through
  * `number`, and never hold two different distributions for one height.
  */
@@ -33,9 +37,13 @@ import {
   readClock,
   SerialQueue,
   takePage,
+  type ImageSection,
   type RecordApplier,
   type StoreContext,
 } from './context.ts';
+import type { ImageReader, ImageWriter } from '../codec/image-section.ts';
+import { readCount, readSectionVersion, readUint, writeSectionVersion } from './image-common.ts';
+import { RecordKind } from '../codec/kinds.ts';
 import type { QueryPage } from './query-types.ts';
 import { RewardStatement } from './reward-statement.ts';
 import {
@@ -97,9 +105,13 @@ function tooMany(maxEntries: number): ConsensusStoreError {
  * not add up, or an export period holding more than `maxEntries` rewards; CONFLICT for a second,
  * different distribution at a height. None of them writes anything.
  */
-export class LogRewardHistory implements RecordApplier, RewardHistory {
+export class LogRewardHistory implements RecordApplier, RewardHistory, ImageSection {
   /** The record kinds this store owns. */
   readonly kinds: readonly number[] = REWARD_RECORD_KINDS;
+  /** Its section's tag in the local state image. */
+  readonly imageTag = 8;
+  /** The highest LSN folded in (a distribution with a higher id came after a capture). */
+  #lastLsn = 0;
 
   readonly #ctx: StoreContext;
   readonly #byHeight = new BTree<number, StoredDistribution>(compareNumbers);
@@ -271,6 +283,7 @@ export class LogRewardHistory implements RecordApplier, RewardHistory {
    */
   apply(record: LogRecord): void {
     const { distribution: d, recordedAt } = decodeDistributionRecord(record.payload, record.lsn);
+    if (record.lsn > this.#lastLsn) this.#lastLsn = record.lsn;
     const existing = this.#byHeight.get(d.height);
     if (existing !== undefined) {
       if (sameDistribution(existing, d)) return;
@@ -288,6 +301,38 @@ export class LogRewardHistory implements RecordApplier, RewardHistory {
     });
     for (const code of reasons) this.#byReason.set([code, d.height], stored);
     this.#extendCumulative(d.height, d.totalDistributed);
+  }
+
+  /**
+   * Captures the distributions (module comment). They are only added, never changed or
+   * removed, so the highest LSN at capture tells them apart from later ones.
+   */
+  captureImage(): (w: ImageWriter) => void {
+    const lastLsn = this.#lastLsn;
+    return (w) => {
+      const kept: StoredDistribution[] = [];
+      for (const d of this.#byHeight.values()) if (d.id <= lastLsn) kept.push(d);
+      writeSectionVersion(w);
+      w.i64(lastLsn).u32(kept.length);
+      for (const d of kept) w.i64(d.id).bytes(encodeDistributionRecord(d, d.recordedAt).payload);
+    };
+  }
+
+  /** Loads the section into this fresh store. @throws Error or CORRUPTION on malformed bytes. */
+  loadImage(r: ImageReader): void {
+    readSectionVersion(r, 'reward history');
+    const lastLsn = readUint(r, 'last applied LSN');
+    const count = readCount(r, 12, 'distributions');
+    for (let i = 0; i < count; i++) {
+      const lsn = readUint(r, 'distribution LSN');
+      const payload = r.bytes(r.remaining);
+      if (lsn < 1 || lsn > lastLsn) throw new Error(`reward image: distribution ${i} has LSN ${lsn} outside 1..${lastLsn}`);
+      this.apply({ lsn: lsn as Lsn, kind: RecordKind.RewardDistribution, payload });
+      // In strict height order, each one is new and keeps the cumulative table.
+      if (this.size !== i + 1 || this.#cumulative === undefined) throw new Error(`reward image: distribution ${i} is out of height order`);
+    }
+    r.end();
+    this.#lastLsn = lastLsn;
   }
 
   #extendCumulative(height: number, total: bigint): void {

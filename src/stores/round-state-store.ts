@@ -6,6 +6,9 @@
  * which is also LSN order because checkpoints never move backwards. Earlier phases of the same
  * round are superseded in memory (they stay in the log). Writes are serialized, validated against
  * the latest checkpoint, and folded into the index only once the log reports them durable.
+ * Image section (tag 4): u32 version, i64 prune floor, i64 last applied LSN, then the index
+ * (u32 count; each: i64 LSN and the round-state record's payload as bytes, recordedAt included).
+ *
  * This module must never write anything for a call that fails validation, and never answer from
  * a checkpoint that is not durable.
  */
@@ -28,9 +31,12 @@ import {
   readClock,
   SerialQueue,
   takePage,
+  type ImageSection,
   type RecordApplier,
   type StoreContext,
 } from './context.ts';
+import type { ImageReader, ImageWriter } from '../codec/image-section.ts';
+import { readCount, readSectionVersion, readUint, writeSectionVersion } from './image-common.ts';
 import type { QueryPage } from './query-types.ts';
 import type { RoundState } from '../model/round.ts';
 import type { RoundStateQuery, RoundStateSnapshot, RoundStateStore, RoundStateStoreOptions } from './round-types.ts';
@@ -93,9 +99,11 @@ export function resolveCheckpointInterval(name: string, value: unknown): number 
  * method rejects (or, when synchronous, throws) CLOSED once the store is closed. None of them
  * writes anything.
  */
-export class LogRoundStateStore implements RecordApplier, RoundStateStore {
+export class LogRoundStateStore implements RecordApplier, RoundStateStore, ImageSection {
   /** The record kinds this store owns. */
   readonly kinds: readonly number[] = [RecordKind.RoundState, RecordKind.RoundStatePrune];
+  /** Its section's tag in the local state image. */
+  readonly imageTag = 4;
   /**
    * How many phase changes within one round may pass between durable checkpoints (1..1000,
    * default 1). A policy for the consensus engine, applied by `shouldCheckpoint`; every call of
@@ -270,6 +278,50 @@ export class LogRoundStateStore implements RecordApplier, RoundStateStore {
       });
     }
     this.#lastAppliedLsn = record.lsn;
+  }
+
+  /**
+   * Captures the index (module comment). Snapshots are replaced, never changed, and a prune
+   * splices the array: a shallow copy of it is the state at capture.
+   */
+  captureImage(): (w: ImageWriter) => void {
+    const byRound = this.#byRound.slice();
+    const pruneFloor = this.#pruneFloor;
+    const lastApplied = this.#lastAppliedLsn;
+    return (w) => {
+      writeSectionVersion(w);
+      w.i64(pruneFloor).i64(lastApplied).u32(byRound.length);
+      for (const s of byRound) w.i64(s.id).bytes(encodeRoundStateRecord(s.state, s.recordedAt));
+    };
+  }
+
+  /**
+   * Loads the section into this fresh store: each checkpoint must decode and follow the one
+   * before it as on replay. @throws Error or CORRUPTION on malformed bytes.
+   */
+  loadImage(r: ImageReader): void {
+    readSectionVersion(r, 'round state');
+    const pruneFloor = readUint(r, 'prune floor');
+    const lastApplied = readUint(r, 'last applied LSN');
+    const count = readCount(r, 12, 'round-state checkpoints');
+    let previous = 0;
+    for (let i = 0; i < count; i++) {
+      const lsn = readUint(r, 'checkpoint LSN');
+      if (lsn <= previous || lsn > lastApplied) throw new Error(`round-state image: checkpoint ${i} has LSN ${lsn} out of order`);
+      previous = lsn;
+      const { state, recordedAt } = decodeRoundStateRecord(r.bytes(1 << 24), lsn);
+      const latest = this.#latest();
+      if (latest !== undefined && latest.state.height === state.height && latest.state.round === state.round) {
+        throw new Error(`round-state image: checkpoint ${i} repeats (height ${state.height}, round ${state.round})`);
+      }
+      // The floor is not set yet: check against it here, and the order as replay does.
+      const problem = state.height < pruneFloor ? `height ${state.height} is below the pruned height ${pruneFloor}` : this.#followProblem(state);
+      if (problem !== undefined) throw new Error(`round-state image: checkpoint ${i}: ${problem}`);
+      this.#byRound.push({ id: lsn as Lsn, state, recordedAt });
+    }
+    r.end();
+    this.#pruneFloor = pruneFloor;
+    this.#lastAppliedLsn = lastApplied;
   }
 
   #applyState(lsn: Lsn, payload: Uint8Array): void {

@@ -13,6 +13,10 @@
  *   the second copy of the watermark (`sign-state-file.ts`), when the guard has one: a log that
  *   later loses its newest sign record cannot lower the watermark unnoticed (`checkCopy`).
  *
+ * Image section (tag 3): u32 version; the repair barrier (flag, i64); the recorded repair ids
+ * (u32 count, i64 each); the watermarks (u32 count; each: key hex text, i64 height, i64 round,
+ * u8 step, then sign bytes and signature, each a flag and bytes). The SIGNSTATE copy stays a file.
+ *
  * It must never: release a signature that is not durable, sign twice for one (height, round,
  * step) with different sign bytes, run two sign requests concurrently, or treat a missing
  * watermark as permission on a directory the operator said belongs to a key that signed before.
@@ -32,7 +36,9 @@ import {
 import { decodeRepairBarrier, decodeSignGuardRecord, encodeRepairBarrier, encodeSignGuardEntry, encodeSignGuardImport, stepCode } from '../codec/sign-guard-record.ts';
 import type { LogRecord, RecordInput } from '../log/types.ts';
 import { checkBytes, checkObject, checkSafeUint } from '../model/check.ts';
-import { assertOpen, SerialQueue, type RecordApplier, type StoreContext } from './context.ts';
+import { assertOpen, SerialQueue, type ImageSection, type RecordApplier, type StoreContext } from './context.ts';
+import type { ImageReader, ImageWriter } from '../codec/image-section.ts';
+import { readCount, readSectionVersion, readUint, writeSectionVersion } from './image-common.ts';
 import type { WatermarkCopy } from './sign-state-file.ts';
 import type { SignGuard, SignIdentity, SignState } from './sign-guard-types.ts';
 import type { SignedProposal, UnsignedProposal, UnsignedVote, ValidatorVote } from '../model/vote.ts';
@@ -75,9 +81,11 @@ function compareHrs(a: { height: number; round: number; step: number }, b: { hei
  * The sign guard over the shared log (record kinds SignGuardEntry and SignGuardImport).
  * Obtain it from `openStore(...).signGuard`.
  */
-export class LogSignGuard implements SignGuard, RecordApplier {
+export class LogSignGuard implements SignGuard, RecordApplier, ImageSection {
   /** Record kinds this store owns. */
   readonly kinds: readonly number[] = [RecordKind.SignGuardEntry, RecordKind.SignGuardImport, RecordKind.SignGuardRepairBarrier];
+  /** Its section's tag in the local state image. */
+  readonly imageTag = 3;
 
   /** First LSN an explicit repair dropped, while no watermark has been imported since (D8). */
   private repairBarrier: number | undefined;
@@ -264,6 +272,61 @@ export class LogSignGuard implements SignGuard, RecordApplier {
     const order = current === undefined ? 1 : compareHrs(next, current);
     // An import equal to a signed entry keeps the entry, so an identical request still gets its signature back.
     if (order > 0 || (order === 0 && !imported)) this.states.set(key, next);
+  }
+
+  /**
+   * Captures the watermarks, the repair barrier and the recorded repairs (module comment). Key
+   * states are replaced, never changed, so copying the map's entries is enough.
+   */
+  captureImage(): (w: ImageWriter) => void {
+    const barrier = this.repairBarrier;
+    const repairs = [...this.recordedRepairs];
+    const states = [...this.states];
+    return (w) => {
+      writeSectionVersion(w);
+      w.flag(barrier !== undefined);
+      if (barrier !== undefined) w.i64(barrier);
+      w.u32(repairs.length);
+      for (const id of repairs) w.i64(id);
+      w.u32(states.length);
+      for (const [key, s] of states) {
+        w.text(key).i64(s.height).i64(s.round).u8(s.step);
+        w.flag(s.signBytes !== null);
+        if (s.signBytes !== null) w.bytes(s.signBytes);
+        w.flag(s.signature !== null);
+        if (s.signature !== null) w.bytes(s.signature);
+      }
+    };
+  }
+
+  /** Loads the section into this fresh guard. @throws Error on malformed bytes. */
+  loadImage(r: ImageReader): void {
+    readSectionVersion(r, 'sign guard');
+    const barrier = r.flag() ? readUint(r, 'repair barrier') : undefined;
+    const repairs = new Set<number>();
+    const repairCount = readCount(r, 8, 'recorded repairs');
+    for (let i = 0; i < repairCount; i++) {
+      const id = readUint(r, 'repair id');
+      if (id < 1) throw new Error(`sign guard image: repair id ${id} is not positive`);
+      repairs.add(id);
+    }
+    const states = new Map<string, KeyState>();
+    const stateCount = readCount(r, 4 + 64 + 8 + 8 + 1 + 2, 'watermarks');
+    for (let i = 0; i < stateCount; i++) {
+      const key = r.text(64);
+      if (!/^[0-9a-f]{64}$/.test(key) || states.has(key)) throw new Error(`sign guard image: key ${i} is malformed or repeated`);
+      const height = readUint(r, 'watermark height');
+      const round = readUint(r, 'watermark round');
+      const step = r.u8();
+      if (round > 0xffff_ffff || step < 1 || step > SIGN_STEPS.length) throw new Error(`sign guard image: watermark ${i} has a bad round or step`);
+      const signBytes = r.flag() ? r.bytes(1 << 20) : null;
+      const signature = r.flag() ? r.bytes(64) : null;
+      states.set(key, { height, round, step, signBytes, signature });
+    }
+    r.end();
+    this.repairBarrier = barrier;
+    for (const id of repairs) this.recordedRepairs.add(id);
+    for (const [key, state] of states) this.states.set(key, state);
   }
 
   private requireIdentity(): NonNullable<LogSignGuard['identity']> {

@@ -6,11 +6,14 @@
  * as a CORRUPTION deep in some store's replay.
  *
  * Payload: u8 version (1), u16 length, the chain id's UTF-8 bytes. It must never be written twice.
+ * Image section (tag 1): u32 version, flag recorded, and when recorded the chain id's text.
  */
 import { RecordKind } from '../codec/kinds.ts';
 import { ConsensusStoreError, corruption } from '../errors.ts';
 import type { Log, LogRecord } from '../log/types.ts';
-import type { RecordApplier } from './context.ts';
+import type { ImageReader, ImageWriter } from '../codec/image-section.ts';
+import type { ImageSection, RecordApplier } from './context.ts';
+import { readSectionVersion, writeSectionVersion } from './image-common.ts';
 
 const VERSION = 1;
 
@@ -52,8 +55,10 @@ export async function readRecordedChainId(log: Log): Promise<string | undefined>
 }
 
 /** Replays and checks the identity record against the chain id the store is opened with. */
-export class StoreIdentity implements RecordApplier {
+export class StoreIdentity implements RecordApplier, ImageSection {
   readonly kinds: readonly number[] = [RecordKind.StoreIdentity];
+  /** Its section's tag in the local state image. */
+  readonly imageTag = 1;
   readonly #chainId: string;
   #recorded = false;
 
@@ -71,6 +76,34 @@ export class StoreIdentity implements RecordApplier {
       });
     }
     this.#recorded = true;
+  }
+
+  /** Whether the identity record is in the log (replayed, loaded or written). */
+  get recorded(): boolean {
+    return this.#recorded;
+  }
+
+  /** Captures whether the identity is recorded (and the chain id it records). */
+  captureImage(): (w: ImageWriter) => void {
+    const recorded = this.#recorded;
+    const chainId = this.#chainId;
+    return (w) => {
+      writeSectionVersion(w);
+      w.flag(recorded);
+      if (recorded) w.text(chainId);
+    };
+  }
+
+  /** Loads the section. @throws Error on malformed bytes or a chain id other than this store's. */
+  loadImage(r: ImageReader): void {
+    readSectionVersion(r, 'store identity');
+    const recorded = r.flag();
+    if (recorded) {
+      const chainId = r.text(4096);
+      if (chainId !== this.#chainId) throw new Error(`the image records chain '${chainId}', not '${this.#chainId}'`);
+    }
+    r.end();
+    this.#recorded = recorded;
   }
 
   /** Writes the identity record if the log has none yet. */

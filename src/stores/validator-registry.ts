@@ -6,7 +6,15 @@
  * after it, so a point-in-time lookup is one binary search; plus the ids in sorted order and the
  * public keys in use. A validator's changes are append-only in height: a change below its latest
  * one is refused (CONFLICT), so no stored history is ever rewritten. Writes are serialized and
- * folded into the index only once the log reports them durable. This module must never write for
+ * folded into the index only once the log reports them durable.
+ *
+ * Image section (tag 5): u32 version, i64 last applied LSN, u32 validators in first-registration
+ * order; each: id text, u32 changes; each change: i64 LSN, u8 kind, i64 height, i64 recordedAt,
+ * reason (flag, text), slash details (flag; requested, amount bigints, evidence id flag and text),
+ * and the validator after it (public key bytes, stake, status, registered and updated heights,
+ * total slashed). `before` is the previous change's `after`; ids sorted and keys are rebuilt.
+ *
+ * This module must never write for
  * a call that fails its checks, and never let a stake go negative or past 2^128-1.
  */
 import { ConsensusStoreError, invalidArgument } from '../errors.ts';
@@ -22,12 +30,15 @@ import {
   readClock,
   SerialQueue,
   takePage,
+  type ImageSection,
   type RecordApplier,
   type StoreContext,
 } from './context.ts';
+import type { ImageReader, ImageWriter } from '../codec/image-section.ts';
+import { readCount, readSectionVersion, readUint, writeSectionVersion } from './image-common.ts';
 import type { QueryPage } from './query-types.ts';
 import type { SlashInput, Validator, ValidatorRegistration, ValidatorStatus } from '../model/validator.ts';
-import type { ValidatorChange, ValidatorHistoryQuery, ValidatorRegistry, ValidatorSetSnapshot } from './validator-types.ts';
+import type { ValidatorChange, ValidatorChangeKind, ValidatorHistoryQuery, ValidatorRegistry, ValidatorSetSnapshot } from './validator-types.ts';
 import { DEFAULT_HISTORY_LIMIT, MAX_HISTORY_LIMIT, MAX_VALIDATORS } from './validator-types.ts';
 import {
   checkPublicKey,
@@ -111,6 +122,64 @@ function changeProblem(latest: ValidatorChange | undefined, record: ValidatorRec
   return undefined;
 }
 
+const CHANGE_KINDS: readonly ValidatorChangeKind[] = ['register', 'stake', 'status', 'slash'];
+
+function writeOptionalText(w: ImageWriter, text: string | undefined): void {
+  w.flag(text !== undefined);
+  if (text !== undefined) w.text(text);
+}
+
+function readStake(r: ImageReader, what: string): bigint {
+  const n = r.bigint();
+  if (n < 0n || n > MAX_STAKE) throw new Error(`validator image: ${what} ${n} is out of range`);
+  return n;
+}
+
+/** One change of a validator's history in its image section (module comment). */
+function writeChange(w: ImageWriter, c: ValidatorChange): void {
+  w.i64(c.id).u8(CHANGE_KINDS.indexOf(c.kind)).i64(c.height).i64(c.recordedAt);
+  writeOptionalText(w, c.reason);
+  w.flag(c.slash !== undefined);
+  if (c.slash !== undefined) {
+    w.bigint(c.slash.requested).bigint(c.slash.amount);
+    writeOptionalText(w, c.slash.evidenceId);
+  }
+  const a = c.after;
+  w.bytes(a.publicKey).bigint(a.stake).u8(VALIDATOR_STATUSES.indexOf(a.status)).i64(a.registeredAtHeight).i64(a.updatedAtHeight).bigint(a.totalSlashed);
+}
+
+/** Reads one change written by `writeChange`; `previous` is the validator's change before it. @throws Error when it could not follow. */
+function readChange(r: ImageReader, validatorId: string, previous: ValidatorChange | undefined): ValidatorChange {
+  const id = readUint(r, 'change LSN');
+  const kind = CHANGE_KINDS[r.u8()];
+  const height = readUint(r, 'change height');
+  const recordedAt = readUint(r, 'change time');
+  const reason = r.flag() ? r.text(4 * MAX_REASON_LENGTH) : undefined;
+  let slash: ValidatorChange['slash'];
+  if (r.flag()) {
+    const requested = readStake(r, 'slash request');
+    const amount = readStake(r, 'slash amount');
+    slash = r.flag() ? { requested, amount, evidenceId: r.text(4 * MAX_EVIDENCE_ID_LENGTH) } : { requested, amount };
+  }
+  const publicKey = r.bytes(32);
+  const stake = readStake(r, 'stake');
+  const status = VALIDATOR_STATUSES[r.u8()];
+  const registeredAtHeight = readUint(r, 'registration height');
+  const updatedAtHeight = readUint(r, 'update height');
+  const totalSlashed = readStake(r, 'total slashed');
+  if (kind === undefined || status === undefined || publicKey.length !== 32) throw new Error(`validator image: change ${id} has a bad kind, status or key`);
+  if ((kind === 'register') !== (previous === undefined) || (slash !== undefined) !== (kind === 'slash') || (kind === 'register' && reason !== undefined)) {
+    throw new Error(`validator image: change ${id} (${kind}) cannot be where it is`);
+  }
+  if (previous !== undefined && (id <= previous.id || height < previous.height)) throw new Error(`validator image: change ${id} is out of order`);
+  const after: Validator = { validatorId, publicKey, stake, status, registeredAtHeight, updatedAtHeight, totalSlashed };
+  let change: ValidatorChange = { id: id as Lsn, kind, validatorId, height, after, recordedAt };
+  if (previous !== undefined) change = { ...change, before: previous.after };
+  if (reason !== undefined) change = { ...change, reason };
+  if (slash !== undefined) change = { ...change, slash };
+  return change;
+}
+
 /**
  * The validator set, versioned by height (the specification's LogValidatorRegistry).
  *
@@ -119,9 +188,11 @@ function changeProblem(latest: ValidatorChange | undefined, record: ValidatorRec
  * a status change out of `tombstoned`; CLOSED for every method once the store is closed
  * (docs/stores.md, Opening). None of them writes anything.
  */
-export class LogValidatorRegistry implements RecordApplier, ValidatorRegistry {
+export class LogValidatorRegistry implements RecordApplier, ValidatorRegistry, ImageSection {
   /** The record kinds this store owns. */
   readonly kinds: readonly number[] = VALIDATOR_RECORD_KINDS;
+  /** Its section's tag in the local state image. */
+  readonly imageTag = 5;
 
   readonly #ctx: StoreContext;
   /** Per validator id, its changes in (height, LSN) order. */
@@ -309,6 +380,47 @@ export class LogValidatorRegistry implements RecordApplier, ValidatorRegistry {
     const decoded = decodeValidatorRecord(record.kind, record.payload, record.lsn);
     this.#fold(record.lsn, decoded);
     this.#lastAppliedLsn = record.lsn;
+  }
+
+  /**
+   * Captures the histories (module comment): changes are only appended and never changed, so
+   * each validator's count of changes at capture is enough.
+   */
+  captureImage(): (w: ImageWriter) => void {
+    const counts = [...this.#history].map(([id, changes]) => [id, changes, changes.length] as const);
+    const lastApplied = this.#lastAppliedLsn;
+    return (w) => {
+      writeSectionVersion(w);
+      w.i64(lastApplied).u32(counts.length);
+      for (const [id, changes, count] of counts) {
+        w.text(id).u32(count);
+        for (let i = 0; i < count; i++) writeChange(w, changes[i] as ValidatorChange);
+      }
+    };
+  }
+
+  /** Loads the section into this fresh registry. @throws Error on malformed bytes or a history that could not have been written. */
+  loadImage(r: ImageReader): void {
+    readSectionVersion(r, 'validator registry');
+    const lastApplied = readUint(r, 'last applied LSN');
+    const validators = readCount(r, 8, 'validators');
+    if (validators > MAX_VALIDATORS) throw new Error(`validator image: ${validators} validators, more than ${MAX_VALIDATORS}`);
+    for (let v = 0; v < validators; v++) {
+      const id = r.text(4 * MAX_VALIDATOR_ID_LENGTH);
+      if (id.length === 0 || id.length > MAX_VALIDATOR_ID_LENGTH || this.#history.has(id)) throw new Error(`validator image: id ${v} is malformed or repeated`);
+      const count = readCount(r, 40, 'validator changes');
+      if (count === 0) throw new Error(`validator image: validator ${id} has no change`);
+      const changes: ValidatorChange[] = [];
+      for (let i = 0; i < count; i++) {
+        const change = readChange(r, id, changes[i - 1]);
+        if (change.id > lastApplied) throw new Error(`validator image: change LSN ${change.id} is past the last applied ${lastApplied}`);
+        changes.push(change);
+      }
+      this.#addValidator(id, (changes[0] as ValidatorChange).after.publicKey, changes[0] as ValidatorChange);
+      this.#history.set(id, changes);
+    }
+    r.end();
+    this.#lastAppliedLsn = lastApplied;
   }
 
   /** Checks a durable `record` against the index (CORRUPTION if it could not have been written) and adds it. */
