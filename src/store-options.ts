@@ -11,7 +11,7 @@ import { checkNodeKey, ED25519_KEY_BYTES, ed25519PublicKey, type NodeKey } from 
 import { invalidArgument } from './errors.ts';
 import type { FileSystem } from './io/types.ts';
 import type { Durability, LogOptions } from './log/types.ts';
-import { checkBoolean, checkBytes, checkKeys, checkObject, checkOneOf, checkString } from './model/check.ts';
+import { checkBoolean, checkBytes, checkInteger, checkKeys, checkObject, checkOneOf, checkString } from './model/check.ts';
 import { MAX_SUBMITTER_LENGTH } from './model/evidence.ts';
 import type { SignWatermark } from './model/sign.ts';
 import { checkPrivateKey, checkWatermark } from './model/sign.ts';
@@ -100,11 +100,40 @@ export interface StoreOptions {
 }
 
 /** Options of `openStore`. */
+/**
+ * Local state images (docs/durability.md, "Images"): an open loads the newest one and replays
+ * only the log after it.
+ */
+export interface ImageOptions {
+  /** Take an image in the background once this many records were written since the last one; default 1,000,000; 0: never. */
+  readonly everyRecords?: number;
+  /** Images kept, newest first (an older one is the fallback of a damaged newer one); default 2, 1..16. */
+  readonly keep?: number;
+  /** Take an image at a clean close when records were written since the last one; default true. */
+  readonly onClose?: boolean;
+  /** Load the newest valid image on open; default true (false: replay the whole log). */
+  readonly load?: boolean;
+}
+
+/** Portable snapshots (docs/format.md, "Portable snapshot"). */
+export interface SnapshotOptions {
+  /** Create one automatically every this many finalized heights; default 1000; 0: never. */
+  readonly interval?: number;
+  /** Snapshots kept by the automatic pruning; default 3, 1..1000. */
+  readonly keep?: number;
+  /** Chunk size in bytes; default 1 MiB, 4 KiB..16 MiB. */
+  readonly chunkSize?: number;
+  /** Finalized heights whose decision certificates a snapshot carries; default 1000, 1..1,000,000. */
+  readonly certificateHeights?: number;
+}
+
 export interface OpenStoreOptions extends StoreOptions {
   /** The data directory (created if absent). */
   readonly dir: string;
   /** The log's options: durability, segment size, batch limits, repair. */
   readonly log?: LogGroupOptions;
+  readonly images?: ImageOptions;
+  readonly snapshots?: SnapshotOptions;
 }
 
 /** Options after their check. */
@@ -126,10 +155,14 @@ export interface ResolvedOpenStoreOptions extends ResolvedStoreOptions {
   readonly dir: string;
   readonly keyFile: string;
   readonly log: LogGroupOptions;
+  readonly images: Required<ImageOptions>;
+  readonly snapshots: Required<SnapshotOptions>;
 }
 
 const STORE_KEYS = ['chainId', 'signer', 'audit', 'limits', 'voteVerification', 'rounds', 'nodeId', 'now', 'fs'] as const;
-const OPEN_KEYS = [...STORE_KEYS, 'dir', 'log'] as const;
+const OPEN_KEYS = [...STORE_KEYS, 'dir', 'log', 'images', 'snapshots'] as const;
+const IMAGE_KEYS = ['everyRecords', 'keep', 'onClose', 'load'] as const;
+const SNAPSHOT_KEYS = ['interval', 'keep', 'chunkSize', 'certificateHeights'] as const;
 const SIGNER_KEYS = ['privateKey', 'publicKey', 'validatorId', 'state', 'allowFreshState', 'importWatermark'] as const;
 const AUDIT_KEYS = ['nodeKey', 'keyFile'] as const;
 /** `openStoreOnLog` has no key file: the key comes in the options or is ephemeral. */
@@ -194,7 +227,32 @@ export function resolveOpenStoreOptions(options: OpenStoreOptions): ResolvedOpen
   checkKeys('options.log', log, LOG_KEYS);
   // The log's own check, with the names the caller wrote (the open repeats it).
   resolveLogOptions({ ...(log as LogGroupOptions), dir }, 'options.log');
-  return { ...common, dir, keyFile, log: log as LogGroupOptions };
+  const images = o['images'] === undefined ? {} : checkObject('options.images', o['images']);
+  checkKeys('options.images', images, IMAGE_KEYS);
+  const snapshots = o['snapshots'] === undefined ? {} : checkObject('options.snapshots', o['snapshots']);
+  checkKeys('options.snapshots', snapshots, SNAPSHOT_KEYS);
+  const int = (group: Record<string, unknown>, name: string, key: string, def: number, min: number, max: number): number =>
+    group[key] === undefined ? def : checkInteger(`options.${name}.${key}`, group[key], min, max);
+  const flag = (group: Record<string, unknown>, name: string, key: string, def: boolean): boolean =>
+    group[key] === undefined ? def : checkBoolean(`options.${name}.${key}`, group[key]);
+  return {
+    ...common,
+    dir,
+    keyFile,
+    log: log as LogGroupOptions,
+    images: {
+      everyRecords: int(images, 'images', 'everyRecords', 1_000_000, 0, Number.MAX_SAFE_INTEGER),
+      keep: int(images, 'images', 'keep', 2, 1, 16),
+      onClose: flag(images, 'images', 'onClose', true),
+      load: flag(images, 'images', 'load', true),
+    },
+    snapshots: {
+      interval: int(snapshots, 'snapshots', 'interval', 1000, 0, Number.MAX_SAFE_INTEGER),
+      keep: int(snapshots, 'snapshots', 'keep', 3, 1, 1000),
+      chunkSize: int(snapshots, 'snapshots', 'chunkSize', 1 << 20, 4096, 16 << 20),
+      certificateHeights: int(snapshots, 'snapshots', 'certificateHeights', 1000, 1, 1_000_000),
+    },
+  };
 }
 
 function resolveCommon(o: Record<string, unknown>): ResolvedStoreOptions {

@@ -23,11 +23,13 @@ import type { FileSystem } from './io/types.ts';
 import type { Log, LogLimits, LogRecord, LogStatus, Lsn, OpenReport } from './log/types.ts';
 import { generateNodeKey, type NodeKey } from './codec/node-key.ts';
 import type { StoreRepaired } from './model/audit.ts';
-import { resolveOpenStoreOptions, resolveStoreOptions, type OpenStoreOptions, type ResolvedStoreOptions, type StoreOptions } from './store-options.ts';
+import { resolveOpenStoreOptions, resolveStoreOptions, type ImageOptions, type OpenStoreOptions, type ResolvedStoreOptions, type StoreOptions } from './store-options.ts';
 import { LogAuditLog } from './stores/audit-log.ts';
 import type { AuditLog } from './stores/audit-types.ts';
 import { CommitPipeline } from './stores/commit-pipeline.ts';
-import type { RecordApplier, StoreContext } from './stores/context.ts';
+import type { ImageSection, RecordApplier, StoreContext } from './stores/context.ts';
+import { Imager } from './stores/imager.ts';
+import { listImages, loadSections, readLocalImage, type ImageLoadReport, type WrittenImage } from './stores/local-image.ts';
 import { LogEvidenceStore } from './stores/evidence-store.ts';
 import type { ByzantineEvidenceStore } from './stores/evidence-types.ts';
 import { loadOrCreateNodeKey } from './stores/node-key-file.ts';
@@ -122,11 +124,32 @@ export function writableLogOf(store: ConsensusStore): Log {
   return log;
 }
 
+/** The imager of each store `openStore` built. */
+const imagers = new WeakMap<ConsensusStore, Imager>();
+
+/**
+ * Takes a local image of `store` now (the project's tests, benchmarks and fuzzer; operators get
+ * them automatically). Resolves with the image written, or undefined when nothing was written
+ * since the last one.
+ * @internal
+ * @throws ConsensusStoreError INVALID_ARGUMENT when `store` was not built by `openStore`; the file system's errors.
+ */
+export function takeImage(store: ConsensusStore, pace = true): Promise<WrittenImage | undefined> {
+  const imager = imagers.get(store);
+  if (imager === undefined) return Promise.reject(invalidArgument('store', 'was not opened by openStore'));
+  return imager.take(pace);
+}
+
 /** What the one replay pass of the open saw. */
 export interface ReplayReport {
+  /** Records replayed (those after the image, when one was loaded). */
   readonly records: number;
   readonly unknownKindRecords: number;
   readonly durationMs: number;
+  /** The first LSN replayed: 1, or one past the loaded image's LSN. */
+  readonly fromLsn: Lsn;
+  /** The local image loaded (if any) and those that failed a check and were skipped. */
+  readonly image: ImageLoadReport;
 }
 
 /**
@@ -155,7 +178,7 @@ export async function openStore(options: OpenStoreOptions): Promise<ConsensusSto
     await log.close().catch(() => undefined);
     throw err;
   }
-  return openWith(log, resolved, { nodeKey, fs, ...(signCopy === undefined ? {} : { signCopy }) });
+  return openWith(log, resolved, { nodeKey, fs, images: { ...resolved.images, dir }, ...(signCopy === undefined ? {} : { signCopy }) });
 }
 
 /**
@@ -184,6 +207,8 @@ interface OpenEnv {
   readonly fs?: FileSystem;
   /** The sign guard's second copy of its watermark (`<dir>/SIGNSTATE`); closed with the store. */
   readonly signCopy?: WatermarkCopy;
+  /** Local images (`openStore` only): where, and when to take them. */
+  readonly images?: Required<ImageOptions> & { readonly dir: string };
 }
 
 async function openWith(log: Log, options: ResolvedStoreOptions, env: OpenEnv): Promise<ConsensusStore> {
@@ -199,13 +224,26 @@ async function openWith(log: Log, options: ResolvedStoreOptions, env: OpenEnv): 
 /** One audit key per process for `openStoreOnLog` without `audit.nodeKey` (see `AuditOptions.nodeKey`). */
 let processNodeKey: NodeKey | undefined;
 
-/** Builds the stores on `log`, replays, applies the sign guard's open-time rules, records key and repairs. */
-async function buildStores(log: Log, options: ResolvedStoreOptions, env: OpenEnv): Promise<ConsensusStore> {
-  const { chainId, now, signer, votePublicKey, nodeId, auditLimits } = options;
-  const nodeKey = env.nodeKey ?? options.nodeKey ?? (processNodeKey ??= generateNodeKey());
-  const keyed = env.nodeKey !== undefined || options.nodeKey !== undefined;
-  const ctx: StoreContext = { log, now };
+/** Every store of one open, wired, before any record is folded in. */
+interface Stores {
+  readonly signGuard: LogSignGuard;
+  readonly audit: LogAuditLog;
+  readonly validators: LogValidatorRegistry;
+  readonly evidence: LogEvidenceStore;
+  readonly rewards: LogRewardHistory;
+  readonly pipeline: CommitPipeline;
+  readonly votes: LogVoteStore;
+  readonly rounds: LogRoundStateStore;
+  readonly recovery: LogRecoveryManager;
+  readonly identity: StoreIdentity;
+  /** Every replay hook, in the order the replay feeds them (the identity first). */
+  readonly appliers: readonly RecordApplier[];
+}
 
+/** Constructs every store on `log` (empty: nothing folded in yet). */
+function makeStores(log: Log, options: ResolvedStoreOptions, env: OpenEnv, nodeKey: NodeKey): Stores {
+  const { chainId, now, signer, votePublicKey, nodeId, auditLimits } = options;
+  const ctx: StoreContext = { log, now };
   // First: it checks the identity, whose validator id is the default `nodeId`.
   const signGuard = new LogSignGuard(ctx, {
     chainId,
@@ -236,10 +274,65 @@ async function buildStores(log: Log, options: ResolvedStoreOptions, env: OpenEnv
   const rounds = new LogRoundStateStore(ctx, options.rounds);
   const recovery = new LogRecoveryManager(ctx, rounds, (round) => votes.getVotesForRound(round));
   votes.setBatchContributors([(event) => evidence.voteBatchPart(event), (event) => audit.voteBatchPart(event)]);
-
   // The identity comes first in the log, so a wrong chain id fails before any record that depends on it.
   const identity = new StoreIdentity(chainId);
-  const replay = await replayLog(log, [identity, votes, signGuard, rounds, validators, audit, evidence, rewards]);
+  const appliers: RecordApplier[] = [identity, votes, signGuard, rounds, validators, audit, evidence, rewards];
+  return { signGuard, audit, validators, evidence, rewards, pipeline, votes, rounds, recovery, identity, appliers };
+}
+
+/** The image sections of `stores`, or undefined while some store cannot be imaged. */
+function imageSectionsOf(stores: Stores): ImageSection[] | undefined {
+  const sections: ImageSection[] = [];
+  for (const a of stores.appliers) {
+    const s = a as Partial<ImageSection>;
+    if (typeof s.captureImage !== 'function' || typeof s.loadImage !== 'function' || typeof s.imageTag !== 'number') return undefined;
+    sections.push(a as unknown as ImageSection);
+  }
+  return sections;
+}
+
+/**
+ * Loads the newest valid local image into fresh stores. Each image that fails a check is
+ * reported and the stores are built anew for the next one; without any, `fromLsn` is undefined
+ * (replay everything).
+ */
+async function loadNewestImage(
+  log: Log,
+  options: ResolvedStoreOptions,
+  env: OpenEnv,
+  nodeKey: NodeKey,
+): Promise<{ stores: Stores; fromLsn: Lsn | undefined; report: ImageLoadReport }> {
+  let stores = makeStores(log, options, env, nodeKey);
+  const rejected: { file: string; reason: string }[] = [];
+  const images = env.images;
+  if (env.fs === undefined || images === undefined || !images.load || log.capture === undefined || imageSectionsOf(stores) === undefined) {
+    return { stores, fromLsn: undefined, report: { loaded: undefined, rejected } };
+  }
+  for (const file of await listImages(env.fs, images.dir)) {
+    const started = performance.now();
+    try {
+      const image = await readLocalImage(env.fs, images.dir, file, log, options.chainId, nodeKey.publicKey);
+      loadSections(image, imageSectionsOf(stores) as ImageSection[]);
+      const loaded = { file, lsn: image.lsn, bytes: image.bytes, durationMs: performance.now() - started };
+      return { stores, fromLsn: (image.lsn + 1) as Lsn, report: { loaded, rejected } };
+    } catch (err) {
+      rejected.push({ file, reason: err instanceof Error ? err.message : String(err) });
+      stores = makeStores(log, options, env, nodeKey);
+    }
+  }
+  return { stores, fromLsn: undefined, report: { loaded: undefined, rejected } };
+}
+
+/** Builds the stores on `log`, replays, applies the sign guard's open-time rules, records key and repairs. */
+async function buildStores(log: Log, options: ResolvedStoreOptions, env: OpenEnv): Promise<ConsensusStore> {
+  const { signer } = options;
+  const nodeKey = env.nodeKey ?? options.nodeKey ?? (processNodeKey ??= generateNodeKey());
+  const keyed = env.nodeKey !== undefined || options.nodeKey !== undefined;
+
+  const { stores, fromLsn, report: imageReport } = await loadNewestImage(log, options, env, nodeKey);
+  const { signGuard, audit, validators, evidence, rewards, pipeline, votes, rounds, recovery, identity } = stores;
+  const replayed = await replayLog(log, stores.appliers, fromLsn);
+  const replay: ReplayReport = { ...replayed, fromLsn: fromLsn ?? (1 as Lsn), image: imageReport };
   if (env.nodeKey !== undefined) await identity.ensureRecorded(log);
   // Without a node key (a keyless openStoreOnLog: the audit key is ephemeral) nothing may be
   // written to the audit chain: the repairs then act as barriers in memory and stay pending.
@@ -253,8 +346,20 @@ async function buildStores(log: Log, options: ResolvedStoreOptions, env: OpenEnv
   // the first audit batch instead, so that opening a test log writes nothing.
   if (keyed) await audit.recordNodeKey();
 
+  const imager =
+    env.images === undefined || env.fs === undefined || !keyed
+      ? undefined
+      : new Imager(
+          log,
+          { ...env.images, fs: env.fs, chainId: options.chainId, nodeKey, now: options.now, sections: imageSectionsOf(stores) },
+          imageReport.loaded?.lsn ?? 0,
+        );
   let closing: Promise<void> | undefined;
-  const close = (): Promise<void> => (closing ??= log.close().finally(() => env.signCopy?.close()));
+  const close = (): Promise<void> =>
+    (closing ??= (async () => {
+      await imager?.stop(log.status === 'open');
+      await log.close();
+    })().finally(() => env.signCopy?.close()));
   const facts: LogFacts = Object.freeze({
     get status() {
       return log.status;
@@ -287,6 +392,8 @@ async function buildStores(log: Log, options: ResolvedStoreOptions, env: OpenEnv
     [Symbol.asyncDispose]: close,
   };
   writableLogs.set(store, log);
+  if (imager !== undefined) imagers.set(store, imager);
+  imager?.start();
   return store;
 }
 
@@ -329,7 +436,7 @@ function storeStatusOf(status: LogStatus): StoreStatus {
 }
 
 /** Feeds every durable record to the store owning its kind, in LSN order, in one pass. */
-async function replayLog(log: Log, appliers: readonly RecordApplier[]): Promise<ReplayReport> {
+async function replayLog(log: Log, appliers: readonly RecordApplier[], from: Lsn | undefined): Promise<Omit<ReplayReport, 'fromLsn' | 'image'>> {
   const started = performance.now();
   const byKind = new Map<number, RecordApplier>();
   for (const applier of appliers) {
@@ -345,6 +452,6 @@ async function replayLog(log: Log, appliers: readonly RecordApplier[]): Promise<
     const applier = byKind.get(record.kind);
     if (applier === undefined) unknownKindRecords++;
     else applier.apply(record);
-  });
+  }, from);
   return { records, unknownKindRecords, durationMs: performance.now() - started };
 }

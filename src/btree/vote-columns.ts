@@ -7,6 +7,7 @@
  * It must never: check or decode input (callers hand it checked values and decoded fields),
  * know about the log or the write path, or let a probe slot (0, 1) hold a vote.
  */
+import type { ImageReader, ImageWriter } from '../codec/image-section.ts';
 import { BLOCK_HASH_BYTES, SIGNATURE_BYTES } from '../model/vote.ts';
 
 /** Column slot of a query's lower range bound: holds no vote (see `VoteColumns.probe`). */
@@ -88,6 +89,42 @@ export class VoteColumns {
     this.height[slot] = height;
     this.lsn[slot] = lsn;
     return slot;
+  }
+
+  /**
+   * Captures slots [0, count) for a local image: the arrays as they are now (a slot is never
+   * written again once filled, and growing replaces the arrays, so these stay as captured).
+   */
+  capture(): (w: ImageWriter) => void {
+    const { count, lsn, height, timestamp, recordedAt, round, type, validator, hash, signature } = this;
+    return (w) => {
+      w.u32(count);
+      w.array(lsn, count).array(height, count).array(timestamp, count).array(recordedAt, count);
+      w.array(round, count).array(type, count).array(validator, count).array(hash, count);
+      w.array(signature, count * SIGNATURE_BYTES);
+    };
+  }
+
+  /** Loads what `capture` wrote, with room for `spare` more slots. @throws Error on malformed bytes. */
+  load(r: ImageReader, maxSlots: number, spare: number): void {
+    const count = r.u32();
+    if (count < FIRST_SLOT || count > maxSlots) throw new Error(`vote slot count ${count} is out of range`);
+    const cap = Math.max(INITIAL_SLOTS, count + spare);
+    const exact = <A extends Float64Array | Uint32Array | Int32Array | Uint8Array>(read: { array: A; count: number }, n: number): A => {
+      if (read.count !== n) throw new Error(`vote column has ${read.count} elements, not ${n}`);
+      return read.array;
+    };
+    this.lsn = exact(r.array(Float64Array, count, cap), count);
+    this.height = exact(r.array(Float64Array, count, cap), count);
+    this.timestamp = exact(r.array(Float64Array, count, cap), count);
+    this.recordedAt = exact(r.array(Float64Array, count, cap), count);
+    this.round = exact(r.array(Uint32Array, count, cap), count);
+    this.type = exact(r.array(Uint8Array, count, cap), count);
+    this.validator = exact(r.array(Uint32Array, count, cap), count);
+    this.hash = exact(r.array(Int32Array, count, cap), count);
+    this.signature = exact(r.array(Uint8Array, count * SIGNATURE_BYTES, cap * SIGNATURE_BYTES), count * SIGNATURE_BYTES);
+    this.capacity = cap;
+    this.count = count;
   }
 
   private resize(n: number): void {
@@ -223,6 +260,28 @@ export class BlockHashes {
     this.recent[this.next] = id;
     this.next = (this.next + 1) % RECENT_HASHES;
     return id;
+  }
+
+  /** Number of hashes held. */
+  get size(): number {
+    return this.count;
+  }
+
+  /** Captures the hashes held now (the pool is only appended to, and replaced when it grows). */
+  capture(): (w: ImageWriter) => void {
+    const { pool, count } = this;
+    return (w) => {
+      w.array(pool, count * BLOCK_HASH_BYTES);
+    };
+  }
+
+  /** Loads what `capture` wrote. @throws Error on malformed bytes. */
+  load(r: ImageReader, maxHashes: number): void {
+    const { array, count } = r.array(Uint8Array, maxHashes * BLOCK_HASH_BYTES, BLOCK_HASH_BYTES * 256);
+    if (count % BLOCK_HASH_BYTES !== 0) throw new Error(`block hash pool of ${count} bytes is not whole hashes`);
+    this.pool = array;
+    this.count = count / BLOCK_HASH_BYTES;
+    this.recent.fill(-1);
   }
 
   /** True when hash `id` equals `p[off, off + 32)`. */

@@ -128,6 +128,32 @@ export class SlotIndex {
     return i < this.length ? (this.list as Int32Array)[i] : undefined;
   }
 
+  /** Every slot, in order (a copy: for a local image). */
+  ordered(): Int32Array {
+    if (this.tree === null) return (this.list as Int32Array).slice(0, this.length);
+    const out = new Int32Array(this.tree.size);
+    let i = 0;
+    const it = this.tree.keys();
+    for (let r = it.next(); r.done !== true; r = it.next()) out[i++] = r.value;
+    return out;
+  }
+
+  /**
+   * Replaces the content with `slots`, which must already be in this index's order (a local
+   * image's; the loader checks the order with `isOrdered` first). Takes ownership of the array.
+   */
+  loadOrdered(slots: Int32Array, count: number): void {
+    this.tree = null;
+    this.list = slots.length > 0 ? slots : new Int32Array(16);
+    this.length = count;
+  }
+
+  /** True when `slots[0, count)` is strictly increasing under this index's order. */
+  isOrdered(slots: Int32Array, count: number): boolean {
+    for (let i = 1; i < count; i++) if (this.compare(slots[i - 1]!, slots[i]!) >= 0) return false;
+    return true;
+  }
+
   /** First list index whose slot is >= `key`. */
   private lowerBound(key: number): number {
     const list = this.list as Int32Array;

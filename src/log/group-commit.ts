@@ -31,11 +31,22 @@ export class GroupCommit {
   #idleWaiters: (() => void)[] = [];
   #wake: (() => void) | undefined;
   #flushNow = false;
+  /** LSN of the last record whose call was resolved (its continuations run before the next macrotask). */
+  #settledLsn: number;
   readonly #runPump = (): void => void this.#pump();
 
   constructor(options: ResolvedLogOptions, writer: SegmentWriter) {
     this.#options = options;
     this.#writer = writer;
+    this.#settledLsn = writer.nextLsn - 1;
+  }
+
+  /**
+   * The LSN of the last record handed back to its caller. Read in a macrotask (see
+   * `Log.capture`), the stores have folded exactly the records up to it.
+   */
+  get settledLsn(): number {
+    return this.#settledLsn;
   }
 
   /** The error every append rejects with once a write failed (D6), if one did. */
@@ -161,6 +172,7 @@ export class GroupCommit {
       for (let i = 0; i < n; i++) lsns[i] = lsn++;
       call.resolve(lsns);
     }
+    this.#settledLsn = lsn - 1;
   }
 
   /** ENOSPC rejects the batch with DISK_FULL (nothing advanced); anything else poisons (D6). */

@@ -119,6 +119,27 @@ export class MemoryLog implements Log {
     }
   }
 
+  /** See `Log.capture`: the last record of the disk is the last one handed back once a macrotask has passed. */
+  capture<T>(fn: (lastLsn: Lsn) => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      setImmediate(() => {
+        if (this.status === 'closed') return reject(new ConsensusStoreError('CLOSED', 'log is not open'));
+        try {
+          const last = this.disk.records[this.disk.records.length - 1];
+          resolve(fn((last === undefined ? this.next - 1 - this.pendingRecords() : last.lsn) as Lsn));
+        } catch (err) {
+          reject(err);
+        }
+      });
+    });
+  }
+
+  private pendingRecords(): number {
+    let n = 0;
+    for (const b of this.pending) n += b.records.length;
+    return n;
+  }
+
   async close(): Promise<void> {
     if (this.status === 'closed') return;
     this.status = 'closing';

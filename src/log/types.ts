@@ -130,6 +130,15 @@ export interface Log {
    */
   scan(visit: (record: LogRecord) => boolean | void, from?: Lsn): Promise<void>;
   /**
+   * Runs `fn` in a later macrotask, at a moment when the records up to the LSN it is given are
+   * exactly those whose `append` has resolved (every continuation of those resolutions has
+   * run, and none of a later batch has): the stores' in-memory state then reflects records
+   * 1..L and nothing after, so it can be captured as a local image (docs/format.md). Writes go
+   * on meanwhile; `fn` must be synchronous. Optional: a log without it takes no images.
+   * Rejects CLOSED once the log is closing; whatever `fn` throws.
+   */
+  capture?<T>(fn: (lastLsn: Lsn) => T): Promise<T>;
+  /**
    * Drops every pending repair with an id up to `throughId` from the manifest (durably), once
    * the caller has recorded what it needs of them; `openReport.pendingRepairs` of later opens
    * no longer lists them. Idempotent. Rejects INVALID_ARGUMENT (not a positive safe integer),

@@ -145,6 +145,22 @@ export class WriteAheadLog implements Log {
     await state.reader.scan(visit, from ?? state.firstLsn());
   }
 
+  /** See `Log.capture`: `fn` runs in a later macrotask with the LSN of the last record handed back. */
+  capture<T>(fn: (lastLsn: Lsn) => T): Promise<T> {
+    if (typeof fn !== 'function') return Promise.reject(invalidArgument('fn', 'must be a function'));
+    return new Promise<T>((resolve, reject) => {
+      setImmediate(() => {
+        const state = this.#state;
+        if ((this.#status !== 'open' && this.#status !== 'closing') || state === undefined) return reject(closedError());
+        try {
+          resolve(fn(state.commit.settledLsn as Lsn));
+        } catch (err) {
+          reject(err);
+        }
+      });
+    });
+  }
+
   /**
    * Drops the pending repairs with ids up to `throughId` from the manifest, durably (see
    * `OpenReport.pendingRepairs`). Idempotent. Rejects INVALID_ARGUMENT, CLOSED, IO_FAILED when

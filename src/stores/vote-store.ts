@@ -41,7 +41,9 @@ import {
 import type { VoteRecordFields } from '../codec/vote-record.ts';
 import type { LogRecord, Lsn } from '../log/types.ts';
 import { checkInteger, checkObject, checkOneOf, checkSafeUint, checkU32, MAX_U32 } from '../model/check.ts';
-import type { RecordApplier, StoreContext } from './context.ts';
+import type { ImageSection, RecordApplier, StoreContext } from './context.ts';
+import type { ImageReader, ImageWriter } from '../codec/image-section.ts';
+import { MAX_VALIDATOR_ID_LENGTH } from '../model/vote.ts';
 import {
   BlockHashes,
   FIRST_SLOT,
@@ -150,12 +152,21 @@ export function resolveVoteStoreLimits(name: string, value: unknown): VoteStoreL
   return resolved;
 }
 
+/** Version of the vote store's image section. */
+const IMAGE_VERSION = 1;
+/** Bytes a block hash takes in an image (a bound for the loader). */
+const BLOCK_HASH_BYTES_IN_IMAGE = 32;
+/** Bytes a vote slot takes in an image's columns (a bound for the loader). */
+const SLOT_BYTES_IN_IMAGE = 8 * 4 + 4 + 1 + 4 + 4 + SIGNATURE_BYTES;
+
 /**
  * The vote store over the shared log. Implements `VoteStore` (the conformance suite's
  * interface) and `RecordApplier` (kinds Vote and Finalized). Votes live in columns (see
  * `VoteColumns`); each query builds fresh entries from them.
  */
-export class LogVoteStore implements VoteStore, RecordApplier {
+export class LogVoteStore implements VoteStore, RecordApplier, ImageSection {
+  /** Section tag of the vote store in a local image. */
+  readonly imageTag = 2;
   /** Record kinds this store owns. */
   readonly kinds: readonly number[] = [RecordKind.Vote, RecordKind.Finalized];
   /** The limits in force. */
@@ -417,6 +428,89 @@ export class LogVoteStore implements VoteStore, RecordApplier {
       const f = decodeFinalizedRecord(record);
       this.indexFinalized({ id: record.lsn, height: f.height, round: f.round, recordedAt: f.recordedAt });
     }
+  }
+
+  /**
+   * Captures the columns, the interned ids and hashes, every index and the finalization marks
+   * for a local image (docs/format.md, section 2). The columns and pools are only appended to,
+   * so they are captured by reference; the indexes are copied (4 bytes a vote each).
+   */
+  captureImage(): (w: ImageWriter) => void {
+    const names = this.ids.names;
+    const idCount = names.length;
+    const cols = this.cols.capture();
+    const hashes = this.hashes.capture();
+    const byRound = this.byRound.ordered();
+    const byHeight = this.byHeight.ordered();
+    const byLsn = this.byLsn.ordered();
+    const byValidator: Int32Array[] = [];
+    for (let v = 1; v < idCount; v++) byValidator.push(this.byValidator[v]?.ordered() ?? new Int32Array(0));
+    const marks = [...this.finalizedByHeight.values()].sort((a, b) => a.height - b.height);
+    return (w) => {
+      w.u32(IMAGE_VERSION);
+      w.u32(idCount - 1);
+      for (let v = 1; v < idCount; v++) w.text(names[v]!);
+      hashes(w);
+      cols(w);
+      w.array(byRound).array(byHeight).array(byLsn);
+      for (const list of byValidator) w.array(list);
+      w.u32(marks.length);
+      for (const m of marks) w.i64(m.id).i64(m.height).u32(m.round).i64(m.recordedAt);
+    };
+  }
+
+  /** Loads a section written by `captureImage` into this fresh store. @throws Error on malformed bytes. */
+  loadImage(r: ImageReader): void {
+    if (this.cols.count !== FIRST_SLOT || this.finalizedByHeight.size > 0) throw new Error('the vote store is not empty');
+    const version = r.u32();
+    if (version !== IMAGE_VERSION) throw new Error(`vote section version ${version} is not ${IMAGE_VERSION}`);
+    const idCount = r.u32() + 1;
+    if (idCount > r.remaining / 4) throw new Error(`vote section claims ${idCount} validator ids`);
+    for (let v = 1; v < idCount; v++) {
+      const name = r.text(MAX_VALIDATOR_ID_LENGTH * 4);
+      if (name.length === 0 || this.ids.intern(name) !== v) throw new Error(`validator id ${v} is empty or repeated`);
+    }
+    this.hashes.load(r, Math.floor(r.remaining / BLOCK_HASH_BYTES_IN_IMAGE));
+    const c = this.cols;
+    c.load(r, Math.floor(r.remaining / SLOT_BYTES_IN_IMAGE) + FIRST_SLOT, 1024);
+    const slots = c.count;
+    const hashCount = this.hashes.size;
+    for (let s = FIRST_SLOT; s < slots; s++) {
+      const t = c.type[s]!;
+      const v = c.validator[s]!;
+      const h = c.hash[s]!;
+      if (t < 1 || t > 3 || v < 1 || v >= idCount || h < -1 || h >= hashCount) throw new Error(`vote slot ${s} holds an impossible value`);
+    }
+    const votes = slots - FIRST_SLOT;
+    const list = (index: SlotIndex, expected: number | undefined): number => {
+      const { array, count } = r.array(Int32Array, votes);
+      if (expected !== undefined && count !== expected) throw new Error(`a vote index holds ${count} slots, not ${expected}`);
+      for (let i = 0; i < count; i++) if (array[i]! < FIRST_SLOT || array[i]! >= slots) throw new Error('a vote index holds a slot out of range');
+      index.loadOrdered(array, count);
+      return count;
+    };
+    list(this.byRound, votes);
+    list(this.byHeight, votes);
+    list(this.byLsn, votes);
+    let inValidators = 0;
+    for (let v = 1; v < idCount; v++) {
+      const index = new SlotIndex(this.compareInValidator);
+      const n = list(index, undefined);
+      if (n > 0) this.byValidator[v] = index;
+      inValidators += n;
+    }
+    if (inValidators !== votes) throw new Error(`the validator indexes hold ${inValidators} slots, not ${votes}`);
+    const marks = r.u32();
+    if (marks > r.remaining / 28) throw new Error(`vote section claims ${marks} finalization marks`);
+    for (let i = 0; i < marks; i++) {
+      const id = r.i64();
+      const height = r.i64();
+      const round = r.u32();
+      const recordedAt = r.i64();
+      if (id < 1 || height < 0 || recordedAt < 0 || this.finalizedByHeight.has(height)) throw new Error('a finalization mark is malformed');
+      this.indexFinalized(Object.freeze({ id: id as Lsn, height, round, recordedAt }));
+    }
+    r.end();
   }
 
   private checkOpen(): void {

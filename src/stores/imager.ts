@@ -1,0 +1,116 @@
+/**
+ * When local images are taken (docs/durability.md, "Images"): in the background once
+ * `everyRecords` records were written since the last image, at a clean close when anything was
+ * written since, and on request. One image at a time. An image is an optimisation: a failure
+ * to write one is kept as `lastError` and never fails a write or the store (the log is not
+ * poisoned by it), and the next attempt starts over.
+ *
+ * It must never take an image of a poisoned store (after a failed write the memory state may
+ * hold records whose durability is unknown) and never keep the process alive by its timer.
+ */
+import type { FileSystem } from '../io/types.ts';
+import type { Log } from '../log/types.ts';
+import type { NodeKey } from '../codec/node-key.ts';
+import type { ImageSection } from './context.ts';
+import { writeLocalImage, type WrittenImage } from './local-image.ts';
+
+/** How often the background check looks at the log, in ms. */
+const CHECK_EVERY_MS = 250;
+
+/** What the imager needs. */
+export interface ImagerOptions {
+  readonly fs: FileSystem;
+  readonly dir: string;
+  readonly everyRecords: number;
+  readonly keep: number;
+  readonly onClose: boolean;
+  readonly chainId: string;
+  readonly nodeKey: NodeKey;
+  readonly now: () => number;
+  /** The stores' sections; undefined: images are off (some store cannot be imaged). */
+  readonly sections: readonly ImageSection[] | undefined;
+}
+
+/** Takes local images of one open store. */
+export class Imager {
+  readonly #log: Log;
+  readonly #o: ImagerOptions;
+  #lastLsn: number;
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #running: Promise<WrittenImage | undefined> | undefined;
+  #stopped = false;
+  /** The last image written, if any. */
+  lastImage: WrittenImage | undefined;
+  /** Why the last attempt failed, if it did. */
+  lastError: unknown;
+  /** Images written by this open. */
+  written = 0;
+
+  /** @param lastLsn - the LSN of the image the open loaded (0: none). */
+  constructor(log: Log, options: ImagerOptions, lastLsn: number) {
+    this.#log = log;
+    this.#o = options;
+    this.#lastLsn = lastLsn;
+  }
+
+  /** True when images can be taken at all. */
+  get enabled(): boolean {
+    return this.#o.sections !== undefined && this.#log.capture !== undefined;
+  }
+
+  /** Starts the background check (when `everyRecords` > 0). */
+  start(): void {
+    if (!this.enabled || this.#o.everyRecords === 0 || this.#timer !== undefined) return;
+    this.#timer = setInterval(() => {
+      if (this.#running === undefined && this.#behind() >= this.#o.everyRecords) void this.take(true).catch(() => undefined);
+    }, CHECK_EVERY_MS);
+    this.#timer.unref?.();
+  }
+
+  #behind(): number {
+    return this.#log.nextLsn - 1 - this.#lastLsn;
+  }
+
+  /**
+   * Takes an image now (after the one in progress, if any). Resolves with the image, or
+   * undefined when there is nothing new to image.
+   * @throws the file system's error (also kept as `lastError`); Error when images are off.
+   */
+  take(pace = true): Promise<WrittenImage | undefined> {
+    const sections = this.#o.sections;
+    if (sections === undefined) return Promise.reject(new Error('local images are off: a store of this version cannot be imaged'));
+    const previous = this.#running ?? Promise.resolve(undefined);
+    const run = previous
+      .catch(() => undefined)
+      .then(async () => {
+        if (this.#log.status !== 'open') throw new Error(`the log is ${this.#log.status}: no image`);
+        if (this.#behind() <= 0) return undefined;
+        const image = await writeLocalImage({ ...this.#o, sections, log: this.#log, pace });
+        if (image !== undefined) {
+          this.#lastLsn = image.lsn;
+          this.lastImage = image;
+          this.written++;
+        }
+        this.lastError = undefined;
+        return image;
+      });
+    const tracked = run.catch((err: unknown) => {
+      this.lastError = err;
+      throw err;
+    });
+    this.#running = tracked.finally(() => {
+      if (this.#running === tracked) this.#running = undefined;
+    });
+    return tracked;
+  }
+
+  /** Stops the background check, waits for an image in progress, and takes one more at a clean close (`clean`). */
+  async stop(clean: boolean): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+    this.#timer = undefined;
+    await this.#running?.catch(() => undefined);
+    if (clean && this.#o.onClose && this.enabled && this.#behind() > 0) await this.take(false).catch(() => undefined);
+  }
+}

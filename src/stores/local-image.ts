@@ -1,0 +1,254 @@
+/**
+ * Local state images (docs/format.md, "Local state image"; docs/durability.md, "Images"): this
+ * node's whole in-memory state at one LSN, so that an open loads the newest image and replays
+ * only the log after it. Private to the node: signed by its node key, never sent to a peer
+ * (that is what portable snapshots are for).
+ *
+ * Taking one: `Log.capture` picks a moment when the stores hold exactly records 1..L; each
+ * store captures its section there (cheap, synchronous), and the encoding, hashing and the
+ * paced write happen afterwards while writes go on. The image names L and a fingerprint of
+ * record L (its kind and SHA-256 of its payload), so an image is never used over a log that no
+ * longer holds the same record L (a repair cut it, or the directory was swapped).
+ *
+ * Loading: newest first; a file that fails any check (CRC, chunk hash, signature, fingerprint,
+ * a section that does not decode) is reported and skipped, and the next older one is tried;
+ * with none left the caller replays the whole log. It must never hand a store a section whose
+ * file failed a check, and never delete an image that is the newest valid one.
+ */
+import { corruption } from '../errors.ts';
+import type { FileSystem } from '../io/types.ts';
+import type { Log, Lsn } from '../log/types.ts';
+import { ImageReader, ImageWriter } from '../codec/image-section.ts';
+import { DEFAULT_CHUNK_SIZE, SnapshotFileKind } from '../codec/snapshot-file.ts';
+import { equalBytes } from '../codec/bytes.ts';
+import { sha256 } from '../codec/merkle.ts';
+import { signEd25519, verifyEd25519, type NodeKey } from '../codec/node-key.ts';
+import type { ImageSection } from './context.ts';
+import { buildSnapshotFile, readSnapshotFile, writeFileAtomically } from './snapshot-io.ts';
+
+/** The images directory inside the data directory. */
+export const IMAGES_DIR = 'images';
+const IMAGE_SUFFIX = '.csimg';
+const CONTENT_MAGIC = new TextEncoder().encode('CSIMAGE1');
+const SIGN_DOMAIN = new TextEncoder().encode('consensus-store/local-image/v1\u0000');
+const TRAILER_MAGIC = new TextEncoder().encode('CSIMGSIG');
+const MAX_SECTIONS = 64;
+const MAX_CHAIN_ID_BYTES = 1024;
+
+/** What an open did with the images it found. */
+export interface ImageLoadReport {
+  /** The image the stores were loaded from, if any. */
+  readonly loaded: { readonly file: string; readonly lsn: number; readonly bytes: number; readonly durationMs: number } | undefined;
+  /** Images that failed a check and were skipped, newest first, with the reason. */
+  readonly rejected: readonly { readonly file: string; readonly reason: string }[];
+}
+
+/** One image's decoded content, its sections still as bytes. */
+export interface LoadedImage {
+  readonly file: string;
+  readonly lsn: number;
+  readonly createdAt: number;
+  readonly bytes: number;
+  readonly sections: ReadonlyMap<number, Uint8Array>;
+}
+
+/** The file name of the image at `lsn` (zero-padded: names sort as LSNs do). */
+export function imageFileName(lsn: number): string {
+  return `image-${String(lsn).padStart(16, '0')}${IMAGE_SUFFIX}`;
+}
+
+/** The LSN an image file name stands for, or undefined for any other name. */
+export function imageLsnOfName(name: string): number | undefined {
+  const m = /^image-(\d{16})\.csimg$/.exec(name);
+  return m === null ? undefined : Number(m[1]);
+}
+
+/** The fingerprint of record `lsn`: SHA-256 of (u8 kind, payload); zeros for LSN 0. */
+async function fingerprintOf(log: Log, lsn: number): Promise<Uint8Array> {
+  if (lsn === 0) return new Uint8Array(32);
+  const record = await log.get(lsn as Lsn);
+  if (record === undefined) throw new Error(`record ${lsn} is not in the log`);
+  const data = new Uint8Array(1 + record.payload.length);
+  data[0] = record.kind;
+  data.set(record.payload, 1);
+  return sha256(data);
+}
+
+function signBytesOf(root: Uint8Array): Uint8Array {
+  const out = new Uint8Array(SIGN_DOMAIN.length + root.length);
+  out.set(SIGN_DOMAIN, 0);
+  out.set(root, SIGN_DOMAIN.length);
+  return out;
+}
+
+/** Options of `writeLocalImage`. */
+export interface WriteImageOptions {
+  readonly fs: FileSystem;
+  readonly dir: string;
+  readonly log: Log;
+  readonly chainId: string;
+  readonly nodeKey: NodeKey;
+  readonly sections: readonly ImageSection[];
+  readonly now: () => number;
+  /** Images to keep (the newest ones); older files are removed after the new one is in place. */
+  readonly keep: number;
+  /** Pace the write (default true). */
+  readonly pace?: boolean;
+}
+
+/** The image just written. */
+export interface WrittenImage {
+  readonly file: string;
+  readonly lsn: number;
+  readonly bytes: number;
+}
+
+/**
+ * Captures every section at one quiescent point of `log`, writes the image file atomically,
+ * and removes the images beyond `keep`. Resolves undefined when no record was written since
+ * the newest image (nothing to gain).
+ * @throws the file system's errors (the store is not affected: an image is an optimisation).
+ */
+export async function writeLocalImage(o: WriteImageOptions): Promise<WrittenImage | undefined> {
+  if (o.log.capture === undefined) throw new Error('this log cannot take images');
+  const captured = await o.log.capture((lsn) => ({ lsn: lsn as number, parts: o.sections.map((s) => ({ tag: s.imageTag, write: s.captureImage() })) }));
+  const imagesDir = `${o.dir}/${IMAGES_DIR}`;
+  await o.fs.mkdir(imagesDir);
+  const names = await o.fs.readdir(imagesDir);
+  const existing = names.map(imageLsnOfName).filter((l): l is number => l !== undefined);
+  if (existing.includes(captured.lsn)) return undefined;
+  const fingerprint = await fingerprintOf(o.log, captured.lsn);
+  const content = encodeImageContent(o.chainId, captured.lsn, o.now(), fingerprint, captured.parts);
+  const { bytes } = buildSnapshotFile(SnapshotFileKind.Image, content, DEFAULT_CHUNK_SIZE, (root) => {
+    const body = new Uint8Array(TRAILER_MAGIC.length + 32 + 64);
+    body.set(TRAILER_MAGIC, 0);
+    body.set(o.nodeKey.publicKey, 8);
+    body.set(signEd25519(signBytesOf(root), o.nodeKey.privateKey), 40);
+    return body;
+  });
+  const file = imageFileName(captured.lsn);
+  await writeFileAtomically(o.fs, imagesDir, file, bytes, o.pace ?? true);
+  // Stale temp files of crashed writers, and images beyond `keep` (newest kept).
+  const keepLsns = [...existing, captured.lsn].sort((a, b) => b - a).slice(0, o.keep);
+  let removed = false;
+  for (const name of names) {
+    const lsn = imageLsnOfName(name);
+    if (name.endsWith('.tmp') || (lsn !== undefined && !keepLsns.includes(lsn))) {
+      await o.fs.unlink(`${imagesDir}/${name}`).catch(() => undefined);
+      removed = true;
+    }
+  }
+  if (removed) await o.fs.syncDir(imagesDir);
+  return { file, lsn: captured.lsn, bytes: bytes.reduce((n, b) => n + b.length, 0) };
+}
+
+function encodeImageContent(chainId: string, lsn: number, createdAt: number, fingerprint: Uint8Array, parts: readonly { tag: number; write: (w: ImageWriter) => void }[]): Uint8Array {
+  const encoded = parts.map((p) => {
+    const w = new ImageWriter();
+    p.write(w);
+    return { tag: p.tag, bytes: w.finish() };
+  });
+  const chain = new TextEncoder().encode(chainId);
+  const head = 8 + 4 + 4 + 8 + 8 + 32 + 2 + chain.length;
+  const total = head + encoded.reduce((n, s) => n + 16 + s.bytes.length, 0);
+  const out = new Uint8Array(total);
+  const view = new DataView(out.buffer);
+  out.set(CONTENT_MAGIC, 0);
+  view.setUint32(8, SnapshotFileKind.Image, true);
+  view.setUint32(12, encoded.length, true);
+  view.setBigUint64(16, BigInt(lsn), true);
+  view.setBigUint64(24, BigInt(createdAt), true);
+  out.set(fingerprint, 32);
+  view.setUint16(64, chain.length, true);
+  out.set(chain, 66);
+  let at = head;
+  for (const s of encoded) {
+    view.setUint32(at, s.tag, true);
+    view.setUint32(at + 4, 0, true);
+    view.setBigUint64(at + 8, BigInt(s.bytes.length), true);
+    out.set(s.bytes, at + 16);
+    at += 16 + s.bytes.length;
+  }
+  return out;
+}
+
+/** Decodes an image's content. @throws Error on anything malformed. */
+function decodeImageContent(content: Uint8Array): { chainId: string; lsn: number; createdAt: number; fingerprint: Uint8Array; sections: Map<number, Uint8Array> } {
+  if (content.length < 66 || !equalBytes(content.subarray(0, 8), CONTENT_MAGIC)) throw new Error('image content has a bad magic');
+  const view = new DataView(content.buffer, content.byteOffset, content.byteLength);
+  if (view.getUint32(8, true) !== SnapshotFileKind.Image) throw new Error('image content is not of kind image');
+  const count = view.getUint32(12, true);
+  if (count > MAX_SECTIONS) throw new Error(`image has ${count} sections`);
+  const lsn = Number(view.getBigUint64(16, true));
+  const createdAt = Number(view.getBigUint64(24, true));
+  if (!Number.isSafeInteger(lsn) || !Number.isSafeInteger(createdAt)) throw new Error('image LSN or time out of range');
+  const fingerprint = content.slice(32, 64);
+  const chainLength = view.getUint16(64, true);
+  if (chainLength > MAX_CHAIN_ID_BYTES || 66 + chainLength > content.length) throw new Error('image chain id is out of range');
+  const chainId = new TextDecoder('utf-8', { fatal: true }).decode(content.subarray(66, 66 + chainLength));
+  const sections = new Map<number, Uint8Array>();
+  let at = 66 + chainLength;
+  for (let i = 0; i < count; i++) {
+    if (at + 16 > content.length) throw new Error(`image section ${i} header is truncated`);
+    const tag = view.getUint32(at, true);
+    const length = view.getBigUint64(at + 8, true);
+    if (length > BigInt(content.length - at - 16)) throw new Error(`image section ${tag} is longer than the content`);
+    if (sections.has(tag)) throw new Error(`image section ${tag} is repeated`);
+    sections.set(tag, content.subarray(at + 16, at + 16 + Number(length)));
+    at += 16 + Number(length);
+  }
+  if (at !== content.length) throw new Error(`image content has ${content.length - at} trailing bytes`);
+  return { chainId, lsn, createdAt, fingerprint, sections };
+}
+
+/**
+ * Reads and checks one image file: container checks, the node key's signature, the chain id,
+ * and the fingerprint of record L in `log`.
+ * @throws ConsensusStoreError CORRUPTION, or Error, naming what failed.
+ */
+export async function readLocalImage(fs: FileSystem, dir: string, file: string, log: Log, chainId: string, publicKey: Uint8Array): Promise<LoadedImage> {
+  const path = `${dir}/${IMAGES_DIR}/${file}`;
+  const parts = await readSnapshotFile(fs, path, SnapshotFileKind.Image);
+  const t = parts.trailer;
+  if (t.length !== 104 || !equalBytes(t.subarray(0, 8), TRAILER_MAGIC)) throw corruption(path, 0, 'image trailer is malformed');
+  if (!equalBytes(t.subarray(8, 40), publicKey)) throw new Error('image was signed by another node key');
+  if (!verifyEd25519(t.subarray(40, 104), signBytesOf(parts.header.root), publicKey)) throw corruption(path, 0, 'image signature does not verify');
+  const decoded = decodeImageContent(parts.content);
+  if (decoded.chainId !== chainId) throw new Error(`image is of chain ${JSON.stringify(decoded.chainId)}`);
+  if (imageLsnOfName(file) !== decoded.lsn) throw new Error(`image file name does not match its LSN ${decoded.lsn}`);
+  if (decoded.lsn >= log.nextLsn) throw new Error(`image is at LSN ${decoded.lsn}, beyond the log's last record ${log.nextLsn - 1}`);
+  let fingerprint: Uint8Array;
+  try {
+    fingerprint = await fingerprintOf(log, decoded.lsn);
+  } catch (err) {
+    throw new Error(`image's record ${decoded.lsn}: ${(err as Error).message}`);
+  }
+  if (!equalBytes(fingerprint, decoded.fingerprint)) throw new Error(`the log's record ${decoded.lsn} is not the one the image was taken after`);
+  return { file, lsn: decoded.lsn, createdAt: decoded.createdAt, bytes: parts.content.length, sections: decoded.sections };
+}
+
+/** The image files of `dir`, newest first. */
+export async function listImages(fs: FileSystem, dir: string): Promise<string[]> {
+  const imagesDir = `${dir}/${IMAGES_DIR}`;
+  if ((await fs.stat(imagesDir)) === undefined) return [];
+  const names = await fs.readdir(imagesDir);
+  return names.filter((n) => imageLsnOfName(n) !== undefined).sort((a, b) => (imageLsnOfName(b) as number) - (imageLsnOfName(a) as number));
+}
+
+/**
+ * Loads `image` into `sections` (fresh stores). Every section the image holds must have a
+ * store and every store a section.
+ * @throws Error naming the section that failed.
+ */
+export function loadSections(image: LoadedImage, sections: readonly ImageSection[]): void {
+  if (image.sections.size !== sections.length) throw new Error(`image has ${image.sections.size} sections; this version has ${sections.length} stores`);
+  for (const s of sections) {
+    const bytes = image.sections.get(s.imageTag);
+    if (bytes === undefined) throw new Error(`image has no section ${s.imageTag}`);
+    try {
+      s.loadImage(new ImageReader(bytes));
+    } catch (err) {
+      throw new Error(`image section ${s.imageTag}: ${(err as Error).message}`);
+    }
+  }
+}

@@ -1,0 +1,158 @@
+/**
+ * Reading and writing snapshot files (the container of `codec/snapshot-file.ts`) through the
+ * file-system interface: portable snapshots and local state images alike.
+ *
+ * A file is written as `<name>.tmp`, in pieces with a yield to the event loop between them and
+ * an fdatasync every few MiB (so a concurrent vote's fdatasync never waits behind one huge
+ * flush), then fdatasync'ed, renamed into place and the directory fsync'ed: a crash leaves the
+ * old set of files or the new one, and at worst a `.tmp` that the next writer removes.
+ *
+ * Reading checks everything before it is used: the header (magic, version, CRC, bounds), the
+ * file's size against the header, the leaf table against the root, each chunk against its
+ * leaf, the trailer's CRC. It must never allocate more than the file actually holds and never
+ * hand out a byte that failed its check.
+ */
+import { corruption } from '../errors.ts';
+import type { FileSystem } from '../io/types.ts';
+import {
+  chunkLeafHash,
+  chunkLength,
+  chunksOffset,
+  decodeSnapshotHeader,
+  encodeSnapshotHeader,
+  openTrailer,
+  packLeaves,
+  sealTrailer,
+  snapshotFileSize,
+  snapshotRoot,
+  SNAPSHOT_HEADER_BYTES,
+  unpackLeaves,
+  contentLeaves,
+  type SnapshotFileHeader,
+  type SnapshotFileKind,
+} from '../codec/snapshot-file.ts';
+import { equalBytes } from '../codec/bytes.ts';
+import { HASH_BYTES } from '../codec/merkle.ts';
+
+/** Bytes written between two yields to the event loop. */
+const PIECE_BYTES = 1 << 20;
+/** Bytes written between two fdatasyncs of a snapshot file. */
+const SYNC_EVERY_BYTES = 8 << 20;
+
+/** A snapshot file's parts, as written or as read and checked. */
+export interface SnapshotFileParts {
+  readonly header: SnapshotFileHeader;
+  /** The chunk leaves (checked against the root). */
+  readonly leaves: readonly Uint8Array[];
+  /** The content (every chunk checked against its leaf). */
+  readonly content: Uint8Array;
+  /** The trailer's body (CRC checked). */
+  readonly trailer: Uint8Array;
+}
+
+/** Builds a file's parts from its content and trailer body. */
+export function buildSnapshotFile(kind: SnapshotFileKind, content: Uint8Array, chunkSize: number, trailerBody: (root: Uint8Array) => Uint8Array): { parts: SnapshotFileParts; bytes: readonly Uint8Array[] } {
+  const leaves = contentLeaves(content, chunkSize);
+  const root = snapshotRoot(leaves);
+  const trailer = sealTrailer(trailerBody(root));
+  const header: SnapshotFileHeader = { kind, chunkSize, chunkCount: leaves.length, contentLength: content.length, root, trailerLength: trailer.length };
+  if (content.length === 0) throw new RangeError('a snapshot file needs content');
+  return {
+    parts: { header, leaves, content, trailer: trailer.subarray(0, trailer.length - 4) },
+    bytes: [encodeSnapshotHeader(header), packLeaves(leaves), content, trailer],
+  };
+}
+
+/** Where a file's trailer starts. */
+export function trailerOffset(header: SnapshotFileHeader): number {
+  return chunksOffset(header.chunkCount) + header.contentLength;
+}
+
+/**
+ * Writes `bytes` to `dir/name` atomically (temp file, paced writes, fdatasync, rename,
+ * directory fsync). A failure leaves at most the temp file, which it tries to remove.
+ */
+export async function writeFileAtomically(fs: FileSystem, dir: string, name: string, bytes: readonly Uint8Array[], pace = true): Promise<void> {
+  const tmp = `${dir}/${name}.tmp`;
+  const handle = await fs.open(tmp, 'create');
+  try {
+    await handle.truncate(0);
+    let at = 0;
+    let unsynced = 0;
+    for (const part of bytes) {
+      for (let off = 0; off < part.length; off += PIECE_BYTES) {
+        const piece = part.subarray(off, Math.min(part.length, off + PIECE_BYTES));
+        await handle.write([piece], at);
+        at += piece.length;
+        unsynced += piece.length;
+        if (pace && unsynced >= SYNC_EVERY_BYTES) {
+          await handle.datasync();
+          unsynced = 0;
+        }
+        if (pace) await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+    }
+    await handle.datasync();
+  } catch (err) {
+    await handle.close().catch(() => undefined);
+    await fs.unlink(tmp).catch(() => undefined);
+    throw err;
+  }
+  await handle.close();
+  await fs.rename(tmp, `${dir}/${name}`);
+  await fs.syncDir(dir);
+}
+
+/** Reads exactly `length` bytes at `position`; CORRUPTION (naming the file) when the file is shorter. */
+async function readExactly(handle: { read(b: Uint8Array, p: number): Promise<number> }, path: string, position: number, length: number): Promise<Uint8Array> {
+  const out = new Uint8Array(length);
+  let got = 0;
+  while (got < length) {
+    const n = await handle.read(out.subarray(got), position + got);
+    if (n === 0) throw corruption(path, position + got, 'snapshot file is truncated');
+    got += n;
+  }
+  return out;
+}
+
+/**
+ * Reads and checks a whole snapshot file.
+ * @throws ConsensusStoreError CORRUPTION naming the file and what failed (the chunk, by index).
+ */
+export async function readSnapshotFile(fs: FileSystem, path: string, expectKind: SnapshotFileKind): Promise<SnapshotFileParts> {
+  const handle = await fs.open(path, 'read');
+  try {
+    const size = await handle.size();
+    const headerBytes = await readExactly(handle, path, 0, Math.min(size, SNAPSHOT_HEADER_BYTES));
+    let header: SnapshotFileHeader;
+    try {
+      header = decodeSnapshotHeader(headerBytes);
+    } catch (err) {
+      throw corruption(path, 0, `snapshot header: ${(err as Error).message}`);
+    }
+    if (header.kind !== expectKind) throw corruption(path, 12, `snapshot file is of kind ${header.kind}, not ${expectKind}`);
+    if (snapshotFileSize(header) !== size) throw corruption(path, 0, `snapshot file has ${size} bytes; its header describes ${snapshotFileSize(header)}`);
+    const table = await readExactly(handle, path, SNAPSHOT_HEADER_BYTES, header.chunkCount * HASH_BYTES);
+    const leaves = unpackLeaves(table);
+    if (!equalBytes(snapshotRoot(leaves), header.root)) throw corruption(path, SNAPSHOT_HEADER_BYTES, 'snapshot leaf table does not match its root');
+    const content = new Uint8Array(header.contentLength);
+    const base = chunksOffset(header.chunkCount);
+    for (let i = 0; i < header.chunkCount; i++) {
+      const at = i * header.chunkSize;
+      const chunk = content.subarray(at, at + chunkLength(header, i));
+      const n = await handle.read(chunk, base + at);
+      if (n !== chunk.length) throw corruption(path, base + at + n, `snapshot chunk ${i} is truncated`);
+      if (!equalBytes(chunkLeafHash(i, chunk), leaves[i]!)) throw corruption(path, base + at, `snapshot chunk ${i} does not match its hash`);
+    }
+    const sealed = await readExactly(handle, path, trailerOffset(header), header.trailerLength);
+    let trailer: Uint8Array;
+    try {
+      trailer = openTrailer(sealed);
+    } catch (err) {
+      throw corruption(path, trailerOffset(header), `snapshot trailer: ${(err as Error).message}`);
+    }
+    return { header, leaves, content, trailer };
+  } finally {
+    await handle.close();
+  }
+}
