@@ -177,3 +177,4 @@ export type {
 } from './stores/reward-types.ts';
 export type { RewardDistribution, RewardEntry, RewardLine, RewardReason, RewardTotals, StatementPeriod } from './model/reward.ts';
 export type { HeightRangeQuery, QueryPage, RoundRangeQuery } from './stores/query-types.ts';
+export { openPostgresStore, type PostgresStoreOptions } from './pg/open.ts';

@@ -55,8 +55,10 @@ let adminPool: pg.Pool | undefined;
 
 /** A pool for the tests' own SQL (dropping schemas, killing backends). */
 export function admin(): pg.Pool {
-  adminPool ??= new pg.Pool({ connectionString: PG_URL, max: 2 });
-  adminPool.on('error', () => undefined);
+  if (adminPool === undefined) {
+    adminPool = new pg.Pool({ connectionString: PG_URL, max: 2 });
+    adminPool.on('error', () => undefined);
+  }
   return adminPool;
 }
 
