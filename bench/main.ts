@@ -59,6 +59,7 @@ const SCENARIOS: Readonly<Record<string, () => Promise<Scenario>>> = {
   query: async () => (await import('./scenarios/queries.ts')).runQueryScenario,
   storage: async () => (await import('./scenarios/storage.ts')).runStorageScenario,
   cpu: async () => (await import('./scenarios/cpu.ts')).runCpuScenario,
+  pg: async () => (await import('./scenarios/pg.ts')).runPgScenario,
 };
 
 function describeMachine(ctx: BenchContext, names: readonly string[]): Record<string, unknown> {
