@@ -23,12 +23,14 @@ import type { FileSystem } from './io/types.ts';
 import type { Log, LogLimits, LogRecord, LogStatus, Lsn, OpenReport } from './log/types.ts';
 import { generateNodeKey, type NodeKey } from './codec/node-key.ts';
 import type { StoreRepaired } from './model/audit.ts';
-import { resolveOpenStoreOptions, resolveStoreOptions, type ImageOptions, type OpenStoreOptions, type ResolvedStoreOptions, type StoreOptions } from './store-options.ts';
+import { resolveOpenStoreOptions, resolveStoreOptions, type ImageOptions, type OpenStoreOptions, type SnapshotOptions, type ResolvedStoreOptions, type StoreOptions } from './store-options.ts';
 import { LogAuditLog } from './stores/audit-log.ts';
 import type { AuditLog } from './stores/audit-types.ts';
 import { CommitPipeline } from './stores/commit-pipeline.ts';
 import type { ImageSection, RecordApplier, StoreContext } from './stores/context.ts';
 import { Imager } from './stores/imager.ts';
+import { LogSnapshotStore } from './stores/snapshot-store.ts';
+import type { SnapshotStore } from './stores/snapshot-types.ts';
 import { listImages, loadSections, readLocalImage, type ImageLoadReport, type WrittenImage } from './stores/local-image.ts';
 import { LogEvidenceStore } from './stores/evidence-store.ts';
 import type { ByzantineEvidenceStore } from './stores/evidence-types.ts';
@@ -93,6 +95,8 @@ export interface ConsensusStore {
   readonly validators: ValidatorRegistry;
   /** The signed, hash-chained audit log (docs/audit.md). */
   readonly audit: AuditLog;
+  /** Portable snapshots of the finalized state (docs/stores.md, "Snapshots"). */
+  readonly snapshots: SnapshotStore;
   /** Byzantine evidence (docs/evidence-and-rewards.md); keys come from `validators.publicKeyAt`. */
   readonly evidence: ByzantineEvidenceStore;
   /** Reward distributions (docs/evidence-and-rewards.md). */
@@ -122,6 +126,28 @@ export function writableLogOf(store: ConsensusStore): Log {
   const log = writableLogs.get(store);
   if (log === undefined) throw invalidArgument('store', 'was not opened by openStore or openStoreOnLog');
   return log;
+}
+
+const DEFAULT_SNAPSHOT_OPTIONS: Required<SnapshotOptions> = { interval: 1000, keep: 3, chunkSize: 1 << 20, certificateHeights: 1000 };
+
+/**
+ * The snapshot store of a store without a data directory (built on a bare log, or a backend
+ * whose snapshots have not landed yet): every method rejects INVALID_ARGUMENT saying so.
+ * @internal
+ */
+export function noSnapshots(): SnapshotStore {
+  const refuse = (): Promise<never> =>
+    Promise.reject(invalidArgument('store', 'has no data directory (it was built on a bare log): snapshots need openStore'));
+  return {
+    createSnapshot: refuse,
+    getSnapshotMetadata: refuse,
+    loadFromSnapshot: refuse,
+    listSnapshots: refuse,
+    getLatestSnapshot: refuse,
+    pruneSnapshots: refuse,
+    verifySnapshotIntegrity: refuse,
+    addAttestation: refuse,
+  };
 }
 
 /** The imager of each store `openStore` built. */
@@ -178,7 +204,7 @@ export async function openStore(options: OpenStoreOptions): Promise<ConsensusSto
     await log.close().catch(() => undefined);
     throw err;
   }
-  return openWith(log, resolved, { nodeKey, fs, images: { ...resolved.images, dir }, ...(signCopy === undefined ? {} : { signCopy }) });
+  return openWith(log, resolved, { nodeKey, fs, images: { ...resolved.images, dir }, snapshots: resolved.snapshots, ...(signCopy === undefined ? {} : { signCopy }) });
 }
 
 /**
@@ -209,6 +235,8 @@ interface OpenEnv {
   readonly signCopy?: WatermarkCopy;
   /** Local images (`openStore` only): where, and when to take them. */
   readonly images?: Required<ImageOptions> & { readonly dir: string };
+  /** Portable snapshots (`openStore` only). */
+  readonly snapshots?: Required<SnapshotOptions>;
 }
 
 async function openWith(log: Log, options: ResolvedStoreOptions, env: OpenEnv): Promise<ConsensusStore> {
@@ -374,9 +402,26 @@ async function buildStores(log: Log, options: ResolvedStoreOptions, env: OpenEnv
       return log.limits;
     },
   });
+  const snapshots: SnapshotStore =
+    env.fs !== undefined && env.images !== undefined
+      ? new LogSnapshotStore(
+          { log, now: options.now },
+          {
+            fs: env.fs,
+            dir: env.images.dir,
+            chainId: options.chainId,
+            votes,
+            validators,
+            ...(signer === undefined ? {} : { attester: { validatorId: signer.identity.validatorId, privateKey: signer.identity.privateKey } }),
+            ...(env.snapshots ?? DEFAULT_SNAPSHOT_OPTIONS),
+          },
+        )
+      : noSnapshots();
+  if (snapshots instanceof LogSnapshotStore) votes.setFinalizedListener((height) => snapshots.onFinalized(height));
   const store: ConsensusStore = {
     votes,
     signGuard,
+    snapshots,
     rounds,
     recovery,
     validators,

@@ -12,7 +12,8 @@
  *   magic "CSSNAPC1", u32 kind (1), u32 content version (1)
  *   u16 chain id length, chain id (UTF-8)
  *   u64 height H, u32 round of H's decision, u64 decidedAt (largest precommit time in H's certificate)
- *   u32 validator count at H, u8+bytes total voting power at H (the active stake)
+ *   u32 validator count at H, u8+bytes total voting power at H (the active stake),
+ *   u32 certificate count
  *   section 1, ids:        u32 n, then n times u16 length + UTF-8 (sorted, unique)
  *   section 2, set at H:   u32 n, then per validator: u32 id index, 32-byte key, stake,
  *                          u8 status, u64 registered at, u64 updated at, total slashed
@@ -247,6 +248,7 @@ export function encodeSnapshotContent(c: SnapshotContent): Uint8Array {
   o.u64(c.decidedAt);
   o.u32(c.validators.length);
   o.big(c.totalVotingPower);
+  o.u32(c.certificates.length);
   o.u32(table.length);
   for (const id of table) o.text(id);
   o.u32(c.validators.length);
@@ -291,6 +293,7 @@ export interface SnapshotContentHead {
   readonly decidedAt: number;
   readonly validatorCount: number;
   readonly totalVotingPower: bigint;
+  readonly certificateCount: number;
 }
 
 function readHead(i: In): SnapshotContentHead {
@@ -305,7 +308,8 @@ function readHead(i: In): SnapshotContentHead {
   const decidedAt = i.u64();
   const validatorCount = i.u32();
   const totalVotingPower = i.big(MAX_STAKE * 1_000_000n);
-  return { chainId, height, round, decidedAt, validatorCount, totalVotingPower };
+  const certificateCount = i.u32();
+  return { chainId, height, round, decidedAt, validatorCount, totalVotingPower, certificateCount };
 }
 
 /** Reads the head of a content (its first bytes). @throws Error when malformed. */
@@ -371,6 +375,7 @@ export function decodeSnapshotContent(content: Uint8Array): SnapshotContent {
     history.push(change);
   }
   const certCount = i.count(8 + 4 + BLOCK_HASH_BYTES + 4, 'certificate');
+  if (certCount !== head.certificateCount) throw new Error(`snapshot has ${certCount} certificates; its head says ${head.certificateCount}`);
   const certificates: DecisionCertificate[] = [];
   for (let n = 0; n < certCount; n++) {
     const height = i.u64();

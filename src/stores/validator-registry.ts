@@ -357,6 +357,23 @@ export class LogValidatorRegistry implements RecordApplier, ValidatorRegistry, I
   }
 
   /**
+   * The set at `height` (as `getValidatorsAtHeight`) and every change at a height <= `height`,
+   * per validator in id order, each validator's in history order; synchronous, for a snapshot's
+   * frozen view. Copies.
+   * @internal used by the snapshot store.
+   */
+  registryAt(height: number): { validators: Validator[]; history: ValidatorChange[] } {
+    const validators: Validator[] = [];
+    const history: ValidatorChange[] = [];
+    for (const id of this.#sortedIds) {
+      const v = this.#versionAt(id, height)?.after;
+      if (v !== undefined) validators.push(copyValidator(v));
+      for (const change of this.#history.get(id) ?? []) if (change.height <= height) history.push(copyChange(change));
+    }
+    return { validators, history };
+  }
+
+  /**
    * The public key `validatorId` signed with at `height` (the key of the validator as its changes up to
    * and including `height` left it, whatever its status: a jailed or tombstoned validator's old
    * signatures still verify), or undefined when `validatorId` was not registered at that height.

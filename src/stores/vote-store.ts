@@ -196,6 +196,7 @@ export class LogVoteStore implements VoteStore, RecordApplier, ImageSection {
   private readonly finalizeWrites = new SerialQueue();
   private readonly slots = new Map<string, Slot>();
   private contributors: readonly VoteBatchContributor[] = [];
+  private finalizedListener: ((height: number) => void) | undefined;
   private readonly pipeline: CommitPipeline;
 
   /** @throws ConsensusStoreError INVALID_ARGUMENT on bad options. */
@@ -221,6 +222,15 @@ export class LogVoteStore implements VoteStore, RecordApplier, ImageSection {
    */
   setBatchContributors(contributors: readonly VoteBatchContributor[]): void {
     this.contributors = [...contributors];
+  }
+
+  /**
+   * Called with the height of every new finalization mark once it is durable (not on replay);
+   * `openStore` wires the snapshot store's automatic snapshots. It must not throw.
+   * @internal wired by openStore, not part of the public API.
+   */
+  setFinalizedListener(listener: ((height: number) => void) | undefined): void {
+    this.finalizedListener = listener;
   }
 
   /** Number of stored votes (all of them, equivocating ones included). */
@@ -397,6 +407,45 @@ export class LogVoteStore implements VoteStore, RecordApplier, ImageSection {
   async getLastFinalized(): Promise<FinalizedMark | undefined> {
     this.checkOpen();
     return this.lastFinalized;
+  }
+
+  /**
+   * The finalization marks with `from <= height <= to`, ascending; synchronous, for a snapshot's
+   * frozen view.
+   * @internal used by the snapshot store.
+   */
+  finalizedMarks(from: number, to: number): FinalizedMark[] {
+    const out: FinalizedMark[] = [];
+    if (to - from < this.finalizedByHeight.size) {
+      for (let h = from; h <= to; h++) {
+        const m = this.finalizedByHeight.get(h);
+        if (m !== undefined) out.push(m);
+      }
+      return out;
+    }
+    for (const m of this.finalizedByHeight.values()) if (m.height >= from && m.height <= to) out.push(m);
+    return out.sort((a, b) => a.height - b.height);
+  }
+
+  /**
+   * The stored precommits of (`height`, `round`), equivocating ones included; synchronous, for
+   * a snapshot's frozen view.
+   * @internal used by the snapshot store.
+   */
+  precommitsAt(height: number, round: number): { validatorId: string; blockHash: Uint8Array | null; timestamp: number; signature: Uint8Array }[] {
+    const code = voteTypeCode('precommit');
+    const c = this.cols;
+    const slots = this.roundRange(this.byRound, NO_VALIDATOR, round, code, round, code + 1, Infinity, (slot) => c.height[slot] === height);
+    return slots.map((slot) => {
+      const h = c.hash[slot]!;
+      const at = slot * SIGNATURE_BYTES;
+      return {
+        validatorId: this.ids.names[c.validator[slot]!]!,
+        blockHash: h < 0 ? null : this.hashes.copy(h),
+        timestamp: c.timestamp[slot]!,
+        signature: c.signature.slice(at, at + SIGNATURE_BYTES),
+      };
+    });
   }
 
   /**
@@ -686,6 +735,7 @@ export class LogVoteStore implements VoteStore, RecordApplier, ImageSection {
     const [lsn] = await this.ctx.log.append([{ kind: RecordKind.Finalized, payload: encodeFinalizedRecord(height, round, recordedAt) }]);
     const mark: FinalizedMark = Object.freeze({ id: lsn as Lsn, height, round, recordedAt });
     this.indexFinalized(mark);
+    this.finalizedListener?.(height);
     return mark;
   }
 

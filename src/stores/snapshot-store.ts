@@ -1,0 +1,478 @@
+/**
+ * The SnapshotStore on the data directory (docs/stores.md, "Snapshots"; bytes in
+ * docs/format.md, "Portable snapshot"): portable snapshots in `snapshots/`, one file each
+ * (`<id>.cssnap`), plus `<id>.attest` holding the attestations other validators sent later.
+ *
+ * The directory is the list: a file appears there only by rename, once written and fsync'ed
+ * whole, and describes itself (header, root, content head), so no separate manifest can
+ * disagree with it. A creation takes its frozen view inside `Log.capture` (no write lands
+ * between the reads of the vote store and the registry), then encodes, hashes and writes
+ * paced while votes go on. A failure while writing fails that snapshot and removes its temp
+ * file; the store and its log are not touched (a snapshot is never on the commit path).
+ *
+ * It must never list a file it has not checked (header, leaf table, chunk 0), return content
+ * from a file whose chunks fail their hashes, or accept an attestation that does not verify
+ * with the key the snapshot's own set gives the validator.
+ */
+import { ConsensusStoreError, invalidArgument } from '../errors.ts';
+import type { FileSystem } from '../io/types.ts';
+import { checkBytes, checkInteger, checkObject, checkKeys, checkString } from '../model/check.ts';
+import { checkValidatorId, SIGNATURE_BYTES } from '../model/vote.ts';
+import type { Validator } from '../model/validator.ts';
+import { equalBytes } from '../codec/bytes.ts';
+import { signEd25519, verifyEd25519 } from '../codec/node-key.ts';
+import {
+  chunkLeafHash,
+  chunkLength,
+  chunksOffset,
+  decodeSnapshotHeader,
+  openTrailer,
+  sealTrailer,
+  SNAPSHOT_FORMAT_VERSION,
+  SNAPSHOT_HEADER_BYTES,
+  snapshotFileSize,
+  snapshotRoot,
+  SnapshotFileKind,
+  unpackLeaves,
+  type SnapshotFileHeader,
+} from '../codec/snapshot-file.ts';
+import {
+  decodeSnapshotContent,
+  decodeSnapshotHead,
+  encodeSnapshotContent,
+  type CertificateVote,
+  type DecisionCertificate,
+  type SnapshotContent,
+  type SnapshotContentHead,
+} from '../codec/snapshot-content.ts';
+import { decodeAttestations, encodeAttestations, encodeEnvelope, decodeEnvelope, snapshotAttestationBytes } from '../codec/snapshot-envelope.ts';
+import { HASH_BYTES } from '../codec/merkle.ts';
+import { assertOpen, SerialQueue, type StoreContext } from './context.ts';
+import { buildSnapshotFile, readSnapshotFile, trailerOffset, writeFileAtomically } from './snapshot-io.ts';
+import type { ConsensusSnapshot, CreateSnapshotOptions, SnapshotAttestation, SnapshotMetadata, SnapshotStore } from './snapshot-types.ts';
+import type { LogValidatorRegistry } from './validator-registry.ts';
+import type { LogVoteStore } from './vote-store.ts';
+
+/** The snapshots directory inside the data directory. */
+export const SNAPSHOTS_DIR = 'snapshots';
+const SUFFIX = '.cssnap';
+const ATTEST_SUFFIX = '.attest';
+const ID_PATTERN = /^(\d{12})-(\d{6})$/;
+const CREATE_KEYS = ['height'] as const;
+const ATTESTATION_KEYS = ['validatorId', 'signature'] as const;
+
+/** What the snapshot store needs. */
+export interface SnapshotStoreOptions {
+  readonly fs: FileSystem;
+  readonly dir: string;
+  readonly chainId: string;
+  readonly votes: LogVoteStore;
+  readonly validators: LogValidatorRegistry;
+  /** The node's validator key, when it is a validator: its attestation goes first in every snapshot it creates. */
+  readonly attester?: { readonly validatorId: string; readonly privateKey: Uint8Array };
+  readonly chunkSize: number;
+  readonly certificateHeights: number;
+  /** Automatic snapshots: every this many finalized heights (0: never), keeping `keep`. */
+  readonly interval: number;
+  readonly keep: number;
+}
+
+/**
+ * The canonical decision certificate of (`height`, `round`) from the stored precommits, or
+ * undefined without a quorum: the votes for the block whose voters' active stake (in the set
+ * at `height`) passes two thirds, taken in validator id order until it does.
+ */
+export function canonicalCertificate(
+  height: number,
+  round: number,
+  precommits: readonly { validatorId: string; blockHash: Uint8Array | null; timestamp: number; signature: Uint8Array }[],
+  set: readonly Validator[],
+): DecisionCertificate | undefined {
+  const stakeOf = new Map<string, bigint>();
+  let total = 0n;
+  for (const v of set) {
+    if (v.status !== 'active') continue;
+    stakeOf.set(v.validatorId, v.stake);
+    total += v.stake;
+  }
+  if (total === 0n) return undefined;
+  const byBlock = new Map<string, { hash: Uint8Array; votes: Map<string, CertificateVote>; power: bigint }>();
+  for (const p of precommits) {
+    if (p.blockHash === null) continue;
+    const stake = stakeOf.get(p.validatorId);
+    if (stake === undefined) continue;
+    const key = Buffer.from(p.blockHash).toString('hex');
+    let b = byBlock.get(key);
+    if (b === undefined) byBlock.set(key, (b = { hash: p.blockHash, votes: new Map(), power: 0n }));
+    if (b.votes.has(p.validatorId)) continue;
+    b.votes.set(p.validatorId, { validatorId: p.validatorId, timestamp: p.timestamp, signature: p.signature });
+    b.power += stake;
+  }
+  for (const b of byBlock.values()) {
+    if (b.power * 3n <= total * 2n) continue;
+    const ordered = [...b.votes.values()].sort((x, y) => (x.validatorId < y.validatorId ? -1 : 1));
+    const quorum: CertificateVote[] = [];
+    let power = 0n;
+    for (const v of ordered) {
+      quorum.push(v);
+      power += stakeOf.get(v.validatorId) as bigint;
+      if (power * 3n > total * 2n) break;
+    }
+    return { height, round, blockHash: b.hash, precommits: quorum };
+  }
+  return undefined;
+}
+
+/** Portable snapshots of one open store. */
+export class LogSnapshotStore implements SnapshotStore {
+  readonly #ctx: StoreContext;
+  readonly #o: SnapshotStoreOptions;
+  readonly #writes = new SerialQueue();
+  #autoRunning = false;
+  #lastAutoHeight = -1;
+  /** Why the last automatic snapshot failed, if it did. */
+  lastAutoError: unknown;
+
+  constructor(ctx: StoreContext, options: SnapshotStoreOptions) {
+    this.#ctx = ctx;
+    this.#o = options;
+  }
+
+  get #dir(): string {
+    return `${this.#o.dir}/${SNAPSHOTS_DIR}`;
+  }
+
+  createSnapshot(options: CreateSnapshotOptions = {}): Promise<SnapshotMetadata> {
+    try {
+      assertOpen(this.#ctx);
+      const o = checkObject('options', options);
+      checkKeys('options', o, CREATE_KEYS);
+      const height = o['height'] === undefined ? undefined : checkInteger('options.height', o['height'], 0, Number.MAX_SAFE_INTEGER);
+      return this.#writes.run(() => this.#create(height));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /** Takes the frozen view: synchronous reads of the vote store and the registry. */
+  #view(height: number | undefined): SnapshotContent {
+    const { votes, validators, chainId, certificateHeights } = this.#o;
+    const last = votes.finalizedMarks(0, Number.MAX_SAFE_INTEGER).pop();
+    if (last === undefined) throw new ConsensusStoreError('NOT_FOUND', 'no height is finalized: nothing to snapshot');
+    const h = height ?? last.height;
+    const marks = votes.finalizedMarks(Math.max(0, h - certificateHeights + 1), h);
+    const tip = marks[marks.length - 1];
+    if (tip === undefined || tip.height !== h) throw new ConsensusStoreError('NOT_FOUND', `height ${h} is not finalized`, { details: { height: h } });
+    const certificates: DecisionCertificate[] = [];
+    for (const m of marks) {
+      const cert = canonicalCertificate(m.height, m.round, votes.precommitsAt(m.height, m.round), validators.registryAt(m.height).validators);
+      if (cert !== undefined) certificates.push(cert);
+    }
+    const own = certificates[certificates.length - 1];
+    if (own === undefined || own.height !== h) {
+      throw new ConsensusStoreError('CONFLICT', `no quorum of precommits is stored for height ${h} round ${tip.round}`, { details: { height: h, round: tip.round } });
+    }
+    const { validators: set, history } = validators.registryAt(h);
+    let power = 0n;
+    for (const v of set) if (v.status === 'active') power += v.stake;
+    return {
+      chainId,
+      height: h,
+      round: tip.round,
+      decidedAt: Math.max(...own.precommits.map((p) => p.timestamp)),
+      validators: set,
+      totalVotingPower: power,
+      history: history.map((c) => ({
+        validatorId: c.validatorId,
+        kind: c.kind,
+        height: c.height,
+        after: c.after,
+        ...(c.reason === undefined ? {} : { reason: c.reason }),
+        ...(c.slash === undefined ? {} : { slash: c.slash }),
+      })),
+      certificates,
+    };
+  }
+
+  async #create(height: number | undefined): Promise<SnapshotMetadata> {
+    assertOpen(this.#ctx);
+    const log = this.#ctx.log;
+    const view = log.capture === undefined ? this.#view(height) : await log.capture(() => this.#view(height));
+    const content = encodeSnapshotContent(view);
+    const createdAt = this.#ctx.now();
+    const { parts, bytes } = buildSnapshotFile(SnapshotFileKind.Portable, content, this.#o.chunkSize, (root) => {
+      const attester = this.#o.attester;
+      const own: SnapshotAttestation[] = [];
+      if (attester !== undefined && view.validators.some((v) => v.validatorId === attester.validatorId)) {
+        own.push({ validatorId: attester.validatorId, signature: signEd25519(snapshotAttestationBytes(view.chainId, view.height, root), attester.privateKey) });
+      }
+      return encodeEnvelope(createdAt, own);
+    });
+    await this.#o.fs.mkdir(this.#dir);
+    const names = await this.#o.fs.readdir(this.#dir);
+    let seq = 0;
+    for (const name of names) {
+      const m = ID_PATTERN.exec(name.slice(0, -SUFFIX.length));
+      if (name.endsWith(SUFFIX) && m !== null) seq = Math.max(seq, Number(m[2]));
+    }
+    const id = `${String(view.height).padStart(12, '0')}-${String(seq + 1).padStart(6, '0')}`;
+    await writeFileAtomically(this.#o.fs, this.#dir, `${id}${SUFFIX}`, bytes);
+    return this.#metadata(id, parts.header, view, decodeEnvelope(parts.trailer), []);
+  }
+
+  #metadata(
+    id: string,
+    header: SnapshotFileHeader,
+    head: SnapshotContentHead | SnapshotContent,
+    envelope: { createdAt: number; attestations: readonly SnapshotAttestation[] },
+    extra: readonly SnapshotAttestation[],
+  ): SnapshotMetadata {
+    const attestations = [...envelope.attestations];
+    for (const a of extra) if (!attestations.some((b) => b.validatorId === a.validatorId)) attestations.push(a);
+    const validatorCount = 'validators' in head ? head.validators.length : head.validatorCount;
+    return Object.freeze({
+      id,
+      height: head.height,
+      round: head.round,
+      timestamp: envelope.createdAt,
+      validatorCount,
+      totalVotingPower: head.totalVotingPower,
+      fileSize: snapshotFileSize(header),
+      merkleRoot: header.root.slice(),
+      chainId: head.chainId,
+      formatVersion: SNAPSHOT_FORMAT_VERSION,
+      chunkSize: header.chunkSize,
+      chunkCount: header.chunkCount,
+      certificateCount: 'certificates' in head ? head.certificates.length : head.certificateCount,
+      attestations: Object.freeze(attestations.map((a) => Object.freeze({ validatorId: a.validatorId, signature: a.signature.slice() }))),
+    });
+  }
+
+  #checkId(id: unknown): string {
+    const s = checkString('id', id, 19);
+    if (!ID_PATTERN.test(s)) throw invalidArgument('id', 'is not a snapshot id (<12-digit height>-<6-digit sequence>)');
+    return s;
+  }
+
+  #path(id: string): string {
+    return `${this.#dir}/${id}${SUFFIX}`;
+  }
+
+  async #exists(id: string): Promise<boolean> {
+    return (await this.#o.fs.stat(this.#path(id))) !== undefined;
+  }
+
+  async #extraAttestations(id: string): Promise<SnapshotAttestation[]> {
+    const path = `${this.#dir}/${id}${ATTEST_SUFFIX}`;
+    if ((await this.#o.fs.stat(path)) === undefined) return [];
+    try {
+      return decodeAttestations(openTrailer(await this.#o.fs.readFile(path)));
+    } catch {
+      // A damaged attestation file loses only the attestations gathered later: they can be gathered again.
+      return [];
+    }
+  }
+
+  /**
+   * Reads what listing needs, checked: the header, the leaf table against the root, chunk 0
+   * against its leaf (it holds the content head), the trailer.
+   */
+  async #summary(id: string): Promise<SnapshotMetadata> {
+    const path = this.#path(id);
+    const handle = await this.#o.fs.open(path, 'read');
+    try {
+      const size = await handle.size();
+      const headerBytes = new Uint8Array(Math.min(size, SNAPSHOT_HEADER_BYTES));
+      await handle.read(headerBytes, 0);
+      const header = decodeSnapshotHeader(headerBytes);
+      if (header.kind !== SnapshotFileKind.Portable || snapshotFileSize(header) !== size) throw new Error('snapshot file kind or size does not match its header');
+      const table = new Uint8Array(header.chunkCount * HASH_BYTES);
+      if ((await handle.read(table, SNAPSHOT_HEADER_BYTES)) !== table.length) throw new Error('snapshot leaf table is truncated');
+      const leaves = unpackLeaves(table);
+      if (!equalBytes(snapshotRoot(leaves), header.root)) throw new Error('snapshot leaf table does not match its root');
+      const chunk0 = new Uint8Array(chunkLength(header, 0));
+      if ((await handle.read(chunk0, chunksOffset(header.chunkCount))) !== chunk0.length) throw new Error('snapshot chunk 0 is truncated');
+      if (!equalBytes(chunkLeafHash(0, chunk0), leaves[0] as Uint8Array)) throw new Error('snapshot chunk 0 does not match its hash');
+      const head = decodeSnapshotHead(chunk0);
+      const sealed = new Uint8Array(header.trailerLength);
+      if ((await handle.read(sealed, trailerOffset(header))) !== sealed.length) throw new Error('snapshot trailer is truncated');
+      const envelope = decodeEnvelope(openTrailer(sealed));
+      return this.#metadata(id, header, head, envelope, await this.#extraAttestations(id));
+    } finally {
+      await handle.close();
+    }
+  }
+
+  async getSnapshotMetadata(id: string): Promise<SnapshotMetadata | undefined> {
+    assertOpen(this.#ctx);
+    const s = this.#checkId(id);
+    if (!(await this.#exists(s))) return undefined;
+    try {
+      return await this.#summary(s);
+    } catch (err) {
+      throw new ConsensusStoreError('CORRUPTION', `snapshot ${s}: ${(err as Error).message}`, { location: { file: this.#path(s), offset: 0 }, cause: err });
+    }
+  }
+
+  async #read(id: string): Promise<{ header: SnapshotFileHeader; content: SnapshotContent; envelope: { createdAt: number; attestations: SnapshotAttestation[] } }> {
+    const parts = await readSnapshotFile(this.#o.fs, this.#path(id), SnapshotFileKind.Portable);
+    let content: SnapshotContent;
+    let envelope: { createdAt: number; attestations: SnapshotAttestation[] };
+    try {
+      content = decodeSnapshotContent(parts.content);
+      envelope = decodeEnvelope(parts.trailer);
+    } catch (err) {
+      throw new ConsensusStoreError('CORRUPTION', `snapshot ${id}: ${(err as Error).message}`, { location: { file: this.#path(id), offset: 0 }, cause: err });
+    }
+    return { header: parts.header, content, envelope };
+  }
+
+  async loadFromSnapshot(id: string): Promise<ConsensusSnapshot> {
+    assertOpen(this.#ctx);
+    const s = this.#checkId(id);
+    if (!(await this.#exists(s))) throw new ConsensusStoreError('NOT_FOUND', `no snapshot ${s}`, { details: { id: s } });
+    const { header, content, envelope } = await this.#read(s);
+    const metadata = this.#metadata(s, header, content, envelope, await this.#extraAttestations(s));
+    return Object.freeze({
+      metadata,
+      validators: content.validators,
+      registryHistory: content.history,
+      decisions: content.certificates,
+      lastFinalized: { height: content.height, round: content.round },
+      decidedAt: content.decidedAt,
+    });
+  }
+
+  async listSnapshots(): Promise<SnapshotMetadata[]> {
+    assertOpen(this.#ctx);
+    const out: SnapshotMetadata[] = [];
+    for (const id of await this.#ids()) {
+      try {
+        out.push(await this.#summary(id));
+      } catch {
+        // A damaged file is not listed; verifySnapshotIntegrity names it.
+      }
+    }
+    return out.sort((a, b) => a.height - b.height || (a.id < b.id ? -1 : 1));
+  }
+
+  async #ids(): Promise<string[]> {
+    if ((await this.#o.fs.stat(this.#dir)) === undefined) return [];
+    const names = await this.#o.fs.readdir(this.#dir);
+    return names.filter((n) => n.endsWith(SUFFIX) && ID_PATTERN.test(n.slice(0, -SUFFIX.length))).map((n) => n.slice(0, -SUFFIX.length));
+  }
+
+  async getLatestSnapshot(): Promise<SnapshotMetadata | undefined> {
+    const all = await this.listSnapshots();
+    const latest = all[all.length - 1];
+    return latest;
+  }
+
+  pruneSnapshots(keepCount: number): Promise<number> {
+    try {
+      assertOpen(this.#ctx);
+      const keep = checkInteger('keepCount', keepCount, 0, 1_000_000);
+      return this.#writes.run(() => this.#prune(keep));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  async #prune(keep: number): Promise<number> {
+    // By id (height, then sequence), so that damaged files age out too.
+    const ids = (await this.#ids()).sort();
+    const doomed = ids.slice(0, Math.max(0, ids.length - keep));
+    for (const id of doomed) {
+      await this.#o.fs.unlink(this.#path(id));
+      await this.#o.fs.unlink(`${this.#dir}/${id}${ATTEST_SUFFIX}`).catch(() => undefined);
+    }
+    // Temp files of crashed writers.
+    for (const name of await this.#o.fs.readdir(this.#dir).catch(() => [] as string[])) {
+      if (name.endsWith('.tmp')) await this.#o.fs.unlink(`${this.#dir}/${name}`).catch(() => undefined);
+    }
+    if (doomed.length > 0) await this.#o.fs.syncDir(this.#dir);
+    return doomed.length;
+  }
+
+  async verifySnapshotIntegrity(id: string): Promise<boolean> {
+    assertOpen(this.#ctx);
+    const s = this.#checkId(id);
+    if (!(await this.#exists(s))) throw new ConsensusStoreError('NOT_FOUND', `no snapshot ${s}`, { details: { id: s } });
+    try {
+      const { header, content, envelope } = await this.#read(s);
+      const all = [...envelope.attestations, ...(await this.#extraAttestations(s))];
+      return all.every((a) => attestationVerifies(content, header.root, a));
+    } catch {
+      return false;
+    }
+  }
+
+  addAttestation(id: string, attestation: SnapshotAttestation): Promise<SnapshotMetadata> {
+    try {
+      assertOpen(this.#ctx);
+      const s = this.#checkId(id);
+      const a = checkObject('attestation', attestation);
+      checkKeys('attestation', a, ATTESTATION_KEYS);
+      const checked = {
+        validatorId: checkValidatorId('attestation.validatorId', a['validatorId']),
+        signature: new Uint8Array(checkBytes('attestation.signature', a['signature'], SIGNATURE_BYTES)),
+      };
+      return this.#writes.run(() => this.#attest(s, checked));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  async #attest(id: string, a: SnapshotAttestation): Promise<SnapshotMetadata> {
+    if (!(await this.#exists(id))) throw new ConsensusStoreError('NOT_FOUND', `no snapshot ${id}`, { details: { id } });
+    const { header, content, envelope } = await this.#read(id);
+    if (!content.validators.some((v) => v.validatorId === a.validatorId)) {
+      throw invalidArgument('attestation.validatorId', `is not in the set at height ${content.height}`);
+    }
+    if (!attestationVerifies(content, header.root, a)) throw invalidArgument('attestation.signature', 'does not verify with the validator key of the snapshot\'s set');
+    const extra = await this.#extraAttestations(id);
+    const known = [...envelope.attestations, ...extra].some((b) => b.validatorId === a.validatorId);
+    if (!known) {
+      const body = encodeAttestations([...extra, a]);
+      await writeFileAtomically(this.#o.fs, this.#dir, `${id}${ATTEST_SUFFIX}`, [sealTrailer(body)], false);
+      extra.push(a);
+    }
+    return this.#metadata(id, header, content, envelope, extra);
+  }
+
+  /**
+   * Called after a height is finalized (not on replay): creates a snapshot in the background
+   * when `height` crosses a multiple of `interval`, then prunes to `keep`. A failure is kept
+   * in `lastAutoError`; it never reaches the caller that finalized.
+   * @internal wired by openStore.
+   */
+  onFinalized(height: number): void {
+    const { interval, keep } = this.#o;
+    if (interval === 0 || this.#autoRunning) return;
+    const target = height - (height % interval);
+    if (target <= this.#lastAutoHeight || Math.floor(height / interval) === 0) return;
+    this.#autoRunning = true;
+    this.#lastAutoHeight = target;
+    const marked = this.#o.votes.finalizedMarks(target, target).length > 0;
+    this.createSnapshot(marked ? { height: target } : {})
+      .then(() => this.pruneSnapshots(keep))
+      .then(
+        () => {
+          this.lastAutoError = undefined;
+        },
+        (err: unknown) => {
+          this.lastAutoError = err;
+        },
+      )
+      .finally(() => {
+        this.#autoRunning = false;
+      });
+  }
+}
+
+/** True when `a` is a signature by the key the snapshot's set gives its validator over (chain id, height, root). */
+export function attestationVerifies(content: Pick<SnapshotContent, 'chainId' | 'height' | 'validators'>, root: Uint8Array, a: SnapshotAttestation): boolean {
+  const v = content.validators.find((x) => x.validatorId === a.validatorId);
+  if (v === undefined || a.signature.length !== SIGNATURE_BYTES) return false;
+  return verifyEd25519(a.signature, snapshotAttestationBytes(content.chainId, content.height, root), v.publicKey);
+}
