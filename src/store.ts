@@ -49,7 +49,8 @@ import type { ValidatorRegistry } from './stores/validator-types.ts';
 import { LogVoteStore } from './stores/vote-store.ts';
 import type { VoteStore } from './stores/vote-types.ts';
 
-export { NODE_KEY_FILE } from './store-options.ts';
+export { NODE_KEY_FILE, RESTORING_FILE } from './store-options.ts';
+import { RESTORING_FILE } from './store-options.ts';
 export type {
   AuditOptions,
   LimitOptions,
@@ -185,13 +186,29 @@ export interface ReplayReport {
  *   IO_FAILED / DISK_FULL (creating the key file), and the log's open errors. The log is closed
  *   again when the open fails.
  */
-export async function openStore(options: OpenStoreOptions): Promise<ConsensusStore> {
+export function openStore(options: OpenStoreOptions): Promise<ConsensusStore> {
+  return openStoreIn(options, false);
+}
+
+/**
+ * `openStore` on a directory a restore from a snapshot is still writing (its RESTORING marker
+ * is there), for `restoreFromSnapshot` alone.
+ * @internal
+ */
+export function openStoreUnderRestore(options: OpenStoreOptions): Promise<ConsensusStore> {
+  return openStoreIn(options, true);
+}
+
+async function openStoreIn(options: OpenStoreOptions, restoring: boolean): Promise<ConsensusStore> {
   // Every option is checked before anything is created on disk.
   const resolved = resolveOpenStoreOptions(options);
   const { dir, keyFile } = resolved;
   // Loaded on demand so that `openStoreOnLog` (tests, other backends) never loads the engine.
   const [{ openLog }, { defaultFileSystem }] = await Promise.all([import('./log/wal.ts'), import('./io/real-fs.ts')]);
   const fs = resolved.fs ?? defaultFileSystem();
+  if (!restoring && (await fs.stat(`${dir}/${RESTORING_FILE}`)) !== undefined) {
+    throw invalidArgument('options.dir', 'holds a restore from a snapshot that did not finish: run restoreFromSnapshot again (it resumes), or remove the directory');
+  }
   const log = await openLog({ ...resolved.log, dir, fs });
   let nodeKey: NodeKey;
   let signCopy: WatermarkCopy | undefined;
@@ -369,6 +386,7 @@ async function buildStores(log: Log, options: ResolvedStoreOptions, env: OpenEnv
   signGuard.checkSignState(signer?.state ?? 'existing-key', signer?.allowFresh ?? false);
   signGuard.checkRepairBarrier(signer?.allowFresh ?? false);
   signGuard.checkCopy();
+  signGuard.checkFence();
   // Entry 0 of a new chain ("recorded at first open"); INVALID_ARGUMENT when the chain records
   // another node key. With the ephemeral key of a keyless `openStoreOnLog` it is written with
   // the first audit batch instead, so that opening a test log writes nothing.
@@ -383,11 +401,18 @@ async function buildStores(log: Log, options: ResolvedStoreOptions, env: OpenEnv
           imageReport.loaded?.lsn ?? 0,
         );
   let closing: Promise<void> | undefined;
-  const close = (): Promise<void> =>
-    (closing ??= (async () => {
-      await imager?.stop(log.status === 'open');
-      await log.close();
-    })().finally(() => env.signCopy?.close()));
+  const close = (): Promise<void> => {
+    if (closing !== undefined) return closing;
+    if (imager === undefined) return (closing = log.close().finally(() => env.signCopy?.close()));
+    // Writes stop now (they reject CLOSED, as after any close); the last image is taken of what
+    // they left, then the log closes.
+    const clean = log.status === 'open';
+    log.beginClose?.();
+    return (closing = imager
+      .stop(clean)
+      .then(() => log.close())
+      .finally(() => env.signCopy?.close()));
+  };
   const facts: LogFacts = Object.freeze({
     get status() {
       return log.status;

@@ -16,6 +16,7 @@ import {
   MAX_AUDIT_NAME_LENGTH,
   MAX_AUDIT_PATH_LENGTH,
   MAX_AUDIT_TEXT_LENGTH,
+  MAX_RESTORE_ATTESTATIONS,
 } from '../model/audit.ts';
 import type { AuditEvent, AuditEventType, ConsensusPhase } from '../model/audit.ts';
 import { BLOCK_HASH_BYTES, MAX_VALIDATOR_ID_LENGTH, SIGNATURE_BYTES } from '../model/vote.ts';
@@ -135,6 +136,10 @@ export function encodeAuditEvent(event: AuditEvent): Uint8Array {
     case 'NodeKeyRecorded':
       w.bytes(event.publicKey);
       break;
+    case 'SnapshotRestored':
+      w.u64(event.height).u32(event.round).bytes(event.root).u32(event.attestations.length);
+      for (const a of event.attestations) w.text(a.validatorId).bytes(a.signature);
+      break;
   }
   return w.finish();
 }
@@ -192,6 +197,16 @@ function readEvent(type: AuditEventType, r: ByteReader): AuditEvent {
       return { type, store: r.text(MAX_AUDIT_NAME_LENGTH), belowHeight: r.u64(), entriesRemoved: r.u64() };
     case 'NodeKeyRecorded':
       return { type, publicKey: r.bytes(KEY_BYTES) };
+    case 'SnapshotRestored': {
+      const height = r.u64();
+      const round = r.u32();
+      const root = r.bytes(KEY_BYTES);
+      const n = r.u32();
+      if (n > MAX_RESTORE_ATTESTATIONS || n * (3 + SIGNATURE_BYTES) > r.remaining) throw new Error(`${n} attestations do not fit`);
+      const attestations: { validatorId: string; signature: Uint8Array }[] = [];
+      for (let i = 0; i < n; i++) attestations.push({ validatorId: r.text(MAX_VALIDATOR_ID_LENGTH), signature: r.bytes(SIGNATURE_BYTES) });
+      return { type, height, round, root, attestations };
+    }
   }
 }
 

@@ -16,6 +16,8 @@ export const RecordKind = {
   SignGuardImport: 11,
   /** Sign guard: an explicit repair dropped records from this LSN on; signing waits for an imported watermark. */
   SignGuardRepairBarrier: 12,
+  /** Sign guard: the directory was restored from a snapshot at this height; signing waits for a watermark at or above it. */
+  SignGuardFence: 13,
   /** Round state checkpoint. */
   RoundState: 20,
   /** Round states below a height were pruned. */

@@ -156,3 +156,21 @@ export function decodeRepairBarrier(record: LogRecord): RepairBarrier {
   return { firstLostLsn: lost === 0 ? undefined : lost, repairId };
 }
 
+
+/** Encodes a SignGuardFence payload: u8 version 1, 7 zero bytes, u64 height (the restored snapshot's). */
+export function encodeSignFence(height: number): Uint8Array {
+  const out = new Uint8Array(16);
+  out[0] = 1;
+  writeU64(out, 8, height);
+  return out;
+}
+
+/** Decodes a SignGuardFence payload. @throws CORRUPTION when malformed. */
+export function decodeSignFence(record: LogRecord): number {
+  const p = record.payload;
+  if (p.length !== 16 || p[0] !== 1) throw bad(record, 'sign fence payload malformed');
+  for (let i = 1; i < 8; i++) if (p[i] !== 0) throw bad(record, 'sign fence payload malformed');
+  const height = readU64(p, 8);
+  if (height < 0) throw bad(record, 'sign fence height exceeds 2^53-1');
+  return height;
+}

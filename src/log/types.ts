@@ -139,6 +139,12 @@ export interface Log {
    */
   capture?<T>(fn: (lastLsn: Lsn) => T): Promise<T>;
   /**
+   * Starts a close without finishing it: from now on `append` rejects CLOSED and `status` is
+   * `closing`, while `get`, `scan` and `capture` go on until `close()` (so that a last local
+   * image can be taken of a store that accepts no more writes). Optional.
+   */
+  beginClose?(): void;
+  /**
    * Drops every pending repair with an id up to `throughId` from the manifest (durably), once
    * the caller has recorded what it needs of them; `openReport.pendingRepairs` of later opens
    * no longer lists them. Idempotent. Rejects INVALID_ARGUMENT (not a positive safe integer),

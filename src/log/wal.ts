@@ -145,13 +145,18 @@ export class WriteAheadLog implements Log {
     await state.reader.scan(visit, from ?? state.firstLsn());
   }
 
+  /** See `Log.beginClose`: appends reject CLOSED from now on; reads and `capture` go on until `close()`. */
+  beginClose(): void {
+    if (this.#status === 'open') this.#status = 'closing';
+  }
+
   /** See `Log.capture`: `fn` runs in a later macrotask with the LSN of the last record handed back. */
   capture<T>(fn: (lastLsn: Lsn) => T): Promise<T> {
     if (typeof fn !== 'function') return Promise.reject(invalidArgument('fn', 'must be a function'));
     return new Promise<T>((resolve, reject) => {
       setImmediate(() => {
         const state = this.#state;
-        if ((this.#status !== 'open' && this.#status !== 'closing') || state === undefined) return reject(closedError());
+        if ((this.#status !== 'open' && this.#status !== 'closing') || this.#closing !== undefined || state === undefined) return reject(closedError());
         try {
           resolve(fn(state.commit.settledLsn as Lsn));
         } catch (err) {
@@ -258,7 +263,8 @@ export class WriteAheadLog implements Log {
 
   #readable(): OpenState {
     const state = this.#state;
-    if (this.#status !== 'open' || state === undefined) throw closedError();
+    const readable = this.#status === 'open' || (this.#status === 'closing' && this.#closing === undefined);
+    if (!readable || state === undefined) throw closedError();
     return state;
   }
 

@@ -141,6 +141,20 @@ export interface Pruned {
   readonly entriesRemoved: number;
 }
 
+/** Most attestations a `SnapshotRestored` event carries. */
+export const MAX_RESTORE_ATTESTATIONS = 10_000;
+
+/** This directory was restored from a portable snapshot: which one, and who attested it (the restore writes it). */
+export interface SnapshotRestored {
+  readonly type: 'SnapshotRestored';
+  readonly height: number;
+  readonly round: number;
+  /** The snapshot's Merkle root (32 bytes). */
+  readonly root: Uint8Array;
+  /** The attestations the restore checked the root against (empty when the operator gave the root). */
+  readonly attestations: readonly { readonly validatorId: string; readonly signature: Uint8Array }[];
+}
+
 /** The node's audit public key, recorded as the chain's first entry (written by the log itself). */
 export interface NodeKeyRecorded {
   readonly type: 'NodeKeyRecorded';
@@ -152,7 +166,7 @@ export type ConsensusEvent = RoundStarted | ProposalReceived | VoteReceived | Ph
 /** Byzantine events (`logByzantineEvent`). */
 export type ByzantineEvent = EquivocationDetected | InvalidSignature | ReplayAttack | DoubleVote;
 /** The store's own operational events (`logEvent`, except `NodeKeyRecorded`, which the log writes). */
-export type OperationalEvent = StoreRepaired | KeyRotated | Pruned | NodeKeyRecorded;
+export type OperationalEvent = StoreRepaired | KeyRotated | Pruned | NodeKeyRecorded | SnapshotRestored;
 /** Every event the audit log records. */
 export type AuditEvent = ConsensusEvent | ByzantineEvent | OperationalEvent;
 /** The `type` of an event. */
@@ -174,6 +188,7 @@ export const AUDIT_EVENT_CODES: Readonly<Record<AuditEventType, number>> = {
   KeyRotated: 65,
   Pruned: 66,
   NodeKeyRecorded: 67,
+  SnapshotRestored: 68,
 };
 
 /** Every event type. */
@@ -306,5 +321,22 @@ export function checkAuditEvent(name: string, value: unknown, allowed: readonly 
       };
     case 'NodeKeyRecorded':
       return { type, publicKey: key('publicKey') };
+    case 'SnapshotRestored': {
+      const list = e.attestations;
+      if (!Array.isArray(list) || list.length > MAX_RESTORE_ATTESTATIONS) throw invalidArgument(`${name}.attestations`, `must be an array of at most ${MAX_RESTORE_ATTESTATIONS}`);
+      return {
+        type,
+        height: height(),
+        round: round(),
+        root: checkBytes(`${name}.root`, e.root, 32).slice(),
+        attestations: list.map((a: unknown, i: number) => {
+          const o = checkObject(`${name}.attestations[${i}]`, a);
+          return {
+            validatorId: checkValidatorId(`${name}.attestations[${i}].validatorId`, o['validatorId']),
+            signature: checkBytes(`${name}.attestations[${i}].signature`, o['signature'], SIGNATURE_BYTES).slice(),
+          };
+        }),
+      };
+    }
   }
 }

@@ -76,14 +76,15 @@ export class Imager {
    * undefined when there is nothing new to image.
    * @throws the file system's error (also kept as `lastError`); Error when images are off.
    */
-  take(pace = true): Promise<WrittenImage | undefined> {
+  take(pace = true, atClose = false): Promise<WrittenImage | undefined> {
     const sections = this.#o.sections;
     if (sections === undefined) return Promise.reject(new Error('local images are off: a store of this version cannot be imaged'));
     const previous = this.#running ?? Promise.resolve(undefined);
     const run = previous
       .catch(() => undefined)
       .then(async () => {
-        if (this.#log.status !== 'open') throw new Error(`the log is ${this.#log.status}: no image`);
+        const status = this.#log.status;
+        if (status !== 'open' && !(atClose && status === 'closing')) throw new Error(`the log is ${status}: no image`);
         if (this.#behind() <= 0) return undefined;
         const image = await writeLocalImage({ ...this.#o, sections, log: this.#log, pace });
         if (image !== undefined) {
@@ -111,6 +112,6 @@ export class Imager {
     if (this.#timer !== undefined) clearInterval(this.#timer);
     this.#timer = undefined;
     await this.#running?.catch(() => undefined);
-    if (clean && this.#o.onClose && this.enabled && this.#behind() > 0) await this.take(false).catch(() => undefined);
+    if (clean && this.#o.onClose && this.enabled && this.#behind() > 0) await this.take(false, true).catch(() => undefined);
   }
 }

@@ -33,7 +33,7 @@ import {
   signBytes,
   voteSignBytes,
 } from '../codec/vote-sign.ts';
-import { decodeRepairBarrier, decodeSignGuardRecord, encodeRepairBarrier, encodeSignGuardEntry, encodeSignGuardImport, stepCode } from '../codec/sign-guard-record.ts';
+import { decodeRepairBarrier, decodeSignFence, decodeSignGuardRecord, encodeRepairBarrier, encodeSignFence, encodeSignGuardEntry, encodeSignGuardImport, stepCode } from '../codec/sign-guard-record.ts';
 import type { LogRecord, RecordInput } from '../log/types.ts';
 import { checkBytes, checkObject, checkSafeUint } from '../model/check.ts';
 import { assertOpen, SerialQueue, type ImageSection, type RecordApplier, type StoreContext } from './context.ts';
@@ -83,12 +83,14 @@ function compareHrs(a: { height: number; round: number; step: number }, b: { hei
  */
 export class LogSignGuard implements SignGuard, RecordApplier, ImageSection {
   /** Record kinds this store owns. */
-  readonly kinds: readonly number[] = [RecordKind.SignGuardEntry, RecordKind.SignGuardImport, RecordKind.SignGuardRepairBarrier];
+  readonly kinds: readonly number[] = [RecordKind.SignGuardEntry, RecordKind.SignGuardImport, RecordKind.SignGuardRepairBarrier, RecordKind.SignGuardFence];
   /** Its section's tag in the local state image. */
   readonly imageTag = 3;
 
   /** First LSN an explicit repair dropped, while no watermark has been imported since (D8). */
   private repairBarrier: number | undefined;
+  /** The height of the snapshot this directory was restored from, if it was (the restore fence). */
+  private fenceHeight: number | undefined;
   /** Ids of the log repairs whose barrier records are in the log. */
   private readonly recordedRepairs = new Set<number>();
 
@@ -253,8 +255,40 @@ export class LogSignGuard implements SignGuard, RecordApplier, ImageSection {
     );
   }
 
+  /**
+   * The restore fence, run by openStore after an `importWatermark` option was recorded: a
+   * directory restored from a snapshot at height H signs nothing until this key's watermark
+   * reaches H (its own state is in no snapshot: the key may have signed up to the chain's tip
+   * elsewhere). `signer.allowFreshState` and `signer.state: "new-key"` do not lift it.
+   * @throws FRESH_SIGN_STATE.
+   */
+  checkFence(): void {
+    if (this.identity === undefined || this.fenceHeight === undefined) return;
+    const state = this.states.get(this.identity.keyHex);
+    if (state !== undefined && state.height >= this.fenceHeight) return;
+    throw new ConsensusStoreError(
+      'FRESH_SIGN_STATE',
+      `this directory was restored from a snapshot at height ${this.fenceHeight} and holds no signature of this key: pass signer.importWatermark with a height at or above ${this.fenceHeight} (the last height this key signed anywhere, if higher); signing below it stays refused`,
+      { details: { fenceHeight: this.fenceHeight, publicKey: this.identity.keyHex } },
+    );
+  }
+
+  /**
+   * The fence record of a restore from a snapshot at `height` (see `checkFence`), for the
+   * restore to append, then `apply`.
+   * @internal used by restoreFromSnapshot.
+   */
+  fenceRecord(height: number): RecordInput {
+    return { kind: RecordKind.SignGuardFence, payload: encodeSignFence(checkSafeUint('height', height)) };
+  }
+
   /** Folds one durable sign-guard record into the watermarks (replay). Throws CORRUPTION on a bad payload. */
   apply(record: LogRecord): void {
+    if (record.kind === RecordKind.SignGuardFence) {
+      const height = decodeSignFence(record);
+      this.fenceHeight = this.fenceHeight === undefined ? height : Math.max(this.fenceHeight, height);
+      return;
+    }
     if (record.kind === RecordKind.SignGuardRepairBarrier) {
       const barrier = decodeRepairBarrier(record);
       if (barrier.repairId !== undefined) this.recordedRepairs.add(barrier.repairId);
@@ -282,6 +316,7 @@ export class LogSignGuard implements SignGuard, RecordApplier, ImageSection {
     const barrier = this.repairBarrier;
     const repairs = [...this.recordedRepairs];
     const states = [...this.states];
+    const fence = this.fenceHeight;
     return (w) => {
       writeSectionVersion(w);
       w.flag(barrier !== undefined);
@@ -296,6 +331,8 @@ export class LogSignGuard implements SignGuard, RecordApplier, ImageSection {
         w.flag(s.signature !== null);
         if (s.signature !== null) w.bytes(s.signature);
       }
+      w.flag(fence !== undefined);
+      if (fence !== undefined) w.i64(fence);
     };
   }
 
@@ -323,7 +360,9 @@ export class LogSignGuard implements SignGuard, RecordApplier, ImageSection {
       const signature = r.flag() ? r.bytes(64) : null;
       states.set(key, { height, round, step, signBytes, signature });
     }
+    const fence = r.flag() ? readUint(r, 'restore fence') : undefined;
     r.end();
+    this.fenceHeight = fence;
     this.repairBarrier = barrier;
     for (const id of repairs) this.recordedRepairs.add(id);
     for (const [key, state] of states) this.states.set(key, state);

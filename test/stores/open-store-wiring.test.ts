@@ -71,7 +71,8 @@ describe('openStore: the accountability stores', () => {
   it('replays audit, evidence and rewards with the core stores in one pass', async () => {
     const disk = new SimulatedDisk({ seed: 1 });
     const nodeKey = { privateKey: keyOf(77) };
-    const first = await openStore({ dir: DIR, fs: disk.fs(), chainId: CHAIN, audit: { nodeKey }, log: LOG });
+    // A full replay (no image at close), which is what this test looks at.
+    const first = await openStore({ dir: DIR, fs: disk.fs(), chainId: CHAIN, audit: { nodeKey }, log: LOG, images: { onClose: false } });
     await first.validators.registerValidator({ validatorId: 'val-1', publicKey: publicKeyOf(keyOf(1)), stake: 10n }, 0);
     await first.votes.appendVote(vote(1, 4, 1));
     await first.votes.appendVote(vote(1, 4, 2));
@@ -132,7 +133,8 @@ describe('openStore: the accountability stores', () => {
   it('logs StoreRepaired (what was lost) after an open that repaired the log', async () => {
     const disk = new SimulatedDisk({ seed: 3 });
     const nodeKey = { privateKey: keyOf(77) };
-    const first = await openStore({ dir: DIR, fs: disk.fs(), chainId: CHAIN, audit: { nodeKey }, log: { segmentSize: 4096 } });
+    // No image at close: the damage below must be read by the next open.
+    const first = await openStore({ dir: DIR, fs: disk.fs(), chainId: CHAIN, audit: { nodeKey }, log: { segmentSize: 4096 }, images: { onClose: false } });
     for (let round = 1; round <= 60; round++) await first.votes.appendVote(vote(1, round, 1));
     await first.close();
     disk.flipBit(`${DIR}/wal/${String(2).padStart(16, '0')}.wal`, 700, 3);

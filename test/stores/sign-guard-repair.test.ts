@@ -27,6 +27,8 @@ function options(extra: Extra = {}): OpenStoreOptions {
     chainId: 'repair-chain',
     signer: { ...identity, ...extra.signer },
     log: { durability: 'fsync', segmentSize: 16 * 1024, ...extra.log },
+    // The log's damage must be read by the open: a local image would cover it.
+    images: { onClose: false },
   };
 }
 
