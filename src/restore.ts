@@ -54,6 +54,7 @@ import { openStoreUnderRestore, writableLogOf, type ConsensusStore } from './sto
 import { RESTORING_FILE, type AuditOptions, type LogGroupOptions } from './store-options.ts';
 import { RecordKind } from './codec/kinds.ts';
 import { encodeSignFence } from './codec/sign-guard-record.ts';
+import { encodeFinalizedRecord } from './codec/vote-record.ts';
 
 /** Where a restore keeps the chunks it has checked (removed when it is done). */
 const STAGING_DIR = 'restore';
@@ -63,6 +64,8 @@ const DEFAULT_MAX_BYTES = 2 ** 31;
 const MAX_MAX_BYTES = 2 ** 32 - 1;
 /** Votes written concurrently while restoring certificates. */
 const WRITE_WINDOW = 512;
+/** Finalization marks written in one batch. */
+const MARKS_PER_BATCH = 1024;
 
 /** What a source says it offers: unverified until checked against the trust. */
 export interface SnapshotOffer {
@@ -351,12 +354,23 @@ function verifyTipCertificate(s: SnapshotContent): void {
 async function writeRegistry(store: ConsensusStore, s: SnapshotContent): Promise<void> {
   const reason = (r: string | undefined): string => (r === undefined || r.length === 0 ? 'restored from a snapshot' : r);
   if (s.history.length === 0) {
-    for (const v of s.validators) {
-      await store.validators.registerValidator({ validatorId: v.validatorId, publicKey: v.publicKey, stake: v.stake, status: v.status }, v.registeredAtHeight);
-    }
+    await Promise.all(
+      s.validators.map((v) => store.validators.registerValidator({ validatorId: v.validatorId, publicKey: v.publicKey, stake: v.stake, status: v.status }, v.registeredAtHeight)),
+    );
     return;
   }
+  // Each validator's changes in order; validators side by side (their batches share fdatasyncs).
+  const byValidator = new Map<string, SnapshotContent['history'][number][]>();
   for (const c of s.history) {
+    const list = byValidator.get(c.validatorId);
+    if (list === undefined) byValidator.set(c.validatorId, [c]);
+    else list.push(c);
+  }
+  await Promise.all([...byValidator.values()].map((changes) => writeChanges(store, changes, reason)));
+}
+
+async function writeChanges(store: ConsensusStore, changes: readonly SnapshotContent['history'][number][], reason: (r: string | undefined) => string): Promise<void> {
+  for (const c of changes) {
     const a = c.after;
     if (c.kind === 'register') await store.validators.registerValidator({ validatorId: a.validatorId, publicKey: a.publicKey, stake: a.stake, status: a.status }, c.height);
     else if (c.kind === 'stake') await store.validators.updateStake(a.validatorId, a.stake, c.height, reason(c.reason));
@@ -391,7 +405,14 @@ async function writeCertificates(store: ConsensusStore, s: SnapshotContent): Pro
     }
   }
   await Promise.all(window);
-  for (const cert of s.certificates) await store.votes.markFinalized(cert.height, cert.round);
+  // The marks as records of their own, many to a batch: the store is closed right after, and
+  // the next open folds them in (markFinalized would wait for one fdatasync per height).
+  const log = writableLogOf(store);
+  const now = Date.now();
+  for (let i = 0; i < s.certificates.length; i += MARKS_PER_BATCH) {
+    const batch = s.certificates.slice(i, i + MARKS_PER_BATCH);
+    await log.append(batch.map((c) => ({ kind: RecordKind.Finalized, payload: encodeFinalizedRecord(c.height, c.round, now) })));
+  }
   return votes;
 }
 

@@ -119,13 +119,16 @@ const writableLogs = new WeakMap<ConsensusStore, Log>();
 /**
  * The writable log under `store`, for the project's own tests, benchmarks and fuzzer, which
  * write raw records (never exported from the package root: a caller that appends through it
- * can break the stores' invariants).
+ * can break the stores' invariants). Taking it turns local images off for the rest of this
+ * open (the stores' memory no longer matches the log); the next open replays the log.
  * @internal
  * @throws ConsensusStoreError INVALID_ARGUMENT when `store` was not built here.
  */
 export function writableLogOf(store: ConsensusStore): Log {
   const log = writableLogs.get(store);
   if (log === undefined) throw invalidArgument('store', 'was not opened by openStore or openStoreOnLog');
+  // What is appended through it bypasses the stores: an image of their state would not match the log.
+  imagers.get(store)?.disable();
   return log;
 }
 
@@ -383,10 +386,11 @@ async function buildStores(log: Log, options: ResolvedStoreOptions, env: OpenEnv
   // written to the audit chain: the repairs then act as barriers in memory and stay pending.
   await recordRepairs(log, signGuard, pipeline, keyed);
   if (signer?.importWatermark !== undefined) await signGuard.importWatermark(signer.importWatermark);
+  // A restored directory says why it refuses first (the fence), before the generic fresh-state rule.
+  signGuard.checkFence();
   signGuard.checkSignState(signer?.state ?? 'existing-key', signer?.allowFresh ?? false);
   signGuard.checkRepairBarrier(signer?.allowFresh ?? false);
   signGuard.checkCopy();
-  signGuard.checkFence();
   // Entry 0 of a new chain ("recorded at first open"); INVALID_ARGUMENT when the chain records
   // another node key. With the ephemeral key of a keyless `openStoreOnLog` it is written with
   // the first audit batch instead, so that opening a test log writes nothing.

@@ -53,9 +53,19 @@ export class Imager {
     this.#lastLsn = lastLsn;
   }
 
+  #disabled = false;
+
   /** True when images can be taken at all. */
   get enabled(): boolean {
-    return this.#o.sections !== undefined && this.#log.capture !== undefined;
+    return !this.#disabled && this.#o.sections !== undefined && this.#log.capture !== undefined;
+  }
+
+  /**
+   * Turns images off for the rest of this open: records were (or may be) appended to the log
+   * behind the stores' backs, so their in-memory state no longer matches the log.
+   */
+  disable(): void {
+    this.#disabled = true;
   }
 
   /** Starts the background check (when `everyRecords` > 0). */
@@ -78,7 +88,7 @@ export class Imager {
    */
   take(pace = true, atClose = false): Promise<WrittenImage | undefined> {
     const sections = this.#o.sections;
-    if (sections === undefined) return Promise.reject(new Error('local images are off: a store of this version cannot be imaged'));
+    if (sections === undefined || this.#disabled) return Promise.reject(new Error('local images are off for this open'));
     const previous = this.#running ?? Promise.resolve(undefined);
     const run = previous
       .catch(() => undefined)
@@ -99,9 +109,11 @@ export class Imager {
       this.lastError = err;
       throw err;
     });
-    this.#running = tracked.finally(() => {
-      if (this.#running === tracked) this.#running = undefined;
+    // What `stop` and the next `take` wait for: settles, never rejects (the caller of this take gets the error).
+    const settled: Promise<WrittenImage | undefined> = tracked.catch(() => undefined).finally(() => {
+      if (this.#running === settled) this.#running = undefined;
     });
+    this.#running = settled;
     return tracked;
   }
 
