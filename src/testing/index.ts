@@ -33,4 +33,6 @@ export type { AuditHarness } from './conformance/audit-log.conformance.ts';
 export { equivocation, evidenceStoreConformance } from './conformance/evidence-store.conformance.ts';
 export type { EvidenceHarness } from './conformance/evidence-store.conformance.ts';
 export { distribution, rewardHistoryConformance } from './conformance/reward-history.conformance.ts';
+export { buildChain, snapshotKey, snapshotStoreConformance } from './conformance/snapshot-store.conformance.ts';
+export type { SnapshotHarness } from './conformance/snapshot-store.conformance.ts';
 export type { RewardHistoryHarness } from './conformance/reward-history.conformance.ts';
