@@ -163,11 +163,12 @@ export async function restoreFromSnapshot(options: RestoreOptions): Promise<Rest
   const markerText = new TextEncoder().encode(`${toHex(offer.root)} ${offer.height}\n`);
   const existing = (await fs.stat(dir)) === undefined ? [] : await fs.readdir(dir);
   if (existing.length > 0 && !existing.includes(RESTORING_FILE)) throw invalidArgument('options.dir', `is not empty (${existing.length} entries) and holds no unfinished restore`);
-  await fs.mkdir(staging);
-  if (existing.includes(RESTORING_FILE) && !equalBytes(await fs.readFile(marker), markerText)) {
-    for (const name of await fs.readdir(staging)) await fs.unlink(`${staging}/${name}`);
-  }
+  // The marker first: a directory without it holds nothing of a restore (at most empty).
+  await fs.mkdir(dir);
+  const sameRoot = existing.includes(RESTORING_FILE) && equalBytes(await fs.readFile(marker), markerText);
   await writeSmallFile(fs, dir, RESTORING_FILE, markerText);
+  await fs.mkdir(staging);
+  if (!sameRoot) for (const name of await fs.readdir(staging)) await fs.unlink(`${staging}/${name}`);
 
   // 2. Chunks: keep those an earlier run checked (checked again), fetch the rest.
   const held = new Set<number>();
