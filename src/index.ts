@@ -178,3 +178,21 @@ export type {
 export type { RewardDistribution, RewardEntry, RewardLine, RewardReason, RewardTotals, StatementPeriod } from './model/reward.ts';
 export type { HeightRangeQuery, QueryPage, RoundRangeQuery } from './stores/query-types.ts';
 export { openPostgresStore, type PostgresStoreOptions } from './pg/open.ts';
+
+// Portable snapshots, local state images and the restore of a new node from a snapshot.
+export { fileSnapshotSource, restoreFromSnapshot } from './restore.ts';
+export type { RestoreOptions, RestoreReport, SnapshotChunk, SnapshotOffer, SnapshotSource, SnapshotTrust } from './restore.ts';
+export { RESTORING_FILE } from './store.ts';
+export type { ImageOptions, SnapshotOptions } from './store-options.ts';
+export type { ImageLoadReport } from './stores/local-image.ts';
+export type {
+  CertificateVote,
+  ConsensusSnapshot,
+  CreateSnapshotOptions,
+  DecisionCertificate,
+  SnapshotAttestation,
+  SnapshotChange,
+  SnapshotMetadata,
+  SnapshotStore,
+} from './stores/snapshot-types.ts';
+export { snapshotAttestationBytes } from './codec/snapshot-envelope.ts';

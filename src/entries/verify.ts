@@ -27,3 +27,6 @@ export {
 export { parseRewardCSV, parseRewardStatementJSON } from '../stores/reward-statement.ts';
 export { signEd25519, verifyEd25519, verifyEd25519Reference } from '../codec/node-key.ts';
 export { proposalSignBytes, verifyBytes, verifyVote, voteSignBytes } from '../codec/vote-sign.ts';
+// Snapshot chunks and attestations, checked without a store (a peer's chunk before it is kept).
+export { chunkLeafHash, verifyChunk } from '../codec/snapshot-file.ts';
+export { snapshotAttestationBytes } from '../codec/snapshot-envelope.ts';
