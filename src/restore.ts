@@ -239,9 +239,10 @@ export async function restoreFromSnapshot(options: RestoreOptions): Promise<Rest
   });
   let votes = 0;
   try {
+    // The new audit chain's first entry after its node key: where this node's state came from.
+    await store.audit.logEvent({ type: 'SnapshotRestored', height: snapshot.height, round: snapshot.round, root: offer.root, attestations: offer.attestations });
     await writeRegistry(store, snapshot);
     votes = await writeCertificates(store, snapshot);
-    await store.audit.logEvent({ type: 'SnapshotRestored', height: snapshot.height, round: snapshot.round, root: offer.root, attestations: offer.attestations });
     await writableLogOf(store).append([{ kind: RecordKind.SignGuardFence, payload: encodeSignFence(snapshot.height) }]);
   } finally {
     await store.close();

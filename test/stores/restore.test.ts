@@ -87,6 +87,7 @@ describe('restoreFromSnapshot', () => {
     expect((await store.validators.getValidatorsAtHeight(30)).validators.map((v) => v.validatorId)).toEqual(['val-1', 'val-2', 'val-3', 'val-4']);
     const restored = (await store.audit.queryByHeight(30)).filter((e) => e.event.type === 'SnapshotRestored');
     expect(restored).toHaveLength(1);
+    expect(restored[0]!.sequence, 'the entry after the node key').toBe(1);
     expect(restored[0]!.event).toMatchObject({ type: 'SnapshotRestored', height: 30, round: 30 });
     const integrity = await store.audit.verifyIntegrity();
     expect(integrity.ok, JSON.stringify(integrity, (_k, v) => (typeof v === 'bigint' ? String(v) : v instanceof Uint8Array ? '<bytes>' : v))).toBe(true);
