@@ -19,39 +19,72 @@
  */
 import { isStoreError } from '../../src/errors.ts';
 import type { ConsensusStore } from '../../src/store.ts';
+import type { LogRecord } from '../../src/log/types.ts';
 import { SIGN_STEPS } from '../../src/model/sign.ts';
 import { blockHashOf, hex } from '../keys.ts';
 import { type AckModel, PROBE_KIND, voteKey } from './model.ts';
-import { writableLogOf } from '../../src/store.ts';
 
 /** What a check found: problems (violations) and how many acknowledged writes it verified. */
 export interface CheckResult {
   readonly problems: string[];
   checked: number;
+  /** Reads that failed CORRUPTION naming the damaged file (a correct detection, `CheckOptions.damaged`). */
+  foundOnRead: number;
 }
 
-/** Runs every check on a freshly reopened store. `lostFrom`: LSNs from here on may be gone (an explicit repair cut them). */
-export async function checkStore(store: ConsensusStore, model: AckModel, lostFrom = Infinity, auditChain = true): Promise<CheckResult> {
-  const result: CheckResult = { problems: [], checked: 0 };
-  await checkLog(store, model, result, lostFrom);
-  await checkVotes(store, model, result, lostFrom);
-  await checkRounds(store, model, result, lostFrom);
-  await checkSignGuard(store, model, result, lostFrom);
-  await checkValidators(store, model, result, lostFrom);
-  await checkAudit(store, model, result, lostFrom, auditChain);
-  await checkRewards(store, model, result, lostFrom);
-  await checkEvidence(store, model, result);
-  const last = await store.votes.getLastFinalized();
-  if (model.lastFinalizedHeight >= 0 && lostFrom === Infinity && (last === undefined || last.height < model.lastFinalizedHeight)) {
-    result.problems.push(`finalization: acknowledged mark at height ${model.lastFinalizedHeight}, store says ${last?.height ?? 'none'}`);
-  }
+/** How to check. */
+export interface CheckOptions {
+  /** LSNs from here on may be gone (an explicit repair cut them). */
+  readonly lostFrom?: number;
+  /** Verify the whole audit chain (reads every audit record back). */
+  readonly auditChain?: boolean;
+  /**
+   * Reads the durable log (every record, in LSN order) without touching the store's writable
+   * log (taking that turns local images off for the open): the harness scans a copy of the disk.
+   */
+  readonly scanLog: (visit: (record: LogRecord) => void) => Promise<void>;
+  /**
+   * A file known to be damaged (the corrupt scenario, when an image let the open skip it): a
+   * read that fails CORRUPTION naming exactly this file is a correct detection, counted in
+   * `foundOnRead`; any other error, and any wrong value, stays a problem.
+   */
+  readonly damaged?: string;
+}
+
+/** Runs every check on a freshly reopened store. */
+export async function checkStore(store: ConsensusStore, model: AckModel, options: CheckOptions): Promise<CheckResult> {
+  const lostFrom = options.lostFrom ?? Infinity;
+  const result: CheckResult = { problems: [], checked: 0, foundOnRead: 0 };
+  const part = async (what: string, fn: () => Promise<void>): Promise<void> => {
+    try {
+      await fn();
+    } catch (err) {
+      if (options.damaged !== undefined && isStoreError(err, 'CORRUPTION') && err.location?.file === options.damaged) result.foundOnRead++;
+      else result.problems.push(`check (${what}) threw: ${isStoreError(err) ? `${err.code}: ${err.message}` : String(err)}`);
+    }
+  };
+  await part('log', () => checkLog(options.scanLog, model, result, lostFrom));
+  await part('votes', () => checkVotes(store, model, result, lostFrom));
+  await part('rounds', () => checkRounds(store, model, result, lostFrom, options.damaged));
+  await part('sign guard', () => checkSignGuard(store, model, result, lostFrom));
+  await part('validators', () => checkValidators(store, model, result, lostFrom));
+  await part('audit chain', () => checkAuditChain(store, result, options.auditChain ?? true));
+  await part('audit', () => checkAudit(store, model, result, lostFrom));
+  await part('rewards', () => checkRewards(store, model, result, lostFrom));
+  await part('evidence', () => checkEvidence(store, model, result));
+  await part('finalization', async () => {
+    const last = await store.votes.getLastFinalized();
+    if (model.lastFinalizedHeight >= 0 && lostFrom === Infinity && (last === undefined || last.height < model.lastFinalizedHeight)) {
+      result.problems.push(`finalization: acknowledged mark at height ${model.lastFinalizedHeight}, store says ${last?.height ?? 'none'}`);
+    }
+  });
   return result;
 }
 
-async function checkLog(store: ConsensusStore, model: AckModel, result: CheckResult, lostFrom: number): Promise<void> {
+async function checkLog(scanLog: CheckOptions['scanLog'], model: AckModel, result: CheckResult, lostFrom: number): Promise<void> {
   let expect: number | undefined;
   const batches = new Map<number, { lsns: number[]; count: number; seen: Set<number> }>();
-  await writableLogOf(store).scan((record) => {
+  await scanLog((record) => {
     if (expect !== undefined && record.lsn !== expect) result.problems.push(`log: LSN ${record.lsn} follows ${expect - 1} (gap or disorder)`);
     expect = record.lsn + 1;
     if (record.kind !== PROBE_KIND) return;
@@ -121,7 +154,7 @@ async function checkVotes(store: ConsensusStore, model: AckModel, result: CheckR
   }
 }
 
-async function checkRounds(store: ConsensusStore, model: AckModel, result: CheckResult, lostFrom: number): Promise<void> {
+async function checkRounds(store: ConsensusStore, model: AckModel, result: CheckResult, lostFrom: number, damaged: string | undefined): Promise<void> {
   const latest = await store.rounds.loadRoundState();
   const lastAcked = [...model.rounds].reverse().find((w) => w.state === 'acked' && (w.lsn ?? 0) < lostFrom);
   if (latest === undefined) {
@@ -138,7 +171,13 @@ async function checkRounds(store: ConsensusStore, model: AckModel, result: Check
   }
   if (lastAcked !== undefined) result.checked++;
   const rec = await store.recovery.recover();
-  if (!rec.integrity.ok) result.problems.push(`recover(): integrity check failed: ${rec.integrity.problems.join('; ')}`);
+  if (!rec.integrity.ok) {
+    // The integrity check reads the current round's records back: damage there names its file.
+    const found = damaged === undefined ? [] : rec.integrity.problems.filter((p) => p.includes('CORRUPTION') && p.includes(`(file ${damaged},`));
+    if (found.length > 0) result.foundOnRead++;
+    const other = rec.integrity.problems.filter((p) => !found.includes(p));
+    if (other.length > 0) result.problems.push(`recover(): integrity check failed: ${other.join('; ')}`);
+  }
   if ((rec.roundState?.id ?? -1) !== (latest?.id ?? -1)) result.problems.push('recover(): round state differs from loadRoundState()');
   if (rec.roundState !== undefined) {
     const round = rec.roundState.state.round;
@@ -205,9 +244,12 @@ export function sigHex(sig: Uint8Array): string {
   return hex(sig).slice(0, 16);
 }
 
-async function checkAudit(store: ConsensusStore, model: AckModel, result: CheckResult, lostFrom: number, chain: boolean): Promise<void> {
+async function checkAuditChain(store: ConsensusStore, result: CheckResult, chain: boolean): Promise<void> {
   const report = chain ? await store.audit.verifyIntegrity() : { ok: true, firstBad: undefined };
   if (!report.ok) result.problems.push(`audit: verifyIntegrity failed at ${JSON.stringify(report.firstBad)}`);
+}
+
+async function checkAudit(store: ConsensusStore, model: AckModel, result: CheckResult, lostFrom: number): Promise<void> {
   for (const w of model.audits) {
     if (w.state !== 'acked' || (w.lsn ?? 0) >= lostFrom) continue;
     result.checked++;

@@ -63,6 +63,18 @@ export interface ProbeWrite extends Tracked {
   readonly count: number;
 }
 
+/** A local image requested with `takeImage` (acked: written, at `lsn`; refused: nothing new to image). */
+export type ImageWrite = Tracked;
+
+/** A portable snapshot `createSnapshot` acknowledged. */
+export interface SnapshotWrite {
+  readonly height: number;
+  /** Its Merkle root, hex. */
+  readonly root: string;
+  /** A prune (explicit or automatic) may have removed it since. */
+  mayGo: boolean;
+}
+
 /** A signature the sign guard released (a resolved `signVote`). */
 export interface Release {
   readonly request: UnsignedVote;
@@ -109,6 +121,10 @@ export class AckModel {
   lastFinalizedHeight = -1;
   /** Validator ids that ever voted (what the checker enumerates). */
   readonly voters = new Set<string>();
+  /** Local images requested. */
+  readonly images: ImageWrite[] = [];
+  /** Portable snapshots acknowledged, by id. */
+  readonly snapshots = new Map<string, SnapshotWrite>();
   /** Counters of calls that were refused / failed, for the summary. */
   refusals = 0;
   #nextSeq = 0;
@@ -155,6 +171,20 @@ export class AckModel {
     const w: RoundWrite = { state_: state, seq: this.#nextSeq++, state: 'pending' };
     this.rounds.push(w);
     return w;
+  }
+
+  /** Records a requested image. */
+  image(): ImageWrite {
+    const w: ImageWrite = { state: 'pending' };
+    this.images.push(w);
+    return w;
+  }
+
+  /** The LSN of the newest image acknowledged (written and renamed), if any. */
+  newestImage(): number | undefined {
+    let newest: number | undefined;
+    for (const w of this.images) if (w.state === 'acked' && w.lsn !== undefined && (newest === undefined || w.lsn > newest)) newest = w.lsn;
+    return newest;
   }
 
   /** Records a validator change. */

@@ -49,6 +49,9 @@ export class CrashProbe {
 
 /** The kind of a call, from its operation and path. */
 export function classify(op: string, path: string): string {
+  if (path.includes('/images/')) return `image-${op}`;
+  if (path.includes('/snapshots/')) return `snapshot-${op}`;
+  if (path.includes('/restore/')) return `restore-${op}`;
   if (op === 'rename') {
     if (path.includes('MANIFEST')) return 'manifest-rename';
     return path.includes('.wal.tmp>') ? 'segment-rename' : 'rename';

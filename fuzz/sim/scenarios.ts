@@ -108,6 +108,7 @@ function probeVote(run: SimRun, n: number): ValidatorVote {
 
 async function eioScenario(run: SimRun): Promise<void> {
   if (!(await start(run))) return;
+  run.workload.lenient = true;
   await runWaves(run, run.prng.int(1, 3));
   const op = run.prng.pick(['writeAndSync', 'datasync'] as const);
   run.disk.injectFault(op, 'EIO');
@@ -145,6 +146,7 @@ function usedBytes(run: SimRun): number {
 
 async function enospcScenario(run: SimRun): Promise<void> {
   if (!(await start(run))) return;
+  run.workload.lenient = true;
   await runWaves(run, run.prng.int(1, 2));
   const injected = run.prng.bool(0.3);
   if (injected) {
@@ -172,6 +174,57 @@ async function enospcScenario(run: SimRun): Promise<void> {
   run.cut('after-enospc');
   await run.dropStore();
   await run.reopen();
+  await run.check(Infinity, true);
+  await run.close();
+}
+
+/** Flips a bit or overwrites bytes anywhere in `path`, with the run's extra Prng. */
+function damageFile(run: SimRun, path: string): void {
+  const size = run.disk.readFileNow(path)?.length ?? 0;
+  const offset = run.extra.int(0, Math.max(0, size - 1));
+  if (run.extra.bool()) {
+    run.disk.flipBit(path, offset);
+    run.tally.fault('bit-flip');
+  } else {
+    const len = Math.max(1, Math.min(run.extra.int(1, 64), size - offset));
+    run.disk.overwrite(path, offset, run.extra.fill(new Uint8Array(len)));
+    run.tally.fault('overwrite');
+  }
+  run.damageDone = true;
+}
+
+/**
+ * A damaged local image: the open must skip it (an older image or a full replay instead) and
+ * answer every check; it must never load it.
+ */
+async function damageImage(run: SimRun, path: string): Promise<void> {
+  run.tally.fault('corrupt:image');
+  damageFile(run, path);
+  run.damagedImages.add(path);
+  try {
+    await run.open();
+  } catch (err) {
+    run.problems.push(`open with a damaged image (${path}) failed: ${describe(err)}`);
+    return;
+  }
+  await run.check(Infinity, true);
+  await run.close();
+}
+
+/**
+ * A damaged portable snapshot: its integrity check answers false and its load fails
+ * CORRUPTION; nothing else (the store, the other snapshots) is affected.
+ */
+async function damageSnapshot(run: SimRun, path: string): Promise<void> {
+  run.tally.fault('corrupt:snapshot');
+  damageFile(run, path);
+  run.damagedSnapshot = path.slice(path.lastIndexOf('/') + 1, -'.cssnap'.length);
+  try {
+    await run.open();
+  } catch (err) {
+    run.problems.push(`open with a damaged snapshot (${path}) failed: ${describe(err)}`);
+    return;
+  }
   await run.check(Infinity, true);
   await run.close();
 }
@@ -205,6 +258,12 @@ async function corruptScenario(run: SimRun): Promise<void> {
     await run.dropStore();
     run.tally.fault('corrupt:after-power-cut');
   }
+  // Images and snapshots the run made are targets too (drawn apart from the run's Prng, so a
+  // run without them damages what it always did).
+  const images = run.disk.listFiles().filter((p) => p.startsWith(`${SIM_DIR}/images/`) && p.endsWith('.csimg'));
+  const snapshots = run.disk.listFiles().filter((p) => p.startsWith(`${SIM_DIR}/snapshots/`) && p.endsWith('.cssnap'));
+  if (images.length > 0 && run.extra.bool(0.35)) return damageImage(run, run.extra.pick(images));
+  if (snapshots.length > 0 && run.extra.bool(0.4)) return damageSnapshot(run, run.extra.pick(snapshots));
   const segments = dataSegments(run);
   if (segments.length === 0) {
     run.tally.fault('corrupt:no-data-segment');
@@ -234,14 +293,32 @@ async function corruptScenario(run: SimRun): Promise<void> {
     run.disk.overwrite(target.path, offset, run.prng.fill(new Uint8Array(len)));
     run.tally.fault('overwrite');
   }
+  run.damageDone = true;
+  let failure: unknown;
   try {
-    await run.open();
-    // The damage fell where no check could see it (e.g. alignment padding): nothing may differ.
+    const store = await run.open();
+    // An image past the damaged record lets the open skip it: a read of that record must then
+    // fail CORRUPTION naming the file (never return the damaged bytes), everything else must
+    // read back right; a full replay (images not loaded) must then find the damage at open.
+    const covered = store.replay.image.loaded !== undefined;
+    await run.check(Infinity, true, covered ? target.path : undefined);
+    await run.close();
+    if (!covered) {
+      // The damage fell where no check could see it (e.g. alignment padding): nothing may differ.
+      run.tally.fault('corrupt:undetected-harmless?');
+      return;
+    }
+    run.tally.fault('corrupt:covered-by-image');
+    await run.open(false, false);
     run.tally.fault('corrupt:undetected-harmless?');
     await run.check();
     await run.close();
     return;
   } catch (err) {
+    failure = err;
+  }
+  {
+    const err = failure;
     if (!isStoreError(err, 'CORRUPTION')) run.problems.push(`damaged segment: open failed with ${describe(err)}, not CORRUPTION`);
     else if (err.location === undefined || !err.location.file.endsWith('.wal')) {
       run.problems.push(`CORRUPTION without the damaged file's location: ${describe(err)} (damage in ${target.path} at ${offset})`);

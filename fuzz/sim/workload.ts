@@ -13,9 +13,23 @@ import type { Prng } from '../../src/io/prng.ts';
 import type { ConsensusStore } from '../../src/store.ts';
 import type { ConsensusPhase, RoundState } from '../../src/model/round.ts';
 import type { UnsignedVote, ValidatorVote, VoteType } from '../../src/model/vote.ts';
-import { blockHashOf, fakeSignature, FUZZ_CHAIN_ID, keyOf, OWN_ID, validatorName } from '../keys.ts';
+import { blockHashOf, fakeSignature, FUZZ_CHAIN_ID, hex, keyOf, OWN_ID, validatorName } from '../keys.ts';
 import { AckModel, PROBE_KIND, voteKey } from './model.ts';
-import { writableLogOf } from '../../src/store.ts';
+import { takeImage, writableLogOf } from '../../src/store.ts';
+import { isStoreError } from '../../src/errors.ts';
+
+/** The image and snapshot parts of a workload (see `RunFeatures` in harness.ts). */
+export interface WorkloadExtras {
+  readonly images: boolean;
+  readonly snapshots: boolean;
+  readonly snapshotInterval: number;
+  /** Draws for these parts (apart from the workload's own Prng). */
+  readonly prng: Prng;
+  /** Power cuts so far (an image or snapshot call that fails after one is expected to). */
+  readonly crashes: () => number;
+  /** Counts an event in the tally. */
+  readonly tally: (kind: string) => void;
+}
 
 /** A deterministic clock: every read is one millisecond later. */
 export class FakeClock {
@@ -55,10 +69,14 @@ export class Workload {
   #stakeTick = 0n;
   /** Problems seen by live checks (reported by the run). */
   readonly problems: string[] = [];
+  readonly #x: WorkloadExtras | undefined;
+  /** Injected faults (EIO, ENOSPC) may fail an image or snapshot without a power cut. */
+  lenient = false;
 
-  constructor(prng: Prng, shape: WorkloadShape) {
+  constructor(prng: Prng, shape: WorkloadShape, extras?: WorkloadExtras) {
     this.#prng = prng;
     this.#shape = shape;
+    this.#x = extras;
   }
 
   /** The store the next waves drive. */
@@ -78,6 +96,11 @@ export class Workload {
   wave(): Promise<unknown>[] {
     const calls: Promise<unknown>[] = [];
     for (let i = 0; i < this.#shape.heightsPerWave; i++) this.#height_(calls);
+    const x = this.#x;
+    // Images and snapshots start in the middle of the wave, with its writes in flight.
+    if (x?.images === true && x.prng.bool(0.4)) calls.splice(x.prng.int(0, calls.length), 0, this.#image());
+    if (x?.snapshots === true && x.prng.bool(0.3)) calls.splice(x.prng.int(0, calls.length), 0, this.#snapshot());
+    if (x?.snapshots === true && x.prng.bool(0.1)) calls.splice(x.prng.int(0, calls.length), 0, this.#prune(x.prng.int(1, 2)));
     return calls.map((p) => p.catch(() => undefined));
   }
 
@@ -123,7 +146,8 @@ export class Workload {
     calls.push(store.votes.markFinalized(h, r).then((m) => {
       this.model.lastFinalizedHeight = Math.max(this.model.lastFinalizedHeight, m.height);
     }));
-    if (prng.bool(0.35)) calls.push(this.#probe());
+    // A raw batch takes the writable log, which turns images off for the open.
+    if (prng.bool(0.35) && this.#x?.images !== true) calls.push(this.#probe());
     if (prng.bool(0.15)) calls.push(this.#stakeChange(h));
     if (prng.bool(0.25)) calls.push(this.#liveRead());
     if (prng.bool(0.15)) calls.push(this.#audit(h, r));
@@ -150,7 +174,9 @@ export class Workload {
     const make = (variant: number): ValidatorVote => {
       const unsigned: UnsignedVote = { validatorId: id, height: h, round: r, voteType: step, blockHash: prng.bool(0.05) && variant === 0 ? null : blockHashOf(h, variant), timestamp: this.clock.now() };
       // Only votes that may become evidence need real signatures (ed25519 costs ~1 ms).
-      return equivocate ? signVote(unsigned, keyOf(id).privateKey, FUZZ_CHAIN_ID) : { ...unsigned, signature: fakeSignature(h * 7 + r + variant) };
+      // Snapshots carry precommits as decision certificates, which a restore verifies.
+      const real = equivocate || (this.#x?.snapshots === true && step === 'precommit');
+      return real ? signVote(unsigned, keyOf(id).privateKey, FUZZ_CHAIN_ID) : { ...unsigned, signature: fakeSignature(h * 7 + r + variant) };
     };
     const out: Promise<unknown>[] = [];
     const first = make(0);
@@ -207,6 +233,110 @@ export class Workload {
       { validatorId: validatorName(0), reason: 'SuccessfulVote' as const, amount: b },
     ];
     return this.model.track(w, this.#requireStore().rewards.recordDistribution({ height: h, timestamp: this.clock.now(), treasuryBefore: before, treasuryAfter: before - a - b, totalDistributed: a + b, lines }), (d) => d.id);
+  }
+
+  /** A failure of an image or snapshot call: expected after a cut or an injected fault, else a problem. */
+  #failed(what: string, err: unknown, crashesBefore: number, store: ConsensusStore): void {
+    const x = this.#x!;
+    if (x.crashes() !== crashesBefore || store.status !== 'open' || this.lenient || isStoreError(err, 'CLOSED')) {
+      x.tally(`${what}:failed-after-cut-or-fault`);
+      return;
+    }
+    this.problems.push(`${what} failed without a power cut or fault: ${isStoreError(err) ? `${err.code}: ${err.message}` : String(err)}`);
+  }
+
+  /** A local image taken now, with the wave's writes in flight (not paced). */
+  #image(): Promise<unknown> {
+    const store = this.#requireStore();
+    const x = this.#x!;
+    const crashes = x.crashes();
+    const w = this.model.image();
+    return takeImage(store, false).then(
+      (img) => {
+        if (img === undefined) {
+          w.state = 'refused';
+          x.tally('image:nothing-new');
+        } else {
+          w.state = 'acked';
+          w.lsn = img.lsn;
+          x.tally('image:taken');
+        }
+      },
+      (err: unknown) => {
+        w.state = 'maybe';
+        this.#failed('image', err, crashes, store);
+      },
+    );
+  }
+
+  /** A portable snapshot of the last finalized height, with the wave's writes in flight. */
+  #snapshot(): Promise<unknown> {
+    const store = this.#requireStore();
+    const x = this.#x!;
+    const crashes = x.crashes();
+    return store.snapshots.createSnapshot().then(
+      (meta) => {
+        // Automatic snapshots prune in the background: then any snapshot may go.
+        this.model.snapshots.set(meta.id, { height: meta.height, root: hex(meta.merkleRoot), mayGo: x.snapshotInterval > 0 });
+        x.tally('snapshot:created');
+      },
+      (err: unknown) => {
+        // Nothing finalized yet, or the finalized height's precommits not all stored yet.
+        if (isStoreError(err, 'NOT_FOUND') || isStoreError(err, 'CONFLICT')) x.tally('snapshot:refused');
+        else this.#failed('snapshot', err, crashes, store);
+      },
+    );
+  }
+
+  /** Prunes snapshots to `keep`: every one there now may go. */
+  #prune(keep: number): Promise<unknown> {
+    const store = this.#requireStore();
+    const x = this.#x!;
+    const crashes = x.crashes();
+    for (const s of this.model.snapshots.values()) s.mayGo = true;
+    return store.snapshots.pruneSnapshots(keep).then(
+      (n) => x.tally(n > 0 ? 'snapshot:pruned' : 'snapshot:prune-nothing'),
+      (err: unknown) => this.#failed('prune', err, crashes, store),
+    );
+  }
+
+  /**
+   * Snapshots after a reopen: every acknowledged one not pruned since is listed with its root;
+   * every listed one verifies whole (a cut never leaves a torn snapshot); a damaged one
+   * (`damaged`, by id) fails its integrity check and its load with CORRUPTION.
+   */
+  async checkSnapshots(store: ConsensusStore, problems: string[], damaged?: string, knownDirLoss: () => boolean = () => false): Promise<void> {
+    const listed = await store.snapshots.listSnapshots();
+    const ids = new Set(listed.map((m) => m.id));
+    for (const [id, s] of this.model.snapshots) {
+      if (s.mayGo || id === damaged) continue;
+      if (!ids.has(id) && knownDirLoss()) {
+        this.#x?.tally('KNOWN-SRC-BUG:snapshot-lost-with-its-directory');
+        s.mayGo = true; // gone for good: later checks (the directory made again) must not count it twice
+      } else if (!ids.has(id)) problems.push(`snapshot ${id} (height ${s.height}) was acknowledged and never pruned, but is not listed`);
+    }
+    for (const m of listed) {
+      const s = this.model.snapshots.get(m.id);
+      if (s !== undefined && hex(m.merkleRoot) !== s.root) problems.push(`snapshot ${m.id}: root ${hex(m.merkleRoot)} listed, ${s.root} acknowledged`);
+      if (m.id === damaged) continue;
+      if (!(await store.snapshots.verifySnapshotIntegrity(m.id))) problems.push(`snapshot ${m.id} is listed but fails verifySnapshotIntegrity (no damage done to it)`);
+    }
+    if (damaged !== undefined) {
+      let whole: boolean | string;
+      try {
+        whole = await store.snapshots.verifySnapshotIntegrity(damaged);
+      } catch (err) {
+        whole = isStoreError(err) ? err.code : String(err);
+      }
+      if (whole !== false) problems.push(`damaged snapshot ${damaged}: verifySnapshotIntegrity answered ${String(whole)}, not false`);
+      try {
+        await store.snapshots.loadFromSnapshot(damaged);
+        problems.push(`damaged snapshot ${damaged}: loadFromSnapshot returned its content`);
+      } catch (err) {
+        if (!isStoreError(err, 'CORRUPTION')) problems.push(`damaged snapshot ${damaged}: loadFromSnapshot failed with ${isStoreError(err) ? err.code : String(err)}, not CORRUPTION`);
+      }
+      this.#x?.tally('snapshot:damage-detected');
+    }
   }
 
   /** D4 live: every acknowledged vote of a random round is returned by the round query now. */

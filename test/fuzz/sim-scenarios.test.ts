@@ -31,3 +31,29 @@ describe('regression seeds of the corrupt scenario', () => {
     expect(tally.checks).toBeGreaterThan(0);
   });
 });
+
+describe('regression seeds of local images and portable snapshots', () => {
+  // 2618813370: WAL damage below an image after a clean close: the open loads the image, reads of
+  // the damaged record fail CORRUPTION naming its file (counted as found on read, seed 2100969111
+  // of the CI budget failed there with "check threw"), a full replay fails at open, the repair
+  // drops the image. 1989319654, 326828265: a damaged image is skipped. 771277654: a damaged
+  // snapshot fails its integrity check and its load.
+  it.each([
+    [2100969111, 'corrupt'],
+    [2618813370, 'corrupt'],
+    [1989319654, 'corrupt'],
+    [326828265, 'corrupt'],
+    [771277654, 'corrupt'],
+    // Acknowledged images lost with an unsynced images/ directory (known src bug, docs/fuzzing.md;
+    // FUZZ_STRICT=1 makes it a violation).
+    [933975230, 'crash'],
+    [2258110789, 'crash'],
+    // The same for a snapshot: lost with snapshots/, then the directory made again by a later one.
+    [3498856650, 'crash'],
+  ] as const)('seed %i (%s): no violation', async (seed, scenario) => {
+    const tally = new Tally();
+    const problems = await runOne(seed, tally, scenario);
+    expect(problems, `npm run fuzz -- --replay ${seed} --scenario ${scenario}`).toEqual([]);
+    expect(tally.checks).toBeGreaterThan(0);
+  });
+});
