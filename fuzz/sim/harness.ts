@@ -240,6 +240,8 @@ export class SimRun {
     if (newest !== undefined && !this.damageDone && lostFrom === Infinity && (report.loaded?.lsn ?? 0) < newest && store.log.nextLsn > newest) {
       if (knownUnsyncedMkdir(this.disk, 'images')) {
         this.tally.fault('KNOWN-SRC-BUG:image-lost-with-its-directory');
+        // Gone for good: later opens (the directory made again) must not expect them.
+        for (const w of this.workload.model.images) if (w.state === 'acked') w.state = 'maybe';
         return;
       }
       this.problems.push(`the open loaded ${report.loaded?.file ?? 'no image'} though the image at LSN ${newest} was acknowledged (rejected: ${JSON.stringify(report.rejected)})`);
