@@ -248,7 +248,9 @@ export async function restoreFromSnapshot(options: RestoreOptions): Promise<Rest
     await store.close();
   }
 
-  // 5. Done: the marker goes (the commit point), then the kept chunks.
+  // 5. Done: the directory's own entry made durable, then the marker goes (the commit point),
+  // then the kept chunks.
+  await fs.syncDir(parentOf(dir));
   await fs.unlink(marker);
   await fs.syncDir(dir);
   await removeTree(fs, staging);
@@ -447,6 +449,11 @@ async function writeSmallFile(fs: FileSystem, dir: string, name: string, bytes: 
   }
   await fs.rename(tmp, `${dir}/${name}`);
   if (syncDir) await fs.syncDir(dir);
+}
+
+function parentOf(path: string): string {
+  const cut = path.replace(/\/+$/, '').lastIndexOf('/');
+  return cut <= 0 ? (path.startsWith('/') ? '/' : '.') : path.slice(0, cut);
 }
 
 /** Removes every file under `path` (directories stay: the file-system interface removes files only). */

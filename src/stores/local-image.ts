@@ -24,7 +24,7 @@ import { equalBytes } from '../codec/bytes.ts';
 import { sha256 } from '../codec/merkle.ts';
 import { signEd25519, verifyEd25519, type NodeKey } from '../codec/node-key.ts';
 import type { ImageSection } from './context.ts';
-import { buildSnapshotFile, readSnapshotFile, writeFileAtomically } from './snapshot-io.ts';
+import { buildSnapshotFile, ensureDurableDir, readSnapshotFile, writeFileAtomically } from './snapshot-io.ts';
 
 /** The images directory inside the data directory. */
 export const IMAGES_DIR = 'images';
@@ -113,7 +113,7 @@ export async function writeLocalImage(o: WriteImageOptions): Promise<WrittenImag
   if (o.log.capture === undefined) throw new Error('this log cannot take images');
   const captured = await o.log.capture((lsn) => ({ lsn: lsn as number, parts: o.sections.map((s) => ({ tag: s.imageTag, write: s.captureImage() })) }));
   const imagesDir = `${o.dir}/${IMAGES_DIR}`;
-  await o.fs.mkdir(imagesDir);
+  await ensureDurableDir(o.fs, o.dir, imagesDir);
   const names = await o.fs.readdir(imagesDir);
   const existing = names.map(imageLsnOfName).filter((l): l is number => l !== undefined);
   if (existing.includes(captured.lsn)) return undefined;

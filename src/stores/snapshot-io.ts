@@ -63,6 +63,17 @@ export function buildSnapshotFile(kind: SnapshotFileKind, content: Uint8Array, c
   };
 }
 
+/**
+ * Creates `dir` (inside `parent`) if it is missing, durably: the new directory's entry is
+ * fsync'ed in `parent`, so a file later renamed into `dir` and fsync'ed there cannot vanish
+ * with its directory at a power cut.
+ */
+export async function ensureDurableDir(fs: FileSystem, parent: string, dir: string): Promise<void> {
+  if ((await fs.stat(dir)) !== undefined) return;
+  await fs.mkdir(dir);
+  await fs.syncDir(parent);
+}
+
 /** Where a file's trailer starts. */
 export function trailerOffset(header: SnapshotFileHeader): number {
   return chunksOffset(header.chunkCount) + header.contentLength;

@@ -48,7 +48,7 @@ import {
 import { decodeAttestations, encodeAttestations, encodeEnvelope, decodeEnvelope, snapshotAttestationBytes } from '../codec/snapshot-envelope.ts';
 import { HASH_BYTES } from '../codec/merkle.ts';
 import { assertOpen, SerialQueue, type StoreContext } from './context.ts';
-import { buildSnapshotFile, readSnapshotFile, trailerOffset, writeFileAtomically } from './snapshot-io.ts';
+import { buildSnapshotFile, ensureDurableDir, readSnapshotFile, trailerOffset, writeFileAtomically } from './snapshot-io.ts';
 import type { ConsensusSnapshot, CreateSnapshotOptions, SnapshotAttestation, SnapshotMetadata, SnapshotStore } from './snapshot-types.ts';
 import type { LogValidatorRegistry } from './validator-registry.ts';
 import type { LogVoteStore } from './vote-store.ts';
@@ -208,7 +208,7 @@ export class LogSnapshotStore implements SnapshotStore {
       }
       return encodeEnvelope(createdAt, own);
     });
-    await this.#o.fs.mkdir(this.#dir);
+    await ensureDurableDir(this.#o.fs, this.#o.dir, this.#dir);
     const names = await this.#o.fs.readdir(this.#dir);
     let seq = 0;
     for (const name of names) {
