@@ -60,6 +60,7 @@ const SCENARIOS: Readonly<Record<string, () => Promise<Scenario>>> = {
   storage: async () => (await import('./scenarios/storage.ts')).runStorageScenario,
   cpu: async () => (await import('./scenarios/cpu.ts')).runCpuScenario,
   pg: async () => (await import('./scenarios/pg.ts')).runPgScenario,
+  snapshot: async () => (await import('./scenarios/snapshot.ts')).runSnapshotScenario,
 };
 
 function describeMachine(ctx: BenchContext, names: readonly string[]): Record<string, unknown> {
