@@ -206,6 +206,14 @@ export function buildEquivocationRecord(voteA: ValidatorVote, voteB: ValidatorVo
   return buildEquivocation(voteA, voteB, options).input;
 }
 
+/** Prunes remembered with their LSNs (`#recentPrunes`): far more than can be in flight at once. */
+const RECENT_PRUNES = 64;
+
+/** True when `rule` expires `e` (CometBFT's rule: older than both `maxAgeBlocks` and `maxAgeMs`). */
+function expires(rule: EvidencePruneRule, e: StoredEvidence): boolean {
+  return rule.currentHeight > rule.maxAgeBlocks && e.height < rule.currentHeight - rule.maxAgeBlocks && rule.now - e.detectedAt > rule.maxAgeMs;
+}
+
 /**
  * Evidence of Byzantine behavior (the specification's LogEvidenceStore).
  *
@@ -233,6 +241,15 @@ export class LogEvidenceStore implements RecordApplier, ByzantineEvidenceStore, 
   readonly #counts = new Map<string, MutableCounts[]>();
   /** Content ids of expired evidence: recording one again is refused, replaying one is ignored. */
   readonly #pruned = new Set<string>();
+  /**
+   * The prunes applied by this open, with their LSNs (the last `RECENT_PRUNES`). A vote batch's
+   * Evidence records can be folded in after a prune written after them (their continuation runs
+   * later): such evidence is expired on arrival by every prune of a later LSN, as a replay in LSN
+   * order would have. Not in the image: at a capture every record up to it has been folded.
+   */
+  readonly #recentPrunes: { readonly lsn: number; readonly rule: EvidencePruneRule }[] = [];
+  /** Unverified evidence expired by this open's prunes, with the prune's LSN (for a late upgrade written before it). */
+  readonly #prunedUnverified = new Map<string, { readonly lsn: number; readonly evidence: StoredEvidence }>();
   readonly #writes = new SerialQueue();
 
   /**
@@ -366,8 +383,8 @@ export class LogEvidenceStore implements RecordApplier, ByzantineEvidenceStore, 
       assertOpen(this.#ctx);
       if (this.#expired(checked).length === 0) return { pruned: 0 };
       const input = encodeEvidencePruneRecord(checked, this.#clock());
-      await this.#ctx.log.append([input]);
-      return { pruned: this.#prune(checked) };
+      const [lsn] = await this.#ctx.log.append([input]);
+      return { pruned: this.#prune(checked, lsn as number) };
     });
   }
 
@@ -400,7 +417,7 @@ export class LogEvidenceStore implements RecordApplier, ByzantineEvidenceStore, 
    */
   apply(record: LogRecord): void {
     if (record.kind === RecordKind.EvidencePrune) {
-      this.#prune(decodeEvidencePruneRecord(record.payload, record.lsn).rule);
+      this.#prune(decodeEvidencePruneRecord(record.payload, record.lsn).rule, record.lsn);
       return;
     }
     if (record.kind !== RecordKind.Evidence) throw new RangeError(`record kind ${record.kind} is not an evidence kind`);
@@ -444,7 +461,17 @@ export class LogEvidenceStore implements RecordApplier, ByzantineEvidenceStore, 
   }
 
   #fold(lsn: Lsn, id: string, e: ByzantineEvidence, failure: EvidenceFailure | undefined, recordedAt: number): void {
-    if (this.#pruned.has(id)) return;
+    if (this.#pruned.has(id)) {
+      // An upgrade written before the prune that expired it, folded after: counted as a replay would.
+      const late = this.#prunedUnverified.get(id);
+      if (late !== undefined && lsn < late.lsn && failure === undefined) {
+        this.#prunedUnverified.delete(id);
+        const c = this.#countsOf(late.evidence.validatorId, evidenceTypeCode(late.evidence.type));
+        c.unverified--;
+        c.verified++;
+      }
+      return;
+    }
     const existing = this.#byId.get(id);
     const code = evidenceTypeCode(e.type);
     if (existing !== undefined) {
@@ -465,6 +492,12 @@ export class LogEvidenceStore implements RecordApplier, ByzantineEvidenceStore, 
     const c = this.#countsOf(e.validatorId, code);
     if (failure === undefined) c.verified++;
     else c.unverified++;
+    for (const p of this.#recentPrunes) {
+      if (p.lsn > lsn && expires(p.rule, stored)) {
+        this.#drop(stored, p.lsn);
+        break;
+      }
+    }
   }
 
   #countsOf(validatorId: string, code: number): MutableCounts {
@@ -482,21 +515,28 @@ export class LogEvidenceStore implements RecordApplier, ByzantineEvidenceStore, 
     if (rule.currentHeight <= rule.maxAgeBlocks) return out;
     for (const id of this.#byHeight.values(undefined, [rule.currentHeight - rule.maxAgeBlocks])) {
       const e = this.#byId.get(id) as StoredEvidence;
-      if (rule.now - e.detectedAt > rule.maxAgeMs) out.push(e);
+      if (expires(rule, e)) out.push(e);
     }
     return out;
   }
 
-  #prune(rule: EvidencePruneRule): number {
+  /** Applies the prune written at `lsn`. */
+  #prune(rule: EvidencePruneRule, lsn: number): number {
     const expired = this.#expired(rule);
-    for (const e of expired) {
-      this.#byId.delete(e.id);
-      this.#byValidator.delete([e.validatorId, e.height, e.lsn]);
-      this.#byType.delete([evidenceTypeCode(e.type), e.height, e.lsn]);
-      this.#byHeight.delete([e.height, e.lsn]);
-      this.#pruned.add(e.id);
-    }
+    for (const e of expired) this.#drop(e, lsn);
+    this.#recentPrunes.push({ lsn, rule });
+    if (this.#recentPrunes.length > RECENT_PRUNES) this.#recentPrunes.shift();
     return expired.length;
+  }
+
+  /** Removes `e` from every index (its offense counts stay), expired by the prune at `pruneLsn`. */
+  #drop(e: StoredEvidence, pruneLsn: number): void {
+    this.#byId.delete(e.id);
+    this.#byValidator.delete([e.validatorId, e.height, e.lsn]);
+    this.#byType.delete([evidenceTypeCode(e.type), e.height, e.lsn]);
+    this.#byHeight.delete([e.height, e.lsn]);
+    this.#pruned.add(e.id);
+    if (e.status === 'unverified') this.#prunedUnverified.set(e.id, { lsn: pruneLsn, evidence: e });
   }
 
   async #writeEvidence(e: ByzantineEvidence, id: Uint8Array, verdict: EvidenceVerdict): Promise<RecordEvidenceResult> {
