@@ -105,16 +105,23 @@ export class VoteColumns {
     };
   }
 
-  /** Loads what `capture` wrote, with room for `spare` more slots. @throws Error on malformed bytes. */
-  load(r: ImageReader, maxSlots: number, spare: number): void {
+  /**
+   * Loads what `capture` wrote, with room for `spareFor(last LSN)` more slots (the records the
+   * log holds after it: a replay of the tail then never copies a column). @throws Error on
+   * malformed bytes.
+   */
+  load(r: ImageReader, maxSlots: number, spareFor: (lastLsn: number) => number): void {
     const count = r.u32();
     if (count < FIRST_SLOT || count > maxSlots) throw new Error(`vote slot count ${count} is out of range`);
-    const cap = Math.max(INITIAL_SLOTS, count + spare);
     const exact = <A extends Float64Array | Uint32Array | Int32Array | Uint8Array>(read: { array: A; count: number }, n: number): A => {
       if (read.count !== n) throw new Error(`vote column has ${read.count} elements, not ${n}`);
       return read.array;
     };
-    this.lsn = exact(r.array(Float64Array, count, cap), count);
+    const lsns = exact(r.array(Float64Array, count), count);
+    const spare = Math.max(0, Math.min(MAX_RESERVED_SLOTS, spareFor(count > FIRST_SLOT ? (lsns[count - 1] as number) : 0)));
+    const cap = Math.max(INITIAL_SLOTS, count + spare);
+    this.lsn = new Float64Array(cap);
+    this.lsn.set(lsns);
     this.height = exact(r.array(Float64Array, count, cap), count);
     this.timestamp = exact(r.array(Float64Array, count, cap), count);
     this.recordedAt = exact(r.array(Float64Array, count, cap), count);

@@ -127,6 +127,15 @@ export class ImageWriter {
     return this;
   }
 
+  /**
+   * The section's bytes as the list of parts written (large arrays by reference, not copied):
+   * for a writer that streams them to a file. The writer must not be used afterwards.
+   */
+  parts(): readonly Uint8Array[] {
+    this.#flush();
+    return this.#parts;
+  }
+
   /** The section's bytes, one buffer. */
   finish(): Uint8Array {
     this.#flush();

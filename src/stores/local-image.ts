@@ -24,7 +24,7 @@ import { equalBytes } from '../codec/bytes.ts';
 import { sha256 } from '../codec/merkle.ts';
 import { signEd25519, verifyEd25519, type NodeKey } from '../codec/node-key.ts';
 import type { ImageSection } from './context.ts';
-import { buildSnapshotFile, ensureDurableDir, readSnapshotFile, writeFileAtomically } from './snapshot-io.ts';
+import { ensureDurableDir, readSnapshotFile, writeSnapshotStream } from './snapshot-io.ts';
 
 /** The images directory inside the data directory. */
 export const IMAGES_DIR = 'images';
@@ -118,16 +118,16 @@ export async function writeLocalImage(o: WriteImageOptions): Promise<WrittenImag
   const existing = names.map(imageLsnOfName).filter((l): l is number => l !== undefined);
   if (existing.includes(captured.lsn)) return undefined;
   const fingerprint = await fingerprintOf(o.log, captured.lsn);
-  const content = encodeImageContent(o.chainId, captured.lsn, o.now(), fingerprint, captured.parts);
-  const { bytes } = buildSnapshotFile(SnapshotFileKind.Image, content, DEFAULT_CHUNK_SIZE, (root) => {
+  const parts = imageContentParts(o.chainId, captured.lsn, o.now(), fingerprint, captured.parts);
+  const trailerBody = (root: Uint8Array): Uint8Array => {
     const body = new Uint8Array(TRAILER_MAGIC.length + 32 + 64);
     body.set(TRAILER_MAGIC, 0);
     body.set(o.nodeKey.publicKey, 8);
     body.set(signEd25519(signBytesOf(root), o.nodeKey.privateKey), 40);
     return body;
-  });
+  };
   const file = imageFileName(captured.lsn);
-  await writeFileAtomically(o.fs, imagesDir, file, bytes, o.pace ?? true);
+  const written = await writeSnapshotStream(o.fs, imagesDir, file, SnapshotFileKind.Image, DEFAULT_CHUNK_SIZE, parts, trailerBody, o.pace ?? true);
   // Stale temp files of crashed writers, and images beyond `keep` (newest kept).
   const keepLsns = [...existing, captured.lsn].sort((a, b) => b - a).slice(0, o.keep);
   let removed = false;
@@ -139,37 +139,37 @@ export async function writeLocalImage(o: WriteImageOptions): Promise<WrittenImag
     }
   }
   if (removed) await o.fs.syncDir(imagesDir);
-  return { file, lsn: captured.lsn, bytes: bytes.reduce((n, b) => n + b.length, 0) };
+  return { file, lsn: captured.lsn, bytes: written.bytes };
 }
 
-function encodeImageContent(chainId: string, lsn: number, createdAt: number, fingerprint: Uint8Array, parts: readonly { tag: number; write: (w: ImageWriter) => void }[]): Uint8Array {
-  const encoded = parts.map((p) => {
-    const w = new ImageWriter();
-    p.write(w);
-    return { tag: p.tag, bytes: w.finish() };
-  });
+/**
+ * The content of an image as a list of parts (the big arrays of the sections by reference):
+ * the head, then each section's 16-byte header and bytes.
+ */
+function imageContentParts(chainId: string, lsn: number, createdAt: number, fingerprint: Uint8Array, sections: readonly { tag: number; write: (w: ImageWriter) => void }[]): Uint8Array[] {
   const chain = new TextEncoder().encode(chainId);
-  const head = 8 + 4 + 4 + 8 + 8 + 32 + 2 + chain.length;
-  const total = head + encoded.reduce((n, s) => n + 16 + s.bytes.length, 0);
-  const out = new Uint8Array(total);
-  const view = new DataView(out.buffer);
-  out.set(CONTENT_MAGIC, 0);
+  const head = new Uint8Array(66 + chain.length);
+  const view = new DataView(head.buffer);
+  head.set(CONTENT_MAGIC, 0);
   view.setUint32(8, SnapshotFileKind.Image, true);
-  view.setUint32(12, encoded.length, true);
+  view.setUint32(12, sections.length, true);
   view.setBigUint64(16, BigInt(lsn), true);
   view.setBigUint64(24, BigInt(createdAt), true);
-  out.set(fingerprint, 32);
+  head.set(fingerprint, 32);
   view.setUint16(64, chain.length, true);
-  out.set(chain, 66);
-  let at = head;
-  for (const s of encoded) {
-    view.setUint32(at, s.tag, true);
-    view.setUint32(at + 4, 0, true);
-    view.setBigUint64(at + 8, BigInt(s.bytes.length), true);
-    out.set(s.bytes, at + 16);
-    at += 16 + s.bytes.length;
+  head.set(chain, 66);
+  const parts: Uint8Array[] = [head];
+  for (const s of sections) {
+    const w = new ImageWriter();
+    s.write(w);
+    const length = w.length;
+    const sectionHead = new Uint8Array(16);
+    const sv = new DataView(sectionHead.buffer);
+    sv.setUint32(0, s.tag, true);
+    sv.setBigUint64(8, BigInt(length), true);
+    parts.push(sectionHead, ...w.parts());
   }
-  return out;
+  return parts;
 }
 
 /** Decodes an image's content. @throws Error on anything malformed. */

@@ -27,7 +27,6 @@ import {
   snapshotRoot,
   SNAPSHOT_HEADER_BYTES,
   unpackLeaves,
-  contentLeaves,
   type SnapshotFileHeader,
   type SnapshotFileKind,
 } from '../codec/snapshot-file.ts';
@@ -50,18 +49,6 @@ export interface SnapshotFileParts {
   readonly trailer: Uint8Array;
 }
 
-/** Builds a file's parts from its content and trailer body. */
-export function buildSnapshotFile(kind: SnapshotFileKind, content: Uint8Array, chunkSize: number, trailerBody: (root: Uint8Array) => Uint8Array): { parts: SnapshotFileParts; bytes: readonly Uint8Array[] } {
-  const leaves = contentLeaves(content, chunkSize);
-  const root = snapshotRoot(leaves);
-  const trailer = sealTrailer(trailerBody(root));
-  const header: SnapshotFileHeader = { kind, chunkSize, chunkCount: leaves.length, contentLength: content.length, root, trailerLength: trailer.length };
-  if (content.length === 0) throw new RangeError('a snapshot file needs content');
-  return {
-    parts: { header, leaves, content, trailer: trailer.subarray(0, trailer.length - 4) },
-    bytes: [encodeSnapshotHeader(header), packLeaves(leaves), content, trailer],
-  };
-}
 
 /**
  * Creates `dir` (inside `parent`) if it is missing, durably: the new directory's entry is
@@ -112,6 +99,88 @@ export async function writeFileAtomically(fs: FileSystem, dir: string, name: str
   await handle.close();
   await fs.rename(tmp, `${dir}/${name}`);
   await fs.syncDir(dir);
+}
+
+/** What `writeSnapshotStream` wrote. */
+export interface StreamedSnapshot {
+  readonly header: SnapshotFileHeader;
+  readonly leaves: readonly Uint8Array[];
+  /** The trailer's body. */
+  readonly trailer: Uint8Array;
+  /** Bytes of the whole file. */
+  readonly bytes: number;
+}
+
+/**
+ * Writes a snapshot file whose content is `parts` (in order), atomically as
+ * `writeFileAtomically` does, without ever holding the content in one buffer or blocking the
+ * event loop for more than one chunk: each chunk is copied into a buffer of `chunkSize` bytes,
+ * hashed, written at its place, and the loop yields; the header and leaf table are written
+ * last, at the front, once the root is known; an fdatasync every few MiB, and one at the end.
+ * Without `pace` (a close, where nothing else waits) it neither yields nor syncs early.
+ */
+export async function writeSnapshotStream(
+  fs: FileSystem,
+  dir: string,
+  name: string,
+  kind: SnapshotFileKind,
+  chunkSize: number,
+  parts: readonly Uint8Array[],
+  trailerBody: (root: Uint8Array) => Uint8Array,
+  pace = true,
+): Promise<StreamedSnapshot> {
+  const contentLength = parts.reduce((n, p) => n + p.length, 0);
+  if (contentLength === 0) throw new RangeError('a snapshot file needs content');
+  const chunkCount = Math.ceil(contentLength / chunkSize);
+  const base = chunksOffset(chunkCount);
+  const tmp = `${dir}/${name}.tmp`;
+  const handle = await fs.open(tmp, 'create');
+  try {
+    await handle.truncate(0);
+    const chunk = new Uint8Array(Math.min(chunkSize, contentLength));
+    const leaves: Uint8Array[] = [];
+    let fill = 0;
+    let unsynced = 0;
+    const flush = async (): Promise<void> => {
+      const index = leaves.length;
+      const bytes = chunk.subarray(0, fill);
+      leaves.push(chunkLeafHash(index, bytes));
+      await handle.write([bytes], base + index * chunkSize);
+      unsynced += fill;
+      fill = 0;
+      if (!pace) return;
+      if (unsynced >= SYNC_EVERY_BYTES) {
+        await handle.datasync();
+        unsynced = 0;
+      }
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    };
+    for (const part of parts) {
+      for (let off = 0; off < part.length; ) {
+        const n = Math.min(chunk.length - fill, part.length - off);
+        chunk.set(part.subarray(off, off + n), fill);
+        fill += n;
+        off += n;
+        if (fill === chunk.length) await flush();
+      }
+    }
+    if (fill > 0) await flush();
+    const root = snapshotRoot(leaves);
+    const body = trailerBody(root);
+    const trailer = sealTrailer(body);
+    const header: SnapshotFileHeader = { kind, chunkSize, chunkCount, contentLength, root, trailerLength: trailer.length };
+    await handle.write([encodeSnapshotHeader(header), packLeaves(leaves)], 0);
+    await handle.write([trailer], base + contentLength);
+    await handle.datasync();
+    await handle.close();
+    await fs.rename(tmp, `${dir}/${name}`);
+    await fs.syncDir(dir);
+    return { header, leaves, trailer: body, bytes: base + contentLength + trailer.length };
+  } catch (err) {
+    await handle.close().catch(() => undefined);
+    await fs.unlink(tmp).catch(() => undefined);
+    throw err;
+  }
 }
 
 /** Reads exactly `length` bytes at `position`; CORRUPTION (naming the file) when the file is shorter. */

@@ -48,7 +48,7 @@ import {
 import { decodeAttestations, encodeAttestations, encodeEnvelope, decodeEnvelope, snapshotAttestationBytes } from '../codec/snapshot-envelope.ts';
 import { HASH_BYTES } from '../codec/merkle.ts';
 import { assertOpen, SerialQueue, type StoreContext } from './context.ts';
-import { buildSnapshotFile, ensureDurableDir, readSnapshotFile, trailerOffset, writeFileAtomically } from './snapshot-io.ts';
+import { ensureDurableDir, readSnapshotFile, trailerOffset, writeFileAtomically, writeSnapshotStream } from './snapshot-io.ts';
 import type { ConsensusSnapshot, CreateSnapshotOptions, SnapshotAttestation, SnapshotMetadata, SnapshotStore } from './snapshot-types.ts';
 import type { LogValidatorRegistry } from './validator-registry.ts';
 import type { LogVoteStore } from './vote-store.ts';
@@ -200,14 +200,14 @@ export class LogSnapshotStore implements SnapshotStore {
     const view = log.capture === undefined ? this.#view(height) : await log.capture(() => this.#view(height));
     const content = encodeSnapshotContent(view);
     const createdAt = this.#ctx.now();
-    const { parts, bytes } = buildSnapshotFile(SnapshotFileKind.Portable, content, this.#o.chunkSize, (root) => {
+    const trailerBody = (root: Uint8Array): Uint8Array => {
       const attester = this.#o.attester;
       const own: SnapshotAttestation[] = [];
       if (attester !== undefined && view.validators.some((v) => v.validatorId === attester.validatorId)) {
         own.push({ validatorId: attester.validatorId, signature: signEd25519(snapshotAttestationBytes(view.chainId, view.height, root), attester.privateKey) });
       }
       return encodeEnvelope(createdAt, own);
-    });
+    };
     await ensureDurableDir(this.#o.fs, this.#o.dir, this.#dir);
     const names = await this.#o.fs.readdir(this.#dir);
     let seq = 0;
@@ -216,8 +216,8 @@ export class LogSnapshotStore implements SnapshotStore {
       if (name.endsWith(SUFFIX) && m !== null) seq = Math.max(seq, Number(m[2]));
     }
     const id = `${String(view.height).padStart(12, '0')}-${String(seq + 1).padStart(6, '0')}`;
-    await writeFileAtomically(this.#o.fs, this.#dir, `${id}${SUFFIX}`, bytes);
-    return this.#metadata(id, parts.header, view, decodeEnvelope(parts.trailer), []);
+    const written = await writeSnapshotStream(this.#o.fs, this.#dir, `${id}${SUFFIX}`, SnapshotFileKind.Portable, this.#o.chunkSize, [content], trailerBody);
+    return this.#metadata(id, written.header, view, decodeEnvelope(written.trailer), []);
   }
 
   #metadata(

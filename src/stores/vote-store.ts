@@ -521,7 +521,8 @@ export class LogVoteStore implements VoteStore, RecordApplier, ImageSection {
     }
     this.hashes.load(r, Math.floor(r.remaining / BLOCK_HASH_BYTES_IN_IMAGE));
     const c = this.cols;
-    c.load(r, Math.floor(r.remaining / SLOT_BYTES_IN_IMAGE) + FIRST_SLOT, 1024);
+    // Room for every record the log holds after the image: the tail's replay never copies a column.
+    c.load(r, Math.floor(r.remaining / SLOT_BYTES_IN_IMAGE) + FIRST_SLOT, (lastLsn) => Math.max(1024, this.ctx.log.nextLsn - 1 - lastLsn));
     const slots = c.count;
     const hashCount = this.hashes.size;
     for (let s = FIRST_SLOT; s < slots; s++) {
