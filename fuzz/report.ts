@@ -58,6 +58,13 @@ export class Tally {
     return n;
   }
 
+  /** Crash points whose kind starts with `prefix` (`restore:`: cuts inside `restoreFromSnapshot`). */
+  kindsStartingWith(prefix: string): number {
+    let n = 0;
+    for (const [k, v] of this.crashKinds) if (k.startsWith(prefix)) n += v;
+    return n;
+  }
+
   /** Records a violation and prints it at once (with its replay line). */
   violate(v: Violation): void {
     this.violations.push(v);
@@ -73,7 +80,7 @@ export class Tally {
       `time: ${seconds.toFixed(1)} s`,
       `simulated runs: ${this.simRuns} (${fmt(this.scenarios)})`,
       `real kill cycles: ${this.killCycles}`,
-      `crash points: ${this.crashPoints} (simulated ${this.simCrashPoints}, real kills ${this.crashPoints - this.simCrashPoints})`,
+      `crash points: ${this.crashPoints} (simulated ${this.simCrashPoints}, real kills ${this.crashPoints - this.simCrashPoints}; inside restores ${this.kindsStartingWith('restore:')})`,
       `crash points by kind: ${fmt(this.crashKinds)}`,
       `faults by kind: ${fmt(this.faultKinds)}`,
       `acknowledged writes checked: ${this.ackedChecked} (in ${this.checks} reopen checks)`,

@@ -43,12 +43,17 @@ export interface RunFeatures {
   readonly snapshotInterval: number;
 }
 
-/** The features of a run seed. */
-export function drawFeatures(seed: number): RunFeatures {
+/**
+ * The features of a run seed. The `restore` scenario always signs precommits (its source makes
+ * a snapshot) and takes no automatic snapshots (it makes its own).
+ */
+export function drawFeatures(seed: number, scenario?: string): RunFeatures {
   const p = new Prng(seed + 2 ** 41);
   const images = p.bool(0.5);
   const snapshots = p.bool(0.3);
-  return { images, imageKeep: p.int(1, 3), snapshots, snapshotInterval: snapshots ? p.pick([0, 3, 5]) : 0 };
+  const imageKeep = p.int(1, 3);
+  if (scenario === 'restore') return { images, imageKeep, snapshots: true, snapshotInterval: 0 };
+  return { images, imageKeep, snapshots, snapshotInterval: snapshots ? p.pick([0, 3, 5]) : 0 };
 }
 
 /** One simulated run's state. */
@@ -77,12 +82,12 @@ export class SimRun {
   /** The corrupt scenario damaged some file (an older image may then be loaded). */
   damageDone = false;
 
-  constructor(seed: number, tally: Tally) {
+  constructor(seed: number, tally: Tally, scenario?: string) {
     this.seed = seed;
     this.prng = new Prng(seed);
     this.disk = new SimulatedDisk({ seed: this.prng.nextU32(), tearInterruptedWrites: true });
     this.probe = new CrashProbe(this.disk);
-    this.features = drawFeatures(seed);
+    this.features = drawFeatures(seed, scenario);
     this.extra = new Prng(seed + 2 ** 42);
     this.workload = new Workload(this.prng.fork(), drawShape(this.prng), { ...this.features, prng: this.extra, crashes: () => this.disk.stats.crashes, tally: (kind) => tally.fault(kind) });
     this.tally = tally;
@@ -209,7 +214,7 @@ export class SimRun {
       this.tally.checks++;
       for (let i = 0; i < result.foundOnRead; i++) this.tally.fault('corrupt:found-on-read');
       this.problems.push(...result.problems);
-      if (this.features.snapshots || this.damagedSnapshot !== undefined) await this.workload.checkSnapshots(store, this.problems, this.damagedSnapshot, () => knownUnsyncedMkdir(this.disk, 'snapshots'));
+      if (this.features.snapshots || this.damagedSnapshot !== undefined) await this.workload.checkSnapshots(store, this.problems, this.damagedSnapshot);
     } catch (err) {
       this.problems.push(`check threw: ${describe(err)}`);
     }
@@ -238,27 +243,9 @@ export class SimRun {
     }
     const newest = this.#imageAtOpen.get(store);
     if (newest !== undefined && !this.damageDone && lostFrom === Infinity && (report.loaded?.lsn ?? 0) < newest && store.log.nextLsn > newest) {
-      if (knownUnsyncedMkdir(this.disk, 'images')) {
-        this.tally.fault('KNOWN-SRC-BUG:image-lost-with-its-directory');
-        // Gone for good: later opens (the directory made again) must not expect them.
-        for (const w of this.workload.model.images) if (w.state === 'acked') w.state = 'maybe';
-        return;
-      }
       this.problems.push(`the open loaded ${report.loaded?.file ?? 'no image'} though the image at LSN ${newest} was acknowledged (rejected: ${JSON.stringify(report.rejected)})`);
     }
   }
-}
-
-/**
- * Known src bug (docs/fuzzing.md, "Known src bugs"): `writeLocalImage` and `createSnapshot`
- * create `<dir>/images` and `<dir>/snapshots` without fsyncing `<dir>`, so the first image or
- * snapshot, acknowledged, can vanish with its directory at a power cut. Until src syncs the
- * parent, a loss that took the whole directory is tallied as `KNOWN-SRC-BUG:...` instead of a
- * violation; `FUZZ_STRICT=1` makes it a violation again (and the replay seeds show it).
- */
-export function knownUnsyncedMkdir(disk: SimulatedDisk, sub: 'images' | 'snapshots'): boolean {
-  if (process.env['FUZZ_STRICT'] === '1') return false;
-  return !disk.listFiles().some((p) => p.startsWith(`${SIM_DIR}/${sub}/`));
 }
 
 /**

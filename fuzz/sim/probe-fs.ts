@@ -51,7 +51,9 @@ export class CrashProbe {
 export function classify(op: string, path: string): string {
   if (path.includes('/images/')) return `image-${op}`;
   if (path.includes('/snapshots/')) return `snapshot-${op}`;
-  if (path.includes('/restore/')) return `restore-${op}`;
+  if (path.includes('/restore/')) return `restore-chunk-${op}`;
+  if (path.includes('/RESTORING')) return `restore-marker-${op}`;
+  if (path.includes('node.key')) return `node-key-${op}`;
   if (op === 'rename') {
     if (path.includes('MANIFEST')) return 'manifest-rename';
     return path.includes('.wal.tmp>') ? 'segment-rename' : 'rename';

@@ -6,7 +6,7 @@
 import { Prng } from '../../src/io/prng.ts';
 import type { Tally } from '../report.ts';
 import { describe, SimRun } from './harness.ts';
-import { SCENARIOS } from './scenarios.ts';
+import { RESTORE_SHARE_OF_CRASH, SCENARIOS } from './scenarios.ts';
 
 /** The seed of run `index` of a session seeded `seed` (below 2^32, printable, replayable). */
 export function runSeed(seed: number, index: number): number {
@@ -22,17 +22,23 @@ export function scenarioOf(seed: number, only?: string): (typeof SCENARIOS)[numb
   }
   const total = SCENARIOS.reduce((s, [, w]) => s + w, 0);
   let x = new Prng(seed + 2 ** 40).int(0, total - 1);
+  let chosen = SCENARIOS[0]!;
   for (const entry of SCENARIOS) {
-    if (x < entry[1]) return entry;
+    if (x < entry[1]) {
+      chosen = entry;
+      break;
+    }
     x -= entry[1];
   }
-  return SCENARIOS[0]!;
+  // A draw of its own (older run seeds keep their scenario unless it picks them).
+  if (chosen[0] === 'crash' && new Prng(seed + 2 ** 43).float() < RESTORE_SHARE_OF_CRASH) return SCENARIOS.find(([n]) => n === 'restore')!;
+  return chosen;
 }
 
 /** Runs one simulated run; returns its problems (also recorded on the tally). */
 export async function runOne(seed: number, tally: Tally, only?: string): Promise<string[]> {
   const [name, , scenario] = scenarioOf(seed, only);
-  const run = new SimRun(seed, tally);
+  const run = new SimRun(seed, tally, name);
   tally.scenario(name);
   try {
     await scenario(run);

@@ -13,7 +13,9 @@
  *   with CORRUPTION naming file and offset (never return damaged data), or, where the damage
  *   fell on bytes nothing acknowledged (a torn tail), open with every acknowledged write;
  *   `repair: true` then cuts, sometimes with a power cut in the middle of the repair, and keeps
- *   everything before.
+ *   everything before;
+ * - `restore` (`restore.ts`): a snapshot of the run's store restored into a second directory
+ *   with power cuts inside the restore, sometimes first from a source that damages a chunk.
  *
  * They must never decide anything from a clock or `Math.random`: a seed replays a run exactly.
  */
@@ -22,17 +24,26 @@ import { readManifest } from '../../src/log/manifest.ts';
 import type { ValidatorVote } from '../../src/model/vote.ts';
 import { blockHashOf, fakeSignature } from '../keys.ts';
 import { describe, SIM_DIR, SimRun } from './harness.ts';
+import { restoreScenario } from './restore.ts';
 
-/** Every scenario, by name, with its share of runs. */
+/**
+ * Every scenario, by name, with its share of runs (percent). `restore` has no share of its own:
+ * it takes `RESTORE_SHARE_OF_CRASH` of the runs the table gives `crash`, by a draw of its own
+ * (`scenarioOf`), so that the other run seeds keep the scenario they always had.
+ */
 export const SCENARIOS: ReadonlyArray<readonly [string, number, (run: SimRun) => Promise<void>]> = [
   ['crash', 70, crashScenario],
   ['eio', 10, eioScenario],
   ['enospc', 10, enospcScenario],
   ['corrupt', 10, corruptScenario],
+  ['restore', 0, (run) => restoreScenario(run, { start, runWaves, crashEpoch })],
 ];
 
+/** The part of the `crash` runs that run the `restore` scenario instead. */
+export const RESTORE_SHARE_OF_CRASH = 0.1;
+
 /** Opens the first store and registers the validators. */
-async function start(run: SimRun): Promise<boolean> {
+export async function start(run: SimRun): Promise<boolean> {
   try {
     await run.open();
   } catch (err) {
@@ -44,7 +55,7 @@ async function start(run: SimRun): Promise<boolean> {
 }
 
 /** Runs `waves` waves; returns true when a power cut happened during them. */
-async function runWaves(run: SimRun, waves: number, cutAfterWave?: number): Promise<boolean> {
+export async function runWaves(run: SimRun, waves: number, cutAfterWave?: number): Promise<boolean> {
   const crashes = run.disk.stats.crashes;
   const inflight: Promise<unknown>[] = [];
   for (let w = 0; w < waves; w++) {
@@ -68,7 +79,7 @@ async function runWaves(run: SimRun, waves: number, cutAfterWave?: number): Prom
 }
 
 /** One epoch: waves, then a cut (armed, mid-flight or after the fact) or a clean close; reopen; check. */
-async function crashEpoch(run: SimRun, callsEstimate: number): Promise<number> {
+export async function crashEpoch(run: SimRun, callsEstimate: number): Promise<number> {
   const before = run.disk.callCount;
   const mode = run.prng.pick(['armed', 'armed', 'armed', 'armed', 'midflight', 'clean']);
   const waves = run.prng.int(1, 3);

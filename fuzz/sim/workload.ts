@@ -305,15 +305,12 @@ export class Workload {
    * every listed one verifies whole (a cut never leaves a torn snapshot); a damaged one
    * (`damaged`, by id) fails its integrity check and its load with CORRUPTION.
    */
-  async checkSnapshots(store: ConsensusStore, problems: string[], damaged?: string, knownDirLoss: () => boolean = () => false): Promise<void> {
+  async checkSnapshots(store: ConsensusStore, problems: string[], damaged?: string): Promise<void> {
     const listed = await store.snapshots.listSnapshots();
     const ids = new Set(listed.map((m) => m.id));
     for (const [id, s] of this.model.snapshots) {
       if (s.mayGo || id === damaged) continue;
-      if (!ids.has(id) && knownDirLoss()) {
-        this.#x?.tally('KNOWN-SRC-BUG:snapshot-lost-with-its-directory');
-        s.mayGo = true; // gone for good: later checks (the directory made again) must not count it twice
-      } else if (!ids.has(id)) problems.push(`snapshot ${id} (height ${s.height}) was acknowledged and never pruned, but is not listed`);
+      if (!ids.has(id)) problems.push(`snapshot ${id} (height ${s.height}) was acknowledged and never pruned, but is not listed`);
     }
     for (const m of listed) {
       const s = this.model.snapshots.get(m.id);

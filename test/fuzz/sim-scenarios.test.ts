@@ -1,7 +1,8 @@
 // Each simulated crash scenario, replayed from fixed run seeds: a power cut mid-write with
-// concurrent writers (crash), a failed fdatasync (eio), a full disk (enospc), and damage in a
-// sealed segment followed by a repair that may itself be cut (corrupt). Each must end with zero
-// violations; a seed the fuzzer once failed on is added here as a regression.
+// concurrent writers (crash), a failed fdatasync (eio), a full disk (enospc), damage in a
+// sealed segment followed by a repair that may itself be cut (corrupt), and a restore from a
+// snapshot cut by a power cut and rerun (restore). Each must end with zero violations; a seed the
+// fuzzer once failed on is added here as a regression.
 import { describe, expect, it } from 'vitest';
 import { Tally } from '../../fuzz/report.ts';
 import { runOne } from '../../fuzz/sim/run.ts';
@@ -9,7 +10,7 @@ import { runOne } from '../../fuzz/sim/run.ts';
 const SEEDS = [11, 12, 13];
 
 describe('simulated crash scenarios replayed from fixed seeds', () => {
-  it.each(['crash', 'eio', 'enospc', 'corrupt'])('%s: every acknowledged write survives and nothing torn is visible', async (scenario) => {
+  it.each(['crash', 'eio', 'enospc', 'corrupt', 'restore'])('%s: every acknowledged write survives and nothing torn is visible', async (scenario) => {
     const tally = new Tally();
     for (const seed of SEEDS) {
       const problems = await runOne(seed, tally, scenario);
@@ -44,8 +45,8 @@ describe('regression seeds of local images and portable snapshots', () => {
     [1989319654, 'corrupt'],
     [326828265, 'corrupt'],
     [771277654, 'corrupt'],
-    // Acknowledged images lost with an unsynced images/ directory (known src bug, docs/fuzzing.md;
-    // FUZZ_STRICT=1 makes it a violation).
+    // Acknowledged images lost with their images/ directory (created without fsyncing the data
+    // directory; fixed in src, ensureDurableDir): the open then replayed the whole log.
     [933975230, 'crash'],
     [2258110789, 'crash'],
     // The same for a snapshot: lost with snapshots/, then the directory made again by a later one.
@@ -57,5 +58,18 @@ describe('regression seeds of local images and portable snapshots', () => {
     const problems = await runOne(seed, tally, scenario);
     expect(problems, `npm run fuzz -- --replay ${seed} --scenario ${scenario}`).toEqual([]);
     expect(tally.checks).toBeGreaterThan(0);
+  });
+});
+
+describe('regression seeds of the restore scenario', () => {
+  // A power cut while restoreFromSnapshot wrote its RESTORING marker (a temp file, then a rename)
+  // left the directory holding only RESTORING.tmp: a rerun refuses it as not empty, and openStore
+  // opens it as a new, empty store without the restore's fence. A src bug, not fixed yet
+  // (docs/fuzzing.md, "Open src bugs"): these fail until the marker cannot be left half made;
+  // then turn \`it.fails\` into \`it\`.
+  it.fails.each([708441251, 2148571404])('seed %i (restore): no violation', async (seed) => {
+    const tally = new Tally();
+    const problems = await runOne(seed, tally, 'restore');
+    expect(problems, `npm run fuzz -- --replay ${seed} --scenario restore`).toEqual([]);
   });
 });
