@@ -19,6 +19,7 @@ import type { FileSystem } from '../io/types.ts';
 import { checkBytes, checkInteger, checkObject, checkKeys, checkString } from '../model/check.ts';
 import { checkValidatorId, SIGNATURE_BYTES } from '../model/vote.ts';
 import type { Validator } from '../model/validator.ts';
+import type { FinalizedMark } from './vote-types.ts';
 import { equalBytes } from '../codec/bytes.ts';
 import { signEd25519, verifyEd25519 } from '../codec/node-key.ts';
 import {
@@ -60,6 +61,8 @@ const ATTEST_SUFFIX = '.attest';
 const ID_PATTERN = /^(\d{12})-(\d{6})$/;
 const CREATE_KEYS = ['height'] as const;
 const ATTESTATION_KEYS = ['validatorId', 'signature'] as const;
+/** Heights of certificates built between two yields to the event loop. */
+const VIEW_SLICE = 64;
 
 /** What the snapshot store needs. */
 export interface SnapshotStoreOptions {
@@ -96,19 +99,20 @@ export function canonicalCertificate(
     total += v.stake;
   }
   if (total === 0n) return undefined;
-  const byBlock = new Map<string, { hash: Uint8Array; votes: Map<string, CertificateVote>; power: bigint }>();
+  // Few blocks per (height, round): a list compared by bytes.
+  const byBlock: { hash: Uint8Array; votes: Map<string, CertificateVote>; power: bigint }[] = [];
   for (const p of precommits) {
     if (p.blockHash === null) continue;
     const stake = stakeOf.get(p.validatorId);
     if (stake === undefined) continue;
-    const key = Buffer.from(p.blockHash).toString('hex');
-    let b = byBlock.get(key);
-    if (b === undefined) byBlock.set(key, (b = { hash: p.blockHash, votes: new Map(), power: 0n }));
+    const hash = p.blockHash;
+    let b = byBlock.find((x) => equalBytes(x.hash, hash));
+    if (b === undefined) byBlock.push((b = { hash, votes: new Map(), power: 0n }));
     if (b.votes.has(p.validatorId)) continue;
     b.votes.set(p.validatorId, { validatorId: p.validatorId, timestamp: p.timestamp, signature: p.signature });
     b.power += stake;
   }
-  for (const b of byBlock.values()) {
+  for (const b of byBlock) {
     if (b.power * 3n <= total * 2n) continue;
     const ordered = [...b.votes.values()].sort((x, y) => (x.validatorId < y.validatorId ? -1 : 1));
     const quorum: CertificateVote[] = [];
@@ -154,33 +158,50 @@ export class LogSnapshotStore implements SnapshotStore {
     }
   }
 
-  /** Takes the frozen view: synchronous reads of the vote store and the registry. */
-  #view(height: number | undefined): SnapshotContent {
+  /**
+   * The frozen view at LSN `at`: the marks, votes and registry changes of an LSN <= `at` (all
+   * three are only ever appended to, so this reads the state as it stood at `at` while writes go
+   * on), built a slice at a time with a yield between slices.
+   */
+  async #view(height: number | undefined, at: number): Promise<SnapshotContent> {
     const { votes, validators, chainId, certificateHeights } = this.#o;
-    const last = votes.finalizedMarks(0, Number.MAX_SAFE_INTEGER).pop();
+    const last = votes.finalizedMarks(0, Number.MAX_SAFE_INTEGER, at).pop();
     if (last === undefined) throw new ConsensusStoreError('NOT_FOUND', 'no height is finalized: nothing to snapshot');
     const h = height ?? last.height;
-    const marks = votes.finalizedMarks(Math.max(0, h - certificateHeights + 1), h);
+    const marks = votes.finalizedMarks(Math.max(0, h - certificateHeights + 1), h, at);
     const tip = marks[marks.length - 1];
     if (tip === undefined || tip.height !== h) throw new ConsensusStoreError('NOT_FOUND', `height ${h} is not finalized`, { details: { height: h } });
+    const changes = validators.changeHeights(at);
     const certificates: DecisionCertificate[] = [];
-    for (const m of marks) {
-      const cert = canonicalCertificate(m.height, m.round, votes.precommitsAt(m.height, m.round), validators.registryAt(m.height).validators);
+    let set: Validator[] | undefined;
+    let setFrom = -1;
+    let next = 0;
+    for (let i = 0; i < marks.length; i++) {
+      const m = marks[i] as FinalizedMark;
+      // The set changes only at a change height: read it again only past one.
+      while (next < changes.length && (changes[next] as number) <= m.height) next++;
+      const changedAt = next === 0 ? -1 : (changes[next - 1] as number);
+      if (set === undefined || changedAt > setFrom) {
+        set = validators.registryAt(m.height, at).validators;
+        setFrom = m.height;
+      }
+      const cert = canonicalCertificate(m.height, m.round, votes.precommitsAt(m.height, m.round, at), set);
       if (cert !== undefined) certificates.push(cert);
+      if (i % VIEW_SLICE === VIEW_SLICE - 1) await new Promise<void>((resolve) => setImmediate(resolve));
     }
     const own = certificates[certificates.length - 1];
     if (own === undefined || own.height !== h) {
       throw new ConsensusStoreError('CONFLICT', `no quorum of precommits is stored for height ${h} round ${tip.round}`, { details: { height: h, round: tip.round } });
     }
-    const { validators: set, history } = validators.registryAt(h);
+    const { validators: atH, history } = validators.registryAt(h, at);
     let power = 0n;
-    for (const v of set) if (v.status === 'active') power += v.stake;
+    for (const v of atH) if (v.status === 'active') power += v.stake;
     return {
       chainId,
       height: h,
       round: tip.round,
       decidedAt: Math.max(...own.precommits.map((p) => p.timestamp)),
-      validators: set,
+      validators: atH,
       totalVotingPower: power,
       history: history.map((c) => ({
         validatorId: c.validatorId,
@@ -197,7 +218,8 @@ export class LogSnapshotStore implements SnapshotStore {
   async #create(height: number | undefined): Promise<SnapshotMetadata> {
     assertOpen(this.#ctx);
     const log = this.#ctx.log;
-    const view = log.capture === undefined ? this.#view(height) : await log.capture(() => this.#view(height));
+    const at = log.capture === undefined ? log.nextLsn - 1 : await log.capture((lsn) => lsn);
+    const view = await this.#view(height, at);
     const content = encodeSnapshotContent(view);
     const createdAt = this.#ctx.now();
     const trailerBody = (root: Uint8Array): Uint8Array => {

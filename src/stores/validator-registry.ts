@@ -358,19 +358,35 @@ export class LogValidatorRegistry implements RecordApplier, ValidatorRegistry, I
 
   /**
    * The set at `height` (as `getValidatorsAtHeight`) and every change at a height <= `height`,
-   * per validator in id order, each validator's in history order; synchronous, for a snapshot's
-   * frozen view. Copies.
+   * per validator in id order, each validator's in history order, counting only changes of an
+   * LSN <= `maxLsn` (a snapshot's frozen view: changes are only appended, so the registry as
+   * it stood at `maxLsn` is read back whatever came after). Synchronous; copies.
    * @internal used by the snapshot store.
    */
-  registryAt(height: number): { validators: Validator[]; history: ValidatorChange[] } {
+  registryAt(height: number, maxLsn = Number.MAX_SAFE_INTEGER): { validators: Validator[]; history: ValidatorChange[] } {
     const validators: Validator[] = [];
     const history: ValidatorChange[] = [];
     for (const id of this.#sortedIds) {
-      const v = this.#versionAt(id, height)?.after;
-      if (v !== undefined) validators.push(copyValidator(v));
-      for (const change of this.#history.get(id) ?? []) if (change.height <= height) history.push(copyChange(change));
+      let version: ValidatorChange | undefined;
+      for (const change of this.#history.get(id) ?? []) {
+        if (change.id > maxLsn || change.height > height) break;
+        history.push(copyChange(change));
+        version = change;
+      }
+      if (version !== undefined) validators.push(copyValidator(version.after));
     }
     return { validators, history };
+  }
+
+  /**
+   * The distinct heights at which changes of an LSN <= `maxLsn` take effect, ascending: between
+   * two of them the set does not change. Synchronous.
+   * @internal used by the snapshot store.
+   */
+  changeHeights(maxLsn = Number.MAX_SAFE_INTEGER): number[] {
+    const heights = new Set<number>();
+    for (const changes of this.#history.values()) for (const c of changes) if (c.id <= maxLsn) heights.add(c.height);
+    return [...heights].sort((a, b) => a - b);
   }
 
   /**

@@ -410,32 +410,33 @@ export class LogVoteStore implements VoteStore, RecordApplier, ImageSection {
   }
 
   /**
-   * The finalization marks with `from <= height <= to`, ascending; synchronous, for a snapshot's
-   * frozen view.
+   * The finalization marks with `from <= height <= to` and an LSN <= `maxLsn`, ascending;
+   * synchronous, for a snapshot's frozen view (marks are never removed).
    * @internal used by the snapshot store.
    */
-  finalizedMarks(from: number, to: number): FinalizedMark[] {
+  finalizedMarks(from: number, to: number, maxLsn = Number.MAX_SAFE_INTEGER): FinalizedMark[] {
     const out: FinalizedMark[] = [];
     if (to - from < this.finalizedByHeight.size) {
       for (let h = from; h <= to; h++) {
         const m = this.finalizedByHeight.get(h);
-        if (m !== undefined) out.push(m);
+        if (m !== undefined && m.id <= maxLsn) out.push(m);
       }
       return out;
     }
-    for (const m of this.finalizedByHeight.values()) if (m.height >= from && m.height <= to) out.push(m);
+    for (const m of this.finalizedByHeight.values()) if (m.height >= from && m.height <= to && m.id <= maxLsn) out.push(m);
     return out.sort((a, b) => a.height - b.height);
   }
 
   /**
-   * The stored precommits of (`height`, `round`), equivocating ones included; synchronous, for
-   * a snapshot's frozen view.
+   * The stored precommits of (`height`, `round`) of an LSN <= `maxLsn`, equivocating ones
+   * included, in validator id order; synchronous, for a snapshot's frozen view (votes are never
+   * removed).
    * @internal used by the snapshot store.
    */
-  precommitsAt(height: number, round: number): { validatorId: string; blockHash: Uint8Array | null; timestamp: number; signature: Uint8Array }[] {
+  precommitsAt(height: number, round: number, maxLsn = Number.MAX_SAFE_INTEGER): { validatorId: string; blockHash: Uint8Array | null; timestamp: number; signature: Uint8Array }[] {
     const code = voteTypeCode('precommit');
     const c = this.cols;
-    const slots = this.roundRange(this.byRound, NO_VALIDATOR, round, code, round, code + 1, Infinity, (slot) => c.height[slot] === height);
+    const slots = this.roundRange(this.byRound, NO_VALIDATOR, round, code, round, code + 1, Infinity, (slot) => c.height[slot] === height && c.lsn[slot]! <= maxLsn);
     return slots.map((slot) => {
       const h = c.hash[slot]!;
       const at = slot * SIGNATURE_BYTES;

@@ -8,7 +8,8 @@ import { mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { openStore, type ConsensusStore } from '../../src/store.ts';
+import { openStore, writableLogOf, type ConsensusStore } from '../../src/store.ts';
+import type { Lsn } from '../../src/log/types.ts';
 import { createRealFileSystem } from '../../src/io/real-fs.ts';
 import { SimulatedDisk } from '../../src/io/sim-disk.ts';
 import { isStoreError } from '../../src/errors.ts';
@@ -159,6 +160,43 @@ describe('a damaged portable snapshot file', () => {
     expect(() => decodeSnapshotHeader(encodeSnapshotHeader({ ...fields, contentLength: 2 ** 40 }))).toThrow(/content length/);
     expect(() => decodeSnapshotHeader(encodeSnapshotHeader({ ...fields, chunkSize: 1 << 30 }))).toThrow(/chunk size/);
     expect(() => decodeSnapshotHeader(encodeSnapshotHeader({ ...fields, trailerLength: 0xffffffff }))).toThrow(/trailer/);
+    await store.close();
+  });
+});
+
+describe('a snapshot is a frozen view', () => {
+  it('writes that land while it is built (a validator, votes, a newer mark) are not in it', async () => {
+    const disk = new SimulatedDisk({ seed: 3 });
+    const store = await openStore({ dir: '/n', fs: disk.fs(), chainId: CHAIN, audit: { nodeKey: NODE_KEY }, snapshots: { interval: 0, certificateHeights: 200 } });
+    await buildChain({ votes: store.votes, validators: store.validators, chainId: CHAIN }, 150);
+    const before = await store.snapshots.createSnapshot();
+    // The writes start right after the snapshot's capture point, while its view is being built
+    // (it yields between slices of heights): a validator registered at an old height, a
+    // precommit of the snapshot's height, a newer finalized height.
+    const log = writableLogOf(store);
+    const capture = log.capture!.bind(log);
+    let writes: Promise<unknown> | undefined;
+    log.capture = <T>(fn: (lsn: Lsn) => T): Promise<T> =>
+      capture((lsn) => {
+        const result = fn(lsn);
+        writes ??= Promise.all([
+          store.validators.registerValidator({ validatorId: 'val-0', publicKey: publicKeyOf(snapshotKey(0)), stake: 1000n }, 3),
+          store.votes.appendVote(signVote({ validatorId: 'val-4', height: 150, round: 150, voteType: 'precommit', blockHash: new Uint8Array(32).fill(150), timestamp: 1 }, snapshotKey(4), CHAIN)),
+          store.votes.appendVote(signVote({ validatorId: 'val-1', height: 151, round: 151, voteType: 'precommit', blockHash: new Uint8Array(32).fill(151), timestamp: 1 }, snapshotKey(1), CHAIN)),
+        ]).then(() => store.votes.markFinalized(151, 151));
+        return result;
+      });
+    const during = store.snapshots.createSnapshot();
+    const meta = await during;
+    await writes;
+    expect(await store.votes.getLastFinalized()).toMatchObject({ height: 151 });
+    expect(meta.height).toBe(150);
+    expect(meta.validatorCount).toBe(4);
+    expect(Buffer.from(meta.merkleRoot).equals(Buffer.from(before.merkleRoot))).toBe(true);
+    // The next one sees them: the new validator holds most of the stake from height 3 on and
+    // signed nothing, so height 150 has no quorum any more.
+    const after = await store.snapshots.createSnapshot({ height: 150 }).then(() => undefined, (e: unknown) => e);
+    expect(String(after)).toMatch(/no quorum/);
     await store.close();
   });
 });
