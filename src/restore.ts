@@ -54,7 +54,7 @@ import { openStoreUnderRestore, writableLogOf, type ConsensusStore } from './sto
 import { RESTORING_FILE, type AuditOptions, type LogGroupOptions } from './store-options.ts';
 import { RecordKind } from './codec/kinds.ts';
 import { encodeSignFence } from './codec/sign-guard-record.ts';
-import { encodeFinalizedRecord } from './codec/vote-record.ts';
+import { encodeFinalizedRecord, encodeVoteRecord } from './codec/vote-record.ts';
 
 /** Where a restore keeps the chunks it has checked (removed when it is done). */
 const STAGING_DIR = 'restore';
@@ -62,10 +62,10 @@ const STAGING_DIR = 'restore';
 const DEFAULT_MAX_BYTES = 2 ** 31;
 /** Largest bound a caller may set: what one buffer can hold. */
 const MAX_MAX_BYTES = 2 ** 32 - 1;
-/** Votes written concurrently while restoring certificates. */
-const WRITE_WINDOW = 512;
-/** Finalization marks written in one batch. */
-const MARKS_PER_BATCH = 1024;
+/** Records of one batch while restoring certificates. */
+const RECORDS_PER_BATCH = 4096;
+/** Batches in flight while restoring certificates. */
+const BATCHES_IN_FLIGHT = 8;
 
 /** What a source says it offers: unverified until checked against the trust. */
 export interface SnapshotOffer {
@@ -339,10 +339,15 @@ function verifyTipCertificate(s: SnapshotContent): void {
   const tip = s.certificates[s.certificates.length - 1];
   if (tip === undefined) throw new ConsensusStoreError('CORRUPTION', 'the snapshot has no decision certificate');
   let total = 0n;
-  for (const v of s.validators) if (v.status === 'active') total += v.stake;
+  const active = new Map<string, (typeof s.validators)[number]>();
+  for (const v of s.validators) {
+    if (v.status !== 'active') continue;
+    total += v.stake;
+    active.set(v.validatorId, v);
+  }
   let signed = 0n;
   for (const p of tip.precommits) {
-    const v = s.validators.find((x) => x.validatorId === p.validatorId && x.status === 'active');
+    const v = active.get(p.validatorId);
     if (v === undefined) continue;
     const bytes = voteSignBytes({ validatorId: p.validatorId, height: tip.height, round: tip.round, voteType: 'precommit', blockHash: tip.blockHash, timestamp: p.timestamp }, s.chainId);
     if (!verifyEd25519(p.signature, bytes, v.publicKey)) {
@@ -393,30 +398,47 @@ async function writeChanges(store: ConsensusStore, changes: readonly SnapshotCon
   }
 }
 
+/**
+ * The certificates' precommits as Vote records and the marks as Finalized records, written
+ * straight to the log many to a batch (each certificate holds one precommit per validator at a
+ * round of its own, so no vote can conflict with another; a vote at a time through `appendVote`
+ * would wait for an fdatasync per window). The store is closed right after; its next open
+ * folds them in. Their durability is the batches' own, all before the marker goes.
+ */
 async function writeCertificates(store: ConsensusStore, s: SnapshotContent): Promise<number> {
+  const log = writableLogOf(store);
+  const limits = log.limits;
+  const maxRecords = Math.min(limits?.maxBatchRecords ?? 1024, RECORDS_PER_BATCH);
+  const maxBytes = (limits?.maxBatchBytes ?? 1 << 20) - 4096;
+  const now = Date.now();
+  let batch: { kind: number; payload: Uint8Array }[] = [];
+  let bytes = 0;
   let votes = 0;
-  let window: Promise<unknown>[] = [];
+  const pending: Promise<unknown>[] = [];
+  const flush = (): void => {
+    if (batch.length === 0) return;
+    pending.push(log.append(batch));
+    batch = [];
+    bytes = 0;
+  };
+  const add = (kind: number, payload: Uint8Array): void => {
+    if (batch.length >= maxRecords || bytes + payload.length + 64 > maxBytes) flush();
+    batch.push({ kind, payload });
+    bytes += payload.length + 64;
+  };
   for (const cert of s.certificates) {
     for (const p of cert.precommits) {
-      window.push(
-        store.votes.appendVote({ validatorId: p.validatorId, height: cert.height, round: cert.round, voteType: 'precommit', blockHash: cert.blockHash, timestamp: p.timestamp, signature: p.signature }),
-      );
+      add(RecordKind.Vote, encodeVoteRecord({ validatorId: p.validatorId, height: cert.height, round: cert.round, voteType: 'precommit', blockHash: cert.blockHash, timestamp: p.timestamp, signature: p.signature }, now));
       votes++;
-      if (window.length >= WRITE_WINDOW) {
-        await Promise.all(window);
-        window = [];
-      }
+    }
+    if (pending.length >= BATCHES_IN_FLIGHT) {
+      flush();
+      await Promise.all(pending.splice(0));
     }
   }
-  await Promise.all(window);
-  // The marks as records of their own, many to a batch: the store is closed right after, and
-  // the next open folds them in (markFinalized would wait for one fdatasync per height).
-  const log = writableLogOf(store);
-  const now = Date.now();
-  for (let i = 0; i < s.certificates.length; i += MARKS_PER_BATCH) {
-    const batch = s.certificates.slice(i, i + MARKS_PER_BATCH);
-    await log.append(batch.map((c) => ({ kind: RecordKind.Finalized, payload: encodeFinalizedRecord(c.height, c.round, now) })));
-  }
+  for (const cert of s.certificates) add(RecordKind.Finalized, encodeFinalizedRecord(cert.height, cert.round, now));
+  flush();
+  await Promise.all(pending);
   return votes;
 }
 
