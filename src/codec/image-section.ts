@@ -3,7 +3,7 @@
  * image"): a store writes its in-memory state with `ImageWriter` and reads it back with
  * `ImageReader`. Little-endian, fixed-width integers; typed arrays are written as they lie in
  * memory (the image is private to the node that wrote it and is read back on the same kind of
- * machine: little-endian is checked when an image is opened), so that a million votes load as
+ * machine: the image's head carries a byte-order mark, checked when it is opened), so that a million votes load as
  * a handful of copies, not a million decodes.
  *
  * The reader must never allocate more than the bytes it was given can hold, never read past

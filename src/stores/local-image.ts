@@ -33,6 +33,10 @@ const CONTENT_MAGIC = new TextEncoder().encode('CSIMAGE1');
 const SIGN_DOMAIN = new TextEncoder().encode('consensus-store/local-image/v1\u0000');
 const TRAILER_MAGIC = new TextEncoder().encode('CSIMGSIG');
 const MAX_SECTIONS = 64;
+/** Bytes of the content's head before the chain id. */
+const HEAD_BYTES = 70;
+/** Written in the writer's own byte order; read back as anything else, the image is of another machine. */
+const BYTE_ORDER_MARK = 0x01020304;
 const MAX_CHAIN_ID_BYTES = 1024;
 
 /** What an open did with the images it found. */
@@ -148,7 +152,7 @@ export async function writeLocalImage(o: WriteImageOptions): Promise<WrittenImag
  */
 function imageContentParts(chainId: string, lsn: number, createdAt: number, fingerprint: Uint8Array, sections: readonly { tag: number; write: (w: ImageWriter) => void }[]): Uint8Array[] {
   const chain = new TextEncoder().encode(chainId);
-  const head = new Uint8Array(66 + chain.length);
+  const head = new Uint8Array(HEAD_BYTES + chain.length);
   const view = new DataView(head.buffer);
   head.set(CONTENT_MAGIC, 0);
   view.setUint32(8, SnapshotFileKind.Image, true);
@@ -156,8 +160,10 @@ function imageContentParts(chainId: string, lsn: number, createdAt: number, fing
   view.setBigUint64(16, BigInt(lsn), true);
   view.setBigUint64(24, BigInt(createdAt), true);
   head.set(fingerprint, 32);
-  view.setUint16(64, chain.length, true);
-  head.set(chain, 66);
+  // In this machine's own byte order: the sections' typed arrays are, too.
+  head.set(new Uint8Array(new Uint32Array([BYTE_ORDER_MARK]).buffer), 64);
+  view.setUint16(68, chain.length, true);
+  head.set(chain, HEAD_BYTES);
   const parts: Uint8Array[] = [head];
   for (const s of sections) {
     const w = new ImageWriter();
@@ -174,7 +180,7 @@ function imageContentParts(chainId: string, lsn: number, createdAt: number, fing
 
 /** Decodes an image's content. @throws Error on anything malformed. */
 function decodeImageContent(content: Uint8Array): { chainId: string; lsn: number; createdAt: number; fingerprint: Uint8Array; sections: Map<number, Uint8Array> } {
-  if (content.length < 66 || !equalBytes(content.subarray(0, 8), CONTENT_MAGIC)) throw new Error('image content has a bad magic');
+  if (content.length < HEAD_BYTES || !equalBytes(content.subarray(0, 8), CONTENT_MAGIC)) throw new Error('image content has a bad magic');
   const view = new DataView(content.buffer, content.byteOffset, content.byteLength);
   if (view.getUint32(8, true) !== SnapshotFileKind.Image) throw new Error('image content is not of kind image');
   const count = view.getUint32(12, true);
@@ -183,11 +189,12 @@ function decodeImageContent(content: Uint8Array): { chainId: string; lsn: number
   const createdAt = Number(view.getBigUint64(24, true));
   if (!Number.isSafeInteger(lsn) || !Number.isSafeInteger(createdAt)) throw new Error('image LSN or time out of range');
   const fingerprint = content.slice(32, 64);
-  const chainLength = view.getUint16(64, true);
-  if (chainLength > MAX_CHAIN_ID_BYTES || 66 + chainLength > content.length) throw new Error('image chain id is out of range');
-  const chainId = new TextDecoder('utf-8', { fatal: true }).decode(content.subarray(66, 66 + chainLength));
+  if (new Uint32Array(content.slice(64, 68).buffer)[0] !== BYTE_ORDER_MARK) throw new Error('image was written on a machine of another byte order');
+  const chainLength = view.getUint16(68, true);
+  if (chainLength > MAX_CHAIN_ID_BYTES || HEAD_BYTES + chainLength > content.length) throw new Error('image chain id is out of range');
+  const chainId = new TextDecoder('utf-8', { fatal: true }).decode(content.subarray(HEAD_BYTES, HEAD_BYTES + chainLength));
   const sections = new Map<number, Uint8Array>();
-  let at = 66 + chainLength;
+  let at = HEAD_BYTES + chainLength;
   for (let i = 0; i < count; i++) {
     if (at + 16 > content.length) throw new Error(`image section ${i} header is truncated`);
     const tag = view.getUint32(at, true);
