@@ -62,7 +62,7 @@ const ID_PATTERN = /^(\d{12})-(\d{6})$/;
 const CREATE_KEYS = ['height'] as const;
 const ATTESTATION_KEYS = ['validatorId', 'signature'] as const;
 /** Heights of certificates built between two yields to the event loop. */
-const VIEW_SLICE = 64;
+const VIEW_SLICE = 16;
 
 /** What the snapshot store needs. */
 export interface SnapshotStoreOptions {
