@@ -166,7 +166,16 @@ export async function restoreFromSnapshot(options: RestoreOptions): Promise<Rest
   // The marker first: a directory without it holds nothing of a restore (at most empty).
   await fs.mkdir(dir);
   const sameRoot = existing.includes(RESTORING_FILE) && equalBytes(await fs.readFile(marker), markerText);
-  await writeSmallFile(fs, dir, RESTORING_FILE, markerText);
+  // Written in place, not renamed into place: from the moment its name exists (even empty or
+  // half written) the directory is an unfinished restore that openStore refuses.
+  const handle = await fs.open(marker, 'create');
+  try {
+    await handle.truncate(0);
+    await handle.writeAndSync([markerText], 0);
+  } finally {
+    await handle.close();
+  }
+  await fs.syncDir(dir);
   await fs.mkdir(staging);
   if (!sameRoot) for (const name of await fs.readdir(staging)) await fs.unlink(`${staging}/${name}`);
 
