@@ -14,6 +14,7 @@ import type { ConsensusValidator } from '../consensus/types.ts';
 import { ValidatorSet } from '../consensus/validator-set.ts';
 import { defaultFileSystem } from '../io/real-fs.ts';
 import type { FileSystem } from '../io/types.ts';
+import { invalidArgument } from '../errors.ts';
 
 /** The chain id of every devnet. */
 export const DEVNET_CHAIN_ID = 'cstore-devnet';
@@ -99,13 +100,13 @@ export async function writeGenesis(dir: string, genesis: Genesis, fs: FileSystem
 /**
  * The genesis of `dir`: read back when it exists (it must have `validators` validators), else
  * created with fresh random keys. `byzantine` ids are added to `everByzantine`.
- * @throws Error when the directory holds a devnet of another size.
+ * @throws ConsensusStoreError INVALID_ARGUMENT when the directory holds a devnet of another size.
  */
 export async function loadOrCreateGenesis(dir: string, validators: number, byzantine: readonly string[]): Promise<{ genesis: Genesis; created: boolean }> {
   const existing = await readGenesis(dir);
   if (existing !== undefined) {
     if (existing.validators.length !== validators) {
-      throw new Error(`${dir} holds a devnet of ${existing.validators.length} validators; run with --validators ${existing.validators.length} or another --dir`);
+      throw invalidArgument('--validators', `${dir} holds a devnet of ${existing.validators.length} validators: run with --validators ${existing.validators.length} or another --dir`);
     }
     const ever = [...new Set([...existing.everByzantine, ...byzantine])].sort();
     const genesis = { ...existing, everByzantine: ever };

@@ -1,124 +1,321 @@
 #!/usr/bin/env node
 /**
- * `cstore`: the operator's command line. A thin dispatcher: each command lives in its own file
- * and returns an exit code. Errors with a stable code are printed as `error CODE: message` with
- * exit code 1 (2 for CORRUPTION); anything else is a bug and prints its stack.
+ * `cstore`: the operator's command line. A thin dispatcher: each command has its options, its
+ * help text and a `run` in its own file that resolves with an exit code (exit.ts lists them;
+ * docs/operations.md documents them). Every error a user can cause prints one line on stderr,
+ * `error CODE: message`; results go to stdout (`--json` where a command reports); a reader that
+ * closes stdout early (`cstore --help | head -1`) ends the command quietly.
  */
-import { isStoreError } from '../errors.ts';
-import { parseArgs } from './args.ts';
+import { fileURLToPath } from 'node:url';
+import { defaultFileSystem } from '../io/real-fs.ts';
+import { parseArgs, type OptionSpec, type ParsedArgs } from './args.ts';
+import { Exit, failureOf, UsageError } from './exit.ts';
+import { guardStdout, OutputClosed, writeStdout } from './output.ts';
 
-const print = (line: string): void => {
-  process.stdout.write(`${line}\n`);
+const print = async (text: string): Promise<void> => writeStdout(`${text}\n`);
+/** The legacy synchronous printer the demo and devnet use. */
+const printSync = (text: string): void => {
+  void writeStdout(`${text}\n`).catch(() => undefined);
+};
+const note = (text: string): void => {
+  process.stderr.write(`${text}\n`);
 };
 
 interface Command {
   readonly summary: string;
-  readonly run: (argv: readonly string[]) => Promise<number>;
+  /** The full help text (`cstore <command> --help`). */
+  readonly help: string;
+  readonly options: OptionSpec;
+  readonly run: (args: ParsedArgs) => Promise<number>;
   readonly hidden?: boolean;
 }
 
+const JSON_OPT = { json: 'boolean' } as const;
+const PROGRESS_OPT = { 'no-progress': 'boolean' } as const;
+
+function positionals(args: ParsedArgs, count: number, usage: string): string[] {
+  if (args.positionals.length !== count) throw new UsageError(`wrong arguments: cstore ${usage} (cstore ${usage.split(' ')[0]} --help)`);
+  return args.positionals as string[];
+}
+
+const str = (args: ParsedArgs, name: string): string | undefined => (args.options[name] === undefined ? undefined : String(args.options[name]));
+const num = (args: ParsedArgs, name: string): number | undefined => (args.options[name] === undefined ? undefined : Number(args.options[name]));
+const flag = (args: ParsedArgs, name: string): boolean => args.options[name] === true;
+
+const COMMON = `Common options:
+  --json           one JSON document on stdout (stable field names: docs/operations.md)
+  --help, -h       this text`;
+
 const COMMANDS: Readonly<Record<string, Command>> = {
+  inspect: {
+    summary: '<dir>: log, records by kind, round state, finalization, sign watermarks, images, snapshots (read-only; a live node is fine)',
+    help: `usage: cstore inspect <dir> [--json]
+
+Summarizes a data directory without writing to it and without its lock (a running node's
+directory is fine): the log's segments and records by kind up to the LSN it saw, the round
+state, the last finalized height, the sign watermarks and the restore fence, and how many local
+images and portable snapshots lie beside the log (listed, never loaded).
+
+${COMMON}`,
+    options: { ...JSON_OPT },
+    run: async (args) => {
+      const [dir] = positionals(args, 1, 'inspect <dir> [--json]');
+      const { runInspect } = await import('./inspect.ts');
+      return runInspect(dir as string, { json: flag(args, 'json'), print });
+    },
+  },
+  verify: {
+    summary: '<dir> [--chain-id ID]: every record, recovery integrity, the audit chain, the chain id; exit 2 on damage (read-only)',
+    help: `usage: cstore verify <dir> [--chain-id ID] [--json] [--no-progress]
+
+Checks a data directory without writing to it and without its lock: every record's checksum
+and LSN (scanned, then re-read by LSN), the recovery integrity check, the audit chain (hashes,
+links, head signatures with the key in node.key, else the key the chain recorded) and, with
+--chain-id, that the directory belongs to that chain.
+
+Exit codes: 0 clean; 1 a failed check (the chain id differs); 2 damage (CORRUPTION with file
+and offset, a broken audit chain, a failed recovery check).
+
+  --chain-id ID    the chain the directory must belong to (also checks the audit chain of a
+                   directory that records none)
+  --no-progress    no progress line on stderr (it is shown only on a terminal anyway)
+${COMMON}`,
+    options: { ...JSON_OPT, ...PROGRESS_OPT, 'chain-id': 'string' },
+    run: async (args) => {
+      const [dir] = positionals(args, 1, 'verify <dir> [--chain-id ID] [--json]');
+      const { runVerify } = await import('./inspect.ts');
+      return runVerify(dir as string, str(args, 'chain-id'), { json: flag(args, 'json'), print, progress: !flag(args, 'no-progress') });
+    },
+  },
+  export: {
+    summary: 'audit|evidence|rewards|votes <dir>: JSON Lines (rewards also CSV) on stdout or --out, by height or date (read-only)',
+    help: `usage: cstore export audit|evidence|rewards|votes <dir> [--out FILE] [--format F]
+                    [--from-height H] [--to-height H] [--since DATE] [--until DATE]
+
+Writes one store's records as JSON Lines (one object a line, log order) on stdout, or into
+FILE (a temp file renamed into place when complete). Reads the directory read-only, without
+its lock: the export holds what was durable up to the LSN it saw.
+
+  --out FILE       write to FILE instead of stdout
+  --format F       jsonl (default); rewards: csv (one row per reward line; cells a spreadsheet
+                   would run as formulas are neutralised); audit: signed (the verifiable export
+                   of docs/audit.md, the whole chain, needs --out)
+  --from-height H  only records at height H or above
+  --to-height H    only records at height H or below
+  --since DATE     only records at or after DATE (ISO 8601, or ms since the epoch)
+  --until DATE     only records at or before DATE
+  --no-progress    no progress line on stderr (shown only on a terminal anyway)
+  --help, -h       this text`,
+    options: { ...PROGRESS_OPT, out: 'string', format: 'string', 'from-height': 'number', 'to-height': 'number', since: 'string', until: 'string' },
+    run: async (args) => {
+      const [kind, dir] = positionals(args, 2, 'export audit|evidence|rewards|votes <dir> [options]');
+      const { runExport } = await import('./export.ts');
+      return runExport(kind as string, dir as string, {
+        out: str(args, 'out'),
+        format: str(args, 'format'),
+        fromHeight: num(args, 'from-height'),
+        toHeight: num(args, 'to-height'),
+        since: str(args, 'since'),
+        until: str(args, 'until'),
+        progress: !flag(args, 'no-progress'),
+      }, note);
+    },
+  },
+  'sign-state': {
+    summary: 'show|export|import: the sign guard\'s watermark, in a JSON interchange format (EIP-3076 style); import also reads CometBFT\'s priv_validator_state.json',
+    help: `usage: cstore sign-state show <dir> [--public-key HEX | --key-file PATH] [--json]
+       cstore sign-state export <dir> [--out FILE] [--complete] [--public-key HEX | --key-file PATH] [--chain-id ID]
+       cstore sign-state import <dir> <file> --key-file PATH [--validator-id ID] [--chain-id ID] [--create] [--json]
+
+show     the watermark of every key in the log (or of one key), the SIGNSTATE copy, the restore
+         fence and any repair barrier. Read-only, no lock: a running node is fine.
+export   the interchange document (docs/operations.md): per key its watermark, the higher of
+         the log's and the SIGNSTATE copy's; --complete adds every signature the log holds.
+         Read-only, no lock.
+import   records a watermark from a cstore interchange file or CometBFT's
+         priv_validator_state.json through the node's sign guard (the log and the SIGNSTATE
+         copy move together). Only while the node is stopped (LOCKED otherwise). Merges by
+         maxima: a watermark at or below the directory's writes nothing; a higher height with a
+         lower round is refused (CONFLICT). The key file says which key: the validator's
+         ed25519 seed as 64 hex characters, 32 raw bytes, or CometBFT's priv_validator_key.json.
+
+  --key-file PATH    the validator's private key file (import: required; show/export: selects the key)
+  --public-key HEX   selects the key by its public key (show/export)
+  --validator-id ID  the validator id the node signs as (import; default cstore-import)
+  --chain-id ID      the chain (checked against the directory and the file)
+  --create           import into a directory that does not exist yet (a new node's first watermark)
+  --complete         export every signature, not only the watermark
+  --out FILE         export into FILE instead of stdout
+${COMMON}`,
+    options: { ...JSON_OPT, 'key-file': 'string', 'public-key': 'string', 'validator-id': 'string', 'chain-id': 'string', create: 'boolean', complete: 'boolean', out: 'string' },
+    run: async (args) => {
+      const [sub] = args.positionals;
+      const s = await import('./sign-state.ts');
+      if (sub === 'show') {
+        const [, dir] = positionals(args, 2, 'sign-state show <dir> [--public-key HEX | --key-file PATH] [--json]');
+        return s.runSignStateShow(dir as string, { json: flag(args, 'json'), publicKey: str(args, 'public-key'), keyFile: str(args, 'key-file') }, print);
+      }
+      if (sub === 'export') {
+        const [, dir] = positionals(args, 2, 'sign-state export <dir> [--out FILE] [--complete]');
+        const doc = await s.exportSignState(dir as string, { publicKey: str(args, 'public-key'), keyFile: str(args, 'key-file'), complete: flag(args, 'complete'), chainId: str(args, 'chain-id') });
+        const text = `${JSON.stringify(doc, null, 2)}\n`;
+        const out = str(args, 'out');
+        if (out === undefined) await writeStdout(text);
+        else {
+          const { fileSink } = await import('./output.ts');
+          const sink = await fileSink(defaultFileSystem(), out);
+          await sink.write(text);
+          await sink.end();
+          note(`exported ${doc.data.length} key(s) to ${out}`);
+        }
+        return Exit.OK;
+      }
+      if (sub === 'import') {
+        const [, dir, file] = positionals(args, 3, 'sign-state import <dir> <file> --key-file PATH');
+        const keyFile = str(args, 'key-file');
+        if (keyFile === undefined) throw new UsageError('sign-state import needs --key-file PATH: the validator key whose watermark is imported');
+        const r = await s.importSignState(dir as string, file as string, { keyFile, validatorId: str(args, 'validator-id'), chainId: str(args, 'chain-id'), create: flag(args, 'create') });
+        if (flag(args, 'json')) await print(JSON.stringify(r, null, 2));
+        else {
+          const hrs = (w: { height: number; round: number; step: string } | null): string => (w === null ? 'none' : `height ${w.height}, round ${w.round}, step ${w.step}`);
+          await print(`key ${r.publicKey}: ${r.action === 'nothing' ? 'the file holds no watermark for this key: nothing imported' : `${r.action} (imported ${hrs(r.imported)}; before ${hrs(r.before)}; now ${hrs(r.after)})`}`);
+        }
+        return Exit.OK;
+      }
+      throw new UsageError('wrong arguments: cstore sign-state show|export|import ... (cstore sign-state --help)');
+    },
+  },
   demo: {
     summary: 'durable votes, a SIGKILLed writer, recovery and the sign guard, step by step',
-    run: async (argv) => {
-      const { options } = parseArgs(argv, { dir: 'string', seed: 'number' });
+    help: `usage: cstore demo [--dir PATH] [--seed S]
+
+A step-by-step demonstration: durable appends, a writer SIGKILLed mid-write, recovery of every
+acknowledged vote, and the sign guard refusing a conflicting signature. Exit 0 when every check
+held, 1 when one did not.
+
+  --dir PATH   where to keep the demo's data directory (default: a temporary directory)
+  --seed S     the seed of the demo's workload
+  --help, -h   this text`,
+    options: { dir: 'string', seed: 'number' },
+    run: async (args) => {
+      positionals(args, 0, 'demo [--dir PATH] [--seed S]');
       const { runDemo } = await import('./demo.ts');
-      return runDemo({
-        print,
-        ...(options.dir === undefined ? {} : { dir: String(options.dir) }),
-        ...(options.seed === undefined ? {} : { seed: Number(options.seed) }),
-      });
+      const dir = str(args, 'dir');
+      const seed = num(args, 'seed');
+      return runDemo({ print: printSync, ...(dir === undefined ? {} : { dir }), ...(seed === undefined ? {} : { seed }) });
     },
   },
   'demo-writer': {
-    summary: 'the demo\'s child writer (internal)',
+    summary: "the demo's child writer (internal)",
+    help: "usage: cstore demo-writer --dir PATH --seed S (internal: the demo's child process)",
     hidden: true,
-    run: async (argv) => {
-      const { options } = parseArgs(argv, { dir: 'string', seed: 'number' });
+    options: { dir: 'string', seed: 'number' },
+    run: async (args) => {
       const { runDemoWriter } = await import('./demo.ts');
-      await runDemoWriter(String(options.dir), Number(options.seed));
-      return 0;
+      await runDemoWriter(String(args.options['dir']), Number(args.options['seed']));
+      return Exit.OK;
     },
   },
   devnet: {
     summary: 'a local BFT network of validator processes: live status, --chaos, --byzantine K, verdict',
-    run: async (argv) => {
-      const { parseDevnetOptions, DEVNET_HELP } = await import('./devnet-options.ts');
-      const options = parseDevnetOptions(argv, () => Math.floor(Math.random() * 2 ** 31));
-      if (options === 'help') {
-        print(DEVNET_HELP);
-        return 0;
-      }
-      const { runDevnet } = await import('./devnet.ts');
-      return (await runDevnet(options)).exitCode;
-    },
-  },
-  inspect: {
-    summary: '<dir>: segments, records by kind, round state, finalization of a stopped node',
-    run: async (argv) => {
-      const dir = onePositional(argv, 'inspect <dir>');
-      const { runInspect } = await import('./inspect.ts');
-      return runInspect(dir, print);
-    },
-  },
-  verify: {
-    summary: '<dir> [--chain-id ID]: check every record, recovery integrity and the audit chain; exit 2 on damage',
-    run: async (argv) => {
-      const { options, positionals } = parseArgs(argv, { 'chain-id': 'string' });
-      if (positionals.length !== 1) throw new UsageError('usage: cstore verify <dir> [--chain-id ID]');
-      const { runVerify } = await import('./inspect.ts');
-      const chainId = options['chain-id'] === undefined ? undefined : String(options['chain-id']);
-      return runVerify(positionals[0] as string, chainId, print);
-    },
+    help: '',
+    options: {},
+    run: async () => Exit.OK,
   },
 };
 
-function onePositional(argv: readonly string[], usage: string): string {
-  const { positionals } = parseArgs(argv, {});
-  if (positionals.length !== 1) throw new UsageError(`usage: cstore ${usage}`);
-  return positionals[0] as string;
-}
-
-class UsageError extends Error {}
-
-function help(): void {
-  print('cstore: durable consensus state for BFT validators');
-  print('');
-  print('usage: cstore <command> [options]');
+function topHelp(): string {
+  const lines = ['cstore: durable consensus state for BFT validators', '', 'usage: cstore <command> [options]     cstore <command> --help', ''];
   for (const [name, command] of Object.entries(COMMANDS)) {
-    if (command.hidden !== true) print(`  ${name.padEnd(10)} ${command.summary}`);
+    if (command.hidden !== true) lines.push(`  ${name.padEnd(11)} ${command.summary}`);
   }
+  lines.push(
+    '',
+    '  --version   the version of consensus-store',
+    '  --help      this text',
+    '',
+    'Exit codes: 0 ok, 1 a check failed, 2 damage found, 3 refused by the store (CONFLICT,',
+    'FRESH_SIGN_STATE), 64 usage, 65 unsupported format, 66 not found, 70 internal error (a bug),',
+    '74 I/O error, 75 LOCKED (the node runs). Errors: one line on stderr, `error CODE: message`.',
+    'docs/operations.md has the details.',
+  );
+  return lines.join('\n');
 }
+
+async function version(): Promise<string> {
+  // src/cli/main.ts and dist/cli/main.js both sit two levels below the package root.
+  const path = fileURLToPath(new URL('../../package.json', import.meta.url));
+  const pkg = JSON.parse(new TextDecoder().decode(await defaultFileSystem().readFile(path))) as { name: string; version: string };
+  return `${pkg.name} ${pkg.version}`;
+}
+
+const wantsHelp = (argv: readonly string[]): boolean => argv.includes('--help') || argv.includes('-h');
 
 async function main(argv: readonly string[]): Promise<number> {
   const [name, ...rest] = argv;
-  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-    help();
-    return name === undefined ? 1 : 0;
+  if (name === undefined) {
+    await print(topHelp());
+    return Exit.USAGE;
+  }
+  if (name === '--help' || name === '-h' || name === 'help') {
+    const topic = name === 'help' ? rest[0] : undefined;
+    const command = topic === undefined ? undefined : COMMANDS[topic];
+    if (topic !== undefined && command === undefined) throw new UsageError(`unknown command '${topic}' (cstore --help lists them)`);
+    await print(command === undefined ? topHelp() : await helpOf(topic as string, command));
+    return Exit.OK;
+  }
+  if (name === '--version' || name === '-V') {
+    await print(await version());
+    return Exit.OK;
   }
   const command = COMMANDS[name];
-  if (command === undefined) {
-    print(`unknown command '${name}'`);
-    help();
-    return 1;
+  if (command === undefined) throw new UsageError(`unknown command '${name}' (cstore --help lists them)`);
+  if (wantsHelp(rest)) {
+    await print(await helpOf(name, command));
+    return Exit.OK;
   }
-  return command.run(rest);
+  if (name === 'devnet') return runDevnetCommand(rest);
+  let args: ParsedArgs;
+  try {
+    args = parseArgs(rest, command.options);
+  } catch (err) {
+    throw new UsageError(`${(err as Error).message} (cstore ${name} --help)`);
+  }
+  return command.run(args);
 }
+
+async function helpOf(name: string, command: Command): Promise<string> {
+  if (name !== 'devnet') return command.help;
+  return (await import('./devnet-options.ts')).DEVNET_HELP;
+}
+
+async function runDevnetCommand(argv: readonly string[]): Promise<number> {
+  const { parseDevnetOptions, DEVNET_HELP } = await import('./devnet-options.ts');
+  const options = parseDevnetOptions(argv, () => Math.floor(Math.random() * 2 ** 31));
+  if (options === 'help') {
+    await print(DEVNET_HELP);
+    return Exit.OK;
+  }
+  const { runDevnet } = await import('./devnet.ts');
+  return (await runDevnet(options)).exitCode;
+}
+
+let finished = false;
+guardStdout(() => {
+  // The reader went away: nothing more can be shown. Stop now, quietly.
+  if (!finished) process.exit(process.exitCode ?? Exit.OK);
+});
 
 main(process.argv.slice(2)).then(
   (code) => {
+    finished = true;
     process.exitCode = code;
   },
   (err: unknown) => {
-    if (err instanceof UsageError) {
-      print(err.message);
-      process.exitCode = 1;
-    } else if (isStoreError(err)) {
-      print(`error ${err.code}: ${err.message}`);
-      process.exitCode = err.code === 'CORRUPTION' ? 2 : 1;
-    } else {
-      console.error(err);
-      process.exitCode = 1;
-    }
+    finished = true;
+    if (err instanceof OutputClosed) return;
+    const failure = failureOf(err);
+    process.stderr.write(`${failure.text}\n`);
+    process.exitCode = failure.exitCode;
   },
 );

@@ -1,9 +1,10 @@
 // The operator's commands, end to end: the demo (a real child process killed with SIGKILL)
 // holds every check; verify accepts a clean directory and reports a flipped byte as CORRUPTION
-// with its file; inspect refuses a directory that holds no log and creates nothing; an error with
-// a code prints one `error CODE: message` line, the code once.
+// with its file; inspect refuses a directory that holds no log and creates nothing, and reads a
+// directory another process holds locked; an error with a code prints one `error CODE: message`
+// line on stderr, the code once, with its own exit code.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, openSync, readSync, rmSync, writeSync, closeSync } from 'node:fs';
+import { existsSync, mkdtempSync, openSync, readSync, rmSync, writeSync, closeSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -28,9 +29,9 @@ beforeAll(() => {
 
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-function collect(): { lines: string[]; print: (line: string) => void } {
+function collect(): { lines: string[]; json: false; progress: false; print: (line: string) => void } {
   const lines: string[] = [];
-  return { lines, print: (line) => lines.push(line) };
+  return { lines, json: false, progress: false, print: (line) => void lines.push(line) };
 }
 
 describe('cstore demo', () => {
@@ -46,8 +47,8 @@ describe('cstore demo', () => {
 describe('cstore verify', () => {
   it('passes a clean directory, reading the chain id it recorded and checking the audit chain', async () => {
     const out = collect();
-    expect(await runVerify(dir, undefined, out.print)).toBe(0);
-    expect(out.lines.join('\n')).toMatch(/audit chain: ok \(\d+ entries, \d+ signed heads\)/);
+    expect(await runVerify(dir, undefined, out)).toBe(0);
+    expect(out.lines.join('\n')).toMatch(/audit chain: ok \(\d+ entries, \d+ signed heads, key from node.key\)/);
   });
 
   it('reports a flipped byte inside the log as CORRUPTION naming the segment, with exit code 2', async () => {
@@ -61,7 +62,7 @@ describe('cstore verify', () => {
     writeSync(fd, byte, 0, 1, 300);
     closeSync(fd);
     const out = collect();
-    expect(await runVerify(copy, undefined, out.print)).toBe(2);
+    expect(await runVerify(copy, undefined, out)).toBe(2);
     expect(out.lines.join('\n')).toMatch(/CORRUPTION: .*0000000000000001\.wal/);
     expect(out.lines.join('\n').match(/CORRUPTION/g)).toHaveLength(1);
   });
@@ -70,7 +71,7 @@ describe('cstore verify', () => {
 describe('cstore inspect', () => {
   it('summarizes the directory: chain, records by kind, round state', async () => {
     const out = collect();
-    expect(await runInspect(dir, out.print)).toBe(0);
+    expect(await runInspect(dir, out)).toBe(0);
     const text = out.lines.join('\n');
     expect(text).toContain('chain: cstore-demo');
     expect(text).toMatch(/Vote\s+\d+/);
@@ -79,7 +80,7 @@ describe('cstore inspect', () => {
 
   it('refuses a directory that holds no log with NOT_FOUND and creates nothing', async () => {
     const missing = join(root, 'nothing-here');
-    await expect(runInspect(missing, () => undefined)).rejects.toSatisfy((err: unknown) => isStoreError(err, 'NOT_FOUND'));
+    await expect(runInspect(missing, collect())).rejects.toSatisfy((err: unknown) => isStoreError(err, 'NOT_FOUND'));
     expect(existsSync(missing)).toBe(false);
   });
 });
@@ -99,23 +100,31 @@ function cstore(...args: string[]): { status: number | null; stdout: string; std
 }
 
 describe('cstore errors', () => {
-  it('prints a NOT_FOUND as one line with the code once, exit code 1', () => {
+  it('prints a NOT_FOUND as one line on stderr with the code once, exit code 66', () => {
     const run = cstore('inspect', join(root, 'not-a-data-dir'));
-    expect(run.stderr).toBe('');
-    expect(run.stdout).toMatch(/^error NOT_FOUND: .*not-a-data-dir is not a consensus-store data directory \(no wal\/\)\n$/);
-    expect(run.stdout.match(/NOT_FOUND/g)).toHaveLength(1);
-    expect(run.status).toBe(1);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toMatch(/^error NOT_FOUND: .*not-a-data-dir is not a consensus-store data directory \(no wal\/\)\n$/);
+    expect(run.stderr.match(/NOT_FOUND/g)).toHaveLength(1);
+    expect(run.status).toBe(66);
   });
 
-  it('prints LOCKED once when another process holds the directory, exit code 1', async () => {
+  it('inspects a directory another process holds locked (no lock taken), and sign-state import there is LOCKED, exit 75', async () => {
     const held = join(root, 'held');
     const log = await openLog({ dir: held });
     try {
-      const run = cstore('inspect', held);
+      const run = cstore('inspect', held, '--json');
       expect(run.stderr).toBe('');
-      expect(run.stdout).toMatch(/^error LOCKED: .*is locked by .*\n$/);
-      expect(run.stdout.match(/LOCKED/g)).toHaveLength(1);
-      expect(run.status).toBe(1);
+      expect(run.status).toBe(0);
+      expect(JSON.parse(run.stdout).seenLsn).toBe(0);
+      const key = join(root, 'held.key');
+      writeFileSync(key, 'ab'.repeat(32));
+      const file = join(root, 'held.json');
+      writeFileSync(file, JSON.stringify({ height: '5', round: 0, step: 2 }));
+      const imported = cstore('sign-state', 'import', held, file, '--key-file', key, '--chain-id', 'c');
+      expect(imported.stdout).toBe('');
+      expect(imported.stderr).toMatch(/^error LOCKED: .*is locked by .*\n$/);
+      expect(imported.stderr.match(/LOCKED/g)).toHaveLength(1);
+      expect(imported.status).toBe(75);
     } finally {
       await log.close();
     }
