@@ -407,13 +407,18 @@ export async function importSignState(
   let recorded: string | undefined;
   let exists = true;
   let before: SignWatermark | null = null;
+  let fence: number | null = null;
+  let copy: SignWatermark | null = null;
   try {
     await requireDir(fs, dir);
     const opened = await openDir(dir, fs);
     try {
       recorded = opened.recordedChainId;
-      const k = (await readSignState(opened)).keys.find((x) => x.publicKey === publicKey);
+      const state = await readSignState(opened);
+      const k = state.keys.find((x) => x.publicKey === publicKey);
       if (k !== undefined) before = { height: k.height, round: k.round, step: k.step };
+      fence = state.fenceHeight;
+      if (state.copy !== null && state.copy.publicKey === publicKey) copy = { height: state.copy.height, round: state.copy.round, step: state.copy.step };
     } finally {
       await opened.log.close();
     }
@@ -430,6 +435,16 @@ export async function importSignState(
   }
   if (parsed.watermark === undefined) {
     return { dir, publicKey, format: parsed.format, imported: null, before: null, after: null, action: 'nothing' };
+  }
+  // The open's own checks would refuse these after recording the import: refused first, so a
+  // refused import writes nothing.
+  const wanted = parsed.watermark;
+  const highest = before !== null && compareHrs(hrsOf(before), hrsOf(wanted)) > 0 ? before : wanted;
+  if (fence !== null && highest.height < fence) {
+    throw new ConsensusStoreError('FRESH_SIGN_STATE', `this directory was restored from a snapshot at height ${fence}: import a watermark at or above it (the last height this key signed anywhere, if higher); ${hrsText(wanted)} is below it`, { details: { fenceHeight: fence } });
+  }
+  if (copy !== null && compareHrs(hrsOf(copy), hrsOf(highest)) > 0) {
+    throw new ConsensusStoreError('FRESH_SIGN_STATE', `the SIGNSTATE copy records ${hrsText(copy)}, above ${hrsText(highest)}: the log lost its newest sign record; import at least the copy's watermark`, { details: { copy } });
   }
   if (!exists && !o.create) throw new ConsensusStoreError('NOT_FOUND', `${dir} does not exist (pass --create to make a new data directory holding only this watermark)`);
   const store = await openStore({
@@ -451,6 +466,10 @@ export async function importSignState(
   } finally {
     await store.close();
   }
+}
+
+function hrsText(w: SignWatermark): string {
+  return `height ${w.height}, round ${w.round}, step ${w.step}`;
 }
 
 function hrsOf(w: SignWatermark): Hrs {
