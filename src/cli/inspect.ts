@@ -203,7 +203,8 @@ async function verifyDir(dir: string, chainId: string | undefined, progress: Pro
   }
   const { log } = opened;
   const recorded = opened.recordedChainId;
-  const chainIdCheck = chainId === undefined ? null : { expected: chainId, recorded: recorded ?? null, ok: recorded === chainId };
+  // A directory that records no chain id (built on a bare log) cannot disagree: its audit chain is checked with the given one.
+  const chainIdCheck = chainId === undefined ? null : { expected: chainId, recorded: recorded ?? null, ok: recorded === undefined || recorded === chainId };
   const common = { dir, chainId: recorded ?? null, chainIdCheck, seenLsn: log.seenLsn, writerActive: log.tail?.writerActive ?? false };
   try {
     if (chainIdCheck !== null && !chainIdCheck.ok) {
