@@ -9,9 +9,9 @@
  * not read from it.
  */
 import { RecordKind } from '../codec/kinds.ts';
-import { decodeHeadPayload, splitEntryPayload } from '../codec/audit-record.ts';
+import { splitEntryPayload } from '../codec/audit-record.ts';
 import { ConsensusStoreError, isStoreError } from '../errors.ts';
-import { AuditChainVerifier } from '../stores/audit-verify.ts';
+import { AuditChainVerifier, feedAuditRecord } from '../stores/audit-verify.ts';
 import { Exit } from './exit.ts';
 import { Progress } from './output.ts';
 import { nodePublicKey, openDir, sideFiles, storesOf, type ReadOnlyDir } from './read-only.ts';
@@ -249,22 +249,7 @@ async function verifyAudit(opened: ReadOnlyDir, chainId: string): Promise<Verify
   }
   if (key === undefined) return { checked: false, reason: 'no node.key in the directory and no node key recorded in the audit chain' };
   const verifier = new AuditChainVerifier(chainId, key);
-  await opened.log.scan((record) => {
-    if (record.kind === RecordKind.AuditEvent) {
-      try {
-        verifier.entry(record.lsn, splitEntryPayload(record.payload));
-      } catch (err) {
-        verifier.damaged(record.lsn, (err as Error).message);
-      }
-    } else if (record.kind === RecordKind.AuditHead) {
-      try {
-        verifier.head(record.lsn, decodeHeadPayload(record.payload));
-      } catch (err) {
-        verifier.damaged(record.lsn, `head: ${(err as Error).message}`);
-      }
-    }
-    return !verifier.failed;
-  });
+  await opened.log.scan((record) => feedAuditRecord(verifier, record));
   const report = verifier.finish();
   return {
     checked: true,

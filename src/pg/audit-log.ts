@@ -23,6 +23,7 @@
  * It must never: chain onto an entry that is not committed, move the tip without the entries,
  * or write anything for bad input.
  */
+import { checkCompanion, checkEventType, checkTime } from '../stores/audit-checks.ts';
 import { AuditHasher, decodeEntryBody, decodeHeadPayload, encodeEntryBody, encodeEntryPayload, encodeHeadPayload, GENESIS_PREV_HASH, splitEntryPayload } from '../codec/audit-record.ts';
 import { encodeAuditEvent, heightOfEvent, validatorOfEvent } from '../codec/audit-event.ts';
 import { equalBytes, toHex } from '../codec/bytes.ts';
@@ -516,24 +517,5 @@ export class PgAuditLog implements AuditLog {
   }
 }
 
-function checkTime(name: string, value: unknown): number {
-  if (value instanceof Date) {
-    const t = value.getTime();
-    if (!Number.isSafeInteger(t) || t < 0) throw invalidArgument(name, 'must be a valid Date not before 1970');
-    return t;
-  }
-  return checkSafeUint(name, value);
-}
 
-function checkEventType(name: string, value: unknown): AuditEventType {
-  if (typeof value !== 'string' || !(AUDIT_EVENT_TYPES as readonly string[]).includes(value)) throw invalidArgument(name, 'must be an audit event type');
-  return value as AuditEventType;
-}
 
-function checkCompanion(name: string, value: unknown): RecordInput {
-  const c = checkObject(name, value);
-  const kind = checkInteger(`${name}.kind`, c['kind'], 1, 199);
-  if (kind >= 50 && kind <= 59) throw invalidArgument(`${name}.kind`, 'must not be an audit record kind');
-  if (!(c['payload'] instanceof Uint8Array)) throw invalidArgument(`${name}.payload`, 'must be a Uint8Array');
-  return { kind, payload: (c['payload'] as Uint8Array).slice() };
-}

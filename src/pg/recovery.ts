@@ -6,15 +6,15 @@
  *
  * It must never write anything.
  */
-import { ConsensusStoreError, isStoreError } from '../errors.ts';
+import { isStoreError } from '../errors.ts';
 import { equalBytes } from '../codec/bytes.ts';
 import { RecordKind } from '../codec/kinds.ts';
 import { decodeRoundStateRecord } from '../codec/round-record.ts';
 import type { Lsn } from '../log/types.ts';
-import { MAX_SAFE, MAX_U32 } from '../model/check.ts';
 import { roundStatesEqual } from '../model/round.ts';
 import type { IntegrityReport, RecoveryManager, RecoveryState, ResumePoint, RoundStateSnapshot, RoundStateStore } from '../stores/round-types.ts';
 import type { VoteLogEntry, VoteStore } from '../stores/vote-types.ts';
+import { resumePointOf } from '../stores/recovery.ts';
 import { bytes, num, type PgDb } from './db.ts';
 import type { PgRecordLog } from './record-log.ts';
 
@@ -48,21 +48,7 @@ export class PgRecoveryManager implements RecoveryManager {
     this.#db.assertOpen();
     const latest = await this.#rounds.loadRoundState();
     if (latest === undefined) return undefined;
-    const s = latest.state;
-    if (s.phase === 'finalize') {
-      if (s.height >= MAX_SAFE || s.round >= MAX_U32) throw new ConsensusStoreError('CONFLICT', `no height or round after (height ${s.height}, round ${s.round})`);
-      return { height: s.height + 1, round: s.round + 1, phase: 'propose', fromCheckpoint: latest.id };
-    }
-    const point: { -readonly [K in keyof ResumePoint]: ResumePoint[K] } = { height: s.height, round: s.round, phase: s.phase, fromCheckpoint: latest.id };
-    if (s.lockedRound !== undefined && s.lockedBlockHash !== undefined) {
-      point.lockedRound = s.lockedRound;
-      point.lockedBlockHash = s.lockedBlockHash;
-    }
-    if (s.validRound !== undefined && s.validBlockHash !== undefined) {
-      point.validRound = s.validRound;
-      point.validBlockHash = s.validBlockHash;
-    }
-    return point;
+    return resumePointOf(latest);
   }
 
   async #check(roundState: RoundStateSnapshot | undefined, votes: readonly VoteLogEntry[]): Promise<IntegrityReport> {

@@ -24,6 +24,7 @@
  * `audit-index.ts`, bundles in `dispute-evidence.ts`, the chain check in `audit-verify.ts`,
  * exports in `audit-export.ts`, its image section in `audit-image.ts`. Next seam to cut: the batch builder (enqueue to commitBatch).
  */
+import { checkCompanion, checkEventType, checkTime } from './audit-checks.ts';
 import {
   AUDIT_HEAD_PAYLOAD_BYTES,
   AuditHasher,
@@ -60,7 +61,7 @@ import type {
   IntegrityReport,
   LogEntry,
 } from './audit-types.ts';
-import { AuditChainVerifier } from './audit-verify.ts';
+import { AuditChainVerifier, feedAuditRecord } from './audit-verify.ts';
 import type { ImageSection, RecordApplier, StoreContext } from './context.ts';
 import type { ImageReader, ImageWriter } from '../codec/image-section.ts';
 import { readAuditImage, writeAuditImage } from './audit-image.ts';
@@ -705,22 +706,7 @@ export class LogAuditLog implements AuditLog, RecordApplier, ImageSection {
       expect = { treeSize: this.latestHead.treeSize, root: this.latestHead.root };
     }
     const verifier = new AuditChainVerifier(this.chainId, this.key.publicKey, expect);
-    await this.ctx.log.scan((record) => {
-      if (record.kind === RecordKind.AuditEvent) {
-        try {
-          verifier.entry(record.lsn, splitEntryPayload(record.payload));
-        } catch (err) {
-          verifier.damaged(record.lsn, (err as Error).message);
-        }
-      } else if (record.kind === RecordKind.AuditHead) {
-        try {
-          verifier.head(record.lsn, decodeHeadPayload(record.payload));
-        } catch (err) {
-          verifier.damaged(record.lsn, `head: ${(err as Error).message}`);
-        }
-      }
-      return !verifier.failed;
-    });
+    await this.ctx.log.scan((record) => feedAuditRecord(verifier, record));
     return verifier.finish();
   }
 
@@ -737,24 +723,5 @@ export class LogAuditLog implements AuditLog, RecordApplier, ImageSection {
   }
 }
 
-function checkTime(name: string, value: unknown): number {
-  if (value instanceof Date) {
-    const t = value.getTime();
-    if (!Number.isSafeInteger(t) || t < 0) throw invalidArgument(name, 'must be a valid Date not before 1970');
-    return t;
-  }
-  return checkSafeUint(name, value);
-}
 
-function checkEventType(name: string, value: unknown): AuditEventType {
-  if (typeof value !== 'string' || !(AUDIT_EVENT_TYPES as readonly string[]).includes(value)) throw invalidArgument(name, 'must be an audit event type');
-  return value as AuditEventType;
-}
 
-function checkCompanion(name: string, value: unknown): RecordInput {
-  const c = checkObject(name, value);
-  const kind = checkInteger(`${name}.kind`, c.kind, 1, 199);
-  if (kind >= 50 && kind <= 59) throw invalidArgument(`${name}.kind`, 'must not be an audit record kind');
-  if (!(c.payload instanceof Uint8Array)) throw invalidArgument(`${name}.payload`, 'must be a Uint8Array');
-  return { kind, payload: c.payload };
-}

@@ -9,11 +9,12 @@
  * names the entry. It must never trust a stored hash, root or key it could recompute, and
  * never throw on bad input: every problem becomes the report's `firstBad`.
  */
-import { AuditHasher, decodeEntryBody, GENESIS_PREV_HASH } from '../codec/audit-record.ts';
+import { AuditHasher, decodeEntryBody, decodeHeadPayload, GENESIS_PREV_HASH, splitEntryPayload } from '../codec/audit-record.ts';
+import { RecordKind } from '../codec/kinds.ts';
 import type { HeadFields } from '../codec/audit-record.ts';
 import { MerkleFrontier, merkleLeafHash } from '../codec/merkle.ts';
 import { toHex, verifyEd25519 } from '../codec/node-key.ts';
-import type { Lsn } from '../log/types.ts';
+import type { LogRecord, Lsn } from '../log/types.ts';
 import type { IntegrityReport } from './audit-types.ts';
 import { equalBytes } from '../codec/bytes.ts';
 
@@ -145,4 +146,26 @@ export class AuditChainVerifier {
     const b = this.bad;
     return { ok: false, ...base, firstBad: { ...b, id: b.id as Lsn } };
   }
+}
+
+/**
+ * Feeds one durable log record to `verifier` (entries and heads; any other kind is skipped); a
+ * record that does not decode is reported as damage at its LSN. Returns false once the
+ * verifier has failed (a scan may stop there).
+ */
+export function feedAuditRecord(verifier: AuditChainVerifier, record: LogRecord): boolean {
+  if (record.kind === RecordKind.AuditEvent) {
+    try {
+      verifier.entry(record.lsn, splitEntryPayload(record.payload));
+    } catch (err) {
+      verifier.damaged(record.lsn, (err as Error).message);
+    }
+  } else if (record.kind === RecordKind.AuditHead) {
+    try {
+      verifier.head(record.lsn, decodeHeadPayload(record.payload));
+    } catch (err) {
+      verifier.damaged(record.lsn, `head: ${(err as Error).message}`);
+    }
+  }
+  return !verifier.failed;
 }

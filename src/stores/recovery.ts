@@ -75,28 +75,7 @@ export class LogRecoveryManager implements RecoveryManager {
     assertOpen(this.#ctx);
     const latest = await this.#rounds.loadRoundState();
     if (latest === undefined) return undefined;
-    const s = latest.state;
-    if (s.phase === 'finalize') {
-      if (s.height >= MAX_SAFE || s.round >= MAX_U32) {
-        throw new ConsensusStoreError('CONFLICT', `no height or round after (height ${s.height}, round ${s.round})`);
-      }
-      return { height: s.height + 1, round: s.round + 1, phase: 'propose', fromCheckpoint: latest.id };
-    }
-    const point: { -readonly [K in keyof ResumePoint]: ResumePoint[K] } = {
-      height: s.height,
-      round: s.round,
-      phase: s.phase,
-      fromCheckpoint: latest.id,
-    };
-    if (s.lockedRound !== undefined && s.lockedBlockHash !== undefined) {
-      point.lockedRound = s.lockedRound;
-      point.lockedBlockHash = s.lockedBlockHash;
-    }
-    if (s.validRound !== undefined && s.validBlockHash !== undefined) {
-      point.validRound = s.validRound;
-      point.validBlockHash = s.validBlockHash;
-    }
-    return point;
+    return resumePointOf(latest);
   }
 
   #openReport(): RecoveryOpenReport {
@@ -169,4 +148,30 @@ export class LogRecoveryManager implements RecoveryManager {
       return undefined;
     }
   }
+}
+
+/**
+ * Where a restarted validator goes on from its latest checkpoint (`RecoveryManager.resumePoint`,
+ * on every backend): after a `finalize` checkpoint, the next height and round, `propose`, no
+ * lock; otherwise the checkpoint's own height, round, phase, lock and valid value.
+ * @throws ConsensusStoreError CONFLICT when the next height or round would leave its range.
+ */
+export function resumePointOf(latest: RoundStateSnapshot): ResumePoint {
+  const s = latest.state;
+  if (s.phase === 'finalize') {
+    if (s.height >= MAX_SAFE || s.round >= MAX_U32) {
+      throw new ConsensusStoreError('CONFLICT', `no height or round after (height ${s.height}, round ${s.round})`);
+    }
+    return { height: s.height + 1, round: s.round + 1, phase: 'propose', fromCheckpoint: latest.id };
+  }
+  const point: { -readonly [K in keyof ResumePoint]: ResumePoint[K] } = { height: s.height, round: s.round, phase: s.phase, fromCheckpoint: latest.id };
+  if (s.lockedRound !== undefined && s.lockedBlockHash !== undefined) {
+    point.lockedRound = s.lockedRound;
+    point.lockedBlockHash = s.lockedBlockHash;
+  }
+  if (s.validRound !== undefined && s.validBlockHash !== undefined) {
+    point.validRound = s.validRound;
+    point.validBlockHash = s.validBlockHash;
+  }
+  return point;
 }
