@@ -29,9 +29,10 @@ import type { AuditLog } from './stores/audit-types.ts';
 import { CommitPipeline } from './stores/commit-pipeline.ts';
 import type { ImageSection, RecordApplier, StoreContext } from './stores/context.ts';
 import { Imager } from './stores/imager.ts';
-import { LogSnapshotStore } from './stores/snapshot-store.ts';
+import { LogSnapshotStore, SNAPSHOTS_DIR } from './stores/snapshot-store.ts';
 import type { SnapshotStore } from './stores/snapshot-types.ts';
-import { listImages, loadSections, readLocalImage, type ImageLoadReport, type WrittenImage } from './stores/local-image.ts';
+import { IMAGES_DIR, listImages, loadSections, readLocalImage, type ImageLoadReport, type WrittenImage } from './stores/local-image.ts';
+import { bytesIn, processMetrics, renderStoreMetrics, WalMetrics } from './stores/metrics.ts';
 import { LogEvidenceStore } from './stores/evidence-store.ts';
 import type { ByzantineEvidenceStore } from './stores/evidence-types.ts';
 import { loadOrCreateNodeKey } from './stores/node-key-file.ts';
@@ -108,6 +109,12 @@ export interface ConsensusStore {
   readonly status: StoreStatus;
   /** Records replayed on open, per owning store, and those of kinds no store here owns (written by a newer version). */
   readonly replay: ReplayReport;
+  /**
+   * The store's metrics in the Prometheus text exposition format, version 0.0.4
+   * (docs/operations.md, "Metrics"; serve them with `src/cli/metrics-http.ts`). After `close`
+   * it still answers, without what needs an open store.
+   */
+  metrics(): Promise<string>;
   /** Closes every store and the log; idempotent. Methods called afterwards reject CLOSED. */
   close(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
@@ -190,7 +197,10 @@ export interface ReplayReport {
  *   again when the open fails.
  */
 export function openStore(options: OpenStoreOptions): Promise<ConsensusStore> {
-  return openStoreIn(options, false);
+  return openStoreIn(options, false).catch((err: unknown) => {
+    processMetrics.openFailures.inc(err instanceof Error && 'code' in err && typeof err.code === 'string' ? err.code.toLowerCase() : 'internal');
+    throw err;
+  });
 }
 
 /**
@@ -203,16 +213,19 @@ export function openStoreUnderRestore(options: OpenStoreOptions): Promise<Consen
 }
 
 async function openStoreIn(options: OpenStoreOptions, restoring: boolean): Promise<ConsensusStore> {
+  const startedAt = performance.now();
   // Every option is checked before anything is created on disk.
   const resolved = resolveOpenStoreOptions(options);
   const { dir, keyFile } = resolved;
   // Loaded on demand so that `openStoreOnLog` (tests, other backends) never loads the engine.
-  const [{ openLog }, { defaultFileSystem }] = await Promise.all([import('./log/wal.ts'), import('./io/real-fs.ts')]);
+  const [{ openLog }, { defaultFileSystem }, { WAL_DIR_NAME }] = await Promise.all([import('./log/wal.ts'), import('./io/real-fs.ts'), import('./log/open.ts')]);
   const fs = resolved.fs ?? defaultFileSystem();
   if (!restoring && (await fs.stat(`${dir}/${RESTORING_FILE}`)) !== undefined) {
     throw invalidArgument('options.dir', 'holds a restore from a snapshot that did not finish: run restoreFromSnapshot again (it resumes), or remove the directory');
   }
   const log = await openLog({ ...resolved.log, dir, fs });
+  const wal = new WalMetrics();
+  log.observe(wal);
   let nodeKey: NodeKey;
   let signCopy: WatermarkCopy | undefined;
   try {
@@ -224,7 +237,14 @@ async function openStoreIn(options: OpenStoreOptions, restoring: boolean): Promi
     await log.close().catch(() => undefined);
     throw err;
   }
-  return openWith(log, resolved, { nodeKey, fs, images: { ...resolved.images, dir }, snapshots: resolved.snapshots, ...(signCopy === undefined ? {} : { signCopy }) });
+  return openWith(log, resolved, {
+    nodeKey,
+    fs,
+    images: { ...resolved.images, dir },
+    snapshots: resolved.snapshots,
+    ...(signCopy === undefined ? {} : { signCopy }),
+    metrics: { startedAt, wal, walDir: `${dir}/${WAL_DIR_NAME}` },
+  });
 }
 
 /**
@@ -235,6 +255,7 @@ async function openStoreIn(options: OpenStoreOptions, restoring: boolean): Promi
  * @internal
  */
 export async function openStoreOnLog(log: Log, options: StoreOptions): Promise<ConsensusStore> {
+  const startedAt = performance.now();
   let resolved: ResolvedStoreOptions;
   try {
     resolved = resolveStoreOptions(options);
@@ -242,7 +263,7 @@ export async function openStoreOnLog(log: Log, options: StoreOptions): Promise<C
     await log.close().catch(() => undefined);
     throw err;
   }
-  return openWith(log, resolved, {});
+  return openWith(log, resolved, { metrics: { startedAt } });
 }
 
 /** What `openStore` adds to the options of `openStoreOnLog`. */
@@ -257,6 +278,8 @@ interface OpenEnv {
   readonly images?: Required<ImageOptions> & { readonly dir: string };
   /** Portable snapshots (`openStore` only). */
   readonly snapshots?: Required<SnapshotOptions>;
+  /** When the open began; the WAL's observer and its segment directory (`openStore` only). */
+  readonly metrics?: { readonly startedAt: number; readonly wal?: WalMetrics; readonly walDir?: string };
 }
 
 async function openWith(log: Log, options: ResolvedStoreOptions, env: OpenEnv): Promise<ConsensusStore> {
@@ -447,6 +470,43 @@ async function buildStores(log: Log, options: ResolvedStoreOptions, env: OpenEnv
         )
       : noSnapshots();
   if (snapshots instanceof LogSnapshotStore) votes.setFinalizedListener((height) => snapshots.onFinalized(height));
+  const m = env.metrics;
+  const openSeconds = m === undefined ? undefined : (performance.now() - m.startedAt) / 1000;
+  const open = {
+    walOpenSeconds: log.openReport.durationMs / 1000,
+    replaySeconds: replay.durationMs / 1000,
+    replayRecords: replay.records,
+    imageLoaded: replay.image.loaded !== undefined,
+    imageLoadSeconds: (replay.image.loaded?.durationMs ?? 0) / 1000,
+    imagesRejected: replay.image.rejected.length,
+    tornBytesCut: log.openReport.tornBytesCut,
+    repairCut: log.openReport.repair !== undefined,
+  };
+  const { fs, images } = env;
+  const metrics = (): Promise<string> =>
+    renderStoreMetrics({
+      backend: m?.wal === undefined ? 'log' : 'wal',
+      now: options.now,
+      status: () => storeStatusOf(log.status),
+      nextLsn: () => log.nextLsn,
+      sign: signGuard.metrics,
+      watermark: () => signGuard.watermark(),
+      evidence,
+      ...(m?.wal === undefined ? {} : { wal: m.wal }),
+      ...(openSeconds === undefined ? {} : { openSeconds }),
+      open,
+      ...(imager === undefined ? {} : { images: imager.metrics }),
+      ...(snapshots instanceof LogSnapshotStore ? { snapshots: snapshots.metrics } : {}),
+      ...(fs === undefined || images === undefined || m?.walDir === undefined
+        ? {}
+        : {
+            diskBytes: async () => ({
+              wal: await bytesIn(fs, m.walDir as string),
+              image: await bytesIn(fs, `${images.dir}/${IMAGES_DIR}`),
+              snapshot: await bytesIn(fs, `${images.dir}/${SNAPSHOTS_DIR}`),
+            }),
+          }),
+    });
   const store: ConsensusStore = {
     votes,
     signGuard,
@@ -462,6 +522,7 @@ async function buildStores(log: Log, options: ResolvedStoreOptions, env: OpenEnv
       return storeStatusOf(log.status);
     },
     replay,
+    metrics,
     close,
     [Symbol.asyncDispose]: close,
   };

@@ -18,13 +18,14 @@ import type { Transport } from '../consensus/transport.ts';
 import type { EngineEvent } from '../consensus/types.ts';
 import { nodeStoreDir, readGenesis, validatorSetOf, type Genesis } from './devnet-genesis.ts';
 import type { ChildMessage, NodeLaunch, NodeStats, ParentMessage } from './devnet-protocol.ts';
+import { NODE_METRICS_PORT_ENV, serveMetrics, type MetricsAnnouncement, type MetricsServer } from './metrics-http.ts';
 
 /** Segment size of a devnet node's log (small: a devnet makes many directories). */
 const DEVNET_SEGMENT_SIZE = 8 * 1024 * 1024;
 const STATS_INTERVAL_MS = 500;
 const MAX_SAMPLES = 512;
 
-function send(message: ChildMessage): void {
+function send(message: ChildMessage | MetricsAnnouncement): void {
   if (process.connected) process.send?.(message);
 }
 
@@ -65,6 +66,18 @@ async function main(): Promise<void> {
     log: { segmentSize: DEVNET_SEGMENT_SIZE },
   });
   await registerGenesis(store, genesis);
+  // Metrics on 127.0.0.1 at the port the parent chose (docs/operations.md, "Metrics"); a port
+  // that cannot be bound costs the metrics, never the validator.
+  const metricsPort = process.env[NODE_METRICS_PORT_ENV];
+  let metricsServer: MetricsServer | undefined;
+  if (metricsPort !== undefined) {
+    try {
+      metricsServer = await serveMetrics(() => store.metrics(), { port: Number(metricsPort) });
+      send({ t: 'metrics', url: metricsServer.url });
+    } catch (err) {
+      process.stderr.write(`metrics not served on port ${metricsPort}: ${describeError(err)}\n`);
+    }
+  }
   // Audit log, evidence and rewards of the same store: an equivocation's evidence and audit
   // entry are already in the conflicting vote's batch (D3); the sinks add the rest.
   const port = new StoreStoragePort(store, genesis.chainId, sinksFromStores(store, me.validatorId));
@@ -108,6 +121,7 @@ async function main(): Promise<void> {
     stopping = true;
     clearInterval(timer);
     await engine.stop();
+    await metricsServer?.close();
     await store.close();
     process.exit(0);
   };

@@ -17,6 +17,7 @@ import type { DevnetOptions } from './devnet-options.ts';
 import type { ChildMessage, NodeLaunch, ParentMessage } from './devnet-protocol.ts';
 import { DevnetStatus, StatusPrinter } from './devnet-status.ts';
 import { computeVerdict, formatVerdict, type DevnetVerdict } from './devnet-verdict.ts';
+import { DEVNET_METRICS_PORT_ENV, devnetMetricsPort, isMetricsAnnouncement, NODE_METRICS_PORT_ENV, type MetricsAnnouncement } from './metrics-http.ts';
 
 /** Unexpected exits of one validator after which it is left down. */
 const MAX_UNEXPECTED_EXITS = 5;
@@ -47,6 +48,10 @@ interface Slot {
   unexpectedExits: number;
   stderrTail: string;
   exited: Promise<void>;
+  /** The port its metrics are served on (0: a free one), undefined when off. */
+  readonly metricsPort: number | undefined;
+  /** The URL it last announced. */
+  metricsUrl?: string;
 }
 
 const CHILD_SCRIPT = join(dirname(fileURLToPath(import.meta.url)), `devnet-node${extname(fileURLToPath(import.meta.url))}`);
@@ -58,6 +63,9 @@ const CHILD_SCRIPT = join(dirname(fileURLToPath(import.meta.url)), `devnet-node$
 export async function runDevnet(options: DevnetOptions, out: NodeJS.WriteStream = process.stdout): Promise<DevnetResult> {
   const dir = resolve(options.dir);
   const ids = Array.from({ length: options.validators }, (_, i) => `v${i}`);
+  // Checked before any process starts: a bad value is a usage error.
+  const metricsEnv = process.env[DEVNET_METRICS_PORT_ENV];
+  const metricsPorts = ids.map((_, i) => devnetMetricsPort(metricsEnv, i));
   const byzantineIds = ids.slice(options.validators - options.byzantine);
   const { genesis, created } = await loadOrCreateGenesis(dir, options.validators, byzantineIds);
   const printer = new StatusPrinter(out, options.plain);
@@ -97,14 +105,20 @@ export async function runDevnet(options: DevnetOptions, out: NodeJS.WriteStream 
   };
 
   const spawn = (slot: Slot, isRestart: boolean): void => {
-    const child = fork(CHILD_SCRIPT, [JSON.stringify(slot.launch)], { serialization: 'advanced', stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+    const env = slot.metricsPort === undefined ? process.env : { ...process.env, [NODE_METRICS_PORT_ENV]: String(slot.metricsPort) };
+    const child = fork(CHILD_SCRIPT, [JSON.stringify(slot.launch)], { serialization: 'advanced', stdio: ['ignore', 'ignore', 'pipe', 'ipc'], env });
     slot.child = child;
     slot.killedByChaos = false;
     slot.stderrTail = '';
     child.stderr?.on('data', (chunk: Buffer) => {
       slot.stderrTail = (slot.stderrTail + chunk.toString()).slice(-2000);
     });
-    child.on('message', (m: ChildMessage) => {
+    child.on('message', (m: ChildMessage | MetricsAnnouncement) => {
+      if (isMetricsAnnouncement(m)) {
+        if (m.url !== slot.metricsUrl) printer.message(`  ${slot.id} metrics: ${m.url}`);
+        slot.metricsUrl = m.url;
+        return;
+      }
       if (m.t === 'net') relay(slot.id, m);
       else if (m.t === 'stats') status.report(slot.id, m.stats, Date.now());
       else if (m.t === 'finalized') {
@@ -136,9 +150,9 @@ export async function runDevnet(options: DevnetOptions, out: NodeJS.WriteStream 
     });
   };
 
-  for (const id of ids) {
+  for (const [i, id] of ids.entries()) {
     const launch: NodeLaunch = { id, dir, genesisFile: join(dir, 'genesis.json'), byzantine: byzantineIds.includes(id) };
-    const slot: Slot = { id, launch, child: undefined, killedByChaos: false, unexpectedExits: 0, stderrTail: '', exited: Promise.resolve() };
+    const slot: Slot = { id, launch, child: undefined, killedByChaos: false, unexpectedExits: 0, stderrTail: '', exited: Promise.resolve(), metricsPort: metricsPorts[i] };
     slots.set(id, slot);
     spawn(slot, false);
   }

@@ -17,8 +17,22 @@ import type { PendingAppend } from './batch-encoder.ts';
 import type { ResolvedLogOptions } from './options.ts';
 import type { SegmentWriter, WriteBatch } from './segment-writer.ts';
 
+/**
+ * Watches the log's writes (metrics, docs/operations.md): told of each durable batch, after its
+ * write resolved and before its calls are resolved, and of CORRUPTION raised by a read. What it throws is
+ * ignored; it should not allocate: it runs once per batch on the write path.
+ */
+export interface WalObserver {
+  /** One batch is durable: its records, its bytes on disk (commit marker included), and how long its write (and fdatasync) took, seconds. */
+  batchWritten(records: number, bytes: number, seconds: number): void;
+  /** A read (`get`, `scan`) raised CORRUPTION. */
+  corruptionRead?(): void;
+}
+
 /** Queues appends and writes them in batches. */
 export class GroupCommit {
+  /** Told of each durable batch, when set (`WriteAheadLog.observe`). */
+  observer: WalObserver | undefined;
   readonly #options: ResolvedLogOptions;
   readonly #writer: SegmentWriter;
   #queue: PendingAppend[] = [];
@@ -156,6 +170,8 @@ export class GroupCommit {
       return;
     }
     this.#inflightRecords = batch.count;
+    const observer = this.observer;
+    const started = observer === undefined ? 0 : performance.now();
     let firstLsn: number;
     try {
       firstLsn = await this.#writer.write(batch);
@@ -165,6 +181,13 @@ export class GroupCommit {
       return;
     }
     this.#inflightRecords = 0;
+    if (observer !== undefined) {
+      try {
+        observer.batchWritten(batch.count, batch.bytes + COMMIT_RECORD_BYTES, (performance.now() - started) / 1000);
+      } catch {
+        // An observer's failure never touches the write path.
+      }
+    }
     let lsn = firstLsn;
     for (const call of batch.calls) {
       const n = call.records.length;

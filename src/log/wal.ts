@@ -10,17 +10,19 @@
 import { dirname, join } from 'node:path';
 import { COMMIT_RECORD_BYTES, recordSpan } from '../codec/framing.ts';
 import { FIRST_LOG_KIND } from '../codec/kinds.ts';
-import { ConsensusStoreError, invalidArgument } from '../errors.ts';
+import { ConsensusStoreError, invalidArgument, isStoreError } from '../errors.ts';
 import { defaultFileSystem } from '../io/real-fs.ts';
 import { errnoOf, type FileLock, type FileSystem } from '../io/types.ts';
 import type { PendingAppend } from './batch-encoder.ts';
-import { GroupCommit } from './group-commit.ts';
+import { GroupCommit, type WalObserver } from './group-commit.ts';
 import { recoverLog } from './open.ts';
 import { resolveLogOptions, type ResolvedLogOptions } from './options.ts';
 import { SegmentReader } from './reader.ts';
 import { SegmentPipeline } from './segment-pipeline.ts';
 import { SegmentWriter } from './segment-writer.ts';
 import type { Log, LogLimits, LogOptions, LogRecord, LogStatus, Lsn, OpenReport, RecordInput } from './types.ts';
+
+export type { WalObserver } from './group-commit.ts';
 
 /** Name of the lock file in the data directory (D7). */
 export const LOCK_NAME = 'LOCK';
@@ -63,6 +65,7 @@ export class WriteAheadLog implements Log {
   #state: OpenState | undefined;
   #opening: Promise<void> | undefined;
   #closing: Promise<void> | undefined;
+  #observer: WalObserver | undefined;
 
   /** Use `openLog`; the constructor only stores checked options. */
   constructor(options: ResolvedLogOptions) {
@@ -132,7 +135,12 @@ export class WriteAheadLog implements Log {
     if (typeof lsn !== 'number' || !Number.isSafeInteger(lsn) || lsn < 0) {
       throw invalidArgument('lsn', 'must be a non-negative safe integer');
     }
-    return state.reader.get(lsn);
+    try {
+      return await state.reader.get(lsn);
+    } catch (err) {
+      this.#noteRead(err);
+      throw err;
+    }
   }
 
   /** Visits every durable record from `from` (default the first) in LSN order; `visit` returns false to stop. */
@@ -142,7 +150,30 @@ export class WriteAheadLog implements Log {
     if (from !== undefined && (typeof from !== 'number' || !Number.isSafeInteger(from) || from < 0)) {
       throw invalidArgument('from', 'must be a non-negative safe integer');
     }
-    await state.reader.scan(visit, from ?? state.firstLsn());
+    try {
+      await state.reader.scan(visit, from ?? state.firstLsn());
+    } catch (err) {
+      this.#noteRead(err);
+      throw err;
+    }
+  }
+
+  /**
+   * Sets (or, with undefined, removes) the observer told of each durable batch and of CORRUPTION
+   * raised by reads (metrics). It changes nothing the log does.
+   */
+  observe(observer: WalObserver | undefined): void {
+    this.#observer = observer;
+    if (this.#state !== undefined) this.#state.commit.observer = observer;
+  }
+
+  #noteRead(err: unknown): void {
+    if (this.#observer?.corruptionRead === undefined || !isStoreError(err) || err.code !== 'CORRUPTION') return;
+    try {
+      this.#observer.corruptionRead();
+    } catch {
+      // An observer's failure never changes what the read reports.
+    }
   }
 
   /** See `Log.beginClose`: appends reject CLOSED from now on; reads and `capture` go on until `close()`. */
@@ -227,6 +258,7 @@ export class WriteAheadLog implements Log {
         const report = { ...recovered.report, durationMs: performance.now() - started };
         const index = recovered.index;
         const commit = new GroupCommit(options, writer);
+        commit.observer = this.#observer;
         this.#state = { fs, lock, report, reader, writer, pipeline, commit, firstLsn: () => index.firstLsn };
       } catch (err) {
         await lock.release();

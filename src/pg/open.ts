@@ -27,6 +27,7 @@ import { noSnapshots, type ConsensusStore, type LogFacts, type ReplayReport, typ
 import { resolveStoreOptions } from '../store-options.ts';
 import type { StoreContext } from '../stores/context.ts';
 import { LogEvidenceStore } from '../stores/evidence-store.ts';
+import { countedSignGuard, processMetrics, renderStoreMetrics, SignMetrics } from '../stores/metrics.ts';
 import { LogRewardHistory } from '../stores/reward-history.ts';
 import { LogRoundStateStore } from '../stores/round-state-store.ts';
 import { LogValidatorRegistry } from '../stores/validator-registry.ts';
@@ -91,6 +92,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
   try {
     return await build(db, resolved, nodeKey);
   } catch (err) {
+    processMetrics.openFailures.inc(err instanceof ConsensusStoreError ? err.code.toLowerCase() : 'internal');
     await db.close().catch(() => undefined);
     throw err;
   }
@@ -172,7 +174,12 @@ async function build(db: PgDb, options: ReturnType<typeof resolveStoreOptions>, 
   await audit.recordNodeKey();
   await signGuard.load();
   if (signer?.importWatermark !== undefined) await signGuard.importWatermark(signer.importWatermark);
-  signGuard.checkSignState(signer?.state ?? 'existing-key', signer?.allowFresh ?? false);
+  try {
+    signGuard.checkSignState(signer?.state ?? 'existing-key', signer?.allowFresh ?? false);
+  } catch (err) {
+    processMetrics.openRefusals.inc('fresh_state');
+    throw err;
+  }
 
   const roundsView = caughtUp(rounds, records, ['saveRoundState', 'loadRoundState', 'getRoundStateAt', 'listRoundStates', 'pruneBeforeHeight']);
   const validatorsView = caughtUp(validators, records, ['registerValidator', 'getValidatorsAtHeight', 'updateStake', 'updateStatus', 'getValidator', 'getValidatorHistory', 'recordSlash']);
@@ -199,9 +206,24 @@ async function build(db: PgDb, options: ReturnType<typeof resolveStoreOptions>, 
   });
   // No log to replay: the database answers. (The image fields of a WAL open are empty here.)
   const replay = { records: 0, unknownKindRecords: 0, durationMs: performance.now() - started, fromLsn: 1, image: { loaded: undefined, rejected: [] } } as unknown as ReplayReport;
+  // What this backend can tell (docs/operations.md, "Metrics"): the sign guard's outcomes, the
+  // watermark, evidence, the open, the process. No WAL, images or snapshots here.
+  const signMetrics = new SignMetrics();
+  const openSeconds = (performance.now() - started) / 1000;
+  const metrics = (): Promise<string> =>
+    renderStoreMetrics({
+      backend: 'postgres',
+      now,
+      status: () => db.status,
+      nextLsn: () => db.nextLsn,
+      openSeconds,
+      sign: signMetrics,
+      watermark: () => signGuard.watermark(),
+      evidence: evidenceView,
+    });
   return {
     votes,
-    signGuard,
+    signGuard: countedSignGuard(signGuard, signMetrics, now),
     rounds: roundsView,
     recovery,
     validators: validatorsView,
@@ -215,6 +237,7 @@ async function build(db: PgDb, options: ReturnType<typeof resolveStoreOptions>, 
       return db.status;
     },
     replay,
+    metrics,
     close,
     [Symbol.asyncDispose]: close,
   };

@@ -13,6 +13,7 @@ import type { Log } from '../log/types.ts';
 import type { NodeKey } from '../codec/node-key.ts';
 import type { ImageSection } from './context.ts';
 import { writeLocalImage, type WrittenImage } from './local-image.ts';
+import { WriteMetrics } from './metrics.ts';
 
 /** How often the background check looks at the log, in ms. */
 const CHECK_EVERY_MS = 250;
@@ -45,6 +46,8 @@ export class Imager {
   lastError: unknown;
   /** Images written by this open. */
   written = 0;
+  /** Write durations and failures (metrics, docs/operations.md). */
+  readonly metrics = new WriteMetrics();
 
   /** @param lastLsn - the LSN of the image the open loaded (0: none). */
   constructor(log: Log, options: ImagerOptions, lastLsn: number) {
@@ -96,8 +99,16 @@ export class Imager {
         const status = this.#log.status;
         if (status !== 'open' && !(atClose && status === 'closing')) throw new Error(`the log is ${status}: no image`);
         if (this.#behind() <= 0) return undefined;
-        const image = await writeLocalImage({ ...this.#o, sections, log: this.#log, pace });
+        const started = performance.now();
+        let image: WrittenImage | undefined;
+        try {
+          image = await writeLocalImage({ ...this.#o, sections, log: this.#log, pace });
+        } catch (err) {
+          this.metrics.failures++;
+          throw err;
+        }
         if (image !== undefined) {
+          this.metrics.seconds.observe((performance.now() - started) / 1000);
           this.#lastLsn = image.lsn;
           this.lastImage = image;
           this.written++;

@@ -39,6 +39,7 @@ import { checkBytes, checkObject, checkSafeUint } from '../model/check.ts';
 import { assertOpen, SerialQueue, type ImageSection, type RecordApplier, type StoreContext } from './context.ts';
 import type { ImageReader, ImageWriter } from '../codec/image-section.ts';
 import { readCount, readSectionVersion, readUint, writeSectionVersion } from './image-common.ts';
+import { processMetrics, SignMetrics } from './metrics.ts';
 import type { WatermarkCopy } from './sign-state-file.ts';
 import type { SignGuard, SignIdentity, SignState } from './sign-guard-types.ts';
 import type { SignedProposal, UnsignedProposal, UnsignedVote, ValidatorVote } from '../model/vote.ts';
@@ -101,6 +102,8 @@ export class LogSignGuard implements SignGuard, RecordApplier, ImageSection {
   private readonly copy: WatermarkCopy | undefined;
   /** Sign requests and imports run one at a time, each after every earlier one settled. */
   private readonly queue = new SerialQueue();
+  /** What the sign requests of this open came to (metrics, docs/operations.md). */
+  readonly metrics = new SignMetrics();
 
   /** @throws ConsensusStoreError INVALID_ARGUMENT on a bad chain id or identity. */
   constructor(ctx: StoreContext, options: SignGuardOptions) {
@@ -195,6 +198,7 @@ export class LogSignGuard implements SignGuard, RecordApplier, ImageSection {
   checkSignState(signState: SignState, allowFresh: boolean): void {
     if (this.identity === undefined || signState === 'new-key' || allowFresh) return;
     if (this.states.has(this.identity.keyHex)) return;
+    processMetrics.openRefusals.inc('fresh_state');
     throw new ConsensusStoreError(
       'FRESH_SIGN_STATE',
       'this data directory has no sign watermark for a key that may have signed before: pass signer.state "new-key" if it never signed, signer.importWatermark to carry its watermark over, or signer.allowFreshState to accept the risk',
@@ -217,6 +221,7 @@ export class LogSignGuard implements SignGuard, RecordApplier, ImageSection {
     if (state !== undefined && compareHrs(copied, state) <= 0) return;
     const copy = { height: copied.height, round: copied.round, step: SIGN_STEPS[copied.step - 1] };
     const log = state === undefined ? null : { height: state.height, round: state.round, step: SIGN_STEPS[state.step - 1] };
+    processMetrics.openRefusals.inc('sign_state_copy');
     throw new ConsensusStoreError(
       'FRESH_SIGN_STATE',
       `the sign-state copy (SIGNSTATE) records height ${copy.height}, round ${copy.round}, step ${copy.step}, above the log's ${log === null ? 'none' : `height ${log.height}, round ${log.round}, step ${log.step}`}: the log lost its newest sign record; pass signer.importWatermark with at least the copy's watermark (or the last one this key signed anywhere, if higher)`,
@@ -248,6 +253,7 @@ export class LogSignGuard implements SignGuard, RecordApplier, ImageSection {
    */
   checkRepairBarrier(allowFresh: boolean): void {
     if (this.identity === undefined || allowFresh || this.repairBarrier === undefined) return;
+    processMetrics.openRefusals.inc('repair_barrier');
     throw new ConsensusStoreError(
       'FRESH_SIGN_STATE',
       `an explicit repair dropped every record from LSN ${this.repairBarrier} on, which may include this key's newest signatures: pass signer.importWatermark with the last signed height, round and step (recorded, and asked no more), or signer.allowFreshState to accept the risk for this open`,
@@ -266,6 +272,7 @@ export class LogSignGuard implements SignGuard, RecordApplier, ImageSection {
     if (this.identity === undefined || this.fenceHeight === undefined) return;
     const state = this.states.get(this.identity.keyHex);
     if (state !== undefined && state.height >= this.fenceHeight) return;
+    processMetrics.openRefusals.inc('restore_fence');
     throw new ConsensusStoreError(
       'FRESH_SIGN_STATE',
       `this directory was restored from a snapshot at height ${this.fenceHeight} and holds no signature of this key: pass signer.importWatermark with a height at or above ${this.fenceHeight} (the last height this key signed anywhere, if higher); signing below it stays refused`,
@@ -379,26 +386,45 @@ export class LogSignGuard implements SignGuard, RecordApplier, ImageSection {
     signature: Uint8Array;
     timestamp: number;
   }> {
-    return this.queue.run(async () => {
-      assertOpen(this.ctx);
-      const identity = this.requireIdentity();
-      const { hrs, id, bytes, value } = prepare();
-      if (id !== identity.validatorId) throw invalidArgument('validatorId', `must be the node's own (${identity.validatorId})`);
-      const requested = { height: hrs.height, round: hrs.round, step: stepCode(hrs.step) };
-      const state = this.states.get(identity.keyHex);
-      if (state !== undefined && this.checkHrs(state, requested) === 'same') {
-        const reused = this.reuse(state, bytes, requested);
-        // A save cut short by an error before the first release: done now, before this one.
-        await this.syncCopy(identity);
-        return { value, ...reused };
-      }
-      const signature = signBytes(bytes, identity.privateKey);
-      const payload = encodeSignGuardEntry({ publicKey: identity.publicKey, ...hrs, signBytes: bytes, signature });
-      const [lsn] = await this.ctx.log.append([{ kind: RecordKind.SignGuardEntry, payload }]);
-      this.apply({ lsn: lsn as NonNullable<typeof lsn>, kind: RecordKind.SignGuardEntry, payload });
+    return this.queue.run(() =>
+      this.signOnce(prepare).then(
+        (out) => {
+          this.metrics.signedNow(out.repeat, this.ctx.now());
+          return out;
+        },
+        (err: unknown) => {
+          this.metrics.failedWith(err);
+          throw err;
+        },
+      ),
+    );
+  }
+
+  /** One sign request, in the queue: `repeat` when the stored signature is returned. */
+  private async signOnce<T>(prepare: () => { hrs: { height: number; round: number; step: SignStep }; id: string; bytes: Uint8Array; value: T }): Promise<{
+    value: T;
+    signature: Uint8Array;
+    timestamp: number;
+    repeat: boolean;
+  }> {
+    assertOpen(this.ctx);
+    const identity = this.requireIdentity();
+    const { hrs, id, bytes, value } = prepare();
+    if (id !== identity.validatorId) throw invalidArgument('validatorId', `must be the node's own (${identity.validatorId})`);
+    const requested = { height: hrs.height, round: hrs.round, step: stepCode(hrs.step) };
+    const state = this.states.get(identity.keyHex);
+    if (state !== undefined && this.checkHrs(state, requested) === 'same') {
+      const reused = this.reuse(state, bytes, requested);
+      // A save cut short by an error before the first release: done now, before this one.
       await this.syncCopy(identity);
-      return { value, signature, timestamp: timestampOfSignBytes(bytes) };
-    });
+      return { value, ...reused, repeat: true };
+    }
+    const signature = signBytes(bytes, identity.privateKey);
+    const payload = encodeSignGuardEntry({ publicKey: identity.publicKey, ...hrs, signBytes: bytes, signature });
+    const [lsn] = await this.ctx.log.append([{ kind: RecordKind.SignGuardEntry, payload }]);
+    this.apply({ lsn: lsn as NonNullable<typeof lsn>, kind: RecordKind.SignGuardEntry, payload });
+    await this.syncCopy(identity);
+    return { value, signature, timestamp: timestampOfSignBytes(bytes), repeat: false };
   }
 
   /** The copy's watermark when it belongs to `identity`'s key. */

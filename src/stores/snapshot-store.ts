@@ -49,6 +49,7 @@ import {
 import { decodeAttestations, encodeAttestations, encodeEnvelope, decodeEnvelope, snapshotAttestationBytes } from '../codec/snapshot-envelope.ts';
 import { HASH_BYTES } from '../codec/merkle.ts';
 import { assertOpen, SerialQueue, type StoreContext } from './context.ts';
+import { WriteMetrics } from './metrics.ts';
 import { ensureDurableDir, readSnapshotFile, trailerOffset, writeFileAtomically, writeSnapshotStream } from './snapshot-io.ts';
 import type { ConsensusSnapshot, CreateSnapshotOptions, SnapshotAttestation, SnapshotMetadata, SnapshotStore } from './snapshot-types.ts';
 import type { LogValidatorRegistry } from './validator-registry.ts';
@@ -136,6 +137,8 @@ export class LogSnapshotStore implements SnapshotStore {
   #lastAutoHeight = -1;
   /** Why the last automatic snapshot failed, if it did. */
   lastAutoError: unknown;
+  /** Creation durations and failures, automatic ones included (metrics, docs/operations.md). */
+  readonly metrics = new WriteMetrics();
 
   constructor(ctx: StoreContext, options: SnapshotStoreOptions) {
     this.#ctx = ctx;
@@ -152,7 +155,7 @@ export class LogSnapshotStore implements SnapshotStore {
       const o = checkObject('options', options);
       checkKeys('options', o, CREATE_KEYS);
       const height = o['height'] === undefined ? undefined : checkInteger('options.height', o['height'], 0, Number.MAX_SAFE_INTEGER);
-      return this.#writes.run(() => this.#create(height));
+      return this.#writes.run(() => this.metrics.time(() => this.#create(height)));
     } catch (err) {
       return Promise.reject(err);
     }
