@@ -161,7 +161,7 @@ export async function restoreScenario(run: SimRun, helpers: { start: (run: SimRu
     // on (a cut may fall later; what it asked for was decided before).
     if (attempt === 0 && keptByDamagedRun !== undefined && asked.length > 0) {
       const want = Array.from({ length: facts.meta.chunkCount - keptByDamagedRun }, (_, i) => keptByDamagedRun! + i);
-      if (asked[0]!.join() !== want.join()) run.problems.push(`the rerun after chunk ${keptByDamagedRun} failed asked for chunks [${asked[0]!.join(', ')}], not [${want.join(', ')}] (no resume)`);
+      if (asked[0]!.join() !== want.join()) run.problems.push(`the rerun after the damaged chunk ${keptByDamagedRun} asked the source for chunks [${asked[0]!.join(', ')}], not [${want.join(', ')}] (no resume)`);
       else run.tally.fault('restore:resumed');
     }
     const cut = run.disk.stats.crashes !== crashes;
