@@ -79,7 +79,10 @@ describePg('PostgreSQL backend: racing signer processes', () => {
     const doubles = [...released].filter(([, s]) => s.size > 1);
     console.log(`racing signers: ${total} signatures released over ${released.size} steps; ${doubles.length} steps with two different signatures`);
     expect(doubles).toEqual([]);
-    // Every step was signed by someone (the processes that ran to the end asked for all of them).
-    expect(released.size).toBe(STEPS);
+    // Every step was released by someone (the processes that ran to the end asked for all of
+    // them), except at most one per kill: a signature committed by a process killed before it
+    // printed it is never released, and once the watermark has moved past that step no process
+    // may sign it again (that is the guard doing its job; seen once in a CI run, 999 of 1,000).
+    expect(released.size).toBeGreaterThanOrEqual(STEPS - killed.length);
   }, 120_000);
 });
