@@ -108,7 +108,11 @@ export interface StoreOptions {
  * only the log after it.
  */
 export interface ImageOptions {
-  /** Take an image in the background once this many records were written since the last one; default 1,000,000; 0: never. */
+  /**
+   * Take an image in the background once this many records were written since the last one
+   * (and at least a quarter of what the last image covered: each image writes the whole
+   * state); default 1,000,000; 0: never.
+   */
   readonly everyRecords?: number;
   /** Images kept, newest first (an older one is the fallback of a damaged newer one); default 2, 1..16. */
   readonly keep?: number;

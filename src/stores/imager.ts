@@ -1,7 +1,7 @@
 /**
  * When local images are taken (docs/durability.md, "Images"): in the background once
- * `everyRecords` records were written since the last image, at a clean close when anything was
- * written since, and on request. One image at a time. An image is an optimisation: a failure
+ * `everyRecords` records, and a quarter of what the last image covered, were written since it;
+ * at a clean close when anything was written since; and on request. One image at a time. An image is an optimisation: a failure
  * to write one is kept as `lastError` and never fails a write or the store (the log is not
  * poisoned by it), and the next attempt starts over.
  *
@@ -15,6 +15,8 @@ import type { ImageSection } from './context.ts';
 import { writeLocalImage, type WrittenImage } from './local-image.ts';
 import { WriteMetrics } from './metrics.ts';
 
+/** A background image waits for the log to grow by this fraction of what the last image covered. */
+const IMAGE_GROWTH = 0.25;
 /** How often the background check looks at the log, in ms. */
 const CHECK_EVERY_MS = 250;
 
@@ -75,9 +77,21 @@ export class Imager {
   start(): void {
     if (!this.enabled || this.#o.everyRecords === 0 || this.#timer !== undefined) return;
     this.#timer = setInterval(() => {
-      if (this.#running === undefined && this.#behind() >= this.#o.everyRecords) void this.take(true).catch(() => undefined);
+      if (this.#running === undefined && this.#due()) void this.take(true).catch(() => undefined);
     }, CHECK_EVERY_MS);
     this.#timer.unref?.();
+  }
+
+  /**
+   * A background image is due once `everyRecords` records were written since the last one and
+   * at least a quarter as many as the last one covered: each image writes the whole state, so
+   * a fixed interval would write quadratically much over a growing history; this keeps the
+   * images written to a constant multiple of the state, and the tail an open replays to at most
+   * a fifth of the log.
+   */
+  #due(): boolean {
+    const behind = this.#behind();
+    return behind >= this.#o.everyRecords && behind >= this.#lastLsn * IMAGE_GROWTH;
   }
 
   #behind(): number {
