@@ -430,15 +430,18 @@ async function buildStores(log: Log, options: ResolvedStoreOptions, env: OpenEnv
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
     if (closing !== undefined) return closing;
-    if (imager === undefined) return (closing = log.close().finally(() => env.signCopy?.close()));
-    // Writes stop now (they reject CLOSED, as after any close); the last image is taken of what
-    // they left, then the log closes.
+    const fileSnapshots = snapshots instanceof LogSnapshotStore ? snapshots : undefined;
+    if (imager === undefined && fileSnapshots === undefined) return (closing = log.close().finally(() => env.signCopy?.close()));
+    // Writes stop now (they reject CLOSED, as after any close); snapshot writes already queued
+    // finish (none starts after close), the last image is taken of what the writes left, then
+    // the log closes.
     const clean = log.status === 'open';
     log.beginClose?.();
-    return (closing = imager
-      .stop(clean)
-      .then(() => log.close())
-      .finally(() => env.signCopy?.close()));
+    return (closing = (async () => {
+      await fileSnapshots?.stop();
+      await imager?.stop(clean);
+      await log.close();
+    })().finally(() => env.signCopy?.close()));
   };
   const facts: LogFacts = Object.freeze({
     get status() {

@@ -155,7 +155,7 @@ export class LogSnapshotStore implements SnapshotStore {
       const o = checkObject('options', options);
       checkKeys('options', o, CREATE_KEYS);
       const height = o['height'] === undefined ? undefined : checkInteger('options.height', o['height'], 0, Number.MAX_SAFE_INTEGER);
-      return this.#writes.run(() => this.metrics.time(() => this.#create(height)));
+      return this.#track(this.#writes.run(() => this.metrics.time(() => this.#create(height))));
     } catch (err) {
       return Promise.reject(err);
     }
@@ -397,7 +397,7 @@ export class LogSnapshotStore implements SnapshotStore {
     try {
       assertOpen(this.#ctx);
       const keep = checkInteger('keepCount', keepCount, 0, 1_000_000);
-      return this.#writes.run(() => this.#prune(keep));
+      return this.#track(this.#writes.run(() => this.#prune(keep)));
     } catch (err) {
       return Promise.reject(err);
     }
@@ -442,7 +442,7 @@ export class LogSnapshotStore implements SnapshotStore {
         validatorId: checkValidatorId('attestation.validatorId', a['validatorId']),
         signature: new Uint8Array(checkBytes('attestation.signature', a['signature'], SIGNATURE_BYTES)),
       };
-      return this.#writes.run(() => this.#attest(s, checked));
+      return this.#track(this.#writes.run(() => this.#attest(s, checked)));
     } catch (err) {
       return Promise.reject(err);
     }
@@ -465,6 +465,25 @@ export class LogSnapshotStore implements SnapshotStore {
     return this.#metadata(id, header, content, envelope, extra);
   }
 
+  /** Writes in the queue (creations, prunes, attestations), the last one queued: `stop` waits for it. */
+  #last: Promise<unknown> = Promise.resolve();
+  #stopped = false;
+
+  #track<T>(p: Promise<T>): Promise<T> {
+    this.#last = p.catch(() => undefined);
+    return p;
+  }
+
+  /**
+   * Stops automatic snapshots and waits for every snapshot write already queued (the store's
+   * close calls it before the log closes, so no file is written or pruned after close).
+   * @internal wired by openStore.
+   */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    await this.#last;
+  }
+
   /**
    * Called after a height is finalized (not on replay): creates a snapshot in the background
    * when `height` crosses a multiple of `interval`, then prunes to `keep`. A failure is kept
@@ -473,7 +492,7 @@ export class LogSnapshotStore implements SnapshotStore {
    */
   onFinalized(height: number): void {
     const { interval, keep } = this.#o;
-    if (interval === 0 || this.#autoRunning) return;
+    if (interval === 0 || this.#autoRunning || this.#stopped) return;
     const target = height - (height % interval);
     if (target <= this.#lastAutoHeight || Math.floor(height / interval) === 0) return;
     this.#autoRunning = true;

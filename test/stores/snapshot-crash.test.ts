@@ -136,3 +136,27 @@ describe('an I/O error while writing an image or a snapshot', () => {
     await again.close();
   });
 });
+
+describe('automatic snapshots and close', () => {
+  it('close waits for a snapshot in flight: nothing is written or pruned in the directory after close', async () => {
+    const disk = new SimulatedDisk({ seed: 60 });
+    const store = await openStore({ dir: DIR, fs: disk.fs(), chainId: CHAIN, audit: { nodeKey: NODE_KEY }, snapshots: { interval: 2, keep: 1 } });
+    await buildChain({ votes: store.votes, validators: store.validators, chainId: CHAIN }, 7);
+    // Height 8 crosses a multiple of the interval: an automatic snapshot and a prune start in the background.
+    for (const n of [1, 2, 3]) {
+      await store.votes.appendVote(signVote({ validatorId: `val-${n}`, height: 8, round: 8, voteType: 'precommit', blockHash: new Uint8Array(32).fill(8), timestamp: 9 }, snapshotKey(n), CHAIN));
+    }
+    await store.votes.markFinalized(8, 8);
+    await store.close();
+    const files = async (): Promise<string[]> => (await disk.fs().readdir(`${DIR}/snapshots`)).sort();
+    const atClose = await files();
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await files()).toEqual(atClose);
+    const again = await open(disk);
+    const listed = await again.snapshots.listSnapshots();
+    // Automatic snapshots skip the multiples crossed while one is running: at least one was made.
+    expect(listed.length).toBeGreaterThanOrEqual(1);
+    for (const m of listed) expect(await again.snapshots.verifySnapshotIntegrity(m.id)).toBe(true);
+    await again.close();
+  });
+});
