@@ -427,7 +427,9 @@ export class LogSnapshotStore implements SnapshotStore {
       const { header, content, envelope } = await this.#read(s);
       const all = [...envelope.attestations, ...(await this.#extraAttestations(s))];
       return all.every((a) => attestationVerifies(content, header.root, a));
-    } catch {
+    } catch (err) {
+      // Pruned while it was read: gone, not damaged.
+      if (!(await this.#exists(s))) throw new ConsensusStoreError('NOT_FOUND', `no snapshot ${s} (pruned while it was read)`, { details: { id: s }, cause: err });
       return false;
     }
   }
