@@ -62,6 +62,8 @@ const ATTEST_SUFFIX = '.attest';
 const ID_PATTERN = /^(\d{12})-(\d{6})$/;
 const CREATE_KEYS = ['height'] as const;
 const ATTESTATION_KEYS = ['validatorId', 'signature'] as const;
+/** Finalized heights an automatic snapshot waits past its height (late precommits arrive meanwhile). */
+const AUTO_LAG = 10;
 /** Heights of certificates built between two yields to the event loop. */
 const VIEW_SLICE = 16;
 
@@ -495,12 +497,17 @@ export class LogSnapshotStore implements SnapshotStore {
   onFinalized(height: number): void {
     const { interval, keep } = this.#o;
     if (interval === 0 || this.#autoRunning || this.#stopped) return;
-    const target = height - (height % interval);
-    if (target <= this.#lastAutoHeight || Math.floor(height / interval) === 0) return;
-    this.#autoRunning = true;
+    // The multiple of the interval is snapshotted AUTO_LAG heights later: the precommits of it
+    // that arrive after its finalization (a node moves on at the first quorum) are stored by
+    // then, so nodes hold the same lowest-id quorum and write the same root.
+    const ready = height - AUTO_LAG;
+    if (ready < interval) return;
+    const target = ready - (ready % interval);
+    if (target <= this.#lastAutoHeight) return;
     this.#lastAutoHeight = target;
-    const marked = this.#o.votes.finalizedMarks(target, target).length > 0;
-    this.createSnapshot(marked ? { height: target } : {})
+    if (this.#o.votes.finalizedMarks(target, target).length === 0) return;
+    this.#autoRunning = true;
+    this.createSnapshot({ height: target })
       .then(() => this.pruneSnapshots(keep))
       .then(
         () => {

@@ -141,12 +141,13 @@ describe('automatic snapshots and close', () => {
   it('close waits for a snapshot in flight: nothing is written or pruned in the directory after close', async () => {
     const disk = new SimulatedDisk({ seed: 60 });
     const store = await openStore({ dir: DIR, fs: disk.fs(), chainId: CHAIN, audit: { nodeKey: NODE_KEY }, snapshots: { interval: 2, keep: 1 } });
-    await buildChain({ votes: store.votes, validators: store.validators, chainId: CHAIN }, 7);
-    // Height 8 crosses a multiple of the interval: an automatic snapshot and a prune start in the background.
+    await buildChain({ votes: store.votes, validators: store.validators, chainId: CHAIN }, 29);
+    // Height 30 makes height 20 (a multiple of the interval, 10 heights back) due: an automatic
+    // snapshot and a prune start in the background.
     for (const n of [1, 2, 3]) {
-      await store.votes.appendVote(signVote({ validatorId: `val-${n}`, height: 8, round: 8, voteType: 'precommit', blockHash: new Uint8Array(32).fill(8), timestamp: 9 }, snapshotKey(n), CHAIN));
+      await store.votes.appendVote(signVote({ validatorId: `val-${n}`, height: 30, round: 30, voteType: 'precommit', blockHash: new Uint8Array(32).fill(30), timestamp: 9 }, snapshotKey(n), CHAIN));
     }
-    await store.votes.markFinalized(8, 8);
+    await store.votes.markFinalized(30, 30);
     await store.close();
     const files = async (): Promise<string[]> => (await disk.fs().readdir(`${DIR}/snapshots`)).sort();
     const atClose = await files();
