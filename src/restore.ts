@@ -29,27 +29,11 @@ import { equalBytes, toHex } from './codec/bytes.ts';
 import { HASH_BYTES } from './codec/merkle.ts';
 import { verifyEd25519 } from './codec/node-key.ts';
 import { voteSignBytes } from './codec/vote-sign.ts';
-import {
-  chunkLeafHash,
-  chunkLength,
-  chunkProof,
-  chunksOffset,
-  decodeSnapshotHeader,
-  MAX_CHUNK_SIZE,
-  MAX_CHUNKS,
-  MIN_CHUNK_SIZE,
-  openTrailer,
-  SNAPSHOT_HEADER_BYTES,
-  snapshotFileSize,
-  snapshotRoot,
-  SnapshotFileKind,
-  unpackLeaves,
-  verifyChunk,
-} from './codec/snapshot-file.ts';
-import { decodeSnapshotContent, decodeSnapshotHead, type SnapshotContent } from './codec/snapshot-content.ts';
-import { decodeAttestations, decodeEnvelope, snapshotAttestationBytes } from './codec/snapshot-envelope.ts';
+import { chunkLength, chunkProof, chunksOffset, type SnapshotFileHeader, MAX_CHUNK_SIZE, MAX_CHUNKS, MIN_CHUNK_SIZE, verifyChunk } from './codec/snapshot-file.ts';
+import { decodeSnapshotContent, type SnapshotContent } from './codec/snapshot-content.ts';
+import { snapshotAttestationBytes } from './codec/snapshot-envelope.ts';
 import type { SnapshotAttestation } from './stores/snapshot-types.ts';
-import { trailerOffset } from './stores/snapshot-io.ts';
+import { readAttestationFile, readSnapshotSummary, writeFileAtomically } from './stores/snapshot-io.ts';
 import { openStoreUnderRestore, writableLogOf, type ConsensusStore } from './store.ts';
 import { RESTORING_FILE, type AuditOptions, type LogGroupOptions } from './store-options.ts';
 import { RecordKind } from './codec/kinds.ts';
@@ -202,7 +186,7 @@ export async function restoreFromSnapshot(options: RestoreOptions): Promise<Rest
           details: { chunk: i },
         });
       }
-      await writeSmallFile(fs, staging, `chunk-${i}`, encodeKept(chunk.bytes, chunk.proof), false);
+      await writeFileAtomically(fs, staging, `chunk-${i}`, encodeKept(chunk.bytes, chunk.proof), false);
       want.delete(i);
       held.add(i);
       fetched++;
@@ -469,19 +453,6 @@ function decodeKept(b: Uint8Array): { bytes: Uint8Array; proof: Uint8Array[] } |
   return { bytes: b.subarray(4 + n * HASH_BYTES), proof };
 }
 
-async function writeSmallFile(fs: FileSystem, dir: string, name: string, bytes: Uint8Array, syncDir = true): Promise<void> {
-  const tmp = `${dir}/${name}.tmp`;
-  const h = await fs.open(tmp, 'create');
-  try {
-    await h.truncate(0);
-    await h.writeAndSync([bytes], 0);
-  } finally {
-    await h.close();
-  }
-  await fs.rename(tmp, `${dir}/${name}`);
-  if (syncDir) await fs.syncDir(dir);
-}
-
 function parentOf(path: string): string {
   const cut = path.replace(/\/+$/, '').lastIndexOf('/');
   return cut <= 0 ? (path.startsWith('/') ? '/' : '.') : path.slice(0, cut);
@@ -504,53 +475,25 @@ async function removeTree(fs: FileSystem, path: string): Promise<void> {
  */
 export function fileSnapshotSource(path: string, fs?: FileSystem): SnapshotSource {
   let leaves: Uint8Array[] | undefined;
-  let header: ReturnType<typeof decodeSnapshotHeader> | undefined;
+  let header: SnapshotFileHeader | undefined;
   const fsOf = async (): Promise<FileSystem> => fs ?? (await import('./io/real-fs.ts')).defaultFileSystem();
   const bad = (problem: string, offset = 0): ConsensusStoreError => new ConsensusStoreError('CORRUPTION', `${problem} (file ${path})`, { location: { file: path, offset } });
   return {
     async offer(): Promise<SnapshotOffer> {
       const f = await fsOf();
-      const handle = await f.open(path, 'read');
+      let summary: Awaited<ReturnType<typeof readSnapshotSummary>>;
       try {
-        const size = await handle.size();
-        const head = new Uint8Array(Math.min(size, SNAPSHOT_HEADER_BYTES));
-        await handle.read(head, 0);
-        try {
-          header = decodeSnapshotHeader(head);
-        } catch (err) {
-          throw bad(`snapshot header: ${(err as Error).message}`);
-        }
-        if (header.kind !== SnapshotFileKind.Portable || snapshotFileSize(header) !== size) throw bad('not a whole portable snapshot file');
-        const table = new Uint8Array(header.chunkCount * HASH_BYTES);
-        await handle.read(table, SNAPSHOT_HEADER_BYTES);
-        leaves = unpackLeaves(table);
-        if (!equalBytes(snapshotRoot(leaves), header.root)) throw bad('snapshot leaf table does not match its root', SNAPSHOT_HEADER_BYTES);
-        const chunk0 = new Uint8Array(chunkLength(header, 0));
-        await handle.read(chunk0, chunksOffset(header.chunkCount));
-        if (!equalBytes(chunkLeafHash(0, chunk0), leaves[0] as Uint8Array)) throw bad('snapshot chunk 0 does not match its hash', chunksOffset(header.chunkCount));
-        const sealed = new Uint8Array(header.trailerLength);
-        await handle.read(sealed, trailerOffset(header));
-        let attestations: SnapshotAttestation[];
-        let chainId: string;
-        let height: number;
-        try {
-          attestations = decodeEnvelope(openTrailer(sealed)).attestations;
-          ({ chainId, height } = decodeSnapshotHead(chunk0));
-        } catch (err) {
-          throw bad(`snapshot envelope or head: ${(err as Error).message}`);
-        }
-        const side = path.replace(/\.cssnap$/, '.attest');
-        if (side !== path && (await f.stat(side)) !== undefined) {
-          try {
-            for (const a of decodeAttestations(openTrailer(await f.readFile(side)))) if (!attestations.some((b) => b.validatorId === a.validatorId)) attestations.push(a);
-          } catch {
-            // Later attestations are optional: a damaged side file only loses them.
-          }
-        }
-        return { chainId, height, root: header.root, chunkSize: header.chunkSize, chunkCount: header.chunkCount, contentLength: header.contentLength, attestations };
-      } finally {
-        await handle.close();
+        summary = await readSnapshotSummary(f, path);
+      } catch (err) {
+        throw bad(`snapshot file: ${(err as Error).message}`);
       }
+      header = summary.header;
+      leaves = [...summary.leaves];
+      const attestations = [...summary.envelope.attestations];
+      const side = path.replace(/\.cssnap$/, '.attest');
+      if (side !== path) for (const a of await readAttestationFile(f, side)) if (!attestations.some((b) => b.validatorId === a.validatorId)) attestations.push(a);
+      const { chainId, height } = summary.head;
+      return { chainId, height, root: header.root, chunkSize: header.chunkSize, chunkCount: header.chunkCount, contentLength: header.contentLength, attestations };
     },
     async *chunks(wanted: readonly number[]): AsyncIterable<SnapshotChunk> {
       if (header === undefined || leaves === undefined) await this.offer();

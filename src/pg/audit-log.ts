@@ -23,7 +23,7 @@
  * It must never: chain onto an entry that is not committed, move the tip without the entries,
  * or write anything for bad input.
  */
-import { checkCompanion, checkEventType, checkTime } from '../stores/audit-checks.ts';
+import { checkEventsWithCompanions, checkEventType, checkTime } from '../stores/audit-checks.ts';
 import { AuditHasher, decodeEntryBody, decodeHeadPayload, encodeEntryBody, encodeEntryPayload, encodeHeadPayload, GENESIS_PREV_HASH, splitEntryPayload } from '../codec/audit-record.ts';
 import { encodeAuditEvent, heightOfEvent, validatorOfEvent } from '../codec/audit-event.ts';
 import { equalBytes, toHex } from '../codec/bytes.ts';
@@ -48,7 +48,6 @@ import { bytea, bytes, num, type PgDb, type Queryable } from './db.ts';
 import { appendRecords } from './record-log.ts';
 
 const LOG_EVENT_TYPES: readonly AuditEventType[] = AUDIT_EVENT_TYPES.filter((t) => t !== 'NodeKeyRecorded' && !BYZANTINE_EVENT_TYPES.includes(t));
-const COMPANION_EVENT_TYPES: readonly AuditEventType[] = AUDIT_EVENT_TYPES.filter((t) => t !== 'NodeKeyRecorded');
 const EVIDENCE_QUERY_KEYS: readonly string[] = ['validatorId', 'height', 'startHeight', 'endHeight', 'types', 'limit'];
 const HEIGHT_RANGE_KEYS: readonly string[] = ['startHeight', 'endHeight'];
 const LIST_OPTION_KEYS: readonly string[] = ['limit', 'descending'];
@@ -184,14 +183,8 @@ export class PgAuditLog implements AuditLog {
 
   async appendWithEvents(events: readonly AuditEvent[], companions: readonly RecordInput[]): Promise<{ lsns: Lsn[]; entries: LogEntry[] }> {
     this.#db.assertOpen();
-    if (!Array.isArray(events) || events.length === 0 || events.length > this.limits.maxEventsPerCall) {
-      throw invalidArgument('events', `must be an array of 1..${this.limits.maxEventsPerCall} events`);
-    }
-    const room = this.limits.maxBatchRecords - events.length - 1;
-    if (!Array.isArray(companions) || companions.length > room) throw invalidArgument('companions', `must be an array of at most ${room} records`);
-    const encoded = events.map((e, i) => this.encode(checkAuditEvent(`events[${i}]`, e, COMPANION_EVENT_TYPES)));
-    const checked = companions.map((c, i) => checkCompanion(`companions[${i}]`, c));
-    return this.#enqueue(encoded, checked);
+    const checked = checkEventsWithCompanions(events, companions, this.limits);
+    return this.#enqueue(checked.events.map((e) => this.encode(e)), checked.companions);
   }
 
   /** Writes entry 0 (the node key) when the chain is empty; checks it otherwise. */

@@ -8,7 +8,7 @@
 import { invalidArgument } from '../errors.ts';
 import type { RecordInput } from '../log/types.ts';
 import { checkInteger, checkObject, checkSafeUint } from '../model/check.ts';
-import { AUDIT_EVENT_TYPES, type AuditEventType } from '../model/audit.ts';
+import { AUDIT_EVENT_TYPES, checkAuditEvent, type AuditEvent, type AuditEventType } from '../model/audit.ts';
 
 /** A time in ms since the epoch: a safe non-negative integer, or a valid Date not before 1970. */
 export function checkTime(name: string, value: unknown): number {
@@ -33,4 +33,27 @@ export function checkCompanion(name: string, value: unknown): RecordInput {
   if (kind >= 50 && kind <= 59) throw invalidArgument(`${name}.kind`, 'must not be an audit record kind');
   if (!(c['payload'] instanceof Uint8Array)) throw invalidArgument(`${name}.payload`, 'must be a Uint8Array');
   return { kind, payload: (c['payload'] as Uint8Array).slice() };
+}
+
+/** The event types `appendWithEvents` takes: all but NodeKeyRecorded (the log writes that itself). */
+const COMPANION_EVENT_TYPES: readonly AuditEventType[] = AUDIT_EVENT_TYPES.filter((t) => t !== 'NodeKeyRecorded');
+
+/**
+ * The arguments of `appendWithEvents`: 1..`maxEventsPerCall` events and as many companions as
+ * one batch has room for beside them and the head; every event and companion checked.
+ */
+export function checkEventsWithCompanions(
+  events: unknown,
+  companions: unknown,
+  limits: { readonly maxEventsPerCall: number; readonly maxBatchRecords: number },
+): { events: AuditEvent[]; companions: RecordInput[] } {
+  if (!Array.isArray(events) || events.length === 0 || events.length > limits.maxEventsPerCall) {
+    throw invalidArgument('events', `must be an array of 1..${limits.maxEventsPerCall} events`);
+  }
+  const room = limits.maxBatchRecords - events.length - 1;
+  if (!Array.isArray(companions) || companions.length > room) throw invalidArgument('companions', `must be an array of at most ${room} records`);
+  return {
+    events: events.map((e: unknown, i) => checkAuditEvent(`events[${i}]`, e, COMPANION_EVENT_TYPES)),
+    companions: companions.map((c: unknown, i) => checkCompanion(`companions[${i}]`, c)),
+  };
 }

@@ -24,7 +24,7 @@
  * `audit-index.ts`, bundles in `dispute-evidence.ts`, the chain check in `audit-verify.ts`,
  * exports in `audit-export.ts`, its image section in `audit-image.ts`. Next seam to cut: the batch builder (enqueue to commitBatch).
  */
-import { checkCompanion, checkEventType, checkTime } from './audit-checks.ts';
+import { checkEventsWithCompanions, checkEventType, checkTime } from './audit-checks.ts';
 import {
   AUDIT_HEAD_PAYLOAD_BYTES,
   AuditHasher,
@@ -102,7 +102,6 @@ const LOG_EVENT_TYPES: readonly AuditEventType[] = AUDIT_EVENT_TYPES.filter(
   (t) => t !== 'NodeKeyRecorded' && !BYZANTINE_EVENT_TYPES.includes(t),
 );
 /** Event types `appendWithEvents` takes. */
-const COMPANION_EVENT_TYPES: readonly AuditEventType[] = AUDIT_EVENT_TYPES.filter((t) => t !== 'NodeKeyRecorded');
 
 /** The fields of an EvidenceQuery (any other key is a mistake the caller must hear about). */
 const EVIDENCE_QUERY_KEYS: readonly string[] = ['validatorId', 'height', 'startHeight', 'endHeight', 'types', 'limit'];
@@ -259,14 +258,8 @@ export class LogAuditLog implements AuditLog, RecordApplier, ImageSection {
    */
   async appendWithEvents(events: readonly AuditEvent[], companions: readonly RecordInput[]): Promise<{ lsns: Lsn[]; entries: LogEntry[] }> {
     this.checkOpen();
-    if (!Array.isArray(events) || events.length === 0 || events.length > this.limits.maxEventsPerCall) {
-      throw invalidArgument('events', `must be an array of 1..${this.limits.maxEventsPerCall} events`);
-    }
-    const room = this.limits.maxBatchRecords - events.length - 1;
-    if (!Array.isArray(companions) || companions.length > room) throw invalidArgument('companions', `must be an array of at most ${room} records`);
-    const encoded = events.map((e, i) => this.encode(checkAuditEvent(`events[${i}]`, e, COMPANION_EVENT_TYPES)));
-    const checked = companions.map((c, i) => checkCompanion(`companions[${i}]`, c));
-    return this.enqueue(encoded, checked);
+    const checked = checkEventsWithCompanions(events, companions, this.limits);
+    return this.enqueue(checked.events.map((e) => this.encode(e)), checked.companions);
   }
 
   /**

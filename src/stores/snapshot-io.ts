@@ -27,14 +27,14 @@ import {
   snapshotRoot,
   SNAPSHOT_HEADER_BYTES,
   unpackLeaves,
+  SnapshotFileKind,
   type SnapshotFileHeader,
-  type SnapshotFileKind,
 } from '../codec/snapshot-file.ts';
 import { equalBytes } from '../codec/bytes.ts';
 import { HASH_BYTES } from '../codec/merkle.ts';
+import { decodeSnapshotHead, type SnapshotContentHead } from '../codec/snapshot-content.ts';
+import { decodeAttestations, decodeEnvelope, type EnvelopeAttestation } from '../codec/snapshot-envelope.ts';
 
-/** Bytes written between two yields to the event loop. */
-const PIECE_BYTES = 1 << 20;
 /** Bytes written between two fdatasyncs of a snapshot file. */
 const SYNC_EVERY_BYTES = 8 << 20;
 
@@ -67,30 +67,16 @@ export function trailerOffset(header: SnapshotFileHeader): number {
 }
 
 /**
- * Writes `bytes` to `dir/name` atomically (temp file, paced writes, fdatasync, rename,
- * directory fsync). A failure leaves at most the temp file, which it tries to remove.
+ * Writes a small file `dir/name` atomically: a temp file written and fdatasync'ed in one call,
+ * renamed into place, then (unless the caller syncs the directory once for many files) the
+ * directory fsync'ed. A failure leaves at most the temp file, which it tries to remove.
  */
-export async function writeFileAtomically(fs: FileSystem, dir: string, name: string, bytes: readonly Uint8Array[], pace = true): Promise<void> {
+export async function writeFileAtomically(fs: FileSystem, dir: string, name: string, bytes: Uint8Array, syncDir = true): Promise<void> {
   const tmp = `${dir}/${name}.tmp`;
   const handle = await fs.open(tmp, 'create');
   try {
     await handle.truncate(0);
-    let at = 0;
-    let unsynced = 0;
-    for (const part of bytes) {
-      for (let off = 0; off < part.length; off += PIECE_BYTES) {
-        const piece = part.subarray(off, Math.min(part.length, off + PIECE_BYTES));
-        await handle.write([piece], at);
-        at += piece.length;
-        unsynced += piece.length;
-        if (pace && unsynced >= SYNC_EVERY_BYTES) {
-          await handle.datasync();
-          unsynced = 0;
-        }
-        if (pace) await new Promise<void>((resolve) => setImmediate(resolve));
-      }
-    }
-    await handle.datasync();
+    await handle.writeAndSync([bytes], 0);
   } catch (err) {
     await handle.close().catch(() => undefined);
     await fs.unlink(tmp).catch(() => undefined);
@@ -98,7 +84,7 @@ export async function writeFileAtomically(fs: FileSystem, dir: string, name: str
   }
   await handle.close();
   await fs.rename(tmp, `${dir}/${name}`);
-  await fs.syncDir(dir);
+  if (syncDir) await fs.syncDir(dir);
 }
 
 /** What `writeSnapshotStream` wrote. */
@@ -234,5 +220,57 @@ export async function readSnapshotFile(fs: FileSystem, path: string, expectKind:
     return { header, leaves, content, trailer };
   } finally {
     await handle.close();
+  }
+}
+
+/** What listing a portable snapshot needs, checked (see `readSnapshotSummary`). */
+export interface SnapshotSummary {
+  readonly header: SnapshotFileHeader;
+  readonly leaves: readonly Uint8Array[];
+  /** The content's head (in chunk 0). */
+  readonly head: SnapshotContentHead;
+  readonly envelope: { readonly createdAt: number; readonly attestations: EnvelopeAttestation[] };
+}
+
+/**
+ * Reads and checks what describes a portable snapshot without reading it whole: the header,
+ * the file's size, the leaf table against the root, chunk 0 against its leaf (it holds the
+ * content head), the trailer.
+ * @throws Error naming what failed (the caller names the file).
+ */
+export async function readSnapshotSummary(fs: FileSystem, path: string): Promise<SnapshotSummary> {
+  const handle = await fs.open(path, 'read');
+  try {
+    const size = await handle.size();
+    const headerBytes = new Uint8Array(Math.min(size, SNAPSHOT_HEADER_BYTES));
+    await handle.read(headerBytes, 0);
+    const header = decodeSnapshotHeader(headerBytes);
+    if (header.kind !== SnapshotFileKind.Portable || snapshotFileSize(header) !== size) throw new Error('snapshot file kind or size does not match its header');
+    const table = new Uint8Array(header.chunkCount * HASH_BYTES);
+    if ((await handle.read(table, SNAPSHOT_HEADER_BYTES)) !== table.length) throw new Error('snapshot leaf table is truncated');
+    const leaves = unpackLeaves(table);
+    if (!equalBytes(snapshotRoot(leaves), header.root)) throw new Error('snapshot leaf table does not match its root');
+    const chunk0 = new Uint8Array(chunkLength(header, 0));
+    if ((await handle.read(chunk0, chunksOffset(header.chunkCount))) !== chunk0.length) throw new Error('snapshot chunk 0 is truncated');
+    if (!equalBytes(chunkLeafHash(0, chunk0), leaves[0] as Uint8Array)) throw new Error('snapshot chunk 0 does not match its hash');
+    const head = decodeSnapshotHead(chunk0);
+    const sealed = new Uint8Array(header.trailerLength);
+    if ((await handle.read(sealed, trailerOffset(header))) !== sealed.length) throw new Error('snapshot trailer is truncated');
+    return { header, leaves, head, envelope: decodeEnvelope(openTrailer(sealed)) };
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * The attestations gathered after a snapshot was written (its `.attest` file), or none. A
+ * damaged file loses only those: they can be gathered again.
+ */
+export async function readAttestationFile(fs: FileSystem, path: string): Promise<EnvelopeAttestation[]> {
+  if ((await fs.stat(path)) === undefined) return [];
+  try {
+    return decodeAttestations(openTrailer(await fs.readFile(path)));
+  } catch {
+    return [];
   }
 }

@@ -22,35 +22,19 @@ import type { Validator } from '../model/validator.ts';
 import type { FinalizedMark } from './vote-types.ts';
 import { equalBytes } from '../codec/bytes.ts';
 import { signEd25519, verifyEd25519 } from '../codec/node-key.ts';
-import {
-  chunkLeafHash,
-  chunkLength,
-  chunksOffset,
-  decodeSnapshotHeader,
-  openTrailer,
-  sealTrailer,
-  SNAPSHOT_FORMAT_VERSION,
-  SNAPSHOT_HEADER_BYTES,
-  snapshotFileSize,
-  snapshotRoot,
-  SnapshotFileKind,
-  unpackLeaves,
-  type SnapshotFileHeader,
-} from '../codec/snapshot-file.ts';
+import { sealTrailer, SNAPSHOT_FORMAT_VERSION, snapshotFileSize, SnapshotFileKind, type SnapshotFileHeader } from '../codec/snapshot-file.ts';
 import {
   decodeSnapshotContent,
-  decodeSnapshotHead,
   encodeSnapshotContent,
   type CertificateVote,
   type DecisionCertificate,
   type SnapshotContent,
   type SnapshotContentHead,
 } from '../codec/snapshot-content.ts';
-import { decodeAttestations, encodeAttestations, encodeEnvelope, decodeEnvelope, snapshotAttestationBytes } from '../codec/snapshot-envelope.ts';
-import { HASH_BYTES } from '../codec/merkle.ts';
+import { encodeAttestations, encodeEnvelope, decodeEnvelope, snapshotAttestationBytes } from '../codec/snapshot-envelope.ts';
 import { assertOpen, SerialQueue, type StoreContext } from './context.ts';
 import { WriteMetrics } from './metrics.ts';
-import { ensureDurableDir, readSnapshotFile, trailerOffset, writeFileAtomically, writeSnapshotStream } from './snapshot-io.ts';
+import { ensureDurableDir, readAttestationFile, readSnapshotFile, readSnapshotSummary, writeFileAtomically, writeSnapshotStream } from './snapshot-io.ts';
 import type { ConsensusSnapshot, CreateSnapshotOptions, SnapshotAttestation, SnapshotMetadata, SnapshotStore } from './snapshot-types.ts';
 import type { LogValidatorRegistry } from './validator-registry.ts';
 import type { LogVoteStore } from './vote-store.ts';
@@ -289,46 +273,20 @@ export class LogSnapshotStore implements SnapshotStore {
     return (await this.#o.fs.stat(this.#path(id))) !== undefined;
   }
 
-  async #extraAttestations(id: string): Promise<SnapshotAttestation[]> {
-    const path = `${this.#dir}/${id}${ATTEST_SUFFIX}`;
-    if ((await this.#o.fs.stat(path)) === undefined) return [];
-    try {
-      return decodeAttestations(openTrailer(await this.#o.fs.readFile(path)));
-    } catch {
-      // A damaged attestation file loses only the attestations gathered later: they can be gathered again.
-      return [];
-    }
+  #extraAttestations(id: string): Promise<SnapshotAttestation[]> {
+    return readAttestationFile(this.#o.fs, `${this.#dir}/${id}${ATTEST_SUFFIX}`);
   }
+
 
   /**
    * Reads what listing needs, checked: the header, the leaf table against the root, chunk 0
    * against its leaf (it holds the content head), the trailer.
    */
   async #summary(id: string): Promise<SnapshotMetadata> {
-    const path = this.#path(id);
-    const handle = await this.#o.fs.open(path, 'read');
-    try {
-      const size = await handle.size();
-      const headerBytes = new Uint8Array(Math.min(size, SNAPSHOT_HEADER_BYTES));
-      await handle.read(headerBytes, 0);
-      const header = decodeSnapshotHeader(headerBytes);
-      if (header.kind !== SnapshotFileKind.Portable || snapshotFileSize(header) !== size) throw new Error('snapshot file kind or size does not match its header');
-      const table = new Uint8Array(header.chunkCount * HASH_BYTES);
-      if ((await handle.read(table, SNAPSHOT_HEADER_BYTES)) !== table.length) throw new Error('snapshot leaf table is truncated');
-      const leaves = unpackLeaves(table);
-      if (!equalBytes(snapshotRoot(leaves), header.root)) throw new Error('snapshot leaf table does not match its root');
-      const chunk0 = new Uint8Array(chunkLength(header, 0));
-      if ((await handle.read(chunk0, chunksOffset(header.chunkCount))) !== chunk0.length) throw new Error('snapshot chunk 0 is truncated');
-      if (!equalBytes(chunkLeafHash(0, chunk0), leaves[0] as Uint8Array)) throw new Error('snapshot chunk 0 does not match its hash');
-      const head = decodeSnapshotHead(chunk0);
-      const sealed = new Uint8Array(header.trailerLength);
-      if ((await handle.read(sealed, trailerOffset(header))) !== sealed.length) throw new Error('snapshot trailer is truncated');
-      const envelope = decodeEnvelope(openTrailer(sealed));
-      return this.#metadata(id, header, head, envelope, await this.#extraAttestations(id));
-    } finally {
-      await handle.close();
-    }
+    const { header, head, envelope } = await readSnapshotSummary(this.#o.fs, this.#path(id));
+    return this.#metadata(id, header, head, envelope, await this.#extraAttestations(id));
   }
+
 
   async getSnapshotMetadata(id: string): Promise<SnapshotMetadata | undefined> {
     assertOpen(this.#ctx);
@@ -463,7 +421,7 @@ export class LogSnapshotStore implements SnapshotStore {
     const known = [...envelope.attestations, ...extra].some((b) => b.validatorId === a.validatorId);
     if (!known) {
       const body = encodeAttestations([...extra, a]);
-      await writeFileAtomically(this.#o.fs, this.#dir, `${id}${ATTEST_SUFFIX}`, [sealTrailer(body)], false);
+      await writeFileAtomically(this.#o.fs, this.#dir, `${id}${ATTEST_SUFFIX}`, sealTrailer(body));
       extra.push(a);
     }
     return this.#metadata(id, header, content, envelope, extra);
