@@ -28,6 +28,12 @@
  *        u32 count, then each: u64 id (the manifest generation that recorded it),
  *        u64 first lost LSN (0: none), u64 offset, u64 bytes dropped, u32 segments dropped,
  *        u16 file name length, u16 copy name length, the two names (UTF-8, inside wal/)
+ *  version 4 (written only when a pending repair carries the fields below): after the sealed
+ *        segments u32 flags (bit 0: a clean end follows), u32 reserved (0); the clean end as in
+ *        version 3 (its flag bit 0 set), if any; then the repairs as in version 2 with two more
+ *        u64 after the segments-dropped and name-length fields: last lost LSN (0: unknown or
+ *        none) and gap end (0: the repair cut; else the end of the range it rewrote as filler,
+ *        docs/format.md "Filler"), then the two names
  *
  * Pending repairs live here, not only in the open's report, because the repair's manifest
  * write is its commit point: a crash after it and before the stores have recorded the loss
@@ -51,6 +57,9 @@ const MAGIC = new TextEncoder().encode('CSMANIFS');
 const VERSION = 1;
 const VERSION_WITH_REPAIRS = 2;
 const VERSION_WITH_CLEAN_END = 3;
+const VERSION_WIDE_REPAIRS = 4;
+const WIDE_FLAGS_BYTES = 8;
+const WIDE_REPAIR_FIXED_BYTES = 56;
 const CLEAN_END_BYTES = 32;
 const FLAG_REPAIRS = 1;
 /** Bound on pending repairs a manifest holds (each open repairs at most once). */
@@ -87,6 +96,10 @@ export interface PendingRepair {
   readonly firstLostLsn: number | undefined;
   readonly segmentsDropped: number;
   readonly bytesDropped: number;
+  /** Last LSN lost, when known (version 4). */
+  readonly lastLostLsn?: number | undefined;
+  /** End of the range rewritten as filler when the repair kept the batches after it (version 4). */
+  readonly gapEnd?: number | undefined;
 }
 
 /**
@@ -136,13 +149,16 @@ export function firstUnsealedId(manifest: Manifest): number {
 
 /** Encodes `manifest` into its bytes. */
 export function encodeManifest(manifest: Manifest): Uint8Array {
-  const trailer = manifest.pendingRepairs.length === 0 ? undefined : encodePendingRepairs(manifest.pendingRepairs);
+  const wide = manifest.pendingRepairs.some((r) => r.lastLostLsn !== undefined || r.gapEnd !== undefined);
+  const trailer = manifest.pendingRepairs.length === 0 ? undefined : encodePendingRepairs(manifest.pendingRepairs, wide);
   const clean = manifest.cleanEnd;
   const cleanBytes = clean === undefined ? 0 : CLEAN_END_BYTES;
-  const total = FIXED_BYTES + ENTRY_BYTES * manifest.sealed.length + cleanBytes + (trailer?.length ?? 0);
+  const flagBytes = wide ? WIDE_FLAGS_BYTES : 0;
+  const total = FIXED_BYTES + ENTRY_BYTES * manifest.sealed.length + flagBytes + cleanBytes + (trailer?.length ?? 0);
   const out = new Uint8Array(total);
   out.set(MAGIC, 0);
-  writeU32(out, 8, clean !== undefined ? VERSION_WITH_CLEAN_END : trailer === undefined ? VERSION : VERSION_WITH_REPAIRS);
+  const version = wide ? VERSION_WIDE_REPAIRS : clean !== undefined ? VERSION_WITH_CLEAN_END : trailer === undefined ? VERSION : VERSION_WITH_REPAIRS;
+  writeU32(out, 8, version);
   writeU32(out, 16, total);
   writeU32(out, 20, manifest.sealed.length);
   writeU64(out, 24, manifest.generation);
@@ -156,6 +172,11 @@ export function encodeManifest(manifest: Manifest): Uint8Array {
     writeU32(out, pos + 24, s.endOffset);
     writeU32(out, pos + 28, s.digest);
     pos += ENTRY_BYTES;
+  }
+  if (wide) {
+    writeU32(out, pos, clean === undefined ? 0 : 1);
+    writeU32(out, pos + 4, 0);
+    pos += WIDE_FLAGS_BYTES;
   }
   if (clean !== undefined) {
     writeU64(out, pos, clean.segmentId);
@@ -173,13 +194,14 @@ export function encodeManifest(manifest: Manifest): Uint8Array {
 const utf8 = new TextEncoder();
 const utf8Strict = new TextDecoder('utf-8', { fatal: true });
 
-function encodePendingRepairs(repairs: readonly PendingRepair[]): Uint8Array {
+function encodePendingRepairs(repairs: readonly PendingRepair[], wide: boolean): Uint8Array {
   if (repairs.length > MAX_PENDING_REPAIRS) throw new RangeError(`more than ${MAX_PENDING_REPAIRS} pending repairs`);
   const names = repairs.map((r) => [utf8.encode(r.file), utf8.encode(r.brokenCopy)] as const);
+  const fixed = wide ? WIDE_REPAIR_FIXED_BYTES : REPAIR_FIXED_BYTES;
   let size = 4;
   for (const [file, copy] of names) {
     if (file.length > MAX_NAME_BYTES || copy.length > MAX_NAME_BYTES) throw new RangeError('repair file name too long');
-    size += REPAIR_FIXED_BYTES + file.length + copy.length;
+    size += fixed + file.length + copy.length;
   }
   const out = new Uint8Array(size);
   writeU32(out, 0, repairs.length);
@@ -195,15 +217,20 @@ function encodePendingRepairs(repairs: readonly PendingRepair[]): Uint8Array {
     out[pos + 37] = file.length >>> 8;
     out[pos + 38] = copy.length & 0xff;
     out[pos + 39] = copy.length >>> 8;
-    out.set(file, pos + REPAIR_FIXED_BYTES);
-    out.set(copy, pos + REPAIR_FIXED_BYTES + file.length);
-    pos += REPAIR_FIXED_BYTES + file.length + copy.length;
+    if (wide) {
+      writeU64(out, pos + 40, r.lastLostLsn ?? 0);
+      writeU64(out, pos + 48, r.gapEnd ?? 0);
+    }
+    out.set(file, pos + fixed);
+    out.set(copy, pos + fixed + file.length);
+    pos += fixed + file.length + copy.length;
   });
   return out;
 }
 
 /** Decodes the version-2 trailer at `start`; CORRUPTION when it does not fill the rest exactly. */
-function decodePendingRepairs(bytes: Uint8Array, start: number, file: string, generation: number): PendingRepair[] {
+function decodePendingRepairs(bytes: Uint8Array, start: number, file: string, generation: number, wide: boolean): PendingRepair[] {
+  const fixed = wide ? WIDE_REPAIR_FIXED_BYTES : REPAIR_FIXED_BYTES;
   const fail = (at: number, why: string): never => {
     throw corruption(file, at, `manifest pending repairs: ${why}`);
   };
@@ -214,10 +241,10 @@ function decodePendingRepairs(bytes: Uint8Array, start: number, file: string, ge
   let pos = start + 4;
   let lastId = 0;
   for (let i = 0; i < count; i++) {
-    if (pos + REPAIR_FIXED_BYTES > bytes.length) fail(pos, `entry ${i} truncated`);
+    if (pos + fixed > bytes.length) fail(pos, `entry ${i} truncated`);
     const fileLen = (bytes[pos + 36] as number) | ((bytes[pos + 37] as number) << 8);
     const copyLen = (bytes[pos + 38] as number) | ((bytes[pos + 39] as number) << 8);
-    const end = pos + REPAIR_FIXED_BYTES + fileLen + copyLen;
+    const end = pos + fixed + fileLen + copyLen;
     if (fileLen === 0 || fileLen > MAX_NAME_BYTES || copyLen > MAX_NAME_BYTES || end > bytes.length) fail(pos, `entry ${i} names out of range`);
     const id = readU64(bytes, pos);
     if (id <= lastId || id > generation) fail(pos, `entry ${i} id ${id} out of order`);
@@ -226,14 +253,19 @@ function decodePendingRepairs(bytes: Uint8Array, start: number, file: string, ge
     const offset = readU64(bytes, pos + 16);
     const bytesDropped = readU64(bytes, pos + 24);
     if (lost < 0 || offset < 0 || bytesDropped < 0) fail(pos + 8, `entry ${i} field exceeds 2^53-1`);
+    const lastLost = wide ? readU64(bytes, pos + 40) : 0;
+    const gapEnd = wide ? readU64(bytes, pos + 48) : 0;
+    if (lastLost < 0 || gapEnd < 0) fail(pos + 40, `entry ${i} field exceeds 2^53-1`);
+    if (lastLost !== 0 && lastLost < lost) fail(pos + 40, `entry ${i} last lost LSN before its first`);
+    if (gapEnd !== 0 && gapEnd <= offset) fail(pos + 48, `entry ${i} gap ends before it starts`);
     let names: [string, string] = ['', ''];
     try {
       names = [
-        utf8Strict.decode(bytes.subarray(pos + REPAIR_FIXED_BYTES, pos + REPAIR_FIXED_BYTES + fileLen)),
-        utf8Strict.decode(bytes.subarray(pos + REPAIR_FIXED_BYTES + fileLen, end)),
+        utf8Strict.decode(bytes.subarray(pos + fixed, pos + fixed + fileLen)),
+        utf8Strict.decode(bytes.subarray(pos + fixed + fileLen, end)),
       ];
     } catch {
-      fail(pos + REPAIR_FIXED_BYTES, `entry ${i} names are not UTF-8`);
+      fail(pos + fixed, `entry ${i} names are not UTF-8`);
     }
     out.push({
       id,
@@ -243,6 +275,7 @@ function decodePendingRepairs(bytes: Uint8Array, start: number, file: string, ge
       segmentsDropped: readU32(bytes, pos + 32),
       file: names[0],
       brokenCopy: names[1],
+      ...(wide ? { lastLostLsn: lastLost === 0 ? undefined : lastLost, gapEnd: gapEnd === 0 ? undefined : gapEnd } : {}),
     });
     pos = end;
   }
@@ -267,12 +300,12 @@ export function decodeManifest(bytes: Uint8Array, file: string): Manifest {
   if (total !== bytes.length) throw corruption(file, 16, `manifest length ${total} but file has ${bytes.length} bytes`);
   if (readU32(bytes, 12) !== manifestCrc(bytes)) throw corruption(file, 12, 'manifest checksum mismatch');
   const version = readU32(bytes, 8);
-  if (version !== VERSION && version !== VERSION_WITH_REPAIRS && version !== VERSION_WITH_CLEAN_END) {
-    throw new ConsensusStoreError('UNSUPPORTED_FORMAT', `manifest version ${version} (this build reads ${VERSION} to ${VERSION_WITH_CLEAN_END})`);
+  if (version !== VERSION && version !== VERSION_WITH_REPAIRS && version !== VERSION_WITH_CLEAN_END && version !== VERSION_WIDE_REPAIRS) {
+    throw new ConsensusStoreError('UNSUPPORTED_FORMAT', `manifest version ${version} (this build reads ${VERSION} to ${VERSION_WIDE_REPAIRS})`);
   }
   const count = readU32(bytes, 20);
   const sealedEnd = FIXED_BYTES + count * ENTRY_BYTES;
-  const minTotal = version === VERSION_WITH_CLEAN_END ? sealedEnd + CLEAN_END_BYTES : sealedEnd;
+  const minTotal = version === VERSION_WITH_CLEAN_END ? sealedEnd + CLEAN_END_BYTES : version === VERSION_WIDE_REPAIRS ? sealedEnd + WIDE_FLAGS_BYTES : sealedEnd;
   if (count > MAX_SEALED || (version === VERSION ? sealedEnd !== total : version === VERSION_WITH_REPAIRS ? sealedEnd >= total : minTotal > total)) {
     throw corruption(file, 20, `manifest sealed count ${count} does not match its length`);
   }
@@ -298,15 +331,33 @@ export function decodeManifest(bytes: Uint8Array, file: string): Manifest {
     expectId++;
     expectLsn = entry.lastLsn + 1;
   }
+  if (version === VERSION_WIDE_REPAIRS) return decodeWideTail(bytes, sealedEnd, file, { generation, firstSegmentId, baseLsn, sealed });
   if (version === VERSION_WITH_CLEAN_END) {
     const { cleanEnd, repairsFollow } = decodeCleanEnd(bytes, sealedEnd, file, firstSegmentId + count, sealed[count - 1]?.lastLsn ?? baseLsn - 1);
     const trailerAt = sealedEnd + CLEAN_END_BYTES;
     if (!repairsFollow && trailerAt !== total) throw corruption(file, trailerAt, 'manifest trailing bytes after the clean end');
-    const pendingRepairs = repairsFollow ? decodePendingRepairs(bytes, trailerAt, file, generation) : [];
+    const pendingRepairs = repairsFollow ? decodePendingRepairs(bytes, trailerAt, file, generation, false) : [];
     return { generation, firstSegmentId, baseLsn, sealed, pendingRepairs, cleanEnd };
   }
-  const pendingRepairs = version === VERSION ? [] : decodePendingRepairs(bytes, sealedEnd, file, generation);
+  const pendingRepairs = version === VERSION ? [] : decodePendingRepairs(bytes, sealedEnd, file, generation, false);
   return { generation, firstSegmentId, baseLsn, sealed, pendingRepairs };
+}
+
+/** Decodes what follows the sealed segments in version 4: flags, the clean end if flagged, the wide repairs. */
+function decodeWideTail(bytes: Uint8Array, at: number, file: string, head: Omit<Manifest, 'pendingRepairs'>): Manifest {
+  const flags = readU32(bytes, at);
+  if ((flags & ~1) !== 0 || readU32(bytes, at + 4) !== 0) throw corruption(file, at, 'manifest flags invalid');
+  let trailerAt = at + WIDE_FLAGS_BYTES;
+  let cleanEnd: CleanEnd | undefined;
+  if ((flags & 1) !== 0) {
+    const count = head.sealed.length;
+    const decoded = decodeCleanEnd(bytes, trailerAt, file, head.firstSegmentId + count, head.sealed[count - 1]?.lastLsn ?? head.baseLsn - 1);
+    if (!decoded.repairsFollow) throw corruption(file, trailerAt + 24, 'manifest clean end flags invalid');
+    cleanEnd = decoded.cleanEnd;
+    trailerAt += CLEAN_END_BYTES;
+  }
+  const pendingRepairs = decodePendingRepairs(bytes, trailerAt, file, head.generation, true);
+  return { ...head, pendingRepairs, ...(cleanEnd === undefined ? {} : { cleanEnd }) };
 }
 
 /**

@@ -239,7 +239,10 @@ class Recovery {
     if (!this.#options.repair) throw corruption(path, 0, 'the newest segment is missing');
     // Whatever the lost file held is gone: from the LSN after the sealed segments on, if it held
     // anything at all. Reported as lost, so that the sign guard takes the cautious view.
-    this.#repair = { file: path, offset: 0, brokenCopy: '', firstLostLsn: nextLsnAfterSealed(manifest) as Lsn, segmentsDropped: 0, bytesDropped: 0 };
+    const from = nextLsnAfterSealed(manifest);
+    const clean = manifest.cleanEnd?.segmentId === tailId ? manifest.cleanEnd : undefined;
+    const known = clean !== undefined && clean.lastLsn >= from ? { lastLostLsn: clean.lastLsn as Lsn, recordsDropped: clean.lastLsn - from + 1 } : { lastLostLsn: undefined, recordsDropped: undefined };
+    this.#repair = { file: path, offset: 0, brokenCopy: '', firstLostLsn: from as Lsn, ...known, segmentsDropped: 0, bytesDropped: clean?.endOffset ?? 0 };
   }
 
   /** Creates (or atomically replaces) the first unsealed segment, empty, as the active one. */

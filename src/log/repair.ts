@@ -14,12 +14,13 @@ import { basename, dirname, join } from 'node:path';
 import { RECORD_HEADER_BYTES, SEGMENT_HEADER_BYTES } from '../codec/framing.ts';
 import { corruption } from '../errors.ts';
 import { errnoOf, type FileHandle, type FileSystem } from '../io/types.ts';
-import { ChunkReader, DEFAULT_CHUNK_BYTES } from './chunk-reader.ts';
+import { ChunkReader } from './chunk-reader.ts';
 import type { SegmentEntry } from './lsn-index.ts';
 import { nextLsnAfterSealed, writeManifest, type Manifest, type PendingRepair } from './manifest.ts';
 import { BROKEN_SUFFIX, removeIfPresent, segmentPath } from './segment-file.ts';
 import type { WalkResult } from './segment-walk.ts';
-import { inspectTail, zeroRange } from './tail-repair.ts';
+import { lostRange, surveyData } from './loss-survey.ts';
+import { zeroRange } from './tail-repair.ts';
 import type { Lsn, PendingRepairReport, RepairReport } from './types.ts';
 
 /** What the repair steps use of an open in progress: its file system, its directories, and the segment handles it holds by id. */
@@ -74,30 +75,36 @@ export async function repairAt(files: OpenFiles, damage: Damage, manifest: Manif
   let bytesDropped = 0;
   let brokenCopy = '';
   let firstLostLsn = sealedEntry?.firstLsn ?? nextLsnAfterSealed(manifest);
-  // Whether records are known lost even where their bytes are already gone (an earlier,
-  // interrupted repair zeroed or removed them): the manifest said they were there.
-  let manifestSaysLost = damage.walk === undefined;
+  // The highest LSN anything names: the manifest (sealed segments, the clean end) says what was
+  // there even where an earlier, interrupted repair already zeroed or removed the bytes; sound
+  // commit markers after the damage say it for the rest.
+  let lastKnown = Math.max(manifest.cleanEnd?.lastLsn ?? 0, manifest.sealed[manifest.sealed.length - 1]?.lastLsn ?? 0);
   if (damage.walk !== undefined) {
     const { entry, result, handle } = damage.walk;
     firstLostLsn = result.nextLsn;
     brokenCopy = await keepBrokenCopy(fs, path);
-    const inspection = await inspectTail(handle, entry.capacity, result.endOffset, 0, DEFAULT_CHUNK_BYTES);
-    bytesDropped += inspection.nonZeroEnd - result.endOffset;
-    if (sealedEntry !== undefined && sealedEntry.lastLsn >= result.nextLsn) manifestSaysLost = true;
+    const survey = await surveyData(handle, entry.capacity, result.endOffset);
+    bytesDropped += Math.max(survey.dataEnd, sealedEntry?.endOffset ?? 0) - result.endOffset;
+    lastKnown = Math.max(lastKnown, survey.lastMarkerLsn);
   }
   const later = ids.filter((id) => id > damage.segmentId);
+  // Segments removed that held data (a pre-created, never written spare loses nothing).
+  let segmentsDropped = 0;
   for (const id of later) {
     const sealed = manifest.sealed[id - manifest.firstSegmentId];
-    if (sealed !== undefined) manifestSaysLost = true;
     const handle = handles.get(id)!;
-    bytesDropped += sealed !== undefined ? sealed.endOffset : (await inspectTail(handle, await handle.size(), 0, 0, DEFAULT_CHUNK_BYTES)).nonZeroEnd;
+    const survey = await surveyData(handle, await handle.size(), 0);
+    const held = Math.max(sealed?.endOffset ?? 0, survey.dataEnd);
+    bytesDropped += held;
+    if (held > 0) segmentsDropped++;
+    lastKnown = Math.max(lastKnown, survey.lastMarkerLsn);
   }
   const report: RepairReport = {
     file: path,
     offset: damage.offset,
     brokenCopy,
-    firstLostLsn: bytesDropped > 0 || manifestSaysLost ? (firstLostLsn as Lsn) : undefined,
-    segmentsDropped: later.length,
+    ...lostReport(firstLostLsn, lastKnown, bytesDropped),
+    segmentsDropped,
     bytesDropped,
   };
   const generation = manifest.generation + 1;
@@ -140,8 +147,18 @@ export function isPending(manifest: Manifest, path: string, offset?: number): bo
   return manifest.pendingRepairs.some((p) => p.file === file && (offset === undefined || p.offset === offset));
 }
 
+/** The report's LSN fields for a loss from `firstLostLsn` (see `lostRange`). */
+export function lostReport(firstLostLsn: number, lastKnown: number, bytesDropped: number): Pick<RepairReport, 'firstLostLsn' | 'lastLostLsn' | 'recordsDropped'> {
+  const range = lostRange(firstLostLsn, lastKnown, bytesDropped);
+  return {
+    firstLostLsn: range.recordsDropped === 0 ? undefined : (firstLostLsn as Lsn),
+    lastLostLsn: range.lastLostLsn as Lsn | undefined,
+    recordsDropped: range.recordsDropped,
+  };
+}
+
 /** The manifest's form of a repair report (file names inside wal/). */
-function pendingOf(report: RepairReport, id: number): PendingRepair {
+export function pendingOf(report: RepairReport, id: number): PendingRepair {
   return {
     id,
     file: basename(report.file),
@@ -150,7 +167,15 @@ function pendingOf(report: RepairReport, id: number): PendingRepair {
     firstLostLsn: report.firstLostLsn,
     segmentsDropped: report.segmentsDropped,
     bytesDropped: report.bytesDropped,
+    lastLostLsn: report.lastLostLsn,
+    gapEnd: report.gapEnd,
   };
+}
+
+/** Records lost by a pending repair, as far as it says. */
+function recordsOf(pending: PendingRepair): number | undefined {
+  if (pending.firstLostLsn === undefined) return pending.bytesDropped === 0 ? 0 : undefined;
+  return pending.lastLostLsn === undefined ? undefined : pending.lastLostLsn - pending.firstLostLsn + 1;
 }
 
 /** The report's form of a pending repair (full paths). */
@@ -163,6 +188,9 @@ export function reportOf(pending: PendingRepair, walDir: string): PendingRepairR
     firstLostLsn: pending.firstLostLsn as Lsn | undefined,
     segmentsDropped: pending.segmentsDropped,
     bytesDropped: pending.bytesDropped,
+    lastLostLsn: pending.lastLostLsn as Lsn | undefined,
+    recordsDropped: recordsOf(pending),
+    ...(pending.gapEnd === undefined ? {} : { gapEnd: pending.gapEnd }),
   };
 }
 
@@ -207,12 +235,17 @@ export async function noteLaterData(
   if (!repairMode) throw corruption(segmentPath(files.walDir, first.id), 0, 'segment after the newest one holds data');
   if (reported) return undefined;
   let bytesDropped = 0;
-  for (const s of withData) bytesDropped += (await inspectTail(s.handle, s.capacity, 0, 0, DEFAULT_CHUNK_BYTES)).nonZeroEnd;
+  let lastKnown = 0;
+  for (const s of withData) {
+    const survey = await surveyData(s.handle, s.capacity, 0);
+    bytesDropped += survey.dataEnd;
+    lastKnown = Math.max(lastKnown, survey.lastMarkerLsn);
+  }
   return {
     file: segmentPath(files.walDir, first.id),
     offset: 0,
     brokenCopy: '',
-    firstLostLsn: lostFrom as Lsn,
+    ...lostReport(lostFrom, lastKnown, bytesDropped),
     segmentsDropped: withData.length,
     bytesDropped,
   };

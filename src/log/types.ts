@@ -38,7 +38,9 @@ export interface LogOptions {
   readonly maxOpenSegments?: number;
   /**
    * Explicit repair mode (D5): on interior damage keep a `.broken` copy of the damaged segment,
-   * cut at the last good batch, drop what follows, and report it in `openReport.repair`.
+   * drop the damaged batches (keeping the intact batches after them when they can be found,
+   * else cutting at the last good batch), and report the loss in `openReport.repair`. A
+   * missing MANIFEST is rebuilt from the segments.
    * Default false: interior damage fails the open with CORRUPTION.
    */
   readonly repair?: boolean;
@@ -71,6 +73,8 @@ export interface OpenReport {
   readonly tornBytesCut: number;
   /** Present when repair mode cut damaged data in this open. */
   readonly repair?: RepairReport;
+  /** True when the MANIFEST was missing and repair mode rebuilt it from the segments. */
+  readonly manifestRebuilt?: boolean;
   /**
    * Every repair (this open's and earlier ones) that the stores have not acknowledged with
    * `acknowledgeRepairs`, oldest first. Kept in the manifest, so that a crash after a repair and
@@ -90,15 +94,44 @@ export interface RepairReport {
   readonly brokenCopy: string;
   /** The first LSN lost (every record from it on is gone), if any record was lost. */
   readonly firstLostLsn: Lsn | undefined;
-  /** Segments after the damaged one that were removed. */
+  /** Segments after the damaged one that held data and were removed (a never-written spare is not counted). */
   readonly segmentsDropped: number;
+  /**
+   * Bytes of the log's data that the repair took out of the log: from the first damaged batch
+   * to the end of the damaged segment's data (a cut) or to the next intact batch (a gap), plus
+   * the whole data of every removed segment.
+   */
   readonly bytesDropped: number;
+  /**
+   * The last LSN lost (every LSN from `firstLostLsn` to it is gone), when the manifest, the
+   * clean end or a sound commit marker after the damage names it; undefined when nothing was
+   * lost, or when bytes were lost but nothing left names how far their LSNs went.
+   */
+  readonly lastLostLsn?: Lsn | undefined;
+  /** Records lost (`lastLostLsn - firstLostLsn + 1`; 0 when none); undefined when unknown (see `lastLostLsn`). */
+  readonly recordsDropped?: number | undefined;
+  /**
+   * Present when the repair kept the intact batches after the damage: the damaged range
+   * `[offset, gapEnd)` of `file` now holds filler records carrying the lost LSNs (a gap,
+   * docs/format.md "Filler"), and every record after it is still in the log.
+   */
+  readonly gapEnd?: number | undefined;
 }
 
 /** A repair not yet acknowledged, with its id (for `acknowledgeRepairs`). */
 export interface PendingRepairReport extends RepairReport {
   /** Unique and increasing: the generation of the manifest that recorded the repair. */
   readonly id: number;
+}
+
+/** Where a durable record lies (`Log.locate`). */
+export interface RecordLocation {
+  /** The segment's id (its file name's number). */
+  readonly segmentId: number;
+  /** The segment file's path. */
+  readonly path: string;
+  /** Byte offset of the record's header in the segment. */
+  readonly offset: number;
 }
 
 /** The log's public surface. */
@@ -138,6 +171,13 @@ export interface Log {
    * Rejects CLOSED once the log is closing; whatever `fn` throws.
    */
   capture?<T>(fn: (lastLsn: Lsn) => T): Promise<T>;
+  /**
+   * Where the durable record `lsn` starts: its segment and byte offset (undefined when no
+   * durable record has it). Synchronous and I/O-free, so that inside `capture` it names the
+   * place of the captured LSN before another batch lands (a backup fixes its end with it).
+   * Optional: a log without segments has none.
+   */
+  locate?(lsn: Lsn): RecordLocation | undefined;
   /**
    * Starts a close without finishing it: from now on `append` rejects CLOSED and `status` is
    * `closing`, while `get`, `scan` and `capture` go on until `close()` (so that a last local

@@ -122,3 +122,46 @@ describe('the manifest with pending repairs (version 2)', () => {
     }
   });
 });
+
+describe('the manifest with wide pending repairs (version 4)', () => {
+  const wide: Manifest = {
+    ...emptyManifest(),
+    generation: 9,
+    sealed: [{ id: 1, firstLsn: 1, lastLsn: 40, endOffset: 4000, digest: 77 }],
+    pendingRepairs: [
+      { id: 4, file: '0000000000000002.wal', offset: 600, brokenCopy: '0000000000000002.wal.broken', firstLostLsn: 41, segmentsDropped: 0, bytesDropped: 900, lastLostLsn: 52, gapEnd: 1500 },
+      { id: 9, file: '0000000000000003.wal', offset: 0, brokenCopy: '', firstLostLsn: undefined, segmentsDropped: 0, bytesDropped: 0, lastLostLsn: undefined, gapEnd: undefined },
+    ],
+  };
+  const reseal = (bytes: Uint8Array): Uint8Array => {
+    writeU32(bytes, 16, bytes.length);
+    writeU32(bytes, 12, maskCrc(crc32cUpdate(crc32cUpdate(0, bytes, 0, 12), bytes, 16, bytes.length)));
+    return bytes;
+  };
+
+  it('round-trips with and without a clean end, and is written only when a repair carries its fields', () => {
+    const bytes = encodeManifest(wide);
+    expect(new DataView(bytes.buffer).getUint32(8, true)).toBe(4);
+    expect(decodeManifest(bytes, 'M')).toEqual(wide);
+    const withClean = { ...wide, cleanEnd: { segmentId: 2, lastLsn: 60, endOffset: 2048, digest: 5 } };
+    expect(decodeManifest(encodeManifest(withClean), 'M')).toEqual(withClean);
+    const narrow = { ...wide, pendingRepairs: wide.pendingRepairs.map(({ lastLostLsn: _l, gapEnd: _g, ...rest }) => rest) };
+    expect(new DataView(encodeManifest(narrow).buffer).getUint32(8, true)).toBe(2);
+  });
+
+  it('rejects bad flags, a last lost LSN before the first, a gap ending before it starts, and a clean end without its repairs flag, as CORRUPTION', () => {
+    const flagsAt = 48 + 32;
+    const entry = flagsAt + 8 + 4;
+    const withClean = encodeManifest({ ...wide, cleanEnd: { segmentId: 2, lastLsn: 60, endOffset: 2048, digest: 5 } });
+    const cases: [string, Uint8Array, (b: Uint8Array) => Uint8Array][] = [
+      ['flags', encodeManifest(wide), (b) => (writeU32(b, flagsAt, 6), b)],
+      ['reserved', encodeManifest(wide), (b) => (writeU32(b, flagsAt + 4, 1), b)],
+      ['last before first', encodeManifest(wide), (b) => (writeU32(b, entry + 40, 3), b)],
+      ['gap before start', encodeManifest(wide), (b) => (writeU32(b, entry + 48, 100), b)],
+      ['clean end flag', withClean, (b) => (writeU32(b, flagsAt + 8 + 24, 0), b)],
+    ];
+    for (const [what, good, damage] of cases) {
+      expect(() => decodeManifest(reseal(damage(good.slice())), 'M'), what).toThrow(expect.objectContaining({ code: 'CORRUPTION' }));
+    }
+  });
+});
