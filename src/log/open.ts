@@ -10,7 +10,6 @@
  * fsyncing the file it is in, and never leave a handle open when it fails.
  */
 import { join } from 'node:path';
-import { corruption } from '../errors.ts';
 import type { FileHandle, FileSystem } from '../io/types.ts';
 import { DEFAULT_CHUNK_BYTES } from './chunk-reader.ts';
 import { LsnIndex, SegmentEntry } from './lsn-index.ts';
@@ -37,6 +36,8 @@ import {
   type Damage,
   type OpenFiles,
 } from './repair.ts';
+import { rebuildManifest } from './manifest-rebuild.ts';
+import { repairableCorruption } from './repair-hint.ts';
 import { createSegmentFile, listSegmentDir, removeIfPresent, segmentPath } from './segment-file.ts';
 import { walkSegment, type WalkResult } from './segment-walk.ts';
 import { inspectTail, wholeBatchDamaged, zeroRange } from './tail-repair.ts';
@@ -95,6 +96,7 @@ class Recovery {
   #batchesScanned = 0;
   #tornBytesCut = 0;
   #repair: RepairReport | undefined;
+  #manifestRebuilt = false;
 
   constructor(fs: FileSystem, options: ResolvedLogOptions) {
     this.#fs = fs;
@@ -109,18 +111,21 @@ class Recovery {
     await fs.mkdir(this.#walDir);
     let manifest = await readManifest(fs, this.#dir);
     const listing = await listSegmentDir(fs, this.#walDir);
-    if (manifest === undefined) {
-      if (listing.ids.length > 0) {
-        throw corruption(join(this.#dir, MANIFEST_NAME), 0, 'manifest missing while wal/ holds segments');
-      }
-      manifest = { ...emptyManifest(), generation: 1 };
-      await writeManifest(fs, this.#dir, manifest);
+    const manifestPath = join(this.#dir, MANIFEST_NAME);
+    if (manifest === undefined && listing.ids.length > 0 && !this.#options.repair) {
+      throw repairableCorruption(manifestPath, 0, 'manifest missing while wal/ holds segments (repair rebuilds it from the segments)', this.#dir);
     }
     await removeIfPresent(fs, join(this.#dir, `${MANIFEST_NAME}.tmp`));
     for (const temp of listing.temps) await removeIfPresent(fs, join(this.#walDir, temp));
     await this.#syncAll(listing.ids);
+    if (manifest === undefined) {
+      // Repair mode, or no segment at all: the segments describe themselves (manifest-rebuild.ts).
+      manifest = listing.ids.length > 0 ? await rebuildManifest(this.#walDir, listing.ids, this.#handles) : { ...emptyManifest(), generation: 1 };
+      this.#manifestRebuilt = listing.ids.length > 0;
+      await writeManifest(fs, this.#dir, manifest);
+    }
     for (const id of listing.ids) {
-      if (id < manifest.firstSegmentId) throw corruption(this.#path(id), 0, 'segment older than the log\'s first segment');
+      if (id < manifest.firstSegmentId) throw this.#corruption(this.#path(id), 0, 'segment older than the log\'s first segment');
     }
     const index = new LsnIndex(manifest.baseLsn);
     const damage = await this.#checkSealed(manifest, index);
@@ -180,8 +185,13 @@ class Recovery {
 
   /** Throws the damage as CORRUPTION, or returns it in repair mode. */
   #damage(damage: Damage): Damage {
-    if (!this.#options.repair) throw corruption(this.#path(damage.segmentId), damage.offset, damage.problem);
+    if (!this.#options.repair) throw this.#corruption(this.#path(damage.segmentId), damage.offset, damage.problem);
     return damage;
+  }
+
+  /** A CORRUPTION that names the repair (repair-hint.ts). */
+  #corruption(file: string, offset: number, problem: string): Error {
+    return repairableCorruption(file, offset, problem, this.#dir);
   }
 
   #count(result: WalkResult): void {
@@ -236,7 +246,7 @@ class Recovery {
   #missingTail(manifest: Manifest, tailId: number): void {
     if (manifest.generation === 1 && manifest.sealed.length === 0) return;
     const path = this.#path(tailId);
-    if (!this.#options.repair) throw corruption(path, 0, 'the newest segment is missing');
+    if (!this.#options.repair) throw this.#corruption(path, 0, 'the newest segment is missing');
     // Whatever the lost file held is gone: from the LSN after the sealed segments on, if it held
     // anything at all. Reported as lost, so that the sign guard takes the cautious view.
     const from = nextLsnAfterSealed(manifest);
@@ -329,6 +339,7 @@ class Recovery {
       recordsScanned: this.#recordsScanned,
       batchesScanned: this.#batchesScanned,
       tornBytesCut: this.#tornBytesCut,
+      ...(this.#manifestRebuilt ? { manifestRebuilt: true } : {}),
       ...(this.#repair === undefined ? {} : { repair: this.#repair }),
       pendingRepairs: manifest.pendingRepairs.map((p) => reportOf(p, this.#walDir)),
     };

@@ -12,7 +12,6 @@
  */
 import { basename, dirname, join } from 'node:path';
 import { RECORD_HEADER_BYTES, SEGMENT_HEADER_BYTES } from '../codec/framing.ts';
-import { corruption } from '../errors.ts';
 import { errnoOf, type FileHandle, type FileSystem } from '../io/types.ts';
 import { ChunkReader } from './chunk-reader.ts';
 import type { SegmentEntry } from './lsn-index.ts';
@@ -20,6 +19,7 @@ import { nextLsnAfterSealed, writeManifest, type Manifest, type PendingRepair } 
 import { BROKEN_SUFFIX, removeIfPresent, segmentPath } from './segment-file.ts';
 import type { WalkResult } from './segment-walk.ts';
 import { lostRange, surveyData } from './loss-survey.ts';
+import { repairableCorruption } from './repair-hint.ts';
 import { zeroRange } from './tail-repair.ts';
 import type { Lsn, PendingRepairReport, RepairReport } from './types.ts';
 
@@ -84,17 +84,16 @@ export async function repairAt(files: OpenFiles, damage: Damage, manifest: Manif
     firstLostLsn = result.nextLsn;
     brokenCopy = await keepBrokenCopy(fs, path);
     const survey = await surveyData(handle, entry.capacity, result.endOffset);
-    bytesDropped += Math.max(survey.dataEnd, sealedEntry?.endOffset ?? 0) - result.endOffset;
+    bytesDropped += Math.max(survey.dataEnd, recordedEnd(manifest, damage.segmentId)) - result.endOffset;
     lastKnown = Math.max(lastKnown, survey.lastMarkerLsn);
   }
   const later = ids.filter((id) => id > damage.segmentId);
   // Segments removed that held data (a pre-created, never written spare loses nothing).
   let segmentsDropped = 0;
   for (const id of later) {
-    const sealed = manifest.sealed[id - manifest.firstSegmentId];
     const handle = handles.get(id)!;
     const survey = await surveyData(handle, await handle.size(), 0);
-    const held = Math.max(sealed?.endOffset ?? 0, survey.dataEnd);
+    const held = Math.max(recordedEnd(manifest, id), survey.dataEnd);
     bytesDropped += held;
     if (held > 0) segmentsDropped++;
     lastKnown = Math.max(lastKnown, survey.lastMarkerLsn);
@@ -145,6 +144,17 @@ export async function recordPendingRepair(files: OpenFiles, manifest: Manifest, 
 export function isPending(manifest: Manifest, path: string, offset?: number): boolean {
   const file = basename(path);
   return manifest.pendingRepairs.some((p) => p.file === file && (offset === undefined || p.offset === offset));
+}
+
+/**
+ * Where the manifest says segment `id`'s data ends (its sealed entry, or the clean end in it; 0
+ * when it says nothing): bytes a truncation or an interrupted repair already took away still
+ * count as lost.
+ */
+function recordedEnd(manifest: Manifest, id: number): number {
+  const sealed = manifest.sealed[id - manifest.firstSegmentId];
+  if (sealed !== undefined) return sealed.endOffset;
+  return manifest.cleanEnd?.segmentId === id ? manifest.cleanEnd.endOffset : 0;
 }
 
 /** The report's LSN fields for a loss from `firstLostLsn` (see `lostRange`). */
@@ -232,7 +242,7 @@ export async function noteLaterData(
   const withData = later.filter((s) => !s.unwritten);
   const first = withData[0];
   if (first === undefined) return undefined;
-  if (!repairMode) throw corruption(segmentPath(files.walDir, first.id), 0, 'segment after the newest one holds data');
+  if (!repairMode) throw repairableCorruption(segmentPath(files.walDir, first.id), 0, 'segment after the newest one holds data', files.dir);
   if (reported) return undefined;
   let bytesDropped = 0;
   let lastKnown = 0;

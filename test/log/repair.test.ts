@@ -63,6 +63,8 @@ describe('repair', () => {
     const tail = wal[wal.length - 2]!;
     disk.flipBit(tail, 40, 0);
     await expect(openSim(disk)).rejects.toMatchObject({ code: 'CORRUPTION', location: { file: tail } });
+    // The message names the way forward.
+    await expect(openSim(disk)).rejects.toThrow(/offset \d+\)\. To drop the damaged batches.*`cstore unsafe-repair \/data`.*log: \{ repair: true \}/);
     const log = await openSim(disk, { repair: true });
     const report = log.openReport.repair!;
     expect(report.file).toBe(tail);
