@@ -90,3 +90,48 @@ export function corruption(file: string, offset: number, problem: string): Conse
     location: { file, offset },
   });
 }
+
+/** The errno names whose meaning a message can state plainly; any other name is shown as it is. */
+const ERRNO_TEXT: Readonly<Record<string, string>> = {
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EROFS: 'read-only file system',
+  EIO: 'input/output error',
+  EEXIST: 'already exists',
+  ENOTDIR: 'a path component is not a directory',
+  EISDIR: 'is a directory',
+  ENOENT: 'no such file or directory',
+  EMFILE: 'too many open files in this process',
+  ENFILE: 'too many open files in the system',
+  EDQUOT: 'disk quota exceeded',
+};
+
+/** The errno, path and call of a file-system error, for a ConsensusStoreError's `details` (empty when `err` has no errno). */
+export function errnoDetails(err: unknown): Readonly<Record<string, unknown>> {
+  if (typeof err !== 'object' || err === null) return {};
+  const { code, path, syscall } = err as { code?: unknown; path?: unknown; syscall?: unknown };
+  if (typeof code !== 'string') return {};
+  return { errno: code, ...(typeof path === 'string' ? { path } : {}), ...(typeof syscall === 'string' ? { syscall } : {}) };
+}
+
+/**
+ * The typed form of a file-system failure (an error carrying a POSIX `code`, as node:fs and the
+ * simulated disk throw): DISK_FULL for ENOSPC and EDQUOT, IO_FAILED for every other errno, with
+ * the path, the call and the errno in the message and in `details`; `doing` says what the
+ * engine was doing ("opening the data directory /d"). A ConsensusStoreError is returned as it
+ * is; an error without an errno too (a bug, not a condition of the disk).
+ */
+export function fromFsError(err: unknown, doing: string): unknown {
+  if (err instanceof ConsensusStoreError) return err;
+  if (typeof err !== 'object' || err === null) return err;
+  const errno = (err as { code?: unknown }).code;
+  if (typeof errno !== 'string' || !/^E[A-Z0-9]+$/.test(errno)) return err;
+  const path = (err as { path?: unknown }).path;
+  const syscall = (err as { syscall?: unknown }).syscall;
+  const where = typeof path === 'string' ? ` (${typeof syscall === 'string' ? `${syscall} ` : ''}${path})` : '';
+  const text = ERRNO_TEXT[errno] ?? errno;
+  const details = errnoDetails(err);
+  const full = errno === 'ENOSPC' || errno === 'EDQUOT';
+  const message = `${doing}: ${full ? 'no space left on device' : text}${errno === text ? '' : ` [${errno}]`}${where}`;
+  return new ConsensusStoreError(full ? 'DISK_FULL' : 'IO_FAILED', message, { cause: err, details });
+}

@@ -18,7 +18,7 @@
  * return a store whose indexes are not fully rebuilt, leave the log open after a failed open, or
  * let an equivocating vote reach the disk without its evidence and audit entry.
  */
-import { invalidArgument } from './errors.ts';
+import { ConsensusStoreError, fromFsError, invalidArgument } from './errors.ts';
 import type { FileSystem } from './io/types.ts';
 import type { Log, LogLimits, LogRecord, LogStatus, Lsn, OpenReport } from './log/types.ts';
 import { generateNodeKey, type NodeKey } from './codec/node-key.ts';
@@ -218,33 +218,74 @@ async function openStoreIn(options: OpenStoreOptions, restoring: boolean): Promi
   const resolved = resolveOpenStoreOptions(options);
   const { dir, keyFile } = resolved;
   // Loaded on demand so that `openStoreOnLog` (tests, other backends) never loads the engine.
-  const [{ openLog }, { defaultFileSystem }, { WAL_DIR_NAME }] = await Promise.all([import('./log/wal.ts'), import('./io/real-fs.ts'), import('./log/open.ts')]);
+  const [{ openLog, LOCK_NAME }, { defaultFileSystem }, { WAL_DIR_NAME }, { probeDataDir, removeFreshDir }] = await Promise.all([
+    import('./log/wal.ts'),
+    import('./io/real-fs.ts'),
+    import('./log/open.ts'),
+    import('./log/fresh-dir.ts'),
+  ]);
   const fs = resolved.fs ?? defaultFileSystem();
-  if (!restoring && (await fs.stat(`${dir}/${RESTORING_FILE}`)) !== undefined) {
-    throw invalidArgument('options.dir', 'holds a restore from a snapshot that did not finish: run restoreFromSnapshot again (it resumes), or remove the directory');
-  }
-  const log = await openLog({ ...resolved.log, dir, fs });
-  const wal = new WalMetrics();
-  log.observe(wal);
-  let nodeKey: NodeKey;
-  let signCopy: WatermarkCopy | undefined;
+  // What was there before anything is created: a failed open of an absent or empty directory
+  // removes what it made (docs/durability.md, "A clean open").
+  const before = await probeDataDir(fs, dir);
   try {
-    // After openLog: the directory exists and this process holds its lock (D7).
-    nodeKey = resolved.nodeKey ?? (await loadOrCreateNodeKey(fs, keyFile)).key;
-    // The sign guard's second copy of its watermark, for a store that signs.
-    if (resolved.signer !== undefined) signCopy = await openSignStateFile(fs, dir);
+    if (!restoring && before === 'existing' && (await fs.stat(`${dir}/${RESTORING_FILE}`)) !== undefined) {
+      throw invalidArgument('options.dir', 'holds a restore from a snapshot that did not finish: run restoreFromSnapshot again (it resumes), or remove the directory');
+    }
+    const log = await openLog({ ...resolved.log, dir, fs });
+    const wal = new WalMetrics();
+    log.observe(wal);
+    let nodeKey: NodeKey;
+    let signCopy: WatermarkCopy | undefined;
+    try {
+      // After openLog: the directory exists and this process holds its lock (D7).
+      nodeKey = resolved.nodeKey ?? (await loadNodeKeyFor(fs, keyFile, log.nextLsn));
+      // The sign guard's second copy of its watermark, for a store that signs.
+      if (resolved.signer !== undefined) signCopy = await openSignStateFile(fs, dir);
+    } catch (err) {
+      await log.close().catch(() => undefined);
+      throw err;
+    }
+    return await openWith(log, resolved, {
+      nodeKey,
+      fs,
+      images: { ...resolved.images, dir },
+      snapshots: resolved.snapshots,
+      ...(signCopy === undefined ? {} : { signCopy }),
+      metrics: { startedAt, wal, walDir: `${dir}/${WAL_DIR_NAME}` },
+    });
   } catch (err) {
-    await log.close().catch(() => undefined);
-    throw err;
+    // Every store and the log are closed by now (openWith and the step above close them).
+    await removeFreshDir(fs, dir, before, LOCK_NAME);
+    throw fromFsError(err, `opening the store in ${dir}`);
   }
-  return openWith(log, resolved, {
-    nodeKey,
-    fs,
-    images: { ...resolved.images, dir },
-    snapshots: resolved.snapshots,
-    ...(signCopy === undefined ? {} : { signCopy }),
-    metrics: { startedAt, wal, walDir: `${dir}/${WAL_DIR_NAME}` },
-  });
+}
+
+/**
+ * The node key from `keyFile`, created there when the log is new (`nextLsn` 1: nothing was
+ * recorded with any key yet). A log that holds records was written with a key: its file
+ * missing is NOT_FOUND, never a new key (a new key would not match the one the audit chain
+ * records, and would be left behind).
+ */
+async function loadNodeKeyFor(fs: FileSystem, keyFile: string, nextLsn: number): Promise<NodeKey> {
+  if (nextLsn > 1 && (await statKeyFile(fs, keyFile)) === undefined) {
+    throw new ConsensusStoreError(
+      'NOT_FOUND',
+      `the node key file ${keyFile} is missing, while the log holds records signed with the node key. ` +
+        'Put the file back from a backup (a backup taken with --include-key holds it), or, if the key is lost, ' +
+        'record a new one with `cstore rotate-key <dir> --lost` (docs/operations.md, "A lost node key")',
+      { details: { path: keyFile } },
+    );
+  }
+  return (await loadOrCreateNodeKey(fs, keyFile)).key;
+}
+
+async function statKeyFile(fs: FileSystem, keyFile: string): Promise<unknown> {
+  try {
+    return await fs.stat(keyFile);
+  } catch (err) {
+    throw fromFsError(err, `looking for the node key file ${keyFile}`);
+  }
 }
 
 /**

@@ -96,6 +96,7 @@ function wrapFs(fs: FileSystem, note: Note): FileSystem {
     unlink: (p) => (note('unlink', p), fs.unlink(p)),
     mkdir: (p) => (note('mkdir', p), fs.mkdir(p)),
     readdir: (p) => (note('readdir', p), fs.readdir(p)),
+    rmdir: (p) => (note('rmdir', p), fs.rmdir(p)),
     stat: (p) => (note('stat', p), fs.stat(p)),
     syncDir: (p) => (note('syncDir', p), fs.syncDir(p)),
     lock: (p) => (note('lock', p), fs.lock(p)),

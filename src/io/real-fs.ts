@@ -278,6 +278,10 @@ class RealFileSystem implements FileSystem {
     return await fs.promises.readdir(path);
   }
 
+  async rmdir(path: string): Promise<void> {
+    await fs.promises.rmdir(path);
+  }
+
   async stat(path: string): Promise<FileStat | undefined> {
     try {
       const st = await fs.promises.stat(path);

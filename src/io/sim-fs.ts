@@ -26,6 +26,7 @@ export type SimOp =
   | 'unlink'
   | 'mkdir'
   | 'readdir'
+  | 'rmdir'
   | 'stat'
   | 'syncDir'
   | 'lock';
@@ -33,7 +34,7 @@ export type SimOp =
 /** Every SimOp, for enumeration and argument checks. */
 export const SIM_OPS: readonly SimOp[] = [
   'open', 'read', 'write', 'datasync', 'writeAndSync', 'truncate', 'size', 'close',
-  'readFile', 'rename', 'unlink', 'mkdir', 'readdir', 'stat', 'syncDir', 'lock',
+  'readFile', 'rename', 'unlink', 'mkdir', 'readdir', 'rmdir', 'stat', 'syncDir', 'lock',
 ];
 
 /** What a view needs from its disk. Internal to `src/io/sim-*`. */
@@ -130,6 +131,14 @@ export class SimFileSystem implements FileSystem {
     this.#enter('readdir', 'scandir', path);
     this.#fault('readdir', 'scandir', path);
     return [...this.#gate.volume.dirAt(path, 'scandir').current.keys()];
+  }
+
+  /** See FileSystem.rmdir. */
+  async rmdir(path: string): Promise<void> {
+    normalizePath(path);
+    this.#enter('rmdir', 'rmdir', path);
+    this.#fault('rmdir', 'rmdir', path);
+    this.#gate.volume.rmdir(path);
   }
 
   /** See FileSystem.stat. */

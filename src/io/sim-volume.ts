@@ -151,6 +151,17 @@ export class SimVolume {
     this.#unlinked(inode);
   }
 
+  /** Removes the empty directory at `path`. @throws ErrnoError ENOENT, ENOTDIR for a file, ENOTEMPTY. */
+  rmdir(path: string): void {
+    const { dir, name } = this.parentOf(path, 'rmdir');
+    const id = dir.current.get(name);
+    if (id === undefined) throw new ErrnoError('ENOENT', 'rmdir', path);
+    const inode = this.#get(id);
+    if (inode.kind !== 'dir') throw new ErrnoError('ENOTDIR', 'rmdir', path);
+    if (inode.current.size > 0) throw new ErrnoError('ENOTEMPTY', 'rmdir', path);
+    this.#record(dir, [{ name, target: undefined }]);
+  }
+
   /**
    * Makes every pending entry change of `dir` durable. A change grouped with changes in other
    * directories (a cross-directory rename) commits them too, with everything pending before

@@ -83,6 +83,8 @@ export interface FileSystem {
   mkdir(path: string): Promise<void>;
   /** Names of the entries of a directory (not sorted). */
   readdir(path: string): Promise<string[]>;
+  /** Removes an empty directory (ENOTEMPTY otherwise). Durable only after `syncDir` of its parent. */
+  rmdir(path: string): Promise<void>;
   /** Stat of a path, or `undefined` when it does not exist. */
   stat(path: string): Promise<FileStat | undefined>;
   /** fsync of a directory: its entries (creates, renames, unlinks) are durable when this resolves. */

@@ -11,7 +11,7 @@
  * never make a synchronous file-system call.
  */
 import { COMMIT_RECORD_BYTES } from '../codec/framing.ts';
-import { ConsensusStoreError, isStoreError } from '../errors.ts';
+import { ConsensusStoreError, errnoDetails, isStoreError } from '../errors.ts';
 import { errnoOf } from '../io/types.ts';
 import type { PendingAppend } from './batch-encoder.ts';
 import type { ResolvedLogOptions } from './options.ts';
@@ -201,7 +201,7 @@ export class GroupCommit {
   /** ENOSPC rejects the batch with DISK_FULL (nothing advanced); anything else poisons (D6). */
   #fail(batch: WriteBatch, err: unknown): void {
     if (errnoOf(err) === 'ENOSPC') {
-      const full = new ConsensusStoreError('DISK_FULL', 'no space left for the batch; nothing was written', { cause: err });
+      const full = new ConsensusStoreError('DISK_FULL', 'no space left for the batch; nothing was written', { cause: err, details: errnoDetails(err) });
       for (const call of batch.calls) call.reject(full);
       return;
     }
@@ -209,6 +209,7 @@ export class GroupCommit {
       ? err
       : new ConsensusStoreError('IO_FAILED', `write failed; the log accepts no more writes and must be reopened (${String(err)})`, {
           cause: err,
+          details: errnoDetails(err),
         });
     this.#poison = poison;
     for (const call of batch.calls) call.reject(poison);

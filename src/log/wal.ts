@@ -10,11 +10,12 @@
 import { dirname, join } from 'node:path';
 import { COMMIT_RECORD_BYTES, recordSpan } from '../codec/framing.ts';
 import { FIRST_LOG_KIND } from '../codec/kinds.ts';
-import { ConsensusStoreError, invalidArgument, isStoreError } from '../errors.ts';
+import { ConsensusStoreError, fromFsError, invalidArgument, isStoreError } from '../errors.ts';
 import { defaultFileSystem } from '../io/real-fs.ts';
 import { errnoOf, type FileLock, type FileSystem } from '../io/types.ts';
 import type { PendingAppend } from './batch-encoder.ts';
 import { GroupCommit, type WalObserver } from './group-commit.ts';
+import { probeDataDir, removeFreshDir, type DataDirState } from './fresh-dir.ts';
 import { recoverLog } from './open.ts';
 import { resolveLogOptions, type ResolvedLogOptions } from './options.ts';
 import { SegmentReader } from './reader.ts';
@@ -238,7 +239,11 @@ export class WriteAheadLog implements Log {
     this.#status = 'opening';
     const options = this.#options;
     const fs = options.fs ?? defaultFileSystem();
+    let before: DataDirState = 'existing';
     try {
+      // What was there before anything is created: a failed open of an absent or empty
+      // directory removes what it made (docs/durability.md, "A clean open").
+      before = await probeDataDir(fs, options.dir);
       await fs.mkdir(options.dir);
       // The data directory's own entry must be durable too (a new directory lives in its parent).
       await fs.syncDir(dirname(options.dir));
@@ -267,7 +272,8 @@ export class WriteAheadLog implements Log {
       this.#status = 'open';
     } catch (err) {
       this.#status = 'closed';
-      throw err;
+      await removeFreshDir(fs, options.dir, before, LOCK_NAME);
+      throw fromFsError(err, `opening the log in ${options.dir}`);
     }
   }
 

@@ -10,7 +10,7 @@
  *
  * This file must never log or put a private key in an error message.
  */
-import { ConsensusStoreError } from '../errors.ts';
+import { ConsensusStoreError, fromFsError } from '../errors.ts';
 import { decodeNodeKeyFile, encodeNodeKeyFile, generateNodeKey, type NodeKey } from '../codec/node-key.ts';
 import { errnoOf, type FileSystem } from '../io/types.ts';
 import { checkString } from '../model/check.ts';
@@ -61,8 +61,7 @@ export async function loadOrCreateNodeKey(fs: FileSystem, path: string): Promise
 }
 
 function mapFsError(err: unknown, path: string): unknown {
-  if (err instanceof ConsensusStoreError) return err;
-  const code = errnoOf(err);
-  if (code === 'ENOSPC') return new ConsensusStoreError('DISK_FULL', `no space to write ${path}`, { cause: err });
-  return new ConsensusStoreError('IO_FAILED', `key file ${path}: ${code ?? 'error'}`, { cause: err });
+  const typed = fromFsError(err, `key file ${path}`);
+  if (typed instanceof ConsensusStoreError) return typed;
+  return new ConsensusStoreError('IO_FAILED', `key file ${path}: ${String(err)}`, { cause: err });
 }

@@ -14,7 +14,7 @@
  */
 import { join } from 'node:path';
 import { encodeSignStateSlot, newestSignStateSlot, SLOT_BYTES, type SignStateSlot } from '../codec/sign-state-slot.ts';
-import { ConsensusStoreError } from '../errors.ts';
+import { ConsensusStoreError, fromFsError } from '../errors.ts';
 import { errnoOf, type FileHandle, type FileSystem } from '../io/types.ts';
 
 /** The copy's file name inside the data directory. */
@@ -102,7 +102,7 @@ class SignStateFile implements WatermarkCopy {
 }
 
 function ioError(err: unknown, path: string): ConsensusStoreError {
-  if (err instanceof ConsensusStoreError) return err;
-  if (errnoOf(err) === 'ENOSPC') return new ConsensusStoreError('DISK_FULL', `no space to write ${path}`, { cause: err });
+  const typed = fromFsError(err, `sign-state copy ${path}`);
+  if (typed instanceof ConsensusStoreError) return typed;
   return new ConsensusStoreError('IO_FAILED', `sign-state copy ${path}: ${String(err)}`, { cause: err });
 }

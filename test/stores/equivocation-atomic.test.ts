@@ -66,6 +66,7 @@ function recordingFs(fs: FileSystem, calls: IoCall[]): FileSystem {
     unlink: (path) => (note('unlink', path), fs.unlink(path)),
     mkdir: (path) => (note('mkdir', path), fs.mkdir(path)),
     readdir: (path) => (note('readdir', path), fs.readdir(path)),
+    rmdir: (path) => (note('rmdir', path), fs.rmdir(path)),
     stat: (path) => (note('stat', path), fs.stat(path)),
     syncDir: (path) => (note('syncDir', path), fs.syncDir(path)),
     lock: (path) => (note('lock', path), fs.lock(path)),

@@ -6,7 +6,7 @@
  * after close. Also the FileSystem's `fileMode` at creation (real and simulated) and
  * `ValidatorRegistry.publicKeyAt`.
  */
-import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -19,6 +19,7 @@ import type { FileSystem, OpenOptions } from '../../src/io/types.ts';
 import { openStore, openStoreOnLog, type ConsensusStore } from '../../src/store.ts';
 import type { ValidatorVote } from '../../src/model/vote.ts';
 import { expectCode } from '../../src/testing/conformance/vote-store.conformance.ts';
+import { isStoreError } from '../../src/errors.ts';
 import { MemoryDisk, MemoryLog } from '../../src/log/memory-log.ts';
 import { delegatingFs } from '../support/delegating-fs.ts';
 import type { LogAuditLog } from '../../src/stores/audit-log.ts';
@@ -201,10 +202,17 @@ describe('openStore: the node key', () => {
     expect((await second.audit.verifyIntegrity()).ok).toBe(true);
     await second.close();
 
-    // Another key than the one the chain records: the open fails (and releases the directory).
+    // The key file missing from a directory whose log holds records: NOT_FOUND naming the file,
+    // and no new key is written (it would not match the chain's, and would be left behind).
     const saved = readFileSync(file);
     unlinkSync(file);
-    await expectCode(openStore({ dir, chainId: CHAIN, log: LOG }), 'INVALID_ARGUMENT');
+    const missing = await openStore({ dir, chainId: CHAIN, log: LOG }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(isStoreError(missing, 'NOT_FOUND') && missing.message.includes(file) && missing.message.includes('rotate-key')).toBe(true);
+    expect(existsSync(file)).toBe(false);
+    // Another key than the one the chain records: the open fails (and releases the directory).
     await expectCode(openStore({ dir, chainId: CHAIN, audit: { nodeKey: { privateKey: keyOf(5) } }, log: LOG }), 'INVALID_ARGUMENT');
     writeFileSync(file, saved);
     const third = await openStore({ dir, chainId: CHAIN, log: LOG });

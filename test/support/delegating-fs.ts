@@ -11,6 +11,7 @@ export function delegatingFs(fs: FileSystem, overrides: Partial<FileSystem> = {}
     unlink: (p) => fs.unlink(p),
     mkdir: (p) => fs.mkdir(p),
     readdir: (p) => fs.readdir(p),
+    rmdir: (p) => fs.rmdir(p),
     stat: (p) => fs.stat(p),
     syncDir: (p) => fs.syncDir(p),
     lock: (p) => fs.lock(p),
