@@ -185,6 +185,27 @@ ${COMMON}`,
       throw new UsageError('wrong arguments: cstore sign-state show|export|import ... (cstore sign-state --help)');
     },
   },
+  'unsafe-repair': {
+    summary: '<dir>: drops damaged batches after CORRUPTION (keeps a .broken copy, keeps intact batches where it can), says exactly what was lost; node stopped',
+    help: `usage: cstore unsafe-repair <dir> [--chain-id ID] [--json]
+The explicit repair of a damaged data directory (docs/operations.md, "Repair"; D5 in
+docs/durability.md). Only while the node is stopped (LOCKED, exit 75, otherwise). Copy the
+directory somewhere safe first. It keeps a copy of the damaged segment (<segment>.broken),
+drops the damaged batches and keeps the intact ones after them where it can find them (else
+cuts the log at the last good batch), rebuilds a missing MANIFEST from the segments, records
+the repair in the audit log and the sign guard, and prints what was lost: the LSN range, the
+records, the bytes, the segments removed, where the copy is. The sign guard then refuses to
+sign until the validator's watermark is imported (cstore sign-state import).
+Exit codes: 0 repaired or nothing to repair; 66 no such directory; 75 the node runs.
+  --chain-id ID    the directory's chain, needed only when the repair lost the record naming it
+${COMMON}`,
+    options: { ...JSON_OPT, 'chain-id': 'string' },
+    run: async (args) => {
+      const [dir] = positionals(args, 1, 'unsafe-repair <dir> [--chain-id ID] [--json]');
+      const { runUnsafeRepair } = await import('./repair.ts');
+      return runUnsafeRepair(dir as string, { json: flag(args, 'json'), chainId: str(args, 'chain-id'), print });
+    },
+  },
   demo: {
     summary: 'durable votes, a SIGKILLed writer, recovery and the sign guard, step by step',
     help: `usage: cstore demo [--dir PATH] [--seed S]
