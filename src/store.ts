@@ -212,7 +212,17 @@ export function openStoreUnderRestore(options: OpenStoreOptions): Promise<Consen
   return openStoreIn(options, true);
 }
 
-async function openStoreIn(options: OpenStoreOptions, restoring: boolean): Promise<ConsensusStore> {
+/**
+ * `openStore` with `options.audit.nodeKey`, the new key of a node whose old key is lost: when
+ * the chain records another key, the open writes the lost-key rotation to the given key before
+ * anything else reaches the audit chain. For `rotateNodeKey` alone.
+ * @internal
+ */
+export function openStoreRotatingLostKey(options: OpenStoreOptions): Promise<ConsensusStore> {
+  return openStoreIn(options, false, true);
+}
+
+async function openStoreIn(options: OpenStoreOptions, restoring: boolean, lostKeyRotation = false): Promise<ConsensusStore> {
   const startedAt = performance.now();
   // Every option is checked before anything is created on disk.
   const resolved = resolveOpenStoreOptions(options);
@@ -248,6 +258,7 @@ async function openStoreIn(options: OpenStoreOptions, restoring: boolean): Promi
     }
     return await openWith(log, resolved, {
       nodeKey,
+      ...(lostKeyRotation ? { lostKeyRotation } : {}),
       fs,
       images: { ...resolved.images, dir },
       snapshots: resolved.snapshots,
@@ -257,8 +268,21 @@ async function openStoreIn(options: OpenStoreOptions, restoring: boolean): Promi
   } catch (err) {
     // Every store and the log are closed by now (openWith and the step above close them).
     await removeFreshDir(fs, dir, before, LOCK_NAME);
-    throw fromFsError(err, `opening the store in ${dir}`);
+    throw await withRotationHint(fs, fromFsError(err, `opening the store in ${dir}`), keyFile);
   }
+}
+
+/**
+ * A node key that is not the chain's while `<keyFile>.next` lies beside it: a key rotation was
+ * interrupted after the chain recorded it; the message says how to finish it.
+ */
+async function withRotationHint(fs: FileSystem, err: unknown, keyFile: string): Promise<unknown> {
+  if (!(err instanceof ConsensusStoreError) || err.code !== 'INVALID_ARGUMENT' || err.details?.['argument'] !== 'options.publicKey') return err;
+  if ((await fs.stat(`${keyFile}.next`).catch(() => undefined)) === undefined) return err;
+  return new ConsensusStoreError('INVALID_ARGUMENT', `${err.message}; ${keyFile}.next is there: a node key rotation was interrupted, run \`cstore rotate-key <dir>\` again to finish it`, {
+    cause: err,
+    details: err.details,
+  });
 }
 
 /**
@@ -321,6 +345,8 @@ interface OpenEnv {
   readonly snapshots?: Required<SnapshotOptions>;
   /** When the open began; the WAL's observer and its segment directory (`openStore` only). */
   readonly metrics?: { readonly startedAt: number; readonly wal?: WalMetrics; readonly walDir?: string };
+  /** `openStoreRotatingLostKey`: `nodeKey` replaces a lost key the chain records (a lost-key rotation). */
+  readonly lostKeyRotation?: boolean;
 }
 
 async function openWith(log: Log, options: ResolvedStoreOptions, env: OpenEnv): Promise<ConsensusStore> {
@@ -448,6 +474,8 @@ async function buildStores(log: Log, options: ResolvedStoreOptions, env: OpenEnv
   if (env.nodeKey !== undefined) await identity.ensureRecorded(log);
   // Without a node key (a keyless openStoreOnLog: the audit key is ephemeral) nothing may be
   // written to the audit chain: the repairs then act as barriers in memory and stay pending.
+  // A lost node key: the rotation to the new one is the first thing the chain gets.
+  if (env.lostKeyRotation === true && audit.recordsOtherKey()) await audit.rotateNodeKey(nodeKey, true);
   await recordRepairs(log, signGuard, pipeline, keyed);
   if (signer?.importWatermark !== undefined) await signGuard.importWatermark(signer.importWatermark);
   // A restored directory says why it refuses first (the fence), before the generic fresh-state rule.

@@ -206,6 +206,30 @@ ${COMMON}`,
       return runUnsafeRepair(dir as string, { json: flag(args, 'json'), chainId: str(args, 'chain-id'), print });
     },
   },
+  'rotate-key': {
+    summary: '<dir> [--lost]: a new node key (the audit chain\'s signing key), recorded in the chain; node stopped',
+    help: `usage: cstore rotate-key <dir> [--lost] [--chain-id ID] [--json]
+
+Replaces the node key in <dir>/node.key (the key that signs the audit chain's heads) with a new
+one and records the rotation in the audit chain as a KeyRotated entry (docs/operations.md,
+"Rotating the node key"). Only while the node is stopped (LOCKED, exit 75, otherwise). An
+interrupted run is finished by running it again.
+
+Without --lost the old key signs the rotation, so a verifier that trusts the old key accepts
+the new one. With --lost (node.key is missing and no backup holds it) the new key signs its own
+rotation: nothing in the chain vouches for it, and verifiers must be handed the new public key
+(docs/audit.md, "Rotating the node key").
+
+  --lost           the old key is lost (node.key is missing)
+  --chain-id ID    the directory's chain (read from the directory when it records it)
+${COMMON}`,
+    options: { ...JSON_OPT, lost: 'boolean', 'chain-id': 'string' },
+    run: async (args) => {
+      const [dir] = positionals(args, 1, 'rotate-key <dir> [--lost] [--chain-id ID] [--json]');
+      const { runRotateKey } = await import('./rotate-key.ts');
+      return runRotateKey(dir as string, { json: flag(args, 'json'), lost: flag(args, 'lost'), chainId: str(args, 'chain-id'), print });
+    },
+  },
   demo: {
     summary: 'durable votes, a SIGKILLed writer, recovery and the sign guard, step by step',
     help: `usage: cstore demo [--dir PATH] [--seed S]

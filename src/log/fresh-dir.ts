@@ -7,7 +7,7 @@
  * This file must never remove anything from a directory that held an entry before the open,
  * and never remove anything while another opener holds the directory's lock.
  */
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fromFsError, invalidArgument, isStoreError } from '../errors.ts';
 import { errnoOf, type FileSystem } from '../io/types.ts';
 
@@ -29,6 +29,26 @@ export async function probeDataDir(fs: FileSystem, dir: string, argument = 'opti
     if (errnoOf(err) === 'ENOTDIR') throw invalidArgument(argument, `has a parent that is a file, not a directory: ${dir}`);
     throw fromFsError(err, `looking at the data directory ${dir}`);
   }
+}
+
+/**
+ * Creates `dir` and any missing parents, durably: every directory that gained an entry (the
+ * nearest existing ancestor, and each created one down to `dir`'s parent) is fsynced, so that
+ * a power cut cannot take a new data directory away with a parent it was created in.
+ * @throws the file system's errno errors.
+ */
+export async function mkdirDurable(fs: FileSystem, dir: string): Promise<void> {
+  const chain: string[] = [];
+  let at = dir;
+  for (;;) {
+    const up = dirname(at);
+    chain.push(up);
+    if (up === at || (await fs.stat(up)) !== undefined) break;
+    at = up;
+  }
+  await fs.mkdir(dir);
+  // From the nearest existing ancestor down: each gained one entry.
+  for (let i = chain.length - 1; i >= 0; i--) await fs.syncDir(chain[i] as string);
 }
 
 /**

@@ -7,7 +7,7 @@
  * It must never let a method of a closed log do anything but reject CLOSED, never accept a
  * write after poisoning (D6), and never release the lock while a batch is in flight.
  */
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { COMMIT_RECORD_BYTES, recordSpan } from '../codec/framing.ts';
 import { FIRST_LOG_KIND } from '../codec/kinds.ts';
 import { ConsensusStoreError, fromFsError, invalidArgument, isStoreError } from '../errors.ts';
@@ -15,7 +15,7 @@ import { defaultFileSystem } from '../io/real-fs.ts';
 import { errnoOf, type FileLock, type FileSystem } from '../io/types.ts';
 import type { PendingAppend } from './batch-encoder.ts';
 import { GroupCommit, type WalObserver } from './group-commit.ts';
-import { probeDataDir, removeFreshDir, type DataDirState } from './fresh-dir.ts';
+import { mkdirDurable, probeDataDir, removeFreshDir, type DataDirState } from './fresh-dir.ts';
 import { recoverLog } from './open.ts';
 import { resolveLogOptions, type ResolvedLogOptions } from './options.ts';
 import { SegmentReader } from './reader.ts';
@@ -244,9 +244,9 @@ export class WriteAheadLog implements Log {
       // What was there before anything is created: a failed open of an absent or empty
       // directory removes what it made (docs/durability.md, "A clean open").
       before = await probeDataDir(fs, options.dir);
-      await fs.mkdir(options.dir);
-      // The data directory's own entry must be durable too (a new directory lives in its parent).
-      await fs.syncDir(dirname(options.dir));
+      // The data directory's own entry must be durable too (a new directory lives in its
+      // parent), and so must those of any parents this creates.
+      await mkdirDurable(fs, options.dir);
       const lock = await fs.lock(join(options.dir, LOCK_NAME));
       try {
         const recovered = await recoverLog(fs, options);

@@ -123,7 +123,13 @@ export interface StoreRepaired {
   readonly brokenCopy: string;
 }
 
-/** An operator rotated a key (e.g. the validator's consensus key). */
+/**
+ * The `keyName` of a rotation of the node key itself (the key that signs the audit chain's
+ * heads): reserved; only the audit log writes it (docs/audit.md, "Rotating the node key").
+ */
+export const NODE_KEY_NAME = 'cstore.node-key';
+
+/** An operator rotated a key (e.g. the validator's consensus key; `NODE_KEY_NAME`: the node key). */
 export interface KeyRotated {
   readonly type: 'KeyRotated';
   /** 1..64 characters naming the key. */
@@ -310,8 +316,11 @@ export function checkAuditEvent(name: string, value: unknown, allowed: readonly 
         bytesDropped: checkSafeUint(`${name}.bytesDropped`, e.bytesDropped),
         brokenCopy: checkText(`${name}.brokenCopy`, e.brokenCopy, MAX_AUDIT_PATH_LENGTH),
       };
-    case 'KeyRotated':
-      return { type, keyName: checkText(`${name}.keyName`, e.keyName, MAX_AUDIT_NAME_LENGTH), oldPublicKey: key('oldPublicKey'), newPublicKey: key('newPublicKey') };
+    case 'KeyRotated': {
+      const keyName = checkText(`${name}.keyName`, e.keyName, MAX_AUDIT_NAME_LENGTH);
+      if (keyName === NODE_KEY_NAME) throw invalidArgument(`${name}.keyName`, `${NODE_KEY_NAME} is reserved for the node key, which only a node key rotation records (cstore rotate-key)`);
+      return { type, keyName, oldPublicKey: key('oldPublicKey'), newPublicKey: key('newPublicKey') };
+    }
     case 'Pruned':
       return {
         type,

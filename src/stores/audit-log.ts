@@ -38,7 +38,7 @@ import {
   splitEntryPayload,
 } from '../codec/audit-record.ts';
 import { COMMIT_RECORD_BYTES, recordSpan } from '../codec/framing.ts';
-import { AUDIT_EVENT_CODES, AUDIT_EVENT_TYPES, BYZANTINE_EVENT_TYPES, checkAuditEvent } from '../model/audit.ts';
+import { AUDIT_EVENT_CODES, AUDIT_EVENT_TYPES, BYZANTINE_EVENT_TYPES, checkAuditEvent, NODE_KEY_NAME } from '../model/audit.ts';
 import { encodeAuditEvent } from '../codec/audit-event.ts';
 import { RecordKind } from '../codec/kinds.ts';
 import { MerkleFrontier, merkleLeafHash, HASH_BYTES } from '../codec/merkle.ts';
@@ -49,7 +49,7 @@ import type { FileSystem } from '../io/types.ts';
 import type { LogRecord, Lsn, RecordInput } from '../log/types.ts';
 import { checkBoolean, checkInteger, checkObject, checkSafeUint, MAX_SAFE } from '../model/check.ts';
 import { exportAuditRecords } from './audit-export.ts';
-import type { AuditEvent, AuditEventType, ByzantineEvent, ConsensusEvent, NodeKeyRecorded, OperationalEvent } from '../model/audit.ts';
+import type { AuditEvent, AuditEventType, ByzantineEvent, ConsensusEvent, KeyRotated, NodeKeyRecorded, OperationalEvent } from '../model/audit.ts';
 import type {
   AuditHead,
   AuditLog,
@@ -126,6 +126,8 @@ interface WriteRequest {
   readonly bytes: number;
   readonly resolve: (result: { lsns: Lsn[]; entries: LogEntry[] }) => void;
   readonly reject: (err: unknown) => void;
+  /** A rotation of the node key: the key heads are signed with from the next batch on (written alone in its batch). */
+  readonly rotateTo?: NodeKey;
 }
 
 /** An entry built for a batch, before its LSN is known. */
@@ -182,7 +184,10 @@ export class LogAuditLog implements AuditLog, RecordApplier, ImageSection {
   readonly chainId: string;
 
   private readonly ctx: StoreContext;
-  private readonly key: NodeKey;
+  /** The key heads are signed with; changes only by `rotateNodeKey`. */
+  private key: NodeKey;
+  /** The last node-key rotation this open replayed or wrote (not kept in local images). */
+  private nodeKeyRotation: { sequence: number; oldPublicKey: Uint8Array; newPublicKey: Uint8Array } | undefined;
   private readonly hasher: AuditHasher;
   private readonly fs: FileSystem | undefined;
   private readonly entries = new AuditIndex();
@@ -306,6 +311,66 @@ export class LogAuditLog implements AuditLog, RecordApplier, ImageSection {
     return { event, bytes: encodeAuditEvent(event), timestamp };
   }
 
+  /**
+   * Rotates the node key (docs/audit.md, "Rotating the node key"): writes a `KeyRotated` entry
+   * named `NODE_KEY_NAME` alone in its batch and signs every later head with the new key.
+   * Planned (`lostKey` false): `next` is the new key, and the old key (this log's) signs the
+   * rotation, vouching for the new one. Lost key (`lostKey` true): the log was built with the
+   * new key while the chain records another one it no longer has; the new key signs the
+   * rotation itself (nothing in the chain vouches for it; docs/audit.md says what a verifier
+   * then needs). Nothing else can be written before a lost-key rotation.
+   * @internal (the `cstore rotate-key` command and `rotateNodeKeyFile`)
+   * @throws ConsensusStoreError INVALID_ARGUMENT (a bad key, the same key, no rotation to make),
+   *   and the log's write errors, with nothing written.
+   */
+  async rotateNodeKey(next: NodeKey, lostKey: boolean): Promise<LogEntry> {
+    this.checkOpen();
+    const recorded = this.recordedKey;
+    if (recorded === undefined) throw invalidArgument('audit log', 'records no node key yet: there is nothing to rotate');
+    let rotateTo: NodeKey;
+    let event: KeyRotated;
+    if (lostKey) {
+      if (equalBytes(recorded, this.key.publicKey)) throw invalidArgument('lostKey', 'is set, but this log holds the key the chain records: rotate it as planned');
+      rotateTo = this.key;
+      event = { type: 'KeyRotated', keyName: NODE_KEY_NAME, oldPublicKey: recorded.slice(), newPublicKey: this.key.publicKey.slice() };
+    } else {
+      this.checkRecordedKey();
+      rotateTo = checkNodeKey('next', next.privateKey, next.publicKey);
+      if (equalBytes(rotateTo.publicKey, this.key.publicKey)) throw invalidArgument('next', 'is the node key already in force');
+      event = { type: 'KeyRotated', keyName: NODE_KEY_NAME, oldPublicKey: this.key.publicKey.slice(), newPublicKey: rotateTo.publicKey.slice() };
+    }
+    const encoded = this.encode(event);
+    const bytes = recordSpan(entryPayloadBytes(encoded.bytes.length));
+    const rotated = new Promise<{ lsns: Lsn[]; entries: LogEntry[] }>((resolve, reject) => {
+      this.queue.push({ events: [encoded], companions: [], records: 1, bytes, resolve, reject, rotateTo });
+    });
+    // Planned: the new key then signs a batch of its own (a NodeKeyRecorded of it), so that a
+    // verifier trusting the new key finds a head of it covering the whole chain.
+    const confirmed = lostKey
+      ? undefined
+      : new Promise<{ lsns: Lsn[]; entries: LogEntry[] }>((resolve, reject) => {
+          const confirm = this.encode({ type: 'NodeKeyRecorded', publicKey: rotateTo.publicKey.slice() });
+          this.queue.push({ events: [confirm], companions: [], records: 1, bytes: recordSpan(entryPayloadBytes(confirm.bytes.length)), resolve, reject });
+        });
+    this.pump();
+    const { entries } = await rotated;
+    await confirmed;
+    return entries[0] as LogEntry;
+  }
+
+  /**
+   * The last node-key rotation this open replayed or wrote (an open that loaded a local image
+   * past it does not know it). @internal
+   */
+  lastNodeKeyRotation(): { sequence: number; oldPublicKey: Uint8Array; newPublicKey: Uint8Array } | undefined {
+    return this.nodeKeyRotation;
+  }
+
+  /** True when the chain records a node key other than this log's (a lost-key rotation is due). @internal */
+  recordsOtherKey(): boolean {
+    return this.recordedKey !== undefined && !equalBytes(this.recordedKey, this.key.publicKey);
+  }
+
   private checkRecordedKey(): void {
     if (this.recordedKey !== undefined && !equalBytes(this.recordedKey, this.key.publicKey)) {
       throw invalidArgument('options.publicKey', `is not the node key recorded in this audit log (${toHex(this.recordedKey)})`);
@@ -374,9 +439,12 @@ export class LogAuditLog implements AuditLog, RecordApplier, ImageSection {
     while (this.queue.length > 0) {
       const next = this.queue[0] as WriteRequest;
       if (batch.length > 0 && (records + next.records > limit.records || bytes + next.bytes > limit.bytes)) break;
+      // A node-key rotation goes alone: the batches after it are signed with the new key.
+      if (batch.length > 0 && next.rotateTo !== undefined) break;
       batch.push(this.queue.shift() as WriteRequest);
       records += next.records;
       bytes += next.bytes;
+      if (next.rotateTo !== undefined) break;
     }
     this.writing = true;
     void this.writeBatch(batch).finally(() => {
@@ -458,6 +526,16 @@ export class LogAuditLog implements AuditLog, RecordApplier, ImageSection {
       this.recordedKey = this.key.publicKey;
     }
     const results = built.perRequest.map((r) => ({ lsns: r.companionAt.map((i) => lsns[i] as Lsn), entries: r.entries.map(toEntry) }));
+    const rotateTo = batch[0]?.rotateTo;
+    if (rotateTo !== undefined) {
+      // Durable: every later head is signed with the new key.
+      const rotation = results[0]?.entries[0]?.event;
+      if (rotation?.type === 'KeyRotated') {
+        this.nodeKeyRotation = { sequence: results[0]?.entries[0]?.sequence ?? 0, oldPublicKey: rotation.oldPublicKey, newPublicKey: rotation.newPublicKey };
+      }
+      this.key = rotateTo;
+      this.recordedKey = rotateTo.publicKey;
+    }
     this.tip = built.tip;
     this.latestHead = {
       id: lsns[built.headAt] as Lsn,
@@ -541,6 +619,11 @@ export class LogAuditLog implements AuditLog, RecordApplier, ImageSection {
       this.noteDamage(record.lsn, `entry ${parts.sequence} does not continue the chain at ${this.tip.sequence}`);
     }
     if (parts.sequence === 0 && parts.event.type === 'NodeKeyRecorded') this.recordedKey = parts.event.publicKey;
+    // A node-key rotation: the chain's key from here on (the verifier checks who signed it).
+    if (parts.event.type === 'KeyRotated' && parts.event.keyName === NODE_KEY_NAME) {
+      this.recordedKey = parts.event.newPublicKey;
+      this.nodeKeyRotation = { sequence: parts.sequence, oldPublicKey: parts.event.oldPublicKey, newPublicKey: parts.event.newPublicKey };
+    }
     const entry = makeEntry(record.lsn, parts.sequence, parts.event, parts.timestamp, parts.prevHash, parts.hash);
     const leafHash = merkleLeafHash(parts.hash);
     this.index(entry, leafHash);

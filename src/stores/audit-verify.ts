@@ -5,13 +5,23 @@
  *
  * Fed entries and heads in log order, it recomputes each entry's hash from its stored body,
  * checks sequence and link, keeps the Merkle frontier, and at each head checks tree size, last
- * hash, root and the ed25519 signature with the trusted key. It stops at the first problem and
- * names the entry. It must never trust a stored hash, root or key it could recompute, and
- * never throw on bad input: every problem becomes the report's `firstBad`.
+ * hash, root and the ed25519 signature with the chain's node key in force there. It stops at
+ * the first problem and names the entry. It must never trust a stored hash, root or key it
+ * could recompute, and never throw on bad input: every problem becomes the report's `firstBad`.
+ *
+ * Node keys (docs/audit.md, "Rotating the node key"): entry 0 records the chain's first key; a
+ * `KeyRotated` entry named `NODE_KEY_NAME` moves it to a new key, and the head that covers that
+ * entry is signed by the old key (a planned rotation, which the old key vouches for) or by the
+ * new one (the old key was lost: nothing in the chain vouches for it). The verifying key is
+ * trusted from the first head it signs: that head's root covers every entry before it, so a
+ * lost-key rotation before it is covered, and one after it fails (the trusted key never
+ * vouched for the new key). A chain no head of which the verifying key (or a key it rotated to)
+ * signed fails.
  */
 import { AuditHasher, decodeEntryBody, decodeHeadPayload, GENESIS_PREV_HASH, splitEntryPayload } from '../codec/audit-record.ts';
 import { RecordKind } from '../codec/kinds.ts';
 import type { HeadFields } from '../codec/audit-record.ts';
+import { NODE_KEY_NAME } from '../model/audit.ts';
 import { MerkleFrontier, merkleLeafHash } from '../codec/merkle.ts';
 import { toHex, verifyEd25519 } from '../codec/node-key.ts';
 import type { LogRecord, Lsn } from '../log/types.ts';
@@ -27,6 +37,12 @@ export interface ExpectedHead {
 /** Walks one audit chain; see the top comment. */
 export class AuditChainVerifier {
   private readonly hasher: AuditHasher;
+  /** The chain's node key in force (entry 0's, then each rotation's). */
+  private chainKey: Uint8Array | undefined;
+  /** A node-key rotation entry not yet covered by a head. */
+  private rotation: { readonly id: number; readonly sequence: number; readonly to: Uint8Array } | undefined;
+  /** True from the first head the verifying key signed on. */
+  private trusted = false;
   private readonly frontier = new MerkleFrontier();
   private prevHash: Uint8Array = GENESIS_PREV_HASH;
   private prevId = 0;
@@ -89,9 +105,25 @@ export class AuditChainVerifier {
       this.fail(this.prevId, seq - 1, `hash is not the one entry ${seq} links to (rewritten with a recomputed hash)`);
       return;
     }
-    if (seq === 0 && (decoded.event.type !== 'NodeKeyRecorded' || !equalBytes(decoded.event.publicKey, this.publicKey))) {
-      this.fail(id, seq, 'the chain’s first entry does not record the verifying public key');
-      return;
+    const event = decoded.event;
+    if (seq === 0) {
+      if (event.type !== 'NodeKeyRecorded') {
+        this.fail(id, seq, 'the chain’s first entry does not record a node key');
+        return;
+      }
+      this.chainKey = event.publicKey;
+    } else if (event.type === 'NodeKeyRecorded') {
+      // After a planned rotation the new key records itself and signs that batch.
+      if (this.chainKey === undefined || this.rotation !== undefined || !equalBytes(event.publicKey, this.chainKey)) {
+        this.fail(id, seq, 'a node key record that is not the chain’s key in force');
+        return;
+      }
+    } else if (event.type === 'KeyRotated' && event.keyName === NODE_KEY_NAME) {
+      if (this.chainKey === undefined || !equalBytes(event.oldPublicKey, this.chainKey) || this.rotation !== undefined) {
+        this.fail(id, seq, 'a node key rotation from a key that is not the chain’s key in force (or two in one batch)');
+        return;
+      }
+      this.rotation = { id, sequence: seq, to: event.newPublicKey };
     }
     this.frontier.append(merkleLeafHash(stored.hash));
     this.prevHash = stored.hash;
@@ -115,8 +147,23 @@ export class AuditChainVerifier {
     const where = `head record at ${id}`;
     // The signature first: once it verifies, the head's fields are the node's word, and a
     // mismatch below convicts the entries, not the head.
-    if (!verifyEd25519(head.signature, this.hasher.headSignBytes(head.treeSize, head.lastEntryHash, head.root), this.publicKey)) {
-      this.fail(first.id, first.sequence, `${where}: signature does not verify with public key ${toHex(this.publicKey).slice(0, 16)}…`);
+    const signBytes = this.hasher.headSignBytes(head.treeSize, head.lastEntryHash, head.root);
+    const key = this.chainKey ?? this.publicKey;
+    const rotation = this.rotation;
+    let signedBy: Uint8Array | undefined;
+    if (verifyEd25519(head.signature, signBytes, key)) {
+      signedBy = key;
+    } else if (rotation !== undefined && verifyEd25519(head.signature, signBytes, rotation.to)) {
+      // A lost-key rotation: only the new key signs it. Covered by a later head of the trusted
+      // key, or vouched for by nothing.
+      if (this.trusted) {
+        this.fail(rotation.id, rotation.sequence, `the node key was rotated without the old key’s signature (a lost key); the verifying key ${toHex(this.publicKey).slice(0, 16)}… does not vouch for the new key ${toHex(rotation.to).slice(0, 16)}…: verify with the new key to accept it`);
+        return;
+      }
+      signedBy = rotation.to;
+    }
+    if (signedBy === undefined) {
+      this.fail(first.id, first.sequence, `${where}: signature does not verify with public key ${toHex(key).slice(0, 16)}…`);
     } else if (head.treeSize !== this.entries) {
       this.fail(first.id, first.sequence, `${where} signs ${head.treeSize} entries, the chain has ${this.entries} here (entries were added or removed)`);
     } else if (!equalBytes(head.lastEntryHash, this.prevHash)) {
@@ -126,6 +173,11 @@ export class AuditChainVerifier {
     } else {
       this.heads++;
       this.pendingFirst = undefined;
+      if (rotation !== undefined) {
+        this.chainKey = rotation.to;
+        this.rotation = undefined;
+      }
+      if (equalBytes(signedBy, this.publicKey)) this.trusted = true;
     }
   }
 
@@ -134,6 +186,9 @@ export class AuditChainVerifier {
     const first = this.pendingFirst;
     if (first !== undefined) {
       this.fail(first.id, first.sequence, 'entry not covered by a signed head (a head was removed, or the chain was cut inside a batch)');
+    }
+    if (this.bad === undefined && this.entries > 0 && !this.trusted) {
+      this.fail(0, 0, `no head of the chain is signed by the verifying public key ${toHex(this.publicKey).slice(0, 16)}… (the chain records other node keys)`);
     }
     const anchor = this.anchorMatch;
     if (this.expect !== undefined && anchor === undefined) {

@@ -67,6 +67,7 @@ describe('a clean open on the simulated disk', () => {
     it(`${errno} at each call of a first openStore: a typed error naming it, and nothing left behind`, async () => {
       // How many calls a first open makes.
       const probe = new SimulatedDisk({ seed: 1 });
+      await probe.fs().mkdir('/data');
       const counted = { calls: 0 };
       const store = await openStore({ dir: DIR, fs: failingFs(probe.fs(), -1, errno, counted), chainId: CHAIN, log: LOG, signer: SIGNER });
       const total = counted.calls;
@@ -200,5 +201,20 @@ describe('fromFsError', () => {
     const plain = new Error('a bug');
     expect(fromFsError(plain, 'x')).toBe(plain);
     expect(fromFsError('text', 'x')).toBe('text');
+  });
+});
+
+describe('a new data directory under parents the open creates', () => {
+  it('survives a power cut: every created parent is fsynced, so acknowledged records stay', async () => {
+    for (let seed = 0; seed < 8; seed++) {
+      const disk = new SimulatedDisk({ seed });
+      const dir = '/fresh/a/b/node';
+      const store = await openStore({ dir, fs: disk.fs(), chainId: CHAIN, log: LOG });
+      await store.audit.logEvent({ type: 'Pruned', store: 'votes', belowHeight: 1, entriesRemoved: 0 });
+      disk.crash();
+      const again = await openStore({ dir, fs: disk.fs(), chainId: CHAIN, log: LOG });
+      expect(again.audit.size, `seed ${seed}`).toBe(2);
+      await again.close();
+    }
   });
 });
