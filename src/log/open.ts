@@ -36,6 +36,7 @@ import {
   type Damage,
   type OpenFiles,
 } from './repair.ts';
+import { finishPendingFills, repairGap } from './gap-repair.ts';
 import { rebuildManifest } from './manifest-rebuild.ts';
 import { repairableCorruption } from './repair-hint.ts';
 import { createSegmentFile, listSegmentDir, removeIfPresent, segmentPath } from './segment-file.ts';
@@ -97,6 +98,7 @@ class Recovery {
   #tornBytesCut = 0;
   #repair: RepairReport | undefined;
   #manifestRebuilt = false;
+  #gapRepairs = 0;
 
   constructor(fs: FileSystem, options: ResolvedLogOptions) {
     this.#fs = fs;
@@ -127,10 +129,21 @@ class Recovery {
     for (const id of listing.ids) {
       if (id < manifest.firstSegmentId) throw this.#corruption(this.#path(id), 0, 'segment older than the log\'s first segment');
     }
+    // A repair that keeps the batches after its damage may have been cut short after its commit
+    // point: its fill is finished before anything is walked (gap-repair.ts).
+    await finishPendingFills(this.#files, manifest);
+    return this.#check(manifest, listing.ids);
+  }
+
+  /** Checks the sealed segments, then opens the newest one (from scratch again after a gap repair). */
+  async #check(manifest: Manifest, ids: readonly number[]): Promise<RecoveredLog> {
+    this.#segmentsScanned = 0;
+    this.#recordsScanned = 0;
+    this.#batchesScanned = 0;
     const index = new LsnIndex(manifest.baseLsn);
     const damage = await this.#checkSealed(manifest, index);
-    if (damage !== undefined) return this.#repairAt(damage, manifest, index, listing.ids);
-    return this.#openTail(manifest, index, listing.ids);
+    if (damage !== undefined) return this.#repairAt(damage, manifest, index, ids);
+    return this.#openTail(manifest, index, ids);
   }
 
   /** Closes every handle recovery opened (on failure). */
@@ -307,11 +320,28 @@ class Recovery {
     return undefined;
   }
 
-  /** Repair mode: repair.ts cuts the log at `damage`; the damaged segment, cut, becomes the active one (or a new one does). */
+  /**
+   * Repair mode: gap-repair.ts drops only the damaged batches when intact ones follow (then the
+   * log is checked again from the start: further damage is repaired in turn); otherwise repair.ts
+   * cuts the log at `damage`, and the damaged segment, cut, becomes the active one (or a new one does).
+   */
   async #repairAt(damage: Damage, manifest: Manifest, index: LsnIndex, ids: readonly number[]): Promise<RecoveredLog> {
+    if (this.#gapRepairs < MAX_GAP_REPAIRS) {
+      const gap = await repairGap(this.#files, damage, manifest);
+      if (gap !== undefined) {
+        this.#gapRepairs++;
+        this.#repair = gap.report;
+        return this.#check(gap.manifest, ids);
+      }
+    }
     const outcome = await repairAt(this.#files, damage, manifest, ids);
     let active: ActiveSegment;
-    if (outcome.cut !== undefined) {
+    if (outcome.cut !== undefined && outcome.cut.result.endOffset === 0 && outcome.cut.entry.capacity !== this.#options.segmentSize) {
+      // Cut to nothing, and of another size (a truncated file): replaced by a new one, atomically.
+      await outcome.cut.handle.close();
+      this.#handles.delete(outcome.cut.entry.id);
+      active = await this.#createActive(outcome.manifest);
+    } else if (outcome.cut !== undefined) {
       const { entry, result, handle } = outcome.cut;
       this.#count(result);
       active = { entry, handle, digest: result.digest };
@@ -346,6 +376,9 @@ class Recovery {
     return { walDir: this.#walDir, manifest, index, active, spare, nextLsn, report };
   }
 }
+
+/** Most gap repairs one open makes (each is one pending repair in the manifest); further damage is cut. */
+const MAX_GAP_REPAIRS = 16;
 
 /** Reads of the (mostly zero) space after the newest segment's last batch: few, large ones. */
 const TAIL_CHUNK_BYTES = 8 * 1024 * 1024;

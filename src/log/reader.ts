@@ -20,6 +20,7 @@ import {
 import { corruption } from '../errors.ts';
 import type { FileHandle, FileSystem } from '../io/types.ts';
 import { ChunkReader, DEFAULT_CHUNK_BYTES } from './chunk-reader.ts';
+import { FILLER_KIND } from './filler.ts';
 import type { LsnIndex, SegmentEntry } from './lsn-index.ts';
 import type { LogRecord, Lsn } from './types.ts';
 
@@ -88,6 +89,8 @@ export class SegmentReader {
         buf = whole;
       }
       checkRecord(buf, 0, lsn, seg, offset);
+      // A filler record (a repair's gap, filler.ts) holds no record: the LSN reads as absent.
+      if (recordKind(buf, 0) === FILLER_KIND) return undefined;
       return { lsn: lsn as Lsn, kind: recordKind(buf, 0), payload: buf.subarray(RECORD_HEADER_BYTES, RECORD_HEADER_BYTES + recordLength(buf, 0)) };
     } finally {
       this.#release(seg.id);
@@ -203,6 +206,12 @@ async function scanSegment(
       continue;
     }
     checkRecord(bytes, i, lsn, seg, pos);
+    if (bytes[i + 8] === FILLER_KIND) {
+      // A repair's gap (filler.ts): the LSN holds no record; stores never see it.
+      lsn++;
+      pos += span;
+      continue;
+    }
     const payload = bytes.subarray(i + RECORD_HEADER_BYTES, i + RECORD_HEADER_BYTES + length);
     if (visit({ lsn: lsn as Lsn, kind: bytes[i + 8]!, payload }) === false) return true;
     lsn++;

@@ -16,7 +16,8 @@ import { errnoOf, type FileHandle, type FileSystem } from '../io/types.ts';
 import { ChunkReader } from './chunk-reader.ts';
 import type { SegmentEntry } from './lsn-index.ts';
 import { nextLsnAfterSealed, writeManifest, type Manifest, type PendingRepair } from './manifest.ts';
-import { BROKEN_SUFFIX, removeIfPresent, segmentPath } from './segment-file.ts';
+import { settleFills } from './gap-repair.ts';
+import { BROKEN_SUFFIX, parseSegmentFileName, removeIfPresent, segmentPath } from './segment-file.ts';
 import type { WalkResult } from './segment-walk.ts';
 import { lostRange, surveyData } from './loss-survey.ts';
 import { repairableCorruption } from './repair-hint.ts';
@@ -115,7 +116,7 @@ export async function repairAt(files: OpenFiles, damage: Damage, manifest: Manif
     firstSegmentId: manifest.firstSegmentId,
     baseLsn: manifest.baseLsn,
     sealed: manifest.sealed.slice(0, Math.max(0, sealedAt)),
-    pendingRepairs: resumed ? manifest.pendingRepairs : [...manifest.pendingRepairs, pendingOf(report, generation)],
+    pendingRepairs: settleFills(resumed ? manifest.pendingRepairs : [...manifest.pendingRepairs, pendingOf(report, generation)], damage.segmentId, damage.walk?.result.endOffset ?? 0),
   };
   await writeManifest(fs, files.dir, repaired);
   if (damage.walk !== undefined) {
@@ -135,7 +136,8 @@ export async function repairAt(files: OpenFiles, damage: Damage, manifest: Manif
 export async function recordPendingRepair(files: OpenFiles, manifest: Manifest, report: RepairReport): Promise<Manifest> {
   if (isPending(manifest, report.file, report.offset)) return manifest;
   const generation = manifest.generation + 1;
-  const recorded = { ...manifest, generation, pendingRepairs: [...manifest.pendingRepairs, pendingOf(report, generation)], cleanEnd: undefined };
+  const from = parseSegmentFileName(basename(report.file)) ?? 0;
+  const recorded = { ...manifest, generation, pendingRepairs: settleFills([...manifest.pendingRepairs, pendingOf(report, generation)], from, 0), cleanEnd: undefined };
   await writeManifest(files.fs, files.dir, recorded);
   return recorded;
 }

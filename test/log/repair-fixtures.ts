@@ -31,7 +31,7 @@ export interface ComputedLoss {
 }
 
 /** What was lost between `before` (layout and records of the undamaged log) and `after` (records after the repair). */
-export function computeLoss(layout: readonly BatchLayout[], before: readonly { lsn: number }[], after: readonly { lsn: number }[], damaged: string): ComputedLoss {
+export function computeLoss(layout: readonly BatchLayout[], before: readonly { lsn: number }[], after: readonly { lsn: number }[], damaged: string, gap = false): ComputedLoss {
   const kept = new Set(after.map((r) => r.lsn));
   const lost = before.map((r) => r.lsn).filter((lsn) => !kept.has(lsn));
   const lostSet = new Set(lost);
@@ -41,7 +41,8 @@ export function computeLoss(layout: readonly BatchLayout[], before: readonly { l
     const seg = segmentsWithData.get(batch.segment) ?? { total: 0, lost: 0 };
     seg.total++;
     if (lostSet.has(batch.firstLsn)) {
-      bytes += batch.end - batch.start;
+      // A gap keeps the segment header of a segment whose first batch it drops; a cut zeroes it.
+      bytes += batch.end - (gap && batch.start === 0 ? 32 : batch.start);
       seg.lost++;
     }
     segmentsWithData.set(batch.segment, seg);
@@ -72,7 +73,18 @@ function describeDamage(d: Damage, segment: string): string {
 }
 
 /** One run: build, damage, repair, compare. Returns a description of what happened. */
-export async function repairRun(seed: number, check: (args: { report: RepairReport | undefined; loss: ComputedLoss; after: { lsn: number; payload: Uint8Array }[]; beforeRecords: { lsn: number; payload: Uint8Array }[]; what: string }) => void): Promise<string> {
+/** What `repairRun` hands its check. */
+export interface RepairRunResult {
+  readonly report: RepairReport | undefined;
+  readonly loss: ComputedLoss;
+  readonly after: { lsn: number; payload: Uint8Array }[];
+  readonly beforeRecords: { lsn: number; payload: Uint8Array }[];
+  readonly what: string;
+  /** The LSNs of the batches the damage changed (of every batch from the damaged segment on, when it changed the segment header). */
+  readonly expectedLost: number[];
+}
+
+export async function repairRun(seed: number, check: (result: RepairRunResult) => void): Promise<string> {
   const rng = new Prng(seed);
   const disk = await buildRandomLog(rng, rng.int(40, 90));
   const files = filesOf(disk);
@@ -88,14 +100,30 @@ export async function repairRun(seed: number, check: (args: { report: RepairRepo
   damagedFiles.set(segment, applyDamage(files.get(segment)!, damage));
   const damaged = await diskWith(damagedFiles, seed);
   const what = `seed ${seed}: ${describeDamage(damage, segment)}`;
-  const log = await openSim(damaged, { repair: true });
+  const log = await openSim(damaged, { repair: true }).catch((err: unknown) => {
+    throw new Error(`${what}: the repairing open failed: ${String(err)}`);
+  });
   const after = await collect(log);
   const report = log.openReport.repair;
   await log.close();
-  const loss = computeLoss(layout, beforeRecords, after, segment);
-  check({ report, loss, after, beforeRecords, what });
+  const loss = computeLoss(layout, beforeRecords, after, segment, report?.gapEnd !== undefined);
+  const damagedBytes = damagedFiles.get(segment)!;
+  const original = files.get(segment)!;
+  const changed = (b: BatchLayout): boolean => {
+    for (let i = b.start; i < b.end; i++) if ((damagedBytes[i] ?? 0) !== original[i]) return true;
+    return false;
+  };
+  const headerChanged = changed({ segment, start: 0, end: 32, firstLsn: 0, lastLsn: 0 });
+  // What must be lost: the batches whose bytes changed; a damaged segment header takes its
+  // segment and every later one.
+  const expectedLost = layout
+    .filter((b) => (headerChanged ? b.segment >= segment : b.segment === segment && changed(b)))
+    .flatMap((b) => Array.from({ length: b.lastLsn - b.firstLsn + 1 }, (_, i) => b.firstLsn + i));
+  check({ report, loss, after, beforeRecords, what, expectedLost });
   // The repaired log opens without repair and reads the same records.
-  const again = await openSim(damaged);
+  const again = await openSim(damaged).catch((err: unknown) => {
+    throw new Error(`${what}: the open after the repair failed: ${String(err)}`);
+  });
   expect((await collect(again)).map((r) => r.lsn), what).toEqual(after.map((r) => r.lsn));
   await again.close();
   return what;

@@ -16,19 +16,24 @@ import { computeLoss, expectExactReport, repairRun } from './repair-fixtures.ts'
 const RUNS = 120;
 
 describe('the repair report is exact', () => {
-  it('damage at random places in a random segment: the reported LSN range, records, bytes and segments equal the real loss', async () => {
+  it('damage at random places in a random segment: only the damaged batches are lost, and the reported LSN range, records, bytes and segments equal the real loss', async () => {
     const fixed = process.env['REPAIR_REPORT_SEED'];
     const first = fixed === undefined ? (Date.now() % 1_000_000) * 1000 : Number(fixed);
     const runs = fixed === undefined ? RUNS : 1;
+    const outcomes = { gap: 0, cut: 0, none: 0 };
     console.log(`repair-report seeds ${first}..${first + runs - 1} (REPAIR_REPORT_SEED=<seed> replays one)`);
     for (let i = 0; i < runs; i++) {
-      await repairRun(first + i, ({ report, loss, after, beforeRecords, what }) => {
+      await repairRun(first + i, ({ report, loss, after, beforeRecords, what, expectedLost }) => {
         // Whatever survives is exactly what was there.
         const byLsn = new Map(beforeRecords.map((r) => [r.lsn, r.payload]));
         for (const r of after) expect(r.payload, what).toEqual(byLsn.get(r.lsn));
         expectExactReport(report, loss, what);
+        // Only the damaged batches are lost: every intact batch outside them survives.
+        expect(loss.lost, what).toEqual(expectedLost);
+        outcomes[report === undefined ? 'none' : report.gapEnd !== undefined ? 'gap' : 'cut']++;
       });
     }
+    console.log(`repair outcomes: ${JSON.stringify(outcomes)}`);
   }, 120_000);
 
   it('the devnet case: damage early in one big segment reports every record and byte after it', async () => {

@@ -1,8 +1,9 @@
 /**
  * Explicit repair (D5, etcd's TestRepairWriteTearMiddle): with `repair: true`, damage in the
- * middle of the log is cut at the last good batch; a `.broken` copy of the damaged file is kept;
- * later segments are removed; the report says what was lost; the repaired log opens cleanly
- * without repair and keeps working.
+ * middle of the log drops only the damaged batches (filler records carry their LSNs) and keeps
+ * every later batch and segment; a `.broken` copy of the damaged file is kept; a missing segment
+ * still cuts; the report says what was lost; the repaired log opens cleanly without repair and
+ * keeps working.
  */
 import { describe, expect, it } from 'vitest';
 import { SimulatedDisk } from '../../src/io/sim-disk.ts';
@@ -16,18 +17,18 @@ async function buildLog(seed: number): Promise<SimulatedDisk> {
   return disk;
 }
 
-async function expectCleanReopen(disk: SimulatedDisk, count: number): Promise<void> {
+async function expectCleanReopen(disk: SimulatedDisk, count: number, nextLsn = count + 1): Promise<void> {
   const log = await openSim(disk);
   expect(log.openReport.repair).toBeUndefined();
   const records = await collect(log);
   expect(records.length).toBe(count);
-  records.slice(0, Math.min(count, 120)).forEach((r, i) => expect(r.payload).toEqual(payloadFor(i)));
-  expect(await log.append([recordFor(1)])).toEqual([count + 1]);
+  records.forEach((r) => expect(r.payload).toEqual(payloadFor(r.lsn - 1)));
+  expect(await log.append([recordFor(1)])).toEqual([nextLsn]);
   await log.close();
 }
 
 describe('repair', () => {
-  it('repair write tear middle: cuts a sealed segment at the last good batch, keeps a .broken copy, drops later segments', async () => {
+  it('repair write tear middle: drops only the damaged batch of a sealed segment (filler in its place), keeps every later batch and segment, keeps a .broken copy', async () => {
     const disk2 = await buildLog(1);
     const original = disk2.readFileNow(segPath(2))!;
     disk2.flipBit(segPath(2), 600, 2);
@@ -39,24 +40,26 @@ describe('repair', () => {
     const report = log.openReport.repair!;
     expect(report.file).toBe(segPath(2));
     expect(report.offset).toBeLessThanOrEqual(600);
+    expect(report.gapEnd).toBeGreaterThan(600);
     expect(report.brokenCopy).toBe(`${segPath(2)}.broken`);
-    expect(report.segmentsDropped).toBeGreaterThan(0);
-    expect(report.bytesDropped).toBeGreaterThan(0);
-    const kept = log.nextLsn - 1;
-    expect(report.firstLostLsn).toBe(kept + 1);
+    expect(report.segmentsDropped).toBe(0);
+    expect(report.recordsDropped).toBe(report.lastLostLsn! - report.firstLostLsn! + 1);
+    expect(log.nextLsn).toBe(121);
     const records = await collect(log);
-    expect(records.length).toBe(kept);
-    records.forEach((r, i) => expect(r.payload).toEqual(payloadFor(i)));
+    const lost = (lsn: number): boolean => lsn >= report.firstLostLsn! && lsn <= report.lastLostLsn!;
+    expect(records.map((r) => r.lsn)).toEqual(Array.from({ length: 120 }, (_, i) => i + 1).filter((lsn) => !lost(lsn)));
+    records.forEach((r) => expect(r.payload).toEqual(payloadFor(r.lsn - 1)));
+    // A filler LSN reads as absent.
+    expect(await log.get(report.firstLostLsn!)).toBeUndefined();
     await log.close();
     const copy = disk2.readFileNow(report.brokenCopy)!;
     const expected = original.slice();
     expected[600]! ^= 1 << 2;
     expect(copy).toEqual(expected);
-    expect(disk2.listFiles().filter((p) => p.endsWith('.wal')).every((p) => p <= segPath(3))).toBe(true);
-    await expectCleanReopen(disk2, kept);
+    await expectCleanReopen(disk2, 120 - report.recordsDropped!, 121);
   });
 
-  it('repair of a bad record followed by a good batch in the newest segment', async () => {
+  it('repair of a bad record followed by a good batch in the newest segment: only the damaged batch goes', async () => {
     const disk = await buildLog(2);
     const wal = disk.listFiles().filter((p) => p.endsWith('.wal'));
     // The newest segment with data is the one before the pre-created spare.
@@ -68,10 +71,10 @@ describe('repair', () => {
     const log = await openSim(disk, { repair: true });
     const report = log.openReport.repair!;
     expect(report.file).toBe(tail);
-    expect(report.firstLostLsn).toBe(log.nextLsn);
-    const kept = log.nextLsn - 1;
+    expect(report.gapEnd).toBeDefined();
+    expect(log.nextLsn).toBe(121);
     await log.close();
-    await expectCleanReopen(disk, kept);
+    await expectCleanReopen(disk, 120 - report.recordsDropped!, 121);
   });
 
   it('repair of a missing sealed segment drops it and everything after', async () => {

@@ -1,7 +1,7 @@
 // D8 across an explicit repair: the records a repair drops may hold the key's newest signatures,
 // so after it the node must not sign on the surviving watermark until the operator imports the
 // real one. The barrier is durable: reopening without the repair option does not lift it.
-import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, mkdtempSync, openSync, readSync, readdirSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -54,6 +54,25 @@ beforeEach(async () => {
 
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
+/** Zeroes the newest segment that holds data from inside its first record to its end. */
+function zeroNewestSegment(): void {
+  const names = readdirSync(join(dir, 'wal')).filter((n) => n.endsWith('.wal')).sort();
+  for (const name of names.reverse()) {
+    const path = join(dir, 'wal', name);
+    const fd = openSync(path, 'r+');
+    try {
+      const head = Buffer.alloc(32);
+      readSync(fd, head, 0, 32, 0);
+      if (head.every((b) => b === 0)) continue;
+      const size = fstatSync(fd).size;
+      writeSync(fd, Buffer.alloc(size - 40), 0, size - 40, 40);
+      return;
+    } finally {
+      closeSync(fd);
+    }
+  }
+}
+
 describe('the sign guard after an explicit repair', () => {
   it('refuses the repairing open and every later one until a watermark is imported, then signs only above it', async () => {
     await expect(openStore(options())).rejects.toSatisfy((err) => code(err) === 'CORRUPTION');
@@ -76,6 +95,9 @@ describe('the sign guard after an explicit repair', () => {
   });
 
   it('keeps refusing, even with allowFreshState, while the sign-state copy is above the log, until its watermark is imported', async () => {
+    // The repair must lose the newest sign records for the copy to be above the log: the
+    // newest segment is damaged from its first batch on, with nothing intact after it (a cut).
+    zeroNewestSegment();
     const refused = await openStore(options({ log: { repair: true }, signer: { allowFreshState: true } })).then(
       () => 'opened',
       (err: unknown) => err,
