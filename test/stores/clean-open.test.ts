@@ -108,21 +108,47 @@ describe('a clean open on the simulated disk', () => {
     });
   }
 
-  it('an existing directory keeps everything when its open fails', async () => {
-    const disk = new SimulatedDisk({ seed: 9 });
-    const store = await openStore({ dir: DIR, fs: disk.fs(), chainId: CHAIN, log: LOG });
-    await store.close();
-    const before = disk.listFiles();
-    const counter = { calls: 0 };
-    for (let at = 0; at < 12; at++) {
-      counter.calls = 0;
-      await openStore({ dir: DIR, fs: failingFs(disk.fs(), at, 'EIO', counter), chainId: CHAIN, log: LOG }).then(
-        (s) => s.close(),
-        (e: unknown) => expect(isStoreError(e)).toBe(true),
-      );
-      for (const file of before) expect(disk.listFiles()).toContain(file);
-    }
-  });
+  for (const errno of ['EACCES', 'ENOSPC', 'EIO']) {
+    it(`${errno} at each call of the reopen of a store: a typed error naming it, and the next open has every record`, async () => {
+      const setUp = async (disk: SimulatedDisk): Promise<void> => {
+        const store = await openStore({ dir: DIR, fs: disk.fs(), chainId: CHAIN, log: LOG, signer: SIGNER });
+        for (let i = 0; i < 5; i++) await store.audit.logEvent({ type: 'Pruned', store: 'votes', belowHeight: i, entriesRemoved: 0 });
+        await store.close();
+      };
+      const probe = new SimulatedDisk({ seed: 2 });
+      await setUp(probe);
+      const counted = { calls: 0 };
+      const signer = SIGNER;
+      const reopened = await openStore({ dir: DIR, fs: failingFs(probe.fs(), -1, errno, counted), chainId: CHAIN, log: LOG, signer });
+      const total = counted.calls;
+      await reopened.close();
+      let failed = 0;
+      for (let at = 0; at < total; at++) {
+        const disk = new SimulatedDisk({ seed: at });
+        await setUp(disk);
+        const before = disk.listFiles();
+        const counter: { calls: number; failed?: string } = { calls: 0 };
+        const outcome = await openStore({ dir: DIR, fs: failingFs(disk.fs(), at, errno, counter), chainId: CHAIN, log: LOG, signer }).then(
+          (s) => s,
+          (e: unknown) => e,
+        );
+        const where = `${errno} at call ${at} (${counter.failed ?? 'not reached'})`;
+        if (outcome instanceof Error) {
+          failed++;
+          expect(isStoreError(outcome), `${where}: ${String(outcome)}`).toBe(true);
+          expect((outcome as ConsensusStoreError).details?.errno, `${where}: ${String(outcome)}`).toBe(errno);
+          for (const file of before) expect(disk.listFiles(), where).toContain(file);
+        } else {
+          await (outcome as Awaited<ReturnType<typeof openStore>>).close();
+        }
+        const again = await openStore({ dir: DIR, fs: disk.fs(), chainId: CHAIN, log: LOG, signer });
+        expect(again.audit.size, where).toBe(6);
+        await again.close();
+      }
+      console.log(`reopen, ${errno}: ${failed} of ${total} calls failed the open with a typed error`);
+      expect(failed).toBeGreaterThan(total * 0.5);
+    });
+  }
 
   it('a bare openLog fails typed too, and leaves nothing behind', async () => {
     const disk = new SimulatedDisk({ seed: 3 });
