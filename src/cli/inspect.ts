@@ -10,7 +10,8 @@
  */
 import { RecordKind } from '../codec/kinds.ts';
 import { splitEntryPayload } from '../codec/audit-record.ts';
-import { ConsensusStoreError, isStoreError } from '../errors.ts';
+import { fromHex } from '../codec/bytes.ts';
+import { ConsensusStoreError, invalidArgument, isStoreError } from '../errors.ts';
 import { AuditChainVerifier, feedAuditRecord } from '../stores/audit-verify.ts';
 import { Exit } from './exit.ts';
 import { Progress } from './output.ts';
@@ -138,7 +139,7 @@ export interface VerifyReport {
   readonly rereadByLsn: number;
   readonly recovery: { readonly ok: boolean; readonly checked: number; readonly problems: readonly string[] } | null;
   readonly audit:
-    | { readonly checked: true; readonly ok: boolean; readonly entries: number; readonly heads: number; readonly keySource: 'node.key' | 'chain'; readonly firstBad: { readonly lsn: number; readonly reason: string } | null }
+    | { readonly checked: true; readonly ok: boolean; readonly entries: number; readonly heads: number; readonly keySource: 'node.key' | 'chain' | 'option'; readonly firstBad: { readonly lsn: number; readonly reason: string } | null }
     | { readonly checked: false; readonly reason: string };
   readonly corruption: { readonly file: string | null; readonly offset: number | null; readonly message: string } | null;
 }
@@ -150,9 +151,10 @@ export interface VerifyReport {
  * Exit 0 clean, 1 a failed check (the chain id), 2 damage (CORRUPTION, a broken chain or a
  * failed recovery check).
  */
-export async function runVerify(dir: string, chainId: string | undefined, out: Report): Promise<number> {
+export async function runVerify(dir: string, chainId: string | undefined, out: Report, publicKey?: string): Promise<number> {
+  const key = publicKey === undefined ? undefined : parsePublicKey(publicKey);
   const progress = new Progress(out.progress ?? true);
-  const result = await verifyDir(dir, chainId, progress).finally(() => progress.done());
+  const result = await verifyDir(dir, chainId, progress, key).finally(() => progress.done());
   await emit(out, result, () => {
     const lines: string[] = [];
     if (result.chainIdCheck !== null) {
@@ -180,7 +182,7 @@ export async function runVerify(dir: string, chainId: string | undefined, out: R
   return result.exitCode;
 }
 
-async function verifyDir(dir: string, chainId: string | undefined, progress: Progress): Promise<VerifyReport> {
+async function verifyDir(dir: string, chainId: string | undefined, progress: Progress, publicKey?: Uint8Array): Promise<VerifyReport> {
   const base = { dir, seenLsn: 0, writerActive: false, records: 0, rereadByLsn: 0, recovery: null, audit: { checked: false as const, reason: 'damage found first' } };
   const damaged = (err: unknown, extra: Partial<VerifyReport> = {}): VerifyReport => {
     const location = isStoreError(err) ? err.location : undefined;
@@ -224,7 +226,7 @@ async function verifyDir(dir: string, chainId: string | undefined, progress: Pro
       if ((reread & 0xfff) === 0) progress.update('verify: records checked', records + reread, total * 2);
     }
     const effective = recorded ?? chainId;
-    const audit = effective === undefined ? ({ checked: false, reason: 'the directory records no chain id: give --chain-id, every entry hash is bound to it' } as const) : await verifyAudit(opened, effective);
+    const audit = effective === undefined ? ({ checked: false, reason: 'the directory records no chain id: give --chain-id, every entry hash is bound to it' } as const) : await verifyAudit(opened, effective, publicKey);
     progress.update('verify: recovery check', records + reread, total * 2);
     const store = await storesOf(opened, chainId);
     const recovered = await store.recovery.recover();
@@ -240,9 +242,9 @@ async function verifyDir(dir: string, chainId: string | undefined, progress: Pro
 }
 
 /** Walks the audit chain of the read-only log with the node's key. */
-async function verifyAudit(opened: ReadOnlyDir, chainId: string): Promise<VerifyReport['audit']> {
-  let key = await nodePublicKey(opened);
-  let keySource: 'node.key' | 'chain' = 'node.key';
+async function verifyAudit(opened: ReadOnlyDir, chainId: string, given?: Uint8Array): Promise<VerifyReport['audit']> {
+  let key = given ?? (await nodePublicKey(opened));
+  let keySource: 'node.key' | 'chain' | 'option' = given === undefined ? 'node.key' : 'option';
   if (key === undefined) {
     key = await recordedNodeKey(opened);
     keySource = 'chain';
@@ -259,6 +261,13 @@ async function verifyAudit(opened: ReadOnlyDir, chainId: string): Promise<Verify
     keySource,
     firstBad: report.firstBad === undefined ? null : { lsn: report.firstBad.id, reason: report.firstBad.reason },
   };
+}
+
+/** `--public-key HEX`: a 32-byte ed25519 public key. @throws ConsensusStoreError INVALID_ARGUMENT. */
+function parsePublicKey(text: string): Uint8Array {
+  const key = /^[0-9a-fA-F]{64}$/.test(text) ? fromHex(text.toLowerCase()) : undefined;
+  if (key === undefined) throw invalidArgument('--public-key', 'must be 64 hex digits (an ed25519 public key)');
+  return key;
 }
 
 /** The node key the audit chain recorded in its NodeKeyRecorded entry, if any. */

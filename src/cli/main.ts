@@ -66,7 +66,7 @@ ${COMMON}`,
   },
   verify: {
     summary: '<dir> [--chain-id ID]: every record, recovery integrity, the audit chain, the chain id; exit 2 on damage (read-only)',
-    help: `usage: cstore verify <dir> [--chain-id ID] [--json] [--no-progress]
+    help: `usage: cstore verify <dir> [--chain-id ID] [--public-key HEX] [--json] [--no-progress]
 
 Checks a data directory without writing to it and without its lock: every record's checksum
 and LSN (scanned, then re-read by LSN), the recovery integrity check, the audit chain (hashes,
@@ -78,13 +78,15 @@ and offset, a broken audit chain, a failed recovery check).
 
   --chain-id ID    the chain the directory must belong to (also checks the audit chain of a
                    directory that records none)
+  --public-key HEX the node key to trust for the audit chain instead of node.key's (after a
+                   node key rotation: the key you trust, old or new; docs/audit.md)
   --no-progress    no progress line on stderr (it is shown only on a terminal anyway)
 ${COMMON}`,
-    options: { ...JSON_OPT, ...PROGRESS_OPT, 'chain-id': 'string' },
+    options: { ...JSON_OPT, ...PROGRESS_OPT, 'chain-id': 'string', 'public-key': 'string' },
     run: async (args) => {
-      const [dir] = positionals(args, 1, 'verify <dir> [--chain-id ID] [--json]');
+      const [dir] = positionals(args, 1, 'verify <dir> [--chain-id ID] [--public-key HEX] [--json]');
       const { runVerify } = await import('./inspect.ts');
-      return runVerify(dir as string, str(args, 'chain-id'), { json: flag(args, 'json'), print, progress: !flag(args, 'no-progress') });
+      return runVerify(dir as string, str(args, 'chain-id'), { json: flag(args, 'json'), print, progress: !flag(args, 'no-progress') }, str(args, 'public-key'));
     },
   },
   export: {

@@ -50,6 +50,14 @@ describe('cstore rotate-key', () => {
     await store.close();
     const after = cstore(['verify', dir, '--json']);
     expect(after.status, after.stderr + after.stdout).toBe(0);
+    // An auditor who trusts only the old key: the lost-key rotation is not vouched for (exit 2).
+    const withOld = cstore(['verify', dir, '--public-key', oldKey, '--json']);
+    expect(withOld.status).toBe(2);
+    const audit = (JSON.parse(withOld.stdout) as { audit: { keySource: string; firstBad: { reason: string } } }).audit;
+    expect(audit.keySource).toBe('option');
+    expect(audit.firstBad.reason).toContain('without the old key');
+    expect(cstore(['verify', dir, '--public-key', report.newPublicKey]).status).toBe(0);
+    expect(cstore(['verify', dir, '--public-key', 'zz']).status).toBe(64);
   });
 
   it('a planned rotation, text output; a running node is refused; usage errors', async () => {
@@ -60,6 +68,8 @@ describe('cstore rotate-key', () => {
     expect(run.stdout).toContain(`old key ${oldKey}`);
     expect(run.stdout).toContain('The old key signed the rotation');
     expect(cstore(['verify', dir]).status).toBe(0);
+    // A planned rotation: the old key vouches for the new one.
+    expect(cstore(['verify', dir, '--public-key', oldKey]).status).toBe(0);
 
     const running = await openStore({ dir, chainId: CHAIN, log: LOG });
     const locked = cstore(['rotate-key', dir]);
