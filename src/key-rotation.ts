@@ -12,11 +12,12 @@
  */
 import { join } from 'node:path';
 import { fromFsError, invalidArgument, isStoreError } from './errors.ts';
-import type { FileSystem } from './io/types.ts';
+import { errnoOf, type FileSystem } from './io/types.ts';
 import { checkChainId } from './model/vote.ts';
 import { checkKeys, checkObject } from './model/check.ts';
 import { NODE_KEY_FILE } from './store-options.ts';
-import { openStore, openStoreRotatingLostKey, type ConsensusStore } from './store.ts';
+import { openStore, openStoreRotatingLostKey, takeImage, type ConsensusStore } from './store.ts';
+import { IMAGES_DIR, imageFileName } from './stores/local-image.ts';
 import { loadOrCreateNodeKey } from './stores/node-key-file.ts';
 import type { NodeKey } from './codec/node-key.ts';
 import type { LogAuditLog } from './stores/audit-log.ts';
@@ -106,6 +107,7 @@ export async function rotateNodeKey(options: RotateNodeKeyOptions): Promise<Rota
     const found = lastRotation(already, next);
     await already.close();
     await finish(fs, nextFile, keyFile, dir);
+    await imageWithNewKey(common);
     return { keyFile, ...found, newPublicKey: hex(next.publicKey), lostKey, resumed: true };
   }
 
@@ -124,7 +126,27 @@ export async function rotateNodeKey(options: RotateNodeKeyOptions): Promise<Rota
   const found = lastRotation(store, next);
   await store.close();
   await finish(fs, nextFile, keyFile, dir);
+  await imageWithNewKey(common);
   return { keyFile, ...found, newPublicKey: hex(next.publicKey), lostKey, resumed: false };
+}
+
+/**
+ * Local images are signed with the node key, so every image taken before the rotation fails
+ * the next open's check: an image of the same state signed with the new key (replacing the one
+ * at the log's end, which the old key signed) lets the node's next start load it instead of
+ * replaying the whole log. The older ones are only pruned as new images come.
+ */
+async function imageWithNewKey(common: { readonly dir: string; readonly chainId: string; readonly fs: FileSystem }): Promise<void> {
+  const store = await openStore({ ...common, images: { load: false, onClose: false } });
+  try {
+    const stale = `${common.dir}/${IMAGES_DIR}/${imageFileName(store.log.nextLsn - 1)}`;
+    await common.fs.unlink(stale).catch((err: unknown) => {
+      if (errnoOf(err) !== 'ENOENT') throw fromFsError(err, `removing ${stale}`);
+    });
+    await takeImage(store, false);
+  } finally {
+    await store.close();
+  }
 }
 
 /** The chain's rotation to `next`: its sequence and the key it rotated from. */

@@ -40,6 +40,8 @@ async function seed(dir: string, fs?: FileSystem): Promise<Uint8Array> {
 /** Opens `dir` normally, appends, checks the node's own verification; resolves with the node's key. */
 async function useAfter(dir: string, fs?: FileSystem): Promise<{ key: Uint8Array; rotations: number }> {
   const store = await openStore({ dir, chainId: CHAIN, log: LOG, ...(fs === undefined ? {} : { fs }) });
+  // The rotation left an image signed with the new key: the open loads it, no full replay.
+  expect(store.replay.image.loaded, JSON.stringify(store.replay.image.rejected)).toBeDefined();
   await store.audit.logEvent(event(99));
   expect((await store.audit.verifyIntegrity()).ok).toBe(true);
   const all = await store.audit.queryByDateRange(0, Number.MAX_SAFE_INTEGER, { limit: 10_000 });
