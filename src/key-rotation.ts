@@ -39,6 +39,8 @@ export interface RotateNodeKeyOptions {
   readonly fs?: FileSystem;
   /** Log options for the open (tests: small segments). */
   readonly log?: { readonly segmentSize?: number };
+  /** The clock of the entries it writes (tests: a seeded one); default `Date.now`. */
+  readonly now?: () => number;
 }
 
 /** What a rotation did. */
@@ -54,7 +56,7 @@ export interface RotateNodeKeyReport {
   readonly resumed: boolean;
 }
 
-const KEYS = ['dir', 'chainId', 'lostKey', 'keyFile', 'fs', 'log'] as const;
+const KEYS = ['dir', 'chainId', 'lostKey', 'keyFile', 'fs', 'log', 'now'] as const;
 
 /** The suffix of the new key's file until the rotation is recorded. */
 export const NEXT_KEY_SUFFIX = '.next';
@@ -77,6 +79,8 @@ export async function rotateNodeKey(options: RotateNodeKeyOptions): Promise<Rota
   if (typeof keyFile !== 'string' || keyFile.length === 0 || keyFile.length > 4096) throw invalidArgument('options.keyFile', 'must be a non-empty path');
   const fs: FileSystem = (o['fs'] as FileSystem | undefined) ?? (await import('./io/real-fs.ts')).defaultFileSystem();
   const log = o['log'] === undefined ? {} : { log: o['log'] as { segmentSize?: number } };
+  if (o['now'] !== undefined && typeof o['now'] !== 'function') throw invalidArgument('options.now', 'must be a function');
+  const now = o['now'] === undefined ? {} : { now: o['now'] as () => number };
   const nextFile = `${keyFile}${NEXT_KEY_SUFFIX}`;
 
   const stat = async (path: string): Promise<boolean> => {
@@ -96,7 +100,7 @@ export async function rotateNodeKey(options: RotateNodeKeyOptions): Promise<Rota
   // The new key, durable before anything records it (kept from an interrupted run).
   const next = (await loadOrCreateNodeKey(fs, nextFile)).key;
   // No local image: one would hide the rotation entry from the replay (and the next image is signed with the new key).
-  const common = { dir, chainId, fs, images: { load: false, onClose: false }, ...log };
+  const common = { dir, chainId, fs, images: { load: false, onClose: false }, ...log, ...now };
 
   // Already recorded by an interrupted run? The chain then takes the new key as its own.
   const already = await openStore({ ...common, audit: { nodeKey: next } }).catch((err: unknown) => {

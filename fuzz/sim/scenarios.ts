@@ -2,7 +2,8 @@
  * The simulated scenarios. Each takes a fresh `SimRun` (its own disk and seed) and records
  * problems on it:
  * - `crash`: epochs of concurrent waves, each ended by a power cut at an armed I/O call, an
- *   explicit cut with calls in flight, or a clean close; reopen (sometimes cut again during
+ *   explicit cut with calls in flight, or a clean close (after which some runs rotate the node
+ *   key, with power cuts inside the rotation: `rotate.ts`); reopen (sometimes cut again during
  *   the open) and check, carrying the model across every epoch of the run;
  * - `eio`: an fdatasync fails (D6): the store must poison (that call and every later write
  *   reject), keep answering reads, and reopen with every acknowledged write;
@@ -25,6 +26,7 @@ import type { ValidatorVote } from '../../src/model/vote.ts';
 import { blockHashOf, fakeSignature } from '../keys.ts';
 import { describe, SIM_DIR, SimRun } from './harness.ts';
 import { restoreScenario } from './restore.ts';
+import { maybeRotateKey } from './rotate.ts';
 
 /**
  * Every scenario, by name, with its share of runs (percent). `restore` has no share of its own:
@@ -89,6 +91,7 @@ export async function crashEpoch(run: SimRun, callsEstimate: number): Promise<nu
   if (!cut) {
     if (mode === 'clean') {
       await run.close();
+      await maybeRotateKey(run);
     } else {
       run.cut('after-waves');
     }
