@@ -183,6 +183,10 @@ export { openPostgresStore, type PostgresStoreOptions } from './pg/open.ts';
 export { fileSnapshotSource, restoreFromSnapshot } from './restore.ts';
 export type { RestoreOptions, RestoreReport, SnapshotChunk, SnapshotOffer, SnapshotSource, SnapshotTrust } from './restore.ts';
 export { RESTORING_FILE } from './store.ts';
+
+// Rotating the node key (the audit chain's signing key), planned or after losing it.
+export { rotateNodeKey, type RotateNodeKeyOptions, type RotateNodeKeyReport } from './key-rotation.ts';
+export { NODE_KEY_NAME } from './model/audit.ts';
 export type { ImageOptions, SnapshotOptions } from './store-options.ts';
 export type { ImageLoadReport } from './stores/local-image.ts';
 export type {
