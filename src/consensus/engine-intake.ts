@@ -40,8 +40,8 @@ export interface IntakeHost {
   count(votes: readonly ValidatorVote[], audit: boolean): Promise<void>;
   /** On the queue: takes a checked proposal. */
   takeProposal(message: ProposalMessage): Promise<void>;
-  /** On the queue: takes a checked certificate for block `hash`, with those of its precommits that may count. */
-  takeCertificate(cert: CertificateMessage, hash: Uint8Array, votes: readonly ValidatorVote[]): Promise<void>;
+  /** On the queue: takes a checked certificate for block `hash`, every precommit of which is durable. */
+  takeCertificate(cert: CertificateMessage, hash: Uint8Array): Promise<void>;
 }
 
 /** Votes kept below the current height (late precommits still prove equivocation). */
@@ -113,7 +113,11 @@ export class Intake {
     if (cert.block.height !== host.height() || !equalBytes(cert.block.parentHash, host.parentHash())) return;
     const hash = checkCertificate(cert, host.options.validators, host.options.chainId);
     if (hash === undefined) return;
-    const counted = await Promise.all(cert.precommits.map(async (v) => ((await host.persist(v)) ? v : undefined)));
-    host.tasks.enqueue('certificate', () => host.takeCertificate(cert, hash, counted.filter((v): v is ValidatorVote => v !== undefined)));
+    // Every precommit is durable once its append resolved, whatever the outcome: a conflicting
+    // one is stored beside the vote it conflicts with. The certificate then decides on its own
+    // signatures, not through the tally, where a validator's first vote of the step may be
+    // another one (an equivocator's twin that arrived first).
+    await Promise.all(cert.precommits.map((v) => host.persist(v)));
+    host.tasks.enqueue('certificate', () => host.takeCertificate(cert, hash));
   }
 }

@@ -87,7 +87,7 @@ export class ConsensusEngine {
       persist: (vote) => this.#persist(vote),
       count: (votes, audit) => this.#count(votes, audit),
       takeProposal: (message) => this.#takeProposal(message),
-      takeCertificate: (cert, hash, votes) => this.#takeCertificate(cert, hash, votes),
+      takeCertificate: (cert, hash) => this.#takeCertificate(cert, hash),
     });
   }
 
@@ -168,12 +168,17 @@ export class ConsensusEngine {
     await this.#evaluate();
   }
 
-  /** A certificate the intake checked, for block `hash` of the current height: its block and durable precommits count. */
-  async #takeCertificate(cert: CertificateMessage, hash: Uint8Array, votes: readonly ValidatorVote[]): Promise<void> {
-    if (cert.block.height !== this.#height) return;
-    this.#blocks.set(toHex(hash), cert.block);
+  /**
+   * A certificate the intake checked, for block `hash` of the current height, its precommits
+   * durable: it decides the height on its own signatures (2/3+ of the stake for this block,
+   * each validator once). It is not counted through the tally, which keeps each validator's
+   * first vote of a step: after an equivocator's twin arrived first, the tally never reaches
+   * the quorum the certificate proves, and the node would wait for it forever.
+   */
+  async #takeCertificate(cert: CertificateMessage, hash: Uint8Array): Promise<void> {
+    if (cert.block.height !== this.#height || this.#decision !== undefined) return;
     this.#certificateHash = toHex(hash);
-    await this.#count(votes, false);
+    await this.#decide(cert.round, cert.block, cert.precommits);
   }
 
   async #count(votes: readonly ValidatorVote[], audit: boolean): Promise<void> {
@@ -304,8 +309,11 @@ export class ConsensusEngine {
     }
   }
 
-  /** Commit and finalize `block`, decided by the precommits of `round`. */
-  async #decide(round: number, block: Block): Promise<void> {
+  /**
+   * Commit and finalize `block`, decided by the precommits of `round`: `certified` when a
+   * certificate brought them, else the tally's for the block.
+   */
+  async #decide(round: number, block: Block, certified?: readonly ValidatorVote[]): Promise<void> {
     const hash = blockHash(block, this.#o.chainId);
     const from = this.#phase;
     this.#round = Math.max(this.#round, round);
@@ -318,7 +326,7 @@ export class ConsensusEngine {
     }
     await this.#castVote('commit', hash);
     const h = this.#height;
-    const precommits = this.#tally.votes(h, round, 'precommit').filter((v) => equalBytes(v.blockHash, hash));
+    const precommits = certified ?? this.#tally.votes(h, round, 'precommit').filter((v) => equalBytes(v.blockHash, hash));
     const distribution = computeDistribution(
       { height: h, round, timestamp: this.#now(), proposer: block.proposer, voters: precommits.map((v) => v.validatorId) },
       this.#o.validators,

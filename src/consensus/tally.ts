@@ -3,8 +3,10 @@
  * block (or nil, or anything) has 2/3+ or 1/3+ of the stake.
  *
  * A validator counts once per (height, round, type): its first vote counts, a later
- * conflicting one is kept aside (it is equivocation, which the vote store reports), never
- * counted twice. Only votes already durable may be added (the engine appends before it counts).
+ * conflicting one is not counted (it is equivocation, which the vote store keeps and reports).
+ * So the tally may fall short of a quorum that other nodes saw; a decision certificate is
+ * checked on its own signatures instead (certificate.ts). Only votes already durable may be
+ * added (the engine appends before it counts).
  */
 import { toHex } from '../codec/bytes.ts';
 import type { ValidatorSet } from './validator-set.ts';
