@@ -6,6 +6,13 @@
  */
 import { Prng } from '../io/prng.ts';
 
+/**
+ * A validator process as chaos sees it: `starting` from the fork until it reports ready (it is
+ * opening its store and recovering: it does not vote yet), `up` once ready, `down` after it
+ * exited or was killed.
+ */
+export type NodeState = 'starting' | 'up' | 'down';
+
 /** One kill. */
 export interface ChaosKill {
   readonly id: string;
@@ -29,8 +36,14 @@ export class ChaosSchedule {
     return this.#prng.int(1_000, 3_500);
   }
 
-  /** The next kill among the validators that are up, or undefined when no more may go down. */
-  nextKill(up: readonly string[], down: number): ChaosKill | undefined {
+  /**
+   * The next kill among the validators that are up, or undefined when no more may go down. A
+   * validator that is still starting counts as down: it is not voting yet, and killing another
+   * then would take more validators out of the network at once than it tolerates.
+   */
+  nextKill(states: ReadonlyMap<string, NodeState>): ChaosKill | undefined {
+    const up = [...states].filter(([, state]) => state === 'up').map(([id]) => id);
+    const down = states.size - up.length;
     if (down >= this.#maxDown || up.length === 0) return undefined;
     return { id: this.#prng.pick(up), downMs: this.#prng.int(200, 1_500) };
   }

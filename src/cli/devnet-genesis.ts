@@ -5,8 +5,11 @@
  * validator honest that equivocated in an earlier run.
  *
  * Files go through the io/ FileSystem (D9, docs/durability.md). The private keys are in the file: a devnet
- * is a local toy chain, and this file must never hold a real validator's key.
+ * is a local toy chain, and this file must never hold a real validator's key. It is written
+ * readable by its owner only (0600, like node.key), and a looser file from an earlier version
+ * is rewritten so.
  */
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { publicKeyOf, randomPrivateKey } from '../codec/vote-sign.ts';
 import { toHex } from '../codec/bytes.ts';
@@ -18,6 +21,8 @@ import { invalidArgument } from '../errors.ts';
 
 /** The chain id of every devnet. */
 export const DEVNET_CHAIN_ID = 'cstore-devnet';
+/** The mode of genesis.json: it holds private keys. */
+export const GENESIS_FILE_MODE = 0o600;
 /** Stake of each devnet validator. */
 export const DEVNET_STAKE = 1_000_000n;
 
@@ -82,11 +87,13 @@ export async function readGenesis(dir: string, fs: FileSystem = defaultFileSyste
   };
 }
 
-/** Writes the genesis file durably (temp file, fsync, rename, directory fsync). */
+/** Writes the genesis file durably (temp file created 0600, fsync, rename, directory fsync). */
 export async function writeGenesis(dir: string, genesis: Genesis, fs: FileSystem = defaultFileSystem()): Promise<void> {
   await fs.mkdir(dir);
   const tmp = `${genesisPath(dir)}.tmp`;
-  const handle = await fs.open(tmp, 'create');
+  // The mode applies only when the open creates the file: a temp file left by a crash goes first.
+  if ((await fs.stat(tmp)) !== undefined) await fs.unlink(tmp);
+  const handle = await fs.open(tmp, 'create', { fileMode: GENESIS_FILE_MODE });
   try {
     await handle.truncate(0);
     await handle.writeAndSync([serialize(genesis)], 0);
@@ -110,7 +117,8 @@ export async function loadOrCreateGenesis(dir: string, validators: number, byzan
     }
     const ever = [...new Set([...existing.everByzantine, ...byzantine])].sort();
     const genesis = { ...existing, everByzantine: ever };
-    if (ever.length !== existing.everByzantine.length) await writeGenesis(dir, genesis);
+    const readableByOthers = ((await stat(genesisPath(dir))).mode & 0o077) !== 0;
+    if (ever.length !== existing.everByzantine.length || readableByOthers) await writeGenesis(dir, genesis);
     return { genesis, created: false };
   }
   const list: GenesisValidator[] = Array.from({ length: validators }, (_, i) => {

@@ -5,7 +5,11 @@
  * validators through the parent over IPC. It reports stats every 500 ms.
  *
  * It may be killed with SIGKILL at any moment (chaos): everything it must not forget is in the
- * store before it acts on it. On a 'stop' message it stops the engine and closes the store.
+ * store before it acts on it. It hears a 'stop' message (or the parent going away) from its
+ * first moment: while running it stops the engine and closes the store; while still opening or
+ * recovering it closes what is already open and exits, so that a stop never waits for a
+ * recovery to finish. Ctrl-C at a terminal reaches every process of the group: a validator
+ * ignores SIGINT and waits for the parent's stop, which comes with the verdict after it.
  */
 import { toHex } from '../codec/bytes.ts';
 import { isStoreError } from '../errors.ts';
@@ -18,7 +22,7 @@ import type { Transport } from '../consensus/transport.ts';
 import type { EngineEvent } from '../consensus/types.ts';
 import { nodeStoreDir, readGenesis, validatorSetOf, type Genesis } from './devnet-genesis.ts';
 import type { ChildMessage, NodeLaunch, NodeStats, ParentMessage } from './devnet-protocol.ts';
-import { NODE_METRICS_PORT_ENV, serveMetrics, type MetricsAnnouncement, type MetricsServer } from './metrics-http.ts';
+import { NODE_METRICS_PORT_ENV, serveMetrics, type MetricsAnnouncement } from './metrics-http.ts';
 
 /** Segment size of a devnet node's log (small: a devnet makes many directories). */
 const DEVNET_SEGMENT_SIZE = 8 * 1024 * 1024;
@@ -53,6 +57,35 @@ function parentTransport(): Transport {
   };
 }
 
+/**
+ * The node's stop, heard from the start: `stopping` once asked; `closers` are run newest first
+ * (the engine before the metrics server before the store), each added as its part comes up.
+ */
+const lifecycle = { stopping: false, closers: [] as (() => Promise<void>)[] };
+
+/** Stops the node: closes what is open, newest first, and exits 0 (1 if a close failed). */
+async function stopNode(): Promise<void> {
+  if (lifecycle.stopping) return;
+  lifecycle.stopping = true;
+  let code = 0;
+  for (const close of lifecycle.closers.reverse()) {
+    try {
+      await close();
+    } catch (err) {
+      code = 1;
+      process.stderr.write(`stop: ${describeError(err)}\n`);
+    }
+  }
+  process.exit(code);
+}
+
+process.on('message', (m: ParentMessage) => {
+  if (m.t === 'stop') void stopNode();
+});
+process.on('disconnect', () => void stopNode());
+process.on('SIGTERM', () => void stopNode());
+process.on('SIGINT', () => undefined);
+
 async function main(): Promise<void> {
   const launch = JSON.parse(process.argv[2] ?? '{}') as NodeLaunch;
   const genesis = await readGenesis(launch.dir);
@@ -65,15 +98,18 @@ async function main(): Promise<void> {
     signer: { validatorId: me.validatorId, privateKey: me.privateKey, state: 'new-key' },
     log: { segmentSize: DEVNET_SEGMENT_SIZE },
   });
+  lifecycle.closers.push(() => store.close());
+  if (lifecycle.stopping) return;
   await registerGenesis(store, genesis);
+  if (lifecycle.stopping) return;
   // Metrics on 127.0.0.1 at the port the parent chose (docs/operations.md, "Metrics"); a port
   // that cannot be bound costs the metrics, never the validator.
   const metricsPort = process.env[NODE_METRICS_PORT_ENV];
-  let metricsServer: MetricsServer | undefined;
   if (metricsPort !== undefined) {
     try {
-      metricsServer = await serveMetrics(() => store.metrics(), { port: Number(metricsPort) });
-      send({ t: 'metrics', url: metricsServer.url });
+      const server = await serveMetrics(() => store.metrics(), { port: Number(metricsPort) });
+      lifecycle.closers.push(() => server.close());
+      send({ t: 'metrics', url: server.url });
     } catch (err) {
       process.stderr.write(`metrics not served on port ${metricsPort}: ${describeError(err)}\n`);
     }
@@ -106,7 +142,9 @@ async function main(): Promise<void> {
     onEvent,
     ...(launch.byzantine ? { equivocator: createEquivocator(me.privateKey, genesis.chainId) } : {}),
   });
+  lifecycle.closers.push(() => engine.stop());
   const resumed = await engine.initializeWithRecovery();
+  if (lifecycle.stopping) return;
   send({ t: 'ready', height: resumed.height, round: resumed.round, phase: resumed.phase, recovered: resumed.recovered, missingSinks: port.missingSinks });
   engine.start();
   const timer = setInterval(() => {
@@ -115,20 +153,7 @@ async function main(): Promise<void> {
     samples = [];
     send({ t: 'stats', stats });
   }, STATS_INTERVAL_MS);
-  let stopping = false;
-  const stop = async (): Promise<void> => {
-    if (stopping) return;
-    stopping = true;
-    clearInterval(timer);
-    await engine.stop();
-    await metricsServer?.close();
-    await store.close();
-    process.exit(0);
-  };
-  process.on('message', (m: ParentMessage) => {
-    if (m.t === 'stop') void stop();
-  });
-  process.on('disconnect', () => void stop());
+  lifecycle.closers.push(async () => clearInterval(timer));
 }
 
 /** `CODE: message` for a store error (its message carries no code), the message of any other error. */
@@ -138,6 +163,8 @@ function describeError(err: unknown): string {
 }
 
 main().catch((err: unknown) => {
+  // A stop that closed the store under a start still in flight fails that start: not a fault.
+  if (lifecycle.stopping) return;
   send({ t: 'fatal', message: describeError(err) });
   process.exitCode = 1;
   setTimeout(() => process.exit(1), 100);

@@ -14,6 +14,8 @@ const WINDOW_MS = 5_000;
 /** One validator as the status sees it. */
 interface NodeView {
   up: boolean;
+  /** It came up at least once in this run. */
+  cameUp: boolean;
   stats: NodeStats | undefined;
   /** Cumulative counters of earlier incarnations (a restart resets the process's own). */
   votesBase: number;
@@ -33,7 +35,7 @@ export class DevnetStatus {
   maxFinalized = 0;
 
   constructor(ids: readonly string[], now: number) {
-    for (const id of ids) this.#nodes.set(id, { up: false, stats: undefined, votesBase: 0, equivocationsBase: 0 });
+    for (const id of ids) this.#nodes.set(id, { up: false, cameUp: false, stats: undefined, votesBase: 0, equivocationsBase: 0 });
     this.#startedAt = now;
   }
 
@@ -48,7 +50,10 @@ export class DevnetStatus {
     }
     n.up = true;
     if (this.#startHeight === undefined) this.#heights.length = 0;
-    this.#startHeight = Math.min(this.#startHeight ?? Infinity, recoveredHeight - 1);
+    // Every height a validator recovered on its first start was finalized before this run: the
+    // run starts at the highest of them (a lagging validator's lower height is not the run's).
+    if (!n.cameUp) this.#startHeight = Math.max(this.#startHeight ?? 0, recoveredHeight - 1);
+    n.cameUp = true;
     this.maxFinalized = Math.max(this.maxFinalized, recoveredHeight - 1);
   }
 

@@ -4,7 +4,10 @@
  * - safety: no two different blocks finalized at one height on any node (the decisions in the
  *   `finalize` checkpoints); no honest validator signed two conflicting votes (every node's
  *   vote store, all of them together);
- * - liveness: heights finalized per second in this run;
+ * - liveness: heights finalized per second in this run; and per honest validator that had been
+ *   up for `LIVENESS_WINDOW_MS` at the stop, that it finalized, by the stop, every height the
+ *   network had finalized `LIVENESS_WINDOW_MS` before it (a validator stuck at one height while
+ *   the others go on fails the run, named);
  * - accountability: per byzantine validator, the conflicting vote pairs each node holds (both
  *   signatures verified), and the slashes in each node's registry; and that no honest
  *   validator was slashed anywhere.
@@ -20,6 +23,12 @@ import type { ValidatorVote } from '../model/vote.ts';
 import { MAX_HISTORY_LIMIT } from '../stores/validator-types.ts';
 import { nodeStoreDir, type Genesis } from './devnet-genesis.ts';
 
+/**
+ * How long a validator must have been up at the stop to be judged, and how far behind the
+ * network it may be: a validator restarted by chaos needs a store open, a recovery and a
+ * catch-up (a certificate per height, each in one round trip) before it is level again.
+ */
+export const LIVENESS_WINDOW_MS = 5_000;
 /** Rounds per vote query window (at most ~7 votes per validator and round: stays under the limit). */
 const ROUND_WINDOW = 1_000;
 const QUERY_LIMIT = 10_000;
@@ -34,9 +43,39 @@ export interface AccountabilityRow {
   readonly status: string;
 }
 
+/** Where a validator process was when the run stopped (the devnet parent knows). */
+export type NodeAtStop =
+  | { readonly state: 'up'; readonly upSince: number }
+  | { readonly state: 'starting' | 'killed' | 'exited' };
+
+/** What the run was: its length, the heights it finalized, and where each validator was at the stop. */
+export interface RunFacts {
+  /** From the first validator ready to the stop, s (0 when none was ready). */
+  readonly elapsedSec: number;
+  readonly heightsThisRun: number;
+  /** When the run stopped, ms since the epoch (the clock the stores record with). */
+  readonly stoppedAt: number;
+  readonly nodes: ReadonlyMap<string, NodeAtStop>;
+}
+
+/** The liveness of one honest validator. */
+export interface NodeLiveness {
+  readonly node: string;
+  /** False when it was not up long enough at the stop to be judged (`LIVENESS_WINDOW_MS`). */
+  readonly judged: boolean;
+  readonly live: boolean;
+  readonly finalized: number;
+  /** The height the network had finalized `LIVENESS_WINDOW_MS` before the stop. */
+  readonly expected: number;
+  readonly why: string;
+}
+
 /** The verdict. */
 export interface DevnetVerdict {
   readonly safe: boolean;
+  /** Every honest validator judged kept finalizing (see `NodeLiveness`). */
+  readonly live: boolean;
+  readonly liveness: readonly NodeLiveness[];
   /** Heights with more than one finalized block across nodes. */
   readonly forks: readonly string[];
   /** Honest validators with conflicting signed votes: `id round type`. */
@@ -50,16 +89,22 @@ export interface DevnetVerdict {
   readonly perNode: readonly { node: string; finalized: number; votes: number }[];
 }
 
-/** Decisions (height -> block hash hex) recorded in a store's `finalize` checkpoints. */
-async function decisionsOf(store: ConsensusStore, chainId: string): Promise<Map<number, string>> {
-  const out = new Map<number, string>();
+/** A decision recorded in a `finalize` checkpoint: the block hash (hex) and when the node recorded it. */
+interface RecordedDecision {
+  readonly hash: string;
+  readonly at: number;
+}
+
+/** Decisions by height recorded in a store's `finalize` checkpoints. */
+async function decisionsOf(store: ConsensusStore, chainId: string): Promise<Map<number, RecordedDecision>> {
+  const out = new Map<number, RecordedDecision>();
   let from = 0;
   for (;;) {
     const page = await store.rounds.listRoundStates({ startHeight: from, limit: QUERY_LIMIT });
     for (const s of page.items) {
       if (s.state.phase !== 'finalize' || s.state.appData === undefined) continue;
       const decision = decodeCheckpointData(s.state.appData).decision;
-      if (decision !== undefined) out.set(s.state.height, toHex(blockHash(decision.block, chainId)));
+      if (decision !== undefined) out.set(s.state.height, { hash: toHex(blockHash(decision.block, chainId)), at: s.recordedAt });
     }
     const last = page.items.at(-1);
     if (!page.truncated || last === undefined) return out;
@@ -91,11 +136,34 @@ function conflicts(votes: readonly ValidatorVote[]): [ValidatorVote, ValidatorVo
 }
 
 /**
- * Opens every validator's store under `dir` and computes the verdict.
- * @param elapsedSec the run's duration, for the liveness rate.
- * @param heightsThisRun heights finalized during the run.
+ * The liveness of each honest validator: judged when it had been up `LIVENESS_WINDOW_MS` at the
+ * stop; live when it had finalized, by the stop, the highest height any node had finalized
+ * `LIVENESS_WINDOW_MS` before the stop. A validator down after an unexpected exit fails.
  */
-export async function computeVerdict(dir: string, genesis: Genesis, elapsedSec: number, heightsThisRun: number): Promise<DevnetVerdict> {
+function livenessOf(run: RunFacts, honest: readonly string[], decisions: ReadonlyMap<string, ReadonlyMap<number, RecordedDecision>>): NodeLiveness[] {
+  const before = run.stoppedAt - LIVENESS_WINDOW_MS;
+  let expected = 0;
+  for (const byHeight of decisions.values()) for (const [h, d] of byHeight) if (d.at <= before && h > expected) expected = h;
+  const windowSec = LIVENESS_WINDOW_MS / 1000;
+  return honest.map((node) => {
+    const finalized = Math.max(0, ...(decisions.get(node)?.keys() ?? []));
+    const at = run.nodes.get(node) ?? { state: 'starting' };
+    const row = { node, finalized, expected };
+    if (at.state === 'exited') return { ...row, judged: true, live: false, why: 'down after an unexpected exit' };
+    if (at.state !== 'up') return { ...row, judged: false, live: true, why: at.state === 'killed' ? 'down (chaos) at the stop' : 'still starting at the stop' };
+    if (at.upSince > before) return { ...row, judged: false, live: true, why: `up less than ${windowSec} s at the stop` };
+    if (finalized < expected) return { ...row, judged: true, live: false, why: `finalized ${finalized}, the network had ${expected} ${windowSec} s before the stop` };
+    return { ...row, judged: true, live: true, why: `finalized ${finalized}` };
+  });
+}
+
+/**
+ * Opens every validator's store under `dir` and computes the verdict.
+ * @param run the run's length and heights (the liveness rate) and where each validator was at the stop.
+ */
+export async function computeVerdict(dir: string, genesis: Genesis, run: RunFacts): Promise<DevnetVerdict> {
+  const { elapsedSec, heightsThisRun } = run;
+  const decisionsByNode = new Map<string, Map<number, RecordedDecision>>();
   const byHeight = new Map<number, Set<string>>();
   const allVotes = new Map<string, ValidatorVote[]>();
   const accountability: AccountabilityRow[] = [];
@@ -106,7 +174,8 @@ export async function computeVerdict(dir: string, genesis: Genesis, elapsedSec: 
     const store = await openStore({ dir: nodeStoreDir(dir, node.validatorId), chainId: genesis.chainId });
     try {
       const decisions = await decisionsOf(store, genesis.chainId);
-      for (const [h, hash] of decisions) {
+      decisionsByNode.set(node.validatorId, decisions);
+      for (const [h, { hash }] of decisions) {
         const set = byHeight.get(h) ?? new Set<string>();
         set.add(hash);
         byHeight.set(h, set);
@@ -139,8 +208,11 @@ export async function computeVerdict(dir: string, genesis: Genesis, elapsedSec: 
     for (const [a] of conflicts(votes)) honestDoubleSigns.push(`${id} round ${a.round} ${a.voteType}`);
   }
   const finalizedHeight = Math.max(0, ...byHeight.keys());
+  const liveness = livenessOf(run, genesis.validators.map((v) => v.validatorId).filter((id) => !byzantine.has(id)), decisionsByNode);
   return {
     safe: forks.length === 0 && honestDoubleSigns.length === 0 && honestAccused.length === 0,
+    live: liveness.every((n) => n.live),
+    liveness,
     forks,
     honestDoubleSigns: [...new Set(honestDoubleSigns)],
     honestAccused,
@@ -161,7 +233,13 @@ export function formatVerdict(v: DevnetVerdict, heightsThisRun: number, elapsedS
   for (const d of v.honestDoubleSigns.slice(0, 10)) lines.push(`       double sign: ${d}`);
   lines.push(`${ok(v.honestAccused.length === 0)} no honest validator was slashed on any node`);
   for (const a of v.honestAccused.slice(0, 10)) lines.push(`       accused: ${a}`);
-  lines.push(`     liveness: ${heightsThisRun} heights in ${elapsedSec.toFixed(1)} s = ${v.heightsPerSec.toFixed(2)} heights/s`);
+  if (elapsedSec > 0) lines.push(`     liveness: ${heightsThisRun} heights in ${elapsedSec.toFixed(1)} s = ${v.heightsPerSec.toFixed(2)} heights/s`);
+  else lines.push('     liveness: no validator was ready before the stop, nothing to measure');
+  const judged = v.liveness.filter((n) => n.judged);
+  const windowSec = LIVENESS_WINDOW_MS / 1000;
+  lines.push(`${ok(v.live)} liveness: every honest validator up ${windowSec} s at the stop finalized what the network had ${windowSec} s before it (${judged.length} judged)`);
+  for (const n of v.liveness) if (!n.live) lines.push(`       stuck: ${n.node} ${n.why}`);
+  for (const n of v.liveness) if (!n.judged) lines.push(`       not judged: ${n.node} ${n.why}`);
   lines.push(`     per node: ${v.perNode.map((n) => `${n.node} finalized ${n.finalized}, ${n.votes} votes stored`).join('; ')}`);
   if (v.accountability.length > 0) {
     lines.push('     byzantine validators, as each node\'s stores hold them:');
@@ -169,6 +247,6 @@ export function formatVerdict(v: DevnetVerdict, heightsThisRun: number, elapsedS
       lines.push(`       ${a.node} on ${a.validatorId}: ${a.verifiedConflicts} verified conflicting vote pairs, ${a.slashes} slash(es), status ${a.status}`);
     }
   }
-  lines.push(v.safe ? 'SAFE' : 'UNSAFE');
+  lines.push(!v.safe ? 'UNSAFE' : v.live ? 'SAFE' : `SAFE, NOT LIVE: ${v.liveness.filter((n) => !n.live).map((n) => n.node).join(' ')} stopped finalizing`);
   return lines.join('\n');
 }

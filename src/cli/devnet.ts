@@ -11,12 +11,12 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { dirname, extname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ChaosSchedule } from './devnet-chaos.ts';
+import { ChaosSchedule, type NodeState } from './devnet-chaos.ts';
 import { loadOrCreateGenesis, type Genesis } from './devnet-genesis.ts';
 import type { DevnetOptions } from './devnet-options.ts';
 import type { ChildMessage, NodeLaunch, ParentMessage } from './devnet-protocol.ts';
 import { DevnetStatus, StatusPrinter } from './devnet-status.ts';
-import { computeVerdict, formatVerdict, type DevnetVerdict } from './devnet-verdict.ts';
+import { computeVerdict, formatVerdict, type DevnetVerdict, type NodeAtStop } from './devnet-verdict.ts';
 import { DEVNET_METRICS_PORT_ENV, devnetMetricsPort, isMetricsAnnouncement, NODE_METRICS_PORT_ENV, type MetricsAnnouncement } from './metrics-http.ts';
 
 /** Unexpected exits of one validator after which it is left down. */
@@ -35,7 +35,7 @@ export interface DevnetResult {
   /** p99 time to persist a vote over the last window, ms. */
   readonly p99PersistMs: number;
   readonly votesPerSec: number;
-  /** 0 when safety held, 1 otherwise. */
+  /** 0 when safety and every honest validator's liveness held, 1 otherwise. */
   readonly exitCode: number;
 }
 
@@ -44,6 +44,10 @@ interface Slot {
   readonly id: string;
   readonly launch: NodeLaunch;
   child: ChildProcess | undefined;
+  /** Starting from the fork until it reports ready, up after, down once it exited or was killed. */
+  state: NodeState;
+  /** When its current process reported ready (ms since the epoch). */
+  upSince: number | undefined;
   killedByChaos: boolean;
   unexpectedExits: number;
   stderrTail: string;
@@ -108,6 +112,8 @@ export async function runDevnet(options: DevnetOptions, out: NodeJS.WriteStream 
     const env = slot.metricsPort === undefined ? process.env : { ...process.env, [NODE_METRICS_PORT_ENV]: String(slot.metricsPort) };
     const child = fork(CHILD_SCRIPT, [JSON.stringify(slot.launch)], { serialization: 'advanced', stdio: ['ignore', 'ignore', 'pipe', 'ipc'], env });
     slot.child = child;
+    slot.state = 'starting';
+    slot.upSince = undefined;
     slot.killedByChaos = false;
     slot.stderrTail = '';
     child.stderr?.on('data', (chunk: Buffer) => {
@@ -125,6 +131,8 @@ export async function runDevnet(options: DevnetOptions, out: NodeJS.WriteStream 
         status.maxFinalized = Math.max(status.maxFinalized, m.height);
         if (options.blocks > 0 && status.heightsThisRun >= options.blocks) requestStop();
       } else if (m.t === 'ready') {
+        slot.state = 'up';
+        slot.upSince = Date.now();
         status.nodeUp(slot.id, m.height);
         firstReadyAt ??= Date.now();
         if (isRestart) {
@@ -141,6 +149,8 @@ export async function runDevnet(options: DevnetOptions, out: NodeJS.WriteStream 
       child.on('exit', (code, signal) => {
         status.nodeDown(slot.id);
         slot.child = undefined;
+        slot.state = 'down';
+        slot.upSince = undefined;
         resolveExit();
         if (stopping || slot.killedByChaos) return;
         slot.unexpectedExits++;
@@ -152,7 +162,7 @@ export async function runDevnet(options: DevnetOptions, out: NodeJS.WriteStream 
 
   for (const [i, id] of ids.entries()) {
     const launch: NodeLaunch = { id, dir, genesisFile: join(dir, 'genesis.json'), byzantine: byzantineIds.includes(id) };
-    const slot: Slot = { id, launch, child: undefined, killedByChaos: false, unexpectedExits: 0, stderrTail: '', exited: Promise.resolve(), metricsPort: metricsPorts[i] };
+    const slot: Slot = { id, launch, child: undefined, state: 'down', upSince: undefined, killedByChaos: false, unexpectedExits: 0, stderrTail: '', exited: Promise.resolve(), metricsPort: metricsPorts[i] };
     slots.set(id, slot);
     spawn(slot, false);
   }
@@ -161,11 +171,12 @@ export async function runDevnet(options: DevnetOptions, out: NodeJS.WriteStream 
     const chaos = new ChaosSchedule(options.seed, options.validators, options.byzantine);
     const next = (): void => {
       later(chaos.nextDelayMs(), () => {
-        const up = [...slots.values()].filter((s) => s.child !== undefined && !s.killedByChaos).map((s) => s.id);
-        const kill = chaos.nextKill(up, options.validators - up.length);
+        const kill = chaos.nextKill(new Map([...slots.values()].map((s) => [s.id, s.state])));
         const slot = kill === undefined ? undefined : slots.get(kill.id);
         if (kill !== undefined && slot?.child !== undefined) {
           slot.killedByChaos = true;
+          slot.state = 'down';
+          slot.upSince = undefined;
           slot.child.kill('SIGKILL');
           printer.message(`  chaos: SIGKILL ${kill.id}, restart in ${kill.downMs} ms`);
           later(kill.downMs, () => spawn(slot, true));
@@ -188,25 +199,38 @@ export async function runDevnet(options: DevnetOptions, out: NodeJS.WriteStream 
   for (const t of timers) clearTimeout(t);
   clearInterval(tick);
   const snapshot = status.snapshot(stoppedAt);
+  // What the run did up to the stop: a validator that reports while stopping adds nothing.
+  const heightsThisRun = status.heightsThisRun;
+  const atStop = new Map<string, NodeAtStop>([...slots.values()].map((s) => [s.id, nodeAtStop(s)]));
   printer.finish(status.line(stoppedAt));
   printer.message('stopping validators ...');
-  await stopAll([...slots.values()]);
+  const killed = await stopAll([...slots.values()]);
+  for (const id of killed) printer.message(`  ${id} did not stop in ${STOP_GRACE_MS / 1000} s: SIGKILL`);
+  printer.message(`validators stopped in ${((Date.now() - stoppedAt) / 1000).toFixed(1)} s`);
   process.off('SIGINT', onSigint);
   process.off('SIGTERM', onSigint);
 
-  const elapsedSec = (stoppedAt - (firstReadyAt ?? stoppedAt)) / 1000;
-  const verdict = await computeVerdict(dir, genesis, elapsedSec, status.heightsThisRun);
-  printer.message(formatVerdict(verdict, status.heightsThisRun, elapsedSec));
+  // From the first validator ready to the stop; 0 when none was ready before the stop.
+  const elapsedSec = firstReadyAt === undefined || firstReadyAt > stoppedAt ? 0 : (stoppedAt - firstReadyAt) / 1000;
+  const verdict = await computeVerdict(dir, genesis, { elapsedSec, heightsThisRun, stoppedAt, nodes: atStop });
+  printer.message(formatVerdict(verdict, heightsThisRun, elapsedSec));
   return {
     verdict,
     elapsedSec,
-    heightsThisRun: status.heightsThisRun,
+    heightsThisRun,
     restarts: status.restarts,
     evidence: status.evidence,
     p99PersistMs: snapshot.p99Ms,
     votesPerSec: snapshot.votesPerSec,
-    exitCode: verdict.safe ? 0 : 1,
+    exitCode: verdict.safe && verdict.live ? 0 : 1,
   };
+}
+
+/** Where a validator was when the run stopped, for the verdict's liveness check. */
+function nodeAtStop(s: Slot): NodeAtStop {
+  if (s.state === 'up' && s.upSince !== undefined) return { state: 'up', upSince: s.upSince };
+  if (s.state === 'starting') return { state: 'starting' };
+  return { state: s.killedByChaos ? 'killed' : 'exited' };
 }
 
 function stopWhen(o: DevnetOptions): string {
@@ -214,13 +238,19 @@ function stopWhen(o: DevnetOptions): string {
   return parts.length === 0 ? 'on Ctrl-C' : parts.join(' or ');
 }
 
-/** Asks every validator to stop; kills the ones still running after the grace period. */
-async function stopAll(slots: readonly Slot[]): Promise<void> {
+/** Asks every validator to stop; kills the ones still running after the grace period, and returns their ids. */
+async function stopAll(slots: readonly Slot[]): Promise<string[]> {
   for (const s of slots) if (s.child?.connected === true) s.child.send({ t: 'stop' } satisfies ParentMessage, (err) => void err);
-  const grace = new Promise<void>((r) => setTimeout(r, STOP_GRACE_MS).unref());
+  let timer: NodeJS.Timeout | undefined;
+  const grace = new Promise<void>((r) => {
+    timer = setTimeout(r, STOP_GRACE_MS);
+  });
   await Promise.race([Promise.all(slots.map((s) => s.exited)), grace]);
+  clearTimeout(timer);
+  const killed = slots.filter((s) => s.child !== undefined).map((s) => s.id);
   for (const s of slots) s.child?.kill('SIGKILL');
   await Promise.all(slots.map((s) => s.exited));
+  return killed;
 }
 
 /** The genesis type, for callers that want to read a devnet directory. */
