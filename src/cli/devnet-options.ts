@@ -59,8 +59,10 @@ Usage: cstore devnet [options]
   --help           this text
 
 It ends with a verdict: safety (no two blocks finalized at one height on any node; no honest
-validator ever signed two conflicting votes), liveness (heights per second), and what the
-stores hold about the byzantine validators. Exit code 0 when safety holds, 1 when it does not.`;
+validator ever signed two conflicting votes), liveness (heights per second, and no honest
+validator left behind: one up 5 s at the stop must have finalized what the network had 5 s
+before it), and what the stores hold about the byzantine validators. Ctrl-C stops the run and
+prints the verdict too. Exit code 0 when safety and liveness hold, 1 when one does not.`;
 
 /**
  * Parses and checks `argv` (after the subcommand).
