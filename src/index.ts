@@ -187,6 +187,11 @@ export { RESTORING_FILE } from './store.ts';
 // Rotating the node key (the audit chain's signing key), planned or after losing it.
 export { rotateNodeKey, type RotateNodeKeyOptions, type RotateNodeKeyReport } from './key-rotation.ts';
 export { NODE_KEY_NAME } from './model/audit.ts';
+
+// Online backups (store.backup), their verification and the restore behind a sign fence.
+export { restoreFromBackup, type BackupRestoreReport, type RestoreFromBackupOptions } from './backup/restore.ts';
+export { verifyBackup, type BackupKeySource, type BackupVerifyReport, type VerifyBackupOptions } from './backup/verify.ts';
+export type { BackupFileMethod, BackupOptions, BackupReport } from './backup/take.ts';
 export type { ImageOptions, SnapshotOptions } from './store-options.ts';
 export type { ImageLoadReport } from './stores/local-image.ts';
 export type {

@@ -458,8 +458,8 @@ function parentOf(path: string): string {
   return cut <= 0 ? (path.startsWith('/') ? '/' : '.') : path.slice(0, cut);
 }
 
-/** Removes every file under `path` (directories stay: the file-system interface removes files only). */
-async function removeTree(fs: FileSystem, path: string): Promise<void> {
+/** Removes every file under `path` (directories stay: the file-system interface removes files only). @internal also the backup restore's */
+export async function removeTree(fs: FileSystem, path: string): Promise<void> {
   const st = await fs.stat(path);
   if (st === undefined) return;
   if (!st.isDirectory) return fs.unlink(path);

@@ -30,6 +30,7 @@ import { CommitPipeline } from './stores/commit-pipeline.ts';
 import type { ImageSection, RecordApplier, StoreContext } from './stores/context.ts';
 import { Imager } from './stores/imager.ts';
 import { LogSnapshotStore, SNAPSHOTS_DIR } from './stores/snapshot-store.ts';
+import { takeBackup, type BackupOptions, type BackupReport, type BackupSource } from './backup/take.ts';
 import type { SnapshotStore } from './stores/snapshot-types.ts';
 import { IMAGES_DIR, listImages, loadSections, readLocalImage, type ImageLoadReport, type WrittenImage } from './stores/local-image.ts';
 import { bytesIn, processMetrics, renderStoreMetrics, WalMetrics } from './stores/metrics.ts';
@@ -115,6 +116,19 @@ export interface ConsensusStore {
    * it still answers, without what needs an open store.
    */
   metrics(): Promise<string>;
+  /**
+   * An online backup into `dest` (absent or empty), consistent at one LSN while writes go on
+   * (docs/operations.md, "Backup and restore"): the LSN is fixed between two acknowledged
+   * batches, then sealed segments and the newest local image are hard-linked (copied across
+   * file systems), the active segment copied up to that LSN, a manifest written for exactly
+   * those segments, SIGNSTATE copied, the node key only with `includeKey` (mode 0600), and a
+   * trailer signed by the node key written last. Check it with `verifyBackup`, restore it
+   * with `restoreFromBackup`.
+   * @throws ConsensusStoreError INVALID_ARGUMENT (bad arguments, `dest` not empty, a store
+   *   without a data directory: nothing written), CLOSED, CORRUPTION, the file system's errors
+   *   (the backup then has no trailer: incomplete).
+   */
+  backup(dest: string, options?: BackupOptions): Promise<BackupReport>;
   /** Closes every store and the log; idempotent. Methods called afterwards reject CLOSED. */
   close(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
@@ -159,6 +173,15 @@ export function noSnapshots(): SnapshotStore {
     verifySnapshotIntegrity: refuse,
     addAttestation: refuse,
   };
+}
+
+/**
+ * The `backup` of a store without a data directory (built on a bare log, another backend):
+ * it rejects INVALID_ARGUMENT saying so.
+ * @internal
+ */
+export function noBackup(): ConsensusStore['backup'] {
+  return () => Promise.reject(invalidArgument('store', 'has no data directory (it was built on a bare log or another backend): backups need openStore'));
 }
 
 /** The imager of each store `openStore` built. */
@@ -579,6 +602,8 @@ async function buildStores(log: Log, options: ResolvedStoreOptions, env: OpenEnv
             }),
           }),
     });
+  const backupSource: BackupSource | undefined =
+    fs === undefined || images === undefined || !keyed ? undefined : { fs, dir: images.dir, log, chainId: options.chainId, nodeKey, now: options.now };
   const store: ConsensusStore = {
     votes,
     signGuard,
@@ -595,6 +620,7 @@ async function buildStores(log: Log, options: ResolvedStoreOptions, env: OpenEnv
     },
     replay,
     metrics,
+    backup: backupSource === undefined ? noBackup() : (dest, backupOptions) => takeBackup(backupSource, dest, backupOptions),
     close,
     [Symbol.asyncDispose]: close,
   };

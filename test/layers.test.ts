@@ -27,7 +27,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['log/'], // the segmented write-ahead log
   ['btree/'], // the in-memory B+tree, its keys, the sorted sets built on them
   ['stores/'], // the stores
-  ['store-options.ts', 'store.ts', 'restore.ts', 'key-rotation.ts'], // openStore: its options, the wiring; restoreFromSnapshot; rotateNodeKey
+  ['store-options.ts', 'store.ts', 'restore.ts', 'key-rotation.ts', 'backup/'], // openStore: its options, the wiring; restoreFromSnapshot; rotateNodeKey; backups and their restore
   ['pg/'], // openPostgresStore: the same ConsensusStore on a PostgreSQL database
   ['consensus/'], // the reference engine
   ['index.ts', 'entries/', 'testing/', 'cli/'], // the package entries (root, subpaths, testing) and the command line

@@ -90,8 +90,10 @@ async function foldLog(opened: ReadOnlyDir, wantSigned: string | undefined): Pro
   await opened.log.scan((record) => {
     switch (record.kind) {
       case RecordKind.SignGuardFence: {
-        const h = decodeSignFence(record);
-        fence = fence === undefined ? h : Math.max(fence, h);
+        const f = decodeSignFence(record);
+        // A backup's fences (pending, then a floor) are shown by the guard's own refusal; this
+        // report keeps the snapshot fence's height.
+        if (f.kind === 'snapshot') fence = fence === undefined ? f.height : Math.max(fence, f.height);
         return;
       }
       case RecordKind.SignGuardRepairBarrier: {

@@ -157,20 +157,49 @@ export function decodeRepairBarrier(record: LogRecord): RepairBarrier {
 }
 
 
-/** Encodes a SignGuardFence payload: u8 version 1, 7 zero bytes, u64 height (the restored snapshot's). */
-export function encodeSignFence(height: number): Uint8Array {
+/**
+ * A restore fence (docs/format.md, "Sign guard fence"): `snapshot` (version 1), restored from a
+ * portable snapshot at `height`; `backup` (version 2, mode 1), restored from a backup taken at
+ * `lsn`, signing nothing until lifted; `floor` (version 2, mode 2), lifted by the operator at
+ * `height`: nothing at or below it is signed.
+ */
+export type SignFence =
+  | { readonly kind: 'snapshot'; readonly height: number }
+  | { readonly kind: 'backup'; readonly lsn: number }
+  | { readonly kind: 'floor'; readonly height: number };
+
+const FENCE_MODE_BACKUP = 1;
+const FENCE_MODE_FLOOR = 2;
+
+/**
+ * Encodes a SignGuardFence payload (16 bytes): a snapshot fence as u8 version 1, 7 zero bytes,
+ * u64 height; a backup or floor fence as u8 version 2, u8 mode (1 backup, 2 floor), 6 zero
+ * bytes, u64 LSN (backup) or height (floor). A bare number is a snapshot fence at that height.
+ */
+export function encodeSignFence(fence: number | SignFence): Uint8Array {
+  const f: SignFence = typeof fence === 'number' ? { kind: 'snapshot', height: fence } : fence;
   const out = new Uint8Array(16);
-  out[0] = 1;
-  writeU64(out, 8, height);
+  if (f.kind === 'snapshot') {
+    out[0] = 1;
+    writeU64(out, 8, f.height);
+    return out;
+  }
+  out[0] = 2;
+  out[1] = f.kind === 'backup' ? FENCE_MODE_BACKUP : FENCE_MODE_FLOOR;
+  writeU64(out, 8, f.kind === 'backup' ? f.lsn : f.height);
   return out;
 }
 
 /** Decodes a SignGuardFence payload. @throws CORRUPTION when malformed. */
-export function decodeSignFence(record: LogRecord): number {
+export function decodeSignFence(record: LogRecord): SignFence {
   const p = record.payload;
-  if (p.length !== 16 || p[0] !== 1) throw bad(record, 'sign fence payload malformed');
-  for (let i = 1; i < 8; i++) if (p[i] !== 0) throw bad(record, 'sign fence payload malformed');
-  const height = readU64(p, 8);
-  if (height < 0) throw bad(record, 'sign fence height exceeds 2^53-1');
-  return height;
+  const version = p[0];
+  if (p.length !== 16 || (version !== 1 && version !== 2)) throw bad(record, 'sign fence payload malformed');
+  const mode = p[1] as number;
+  if (version === 2 && mode !== FENCE_MODE_BACKUP && mode !== FENCE_MODE_FLOOR) throw bad(record, `sign fence mode ${mode} unknown`);
+  for (let i = version === 1 ? 1 : 2; i < 8; i++) if (p[i] !== 0) throw bad(record, 'sign fence payload malformed');
+  const value = readU64(p, 8);
+  if (value < 0) throw bad(record, 'sign fence value exceeds 2^53-1');
+  if (version === 1) return { kind: 'snapshot', height: value };
+  return mode === FENCE_MODE_BACKUP ? { kind: 'backup', lsn: value } : { kind: 'floor', height: value };
 }

@@ -15,13 +15,14 @@ import { defaultFileSystem } from '../io/real-fs.ts';
 import { errnoOf, type FileLock, type FileSystem } from '../io/types.ts';
 import type { PendingAppend } from './batch-encoder.ts';
 import { GroupCommit, type WalObserver } from './group-commit.ts';
+import type { LsnIndex } from './lsn-index.ts';
 import { mkdirDurable, probeDataDir, removeFreshDir, type DataDirState } from './fresh-dir.ts';
 import { recoverLog } from './open.ts';
 import { resolveLogOptions, type ResolvedLogOptions } from './options.ts';
 import { SegmentReader } from './reader.ts';
 import { SegmentPipeline } from './segment-pipeline.ts';
 import { SegmentWriter } from './segment-writer.ts';
-import type { Log, LogLimits, LogOptions, LogRecord, LogStatus, Lsn, OpenReport, RecordInput } from './types.ts';
+import type { Log, LogLimits, LogOptions, LogRecord, LogStatus, Lsn, OpenReport, RecordInput, RecordLocation } from './types.ts';
 
 export type { WalObserver } from './group-commit.ts';
 
@@ -36,6 +37,7 @@ interface OpenState {
   readonly writer: SegmentWriter;
   readonly pipeline: SegmentPipeline;
   readonly commit: GroupCommit;
+  readonly index: LsnIndex;
   readonly firstLsn: () => number;
 }
 
@@ -198,6 +200,15 @@ export class WriteAheadLog implements Log {
     });
   }
 
+  /** See `Log.locate`: where durable record `lsn` starts, or undefined; synchronous (call it inside `capture`). */
+  locate(lsn: Lsn): RecordLocation | undefined {
+    const state = this.#state;
+    if (state === undefined || !Number.isSafeInteger(lsn)) return undefined;
+    const at = state.index.findSegment(lsn);
+    const entry = state.index.segments[at];
+    return entry === undefined ? undefined : { segmentId: entry.id, path: entry.path, offset: entry.offsetOf(lsn) };
+  }
+
   /**
    * Drops the pending repairs with ids up to `throughId` from the manifest, durably (see
    * `OpenReport.pendingRepairs`). Idempotent. Rejects INVALID_ARGUMENT, CLOSED, IO_FAILED when
@@ -264,7 +275,7 @@ export class WriteAheadLog implements Log {
         const index = recovered.index;
         const commit = new GroupCommit(options, writer);
         commit.observer = this.#observer;
-        this.#state = { fs, lock, report, reader, writer, pipeline, commit, firstLsn: () => index.firstLsn };
+        this.#state = { fs, lock, report, reader, writer, pipeline, commit, index, firstLsn: () => index.firstLsn };
       } catch (err) {
         await lock.release();
         throw err;

@@ -216,6 +216,7 @@ const REFUSAL_REASONS: Readonly<Record<string, string>> = {
   'step regression': 'step_regression',
   'conflicting data for an already signed height, round and step': 'conflicting_data',
   'watermark has no sign bytes for this height, round and step (imported)': 'imported_watermark',
+  'at or below the restore fence': 'restore_fence',
 };
 /** Reasons always exposed (0 until one happens), so that a rate() has a series from the start. */
 export const SIGN_REFUSAL_REASONS: readonly string[] = ['height_regression', 'round_regression', 'step_regression', 'conflicting_data', 'imported_watermark', 'invalid_request'];

@@ -92,6 +92,16 @@ export class LogSignGuard implements SignGuard, RecordApplier, ImageSection {
   private repairBarrier: number | undefined;
   /** The height of the snapshot this directory was restored from, if it was (the restore fence). */
   private fenceHeight: number | undefined;
+  /**
+   * The LSN of the backup this directory was restored from, while its fence is not lifted by a
+   * floor (`checkFence`): no key signs until the operator gives the chain's height or imports
+   * its watermark after the restore.
+   */
+  private backupFence: number | undefined;
+  /** Keys whose watermark was imported after the backup fence (each is lifted for itself). */
+  private readonly liftedKeys = new Set<string>();
+  /** The operator's floor after a restore from a backup: nothing at or below this height is signed. */
+  private signFloor: number | undefined;
   /** Ids of the log repairs whose barrier records are in the log. */
   private readonly recordedRepairs = new Set<number>();
 
@@ -265,18 +275,33 @@ export class LogSignGuard implements SignGuard, RecordApplier, ImageSection {
    * The restore fence, run by openStore after an `importWatermark` option was recorded: a
    * directory restored from a snapshot at height H signs nothing until this key's watermark
    * reaches H (its own state is in no snapshot: the key may have signed up to the chain's tip
-   * elsewhere). `signer.allowFreshState` and `signer.state: "new-key"` do not lift it.
+   * elsewhere). A directory restored from a backup (docs/operations.md, "Backup and restore")
+   * signs nothing until a floor fence (the chain's height, given by the operator) or an import
+   * of this key's watermark recorded after the restore lifts it; after a floor at H nothing at
+   * or below H is signed. `signer.allowFreshState` and `signer.state: "new-key"` lift neither.
    * @throws FRESH_SIGN_STATE.
    */
   checkFence(): void {
-    if (this.identity === undefined || this.fenceHeight === undefined) return;
-    const state = this.states.get(this.identity.keyHex);
+    if (this.identity === undefined) return;
+    this.checkSnapshotFence(this.identity);
+    if (this.backupFence === undefined || this.liftedKeys.has(this.identity.keyHex)) return;
+    processMetrics.openRefusals.inc('restore_fence');
+    throw new ConsensusStoreError(
+      'FRESH_SIGN_STATE',
+      `this directory was restored from a backup taken at LSN ${this.backupFence}: its sign state may be older than what this key signed since, so it signs nothing until the operator gives the chain's current height (cstore restore --min-sign-height H, restoreFromBackup's minSignHeight) or imports this key's up-to-date watermark (cstore sign-state import, signer.importWatermark); then nothing at or below it is signed`,
+      { details: { backupLsn: this.backupFence, publicKey: this.identity.keyHex } },
+    );
+  }
+
+  private checkSnapshotFence(identity: NonNullable<LogSignGuard['identity']>): void {
+    if (this.fenceHeight === undefined) return;
+    const state = this.states.get(identity.keyHex);
     if (state !== undefined && state.height >= this.fenceHeight) return;
     processMetrics.openRefusals.inc('restore_fence');
     throw new ConsensusStoreError(
       'FRESH_SIGN_STATE',
       `this directory was restored from a snapshot at height ${this.fenceHeight} and holds no signature of this key: pass signer.importWatermark with a height at or above ${this.fenceHeight} (the last height this key signed anywhere, if higher); signing below it stays refused`,
-      { details: { fenceHeight: this.fenceHeight, publicKey: this.identity.keyHex } },
+      { details: { fenceHeight: this.fenceHeight, publicKey: identity.keyHex } },
     );
   }
 
@@ -292,8 +317,15 @@ export class LogSignGuard implements SignGuard, RecordApplier, ImageSection {
   /** Folds one durable sign-guard record into the watermarks (replay). Throws CORRUPTION on a bad payload. */
   apply(record: LogRecord): void {
     if (record.kind === RecordKind.SignGuardFence) {
-      const height = decodeSignFence(record);
-      this.fenceHeight = this.fenceHeight === undefined ? height : Math.max(this.fenceHeight, height);
+      const fence = decodeSignFence(record);
+      if (fence.kind === 'snapshot') this.fenceHeight = this.fenceHeight === undefined ? fence.height : Math.max(this.fenceHeight, fence.height);
+      else if (fence.kind === 'backup') {
+        this.backupFence = fence.lsn;
+        this.liftedKeys.clear();
+      } else {
+        this.signFloor = this.signFloor === undefined ? fence.height : Math.max(this.signFloor, fence.height);
+        this.backupFence = undefined;
+      }
       return;
     }
     if (record.kind === RecordKind.SignGuardRepairBarrier) {
@@ -308,6 +340,7 @@ export class LogSignGuard implements SignGuard, RecordApplier, ImageSection {
     const r = decodeSignGuardRecord(record, imported);
     if (imported) this.repairBarrier = undefined;
     const key = toHex(r.publicKey);
+    if (imported && this.backupFence !== undefined) this.liftedKeys.add(key);
     const next: KeyState = { height: r.height, round: r.round, step: stepCode(r.step), signBytes: r.signBytes, signature: r.signature };
     const current = this.states.get(key);
     const order = current === undefined ? 1 : compareHrs(next, current);
@@ -324,6 +357,9 @@ export class LogSignGuard implements SignGuard, RecordApplier, ImageSection {
     const repairs = [...this.recordedRepairs];
     const states = [...this.states];
     const fence = this.fenceHeight;
+    const backupFence = this.backupFence;
+    const lifted = [...this.liftedKeys];
+    const floor = this.signFloor;
     return (w) => {
       writeSectionVersion(w);
       w.flag(barrier !== undefined);
@@ -340,6 +376,12 @@ export class LogSignGuard implements SignGuard, RecordApplier, ImageSection {
       }
       w.flag(fence !== undefined);
       if (fence !== undefined) w.i64(fence);
+      w.flag(backupFence !== undefined);
+      if (backupFence !== undefined) w.i64(backupFence);
+      w.u32(lifted.length);
+      for (const key of lifted) w.text(key);
+      w.flag(floor !== undefined);
+      if (floor !== undefined) w.i64(floor);
     };
   }
 
@@ -368,8 +410,19 @@ export class LogSignGuard implements SignGuard, RecordApplier, ImageSection {
       states.set(key, { height, round, step, signBytes, signature });
     }
     const fence = r.flag() ? readUint(r, 'restore fence') : undefined;
+    // The backup fence's part came later: an image written before it ends here.
+    const backupFence = r.remaining > 0 && r.flag() ? readUint(r, 'backup fence') : undefined;
+    const lifted = r.remaining > 0 ? readCount(r, 4 + 64, 'lifted keys') : 0;
+    for (let i = 0; i < lifted; i++) {
+      const key = r.text(64);
+      if (!/^[0-9a-f]{64}$/.test(key)) throw new Error(`sign guard image: lifted key ${i} is malformed`);
+      this.liftedKeys.add(key);
+    }
+    const floor = r.remaining > 0 && r.flag() ? readUint(r, 'sign floor') : undefined;
     r.end();
     this.fenceHeight = fence;
+    this.backupFence = backupFence;
+    this.signFloor = floor;
     this.repairBarrier = barrier;
     for (const id of repairs) this.recordedRepairs.add(id);
     for (const [key, state] of states) this.states.set(key, state);
@@ -412,6 +465,9 @@ export class LogSignGuard implements SignGuard, RecordApplier, ImageSection {
     const { hrs, id, bytes, value } = prepare();
     if (id !== identity.validatorId) throw invalidArgument('validatorId', `must be the node's own (${identity.validatorId})`);
     const requested = { height: hrs.height, round: hrs.round, step: stepCode(hrs.step) };
+    if (this.signFloor !== undefined && requested.height <= this.signFloor) {
+      throw refuse('at or below the restore fence', { requested, floor: this.signFloor });
+    }
     const state = this.states.get(identity.keyHex);
     if (state !== undefined && this.checkHrs(state, requested) === 'same') {
       const reused = this.reuse(state, bytes, requested);
