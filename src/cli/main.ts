@@ -232,6 +232,65 @@ ${COMMON}`,
       return runRotateKey(dir as string, { json: flag(args, 'json'), lost: flag(args, 'lost'), chainId: str(args, 'chain-id'), print });
     },
   },
+  backup: {
+    summary: '<dir> <dest> | verify <dest>: a backup consistent at one LSN, signed by the node key; verify checks every file (exit 2 on damage)',
+    help: `usage: cstore backup <dir> <dest> [--include-key] [--chain-id ID] [--json]
+       cstore backup verify <dest> [--public-key HEX] [--json]
+
+backup   copies the stopped data directory <dir> into <dest> (absent or empty), consistent at
+         one LSN: sealed segments and the newest local image hard-linked (copied across file
+         systems), the newest segment up to that LSN, a manifest for exactly those segments,
+         SIGNSTATE, and last a trailer listing every file's size and SHA-256, signed by the node
+         key. It takes the directory's lock: a running node's directory is refused (LOCKED,
+         exit 75); a running node takes its own backup online through its API,
+         await store.backup(dest). The output says how the backup was taken.
+verify   checks a backup: the trailer, every file's size and SHA-256 (none missing, none extra),
+         the signature (with --public-key, else the backup's node.key, else the key its audit
+         chain records), and that its log opens read-only at the trailer's LSN. Exit 0 sound,
+         2 damage (the message names the file).
+
+  --include-key     put the node key in the backup (node.key, mode 0600): whoever holds the
+                    backup can then sign as this node's audit log (docs/operations.md)
+  --chain-id ID     the chain, for a directory that records none (checked otherwise)
+  --public-key HEX  verify: the node public key the trailer must be signed with
+  (a directory named verify: write ./verify)
+${COMMON}`,
+    options: { ...JSON_OPT, 'include-key': 'boolean', 'chain-id': 'string', 'public-key': 'string' },
+    run: async (args) => {
+      const b = await import('./backup.ts');
+      if (args.positionals[0] === 'verify') {
+        const [, dest] = positionals(args, 2, 'backup verify <dest> [--public-key HEX] [--json]');
+        if (flag(args, 'include-key') || str(args, 'chain-id') !== undefined) throw new UsageError('backup verify takes --public-key and --json only (cstore backup --help)');
+        return b.runBackupVerify(dest as string, { publicKey: str(args, 'public-key'), json: flag(args, 'json'), print });
+      }
+      const [dir, dest] = positionals(args, 2, 'backup <dir> <dest> [--include-key] [--json]');
+      if (str(args, 'public-key') !== undefined) throw new UsageError('--public-key belongs to backup verify (cstore backup --help)');
+      return b.runBackup(dir as string, dest as string, { includeKey: flag(args, 'include-key'), chainId: str(args, 'chain-id'), json: flag(args, 'json'), print });
+    },
+  },
+  restore: {
+    summary: '<backup> <dir> [--min-sign-height H]: verifies, then restores into an empty <dir> behind a sign fence',
+    help: `usage: cstore restore <backup> <dir> [--min-sign-height H] [--public-key HEX] [--json]
+
+Verifies <backup> (as cstore backup verify), then restores it into <dir>, which must be absent
+or empty (or hold an unfinished restore from a backup, which starts over). A RESTORING marker
+is written first and removed last: an interrupted restore never opens; run it again.
+
+The restored directory signs nothing until the operator gives the chain's current height
+(--min-sign-height H: nothing at or below H is ever signed) or imports the key's up-to-date
+watermark (cstore sign-state import): the backup's own watermark is as old as the backup, and
+the key may have signed far beyond it since.
+
+  --min-sign-height H  the chain's current height (from its other nodes or a block explorer)
+  --public-key HEX     the node public key the backup must be signed with
+${COMMON}`,
+    options: { ...JSON_OPT, 'min-sign-height': 'number', 'public-key': 'string' },
+    run: async (args) => {
+      const [backup, dir] = positionals(args, 2, 'restore <backup> <dir> [--min-sign-height H] [--json]');
+      const { runRestore } = await import('./backup.ts');
+      return runRestore(backup as string, dir as string, { minSignHeight: num(args, 'min-sign-height'), publicKey: str(args, 'public-key'), json: flag(args, 'json'), print });
+    },
+  },
   demo: {
     summary: 'durable votes, a SIGKILLed writer, recovery and the sign guard, step by step',
     help: `usage: cstore demo [--dir PATH] [--seed S]
