@@ -3,7 +3,7 @@
 // refused with LOCKED and the way to back it up online; verify exits 0 on a sound backup and 2
 // naming the file on a damaged one (--json too); restore refuses a directory that is not empty,
 // writes the fence, and sign-state import or --min-sign-height lift it; usage errors exit 64.
-import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -124,6 +124,9 @@ describe('cstore restore', () => {
   });
 
   it('usage errors exit 64; a missing directory or backup exits 66', () => {
+    const keyless = join(root, 'keyless');
+    cpSync(node, keyless, { recursive: true });
+    rmSync(join(keyless, 'node.key'));
     const cases: [string[], number, RegExp][] = [
       [['backup'], 64, /wrong arguments/],
       [['backup', node], 64, /wrong arguments/],
@@ -141,6 +144,7 @@ describe('cstore restore', () => {
       [['backup', 'verify', join(root, 'nope')], 66, /not a backup/],
       [['restore', join(root, 'nope'), join(root, 'r9')], 66, /not a backup/],
       [['backup', node, join(root, 'x'), '--chain-id', 'other'], 3, /WRONG_CHAIN/],
+      [['backup', keyless, join(root, 'x')], 64, /holds no node\.key/],
     ];
     for (const [args, status, message] of cases) {
       const run = cstore(args);

@@ -12,15 +12,21 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SimulatedDisk } from '../../src/io/sim-disk.ts';
-import { defaultFileSystem } from '../../src/io/real-fs.ts';
 import type { FileSystem } from '../../src/io/types.ts';
 import { isStoreError, type ErrorCode } from '../../src/errors.ts';
 import { noBackup, openStore, openStoreOnLog, takeImage, type ConsensusStore } from '../../src/store.ts';
 import { MemoryLog } from '../../src/log/memory-log.ts';
 import { signVote } from '../../src/codec/vote-sign.ts';
-import { toHex } from '../../src/codec/bytes.ts';
 import { restoreFromBackup, verifyBackup } from '../../src/index.ts';
 import type { ValidatorVote } from '../../src/model/vote.ts';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { publicKeyOf } from '../../src/codec/vote-sign.ts';
+import { encodeNodeKeyFile } from '../../src/codec/node-key.ts';
+import { openLog } from '../../src/log/wal.ts';
+import type { Log } from '../../src/log/types.ts';
+import { takeBackup, type BackupSource } from '../../src/backup/take.ts';
+import { readTrailer } from '../../src/backup/verify.ts';
+import { decodeTrailer, encodeTrailer, type BackupTrailer } from '../../src/backup/trailer.ts';
 
 const CHAIN = 'backup-chain';
 const NODE_KEY = { privateKey: new Uint8Array(32).fill(7) };
@@ -300,7 +306,97 @@ describe('bad input', () => {
     await expectCode(store.backup('/x'), 'INVALID_ARGUMENT', /no data directory/);
     await store.close();
     await expectCode(noBackup()('/x'), 'INVALID_ARGUMENT', /no data directory/);
-    expect(toHex(new Uint8Array([1]))).toBe('01');
-    expect(defaultFileSystem()).toBeDefined();
+  });
+});
+
+describe('the backup\'s own error paths', () => {
+  const key = { privateKey: NODE_KEY.privateKey, publicKey: publicKeyOf(NODE_KEY.privateKey) };
+  const source = (fs: FileSystem, log: Log): BackupSource => ({ fs, dir: '/node', log, chainId: CHAIN, nodeKey: key, now: () => 1 });
+
+  it('a log without segments, a log with no record, a MANIFEST gone, a damaged newest batch: refused, no trailer', async () => {
+    const disk = new SimulatedDisk({ seed: 12 });
+    const fs = disk.fs();
+    await expectCode(takeBackup(source(fs, MemoryLog.open()), '/m'), 'INVALID_ARGUMENT', /no segmented log/);
+    const empty = await openLog({ dir: '/node', fs, segmentSize: 16384 });
+    await expectCode(takeBackup(source(fs, empty), '/e'), 'NOT_FOUND', /no record at LSN 0/);
+    await empty.append([{ kind: 1, payload: new Uint8Array(40).fill(3) }]);
+    await empty.append([{ kind: 1, payload: new Uint8Array(40).fill(4) }]);
+    disk.flipBit('/node/wal/0000000000000001.wal', 32 + 24 + 5);
+    await expectCode(takeBackup(source(fs, empty), '/d'), 'CORRUPTION', /0000000000000001\.wal up to LSN 2/);
+    expect(await fs.stat('/d/TRAILER')).toBeUndefined();
+    await fs.unlink('/node/MANIFEST');
+    await expectCode(takeBackup(source(fs, empty), '/g'), 'CORRUPTION', /MANIFEST vanished/);
+    await empty.close();
+  });
+
+  it('a re-signed trailer that lies about the LSN or the chain, or a node.key the chain does not name: CORRUPTION', async () => {
+    const disk = new SimulatedDisk({ seed: 13 });
+    const store = await simStore(disk, 5);
+    await store.backup('/b', { includeKey: true });
+    await store.close();
+    const fs = disk.fs();
+    const trailer = await readTrailer(fs, '/b');
+    const resign = async (change: Partial<BackupTrailer>, signer = key): Promise<void> => {
+      await fs.unlink('/b/TRAILER');
+      const h = await fs.open('/b/TRAILER', 'create');
+      await h.writeAndSync([encodeTrailer({ ...trailer, ...change }, signer)], 0);
+      await h.close();
+    };
+    await resign({ lsn: trailer.lsn + 1 });
+    await expectCode(verifyBackup('/b', { fs }), 'CORRUPTION', /ends at LSN .*the trailer says/);
+    await resign({ chainId: 'other-chain' });
+    await expectCode(verifyBackup('/b', { fs }), 'CORRUPTION', /names chain "other-chain"/);
+    // Another key in node.key, the trailer re-signed with it and listing its hash.
+    const other = { privateKey: new Uint8Array(32).fill(8), publicKey: publicKeyOf(new Uint8Array(32).fill(8)) };
+    const keyBytes = encodeNodeKeyFile(other);
+    await fs.unlink('/b/node.key');
+    const k = await fs.open('/b/node.key', 'create');
+    await k.writeAndSync([keyBytes], 0);
+    await k.close();
+    const files = trailer.files.map((f) => (f.name === 'node.key' ? { ...f, size: keyBytes.length, sha256: sha256(keyBytes) } : f));
+    await resign({ files }, other);
+    await expectCode(verifyBackup('/b', { fs }), 'CORRUPTION', /not the one its audit chain names.*node\.key/);
+    expect((await verifyBackup('/b', { fs, publicKey: other.publicKey })).keySource, 'the operator\'s key decides').toBe('option');
+  });
+
+  it('a malformed trailer is CORRUPTION at the bad field; another format version is UNSUPPORTED_FORMAT', () => {
+    const good = encodeTrailer({ lsn: 5, chainId: CHAIN, createdAt: 1, segmentSize: 16384, files: [{ name: 'MANIFEST', size: 3, sha256: new Uint8Array(32) }] }, key);
+    const decodeCode = (bytes: Uint8Array): string => {
+      try {
+        decodeTrailer(bytes, '/b/TRAILER');
+        return 'ok';
+      } catch (err) {
+        return `${(err as { code: string }).code} ${(err as Error).message}`;
+      }
+    };
+    const edit = (at: number, value: number): Uint8Array => {
+      const b = good.slice();
+      b[at] = value;
+      return b;
+    };
+    expect(decodeCode(good)).toBe('ok');
+    expect(decodeCode(good.subarray(0, 20))).toMatch(/^CORRUPTION .*too short/);
+    expect(decodeCode(edit(0, 0x41))).toMatch(/^CORRUPTION .*bad magic/);
+    expect(decodeCode(edit(11, 2))).toMatch(/^UNSUPPORTED_FORMAT/);
+    expect(decodeCode(edit(15, 0))).toMatch(/^CORRUPTION .*file count 0/);
+    expect(decodeCode(edit(16, 0xff))).toMatch(/^CORRUPTION .*LSN exceeds/);
+    expect(decodeCode(edit(37, 0xff))).toMatch(/^CORRUPTION .*chain id runs past/);
+    const nameAt = 38 + CHAIN.length + 2;
+    expect(decodeCode(edit(nameAt, '/'.charCodeAt(0)))).toMatch(/^CORRUPTION .*not a plain relative path/);
+    expect(decodeCode(edit(nameAt - 1, 200))).toMatch(/^CORRUPTION .*runs past the listing/);
+    expect(decodeCode(edit(nameAt + 10, 1))).toMatch(/^CORRUPTION .*does not match its SHA-256/);
+    expect(decodeCode(new Uint8Array([...good.subarray(0, good.length - 128), 0, ...good.subarray(good.length - 128)]))).toMatch(/^CORRUPTION .*between the listing and its digest/);
+    expect(() => encodeTrailer({ lsn: 5, chainId: CHAIN, createdAt: 1, segmentSize: 0, files: [{ name: '../x', size: 1, sha256: new Uint8Array(32) }] }, key)).toThrow(RangeError);
+    expect(() => encodeTrailer({ lsn: 5, chainId: CHAIN, createdAt: 1, segmentSize: 0, files: [] }, key)).toThrow(RangeError);
+  });
+
+  it('restore into a path that is a file is refused', async () => {
+    const disk = new SimulatedDisk({ seed: 14 });
+    const store = await simStore(disk, 3);
+    await store.backup('/b', { includeKey: true });
+    await store.close();
+    const fs = disk.fs();
+    await (await fs.open('/file', 'create')).close();
+    await expectCode(restoreFromBackup({ backup: '/b', dir: '/file', fs }), 'INVALID_ARGUMENT', /not a directory/);
   });
 });
