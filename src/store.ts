@@ -18,7 +18,7 @@
  * return a store whose indexes are not fully rebuilt, leave the log open after a failed open, or
  * let an equivocating vote reach the disk without its evidence and audit entry.
  */
-import { ConsensusStoreError, fromFsError, invalidArgument } from './errors.ts';
+import { ConsensusStoreError, fromFsError, invalidArgument, isStoreError } from './errors.ts';
 import type { FileSystem } from './io/types.ts';
 import type { Log, LogLimits, LogRecord, LogStatus, Lsn, OpenReport } from './log/types.ts';
 import { generateNodeKey, type NodeKey } from './codec/node-key.ts';
@@ -205,6 +205,11 @@ export interface ReplayReport {
   /** Records replayed (those after the image, when one was loaded). */
   readonly records: number;
   readonly unknownKindRecords: number;
+  /**
+   * Records after a repair's gap that their store could not apply because what they build on
+   * was lost in it: skipped and counted (docs/durability.md, D5). Absent when none.
+   */
+  readonly skippedAfterGap?: number;
   readonly durationMs: number;
   /** The first LSN replayed: 1, or one past the loaded image's LSN. */
   readonly fromLsn: Lsn;
@@ -499,7 +504,7 @@ async function buildStores(log: Log, options: ResolvedStoreOptions, env: OpenEnv
   // written to the audit chain: the repairs then act as barriers in memory and stay pending.
   // A lost node key: the rotation to the new one is the first thing the chain gets.
   if (env.lostKeyRotation === true && audit.recordsOtherKey()) await audit.rotateNodeKey(nodeKey, true);
-  await recordRepairs(log, signGuard, pipeline, keyed);
+  await recordRepairs(log, signGuard, audit, pipeline, keyed);
   if (signer?.importWatermark !== undefined) await signGuard.importWatermark(signer.importWatermark);
   // A restored directory says why it refuses first (the fence), before the generic fresh-state rule.
   signGuard.checkFence();
@@ -635,11 +640,13 @@ async function buildStores(log: Log, options: ResolvedStoreOptions, env: OpenEnv
  * a crash kept from being recorded), then lets the log forget them. For each: the sign guard's
  * barrier (D8: the dropped records may hold the key's newest signatures; `checkRepairBarrier`
  * refuses to sign until a watermark is imported) and the `StoreRepaired` audit entry, in one
- * batch, so both or neither are durable; a repair whose barrier is already in the log (a crash
+ * batch, so both or neither are durable; the entry names the lost LSN range, records, bytes,
+ * the gap's end when the batches after it were kept, and the audit sequence numbers the gap
+ * took; a repair whose barrier is already in the log (a crash
  * came after the batch, before the acknowledgement) is not recorded twice. Not `durable` (no
  * node key): barriers in memory only, nothing written, nothing acknowledged.
  */
-async function recordRepairs(log: Log, signGuard: LogSignGuard, pipeline: CommitPipeline, durable: boolean): Promise<void> {
+async function recordRepairs(log: Log, signGuard: LogSignGuard, audit: LogAuditLog, pipeline: CommitPipeline, durable: boolean): Promise<void> {
   const pending = log.openReport.pendingRepairs;
   for (const repair of pending) {
     if (signGuard.hasRecordedRepair(repair.id)) continue;
@@ -655,6 +662,12 @@ async function recordRepairs(log: Log, signGuard: LogSignGuard, pipeline: Commit
       firstLostLsn: repair.firstLostLsn ?? null,
       bytesDropped: repair.bytesDropped,
       brokenCopy: repair.brokenCopy,
+      lastLostLsn: repair.lastLostLsn ?? null,
+      recordsDropped: repair.recordsDropped ?? null,
+      gapEnd: repair.gapEnd ?? null,
+      // The audit entries the gap took, as the replay found them (the chain verifier accepts
+      // the break only where this entry names it exactly).
+      lostAuditSequences: repair.firstLostLsn === undefined || repair.gapEnd === undefined ? null : (audit.lostSequencesIn(repair.firstLostLsn, repair.lastLostLsn) ?? null),
     };
     await pipeline.commit([{ records: [barrier], events: [event], onDurable: ([record]) => signGuard.apply(record as LogRecord) }]);
   }
@@ -680,11 +693,28 @@ async function replayLog(log: Log, appliers: readonly RecordApplier[], from: Lsn
   }
   let records = 0;
   let unknownKindRecords = 0;
+  let skippedAfterGap = 0;
+  // A repair's gap (docs/format.md, "Filler") shows as a jump in the LSNs. After one, a record
+  // whose store cannot apply it because what it builds on was lost (an update of a validator
+  // whose registration was in the gap) is skipped and counted, not fatal: the repair already
+  // reported the loss, and refusing to open would lose everything else too.
+  let expected: number = from ?? 1;
+  let afterGap = false;
   await log.scan((record: LogRecord) => {
     records++;
+    if (record.lsn > expected) afterGap = true;
+    expected = record.lsn + 1;
     const applier = byKind.get(record.kind);
     if (applier === undefined) unknownKindRecords++;
-    else applier.apply(record);
+    else if (!afterGap) applier.apply(record);
+    else {
+      try {
+        applier.apply(record);
+      } catch (err) {
+        if (!isStoreError(err, 'CORRUPTION')) throw err;
+        skippedAfterGap++;
+      }
+    }
   }, from);
-  return { records, unknownKindRecords, durationMs: performance.now() - started };
+  return { records, unknownKindRecords, ...(skippedAfterGap > 0 ? { skippedAfterGap } : {}), durationMs: performance.now() - started };
 }

@@ -18,7 +18,7 @@ import {
   MAX_AUDIT_TEXT_LENGTH,
   MAX_RESTORE_ATTESTATIONS,
 } from '../model/audit.ts';
-import type { AuditEvent, AuditEventType, ConsensusPhase } from '../model/audit.ts';
+import type { AuditEvent, AuditEventType, ConsensusPhase, StoreRepaired } from '../model/audit.ts';
 import { BLOCK_HASH_BYTES, MAX_VALIDATOR_ID_LENGTH, SIGNATURE_BYTES } from '../model/vote.ts';
 import type { ValidatorVote } from '../model/vote.ts';
 import { ByteReader, ByteWriter } from './bytes.ts';
@@ -55,6 +55,34 @@ function readOptionalHash(r: ByteReader): Uint8Array | null {
   const hash = r.bytes(BLOCK_HASH_BYTES);
   if (nil && hash.some((b) => b !== 0)) throw new Error('nil hash flag with non-zero bytes');
   return nil ? null : hash;
+}
+
+/**
+ * StoreRepaired's later fields, after the first ones: nothing for an entry without them (so
+ * entries written before them re-encode to the same bytes); else five u64, each 0 for null and
+ * the value (+1 where 0 is a value: records, audit sequences) otherwise.
+ */
+function writeRepairExtension(w: ByteWriter, e: StoreRepaired): void {
+  if (e.lastLostLsn === undefined && e.recordsDropped === undefined && e.gapEnd === undefined && e.lostAuditSequences === undefined) return;
+  const plusOne = (n: number | null | undefined): number => (n === null || n === undefined ? 0 : n + 1);
+  w.u64(e.lastLostLsn ?? 0).u64(plusOne(e.recordsDropped)).u64(e.gapEnd ?? 0);
+  w.u64(plusOne(e.lostAuditSequences?.first)).u64(plusOne(e.lostAuditSequences?.last));
+}
+
+function readRepairExtension(r: ByteReader): Partial<Pick<StoreRepaired, 'lastLostLsn' | 'recordsDropped' | 'gapEnd' | 'lostAuditSequences'>> {
+  if (r.remaining === 0) return {};
+  const lastLostLsn = r.u64();
+  const records = r.u64();
+  const gapEnd = r.u64();
+  const first = r.u64();
+  const last = r.u64();
+  if ((first === 0) !== (last === 0) || last < first) throw new Error('StoreRepaired lost audit sequences out of order');
+  return {
+    lastLostLsn: lastLostLsn === 0 ? null : lastLostLsn,
+    recordsDropped: records === 0 ? null : records - 1,
+    gapEnd: gapEnd === 0 ? null : gapEnd,
+    lostAuditSequences: first === 0 ? null : { first: first - 1, last: last - 1 },
+  };
 }
 
 function writeOptionalU64(w: ByteWriter, n: number | null, width: 'u32' | 'u64'): void {
@@ -126,6 +154,7 @@ export function encodeAuditEvent(event: AuditEvent): Uint8Array {
       w.text(event.file).u64(event.offset);
       writeOptionalU64(w, event.firstLostLsn, 'u64');
       w.u64(event.bytesDropped).text(event.brokenCopy);
+      writeRepairExtension(w, event);
       break;
     case 'KeyRotated':
       w.text(event.keyName).bytes(event.oldPublicKey).bytes(event.newPublicKey);
@@ -190,6 +219,7 @@ function readEvent(type: AuditEventType, r: ByteReader): AuditEvent {
         firstLostLsn: readOptional(r, 'u64'),
         bytesDropped: r.u64(),
         brokenCopy: r.text(MAX_AUDIT_PATH_LENGTH),
+        ...readRepairExtension(r),
       };
     case 'KeyRotated':
       return { type, keyName: r.text(MAX_AUDIT_NAME_LENGTH), oldPublicKey: r.bytes(KEY_BYTES), newPublicKey: r.bytes(KEY_BYTES) };

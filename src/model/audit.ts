@@ -113,7 +113,12 @@ export interface DoubleVote {
   readonly voteB: ValidatorVote;
 }
 
-/** Open-time repair cut damaged data (D5, docs/durability.md): what `openReport.repair` said. */
+/**
+ * Open-time repair dropped damaged data (D5, docs/durability.md): what `openReport.repair`
+ * said. The fields after `brokenCopy` were added with the repair that keeps the batches after
+ * the damage; entries written before have none of them (undefined), later ones all (null where
+ * there is nothing to say).
+ */
 export interface StoreRepaired {
   readonly type: 'StoreRepaired';
   readonly file: string;
@@ -121,6 +126,17 @@ export interface StoreRepaired {
   readonly firstLostLsn: number | null;
   readonly bytesDropped: number;
   readonly brokenCopy: string;
+  /** The last LSN lost (null: none, or unknown). */
+  readonly lastLostLsn?: number | null;
+  /** Records lost (null: unknown). */
+  readonly recordsDropped?: number | null;
+  /** The end of the range rewritten as filler when the batches after it were kept (null: a cut). */
+  readonly gapEnd?: number | null;
+  /**
+   * The audit sequence numbers lost in the gap, inclusive (null: none). The audit chain verifier
+   * accepts a break in the chain only where a StoreRepaired entry after it names exactly it.
+   */
+  readonly lostAuditSequences?: { readonly first: number; readonly last: number } | null;
 }
 
 /**
@@ -222,6 +238,28 @@ function checkNullable<T>(value: unknown, check: (v: unknown) => T): T | null {
   return value === null ? null : check(value);
 }
 
+/** The optional fields of StoreRepaired: all absent, or all present (null allowed). */
+function checkRepairExtension(name: string, e: Record<string, unknown>): Partial<Pick<StoreRepaired, 'lastLostLsn' | 'recordsDropped' | 'gapEnd' | 'lostAuditSequences'>> {
+  const keys = ['lastLostLsn', 'recordsDropped', 'gapEnd', 'lostAuditSequences'] as const;
+  const given = keys.filter((k) => e[k] !== undefined);
+  if (given.length === 0) return {};
+  if (given.length !== keys.length) throw invalidArgument(`${name}.${keys.find((k) => e[k] === undefined)}`, 'must be given with the other repair fields (null for none)');
+  const uint = (k: string) => (v: unknown): number => checkSafeUint(`${name}.${k}`, v);
+  const lost = checkNullable(e.lostAuditSequences, (v) => {
+    const r = checkObject(`${name}.lostAuditSequences`, v);
+    const first = checkSafeUint(`${name}.lostAuditSequences.first`, r['first']);
+    const last = checkSafeUint(`${name}.lostAuditSequences.last`, r['last']);
+    if (last < first) throw invalidArgument(`${name}.lostAuditSequences`, 'must not end before it starts');
+    return { first, last };
+  });
+  return {
+    lastLostLsn: checkNullable(e.lastLostLsn, uint('lastLostLsn')),
+    recordsDropped: checkNullable(e.recordsDropped, uint('recordsDropped')),
+    gapEnd: checkNullable(e.gapEnd, uint('gapEnd')),
+    lostAuditSequences: lost,
+  };
+}
+
 function checkVotePair(name: string, e: Record<string, unknown>, sameSlot: boolean): { voteA: ValidatorVote; voteB: ValidatorVote } {
   const voteA = checkVote(`${name}.voteA`, e.voteA);
   const voteB = checkVote(`${name}.voteB`, e.voteB);
@@ -315,6 +353,7 @@ export function checkAuditEvent(name: string, value: unknown, allowed: readonly 
         firstLostLsn: checkNullable(e.firstLostLsn, (v) => checkSafeUint(`${name}.firstLostLsn`, v)),
         bytesDropped: checkSafeUint(`${name}.bytesDropped`, e.bytesDropped),
         brokenCopy: checkText(`${name}.brokenCopy`, e.brokenCopy, MAX_AUDIT_PATH_LENGTH),
+        ...checkRepairExtension(name, e),
       };
     case 'KeyRotated': {
       const keyName = checkText(`${name}.keyName`, e.keyName, MAX_AUDIT_NAME_LENGTH);

@@ -61,7 +61,7 @@ import type {
   IntegrityReport,
   LogEntry,
 } from './audit-types.ts';
-import { AuditChainVerifier, feedAuditRecord } from './audit-verify.ts';
+import { AuditChainVerifier, LOST_ENTRY_LEAF, feedAuditRecord } from './audit-verify.ts';
 import type { ImageSection, RecordApplier, StoreContext } from './context.ts';
 import type { ImageReader, ImageWriter } from '../codec/image-section.ts';
 import { readAuditImage, writeAuditImage } from './audit-image.ts';
@@ -196,6 +196,10 @@ export class LogAuditLog implements AuditLog, RecordApplier, ImageSection {
   /** Entries replayed since the last head record (their head fields are filled when it comes). */
   private unsigned: MutableEntry[] = [];
   private recordedKey: Uint8Array | undefined;
+  /** Audit entries missing in the replayed log (a repair's gaps), with the LSNs of the entries around each. */
+  private readonly gaps: { first: number; last: number; afterLsn: number; beforeLsn: number }[] = [];
+  /** LSN of the last entry replayed. */
+  private lastEntryLsn = 0;
   /** The first damage replay met (a record that does not decode, a broken sequence). */
   private damage: { id: Lsn; reason: string } | undefined;
   private readonly queue: WriteRequest[] = [];
@@ -602,6 +606,16 @@ export class LogAuditLog implements AuditLog, RecordApplier, ImageSection {
     else if (record.kind === RecordKind.AuditHead) this.applyHead(record);
   }
 
+  /**
+   * The audit sequence numbers missing from the replayed chain between two entries that bracket
+   * the LSNs `firstLsn..lastLsn` (a repair's lost range; `lastLsn` undefined: unknown, up to
+   * the next entry), or undefined when no audit entry was lost there.
+   */
+  lostSequencesIn(firstLsn: number, lastLsn: number | undefined): { first: number; last: number } | undefined {
+    const gap = this.gaps.find((g) => g.afterLsn < firstLsn && (lastLsn === undefined || lastLsn < g.beforeLsn));
+    return gap === undefined ? undefined : { first: gap.first, last: gap.last };
+  }
+
   private noteDamage(id: Lsn, reason: string): void {
     this.damage ??= { id, reason };
   }
@@ -615,9 +629,17 @@ export class LogAuditLog implements AuditLog, RecordApplier, ImageSection {
       this.noteDamage(record.lsn, `entry does not decode: ${(err as Error).message}`);
       return;
     }
-    if (parts.sequence !== this.tip.sequence || !equalBytes(parts.prevHash, this.tip.hash)) {
+    const frontier = this.tip.frontier;
+    if (parts.sequence > this.tip.sequence && this.tip.sequence > 0) {
+      // A repair's gap (docs/durability.md, D5): the lost entries are leaves LOST_ENTRY_LEAF, as
+      // the verifier counts them; the StoreRepaired entry recorded after the repair names them.
+      this.gaps.push({ first: this.tip.sequence, last: parts.sequence - 1, afterLsn: this.lastEntryLsn, beforeLsn: record.lsn });
+      for (let s = this.tip.sequence; s < parts.sequence; s++) frontier.append(LOST_ENTRY_LEAF);
+      this.noteDamage(record.lsn, `entries ${this.tip.sequence}..${parts.sequence - 1} are missing (a repair's gap; dispute evidence is not served over it)`);
+    } else if (parts.sequence !== this.tip.sequence || !equalBytes(parts.prevHash, this.tip.hash)) {
       this.noteDamage(record.lsn, `entry ${parts.sequence} does not continue the chain at ${this.tip.sequence}`);
     }
+    this.lastEntryLsn = record.lsn;
     if (parts.sequence === 0 && parts.event.type === 'NodeKeyRecorded') this.recordedKey = parts.event.publicKey;
     // A node-key rotation: the chain's key from here on (the verifier checks who signed it).
     if (parts.event.type === 'KeyRotated' && parts.event.keyName === NODE_KEY_NAME) {
@@ -628,7 +650,6 @@ export class LogAuditLog implements AuditLog, RecordApplier, ImageSection {
     const leafHash = merkleLeafHash(parts.hash);
     this.index(entry, leafHash);
     this.unsigned.push(entry);
-    const frontier = this.tip.frontier;
     frontier.append(leafHash);
     this.tip = { sequence: parts.sequence + 1, hash: parts.hash, frontier };
   }

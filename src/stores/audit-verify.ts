@@ -17,6 +17,16 @@
  * lost-key rotation before it is covered, and one after it fails (the trusted key never
  * vouched for the new key). A chain no head of which the verifying key (or a key it rotated to)
  * signed fails.
+ *
+ * Gaps (docs/durability.md, D5): an explicit repair that keeps the batches after the damage
+ * leaves the audit entries it lost missing, so the sequence jumps. The verifier accepts such a
+ * jump only where a StoreRepaired entry later in the chain names exactly those sequence
+ * numbers (`lostAuditSequences`); the lost entries count as leaves whose hash is
+ * `LOST_ENTRY_LEAF` (the audit log builds its tree the same way from then on); the heads signed
+ * between the gap and that entry covered the real leaves, so their roots cannot be recomputed
+ * and are not checked (their signature, size and last hash still are), and the link of the
+ * entry right after the gap cannot be checked (the entry it links to is gone). Any other jump,
+ * or a StoreRepaired naming a gap the chain does not have, fails.
  */
 import { AuditHasher, decodeEntryBody, decodeHeadPayload, GENESIS_PREV_HASH, splitEntryPayload } from '../codec/audit-record.ts';
 import { RecordKind } from '../codec/kinds.ts';
@@ -27,6 +37,9 @@ import { toHex, verifyEd25519 } from '../codec/node-key.ts';
 import type { LogRecord, Lsn } from '../log/types.ts';
 import type { IntegrityReport } from './audit-types.ts';
 import { equalBytes } from '../codec/bytes.ts';
+
+/** The Merkle leaf hash that stands for an audit entry a repair lost (the leaf of an all-zero entry hash). */
+export const LOST_ENTRY_LEAF: Uint8Array = merkleLeafHash(new Uint8Array(32));
 
 /** A chain state a verifier must find (an anchor kept elsewhere: catches a cut tail). */
 export interface ExpectedHead {
@@ -52,6 +65,10 @@ export class AuditChainVerifier {
   /** At the anchor's size: true when the roots matched, else the entry where they did not. */
   private anchorMatch: true | { id: number; sequence: number } | undefined;
   private bad: { id: number; sequence?: number; reason: string } | undefined;
+  /** Gaps met (a sequence jump) that no StoreRepaired entry has named yet. */
+  private readonly unnamedGaps: { first: number; last: number; id: number }[] = [];
+  /** True from a gap until the StoreRepaired entry naming it: heads there signed roots over the lost entries. */
+  private rootsUnverifiable = false;
 
   /**
    * @param chainId - the chain id the hashes are bound to.
@@ -75,6 +92,18 @@ export class AuditChainVerifier {
     this.bad ??= sequence === undefined ? { id, reason } : { id, sequence, reason };
   }
 
+  /**
+   * Fails at the first unnamed sequence jump, when there is one (the entries after it then do
+   * not fit the chain: the jump was a reordering or deletion, not a repair's gap).
+   * @returns whether it failed.
+   */
+  private failJump(): boolean {
+    const jump = this.unnamedGaps[0];
+    if (jump === undefined) return false;
+    this.fail(jump.id, jump.last + 1, `sequence ${jump.last + 1} where ${jump.first} was expected (an entry was deleted, inserted or reordered)`);
+    return true;
+  }
+
   /** An entry record that could not even be split into hash and body. */
   damaged(id: number, reason: string): void {
     this.fail(id, undefined, `entry record does not decode: ${reason}`);
@@ -95,11 +124,19 @@ export class AuditChainVerifier {
       this.fail(id, seq, 'hash mismatch: the stored bytes are not the ones that were hashed (altered entry)');
       return;
     }
-    if (seq !== this.entries) {
-      this.fail(id, seq, `sequence ${seq} where ${this.entries} was expected (an entry was deleted, inserted or reordered)`);
+    const afterGap = seq > this.entries && this.entries > 0;
+    if (afterGap) {
+      // Entries this.entries..seq-1 are missing: accepted only if a StoreRepaired names them.
+      this.unnamedGaps.push({ first: this.entries, last: seq - 1, id });
+      for (let s = this.entries; s < seq; s++) this.frontier.append(LOST_ENTRY_LEAF);
+      this.entries = seq;
+      this.rootsUnverifiable = true;
+    } else if (seq !== this.entries) {
+      // After a jump, an entry from before it: the jump was a reordering, not a gap.
+      if (!this.failJump()) this.fail(id, seq, `sequence ${seq} where ${this.entries} was expected (an entry was deleted, inserted or reordered)`);
       return;
     }
-    if (!equalBytes(decoded.prevHash, this.prevHash)) {
+    if (!afterGap && !equalBytes(decoded.prevHash, this.prevHash)) {
       // This entry's own hash checks out, so its prevHash is what was written: the entry before
       // it is the one that changed (rewritten with a recomputed hash).
       this.fail(this.prevId, seq - 1, `hash is not the one entry ${seq} links to (rewritten with a recomputed hash)`);
@@ -118,6 +155,15 @@ export class AuditChainVerifier {
         this.fail(id, seq, 'a node key record that is not the chain’s key in force');
         return;
       }
+    } else if (event.type === 'StoreRepaired' && event.lostAuditSequences != null) {
+      const named = event.lostAuditSequences;
+      const at = this.unnamedGaps.findIndex((g) => g.first === named.first && g.last === named.last);
+      if (at < 0) {
+        this.fail(id, seq, `a StoreRepaired entry names lost audit entries ${named.first}..${named.last}, a gap the chain does not have`);
+        return;
+      }
+      this.unnamedGaps.splice(at, 1);
+      if (this.unnamedGaps.length === 0) this.rootsUnverifiable = false;
     } else if (event.type === 'KeyRotated' && event.keyName === NODE_KEY_NAME) {
       if (this.chainKey === undefined || !equalBytes(event.oldPublicKey, this.chainKey) || this.rotation !== undefined) {
         this.fail(id, seq, 'a node key rotation from a key that is not the chain’s key in force (or two in one batch)');
@@ -164,11 +210,13 @@ export class AuditChainVerifier {
     }
     if (signedBy === undefined) {
       this.fail(first.id, first.sequence, `${where}: signature does not verify with public key ${toHex(key).slice(0, 16)}…`);
+    } else if (head.treeSize !== this.entries && this.failJump()) {
+      return;
     } else if (head.treeSize !== this.entries) {
       this.fail(first.id, first.sequence, `${where} signs ${head.treeSize} entries, the chain has ${this.entries} here (entries were added or removed)`);
     } else if (!equalBytes(head.lastEntryHash, this.prevHash)) {
       this.fail(this.prevId, this.entries - 1, `hash is not the one ${where} signed (rewritten with a recomputed hash)`);
-    } else if (!equalBytes(head.root, this.frontier.root())) {
+    } else if (!this.rootsUnverifiable && !equalBytes(head.root, this.frontier.root())) {
       this.fail(first.id, first.sequence, `${where} signs a Merkle root the entries do not produce`);
     } else {
       this.heads++;
@@ -183,6 +231,10 @@ export class AuditChainVerifier {
 
   /** The report, once every record was fed. */
   finish(): IntegrityReport {
+    const gap = this.unnamedGaps[0];
+    if (gap !== undefined) {
+      this.fail(gap.id, gap.last + 1, `entries ${gap.first}..${gap.last} are missing (an entry was deleted, inserted or reordered), and no signed StoreRepaired entry names that gap`);
+    }
     const first = this.pendingFirst;
     if (first !== undefined) {
       this.fail(first.id, first.sequence, 'entry not covered by a signed head (a head was removed, or the chain was cut inside a batch)');

@@ -224,6 +224,10 @@ export async function readLocalImage(fs: FileSystem, dir: string, file: string, 
   if (decoded.chainId !== chainId) throw new Error(`image is of chain ${JSON.stringify(decoded.chainId)}`);
   if (imageLsnOfName(file) !== decoded.lsn) throw new Error(`image file name does not match its LSN ${decoded.lsn}`);
   if (decoded.lsn >= log.nextLsn) throw new Error(`image is at LSN ${decoded.lsn}, beyond the log's last record ${log.nextLsn - 1}`);
+  // A repair not yet recorded by the stores dropped records the image holds (a gap before its
+  // LSN, docs/durability.md, D5): the stores replay the log as it is now, and see the gap.
+  const dropped = log.openReport.pendingRepairs.find((p) => p.firstLostLsn !== undefined && p.firstLostLsn <= decoded.lsn);
+  if (dropped !== undefined) throw new Error(`image is at LSN ${decoded.lsn}, after records a repair dropped (from LSN ${dropped.firstLostLsn})`);
   let fingerprint: Uint8Array;
   try {
     fingerprint = await fingerprintOf(log, decoded.lsn);

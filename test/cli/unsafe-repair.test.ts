@@ -7,6 +7,7 @@ import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { openLog } from '../../src/log/wal.ts';
 import { openStore } from '../../src/store.ts';
 import { cstore } from './support/run.ts';
 
@@ -20,6 +21,7 @@ async function fill(): Promise<number> {
   for (let h = 1; h <= 150; h++) {
     const entry = await store.votes.appendVote({ validatorId: `v${h % 4}`, height: h, round: h, voteType: 'prevote', blockHash: hash, timestamp: 1_700_000_000_000 + h, signature });
     last = Number(entry.id);
+    await store.audit.logEvent({ type: 'RoundStarted', height: h, round: h, proposer: null });
   }
   await store.close();
   return last;
@@ -116,5 +118,27 @@ describe('cstore unsafe-repair when the record naming the chain is lost', () => 
     expect(doc.repaired).toBe(false);
     expect(doc.recorded).toHaveLength(1);
     expect(doc.recorded[0]!.firstLostLsn).toBe(1);
+  });
+});
+
+describe('cstore verify and a repair gap in the audit chain', () => {
+  it('rejects the gap while no StoreRepaired entry names it (exit 2), accepts it once unsafe-repair recorded it (exit 0)', async () => {
+    await fill();
+    flipByte(join(dir, 'wal', '0000000000000001.wal'), 6000);
+    // A bare log repair: the gap is made, nothing records it in the audit chain.
+    const log = await openLog({ dir, repair: true });
+    expect(log.openReport.repair?.gapEnd).toBeDefined();
+    await log.close();
+    const refused = cstore(['verify', dir, '--json']);
+    expect(refused.status).toBe(2);
+    expect(refused.stdout).toContain('no signed StoreRepaired entry names that gap');
+    const recorded = cstore(['unsafe-repair', dir, '--json']);
+    expect(recorded.status).toBe(0);
+    const doc = JSON.parse(recorded.stdout) as { repaired: boolean; recorded: unknown[] };
+    expect(doc.repaired).toBe(false);
+    expect(doc.recorded).toHaveLength(1);
+    const verified = cstore(['verify', dir]);
+    expect(verified.stdout + verified.stderr).not.toContain('StoreRepaired entry names');
+    expect(verified.status).toBe(0);
   });
 });
