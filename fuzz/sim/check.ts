@@ -36,6 +36,13 @@ export interface CheckResult {
 export interface CheckOptions {
   /** LSNs from here on may be gone (an explicit repair cut them). */
   readonly lostFrom?: number;
+  /**
+   * An explicit repair kept the batches after its damage (docs/durability.md, D5): exactly these
+   * LSNs are missing from the log, every other acknowledged probe batch must be there, after the
+   * gap too. The stores' checks still treat everything from `lostFrom` on as possibly gone (a
+   * store may skip a record after a gap whose base the gap took).
+   */
+  readonly gap?: { readonly first: number; readonly last: number };
   /** Verify the whole audit chain (reads every audit record back). */
   readonly auditChain?: boolean;
   /**
@@ -63,7 +70,7 @@ export async function checkStore(store: ConsensusStore, model: AckModel, options
       else result.problems.push(`check (${what}) threw: ${isStoreError(err) ? `${err.code}: ${err.message}` : String(err)}`);
     }
   };
-  await part('log', () => checkLog(options.scanLog, model, result, lostFrom));
+  await part('log', () => checkLog(options.scanLog, model, result, lostFrom, options.gap));
   await part('votes', () => checkVotes(store, model, result, lostFrom));
   await part('rounds', () => checkRounds(store, model, result, lostFrom, options.damaged));
   await part('sign guard', () => checkSignGuard(store, model, result, lostFrom));
@@ -81,11 +88,15 @@ export async function checkStore(store: ConsensusStore, model: AckModel, options
   return result;
 }
 
-async function checkLog(scanLog: CheckOptions['scanLog'], model: AckModel, result: CheckResult, lostFrom: number): Promise<void> {
+async function checkLog(scanLog: CheckOptions['scanLog'], model: AckModel, result: CheckResult, lostFrom: number, gap?: CheckOptions['gap']): Promise<void> {
   let expect: number | undefined;
+  let gapSeen = false;
   const batches = new Map<number, { lsns: number[]; count: number; seen: Set<number> }>();
   await scanLog((record) => {
-    if (expect !== undefined && record.lsn !== expect) result.problems.push(`log: LSN ${record.lsn} follows ${expect - 1} (gap or disorder)`);
+    const isGap = gap !== undefined && expect === gap.first && record.lsn === gap.last + 1;
+    if (isGap) gapSeen = true;
+    else if (expect !== undefined && record.lsn !== expect) result.problems.push(`log: LSN ${record.lsn} follows ${expect - 1} (gap or disorder${gap === undefined ? '' : `; the repair reported the gap ${gap.first}..${gap.last}`})`);
+    if (gap !== undefined && record.lsn >= gap.first && record.lsn <= gap.last) result.problems.push(`log: LSN ${record.lsn} readable inside the reported gap ${gap.first}..${gap.last}`);
     expect = record.lsn + 1;
     if (record.kind !== PROBE_KIND) return;
     const view = new DataView(record.payload.buffer, record.payload.byteOffset, record.payload.byteLength);
@@ -99,10 +110,15 @@ async function checkLog(scanLog: CheckOptions['scanLog'], model: AckModel, resul
     const w = model.probes.get(id);
     if (w === undefined || w.state === 'refused') result.problems.push(`D3: probe batch ${id} visible but never written (or refused)`);
     const whole = b.seen.size === b.count && b.lsns.length === b.count && b.lsns.every((l, i) => i === 0 || l === b.lsns[i - 1]! + 1);
-    if (!whole && !(b.lsns[0]! + b.count - 1 >= lostFrom)) result.problems.push(`D3: probe batch ${id} visible in part (${b.seen.size} of ${b.count} records, LSNs ${b.lsns.join(',')})`);
+    if (!whole && !(b.lsns[0]! + b.count - 1 >= (gap?.first ?? lostFrom))) result.problems.push(`D3: probe batch ${id} visible in part (${b.seen.size} of ${b.count} records, LSNs ${b.lsns.join(',')})`);
   }
+  if (gap !== undefined && !gapSeen && expect !== undefined && expect > gap.last + 1) result.problems.push(`log: the reported gap ${gap.first}..${gap.last} is not where the log skips LSNs`);
   for (const w of model.probes.values()) {
-    if (w.state !== 'acked' || (w.lsn ?? 0) + w.count - 1 >= lostFrom) continue;
+    const first = w.lsn ?? 0;
+    const last = first + w.count - 1;
+    // With a gap, only the batches that overlap it may be gone: every one after it must be there.
+    const mayBeLost = gap === undefined ? last >= lostFrom : last >= gap.first && first <= gap.last;
+    if (w.state !== 'acked' || mayBeLost) continue;
     result.checked++;
     const b = batches.get(w.batchId);
     if (b === undefined) result.problems.push(`D1: acknowledged probe batch ${w.batchId} (LSN ${w.lsn}) missing`);

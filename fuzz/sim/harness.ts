@@ -98,7 +98,11 @@ export class SimRun {
   async open(repair = false, loadImages = true): Promise<ConsensusStore> {
     const model = this.workload.model;
     const newestImage = model.newestImage();
-    const store = await openStore({
+    // After a repair that kept the batches after its damage the log may hold a newer signature
+    // than the SIGNSTATE copy (written after the log record): importing the copy then goes back
+    // in round (CONFLICT); the operator imports the higher of the two (`cstore sign-state
+    // export` gives it), which is what the log already holds: open with no import then.
+    const open = (withImport: boolean): Promise<ConsensusStore> => openStore({
       dir: SIM_DIR,
       // No background images (their timer is a clock): the workload takes them at seeded moments.
       images: { everyRecords: 0, keep: this.features.imageKeep, load: loadImages },
@@ -110,10 +114,14 @@ export class SimRun {
         validatorId: OWN_ID,
         state: model.lastRelease === undefined ? 'new-key' : 'existing-key',
         allowFreshState: this.allowFresh,
-        ...(this.allowFresh ? copiedWatermark(this.disk) : {}),
+        ...(this.allowFresh && withImport ? copiedWatermark(this.disk) : {}),
       },
       now: this.workload.clock.now,
       log: { segmentSize: this.segmentSize, repair },
+    });
+    const store = await open(true).catch((err: unknown) => {
+      if (this.allowFresh && isStoreError(err, 'CONFLICT') && /goes back in round/.test(err.message)) return open(false);
+      throw err;
     });
     this.store = store;
     this.#imageAtOpen.set(store, loadImages ? newestImage : undefined);
@@ -198,7 +206,7 @@ export class SimRun {
    * Runs every check on the open store; counts what it verified. `damaged`: a file the corrupt
    * scenario damaged that the open did not read (an image covered it): reads may find it.
    */
-  async check(lostFrom = Infinity, last = false, damaged?: string): Promise<void> {
+  async check(lostFrom = Infinity, last = false, damaged?: string, gap?: { first: number; last: number }): Promise<void> {
     const store = this.store;
     if (store === undefined) return;
     try {
@@ -209,6 +217,7 @@ export class SimRun {
         // A run without images scans the store's own log (cheaper); taking it turns images off.
         scanLog: (visit) => (this.features.images ? scanDiskLog(this.disk, this.segmentSize, visit) : writableLogOf(store).scan(visit)),
         ...(damaged === undefined ? {} : { damaged }),
+        ...(gap === undefined ? {} : { gap }),
       });
       this.tally.ackedChecked += result.checked;
       this.tally.checks++;
@@ -233,7 +242,7 @@ export class SimRun {
     const report = store.replay.image;
     this.tally.fault(report.loaded === undefined ? 'image:open-replayed-all' : 'image:open-loaded');
     for (const r of report.rejected) {
-      const benign = /beyond the log's last record|is not the one the image was taken after|is not in the log/.test(r.reason);
+      const benign = /beyond the log's last record|is not the one the image was taken after|is not in the log|after records a repair dropped/.test(r.reason);
       const damaged = this.damagedImages.has(`${SIM_DIR}/images/${r.file}`);
       this.tally.fault(benign ? 'image:rejected-log-moved' : damaged ? 'image:rejected-damaged' : 'image:rejected-other');
       if (!benign && !damaged) this.problems.push(`image ${r.file} rejected though nothing damaged it: ${r.reason}`);

@@ -23,6 +23,7 @@
 import { isStoreError } from '../../src/errors.ts';
 import { readManifest } from '../../src/log/manifest.ts';
 import type { ValidatorVote } from '../../src/model/vote.ts';
+import type { Lsn, RepairReport } from '../../src/log/types.ts';
 import { blockHashOf, fakeSignature } from '../keys.ts';
 import { describe, SIM_DIR, SimRun } from './harness.ts';
 import { restoreScenario } from './restore.ts';
@@ -341,6 +342,20 @@ async function corruptScenario(run: SimRun): Promise<void> {
     }
   }
   let lostFrom = segFirstLsn;
+  // A repair that kept the batches after its damage: exactly its LSNs are missing (checkLog).
+  let gap: { first: number; last: number } | undefined;
+  const noteRepair = (report: RepairReport | undefined): void => {
+    if (report === undefined) return;
+    if (report.gapEnd !== undefined && report.firstLostLsn !== undefined && report.lastLostLsn !== undefined) {
+      gap = { first: report.firstLostLsn, last: report.lastLostLsn };
+      run.tally.fault('corrupt:repair-gap');
+      if (report.recordsDropped !== report.lastLostLsn - report.firstLostLsn + 1 || report.bytesDropped !== report.gapEnd - report.offset) {
+        run.problems.push(`repair report not exact: ${JSON.stringify(report)}`);
+      }
+    } else {
+      run.tally.fault('corrupt:repair-cut');
+    }
+  };
   run.allowFresh = true;
   if (run.prng.bool(0.5)) {
     run.probe.phase = 'repair';
@@ -349,6 +364,7 @@ async function corruptScenario(run: SimRun): Promise<void> {
     try {
       const store = await run.open(true);
       lostFrom = Math.min(lostFrom, store.log.openReport.repair?.firstLostLsn ?? Infinity);
+      noteRepair(store.log.openReport.repair);
     } catch {
       // the cut fell inside the repair
     }
@@ -375,13 +391,30 @@ async function corruptScenario(run: SimRun): Promise<void> {
       run.problems.push(`repair cut from LSN ${report.firstLostLsn}, before the damaged segment (first LSN ${segFirstLsn})`);
     }
     lostFrom = Math.min(lostFrom, report.firstLostLsn ?? Infinity);
+    noteRepair(report);
   }
-  await run.check(lostFrom);
+  // A repair finished by this open (an earlier one was cut after its commit point) reports
+  // nothing new; its gap is in the pending repairs the open found.
+  for (const pending of store.log.openReport.pendingRepairs) {
+    if (gap === undefined && pending.gapEnd !== undefined) noteRepair(pending);
+    if (pending.firstLostLsn !== undefined) lostFrom = Math.min(lostFrom, pending.firstLostLsn);
+  }
+  // An open that repaired and recorded the repair, then refused (the watermark import) and was
+  // retried (SimRun.open): the StoreRepaired entry is what says so.
+  if (gap === undefined) {
+    for (const entry of await store.audit.queryByDateRange(0, Number.MAX_SAFE_INTEGER, { limit: 1000 }).catch(() => [])) {
+      const e = entry.event;
+      if (e.type !== 'StoreRepaired' || e.gapEnd == null || e.firstLostLsn === null || e.lastLostLsn == null) continue;
+      noteRepair({ file: e.file, offset: e.offset, brokenCopy: e.brokenCopy, firstLostLsn: e.firstLostLsn as Lsn, lastLostLsn: e.lastLostLsn as Lsn, recordsDropped: e.recordsDropped ?? undefined, segmentsDropped: 0, bytesDropped: e.bytesDropped, gapEnd: e.gapEnd });
+      lostFrom = Math.min(lostFrom, e.firstLostLsn);
+    }
+  }
+  await run.check(lostFrom, false, undefined, gap);
   await store.close();
   run.store = undefined;
   try {
     await run.open();
-    await run.check(lostFrom, true);
+    await run.check(lostFrom, true, undefined, gap);
     await run.close();
   } catch (err) {
     run.problems.push(`open after a repair failed: ${describe(err)}`);
