@@ -11,6 +11,9 @@ import { isStoreError } from '../../src/errors.ts';
 import { toHex } from '../../src/codec/bytes.ts';
 import { signVote } from '../../src/codec/vote-sign.ts';
 import { openStore } from '../../src/store.ts';
+import { openLog } from '../../src/log/wal.ts';
+import { encodeNodeKeyFile } from '../../src/codec/node-key.ts';
+import { publicKeyOf } from '../../src/codec/vote-sign.ts';
 import { cstore } from './support/run.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'cstore-backup-cli-'));
@@ -103,7 +106,7 @@ describe('cstore restore', () => {
     writeFileSync(join(dir, 'node.key'), readFileSync(join(node, 'node.key')), { mode: 0o600 });
     const err = await openStore({ dir, chainId, signer }).then(() => undefined, (e: unknown) => e);
     expect(isStoreError(err, 'FRESH_SIGN_STATE')).toBe(true);
-    writeFileSync(join(root, 'wm.json'), JSON.stringify({ metadata: { interchange_format: 'cstore-sign-state', interchange_format_version: '1', chain_id: chainId }, data: [{ pubkey: toHex((await import('../../src/codec/vote-sign.ts')).publicKeyOf(privateKey)), watermark: { height: '50', round: '50', step: 'precommit' } }] }));
+    writeFileSync(join(root, 'wm.json'), JSON.stringify({ metadata: { interchange_format: 'cstore-sign-state', interchange_format_version: '1', chain_id: chainId }, data: [{ pubkey: toHex(publicKeyOf(privateKey)), watermark: { height: '50', round: '50', step: 'precommit' } }] }));
     const imported = cstore(['sign-state', 'import', dir, join(root, 'wm.json'), '--key-file', keyFile, '--validator-id', 'v0']);
     expect(imported.status, imported.stderr).toBe(0);
     const store = await openStore({ dir, chainId, signer });
@@ -153,6 +156,18 @@ describe('cstore restore', () => {
       expect(run.stderr.split('\n').filter((l) => l.length > 0), 'one line').toHaveLength(1);
     }
     expect(cstore(['backup', '--help']).stdout).toMatch(/cstore backup verify <dest>/);
+  });
+
+  it('a directory that records no chain id needs --chain-id', async () => {
+    const bare = join(root, 'bare');
+    await (await openLog({ dir: bare })).close();
+    writeFileSync(join(bare, 'node.key'), encodeNodeKeyFile({ privateKey, publicKey: publicKeyOf(privateKey) }), { mode: 0o600 });
+    const refused = cstore(['backup', bare, join(root, 'bare-b')]);
+    expect(refused.status).toBe(64);
+    expect(refused.stderr).toMatch(/records no chain id: give --chain-id/);
+    const run = cstore(['backup', bare, join(root, 'bare-b'), '--chain-id', chainId, '--json']);
+    expect(run.status, run.stderr).toBe(0);
+    expect(JSON.parse(run.stdout)).toMatchObject({ chainId, mode: 'offline' });
     expect(cstore(['--help']).stdout).toMatch(/backup .*\n.*restore /);
   });
 });

@@ -195,7 +195,10 @@ describe('the restore fence', () => {
     expect((await open('/r1')).status, 'the lift is durable').toBe('open');
 
     // --min-sign-height 120: heights up to 120 refused (any round), above allowed.
-    const floor = await restoreFromBackup({ backup: '/old', dir: '/r2', fs, minSignHeight: 120 });
+    // The node's public key given: the backup must be signed with it.
+    await expectCode(restoreFromBackup({ backup: '/old', dir: '/r2', fs, publicKey: new Uint8Array(32).fill(1) }), 'CORRUPTION', /another key/);
+    expect(await fs.stat('/r2')).toBeUndefined();
+    const floor = await restoreFromBackup({ backup: '/old', dir: '/r2', fs, minSignHeight: 120, publicKey: publicKeyOf(NODE_KEY.privateKey) });
     expect(floor.fence).toEqual({ kind: 'floor', height: 120 });
     const s = await open('/r2');
     for (const h of [101, 115, 120]) {
