@@ -93,7 +93,8 @@ async function checkLog(scanLog: CheckOptions['scanLog'], model: AckModel, resul
   let gapSeen = false;
   const batches = new Map<number, { lsns: number[]; count: number; seen: Set<number> }>();
   await scanLog((record) => {
-    const isGap = gap !== undefined && expect === gap.first && record.lsn === gap.last + 1;
+    // A gap at the log's start: the first record read follows it (the log starts at LSN 1).
+    const isGap = gap !== undefined && (expect ?? 1) === gap.first && record.lsn === gap.last + 1;
     if (isGap) gapSeen = true;
     else if (expect !== undefined && record.lsn !== expect) result.problems.push(`log: LSN ${record.lsn} follows ${expect - 1} (gap or disorder${gap === undefined ? '' : `; the repair reported the gap ${gap.first}..${gap.last}`})`);
     if (gap !== undefined && record.lsn >= gap.first && record.lsn <= gap.last) result.problems.push(`log: LSN ${record.lsn} readable inside the reported gap ${gap.first}..${gap.last}`);

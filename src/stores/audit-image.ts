@@ -224,8 +224,9 @@ export function readAuditImage(r: ImageReader): LoadedAuditImage {
   const leafCol = r.array(Uint8Array, maxElements(r, 1), MIN_LEAF_CAPACITY);
   r.end();
   if (leafCol.count % HASH_BYTES !== 0 || leafCol.count > n * HASH_BYTES) throw new Error(`audit image: ${leafCol.count} bytes of leaf hashes`);
-  if (frontier.size !== n) throw new Error(`audit image: the frontier holds ${frontier.size} leaves for ${n} entries`);
-  if (head !== undefined && head.treeSize > n) throw new Error(`audit image: the head covers ${head.treeSize} entries of ${n}`);
+  // A repair's gap leaves entries out of the index but not out of the tree (LOST_ENTRY_LEAF).
+  if (frontier.size !== tipSequence || n > tipSequence) throw new Error(`audit image: the frontier holds ${frontier.size} leaves for ${n} entries`);
+  if (head !== undefined && head.treeSize > tipSequence) throw new Error(`audit image: the head covers ${head.treeSize} entries of ${tipSequence}`);
 
   const signatureOf = new Map<number, Uint8Array>();
   for (let h = 0; h < headIdsCol.count; h++) {

@@ -630,7 +630,7 @@ export class LogAuditLog implements AuditLog, RecordApplier, ImageSection {
       return;
     }
     const frontier = this.tip.frontier;
-    if (parts.sequence > this.tip.sequence && this.tip.sequence > 0) {
+    if (parts.sequence > this.tip.sequence) {
       // A repair's gap (docs/durability.md, D5): the lost entries are leaves LOST_ENTRY_LEAF, as
       // the verifier counts them; the StoreRepaired entry recorded after the repair names them.
       this.gaps.push({ first: this.tip.sequence, last: parts.sequence - 1, afterLsn: this.lastEntryLsn, beforeLsn: record.lsn });

@@ -124,7 +124,7 @@ export class AuditChainVerifier {
       this.fail(id, seq, 'hash mismatch: the stored bytes are not the ones that were hashed (altered entry)');
       return;
     }
-    const afterGap = seq > this.entries && this.entries > 0;
+    const afterGap = seq > this.entries;
     if (afterGap) {
       // Entries this.entries..seq-1 are missing: accepted only if a StoreRepaired names them.
       this.unnamedGaps.push({ first: this.entries, last: seq - 1, id });
