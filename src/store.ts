@@ -268,7 +268,14 @@ async function openStoreIn(options: OpenStoreOptions, restoring: boolean, lostKe
   const before = await probeDataDir(fs, dir);
   try {
     if (!restoring && before === 'existing' && (await fs.stat(`${dir}/${RESTORING_FILE}`)) !== undefined) {
-      throw invalidArgument('options.dir', 'holds a restore from a snapshot that did not finish: run restoreFromSnapshot again (it resumes), or remove the directory');
+      // The marker says which restore: a backup's starts with "backup ", a snapshot's with its root.
+      const marker = new TextDecoder().decode(await fs.readFile(`${dir}/${RESTORING_FILE}`).catch(() => new Uint8Array(0)));
+      throw invalidArgument(
+        'options.dir',
+        marker.startsWith('backup ')
+          ? 'holds a restore from a backup that did not finish: run restoreFromBackup (cstore restore) again (it starts over), or remove the directory'
+          : 'holds a restore from a snapshot that did not finish: run restoreFromSnapshot again (it resumes), or remove the directory',
+      );
     }
     const log = await openLog({ ...resolved.log, dir, fs });
     const wal = new WalMetrics();

@@ -9,7 +9,6 @@
  * readable by its owner only (0600, like node.key), and a looser file from an earlier version
  * is rewritten so.
  */
-import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { publicKeyOf, randomPrivateKey } from '../codec/vote-sign.ts';
 import { toHex } from '../codec/bytes.ts';
@@ -117,7 +116,7 @@ export async function loadOrCreateGenesis(dir: string, validators: number, byzan
     }
     const ever = [...new Set([...existing.everByzantine, ...byzantine])].sort();
     const genesis = { ...existing, everByzantine: ever };
-    const readableByOthers = ((await stat(genesisPath(dir))).mode & 0o077) !== 0;
+    const readableByOthers = (((await defaultFileSystem().stat(genesisPath(dir)))?.mode ?? 0) & 0o077) !== 0;
     if (ever.length !== existing.everByzantine.length || readableByOthers) await writeGenesis(dir, genesis);
     return { genesis, created: false };
   }

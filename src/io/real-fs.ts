@@ -285,7 +285,7 @@ class RealFileSystem implements FileSystem {
   async stat(path: string): Promise<FileStat | undefined> {
     try {
       const st = await fs.promises.stat(path);
-      return { size: st.size, isFile: st.isFile(), isDirectory: st.isDirectory() };
+      return { size: st.size, isFile: st.isFile(), isDirectory: st.isDirectory(), mode: st.mode & 0o777 };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw err;

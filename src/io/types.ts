@@ -59,6 +59,8 @@ export interface FileStat {
   readonly size: number;
   readonly isFile: boolean;
   readonly isDirectory: boolean;
+  /** Permission bits (0..0o777), where the file system keeps them (not the simulated disk). */
+  readonly mode?: number;
 }
 
 /** An exclusive, advisory lock on a data directory (D7, docs/durability.md). */

@@ -157,7 +157,7 @@ describe('real file system operations', () => {
     await fs.syncDir(d);
     expect(await fs.readdir(d)).toEqual(['x']);
     expect(text(await fs.readFile(join(d, 'x')))).toBe('payload');
-    expect(await fs.stat(join(d, 'x'))).toEqual({ size: 7, isFile: true, isDirectory: false });
+    expect(await fs.stat(join(d, 'x'))).toEqual({ size: 7, isFile: true, isDirectory: false, mode: 0o644 & ~process.umask() });
     expect(await fs.stat(d)).toEqual(expect.objectContaining({ isFile: false, isDirectory: true }));
     expect(await fs.stat(join(d, 'gone'))).toBeUndefined();
     await fs.unlink(join(d, 'x'));
