@@ -151,6 +151,11 @@ describe('openStore: the accountability stores', () => {
       firstLostLsn: report?.firstLostLsn ?? null,
       bytesDropped: report?.bytesDropped,
       brokenCopy: report?.brokenCopy,
+      lastLostLsn: report?.lastLostLsn ?? null,
+      recordsDropped: report?.recordsDropped ?? null,
+      gapEnd: report?.gapEnd ?? null,
+      // Votes only: the gap took no audit entry.
+      lostAuditSequences: null,
     });
     expect((await repaired.audit.verifyIntegrity()).ok).toBe(true);
     await repaired.close();
