@@ -28,7 +28,7 @@ async function expectCode(p: Promise<unknown>, code: ErrorCode, message?: RegExp
 /** A source node on a simulated disk with a snapshot at height 30 (chunks of 4 KiB), attested by val-1 and val-2. */
 async function sourceNode(): Promise<{ disk: SimulatedDisk; meta: SnapshotMetadata; path: string }> {
   const disk = new SimulatedDisk({ seed: 11 });
-  const store = await openStore({ dir: '/src', fs: disk.fs(), chainId: CHAIN, audit: { nodeKey: NODE_KEY }, snapshots: { chunkSize: 4096, interval: 0 } });
+  const store = await openStore({ dir: '/src', fs: disk.fs(), chainId: CHAIN, audit: { nodeKey: NODE_KEY }, snapshots: { chunkSize: 4096, interval: 0 }, log: { segmentSize: 256 * 1024 } });
   await buildChain({ votes: store.votes, validators: store.validators, chainId: CHAIN }, 30);
   let meta = await store.snapshots.createSnapshot();
   for (const n of [1, 2]) {
@@ -140,10 +140,12 @@ describe('restoreFromSnapshot', () => {
 
   it('a power cut at any point of a restore leaves a directory that either refuses to open or opens restored; a rerun finishes', async () => {
     const { disk, meta, path } = await sourceNode();
+    // Small segments: the simulated disk holds each preallocated segment in memory.
+    const SMALL_LOG = { segmentSize: 256 * 1024 };
     // How many I/O calls a whole restore makes; then cuts spread over them, and the last few (the commit point).
     const before = disk.callCount;
     const probeFs = disk.fs();
-    await restoreFromSnapshot({ dir: '/probe', chainId: CHAIN, source: fileSnapshotSource(path, probeFs), trust: { root: meta.merkleRoot }, fs: probeFs, audit: { nodeKey: NEW_NODE_KEY } });
+    await restoreFromSnapshot({ dir: '/probe', chainId: CHAIN, source: fileSnapshotSource(path, probeFs), trust: { root: meta.merkleRoot }, fs: probeFs, audit: { nodeKey: NEW_NODE_KEY }, log: SMALL_LOG });
     const total = disk.callCount - before;
     const points = [1, 2, 3, ...Array.from({ length: 6 }, (_, i) => Math.floor(((i + 1) * total) / 8)), total - 3, total - 2, total - 1];
     let cuts = 0;
@@ -152,23 +154,23 @@ describe('restoreFromSnapshot', () => {
       const crashes = disk.stats.crashes;
       disk.crashAtCall(at);
       const fs = disk.fs();
-      await restoreFromSnapshot({ dir, chainId: CHAIN, source: fileSnapshotSource(path, fs), trust: { root: meta.merkleRoot }, fs, audit: { nodeKey: NEW_NODE_KEY } }).catch(() => undefined);
+      await restoreFromSnapshot({ dir, chainId: CHAIN, source: fileSnapshotSource(path, fs), trust: { root: meta.merkleRoot }, fs, audit: { nodeKey: NEW_NODE_KEY }, log: SMALL_LOG }).catch(() => undefined);
       // Finished before the armed call: the cut comes right after it instead.
       if (disk.stats.crashes === crashes) disk.crash();
       else cuts++;
       const after = disk.fs();
       const rerun = (): Promise<unknown> =>
-        restoreFromSnapshot({ dir, chainId: CHAIN, source: fileSnapshotSource(path, after), trust: { root: meta.merkleRoot }, fs: after, audit: { nodeKey: NEW_NODE_KEY } });
+        restoreFromSnapshot({ dir, chainId: CHAIN, source: fileSnapshotSource(path, after), trust: { root: meta.merkleRoot }, fs: after, audit: { nodeKey: NEW_NODE_KEY }, log: SMALL_LOG });
       const entries = (await after.stat(dir)) === undefined ? [] : await after.readdir(dir);
       if (entries.includes('RESTORING')) {
         // Unfinished: it must not open; a rerun finishes it.
-        await expectCode(openStore({ dir, fs: after, chainId: CHAIN, audit: { nodeKey: NEW_NODE_KEY } }), 'INVALID_ARGUMENT', /did not finish/);
+        await expectCode(openStore({ dir, fs: after, chainId: CHAIN, audit: { nodeKey: NEW_NODE_KEY }, log: SMALL_LOG }), 'INVALID_ARGUMENT', /did not finish/);
         await rerun();
       } else if (entries.length === 0) {
         // The cut came before the marker was durable: nothing of the restore is there, and a rerun starts it.
         await rerun();
       }
-      const s = await openStore({ dir, fs: after, chainId: CHAIN, audit: { nodeKey: NEW_NODE_KEY } });
+      const s = await openStore({ dir, fs: after, chainId: CHAIN, audit: { nodeKey: NEW_NODE_KEY }, log: SMALL_LOG });
       expect(await s.votes.getLastFinalized(), `cut at call ${at}`).toMatchObject({ height: 30 });
       expect((await s.audit.queryByHeight(30)).filter((e) => e.event.type === 'SnapshotRestored')).toHaveLength(1);
       await s.close();
