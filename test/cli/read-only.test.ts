@@ -115,7 +115,9 @@ describe('read-only commands on a stopped node', () => {
 describe('read-only commands on a live node', () => {
   it('finish with a consistent LSN while a writer appends at full speed in another process, and the writer loses nothing', async () => {
     const live = join(root, 'live');
-    const writer = spawn(process.execPath, ['--import', 'tsx', 'test/cli/support/live-writer.ts', live, '6000'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // The writer goes on until the readers have finished two rounds (a loaded machine starts
+    // the readers' processes slowly), at most 120 s.
+    const writer = spawn(process.execPath, ['--import', 'tsx', 'test/cli/support/live-writer.ts', live, '120000'], { stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     writer.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -151,6 +153,7 @@ describe('read-only commands on a live node', () => {
       expect(m).not.toBeNull();
       exports.push({ file, lsn: Number(m![1]), lines: readFileSync(file, 'utf8').trim().split('\n').filter((l) => l !== '').length });
       rounds++;
+      if (rounds === 2) writer.stdin.end('stop\n');
     }
     expect(await exited).toBe(0);
     expect(err).toBe('');

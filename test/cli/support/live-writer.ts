@@ -1,6 +1,6 @@
 // A node's writer at full speed, as its own process, for the read-only tests: opens the store
-// (taking the lock, as a node does), appends votes of 4 validators 64 at a time for `ms`
-// milliseconds with small segments (so that the log rotates under the readers), records a
+// (taking the lock, as a node does), appends votes of 4 validators 64 at a time until a line
+// arrives on stdin (or for at most `ms` milliseconds) with small segments (so that the log rotates under the readers), records a
 // reward distribution every height, then closes and prints the number of acknowledged votes
 // and the last acknowledged LSN as one JSON line.
 import { openStore } from '../../../src/store.ts';
@@ -10,12 +10,19 @@ const ms = Number(msArg);
 const store = await openStore({ dir: dir as string, chainId: 'live-chain', log: { segmentSize: 256 * 1024 } });
 process.stdout.write('ready\n');
 const stop = Date.now() + ms;
+let stopRequested = false;
+process.stdin.on('data', () => {
+  stopRequested = true;
+});
+process.stdin.on('end', () => {
+  stopRequested = true;
+});
 let acked = 0;
 let lastLsn = 0;
 let height = 1;
 const hash = new Uint8Array(32).fill(7);
 const signature = new Uint8Array(64).fill(9);
-while (Date.now() < stop) {
+while (!stopRequested && Date.now() < stop) {
   const calls = [];
   for (let i = 0; i < 16; i++, height++) {
     for (let v = 0; v < 4; v++) {
@@ -27,4 +34,5 @@ while (Date.now() < stop) {
   for (const r of results) lastLsn = Math.max(lastLsn, Number(r.id));
 }
 await store.close();
+process.stdin.destroy();
 process.stdout.write(`${JSON.stringify({ acked, lastLsn, heights: height - 1 })}\n`);
