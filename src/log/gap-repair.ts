@@ -185,17 +185,3 @@ function fillOf(pending: PendingRepair): { segmentId: number; bytes: Uint8Array 
   const bytes = encodeFiller(pending.offset, gapEnd, firstLostLsn, lastLostLsn - firstLostLsn + 1);
   return segmentId === undefined || bytes === undefined ? undefined : { segmentId, bytes };
 }
-
-/**
- * `pending` with the fill of every repair in segment `fromSegment` at or after `fromOffset`, or in
- * any later segment, settled (its gap end dropped): a cut or removal there is about to make those
- * bytes free for new data, which a later open must never overwrite with filler.
- */
-export function settleFills(pending: readonly PendingRepair[], fromSegment: number, fromOffset: number): PendingRepair[] {
-  return pending.map((p) => {
-    if (p.gapEnd === undefined) return p;
-    const id = parseSegmentFileName(p.file);
-    if (id === undefined || id < fromSegment || (id === fromSegment && p.gapEnd <= fromOffset)) return p;
-    return { ...p, gapEnd: undefined };
-  });
-}

@@ -16,7 +16,6 @@ import { errnoOf, type FileHandle, type FileSystem } from '../io/types.ts';
 import { ChunkReader } from './chunk-reader.ts';
 import type { SegmentEntry } from './lsn-index.ts';
 import { nextLsnAfterSealed, writeManifest, type Manifest, type PendingRepair } from './manifest.ts';
-import { settleFills } from './gap-repair.ts';
 import { BROKEN_SUFFIX, parseSegmentFileName, removeIfPresent, segmentPath } from './segment-file.ts';
 import type { WalkResult } from './segment-walk.ts';
 import { lostRange, surveyData } from './loss-survey.ts';
@@ -349,4 +348,18 @@ export async function removeSegments(
   for (const handle of handles) await handle.close();
   for (const path of paths) await removeIfPresent(fs, path);
   if (paths.length > 0) await fs.syncDir(walDir);
+}
+
+/**
+ * `pending` with the fill of every repair in segment `fromSegment` at or after `fromOffset`, or in
+ * any later segment, settled (its gap end dropped): a cut or removal there is about to make those
+ * bytes free for new data, which a later open must never overwrite with filler.
+ */
+export function settleFills(pending: readonly PendingRepair[], fromSegment: number, fromOffset: number): PendingRepair[] {
+  return pending.map((p) => {
+    if (p.gapEnd === undefined) return p;
+    const id = parseSegmentFileName(p.file);
+    if (id === undefined || id < fromSegment || (id === fromSegment && p.gapEnd <= fromOffset)) return p;
+    return { ...p, gapEnd: undefined };
+  });
 }
