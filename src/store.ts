@@ -32,7 +32,7 @@ import { Imager } from './stores/imager.ts';
 import { LogSnapshotStore, SNAPSHOTS_DIR } from './stores/snapshot-store.ts';
 import { takeBackup, type BackupOptions, type BackupReport, type BackupSource } from './backup/take.ts';
 import type { SnapshotStore } from './stores/snapshot-types.ts';
-import { IMAGES_DIR, listImages, loadSections, readLocalImage, type ImageLoadReport, type WrittenImage } from './stores/local-image.ts';
+import { IMAGES_DIR, listImages, loadSections, readLocalImage, removeImagesFrom, type ImageLoadReport, type WrittenImage } from './stores/local-image.ts';
 import { bytesIn, processMetrics, renderStoreMetrics, WalMetrics } from './stores/metrics.ts';
 import { LogEvidenceStore } from './stores/evidence-store.ts';
 import type { ByzantineEvidenceStore } from './stores/evidence-types.ts';
@@ -511,7 +511,7 @@ async function buildStores(log: Log, options: ResolvedStoreOptions, env: OpenEnv
   // written to the audit chain: the repairs then act as barriers in memory and stay pending.
   // A lost node key: the rotation to the new one is the first thing the chain gets.
   if (env.lostKeyRotation === true && audit.recordsOtherKey()) await audit.rotateNodeKey(nodeKey, true);
-  await recordRepairs(log, signGuard, audit, pipeline, keyed);
+  await recordRepairs(log, signGuard, audit, pipeline, keyed, env.fs !== undefined && env.images !== undefined ? { fs: env.fs, dir: env.images.dir } : undefined);
   if (signer?.importWatermark !== undefined) await signGuard.importWatermark(signer.importWatermark);
   // A restored directory says why it refuses first (the fence), before the generic fresh-state rule.
   signGuard.checkFence();
@@ -653,7 +653,14 @@ async function buildStores(log: Log, options: ResolvedStoreOptions, env: OpenEnv
  * came after the batch, before the acknowledgement) is not recorded twice. Not `durable` (no
  * node key): barriers in memory only, nothing written, nothing acknowledged.
  */
-async function recordRepairs(log: Log, signGuard: LogSignGuard, audit: LogAuditLog, pipeline: CommitPipeline, durable: boolean): Promise<void> {
+async function recordRepairs(
+  log: Log,
+  signGuard: LogSignGuard,
+  audit: LogAuditLog,
+  pipeline: CommitPipeline,
+  durable: boolean,
+  images: { readonly fs: FileSystem; readonly dir: string } | undefined,
+): Promise<void> {
   const pending = log.openReport.pendingRepairs;
   for (const repair of pending) {
     if (signGuard.hasRecordedRepair(repair.id)) continue;
@@ -679,7 +686,13 @@ async function recordRepairs(log: Log, signGuard: LogSignGuard, audit: LogAuditL
     await pipeline.commit([{ records: [barrier], events: [event], onDurable: ([record]) => signGuard.apply(record as LogRecord) }]);
   }
   const last = pending[pending.length - 1];
-  if (last !== undefined && durable) await log.acknowledgeRepairs(last.id);
+  if (last !== undefined && durable) {
+    // Local images past the first lost record hold what the repair dropped; while the repair is
+    // pending the open rejects them, and once it is acknowledged nothing would: they go first.
+    const lost = pending.map((p) => p.firstLostLsn).filter((l): l is Lsn => l !== undefined);
+    if (images !== undefined && lost.length > 0) await removeImagesFrom(images.fs, images.dir, Math.min(...lost));
+    await log.acknowledgeRepairs(last.id);
+  }
 }
 
 /** The store's lifecycle state for the log's. */

@@ -247,6 +247,22 @@ export async function listImages(fs: FileSystem, dir: string): Promise<string[]>
 }
 
 /**
+ * Removes every image at or after `fromLsn` (durably): a repair dropped records they hold, and
+ * once the repair is recorded nothing else would keep an open from loading them.
+ * @throws the file system's errors.
+ */
+export async function removeImagesFrom(fs: FileSystem, dir: string, fromLsn: number): Promise<number> {
+  let removed = 0;
+  for (const name of await listImages(fs, dir)) {
+    if ((imageLsnOfName(name) as number) < fromLsn) continue;
+    await fs.unlink(`${dir}/${IMAGES_DIR}/${name}`);
+    removed++;
+  }
+  if (removed > 0) await fs.syncDir(`${dir}/${IMAGES_DIR}`);
+  return removed;
+}
+
+/**
  * Loads `image` into `sections` (fresh stores). Every section the image holds must have a
  * store and every store a section.
  * @throws Error naming the section that failed.

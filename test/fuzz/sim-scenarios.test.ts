@@ -53,6 +53,11 @@ describe('regression seeds of local images and portable snapshots', () => {
     [3498856650, 'crash'],
     // An images/ lost again after it was made again (a .tmp of the next image survived in it).
     [3265733736, 'crash'],
+    // A gap repair kept the batches after the damage; once the repair was recorded, the next
+    // open loaded an image taken before the damage, holding the records the repair dropped
+    // (recover() then named a vote with no record in the log). The images past the first lost
+    // record are now removed before the repair is acknowledged.
+    [1485004771, 'corrupt'],
   ] as const)('seed %i (%s): no violation', async (seed, scenario) => {
     const tally = new Tally();
     const problems = await runOne(seed, tally, scenario);
