@@ -108,7 +108,15 @@ export async function rotateNodeKey(options: RotateNodeKeyOptions): Promise<Rota
     throw err;
   });
   if (already !== undefined) {
-    const found = lastRotation(already, next);
+    let found: { oldPublicKey: string; sequence: number };
+    try {
+      found = lastRotation(already, next);
+      // A planned rotation cut between its two batches: the new key signs its first one now.
+      await (already.audit as LogAuditLog).confirmNodeKey();
+    } catch (err) {
+      await already.close().catch(() => undefined);
+      throw err;
+    }
     await already.close();
     await finish(fs, nextFile, keyFile, dir);
     await imageWithNewKey(common);

@@ -42,7 +42,7 @@ import { AUDIT_EVENT_CODES, AUDIT_EVENT_TYPES, BYZANTINE_EVENT_TYPES, checkAudit
 import { encodeAuditEvent } from '../codec/audit-event.ts';
 import { RecordKind } from '../codec/kinds.ts';
 import { MerkleFrontier, merkleLeafHash, HASH_BYTES } from '../codec/merkle.ts';
-import { checkNodeKey, signEd25519, toHex, type NodeKey } from '../codec/node-key.ts';
+import { checkNodeKey, signEd25519, toHex, verifyEd25519, type NodeKey } from '../codec/node-key.ts';
 import { checkChainId, checkValidatorId } from '../model/vote.ts';
 import { ConsensusStoreError, invalidArgument } from '../errors.ts';
 import type { FileSystem } from '../io/types.ts';
@@ -357,8 +357,9 @@ export class LogAuditLog implements AuditLog, RecordApplier, ImageSection {
           this.queue.push({ events: [confirm], companions: [], records: 1, bytes: recordSpan(entryPayloadBytes(confirm.bytes.length)), resolve, reject });
         });
     this.pump();
-    const { entries } = await rotated;
-    await confirmed;
+    // Both awaited together: when the rotation's batch fails, the confirmation behind it is
+    // rejected too, and must not be left without a handler (an unhandled rejection).
+    const [{ entries }] = await Promise.all([rotated, confirmed]);
     return entries[0] as LogEntry;
   }
 
@@ -368,6 +369,21 @@ export class LogAuditLog implements AuditLog, RecordApplier, ImageSection {
    */
   lastNodeKeyRotation(): { sequence: number; oldPublicKey: Uint8Array; newPublicKey: Uint8Array } | undefined {
     return this.nodeKeyRotation;
+  }
+
+  /**
+   * After a planned rotation cut short between its two batches (the rotation, signed by the old
+   * key; the new key's NodeKeyRecorded, signed by the new one): writes that second batch when
+   * the chain's newest head is not signed by this log's key, so that a verifier trusting the new
+   * key finds a head of it. Resolves with true when it wrote one. @internal
+   */
+  async confirmNodeKey(): Promise<boolean> {
+    this.checkOpen();
+    this.checkRecordedKey();
+    const head = this.latestHead;
+    if (head === undefined || verifyEd25519(head.signature, this.hasher.headSignBytes(head.treeSize, head.lastEntryHash, head.root), this.key.publicKey)) return false;
+    await this.enqueue([this.encode({ type: 'NodeKeyRecorded', publicKey: this.key.publicKey.slice() })], []);
+    return true;
   }
 
   /** True when the chain records a node key other than this log's (a lost-key rotation is due). @internal */

@@ -42,6 +42,8 @@ async function useAfter(dir: string, fs?: FileSystem): Promise<{ key: Uint8Array
   const store = await openStore({ dir, chainId: CHAIN, log: LOG, ...(fs === undefined ? {} : { fs }) });
   // The rotation left an image signed with the new key: the open loads it, no full replay.
   expect(store.replay.image.loaded, JSON.stringify(store.replay.image.rejected)).toBeDefined();
+  // Before anything is written: the chain already verifies with the node's (new) key.
+  expect((await store.audit.verifyIntegrity()).ok).toBe(true);
   await store.audit.logEvent(event(99));
   expect((await store.audit.verifyIntegrity()).ok).toBe(true);
   const all = await store.audit.queryByDateRange(0, Number.MAX_SAFE_INTEGER, { limit: 10_000 });
