@@ -7,17 +7,10 @@
  * This file must never write, and never stop at the first marker it finds: the loss is
  * everything up to the last non-zero word of the segment.
  */
-import {
-  COMMIT_KIND,
-  COMMIT_PAYLOAD_BYTES,
-  COMMIT_RECORD_BYTES,
-  HeaderStatus,
-  checkRecordHeader,
-  recordCrcMatches,
-  recordLsn,
-} from '../codec/framing.ts';
+import { recordLsn } from '../codec/framing.ts';
 import type { FileHandle } from '../io/types.ts';
-import { ChunkReader, DEFAULT_CHUNK_BYTES } from './chunk-reader.ts';
+import { DEFAULT_CHUNK_BYTES } from './chunk-reader.ts';
+import { scanData } from './tail-repair.ts';
 
 /** What lies in `[from, capacity)` of a segment. */
 export interface DataSurvey {
@@ -34,21 +27,11 @@ export interface DataSurvey {
  * @throws the file system's errno error.
  */
 export async function surveyData(handle: FileHandle, capacity: number, from: number): Promise<DataSurvey> {
-  const reader = new ChunkReader(handle, capacity, DEFAULT_CHUNK_BYTES);
-  let dataEnd = from;
   let lastMarkerLsn = 0;
-  for (let q = from; q + 8 <= capacity; q += 8) {
-    if (!reader.has(q, 8)) await reader.ensure(q, 8);
-    const w = (q - reader.start) >>> 2;
-    if ((reader.words[w]! | reader.words[w + 1]!) === 0) continue;
-    dataEnd = q + 8;
-    if (reader.words[w] !== COMMIT_PAYLOAD_BYTES || q + COMMIT_RECORD_BYTES > capacity) continue;
-    if (!reader.has(q, COMMIT_RECORD_BYTES)) await reader.ensure(q, COMMIT_RECORD_BYTES);
-    const i = q - reader.start;
-    if (reader.bytes[i + 8] !== COMMIT_KIND) continue;
-    if (checkRecordHeader(reader.bytes, i, capacity - q) !== HeaderStatus.Ok || !recordCrcMatches(reader.bytes, i)) continue;
-    lastMarkerLsn = Math.max(lastMarkerLsn, recordLsn(reader.bytes, i));
-  }
+  const dataEnd = await scanData(handle, capacity, from, DEFAULT_CHUNK_BYTES, (bytes, i) => {
+    lastMarkerLsn = Math.max(lastMarkerLsn, recordLsn(bytes, i));
+    return false;
+  });
   return { dataEnd, lastMarkerLsn };
 }
 
