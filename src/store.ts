@@ -277,7 +277,7 @@ async function openStoreIn(options: OpenStoreOptions, restoring: boolean, lostKe
           : 'holds a restore from a snapshot that did not finish: run restoreFromSnapshot again (it resumes), or remove the directory',
       );
     }
-    const log = await openLog({ ...resolved.log, dir, fs });
+    const log = await openLog({ ...resolved.log, dir, fs }, { dirState: before });
     const wal = new WalMetrics();
     log.observe(wal);
     let nodeKey: NodeKey;

@@ -42,6 +42,14 @@ interface OpenState {
 }
 
 /**
+ * What a caller that opens more than the log (`openStore`) already found at the data directory,
+ * so that the open does not look again. @internal
+ */
+export interface KnownDataDir {
+  readonly dirState?: DataDirState;
+}
+
+/**
  * Opens (creating if needed) the log in `options.dir`: takes the lock, recovers (D5) and
  * returns the open log.
  *
@@ -49,8 +57,8 @@ interface OpenState {
  *   directory), CORRUPTION (file and offset), UNSUPPORTED_FORMAT, IO_FAILED / DISK_FULL (the
  *   open's own writes failed).
  */
-export async function openLog(options: LogOptions): Promise<WriteAheadLog> {
-  const log = new WriteAheadLog(resolveLogOptions(options));
+export async function openLog(options: LogOptions, known?: KnownDataDir): Promise<WriteAheadLog> {
+  const log = new WriteAheadLog(resolveLogOptions(options), known?.dirState);
   await log.open();
   return log;
 }
@@ -69,10 +77,13 @@ export class WriteAheadLog implements Log {
   #opening: Promise<void> | undefined;
   #closing: Promise<void> | undefined;
   #observer: WalObserver | undefined;
+  /** What the data directory held before this open, when the caller already looked (`KnownDataDir`). */
+  readonly #dirState: DataDirState | undefined;
 
   /** Use `openLog`; the constructor only stores checked options. */
-  constructor(options: ResolvedLogOptions) {
+  constructor(options: ResolvedLogOptions, dirState?: DataDirState) {
     this.#options = options;
+    this.#dirState = dirState;
     const { maxBatchBytes, maxBatchRecords, maxRecordSize, segmentSize } = options;
     this.#limits = Object.freeze({ maxBatchBytes, maxBatchRecords, maxRecordSize, segmentSize });
   }
@@ -254,7 +265,7 @@ export class WriteAheadLog implements Log {
     try {
       // What was there before anything is created: a failed open of an absent or empty
       // directory removes what it made (docs/durability.md, "A clean open").
-      before = await probeDataDir(fs, options.dir);
+      before = this.#dirState ?? (await probeDataDir(fs, options.dir));
       // The data directory's own entry must be durable too (a new directory lives in its
       // parent), and so must those of any parents this creates.
       await mkdirDurable(fs, options.dir);
