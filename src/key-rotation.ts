@@ -10,7 +10,7 @@
  * This file must never overwrite or remove a key the chain records before the rotation away
  * from it is durable, and never run while the node runs (the open takes the directory's lock).
  */
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fromFsError, invalidArgument, isStoreError } from './errors.ts';
 import { errnoOf, type FileSystem } from './io/types.ts';
 import { checkChainId } from './model/vote.ts';
@@ -98,67 +98,96 @@ export async function rotateNodeKey(options: RotateNodeKeyOptions): Promise<Rota
   if (!lostKey && !haveOld) throw invalidArgument('options.lostKey', `is not set, but ${keyFile} is missing: if the key is lost, rotate with lostKey (cstore rotate-key --lost)`);
 
   // The new key, durable before anything records it (kept from an interrupted run).
+  const resuming = await stat(nextFile);
   const next = (await loadOrCreateNodeKey(fs, nextFile)).key;
   // No local image: one would hide the rotation entry from the replay (and the next image is signed with the new key).
   const common = { dir, chainId, fs, images: { load: false, onClose: false }, ...log, ...now };
-
-  // Already recorded by an interrupted run? The chain then takes the new key as its own.
-  const already = await openStore({ ...common, audit: { nodeKey: next } }).catch((err: unknown) => {
-    if (isStoreError(err, 'INVALID_ARGUMENT') && err.details?.['argument'] === 'options.publicKey') return undefined;
-    throw err;
+  const report = (found: { oldPublicKey: string; sequence: number }, resumed: boolean): RotateNodeKeyReport => ({
+    keyFile,
+    ...found,
+    newPublicKey: hex(next.publicKey),
+    lostKey,
+    resumed,
   });
-  if (already !== undefined) {
-    let found: { oldPublicKey: string; sequence: number };
-    try {
-      found = lastRotation(already, next);
-      // A planned rotation cut between its two batches: the new key signs its first one now.
-      await (already.audit as LogAuditLog).confirmNodeKey();
-    } catch (err) {
-      await already.close().catch(() => undefined);
-      throw err;
-    }
-    await already.close();
-    await finish(fs, nextFile, keyFile, dir);
-    await imageWithNewKey(common);
-    return { keyFile, ...found, newPublicKey: hex(next.publicKey), lostKey, resumed: true };
-  }
 
-  let store: ConsensusStore;
-  if (lostKey) {
-    store = await openStoreRotatingLostKey({ ...common, audit: { nodeKey: next } });
-  } else {
-    store = await openStore({ ...common, audit: { keyFile } });
-    try {
-      await (store.audit as LogAuditLog).rotateNodeKey(next, false);
-    } catch (err) {
-      await store.close().catch(() => undefined);
+  // Already recorded by an interrupted run (only a run that left node.key.next can have)? The
+  // chain then takes the new key as its own.
+  if (resuming) {
+    const already = await openStore({ ...common, audit: { nodeKey: next } }).catch((err: unknown) => {
+      if (isStoreError(err, 'INVALID_ARGUMENT') && err.details?.['argument'] === 'options.publicKey') return undefined;
       throw err;
-    }
+    });
+    if (already !== undefined) return report(await settleWithNewKey(already, next, fs, nextFile, keyFile, dir), true);
   }
-  const found = lastRotation(store, next);
+  // A lost key: the open, with the new key, writes the rotation.
+  if (lostKey) return report(await settleWithNewKey(await openStoreRotatingLostKey({ ...common, audit: { nodeKey: next } }), next, fs, nextFile, keyFile, dir), false);
+
+  // Planned: the old key signs the rotation; the image needs an open with the new key.
+  const store = await openStore({ ...common, audit: { keyFile } });
+  let found: { oldPublicKey: string; sequence: number };
+  try {
+    await (store.audit as LogAuditLog).rotateNodeKey(next, false);
+    found = lastRotation(store, next);
+  } catch (err) {
+    await store.close().catch(() => undefined);
+    throw err;
+  }
   await store.close();
-  await finish(fs, nextFile, keyFile, dir);
-  await imageWithNewKey(common);
-  return { keyFile, ...found, newPublicKey: hex(next.publicKey), lostKey, resumed: false };
+  await finish(fs, nextFile, keyFile);
+  const withNew = await openStore({ ...common });
+  await settle(withNew, () => imageWithNewKey(withNew, fs, dir));
+  return report(found, false);
+}
+
+/**
+ * On a store open with the new key whose chain records the rotation: the new key's first
+ * batch if a cut left it out, an image signed with the new key, then `node.key.next` installed.
+ */
+async function settleWithNewKey(
+  store: ConsensusStore,
+  next: NodeKey,
+  fs: FileSystem,
+  nextFile: string,
+  keyFile: string,
+  dir: string,
+): Promise<{ oldPublicKey: string; sequence: number }> {
+  const found = await settle(store, async () => {
+    const rotation = lastRotation(store, next);
+    // A planned rotation cut between its two batches: the new key signs its first one now.
+    await (store.audit as LogAuditLog).confirmNodeKey();
+    await imageWithNewKey(store, fs, dir);
+    return rotation;
+  });
+  await finish(fs, nextFile, keyFile);
+  return found;
+}
+
+/** Runs `work` on `store`, then closes it (also when `work` fails). */
+async function settle<T>(store: ConsensusStore, work: () => Promise<T>): Promise<T> {
+  let result: T;
+  try {
+    result = await work();
+  } catch (err) {
+    await store.close().catch(() => undefined);
+    throw err;
+  }
+  await store.close();
+  return result;
 }
 
 /**
  * Local images are signed with the node key, so every image taken before the rotation fails
  * the next open's check: an image of the same state signed with the new key (replacing the one
  * at the log's end, which the old key signed) lets the node's next start load it instead of
- * replaying the whole log. The older ones are only pruned as new images come.
+ * replaying the whole log. The older ones are only pruned as new images come. `store` is open
+ * with the new key.
  */
-async function imageWithNewKey(common: { readonly dir: string; readonly chainId: string; readonly fs: FileSystem }): Promise<void> {
-  const store = await openStore({ ...common, images: { load: false, onClose: false } });
-  try {
-    const stale = `${common.dir}/${IMAGES_DIR}/${imageFileName(store.log.nextLsn - 1)}`;
-    await common.fs.unlink(stale).catch((err: unknown) => {
-      if (errnoOf(err) !== 'ENOENT') throw fromFsError(err, `removing ${stale}`);
-    });
-    await takeImage(store, false);
-  } finally {
-    await store.close();
-  }
+async function imageWithNewKey(store: ConsensusStore, fs: FileSystem, dir: string): Promise<void> {
+  const stale = `${dir}/${IMAGES_DIR}/${imageFileName(store.log.nextLsn - 1)}`;
+  await fs.unlink(stale).catch((err: unknown) => {
+    if (errnoOf(err) !== 'ENOENT') throw fromFsError(err, `removing ${stale}`);
+  });
+  await takeImage(store, false);
 }
 
 /** The chain's rotation to `next`: its sequence and the key it rotated from. */
@@ -171,10 +200,10 @@ function lastRotation(store: ConsensusStore, next: NodeKey): { oldPublicKey: str
 }
 
 /** `node.key.next` becomes `node.key` (atomically; durable with the directory fsync). */
-async function finish(fs: FileSystem, nextFile: string, keyFile: string, dir: string): Promise<void> {
+async function finish(fs: FileSystem, nextFile: string, keyFile: string): Promise<void> {
   try {
     await fs.rename(nextFile, keyFile);
-    await fs.syncDir(keyFile.slice(0, Math.max(1, keyFile.lastIndexOf('/'))) || dir);
+    await fs.syncDir(dirname(keyFile));
   } catch (err) {
     throw fromFsError(err, `installing the new node key ${keyFile}`);
   }
