@@ -30,8 +30,10 @@ import type { VoteStoreLimits } from './stores/vote-types.ts';
 /** File name of the node key in the data directory (created with mode 0600 on first open). */
 export const NODE_KEY_FILE = 'node.key';
 
-/** The marker of a restore from a snapshot in progress: `openStore` refuses a directory that has it. */
+/** The marker of a restore (from a snapshot or a backup) in progress: `openStore` refuses a directory that has it. */
 export const RESTORING_FILE = 'RESTORING';
+/** How the RESTORING marker of a restore from a backup begins (a snapshot's begins with its root). */
+export const BACKUP_MARKER_PREFIX = 'backup ';
 
 /** An ed25519 key in options: the 32-byte seed, and optionally its public key (checked to match). */
 export interface NodeKeyOption {

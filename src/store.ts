@@ -52,7 +52,7 @@ import { LogVoteStore } from './stores/vote-store.ts';
 import type { VoteStore } from './stores/vote-types.ts';
 
 export { NODE_KEY_FILE, RESTORING_FILE } from './store-options.ts';
-import { RESTORING_FILE } from './store-options.ts';
+import { BACKUP_MARKER_PREFIX, RESTORING_FILE } from './store-options.ts';
 export type {
   AuditOptions,
   LimitOptions,
@@ -272,7 +272,7 @@ async function openStoreIn(options: OpenStoreOptions, restoring: boolean, lostKe
       const marker = new TextDecoder().decode(await fs.readFile(`${dir}/${RESTORING_FILE}`).catch(() => new Uint8Array(0)));
       throw invalidArgument(
         'options.dir',
-        marker.startsWith('backup ')
+        marker.startsWith(BACKUP_MARKER_PREFIX)
           ? 'holds a restore from a backup that did not finish: run restoreFromBackup (cstore restore) again (it starts over), or remove the directory'
           : 'holds a restore from a snapshot that did not finish: run restoreFromSnapshot again (it resumes), or remove the directory',
       );

@@ -30,7 +30,7 @@ import { encodeSignFence } from '../codec/sign-guard-record.ts';
 import { checkKeys, checkObject, checkSafeUint } from '../model/check.ts';
 import { openLog } from '../log/wal.ts';
 import { ensureDurableDir } from '../stores/snapshot-io.ts';
-import { NODE_KEY_FILE, RESTORING_FILE } from '../store-options.ts';
+import { BACKUP_MARKER_PREFIX, NODE_KEY_FILE, RESTORING_FILE } from '../store-options.ts';
 import { removeTree } from '../restore.ts';
 import { copyHashed } from './files.ts';
 import { parentOf } from './take.ts';
@@ -71,7 +71,6 @@ export interface BackupRestoreReport {
 }
 
 const OPTION_KEYS = ['backup', 'dir', 'minSignHeight', 'publicKey', 'fs'] as const;
-const MARKER_PREFIX = 'backup ';
 
 /**
  * Restores `options.dir` from `options.backup` (see the file comment).
@@ -99,7 +98,7 @@ export async function restoreFromBackup(options: RestoreFromBackupOptions): Prom
   const existing = st === undefined ? [] : await fs.readdir(dir);
   const restarted = existing.includes(RESTORING_FILE);
   if (existing.length > 0 && !restarted) throw invalidArgument('options.dir', `${dir} is not empty (${existing.length} entries): a restore writes only into an empty directory`);
-  if (restarted && !new TextDecoder().decode(await fs.readFile(marker)).startsWith(MARKER_PREFIX) && (await fs.stat(marker))?.size !== 0) {
+  if (restarted && !new TextDecoder().decode(await fs.readFile(marker)).startsWith(BACKUP_MARKER_PREFIX) && (await fs.stat(marker))?.size !== 0) {
     throw invalidArgument('options.dir', `${dir} holds an unfinished restore from a snapshot: run restoreFromSnapshot again, or remove the directory`);
   }
 
@@ -113,7 +112,7 @@ export async function restoreFromBackup(options: RestoreFromBackupOptions): Prom
   const handle = await fs.open(marker, 'create');
   try {
     await handle.truncate(0);
-    await handle.writeAndSync([new TextEncoder().encode(`${MARKER_PREFIX}${verified.digest} ${verified.lsn}\n`)], 0);
+    await handle.writeAndSync([new TextEncoder().encode(`${BACKUP_MARKER_PREFIX}${verified.digest} ${verified.lsn}\n`)], 0);
   } finally {
     await handle.close();
   }
