@@ -12,8 +12,16 @@ import { ConsensusStoreError } from '../errors.ts';
 import { checkSafeUint, checkU32 } from '../model/check.ts';
 import { checkRoundState, CONSENSUS_PHASES, type RoundState } from '../model/round.ts';
 
-/** Format version of both payloads. */
+/** Format version of the prune payload, and of a checkpoint without the version-2 fields. */
 const VERSION = 1;
+/**
+ * Format version of a checkpoint that carries `isProposer`, `validatorCount` or `quorumSize`:
+ * version 1's 13 fields, then those three (docs/format.md, "Round-state checkpoint"). A state
+ * without any of them is still written as version 1, byte for byte as before, so records and
+ * image sections written before the fields existed and those written after by the same state
+ * are the same bytes, and both decode (the absent fields then `undefined`).
+ */
+const VERSION_2 = 2;
 
 const packr = new Packr({ useRecords: false, moreTypes: false });
 
@@ -31,8 +39,9 @@ export interface RoundPruneRecord {
 
 /** Encodes a checkpoint. `state` must have passed `checkRoundState`. */
 export function encodeRoundStateRecord(state: RoundState, recordedAt: number): Uint8Array {
-  return packr.pack([
-    VERSION,
+  const extended = state.isProposer !== undefined || state.validatorCount !== undefined || state.quorumSize !== undefined;
+  const fields: unknown[] = [
+    extended ? VERSION_2 : VERSION,
     state.height,
     state.round,
     CONSENSUS_PHASES.indexOf(state.phase),
@@ -46,7 +55,9 @@ export function encodeRoundStateRecord(state: RoundState, recordedAt: number): U
     state.startedAt,
     state.updatedAt,
     recordedAt,
-  ]);
+  ];
+  if (extended) fields.push(state.isProposer ?? null, state.validatorCount ?? null, state.quorumSize ?? null);
+  return packr.pack(fields);
 }
 
 /** Encodes a prune record. */
@@ -54,13 +65,26 @@ export function encodeRoundPruneRecord(beforeHeight: number, recordedAt: number)
   return packr.pack([VERSION, beforeHeight, recordedAt]);
 }
 
-/** Unpacks a versioned tuple of exactly `length` fields; throws (any error) when it is not one. */
-function unpackTuple(payload: Uint8Array, length: number): unknown[] {
+/**
+ * Unpacks a versioned tuple: `lengths` maps each known version to its field count. Throws (any
+ * error) when the payload is not a tuple of a known version with that many fields.
+ */
+function unpackTuple(payload: Uint8Array, lengths: ReadonlyMap<number, number>): unknown[] {
   const value: unknown = packr.unpack(payload);
-  if (!Array.isArray(value) || value.length !== length) throw new Error(`not a ${length}-field tuple`);
-  if (value[0] !== VERSION) throw new Error(`unknown payload version ${String(value[0])}`);
+  if (!Array.isArray(value)) throw new Error('not a tuple');
+  const length = lengths.get(value[0] as number);
+  if (length === undefined) throw new Error(`unknown payload version ${String(value[0])}`);
+  if (value.length !== length) throw new Error(`not a ${length}-field tuple of version ${String(value[0])}`);
   return value.map((v: unknown) => (v === null ? undefined : v));
 }
+
+/** Field counts of a checkpoint payload by version (version included). */
+const STATE_LENGTHS: ReadonlyMap<number, number> = new Map([
+  [VERSION, 14],
+  [VERSION_2, 17],
+]);
+/** Field counts of a prune payload by version. */
+const PRUNE_LENGTHS: ReadonlyMap<number, number> = new Map([[VERSION, 3]]);
 
 function corrupt(what: string, lsn: number, cause: unknown): ConsensusStoreError {
   const problem = cause instanceof Error ? cause.message : String(cause);
@@ -73,7 +97,7 @@ function corrupt(what: string, lsn: number, cause: unknown): ConsensusStoreError
 /** Decodes a checkpoint payload; CORRUPTION (naming `lsn`) if it does not decode to a valid state. */
 export function decodeRoundStateRecord(payload: Uint8Array, lsn: number): RoundStateRecord {
   try {
-    const f = unpackTuple(payload, 14);
+    const f = unpackTuple(payload, STATE_LENGTHS);
     const phaseIndex = checkU32('phase', f[3]);
     const phase = CONSENSUS_PHASES[phaseIndex];
     if (phase === undefined) throw new Error(`unknown phase ${phaseIndex}`);
@@ -90,6 +114,9 @@ export function decodeRoundStateRecord(payload: Uint8Array, lsn: number): RoundS
       appData: f[10],
       startedAt: f[11],
       updatedAt: f[12],
+      isProposer: f[14],
+      validatorCount: f[15],
+      quorumSize: f[16],
     });
     return { state, recordedAt: checkSafeUint('recordedAt', f[13]) };
   } catch (err) {
@@ -100,7 +127,7 @@ export function decodeRoundStateRecord(payload: Uint8Array, lsn: number): RoundS
 /** Decodes a prune payload; CORRUPTION (naming `lsn`) if it does not decode. */
 export function decodeRoundPruneRecord(payload: Uint8Array, lsn: number): RoundPruneRecord {
   try {
-    const f = unpackTuple(payload, 3);
+    const f = unpackTuple(payload, PRUNE_LENGTHS);
     return { beforeHeight: checkSafeUint('beforeHeight', f[1]), recordedAt: checkSafeUint('recordedAt', f[2]) };
   } catch (err) {
     throw corrupt('round-state prune', lsn, err);

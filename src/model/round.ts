@@ -8,7 +8,7 @@
  * but model/ itself and src/errors.ts.
  */
 import { invalidArgument } from '../errors.ts';
-import { checkBytes, checkObject, checkOneOf, checkSafeUint, checkString, checkU32 } from './check.ts';
+import { checkBytes, checkInteger, checkObject, checkOneOf, checkSafeUint, checkString, checkU32 } from './check.ts';
 
 /** The phases of one consensus round, in the order a round moves through them. */
 export type ConsensusPhase = 'propose' | 'prevote' | 'precommit' | 'commit' | 'finalize';
@@ -20,6 +20,8 @@ export const CONSENSUS_PHASES: readonly ConsensusPhase[] = ['propose', 'prevote'
 export const MAX_PROPOSER_LENGTH = 128;
 /** Largest `appData` blob in bytes (64 KiB): round state is checkpointed often and must stay small. */
 export const MAX_ROUND_APP_DATA = 64 * 1024;
+/** Largest `validatorCount` (and so `quorumSize`): the registry's limit, `MAX_VALIDATORS` (65,536). */
+export const MAX_ROUND_VALIDATOR_COUNT = 65_536;
 
 /**
  * A validator's position in consensus (Tendermint style, with a global round: docs/stores-rounds-validators.md).
@@ -51,6 +53,22 @@ export interface RoundState {
    * `MAX_ROUND_APP_DATA`. The store keeps them exactly and never interprets them.
    */
   readonly appData?: Uint8Array;
+  /**
+   * Whether this node is the round's proposer. Optional: checkpoints written before the field
+   * existed (round-state record version 1, docs/format.md) decode without it.
+   */
+  readonly isProposer?: boolean;
+  /**
+   * How many validators vote at this height (1..`MAX_ROUND_VALIDATOR_COUNT`); with `quorumSize`.
+   * Optional, as `isProposer`.
+   */
+  readonly validatorCount?: number;
+  /**
+   * The fewest of those validators whose votes make a quorum (more than 2/3 of the stake; with
+   * equal stakes floor(2n/3) + 1), 1..`validatorCount`; with `validatorCount`. Optional, as
+   * `isProposer`.
+   */
+  readonly quorumSize?: number;
   /** When the round started, ms since the epoch. */
   readonly startedAt: number;
   /** When this state was last changed, ms since the epoch; >= `startedAt`. */
@@ -63,7 +81,8 @@ function optionalHash(name: string, value: unknown): Uint8Array | undefined {
 
 /**
  * Checks a round state (types, ranges, byte lengths, the pairing of the lock and valid-value
- * fields, `lockedRound`/`validRound` <= `round`, `updatedAt` >= `startedAt`) and returns a copy
+ * fields and of `validatorCount` and `quorumSize`, `lockedRound`/`validRound` <= `round`,
+ * `quorumSize` <= `validatorCount`, `updatedAt` >= `startedAt`) and returns a copy
  * that shares no memory with the input. Throws INVALID_ARGUMENT naming the field.
  */
 export function checkRoundState(name: string, value: unknown): RoundState {
@@ -103,6 +122,20 @@ export function checkRoundState(name: string, value: unknown): RoundState {
   if (o['appData'] !== undefined) {
     state.appData = new Uint8Array(checkBytes(`${name}.appData`, o['appData'], { min: 0, max: MAX_ROUND_APP_DATA }));
   }
+  const isProposer = o['isProposer'];
+  if (isProposer !== undefined) {
+    if (typeof isProposer !== 'boolean') throw invalidArgument(`${name}.isProposer`, `must be a boolean, got ${typeof isProposer}`);
+    state.isProposer = isProposer;
+  }
+  const validatorCount = o['validatorCount'];
+  const quorumSize = o['quorumSize'];
+  if ((validatorCount === undefined) !== (quorumSize === undefined)) {
+    throw invalidArgument(`${name}.validatorCount`, 'and quorumSize must be given together or not at all');
+  }
+  if (validatorCount !== undefined && quorumSize !== undefined) {
+    state.validatorCount = checkInteger(`${name}.validatorCount`, validatorCount, 1, MAX_ROUND_VALIDATOR_COUNT);
+    state.quorumSize = checkInteger(`${name}.quorumSize`, quorumSize, 1, state.validatorCount);
+  }
   return state;
 }
 
@@ -124,6 +157,9 @@ export function roundStatesEqual(a: RoundState, b: RoundState): boolean {
     bytesEqual(a.proposalBlockHash, b.proposalBlockHash) &&
     a.proposer === b.proposer &&
     bytesEqual(a.appData, b.appData) &&
+    a.isProposer === b.isProposer &&
+    a.validatorCount === b.validatorCount &&
+    a.quorumSize === b.quorumSize &&
     a.startedAt === b.startedAt &&
     a.updatedAt === b.updatedAt
   );

@@ -8,6 +8,8 @@
  * the latest checkpoint, and folded into the index only once the log reports them durable.
  * Image section (tag 4): u32 version, i64 prune floor, i64 last applied LSN, then the index
  * (u32 count; each: i64 LSN and the round-state record's payload as bytes, recordedAt included).
+ * The payload is versioned by itself (docs/format.md, "Round-state checkpoint"), so an image
+ * taken before `isProposer`, `validatorCount` and `quorumSize` existed loads as a log does.
  *
  * This module must never write anything for a call that fails validation, and never answer from
  * a checkpoint that is not durable.

@@ -51,6 +51,10 @@ function badState(): fc.Arbitrary<unknown> {
     fc.constant({ ...roundState(5, 5), startedAt: 3_000, updatedAt: 2_000 }),
     fc.constant({ ...roundState(5, 5), proposer: '' }),
     fc.constant({ ...roundState(5, 5), appData: new Uint8Array(64 * 1024 + 1) }),
+    fc.constant({ ...roundState(5, 5), isProposer: 'yes' }),
+    fc.constant({ ...roundState(5, 5), validatorCount: 4 }),
+    fc.constant({ ...roundState(5, 5), validatorCount: 4, quorumSize: 5 }),
+    fc.constant({ ...roundState(5, 5), validatorCount: 0, quorumSize: 0 }),
   );
 }
 
@@ -113,6 +117,9 @@ export function roundStateStoreConformance(name: string, open: () => Promise<Rou
           proposalBlockHash: hash(3),
           proposer: 'p'.repeat(128),
           appData: new Uint8Array([0, 1, 2, 255]),
+          isProposer: false,
+          validatorCount: 65_536,
+          quorumSize: 43_691,
         });
         const copy = structuredClone(state);
         await h.rounds.saveRoundState(state);
