@@ -65,6 +65,8 @@ function timed(port: ConsensusStoragePort, clock: { busyMs: number; calls: numbe
     votesForRound: wrap((r) => port.votesForRound(r)),
     markFinalized: wrap((h, r) => port.markFinalized(h, r)),
     recordEquivocation: wrap((e) => port.recordEquivocation(e)),
+    validatorsAt: wrap((h) => port.validatorsAt(h)),
+    applyValidatorTxs: wrap((h, t) => port.applyValidatorTxs(h, t)),
     logAudit: wrap((e) => port.logAudit(e)),
     recordReward: wrap((d) => port.recordReward(d)),
   };
@@ -87,11 +89,11 @@ async function measure(spec: RunSpec): Promise<RunFigures> {
         log: { durability: spec.durability, segmentSize: 8 * 1024 * 1024 },
       });
       stores.push(store);
+      for (const v of set.validators) await store.validators.registerValidator({ validatorId: v.validatorId, publicKey: v.publicKey, stake: v.stake }, 0);
       const base = new StoreStoragePort(store, CHAIN_ID);
       const engine = new ConsensusEngine({
         chainId: CHAIN_ID,
         validatorId: `v${i}`,
-        validators: set,
         storage: i === 0 ? timed(base, clock) : base,
         transport: network.join(`v${i}`),
       });

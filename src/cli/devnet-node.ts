@@ -20,7 +20,7 @@ import { ConsensusEngine } from '../consensus/engine.ts';
 import { StoreStoragePort } from '../consensus/store-adapter.ts';
 import type { Transport } from '../consensus/transport.ts';
 import type { EngineEvent } from '../consensus/types.ts';
-import { nodeStoreDir, readGenesis, validatorSetOf, type Genesis } from './devnet-genesis.ts';
+import { nodeStoreDir, readGenesis, type Genesis } from './devnet-genesis.ts';
 import type { ChildMessage, NodeLaunch, NodeStats, ParentMessage } from './devnet-protocol.ts';
 import { NODE_METRICS_PORT_ENV, serveMetrics, type MetricsAnnouncement } from './metrics-http.ts';
 
@@ -136,7 +136,6 @@ async function main(): Promise<void> {
   const engine = new ConsensusEngine({
     chainId: genesis.chainId,
     validatorId: me.validatorId,
-    validators: validatorSetOf(genesis),
     storage: port,
     transport: parentTransport(),
     onEvent,

@@ -10,7 +10,9 @@ import { Packr } from 'msgpackr';
 import { BLOCK_HASH_BYTES, checkUnsignedProposal, checkValidatorId, checkVote, SIGNATURE_BYTES } from '../model/vote.ts';
 import { checkBytes, checkObject, checkSafeUint, checkU32 } from '../model/check.ts';
 import type { ValidatorVote } from '../model/vote.ts';
-import type { Block, ConsensusMessage } from './types.ts';
+import { ConsensusStoreError } from '../errors.ts';
+import { MAX_BLOCK_TXS } from './block.ts';
+import type { Block, ConsensusMessage, ValidatorTx } from './types.ts';
 
 /** Largest encoded message accepted (a certificate of a large set is the biggest). */
 export const MAX_MESSAGE_BYTES = 1024 * 1024;
@@ -64,15 +66,32 @@ export function decodeMessage(bytes: Uint8Array): ConsensusMessage {
   }
 }
 
-/** Checks a block's fields and returns a private copy. */
+/**
+ * Checks a block's fields and returns a private copy. `txs`, when present, must be a non-empty
+ * list of at most `MAX_BLOCK_TXS` well-formed transactions (their signatures are checked by
+ * the engine against the validator set, block.ts `blockTxsProblem`).
+ */
 export function checkBlock(name: string, value: unknown): Block {
   const b = checkObject(name, value);
-  return {
+  const block = {
     height: checkSafeUint(`${name}.height`, b.height),
     round: checkU32(`${name}.round`, b.round),
     proposer: checkValidatorId(`${name}.proposer`, b.proposer),
     parentHash: new Uint8Array(checkBytes(`${name}.parentHash`, b.parentHash, BLOCK_HASH_BYTES)),
   };
+  if (b.txs === undefined || b.txs === null) return block;
+  if (!Array.isArray(b.txs) || b.txs.length === 0 || b.txs.length > MAX_BLOCK_TXS) {
+    throw new ConsensusStoreError('INVALID_ARGUMENT', `${name}.txs must be a list of 1 to ${MAX_BLOCK_TXS} transactions`);
+  }
+  return { ...block, txs: b.txs.map((t: unknown, i: number) => checkTx(`${name}.txs[${i}]`, t)) };
+}
+
+/** Checks one validator-set transaction (its shape: the votes' signatures are the engine's to check). */
+function checkTx(name: string, value: unknown): ValidatorTx {
+  const t = checkObject(name, value);
+  if (t.type !== 'slash') throw new ConsensusStoreError('INVALID_ARGUMENT', `${name}.type must be 'slash'`);
+  const e = checkObject(`${name}.evidence`, t.evidence);
+  return { type: 'slash', evidence: { voteA: plainVote(checkVote(`${name}.evidence.voteA`, e.voteA)), voteB: plainVote(checkVote(`${name}.evidence.voteB`, e.voteB)) } };
 }
 
 /** A copy of a decoded vote whose byte fields are plain Uint8Arrays (msgpackr gives Buffers sharing the message's memory). */

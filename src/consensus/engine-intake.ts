@@ -19,12 +19,18 @@ import { CERTIFICATE_CACHE, type Certificates } from './engine-storage.ts';
 import type { EngineTasks } from './engine-tasks.ts';
 import type { EngineOptions } from './engine-types.ts';
 import type { CertificateMessage, ProposalMessage, StatusMessage } from './types.ts';
+import type { ValidatorSet } from './validator-set.ts';
 import { verifyProposalFast, verifyVoteFast } from './verify.ts';
 
 /** What the intake needs of its engine. */
 export interface IntakeHost {
-  /** The engine's chain id, validator set and transport. */
-  readonly options: Pick<EngineOptions, 'chainId' | 'validators' | 'transport'>;
+  /** The engine's chain id and transport. */
+  readonly options: Pick<EngineOptions, 'chainId' | 'transport'>;
+  /**
+   * The validator set of `height` (docs/devnet.md, "Validator-set changes"): exact for the heights
+   * the engine holds (the current one, the next, recent ones); outside them the nearest held set.
+   */
+  setOf(height: number): ValidatorSet;
   readonly now: () => number;
   /** The engine's queue and the work beside it. */
   readonly tasks: EngineTasks;
@@ -80,7 +86,7 @@ export class Intake {
 
   async #receiveVote(vote: ValidatorVote): Promise<void> {
     const host = this.#host;
-    const validator = host.options.validators.get(vote.validatorId);
+    const validator = host.setOf(vote.height).get(vote.validatorId);
     if (validator === undefined || vote.height + LOW_HEIGHT_WINDOW < host.height() || vote.height > host.height() + 1) return;
     if (vote.round > host.round() + HIGH_ROUND_WINDOW || !verifyVoteFast(vote, validator.publicKey, host.options.chainId)) return;
     if (await host.persist(vote)) host.tasks.enqueue('vote', () => host.count([vote], true));
@@ -89,7 +95,7 @@ export class Intake {
   #receiveProposal(message: ProposalMessage): void {
     const host = this.#host;
     const p = message.proposal;
-    const proposer = host.options.validators.proposerOf(p.round);
+    const proposer = host.setOf(p.height).proposerOf(p.round);
     if (p.validatorId !== proposer.validatorId || p.height !== message.block.height || p.height < host.height() || p.height > host.height() + 1) return;
     if (!equalBytes(blockHash(message.block, host.options.chainId), p.blockHash)) return;
     if (!verifyProposalFast(p, proposer.publicKey, host.options.chainId)) return;
@@ -98,7 +104,7 @@ export class Intake {
 
   async #receiveStatus(message: StatusMessage): Promise<void> {
     const host = this.#host;
-    if (message.height >= host.height() || host.options.validators.get(message.validatorId) === undefined) return;
+    if (message.height >= host.height() || host.setOf(message.height).get(message.validatorId) === undefined) return;
     const key = `${message.validatorId}:${message.height}`;
     const now = host.now();
     if (now - (this.#certificateSentAt.get(key) ?? -Infinity) < CERTIFICATE_RESEND_MS) return;
@@ -111,7 +117,7 @@ export class Intake {
   async #receiveCertificate(cert: CertificateMessage): Promise<void> {
     const host = this.#host;
     if (cert.block.height !== host.height() || !equalBytes(cert.block.parentHash, host.parentHash())) return;
-    const hash = checkCertificate(cert, host.options.validators, host.options.chainId);
+    const hash = checkCertificate(cert, host.setOf(cert.block.height), host.options.chainId);
     if (hash === undefined) return;
     // Every precommit is durable once its append resolved, whatever the outcome: a conflicting
     // one is stored beside the vote it conflicts with. The certificate then decides on its own

@@ -42,7 +42,7 @@ export async function persistVote(
   if (result.outcome !== 'equivocation') return true;
   const first = result.conflictsWith[0];
   if (first !== undefined) {
-    emit({ type: 'equivocation', validatorId: vote.validatorId, round: vote.round, voteType: vote.voteType });
+    emit({ type: 'equivocation', validatorId: vote.validatorId, round: vote.round, voteType: vote.voteType, pair: { voteA: first, voteB: vote } });
     await storage.recordEquivocation({ validatorId: vote.validatorId, first, second: vote, detectedAtHeight: height() });
   }
   return false;
@@ -140,13 +140,18 @@ export async function storedVotesOf(storage: ConsensusStoragePort, rec: Recovere
   return out;
 }
 
+/** What `Certificates` reads: the storage port, the chain id, and the validator set of a height (engine.ts). */
+export interface CertificateSource extends Pick<EngineOptions, 'storage' | 'chainId'> {
+  setAt(height: number): Promise<ValidatorSet>;
+}
+
 /** Decision certificates of finalized heights: the recent ones in memory, older ones rebuilt from storage. */
 export class Certificates {
-  readonly #o: Pick<EngineOptions, 'storage' | 'validators' | 'chainId'>;
+  readonly #o: CertificateSource;
   readonly #recent = new Map<number, CertificateMessage>();
 
-  /** @param options - the engine's storage port, validator set and chain id. */
-  constructor(options: Pick<EngineOptions, 'storage' | 'validators' | 'chainId'>) {
+  /** @param options - the engine's storage port, the validator set of a height, and chain id. */
+  constructor(options: CertificateSource) {
     this.#o = options;
   }
 
@@ -165,6 +170,6 @@ export class Certificates {
     const decision = decodeCheckpointData(state.appData).decision;
     if (decision === undefined) return undefined;
     const votes = await this.#o.storage.votesForRound(decision.round);
-    return buildCertificate(decision.block, decision.round, votes, this.#o.validators, this.#o.chainId);
+    return buildCertificate(decision.block, decision.round, votes, await this.#o.setAt(height), this.#o.chainId);
   }
 }

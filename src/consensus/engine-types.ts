@@ -13,14 +13,13 @@ import type { ConsensusStoragePort } from './storage-port.ts';
 import type { TimeoutConfig } from './timeouts.ts';
 import type { Transport } from './transport.ts';
 import type { Block, EngineEvent } from './types.ts';
-import type { ValidatorSet } from './validator-set.ts';
 
 /** Options of `ConsensusEngine`. */
 export interface EngineOptions {
   readonly chainId: string;
-  /** This node's validator id (must be in `validators`). */
+  /** This node's validator id. Outside the set of a height, the node follows the chain and signs nothing. */
   readonly validatorId: string;
-  readonly validators: ValidatorSet;
+  /** Durable state, and the validator set of each height (`validatorsAt`). */
   readonly storage: ConsensusStoragePort;
   readonly transport: Transport;
   readonly timeouts?: Partial<TimeoutConfig>;
@@ -52,6 +51,8 @@ export interface EngineStatus {
   readonly phase: ConsensusPhase;
   /** Last finalized height (height - 1). */
   readonly finalizedHeight: number;
+  /** The ids of the validator set of `height` (empty before `initializeWithRecovery`). */
+  readonly validators: readonly string[];
 }
 
 /** A lock: the round of the polka and the block hash it locked on. */

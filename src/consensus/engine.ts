@@ -5,8 +5,15 @@
  * How it uses storage (the point of this engine): a received vote counts only after
  * `appendVote` resolved; the node's own proposals and votes are signed through the sign guard
  * before they are sent; round state is checkpointed at every phase change, before the phase
- * acts; an equivocation becomes evidence, an audit entry and a slash; a finalized height gets a
- * reward distribution and a finalization mark. `initializeWithRecovery` resumes a restarted
+ * acts; an equivocation becomes evidence and an audit entry, and a slash through a block; a
+ * finalized height gets a reward distribution and a finalization mark.
+ *
+ * The validator set is the set of each height, read from storage (`validatorsAt`): the set of
+ * height H + 1 is fixed when H starts, as a change decided in the block at H takes effect at
+ * H + 2 (docs/devnet.md, "Validator-set changes"). Equivocation evidence this node detects goes
+ * into its pool; as proposer it puts it into its block as slash transactions; a block whose
+ * transactions do not hold (block.ts, `blockTxsProblem`) gets a nil prevote. A node outside
+ * the set of its height follows the chain and signs nothing. `initializeWithRecovery` resumes a restarted
  * node at the recovered height, round and phase, re-releasing (never re-deciding) its votes.
  *
  * All state changes run one at a time on an internal queue; vote persistence runs beside it so
@@ -22,7 +29,7 @@ import { isStoreError } from '../errors.ts';
 import type { ConsensusPhase } from '../model/round.ts';
 import type { ValidatorVote, VoteType } from '../model/vote.ts';
 import { equalBytes, toHex } from '../codec/bytes.ts';
-import { blockHash, GENESIS_PARENT_HASH } from './block.ts';
+import { blockHash, blockTxsProblem, GENESIS_PARENT_HASH, MAX_BLOCK_TXS, pairProblem, SET_CHANGE_DELAY } from './block.ts';
 import { buildCertificate } from './certificate.ts';
 import type { Decision } from './checkpoint-data.ts';
 import { encodeMessage } from './codec.ts';
@@ -35,9 +42,13 @@ import { computeDistribution, DEFAULT_REWARD_POLICY } from './rewards.ts';
 import type { ConsensusAuditEvent, RecoveredState } from './storage-port.ts';
 import { VoteTally } from './tally.ts';
 import { DEFAULT_TIMEOUTS, timeoutFor, type TimeoutConfig, type TimeoutStep } from './timeouts.ts';
-import type { Block, CertificateMessage, EngineEvent, ProposalMessage } from './types.ts';
+import type { Block, CertificateMessage, EngineEvent, EquivocationPair, ProposalMessage, ValidatorTx } from './types.ts';
+import { ValidatorSet } from './validator-set.ts';
 
 export type { EngineOptions, EngineStatus, ResumeInfo } from './engine-types.ts';
+
+/** Heights below the current one whose validator sets stay in memory (late votes, certificates for peers). */
+const SET_CACHE_HEIGHTS = 128;
 
 /** The engine. One per validator node. */
 export class ConsensusEngine {
@@ -68,16 +79,22 @@ export class ConsensusEngine {
   #lastProgressAt = 0;
   #stallReported = false;
   #running = false;
+  /** The validator sets of heights up to the current one + 1 (fixed), by height. */
+  readonly #sets = new Map<number, ValidatorSet>();
+  /** Equivocations this node detected, by validator: the slash transactions it proposes. */
+  readonly #pool = new Map<string, EquivocationPair>();
+  /** Whether each proposed block (by hex hash) of the current height passes `blockTxsProblem`. */
+  readonly #validBlocks = new Map<string, boolean>();
 
   constructor(options: EngineOptions) {
-    if (options.validators.get(options.validatorId) === undefined) throw new RangeError(`${options.validatorId} is not in the validator set`);
     this.#o = options;
     this.#t = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
     this.#now = options.now ?? Date.now;
-    this.#tally = new VoteTally(options.validators);
-    this.#certificates = new Certificates(options);
+    this.#tally = new VoteTally((h) => this.#sets.get(h));
+    this.#certificates = new Certificates({ storage: options.storage, chainId: options.chainId, setAt: (h) => this.#setAt(h) });
     this.#intake = new Intake({
       options,
+      setOf: (h) => this.#setNear(h),
       now: this.#now,
       tasks: this.#tasks,
       certificates: this.#certificates,
@@ -93,7 +110,8 @@ export class ConsensusEngine {
 
   /** Where the engine is. */
   get status(): EngineStatus {
-    return { height: this.#height, round: this.#round, phase: this.#phase, finalizedHeight: this.#height - 1 };
+    const validators = this.#sets.get(this.#height)?.validators.map((v) => v.validatorId) ?? [];
+    return { height: this.#height, round: this.#round, phase: this.#phase, finalizedHeight: this.#height - 1, validators };
   }
 
   /**
@@ -105,7 +123,10 @@ export class ConsensusEngine {
    */
   async initializeWithRecovery(): Promise<ResumeInfo> {
     const rec = await this.#o.storage.recover();
-    if (rec.roundState === undefined) return this.#resumed(false, 0);
+    if (rec.roundState === undefined) {
+      await this.#loadSets();
+      return this.#resumed(false, 0);
+    }
     const at = resumePointOf(rec.roundState, this.#o.chainId);
     for (const [key, block] of at.blocks) this.#blocks.set(key, block);
     const p = at.position;
@@ -119,6 +140,7 @@ export class ConsensusEngine {
     this.#valid = p.valid;
     this.#intent = p.intent;
     this.#decision = p.decision;
+    await this.#loadSets();
     if (!at.fresh) {
       await this.#reloadVotes(rec);
       this.#resume = 'continue';
@@ -149,9 +171,84 @@ export class ConsensusEngine {
     await this.#tasks.drain();
   }
 
-  /** Appends a verified vote; reports equivocation. True when the vote may count (stored or duplicate). */
+  /** Appends a verified vote; reports equivocation, whose pair goes into the pool. True when the vote may count (stored or duplicate). */
   #persist(vote: ValidatorVote): Promise<boolean> {
-    return persistVote(this.#o.storage, vote, () => this.#height, (event) => this.#emit(event));
+    return persistVote(this.#o.storage, vote, () => this.#height, (event) => {
+      if (event.type === 'equivocation' && event.pair !== undefined && !this.#pool.has(event.validatorId)) this.#pool.set(event.validatorId, event.pair);
+      this.#emit(event);
+    });
+  }
+
+  // ---- the validator set of each height ----
+
+  /** The set of the current height (always loaded: `#loadSets`, `#decide`). */
+  #current(): ValidatorSet {
+    const set = this.#sets.get(this.#height);
+    if (set === undefined) throw new RangeError(`the validator set of height ${this.#height} is not loaded`);
+    return set;
+  }
+
+  /**
+   * The set of `height` when held; else, above the next height, the next height's set, and below
+   * the held ones, the lowest held (the intake's synchronous checks: keys never change, and a
+   * vote counts only through the tally, which weighs each height by its exact set).
+   */
+  #setNear(height: number): ValidatorSet {
+    const exact = this.#sets.get(height);
+    if (exact !== undefined) return exact;
+    if (height > this.#height) return this.#sets.get(this.#height + 1) ?? this.#current();
+    let best: number | undefined;
+    for (const h of this.#sets.keys()) if (h > height && (best === undefined || h < best)) best = h;
+    return best === undefined ? this.#current() : (this.#sets.get(best) as ValidatorSet);
+  }
+
+  /** Loads the sets of the current height and the next (both fixed once the current height started). */
+  async #loadSets(): Promise<void> {
+    for (const h of [this.#height, this.#height + 1]) if (!this.#sets.has(h)) this.#sets.set(h, await this.#readSet(h));
+  }
+
+  /** The set of `height` from storage. @throws RangeError when no validator is in it. */
+  async #readSet(height: number): Promise<ValidatorSet> {
+    return new ValidatorSet(await this.#o.storage.validatorsAt(height), this.#o.chainId);
+  }
+
+  /** The set of `height`: from memory, else from storage (kept when the height is at most the current one + 1, which no block can change any more). */
+  async #setAt(height: number): Promise<ValidatorSet> {
+    const known = this.#sets.get(height);
+    if (known !== undefined) return known;
+    const fixed = height <= this.#height + 1;
+    const set = await this.#readSet(height);
+    if (fixed && !this.#sets.has(height)) this.#sets.set(height, set);
+    return set;
+  }
+
+  /** The slash transactions this node proposes at the current height: its pool's evidence against validators still in the next height's set. */
+  #txsToPropose(): ValidatorTx[] {
+    const next = this.#sets.get(this.#height + 1);
+    const txs: ValidatorTx[] = [];
+    if (next === undefined) return txs;
+    for (const [id, pair] of this.#pool) {
+      if (txs.length >= MAX_BLOCK_TXS) break;
+      if (next.get(id) === undefined || pairProblem(pair, next, this.#o.chainId) !== undefined) {
+        this.#pool.delete(id);
+        continue;
+      }
+      if (pair.voteA.height <= this.#height && pair.voteB.height <= this.#height) txs.push({ type: 'slash', evidence: pair });
+    }
+    return txs;
+  }
+
+  /** True when the block's transactions hold against the next height's set (cached per block). */
+  #blockValid(block: Block, hash: Uint8Array): boolean {
+    if (block.txs === undefined) return true;
+    const key = toHex(hash);
+    let valid = this.#validBlocks.get(key);
+    if (valid === undefined) {
+      const next = this.#sets.get(block.height + 1);
+      valid = next !== undefined && blockTxsProblem(block, next, this.#o.chainId) === undefined;
+      this.#validBlocks.set(key, valid);
+    }
+    return valid;
   }
 
   // ---- the state machine (runs on the queue) ----
@@ -216,7 +313,9 @@ export class ConsensusEngine {
     const proposed = proposalBlock(this.#proposals, r, h, this.#parentHash);
     const polka = polkaFor(prevotes, proposed);
     if (this.#phase === 'propose' && proposed !== undefined) {
-      const vote = prevoteFor(proposed.message, this.#locked, this.#tally, h, this.#heightStartRound);
+      // A block whose validator-set transactions do not hold is not valid: nil, as for any invalid proposal.
+      const valid = this.#blockValid(proposed.message.block, proposed.hash);
+      const vote = valid ? prevoteFor(proposed.message, this.#locked, this.#tally, h, this.#heightStartRound) : null;
       if (vote !== 'wait') {
         await this.#enterVotePhase('prevote', vote);
         return true;
@@ -246,7 +345,7 @@ export class ConsensusEngine {
     this.#intent = undefined;
     this.#own = [];
     this.#roundStartedAt = this.#now();
-    const proposer = this.#o.validators.proposerOf(round).validatorId;
+    const proposer = this.#current().proposerOf(round).validatorId;
     await this.#checkpoint();
     this.#audit({ type: 'RoundStarted', height: this.#height, round, proposer });
     this.#emit({ type: 'round-started', height: this.#height, round, proposer });
@@ -255,7 +354,9 @@ export class ConsensusEngine {
   }
 
   async #propose(): Promise<void> {
-    const block: Block = this.#valid?.block ?? { height: this.#height, round: this.#round, proposer: this.#o.validatorId, parentHash: this.#parentHash };
+    const txs = this.#txsToPropose();
+    const fresh: Block = { height: this.#height, round: this.#round, proposer: this.#o.validatorId, parentHash: this.#parentHash, ...(txs.length === 0 ? {} : { txs }) };
+    const block: Block = this.#valid?.block ?? fresh;
     const hash = blockHash(block, this.#o.chainId);
     const proposal = await this.#signed(() =>
       this.#o.storage.signProposal({
@@ -284,8 +385,9 @@ export class ConsensusEngine {
     await this.#castVote(phase, hash);
   }
 
-  /** Signs (sign guard), sends, persists and counts the node's own vote. */
+  /** Signs (sign guard), sends, persists and counts the node's own vote; nothing when the node is not in the set of its height. */
   async #castVote(type: VoteType, hash: Uint8Array | null): Promise<void> {
+    if (this.#current().get(this.#o.validatorId) === undefined) return;
     const vote = await this.#signed(() =>
       this.#o.storage.signVote({ validatorId: this.#o.validatorId, height: this.#height, round: this.#round, voteType: type, blockHash: hash, timestamp: this.#now() }),
     );
@@ -326,10 +428,11 @@ export class ConsensusEngine {
     }
     await this.#castVote('commit', hash);
     const h = this.#height;
+    const set = this.#current();
     const precommits = certified ?? this.#tally.votes(h, round, 'precommit').filter((v) => equalBytes(v.blockHash, hash));
     const distribution = computeDistribution(
       { height: h, round, timestamp: this.#now(), proposer: block.proposer, voters: precommits.map((v) => v.validatorId) },
-      this.#o.validators,
+      set,
       this.#o.rewardPolicy ?? DEFAULT_REWARD_POLICY,
     );
     await Promise.all([
@@ -337,12 +440,20 @@ export class ConsensusEngine {
       this.#o.storage.recordReward(distribution),
       this.#o.storage.logAudit({ type: 'RoundCompleted', height: h, round, blockHash: hash, durationMs: Math.max(0, this.#now() - this.#roundStartedAt) }),
     ]);
+    // The block's validator-set changes, in effect at h + 2, before the finalize checkpoint (a
+    // restart before it applies them again: idempotent); then the set of h + 2, fixed from now.
+    if (block.txs !== undefined) {
+      const removed = await this.#o.storage.applyValidatorTxs(h, block.txs);
+      if (removed.length > 0) this.#emit({ type: 'validators-changed', decidedAt: h, effectiveAt: h + SET_CHANGE_DELAY, removed });
+    }
+    const afterNext = await this.#readSet(h + SET_CHANGE_DELAY);
     this.#phase = 'finalize';
     await this.#checkpoint('commit');
-    this.#certificates.remember(h, buildCertificate(block, round, precommits, this.#o.validators, this.#o.chainId));
+    this.#certificates.remember(h, buildCertificate(block, round, precommits, set, this.#o.chainId));
     const viaCertificate = this.#certificateHash === toHex(hash);
     this.#emit({ type: 'finalized', height: h, round, blockHash: hash, viaCertificate });
     this.#advanceHeight(hash);
+    this.#sets.set(h + SET_CHANGE_DELAY, afterNext);
     if (viaCertificate) this.#sendStatus();
     await this.#startRound(this.#round + 1);
   }
@@ -360,6 +471,8 @@ export class ConsensusEngine {
     for (const [r, p] of this.#proposals) if (p.block.height < this.#height) this.#proposals.delete(r);
     for (const [k, b] of this.#blocks) if (b.height < this.#height) this.#blocks.delete(k);
     this.#tally.pruneBelow(this.#height);
+    this.#validBlocks.clear();
+    for (const h of this.#sets.keys()) if (h < this.#height - SET_CACHE_HEIGHTS) this.#sets.delete(h);
   }
 
   /** After recovery into the middle of a round: re-release what was signed, or sign what was decided. */
@@ -367,7 +480,7 @@ export class ConsensusEngine {
     const ownInRound = (type: VoteType): boolean => this.#recoveredOwn.some((v) => v.voteType === type);
     const roundsTried = this.#round - this.#heightStartRound;
     if (this.#phase === 'propose') {
-      if (this.#o.validators.proposerOf(this.#round).validatorId === this.#o.validatorId) await this.#propose();
+      if (this.#current().proposerOf(this.#round).validatorId === this.#o.validatorId) await this.#propose();
       this.#schedule('propose', timeoutFor(this.#t, 'propose', roundsTried));
     } else if (this.#phase === 'prevote' || this.#phase === 'precommit') {
       if (!ownInRound(this.#phase) && this.#intent !== undefined) await this.#castVote(this.#phase, this.#intent);
@@ -408,7 +521,7 @@ export class ConsensusEngine {
 
   /** Durably records where the engine is (every phase change). */
   async #checkpoint(from?: ConsensusPhase): Promise<void> {
-    const state = checkpointOf(this.#position(), this.#proposals.get(this.#round), this.#o.chainId, this.#o.validators, this.#now());
+    const state = checkpointOf(this.#position(), this.#proposals.get(this.#round), this.#o.chainId, this.#current(), this.#now());
     await this.#o.storage.saveRoundState(state);
     const to = this.#phase;
     // The audit log's phases end at commit: finalize is recorded as RoundCompleted.

@@ -3,7 +3,9 @@
  * the engine depends on them (duplicate and equivocation outcomes of `appendVote`; the sign
  * guard's watermark, identical-request reuse and conflict refusal; forward-only finalization),
  * with state held in a `MemoryStorageState` that outlives one port, so a test can "restart" a
- * node by building a new port (and engine) on the same state.
+ * node by building a new port (and engine) on the same state. Its registry is the genesis
+ * validators the state is built with and the slashes applied through blocks, each in effect
+ * from two heights after its block, as over the real registry (store-adapter.ts).
  *
  * It is not durable and must never be used outside tests and simulations.
  */
@@ -15,8 +17,12 @@ import { SIGN_STEPS } from '../model/sign.ts';
 import { SerialQueue } from '../stores/context.ts';
 import type { SignedProposal, UnsignedProposal, UnsignedVote, ValidatorVote } from '../model/vote.ts';
 import type { SignStep } from '../model/sign.ts';
+import { checkSafeUint } from '../model/check.ts';
+import { pairProblem, SET_CHANGE_DELAY, txValidator } from './block.ts';
 import type { RewardDistribution } from './rewards.ts';
 import type { ConsensusAuditEvent, ConsensusStoragePort, EquivocationReport, RecoveredState, VoteAppendResult } from './storage-port.ts';
+import type { ConsensusValidator, EquivocationPair, ValidatorTx } from './types.ts';
+import { ValidatorSet } from './validator-set.ts';
 
 /** The sign guard's watermark. */
 interface Watermark {
@@ -33,12 +39,18 @@ export class MemoryStorageState {
   readonly roundStates: RoundState[] = [];
   readonly finalized = new Map<number, number>();
   readonly evidence: EquivocationReport[] = [];
-  readonly slashes: { validatorId: string; height: number }[] = [];
+  /** Slashes applied through blocks: `height` is where each takes effect (its block's height + 2). */
+  readonly slashes: { validatorId: string; height: number; decidedAt: number }[] = [];
+  /** Evidence carried by finalized blocks (verified by a quorum), with its block's height. */
+  readonly committedEvidence: { pair: EquivocationPair; height: number }[] = [];
   readonly audit: ConsensusAuditEvent[] = [];
   readonly rewards = new Map<number, RewardDistribution>();
   /** Every signature the guard released, in order (tests check for conflicts). */
   readonly signed: ValidatorVote[] = [];
   watermark: Watermark | undefined;
+
+  /** @param validators the genesis validators (registered at height 0, active); none by default. */
+  constructor(readonly validators: readonly ConsensusValidator[] = []) {}
 }
 
 /** Node identity for the memory sign guard. */
@@ -115,9 +127,28 @@ export class MemoryStoragePort implements ConsensusStoragePort {
 
   async recordEquivocation(report: EquivocationReport): Promise<void> {
     this.state.evidence.push(report);
-    if (!this.state.slashes.some((s) => s.validatorId === report.validatorId)) {
-      this.state.slashes.push({ validatorId: report.validatorId, height: report.detectedAtHeight });
+  }
+
+  async validatorsAt(height: number): Promise<readonly ConsensusValidator[]> {
+    checkSafeUint('height', height);
+    return this.state.validators.filter((v) => !this.state.slashes.some((s) => s.validatorId === v.validatorId && s.height <= height));
+  }
+
+  async applyValidatorTxs(height: number, txs: readonly ValidatorTx[]): Promise<readonly string[]> {
+    checkSafeUint('height', height);
+    if (!Array.isArray(txs)) throw new ConsensusStoreError('INVALID_ARGUMENT', 'txs must be a list of validator-set transactions');
+    const removed: string[] = [];
+    const set = this.state.validators.length === 0 ? undefined : new ValidatorSet(this.state.validators, this.#chainId);
+    for (const tx of txs) {
+      const id = txValidator(tx);
+      const problem = set === undefined ? `${id} is not registered` : pairProblem(tx.evidence, set, this.#chainId);
+      if (problem !== undefined) throw new ConsensusStoreError('INVALID_ARGUMENT', `slash of ${id} in block ${height}: ${problem}`);
+      if (this.state.slashes.some((s) => s.validatorId === id)) continue;
+      this.state.committedEvidence.push({ pair: tx.evidence, height });
+      this.state.slashes.push({ validatorId: id, height: height + SET_CHANGE_DELAY, decidedAt: height });
+      removed.push(id);
     }
+    return removed;
   }
 
   async logAudit(event: ConsensusAuditEvent): Promise<void> {

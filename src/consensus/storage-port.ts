@@ -11,6 +11,7 @@ import type { ConsensusEvent } from '../model/audit.ts';
 import type { RoundState } from '../model/round.ts';
 import type { SignedProposal, UnsignedProposal, UnsignedVote, ValidatorVote } from '../model/vote.ts';
 import type { RewardDistribution } from './rewards.ts';
+import type { ConsensusValidator, ValidatorTx } from './types.ts';
 
 /** What `appendVote` did with a received (or own) vote. */
 export interface VoteAppendResult {
@@ -35,7 +36,7 @@ export interface EquivocationReport {
   readonly validatorId: string;
   readonly first: ValidatorVote;
   readonly second: ValidatorVote;
-  /** The height the node was at when it detected it (where the slash takes effect). */
+  /** The height the node was at when it detected it (a record only: the slash goes through a block). */
   readonly detectedAtHeight: number;
 }
 
@@ -57,8 +58,27 @@ export interface ConsensusStoragePort {
   votesForRound(round: number): Promise<readonly ValidatorVote[]>;
   /** Marks `height` finalized in `round` (VoteStore.markFinalized); idempotent for the same pair. */
   markFinalized(height: number, round: number): Promise<void>;
-  /** Records evidence, its audit entry and the slash in the registry. */
+  /**
+   * Records evidence detected by this node and its audit entry. It slashes nothing: a slash
+   * goes through a block (`applyValidatorTxs`), so that every node applies it at one height.
+   */
   recordEquivocation(report: EquivocationReport): Promise<void>;
+  /**
+   * The consensus validator set at `height`: the validators registered at or before it that are
+   * active there, with their stake there, counting only the changes decided through blocks (a
+   * change recorded otherwise, such as a slash an earlier version recorded at its own detection
+   * height, is an accountability record and weighs nothing). In `validatorId` order; stakes
+   * positive.
+   */
+  validatorsAt(height: number): Promise<readonly ConsensusValidator[]>;
+  /**
+   * Applies the validator-set transactions of the block finalized at `height`: each takes
+   * effect at `height + 2` (block.ts, `SET_CHANGE_DELAY`); the evidence of a slash is recorded
+   * as verified by a quorum. Idempotent: a transaction already applied (a restart between the
+   * apply and the finalize checkpoint), or about a validator already removed, changes nothing.
+   * Resolves with the ids of the validators it removed.
+   */
+  applyValidatorTxs(height: number, txs: readonly ValidatorTx[]): Promise<readonly string[]>;
   /** Appends a consensus event to the audit log. */
   logAudit(event: ConsensusAuditEvent): Promise<void>;
   /** Records a height's reward distribution; a height already recorded is not recorded again. */

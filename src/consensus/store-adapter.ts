@@ -3,7 +3,10 @@
  * recovery and the validator registry directly; the audit log, evidence store and reward
  * history through `AccountabilitySinks`, which the host wires to those stores
  * (`sinksFromStores(store, ...)`). An equivocating vote's evidence and audit entry are already
- * in its own batch (D3); `recordEquivocation` adds the slash. A sink
+ * in its own batch (D3); the slash goes through a block: `applyValidatorTxs` records it in the
+ * registry, in effect two heights after its block, with a reason that marks it as decided
+ * through a block (`BLOCK_DECIDED_REASON`); `validatorsAt` counts only such changes, so every
+ * node derives the same set at every height (docs/devnet.md, "Validator-set changes"). A sink
  * that is not given is a no-op, and `missingSinks` says which ones are missing, so a devnet
  * can print it instead of pretending.
  *
@@ -16,8 +19,13 @@ import type { RoundState } from '../model/round.ts';
 import type { SignedProposal, UnsignedProposal, UnsignedVote, ValidatorVote } from '../model/vote.ts';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { compareBytes, toHex } from '../codec/bytes.ts';
+import { ConsensusStoreError } from '../errors.ts';
+import { checkSafeUint } from '../model/check.ts';
+import { MAX_HISTORY_LIMIT, type ValidatorChange } from '../stores/validator-types.ts';
+import { SET_CHANGE_DELAY, txValidator } from './block.ts';
 import type { RewardDistribution } from './rewards.ts';
 import type { ConsensusAuditEvent, ConsensusStoragePort, EquivocationReport, RecoveredState, VoteAppendResult } from './storage-port.ts';
+import type { ConsensusValidator, ValidatorTx } from './types.ts';
 
 /** Where the accountability records go: the audit log, evidence store and reward history, where wired. */
 export interface AccountabilitySinks {
@@ -27,6 +35,42 @@ export interface AccountabilitySinks {
   readonly logAudit?: (event: ConsensusAuditEvent) => Promise<void>;
   /** Records a reward distribution (RewardHistory), at most once per height. */
   readonly recordReward?: (distribution: RewardDistribution) => Promise<void>;
+  /** Records evidence carried by a finalized block, as verified by a quorum (`verifiedByQuorum: true`). */
+  readonly recordCommittedEvidence?: (report: EquivocationReport, evidenceId: string) => Promise<void>;
+}
+
+/**
+ * How a registry change decided through a block begins its reason: `decided in block <H>: `.
+ * Only such changes weigh in the consensus set (`validatorsAt`); a slash an earlier version
+ * recorded at its own detection height does not, as nodes recorded it at different heights.
+ */
+export const BLOCK_DECIDED_REASON = 'decided in block ';
+
+/** True when a registry change was decided through a block. */
+export function decidedThroughBlock(change: ValidatorChange): boolean {
+  return change.reason?.startsWith(BLOCK_DECIDED_REASON) === true;
+}
+
+/**
+ * A validator as the consensus set sees it at `height`, from its registry history (in (height,
+ * LSN) order): its registration, then only the changes decided through blocks. Undefined when it
+ * was not registered by then.
+ */
+export function consensusStanding(history: readonly ValidatorChange[], height: number): { stake: bigint; active: boolean } | undefined {
+  let standing: { stake: bigint; active: boolean } | undefined;
+  for (const c of history) {
+    if (c.height > height) break;
+    if (c.kind === 'register') standing = { stake: c.after.stake, active: c.after.status === 'active' };
+    else if (standing !== undefined && decidedThroughBlock(c)) {
+      if (c.kind === 'stake') standing = { ...standing, stake: c.after.stake };
+      else if (c.kind === 'status') standing = { ...standing, active: c.after.status === 'active' };
+      else {
+        const left = standing.stake - (c.slash?.amount ?? 0n);
+        standing = { stake: left > 0n ? left : 0n, active: c.after.status === 'active' };
+      }
+    }
+  }
+  return standing;
 }
 
 /** The slash for equivocation: 5% of the stake, and the validator tombstoned (CometBFT's double-sign rule). */
@@ -51,8 +95,10 @@ export class StoreStoragePort implements ConsensusStoragePort {
   readonly #store: ConsensusStore;
   readonly #chainId: string;
   readonly #sinks: AccountabilitySinks;
-  /** Equivocations are handled one at a time (each sees the slash of the one before). */
+  /** Blocks' slashes are applied one at a time (each sees the slash of the one before). */
   readonly #slashes = new SerialQueue();
+  /** Registry histories by validator (`#historyOf`). */
+  readonly #histories = new Map<string, readonly ValidatorChange[]>();
 
   /**
    * @param store an open store whose sign guard has the node's identity.
@@ -107,26 +153,73 @@ export class StoreStoragePort implements ConsensusStoragePort {
   }
 
   /**
-   * Evidence (through the sink) and the slash in the registry: 5% and tombstoned, once per
-   * validator (a tombstoned validator is not slashed again, as in CometBFT).
+   * Evidence (through the sink); no slash: the slash goes through a block
+   * (`applyValidatorTxs`), so that every node applies it at the same height.
    */
-  recordEquivocation(report: EquivocationReport): Promise<void> {
-    return this.#slashes.run(() => this.#equivocation(report));
+  async recordEquivocation(report: EquivocationReport): Promise<void> {
+    await this.#sinks.recordEvidence?.(report, equivocationId(report, this.#chainId));
   }
 
-  async #equivocation(report: EquivocationReport): Promise<void> {
-    const evidenceId = equivocationId(report, this.#chainId);
-    await this.#sinks.recordEvidence?.(report, evidenceId);
-    const current = await this.#store.validators.getValidator(report.validatorId);
-    if (current === undefined || current.status === 'tombstoned') return;
-    await this.#store.validators.recordSlash({
-      validatorId: report.validatorId,
-      height: Math.max(report.detectedAtHeight, current.updatedAtHeight),
-      fraction: EQUIVOCATION_SLASH,
-      reason: `equivocation: two ${report.second.voteType}s in round ${report.second.round}`,
-      evidenceId,
-      status: 'tombstoned',
+  async validatorsAt(height: number): Promise<readonly ConsensusValidator[]> {
+    checkSafeUint('height', height);
+    const snapshot = await this.#store.validators.getValidatorsAtHeight(height);
+    const out: ConsensusValidator[] = [];
+    for (const v of snapshot.validators) {
+      const standing = consensusStanding(await this.#historyOf(v.validatorId), height);
+      if (standing !== undefined && standing.active && standing.stake > 0n) out.push({ validatorId: v.validatorId, publicKey: v.publicKey, stake: standing.stake });
+    }
+    return out;
+  }
+
+  /**
+   * The slashes of the block finalized at `height`: each validator slashed 5% and tombstoned
+   * at `height + 2`, once (a validator the consensus set no longer holds, or whose slash for
+   * this evidence is recorded, is skipped), its evidence recorded as verified by a quorum. The
+   * transactions' signatures were checked when the block was proposed (engine.ts).
+   */
+  applyValidatorTxs(height: number, txs: readonly ValidatorTx[]): Promise<readonly string[]> {
+    try {
+      checkSafeUint('height', height);
+      if (!Array.isArray(txs)) throw new ConsensusStoreError('INVALID_ARGUMENT', 'txs must be a list of validator-set transactions');
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#slashes.run(async () => {
+      const removed: string[] = [];
+      for (const tx of txs) {
+        const validatorId = txValidator(tx);
+        const report: EquivocationReport = { validatorId, first: tx.evidence.voteA, second: tx.evidence.voteB, detectedAtHeight: height };
+        const evidenceId = equivocationId(report, this.#chainId);
+        await this.#sinks.recordCommittedEvidence?.(report, evidenceId);
+        const history = await this.#historyOf(validatorId);
+        if (history.length === 0) throw new ConsensusStoreError('NOT_FOUND', `slash in block ${height}: ${validatorId} is not registered`);
+        if (history.some((c) => decidedThroughBlock(c) && c.slash?.evidenceId === evidenceId)) continue;
+        if (consensusStanding(history, Number.MAX_SAFE_INTEGER)?.active !== true) continue;
+        this.#histories.delete(validatorId);
+        await this.#store.validators.recordSlash({
+          validatorId,
+          height: height + SET_CHANGE_DELAY,
+          fraction: EQUIVOCATION_SLASH,
+          reason: `${BLOCK_DECIDED_REASON}${height}: equivocation, two ${report.second.voteType}s in round ${report.second.round}`,
+          evidenceId,
+          status: 'tombstoned',
+        });
+        removed.push(validatorId);
+      }
+      return removed;
     });
+  }
+
+  /** A validator's whole registry history, cached until this port changes it (the port is the registry's only writer while the engine runs). */
+  async #historyOf(validatorId: string): Promise<readonly ValidatorChange[]> {
+    const cached = this.#histories.get(validatorId);
+    if (cached !== undefined) return cached;
+    const page = await this.#store.validators.getValidatorHistory(validatorId, { limit: MAX_HISTORY_LIMIT }).catch((error: unknown) => {
+      if (error instanceof ConsensusStoreError && error.code === 'NOT_FOUND') return { items: [], truncated: false };
+      throw error;
+    });
+    this.#histories.set(validatorId, page.items);
+    return page.items;
   }
 
   async logAudit(event: ConsensusAuditEvent): Promise<void> {

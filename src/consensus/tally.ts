@@ -7,6 +7,10 @@
  * So the tally may fall short of a quorum that other nodes saw; a decision certificate is
  * checked on its own signatures instead (certificate.ts). Only votes already durable may be
  * added (the engine appends before it counts).
+ *
+ * Each height is weighed by its own validator set (docs/devnet.md, "Validator-set changes"): a
+ * validator outside the set of a vote's height (never registered, or removed: tombstoned) does
+ * not count there, and a height whose set is not known yet counts nothing.
  */
 import { toHex } from '../codec/bytes.ts';
 import type { ValidatorSet } from './validator-set.ts';
@@ -32,21 +36,22 @@ export interface StepSummary {
 
 /** Tallies for the rounds of the heights the engine is working on. */
 export class VoteTally {
-  readonly #set: ValidatorSet;
+  readonly #setOf: (height: number) => ValidatorSet | undefined;
   readonly #steps = new Map<string, StepTally>();
 
-  /** @param set the validator set whose stakes weigh the votes. */
-  constructor(set: ValidatorSet) {
-    this.#set = set;
+  /** @param setOf the validator set of a height, whose stakes weigh that height's votes; undefined when not known. */
+  constructor(setOf: (height: number) => ValidatorSet | undefined) {
+    this.#setOf = setOf;
   }
 
   /**
-   * Counts a durable vote. Returns false (and counts nothing) when the validator is unknown or
-   * already counted for this (height, round, type).
+   * Counts a durable vote. Returns false (and counts nothing) when the validator is not in the
+   * set of the vote's height (or that set is not known) or already counted for this (height,
+   * round, type).
    */
   add(vote: ValidatorVote): boolean {
     if (vote.voteType === 'commit') return false;
-    const stake = this.#set.stakeOf(vote.validatorId);
+    const stake = this.#setOf(vote.height)?.stakeOf(vote.validatorId) ?? 0n;
     if (stake === 0n) return false;
     const step = this.#step(vote.height, vote.round, vote.voteType, true) as StepTally;
     if (step.byValidator.has(vote.validatorId)) return false;
@@ -60,10 +65,11 @@ export class VoteTally {
   /** The quorum state of one step. */
   summary(height: number, round: number, type: VoteType): StepSummary {
     const step = this.#step(height, round, type, false);
-    if (step === undefined) return { quorumFor: undefined, quorumAny: false };
+    const set = this.#setOf(height);
+    if (step === undefined || set === undefined) return { quorumFor: undefined, quorumAny: false };
     let quorumFor: string | undefined;
-    for (const [key, stake] of step.byBlock) if (this.#set.isQuorum(stake)) quorumFor = key;
-    return { quorumFor, quorumAny: this.#set.isQuorum(step.total) };
+    for (const [key, stake] of step.byBlock) if (set.isQuorum(stake)) quorumFor = key;
+    return { quorumFor, quorumAny: set.isQuorum(step.total) };
   }
 
   /** The counted votes of one step (for certificates and re-sending). */
@@ -73,6 +79,8 @@ export class VoteTally {
 
   /** Rounds above `round` at `height` in which validators holding 1/3+ of the stake voted (lowest first). */
   roundsAheadWithOneThird(height: number, round: number): number[] {
+    const set = this.#setOf(height);
+    if (set === undefined) return [];
     const voters = new Map<number, Set<string>>();
     for (const [key, step] of this.#steps) {
       const [h, r] = key.split(':').map(Number) as [number, number];
@@ -84,8 +92,8 @@ export class VoteTally {
     const out: number[] = [];
     for (const [r, ids] of voters) {
       let stake = 0n;
-      for (const id of ids) stake += this.#set.stakeOf(id);
-      if (this.#set.isOneThirdPlus(stake)) out.push(r);
+      for (const id of ids) stake += set.stakeOf(id);
+      if (set.isOneThirdPlus(stake)) out.push(r);
     }
     return out.sort((a, b) => a - b);
   }

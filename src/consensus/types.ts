@@ -9,9 +9,34 @@ import type { ConsensusPhase } from '../model/round.ts';
 import type { SignedProposal, ValidatorVote } from '../model/vote.ts';
 
 /**
- * A block. It carries no transactions: its content is fully determined by these fields, so a
- * proposer that restarts rebuilds the identical block (and the sign guard re-releases the
- * identical signature instead of refusing a conflicting one).
+ * The two conflicting signed votes of one validator (same round and vote type, another block
+ * or height): self-proving evidence of equivocation that every node can verify with the
+ * validator's public key.
+ */
+export interface EquivocationPair {
+  readonly voteA: ValidatorVote;
+  readonly voteB: ValidatorVote;
+}
+
+/**
+ * A validator-set transaction carried by a block (docs/devnet.md, "Validator-set changes").
+ * Decided in the block at height H, it takes effect at H + 2.
+ * - `slash`: the equivocation evidence of `evidence.voteA.validatorId`; the validator is slashed
+ *   (5%) and tombstoned: removed from the set.
+ */
+export interface SlashTx {
+  readonly type: 'slash';
+  readonly evidence: EquivocationPair;
+}
+
+/** Every validator-set transaction a block may carry. */
+export type ValidatorTx = SlashTx;
+
+/**
+ * A block. Its content is fully determined by these fields, so a proposer that restarts
+ * rebuilds the identical block (and the sign guard re-releases the identical signature instead
+ * of refusing a conflicting one), except for `txs`, which come from the proposer's evidence
+ * pool (docs/devnet.md).
  */
 export interface Block {
   readonly height: number;
@@ -20,6 +45,11 @@ export interface Block {
   readonly proposer: string;
   /** 32-byte hash of the block at `height - 1` (all zero for height 1). */
   readonly parentHash: Uint8Array;
+  /**
+   * Validator-set transactions; absent (never empty) in a block that carries none, whose hash
+   * is then the version-1 hash of the blocks written before transactions existed (block.ts).
+   */
+  readonly txs?: readonly ValidatorTx[];
 }
 
 /** A proposal on the wire: the signed proposal and the block it names. */
@@ -70,6 +100,7 @@ export type EngineEvent =
   | { readonly type: 'round-started'; readonly height: number; readonly round: number; readonly proposer: string }
   | { readonly type: 'finalized'; readonly height: number; readonly round: number; readonly blockHash: Uint8Array; readonly viaCertificate: boolean }
   | { readonly type: 'vote-persisted'; readonly ms: number }
-  | { readonly type: 'equivocation'; readonly validatorId: string; readonly round: number; readonly voteType: string }
+  | { readonly type: 'equivocation'; readonly validatorId: string; readonly round: number; readonly voteType: string; readonly pair?: EquivocationPair }
+  | { readonly type: 'validators-changed'; readonly decidedAt: number; readonly effectiveAt: number; readonly removed: readonly string[] }
   | { readonly type: 'stalled'; readonly height: number; readonly round: number; readonly sinceMs: number }
   | { readonly type: 'error'; readonly where: string; readonly error: unknown };

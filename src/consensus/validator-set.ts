@@ -2,9 +2,11 @@
  * The consensus validator set: stake weights, the 2/3+ and 1/3+ thresholds, and the
  * stake-weighted proposer rotation.
  *
- * The set is fixed for the life of an engine (the genesis set): slashes are recorded in the
- * registry as accountability records but do not change voting power, because evidence is not
- * committed in blocks here, so nodes would otherwise disagree on when a slash takes effect.
+ * One set is the set of one height: the engine reads it, per height, from the registry through
+ * its storage port (`ConsensusStoragePort.validatorsAt`): the registered validators that are
+ * active at that height, weighed by their stake there, counting only the changes decided
+ * through blocks, which take effect two heights after their block (docs/devnet.md,
+ * "Validator-set changes"). So every node holds the same set at every height.
  * It must never compare stakes as numbers (bigint only).
  */
 import { sha256 } from '@noble/hashes/sha2.js';

@@ -10,7 +10,7 @@ import { publicKeyOf, signVote } from '../../src/codec/vote-sign.ts';
 import { blockHash, GENESIS_PARENT_HASH } from '../../src/consensus/block.ts';
 import { encodeMessage } from '../../src/consensus/codec.ts';
 import { ConsensusEngine } from '../../src/consensus/engine.ts';
-import { MemoryStoragePort } from '../../src/consensus/memory-storage.ts';
+import { MemoryStoragePort, MemoryStorageState } from '../../src/consensus/memory-storage.ts';
 import type { Transport } from '../../src/consensus/transport.ts';
 import type { Block, ConsensusMessage, EngineEvent } from '../../src/consensus/types.ts';
 import { ValidatorSet } from '../../src/consensus/validator-set.ts';
@@ -51,10 +51,10 @@ afterEach(async () => {
 async function deliver(order: readonly string[]): Promise<{ finalized: string[]; votes: number }> {
   let handler: ((bytes: Uint8Array) => void) | undefined;
   const transport: Transport = { broadcast: () => undefined, send: () => undefined, setHandler: (h) => void (handler = h) };
-  const storage = new MemoryStoragePort({ validatorId: 'v0', privateKey: keyOf(0) }, CHAIN_ID);
+  const storage = new MemoryStoragePort({ validatorId: 'v0', privateKey: keyOf(0) }, CHAIN_ID, new MemoryStorageState(set.validators));
   const finalized: string[] = [];
   const onEvent = (e: EngineEvent): void => void (e.type === 'finalized' && finalized.push(`${e.height}:${toHex(e.blockHash)}`));
-  engine = new ConsensusEngine({ chainId: CHAIN_ID, validatorId: 'v0', validators: set, storage, transport, timeouts: SLOW, onEvent });
+  engine = new ConsensusEngine({ chainId: CHAIN_ID, validatorId: 'v0', storage, transport, timeouts: SLOW, onEvent });
   await engine.initializeWithRecovery();
   engine.start();
   for (const name of order) {

@@ -72,7 +72,10 @@ export class Cluster {
     for (let i = 0; i < options.n; i++) {
       const id = `v${i}`;
       const privateKey = keyOf(i);
-      const storage = options.storage === undefined ? new MemoryStoragePort({ validatorId: id, privateKey }, CHAIN_ID) : await options.storage(id, privateKey);
+      const storage =
+        options.storage === undefined
+          ? new MemoryStoragePort({ validatorId: id, privateKey }, CHAIN_ID, new MemoryStorageState(c.set.validators))
+          : await options.storage(id, privateKey);
       const node: ClusterNode = {
         id,
         privateKey,
@@ -92,7 +95,6 @@ export class Cluster {
     return new ConsensusEngine({
       chainId: CHAIN_ID,
       validatorId: node.id,
-      validators: this.set,
       storage: node.storage,
       transport: this.network.join(node.id),
       timeouts: FAST_TIMEOUTS,

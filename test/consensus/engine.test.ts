@@ -5,6 +5,8 @@
 // slash, audit entries) is read back from its store, and again after a reopen.
 import { afterEach, describe, expect, it } from 'vitest';
 import { toHex } from '../../src/codec/bytes.ts';
+import { decodeCheckpointData } from '../../src/consensus/checkpoint-data.ts';
+import type { Block } from '../../src/consensus/types.ts';
 import { verifyVoteFast } from '../../src/consensus/verify.ts';
 import type { ConsensusStore } from '../../src/store.ts';
 import type { EquivocationEvidence } from '../../src/model/evidence.ts';
@@ -147,5 +149,56 @@ describe('one byzantine equivocator out of four, on the write-ahead log (simulat
     await wal.stores.get('v3')!.close();
     // No storage call of an honest node failed (a store refusing what the engine wrote would show here).
     for (const id of ['v0', 'v1', 'v2']) expect(cluster.errors(id), id).toEqual([]);
+  });
+});
+
+describe('the equivocator is slashed through a block (docs/devnet.md, "Validator-set changes")', () => {
+  it('every node removes it at the same height, two heights after the block carrying the evidence, and the chain goes on with the three honest validators', async () => {
+    cluster = await Cluster.create({ n: 4, byzantine: 1, seed: 5 });
+    await cluster.start();
+    const honest = ['v0', 'v1', 'v2'];
+    // Wait for the removal on every honest node, then for five more heights.
+    const started = Date.now();
+    while (!honest.every((id) => memoryState(cluster!.node(id)).slashes.length > 0)) {
+      if (Date.now() - started > 20_000) throw new Error('no slash through a block in 20 s');
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const removedAt = memoryState(cluster.node('v0')).slashes[0]!.height;
+    await cluster.waitForHeight(removedAt + 5, honest);
+    await cluster.stop();
+    for (const id of honest) {
+      const node = cluster.node(id);
+      const state = memoryState(node);
+      // One slash, the same on every node: decided in the block at D, in effect at D + 2.
+      expect(state.slashes, id).toEqual([{ validatorId: 'v3', height: removedAt, decidedAt: removedAt - 2 }]);
+      const decided = new Map<number, Block>();
+      for (const s of state.roundStates) {
+        const decision = s.phase === 'finalize' && s.appData !== undefined ? decodeCheckpointData(s.appData).decision : undefined;
+        if (decision !== undefined) decided.set(s.height, decision.block);
+      }
+      const withTxs = [...decided].filter(([, b]) => b.txs !== undefined);
+      expect(withTxs.map(([h]) => h), `${id}: the heights whose block carries transactions`).toEqual([removedAt - 2]);
+      const tx = withTxs[0]![1].txs![0]!;
+      expect(tx.type).toBe('slash');
+      expect(tx.evidence.voteA.validatorId).toBe('v3');
+      expect(state.committedEvidence.map((e) => e.height)).toEqual([removedAt - 2]);
+      // v3's votes counted up to removedAt - 1 and are dropped from removedAt on.
+      const v3Heights = new Set(state.votes.filter((v) => v.validatorId === 'v3').map((v) => v.height));
+      expect(v3Heights.has(removedAt - 1), `${id} stored v3's votes of ${removedAt - 1}`).toBe(true);
+      expect([...v3Heights].filter((h) => h >= removedAt), `${id} stored v3's votes from ${removedAt} on`).toEqual([]);
+      // Proposers and rewards from removedAt on are of the three honest validators only.
+      const proposers = node.events.filter((e) => e.type === 'round-started' && e.height >= removedAt).map((e) => (e as { proposer: string }).proposer);
+      expect(proposers.length).toBeGreaterThan(0);
+      expect(proposers).not.toContain('v3');
+      for (let h = removedAt; h <= removedAt + 5; h++) expect(state.rewards.get(h)!.lines.map((l) => l.validatorId)).not.toContain('v3');
+      expect(state.rewards.get(removedAt - 1)!.lines.map((l) => l.validatorId)).toContain('v3');
+      expect(node.engine.status.validators).toEqual(honest);
+      for (let h = 1; h <= removedAt + 5; h++) expect(node.finalized.get(h), `${id} height ${h}`).toBe(cluster.node('v0').finalized.get(h));
+      expect(node.events.filter((e) => e.type === 'validators-changed')).toEqual([{ type: 'validators-changed', decidedAt: removedAt - 2, effectiveAt: removedAt, removed: ['v3'] }]);
+    }
+    // The equivocator's own node applied the same block: it is out of the set and signs nothing more.
+    expect(memoryState(cluster.node('v3')).slashes).toEqual([{ validatorId: 'v3', height: removedAt, decidedAt: removedAt - 2 }]);
+    expect(memoryState(cluster.node('v3')).signed.filter((v) => v.height >= removedAt)).toEqual([]);
+    for (const id of honest) expect(cluster.errors(id), id).toEqual([]);
   });
 });

@@ -29,7 +29,7 @@ describe('quorum and tally', () => {
   it('needs more than two thirds of the stake, counts each validator once per step', () => {
     expect(set.isQuorum(466n)).toBe(false);
     expect(set.isQuorum(467n)).toBe(true);
-    const tally = new VoteTally(set);
+    const tally = new VoteTally(() => set);
     const hash = new Uint8Array(32).fill(9);
     const vote = (i: number, h: Uint8Array | null) => signVote({ validatorId: `v${i}`, height: 1, round: 0, voteType: 'prevote', blockHash: h, timestamp: 1 }, keyOf(i), CHAIN_ID);
     expect(tally.add(vote(1, hash))).toBe(true);

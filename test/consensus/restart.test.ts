@@ -12,7 +12,8 @@ import type { RoundState } from '../../src/model/round.ts';
 import type { ValidatorVote } from '../../src/model/vote.ts';
 import { toHex } from '../../src/codec/bytes.ts';
 import { memoryBackend, simDiskBackend, type StoreBackend, type StoreMedium } from '../support/store-backends.ts';
-import { CHAIN_ID, Cluster, type ClusterNode } from './cluster.ts';
+import { publicKeyOf } from '../../src/codec/vote-sign.ts';
+import { CHAIN_ID, Cluster, keyOf, type ClusterNode } from './cluster.ts';
 
 /** A port that cuts power under its store right after a checkpoint of the armed phase is durable. */
 class CrashingPort extends StoreStoragePort {
@@ -50,6 +51,8 @@ for (const backend of backends) {
       media.set(id, medium);
     }
     const store = await medium.open({ signer: { validatorId: id, privateKey, state: restart ? 'existing-key' : 'new-key' } });
+    // The cluster's validators in the registry, as the devnet registers its genesis set.
+    if (!restart) for (let i = 0; i < 4; i++) await store.validators.registerValidator({ validatorId: `v${i}`, publicKey: publicKeyOf(keyOf(i)), stake: 100n }, 0);
     const { powerCut } = medium;
     if (powerCut === undefined) throw new Error(`${backend.name} cannot cut power`);
     return new CrashingPort(store, powerCut);
