@@ -1,7 +1,8 @@
 /**
  * The engine's persistence through the storage port (storage-port.ts): a vote counts only once
  * `appendVote` has made it durable (an equivocation becomes a report instead); the checkpoint of
- * where the engine is, written at every phase change; where a checkpoint puts a restarted node,
+ * where the engine is, considered at every phase change and written as the store's
+ * `checkpointInterval` and the lock rule of `CheckpointWriter` decide; where a checkpoint puts a restarted node,
  * and the stored votes it reloads; and the decision certificates of finalized heights, kept for
  * peers catching up or rebuilt from stored checkpoints and votes.
  *
@@ -9,9 +10,9 @@
  * checkpoint that says less than the engine knows: its lock, valid block, intent and decision
  * travel with it, so that a restart resumes exactly where the engine stopped.
  */
-import type { RoundState } from '../model/round.ts';
+import { MAX_ROUND_VALIDATOR_COUNT, type RoundState } from '../model/round.ts';
 import type { ValidatorVote } from '../model/vote.ts';
-import { toHex } from '../codec/bytes.ts';
+import { equalBytes, toHex } from '../codec/bytes.ts';
 import { blockHash } from './block.ts';
 import { buildCertificate } from './certificate.ts';
 import { decodeCheckpointData, encodeCheckpointData } from './checkpoint-data.ts';
@@ -76,9 +77,145 @@ export function checkpointOf(
       blocks,
       ...(p.decision === undefined ? {} : { decision: p.decision }),
     }),
+    ...countsOf(validators),
     startedAt: p.roundStartedAt,
     updatedAt: Math.max(p.roundStartedAt, now),
   };
+}
+
+/** `validatorCount` and `quorumSize` of each set, computed once per set. */
+const COUNTS = new WeakMap<ValidatorSet, { validatorCount: number; quorumSize: number } | undefined>();
+
+/**
+ * The round state's `validatorCount` and `quorumSize` of a set (docs/stores-rounds-validators.md):
+ * its size, and the fewest of its validators whose stakes, the largest first, make a quorum
+ * (more than 2/3 of the total; floor(2n/3) + 1 with equal stakes). Nothing for a set larger
+ * than a round state may name (`MAX_ROUND_VALIDATOR_COUNT`).
+ */
+export function countsOf(validators: ValidatorSet): { validatorCount: number; quorumSize: number } | Record<string, never> {
+  if (!COUNTS.has(validators)) {
+    const stakes = validators.validators.map((v) => v.stake).sort((a, b) => (a > b ? -1 : a < b ? 1 : 0));
+    let sum = 0n;
+    let quorumSize = stakes.length;
+    for (let i = 0; i < stakes.length; i++) {
+      sum += stakes[i] as bigint;
+      if (validators.isQuorum(sum)) {
+        quorumSize = i + 1;
+        break;
+      }
+    }
+    COUNTS.set(validators, stakes.length > MAX_ROUND_VALIDATOR_COUNT ? undefined : { validatorCount: stakes.length, quorumSize });
+  }
+  return COUNTS.get(validators) ?? {};
+}
+
+/**
+ * Decides which checkpoints the engine writes (docs/stores-rounds-validators.md,
+ * "`checkpointInterval`"), and writes them: it asks the port's `shouldCheckpoint` (the round
+ * state store's policy under its `checkpointInterval`; a port without one gets every
+ * checkpoint), and forces a checkpoint before a signature whenever the lock or the valid value
+ * changed since the last durable one, whatever the interval.
+ *
+ * The store's policy answers yes at any change of the proposal or of `appData`; the engine asks
+ * it about the state with the hints of the last durable checkpoint instead of the new ones: the
+ * proposal's hash and body and the vote the phase signs (`intent`) ride along with a checkpoint
+ * but are never a reason for one. Everything else is: height, round, the lock, the valid value,
+ * the decision, the proposer fields and the phase (under the interval). What a skipped
+ * checkpoint loses is where the node resumes (an earlier phase of the same round), never a
+ * signature: the sign guard persists each before releasing it (D8, docs/durability.md) and
+ * refuses a conflicting one after a restart.
+ *
+ * It must never let a signature out while the lock or valid value the engine holds is not durable.
+ */
+export class CheckpointWriter {
+  readonly #storage: ConsensusStoragePort;
+  readonly #validatorId: string;
+  readonly #chainId: string;
+  /** The last checkpoint known durable (saved by this engine, or recovered). */
+  #durable: RoundState | undefined;
+  /** Checkpoints written and skipped by this writer. */
+  written = 0;
+  skipped = 0;
+
+  /**
+   * @param storage - the engine's storage port.
+   * @param validatorId - this node (`isProposer`).
+   * @param chainId - for the valid block's hash.
+   */
+  constructor(storage: ConsensusStoragePort, validatorId: string, chainId: string) {
+    this.#storage = storage;
+    this.#validatorId = validatorId;
+    this.#chainId = chainId;
+  }
+
+  /** The checkpoint recovery found: durable already. */
+  recovered(state: RoundState): void {
+    this.#durable = state;
+  }
+
+  /**
+   * Durably records `state` (a `checkpointOf`; `isProposer` is added here) when the policy asks
+   * for it or `force` is set; resolves with true when it wrote.
+   */
+  async save(state: RoundState, force = false): Promise<boolean> {
+    const next: RoundState = { ...state, isProposer: state.proposer === this.#validatorId };
+    if (!force && !this.#lockChanged(next) && this.#durable !== undefined && this.#storage.shouldCheckpoint !== undefined) {
+      if (!this.#storage.shouldCheckpoint(this.#probe(this.#durable, next))) {
+        this.skipped++;
+        return false;
+      }
+    }
+    await this.#storage.saveRoundState(next);
+    this.#durable = next;
+    this.written++;
+    return true;
+  }
+
+  /**
+   * True when the lock or valid value of position `p` is not the last durable checkpoint's: a
+   * signature must wait for a checkpoint (the sign guard path, engine.ts `#signed`).
+   */
+  mustCheckpointBeforeSigning(p: Pick<EnginePosition, 'height' | 'round' | 'locked' | 'valid'>): boolean {
+    const d = this.#durable;
+    if (d === undefined) return p.locked !== undefined || p.valid !== undefined;
+    if (d.height !== p.height) return p.locked !== undefined || p.valid !== undefined;
+    const lockSame = p.locked === undefined ? d.lockedRound === undefined : d.lockedRound === p.locked.round && d.lockedBlockHash !== undefined && equalBytes(d.lockedBlockHash, p.locked.hash);
+    if (!lockSame) return true;
+    if (p.valid === undefined) return d.validRound !== undefined;
+    return d.validRound !== p.valid.round || d.validBlockHash === undefined || !equalBytes(d.validBlockHash, blockHash(p.valid.block, this.#chainId));
+  }
+
+  #lockChanged(next: RoundState): boolean {
+    const d = this.#durable;
+    if (d === undefined) return next.lockedRound !== undefined || next.validRound !== undefined;
+    return (
+      d.lockedRound !== next.lockedRound ||
+      !sameBytes(d.lockedBlockHash, next.lockedBlockHash) ||
+      d.validRound !== next.validRound ||
+      !sameBytes(d.validBlockHash, next.validBlockHash)
+    );
+  }
+
+  /**
+   * `next` with the hints of `durable` when both are in one (height, round): its proposal hash,
+   * and its `appData` unless the decision changed (the engine data's other fields are fixed
+   * within a height, docs/stores-rounds-validators.md).
+   */
+  #probe(durable: RoundState, next: RoundState): RoundState {
+    if (durable.height !== next.height || durable.round !== next.round) return next;
+    const decided = (s: RoundState): number | undefined => (s.appData === undefined ? undefined : decodeCheckpointData(s.appData).decision?.round);
+    const { proposalBlockHash: _p, appData: _a, ...rest } = next;
+    const appData = decided(durable) === decided(next) ? durable.appData : next.appData;
+    return {
+      ...rest,
+      ...(durable.proposalBlockHash === undefined ? {} : { proposalBlockHash: durable.proposalBlockHash }),
+      ...(appData === undefined ? {} : { appData }),
+    };
+  }
+}
+
+function sameBytes(a: Uint8Array | undefined, b: Uint8Array | undefined): boolean {
+  return a === undefined || b === undefined ? a === b : equalBytes(a, b);
 }
 
 /** Where a checkpoint puts a restarted node. */

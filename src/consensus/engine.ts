@@ -34,7 +34,7 @@ import { buildCertificate } from './certificate.ts';
 import type { Decision } from './checkpoint-data.ts';
 import { encodeMessage } from './codec.ts';
 import { Intake } from './engine-intake.ts';
-import { Certificates, checkpointOf, persistVote, resumePointOf, storedVotesOf } from './engine-storage.ts';
+import { Certificates, CheckpointWriter, checkpointOf, persistVote, resumePointOf, storedVotesOf } from './engine-storage.ts';
 import { decisionAt, polkaFor, prevoteFor, proposalBlock, roundToSkipTo } from './engine-rules.ts';
 import { EngineTasks } from './engine-tasks.ts';
 import type { EngineOptions, EnginePosition, EngineStatus, Lock, ResumeInfo, ValidBlock } from './engine-types.ts';
@@ -71,6 +71,8 @@ export class ConsensusEngine {
   #own: Uint8Array[] = [];
   readonly #tasks = new EngineTasks((where, error) => this.#fail(where, error));
   readonly #certificates: Certificates;
+  /** Which checkpoints are written: the store's `checkpointInterval`, and the lock before each signature. */
+  readonly #checkpoints: CheckpointWriter;
   readonly #intake: Intake;
   #certificateHash: string | undefined;
   #gossip: NodeJS.Timeout | undefined;
@@ -90,6 +92,7 @@ export class ConsensusEngine {
     this.#o = options;
     this.#t = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
     this.#now = options.now ?? Date.now;
+    this.#checkpoints = new CheckpointWriter(options.storage, options.validatorId, options.chainId);
     this.#tally = new VoteTally((h) => this.#sets.get(h));
     this.#certificates = new Certificates({ storage: options.storage, chainId: options.chainId, setAt: (h) => this.#setAt(h) });
     this.#intake = new Intake({
@@ -127,6 +130,7 @@ export class ConsensusEngine {
       await this.#loadSets();
       return this.#resumed(false, 0);
     }
+    this.#checkpoints.recovered(rec.roundState);
     const at = resumePointOf(rec.roundState, this.#o.chainId);
     for (const [key, block] of at.blocks) this.#blocks.set(key, block);
     const p = at.position;
@@ -400,8 +404,13 @@ export class ConsensusEngine {
     if (await this.#persist(vote)) this.#tally.add(vote);
   }
 
-  /** Runs a sign-guard call; a refusal (CONFLICT) is reported and means "do not send". */
+  /**
+   * Runs a sign-guard call; a refusal (CONFLICT) is reported and means "do not send". First, a
+   * lock or valid value not yet durable is checkpointed, whatever the checkpoint interval
+   * (docs/stores-rounds-validators.md, "`checkpointInterval`").
+   */
   async #signed<T>(sign: () => Promise<T>): Promise<T | undefined> {
+    if (this.#checkpoints.mustCheckpointBeforeSigning(this.#position())) await this.#checkpoint(undefined, true);
     try {
       return await sign();
     } catch (error) {
@@ -519,10 +528,13 @@ export class ConsensusEngine {
     };
   }
 
-  /** Durably records where the engine is (every phase change). */
-  async #checkpoint(from?: ConsensusPhase): Promise<void> {
+  /**
+   * Records where the engine is, at every phase change: durably when the checkpoint policy asks
+   * for it or `force` is set (CheckpointWriter, engine-storage.ts).
+   */
+  async #checkpoint(from?: ConsensusPhase, force = false): Promise<void> {
     const state = checkpointOf(this.#position(), this.#proposals.get(this.#round), this.#o.chainId, this.#current(), this.#now());
-    await this.#o.storage.saveRoundState(state);
+    await this.#checkpoints.save(state, force);
     const to = this.#phase;
     // The audit log's phases end at commit: finalize is recorded as RoundCompleted.
     if (from !== undefined && from !== to && from !== 'finalize' && to !== 'finalize') this.#audit({ type: 'PhaseChanged', height: this.#height, round: this.#round, from, to });

@@ -52,6 +52,11 @@ export interface ConsensusStoragePort {
   signProposal(proposal: UnsignedProposal): Promise<SignedProposal>;
   /** Checkpoints round state (RoundStateStore.saveRoundState). */
   saveRoundState(state: RoundState): Promise<void>;
+  /**
+   * Whether `state` is worth a checkpoint under the store's `checkpointInterval`
+   * (RoundStateStore.shouldCheckpoint). Optional: a port without it gets every checkpoint.
+   */
+  shouldCheckpoint?(state: RoundState): boolean;
   /** The latest checkpoint at `height` (to rebuild a decision certificate), or undefined. */
   roundStateAt(height: number): Promise<RoundState | undefined>;
   /** The stored votes of one round. */

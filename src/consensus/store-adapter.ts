@@ -140,6 +140,10 @@ export class StoreStoragePort implements ConsensusStoragePort {
     await this.#store.rounds.saveRoundState(state);
   }
 
+  shouldCheckpoint(state: RoundState): boolean {
+    return this.#store.rounds.shouldCheckpoint(state);
+  }
+
   async roundStateAt(height: number): Promise<RoundState | undefined> {
     return (await this.#store.rounds.getRoundStateAt(height))?.state;
   }
