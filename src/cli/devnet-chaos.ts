@@ -1,7 +1,10 @@
 /**
  * The chaos schedule of `--chaos`: from the seed alone, when to SIGKILL which validator and how
- * long it stays down. It never takes down more validators at once than the network tolerates
- * (f = floor((n - 1) / 3), counting the byzantine ones, but at least one), so liveness is
+ * long it stays down. It never takes down more validators at once than the network tolerates:
+ * f = floor((n - 1) / 3) of the validator set as it is now, counting the byzantine ones still
+ * in it, but at least one while a byzantine one is in it (it votes too). Once a byzantine
+ * validator is removed from the set (slashed through a block: docs/devnet.md, "Validator-set
+ * changes"), n is the remaining set: with 3 left, f = 0 and chaos pauses. So liveness is
  * expected to hold throughout and a stall is a finding.
  */
 import { Prng } from '../io/prng.ts';
@@ -21,14 +24,38 @@ export interface ChaosKill {
 }
 
 /** Seeded chaos decisions. */
+/** The validator set as chaos sees it: its size, and how many of its members are byzantine. */
+export interface ChaosSet {
+  readonly size: number;
+  readonly byzantine: number;
+}
+
+/** How many validators of `set` may be down at once (0: chaos pauses). */
+export function maxDownOf(set: ChaosSet): number {
+  const f = Math.floor((set.size - 1) / 3);
+  return set.byzantine > 0 ? Math.max(1, f - set.byzantine) : Math.max(0, f);
+}
+
 export class ChaosSchedule {
   readonly #prng: Prng;
-  readonly #maxDown: number;
+  #set: ChaosSet;
 
-  /** @param seed the run's seed; `validators` and `byzantine` set how many may be down at once. */
+  /** @param seed the run's seed; `validators` and `byzantine` (the genesis set) set how many may be down at once. */
   constructor(seed: number, validators: number, byzantine: number) {
     this.#prng = new Prng(seed);
-    this.#maxDown = Math.max(1, Math.floor((validators - 1) / 3) - byzantine);
+    this.#set = { size: validators, byzantine };
+  }
+
+  /** The set as it is now (validators report it); returns true when this changed how many may be down. */
+  setChanged(set: ChaosSet): boolean {
+    const before = this.maxDown;
+    this.#set = set;
+    return this.maxDown !== before;
+  }
+
+  /** How many validators may be down at once now (0: paused, the set tolerates no fault). */
+  get maxDown(): number {
+    return maxDownOf(this.#set);
   }
 
   /** Milliseconds until the next kill. */
@@ -44,7 +71,7 @@ export class ChaosSchedule {
   nextKill(states: ReadonlyMap<string, NodeState>): ChaosKill | undefined {
     const up = [...states].filter(([, state]) => state === 'up').map(([id]) => id);
     const down = states.size - up.length;
-    if (down >= this.#maxDown || up.length === 0) return undefined;
+    if (down >= this.maxDown || up.length === 0) return undefined;
     return { id: this.#prng.pick(up), downMs: this.#prng.int(200, 1_500) };
   }
 }

@@ -148,7 +148,17 @@ async function main(): Promise<void> {
   engine.start();
   const timer = setInterval(() => {
     const s = engine.status;
-    const stats: NodeStats = { height: s.height, round: s.round, phase: s.phase, votesPersisted, persistMs: samples, equivocations, errors, ...(lastError === undefined ? {} : { lastError }) };
+    const stats: NodeStats = {
+      height: s.height,
+      round: s.round,
+      phase: s.phase,
+      votesPersisted,
+      persistMs: samples,
+      equivocations,
+      errors,
+      ...(lastError === undefined ? {} : { lastError }),
+      validators: s.validators,
+    };
     samples = [];
     send({ t: 'stats', stats });
   }, STATS_INTERVAL_MS);

@@ -24,6 +24,8 @@ export interface NodeStats {
   readonly equivocations: number;
   readonly errors: number;
   readonly lastError?: string;
+  /** The ids of the validator set at `height` (docs/devnet.md, "Validator-set changes"). */
+  readonly validators?: readonly string[];
 }
 
 /** Validator to parent. */

@@ -9,7 +9,10 @@
  *   network had finalized `LIVENESS_WINDOW_MS` before it (a validator stuck at one height while
  *   the others go on fails the run, named);
  * - accountability: per byzantine validator, the conflicting vote pairs each node holds (both
- *   signatures verified), and the slashes in each node's registry; and that no honest
+ *   signatures verified), the slashes in each node's registry, and the height from which each
+ *   node's registry removes it from the set (a slash decided through a block: docs/devnet.md,
+ *   "Validator-set changes"), which must be the same on every honest node that has it, and
+ *   present on every honest node that finalized the block deciding it; and that no honest
  *   validator was slashed anywhere.
  *
  * It opens each store read-only in effect (no identity, nothing written) and closes it.
@@ -18,9 +21,11 @@ import { openStore, type ConsensusStore } from '../store.ts';
 import { equalBytes, toHex } from '../codec/bytes.ts';
 import { blockHash } from '../consensus/block.ts';
 import { decodeCheckpointData } from '../consensus/checkpoint-data.ts';
+import { BLOCK_DECIDED_REASON, decidedThroughBlock } from '../consensus/store-adapter.ts';
+import { isStoreError } from '../errors.ts';
 import { verifyVoteFast } from '../consensus/verify.ts';
 import type { ValidatorVote } from '../model/vote.ts';
-import { MAX_HISTORY_LIMIT } from '../stores/validator-types.ts';
+import { MAX_HISTORY_LIMIT, type ValidatorChange } from '../stores/validator-types.ts';
 import { nodeStoreDir, type Genesis } from './devnet-genesis.ts';
 
 /**
@@ -41,6 +46,12 @@ export interface AccountabilityRow {
   readonly verifiedConflicts: number;
   readonly slashes: number;
   readonly status: string;
+  /** The height from which the node's registry removes it from the set (a slash decided through a block), if it does. */
+  readonly removedAt?: number;
+  /** The height of the block that decided the removal. */
+  readonly decidedAt?: number;
+  /** The node's highest finalized height. */
+  readonly finalized: number;
 }
 
 /** Where a validator process was when the run stopped (the devnet parent knows). */
@@ -85,6 +96,11 @@ export interface DevnetVerdict {
   readonly finalizedHeight: number;
   readonly heightsPerSec: number;
   readonly accountability: readonly AccountabilityRow[];
+  /**
+   * Byzantine validators whose removal honest nodes disagree on: `id: ...` naming each node's
+   * removal height, or a node that finalized the deciding block without the removal.
+   */
+  readonly removalDisagreements: readonly string[];
   /** Per node: highest decision found. */
   readonly perNode: readonly { node: string; finalized: number; votes: number }[];
 }
@@ -118,6 +134,42 @@ async function votesOf(store: ConsensusStore, validatorId: string, maxRound: num
   for (let r = 0; r <= maxRound; r += ROUND_WINDOW) {
     const page = await store.votes.getValidatorVotes(validatorId, { startRound: r, endRound: r + ROUND_WINDOW - 1, limit: QUERY_LIMIT });
     out.push(...page.map((e) => e.vote));
+  }
+  return out;
+}
+
+/** A validator's registry history on one node; empty when that registry does not know it (a node stopped before registering the genesis set). */
+async function historyOf(store: ConsensusStore, validatorId: string): Promise<readonly ValidatorChange[]> {
+  try {
+    return (await store.validators.getValidatorHistory(validatorId, { limit: MAX_HISTORY_LIMIT })).items;
+  } catch (error) {
+    if (isStoreError(error, 'NOT_FOUND')) return [];
+    throw error;
+  }
+}
+
+/** The removal from the set decided through a block in `history`: its effect height and its block's height. */
+function removalOf(history: readonly ValidatorChange[]): { removedAt: number; decidedAt: number } | undefined {
+  const c = history.find((x) => decidedThroughBlock(x) && x.after.status !== 'active');
+  if (c === undefined) return undefined;
+  const decided = new RegExp(`^${BLOCK_DECIDED_REASON}(\\d+)`).exec(c.reason ?? '');
+  return { removedAt: c.height, decidedAt: decided === null ? c.height : Number(decided[1]) };
+}
+
+/**
+ * Disagreements on each byzantine validator's removal among the honest nodes' rows: two removal
+ * heights, or an honest node that finalized the deciding block and has no removal.
+ */
+export function removalDisagreementsOf(rows: readonly AccountabilityRow[], byzantine: ReadonlySet<string>): string[] {
+  const out: string[] = [];
+  for (const id of new Set(rows.map((r) => r.validatorId))) {
+    const honest = rows.filter((r) => r.validatorId === id && !byzantine.has(r.node));
+    const heights = new Set(honest.flatMap((r) => (r.removedAt === undefined ? [] : [r.removedAt])));
+    const decided = Math.min(...honest.flatMap((r) => (r.decidedAt === undefined ? [] : [r.decidedAt])));
+    const missing = honest.filter((r) => r.removedAt === undefined && r.finalized >= decided);
+    if (heights.size > 1 || missing.length > 0) {
+      out.push(`${id}: ${honest.map((r) => `${r.node} ${r.removedAt === undefined ? `none (finalized ${r.finalized})` : `at ${r.removedAt}`}`).join(', ')}`);
+    }
   }
   return out;
 }
@@ -181,22 +233,23 @@ export async function computeVerdict(dir: string, genesis: Genesis, run: RunFact
         byHeight.set(h, set);
       }
       const maxRound = (await store.rounds.loadRoundState())?.state.round ?? 0;
+      const finalized = Math.max(0, ...decisions.keys());
       let voteCount = 0;
       for (const v of genesis.validators) {
         const votes = await votesOf(store, v.validatorId, maxRound);
         voteCount += votes.length;
         allVotes.set(v.validatorId, [...(allVotes.get(v.validatorId) ?? []), ...votes]);
-        const history = await store.validators.getValidatorHistory(v.validatorId, { limit: MAX_HISTORY_LIMIT });
-        const slashes = history.items.filter((c) => c.kind === 'slash').length;
+        const history = await historyOf(store, v.validatorId);
+        const slashes = history.filter((c) => c.kind === 'slash').length;
         if (byzantine.has(v.validatorId) && v.validatorId !== node.validatorId) {
           const verified = conflicts(votes).filter(([a, b]) => verifyVoteFast(a, v.publicKey, genesis.chainId) && verifyVoteFast(b, v.publicKey, genesis.chainId));
-          const status = (await store.validators.getValidator(v.validatorId))?.status ?? 'unknown';
-          accountability.push({ node: node.validatorId, validatorId: v.validatorId, verifiedConflicts: verified.length, slashes, status });
+          const status = history.at(-1)?.after.status ?? 'unknown';
+          accountability.push({ node: node.validatorId, validatorId: v.validatorId, verifiedConflicts: verified.length, slashes, status, finalized, ...removalOf(history) });
         } else if (!byzantine.has(v.validatorId) && slashes > 0) {
           honestAccused.push(`${node.validatorId}: ${v.validatorId}`);
         }
       }
-      perNode.push({ node: node.validatorId, finalized: Math.max(0, ...decisions.keys()), votes: voteCount });
+      perNode.push({ node: node.validatorId, finalized, votes: voteCount });
     } finally {
       await store.close();
     }
@@ -208,9 +261,10 @@ export async function computeVerdict(dir: string, genesis: Genesis, run: RunFact
     for (const [a] of conflicts(votes)) honestDoubleSigns.push(`${id} round ${a.round} ${a.voteType}`);
   }
   const finalizedHeight = Math.max(0, ...byHeight.keys());
+  const removalDisagreements = removalDisagreementsOf(accountability, byzantine);
   const liveness = livenessOf(run, genesis.validators.map((v) => v.validatorId).filter((id) => !byzantine.has(id)), decisionsByNode);
   return {
-    safe: forks.length === 0 && honestDoubleSigns.length === 0 && honestAccused.length === 0,
+    safe: forks.length === 0 && honestDoubleSigns.length === 0 && honestAccused.length === 0 && removalDisagreements.length === 0,
     live: liveness.every((n) => n.live),
     liveness,
     forks,
@@ -219,6 +273,7 @@ export async function computeVerdict(dir: string, genesis: Genesis, run: RunFact
     finalizedHeight,
     heightsPerSec: elapsedSec > 0 ? heightsThisRun / elapsedSec : 0,
     accountability,
+    removalDisagreements,
     perNode,
   };
 }
@@ -233,6 +288,11 @@ export function formatVerdict(v: DevnetVerdict, heightsThisRun: number, elapsedS
   for (const d of v.honestDoubleSigns.slice(0, 10)) lines.push(`       double sign: ${d}`);
   lines.push(`${ok(v.honestAccused.length === 0)} no honest validator was slashed on any node`);
   for (const a of v.honestAccused.slice(0, 10)) lines.push(`       accused: ${a}`);
+  const byzantineIds = [...new Set(v.accountability.map((a) => a.validatorId))];
+  if (byzantineIds.length > 0) {
+    lines.push(`${ok(v.removalDisagreements.length === 0)} every honest node removed each byzantine validator from the set at the same height (decided through a block)`);
+    for (const d of v.removalDisagreements.slice(0, 10)) lines.push(`       disagree: ${d}`);
+  }
   if (elapsedSec > 0) lines.push(`     liveness: ${heightsThisRun} heights in ${elapsedSec.toFixed(1)} s = ${v.heightsPerSec.toFixed(2)} heights/s`);
   else lines.push('     liveness: no validator was ready before the stop, nothing to measure');
   const judged = v.liveness.filter((n) => n.judged);
@@ -244,7 +304,8 @@ export function formatVerdict(v: DevnetVerdict, heightsThisRun: number, elapsedS
   if (v.accountability.length > 0) {
     lines.push('     byzantine validators, as each node\'s stores hold them:');
     for (const a of v.accountability) {
-      lines.push(`       ${a.node} on ${a.validatorId}: ${a.verifiedConflicts} verified conflicting vote pairs, ${a.slashes} slash(es), status ${a.status}`);
+      const removal = a.removedAt === undefined ? 'not removed' : `removed at height ${a.removedAt} (decided in block ${a.decidedAt})`;
+      lines.push(`       ${a.node} on ${a.validatorId}: ${a.verifiedConflicts} verified conflicting vote pairs, ${a.slashes} slash(es), status ${a.status}, ${removal}`);
     }
   }
   lines.push(!v.safe ? 'UNSAFE' : v.live ? 'SAFE' : `SAFE, NOT LIVE: ${v.liveness.filter((n) => !n.live).map((n) => n.node).join(' ')} stopped finalizing`);

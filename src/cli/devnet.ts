@@ -83,6 +83,8 @@ export async function runDevnet(options: DevnetOptions, out: NodeJS.WriteStream 
   let stopping = false;
   let notedSinks = false;
   let firstReadyAt: number | undefined;
+  /** The validator set as the most advanced validator last reported it (chaos follows it). */
+  let reportedSet: { height: number; ids: readonly string[] } = { height: 0, ids };
   let resolveStop: () => void = () => undefined;
   const stopped = new Promise<void>((r) => {
     resolveStop = r;
@@ -126,7 +128,10 @@ export async function runDevnet(options: DevnetOptions, out: NodeJS.WriteStream 
         return;
       }
       if (m.t === 'net') relay(slot.id, m);
-      else if (m.t === 'stats') status.report(slot.id, m.stats, Date.now());
+      else if (m.t === 'stats') {
+        status.report(slot.id, m.stats, Date.now());
+        if (m.stats.validators !== undefined && m.stats.height > reportedSet.height) reportedSet = { height: m.stats.height, ids: m.stats.validators };
+      }
       else if (m.t === 'finalized') {
         status.maxFinalized = Math.max(status.maxFinalized, m.height);
         if (options.blocks > 0 && status.heightsThisRun >= options.blocks) requestStop();
@@ -171,6 +176,12 @@ export async function runDevnet(options: DevnetOptions, out: NodeJS.WriteStream 
     const chaos = new ChaosSchedule(options.seed, options.validators, options.byzantine);
     const next = (): void => {
       later(chaos.nextDelayMs(), () => {
+        const set = { size: reportedSet.ids.length, byzantine: reportedSet.ids.filter((id) => byzantineIds.includes(id)).length };
+        if (chaos.setChanged(set)) {
+          const removed = ids.filter((id) => !reportedSet.ids.includes(id));
+          const now = `the validator set at height ${reportedSet.height} is ${reportedSet.ids.join(' ')} (${removed.join(' ')} removed)`;
+          printer.message(chaos.maxDown === 0 ? `  chaos paused: ${now}, which tolerates no validator down` : `  chaos: ${now}: at most ${chaos.maxDown} down at once`);
+        }
         const kill = chaos.nextKill(new Map([...slots.values()].map((s) => [s.id, s.state])));
         const slot = kill === undefined ? undefined : slots.get(kill.id);
         if (kill !== undefined && slot?.child !== undefined) {
