@@ -31,6 +31,8 @@ import type { Log } from '../log/types.ts';
 import type { PgAuditLog } from './audit-log.ts';
 import { bytea, bytes, num, type PgDb, type Queryable } from './db.ts';
 import { appendRecords } from './record-log.ts';
+import { inRecentOrder, parseRecentVotesOrder } from '../stores/recent-votes.ts';
+import type { RecentVotesOptions } from '../stores/vote-types.ts';
 import { lockKey } from './schema.ts';
 
 /** Most votes in one transaction. */
@@ -272,10 +274,11 @@ export class PgVoteStore implements VoteStore {
     );
   }
 
-  async getRecentVotes(limit?: number): Promise<VoteLogEntry[]> {
+  async getRecentVotes(limit?: number, options?: RecentVotesOptions): Promise<VoteLogEntry[]> {
     this.#db.assertOpen();
     const n = parseLimit('limit', limit, this.#queryLimits());
-    return this.#rows(`SELECT ${COLUMNS} FROM ${this.#db.t('votes')} ORDER BY lsn DESC LIMIT $1`, [n]);
+    const order = parseRecentVotesOrder(options);
+    return inRecentOrder(await this.#rows(`SELECT ${COLUMNS} FROM ${this.#db.t('votes')} ORDER BY lsn DESC LIMIT $1`, [n]), order);
   }
 
   async queryVotes(query: VoteQuery): Promise<VoteLogEntry[]> {

@@ -77,6 +77,8 @@ import { CommitPipeline, type BatchPart } from './commit-pipeline.ts';
 import { equalBytes } from '../codec/bytes.ts';
 import { assertOpen, checkQuery, parseHeightRange, parseLimit, parseRoundRange, readClock, type QueryLimits } from './context.ts';
 import { SerialQueue } from './context.ts';
+import { inRecentOrder, parseRecentVotesOrder } from './recent-votes.ts';
+import type { RecentVotesOptions } from './vote-types.ts';
 
 /** Default limits (docs/stores.md, Queries). */
 export const DEFAULT_VOTE_STORE_LIMITS: VoteStoreLimits = {
@@ -291,14 +293,15 @@ export class LogVoteStore implements VoteStore, RecordApplier, ImageSection {
   }
 
   /**
-   * The most recently recorded votes, newest (highest LSN) first, at most `limit`
-   * (default `defaultQueryLimit`).
+   * The most recently recorded votes, at most `limit` (default `defaultQueryLimit`): newest
+   * (highest LSN) first, or oldest first with `{ order: 'chronological' }` (recent-votes.ts).
    * @throws INVALID_ARGUMENT, CLOSED.
    */
-  async getRecentVotes(limit?: number): Promise<VoteLogEntry[]> {
+  async getRecentVotes(limit?: number, options?: RecentVotesOptions): Promise<VoteLogEntry[]> {
     this.checkOpen();
     const n = parseLimit('limit', limit, this.queryLimits());
-    return this.entries(this.byLsn.collectLast(n));
+    const order = parseRecentVotesOrder(options);
+    return inRecentOrder(this.entries(this.byLsn.collectLast(n)), order);
   }
 
   /**

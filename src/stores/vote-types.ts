@@ -10,6 +10,18 @@
 import type { Lsn } from '../log/types.ts';
 import type { ValidatorVote, VoteType } from '../model/vote.ts';
 
+/**
+ * The order of `getRecentVotes`: 'newest-first' (highest LSN first, the default) or
+ * 'chronological' (the same votes, lowest LSN first: the specification's order).
+ */
+export type RecentVotesOrder = 'newest-first' | 'chronological';
+
+/** Options of `getRecentVotes`. Any other key is INVALID_ARGUMENT. */
+export interface RecentVotesOptions {
+  /** Default 'newest-first'. */
+  readonly order?: RecentVotesOrder;
+}
+
 /** A stored vote. */
 export interface VoteLogEntry {
   /** The record's LSN: the global, durable id. */
@@ -103,7 +115,11 @@ export interface VoteStore {
   appendVote(vote: ValidatorVote): Promise<AppendVoteResult>;
   getVotesForRound(round: number, options?: RoundVotesOptions): Promise<VoteLogEntry[]>;
   getValidatorVotes(validatorId: string, options?: ValidatorVotesOptions): Promise<VoteLogEntry[]>;
-  getRecentVotes(limit?: number): Promise<VoteLogEntry[]>;
+  /**
+   * The `limit` most recently recorded votes (by LSN). Newest first by default; with
+   * `{ order: 'chronological' }` the same votes oldest first (the specification's order).
+   */
+  getRecentVotes(limit?: number, options?: RecentVotesOptions): Promise<VoteLogEntry[]>;
   queryVotes(query: VoteQuery): Promise<VoteLogEntry[]>;
   countVotesForRound(round: number, voteType?: VoteType): Promise<number>;
   voteExists(validatorId: string, round: number, voteType: VoteType): Promise<boolean>;
