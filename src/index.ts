@@ -37,6 +37,8 @@ export type {
   AppendOutcome,
   AppendVoteResult,
   FinalizedMark,
+  RecentVotesOptions,
+  RecentVotesOrder,
   RoundVotesOptions,
   ValidatorVotesOptions,
   VoteLogEntry,
@@ -47,7 +49,7 @@ export type {
 export type { SignedProposal, UnsignedProposal, UnsignedVote, ValidatorVote, VoteType } from './model/vote.ts';
 export type { SignStep, SignWatermark } from './model/sign.ts';
 
-export { CONSENSUS_PHASES } from './model/round.ts';
+export { CONSENSUS_PHASES, MAX_ROUND_VALIDATOR_COUNT } from './model/round.ts';
 export type { ConsensusPhase, RoundState } from './model/round.ts';
 export type {
   IntegrityReport,
