@@ -53,6 +53,24 @@ export function sinksFromStores(stores: AccountabilityStores, nodeId: string, no
             if (outcome !== 'duplicate') await audit?.logByzantineEvent({ type: 'EquivocationDetected', voteA: report.first, voteB: report.second });
           },
         }),
+    // Evidence a finalized block carried is verified by a quorum (docs/devnet.md, "Validator-set
+    // changes"): stored so, or the stored copy marked so (the store's `upgraded`).
+    ...(evidence === undefined
+      ? {}
+      : {
+          recordCommittedEvidence: async (report) => {
+            const { outcome } = await evidence.recordEvidence({
+              type: 'Equivocation',
+              validatorId: report.validatorId,
+              height: Math.min(report.first.height, report.second.height),
+              detectedAt: now(),
+              submittedBy: nodeId,
+              verifiedByQuorum: true,
+              details: { voteA: report.first, voteB: report.second },
+            });
+            if (outcome === 'stored') await audit?.logByzantineEvent({ type: 'EquivocationDetected', voteA: report.first, voteB: report.second });
+          },
+        }),
     ...(audit === undefined ? {} : { logAudit: async (event) => void (await audit.logEvent(event)) }),
     ...(rewards === undefined
       ? {}

@@ -194,9 +194,9 @@ export class StoreStoragePort implements ConsensusStoragePort {
         const validatorId = txValidator(tx);
         const report: EquivocationReport = { validatorId, first: tx.evidence.voteA, second: tx.evidence.voteB, detectedAtHeight: height };
         const evidenceId = equivocationId(report, this.#chainId);
-        await this.#sinks.recordCommittedEvidence?.(report, evidenceId);
         const history = await this.#historyOf(validatorId);
         if (history.length === 0) throw new ConsensusStoreError('NOT_FOUND', `slash in block ${height}: ${validatorId} is not registered`);
+        await this.#sinks.recordCommittedEvidence?.(report, evidenceId);
         if (history.some((c) => decidedThroughBlock(c) && c.slash?.evidenceId === evidenceId)) continue;
         if (consensusStanding(history, Number.MAX_SAFE_INTEGER)?.active !== true) continue;
         this.#histories.delete(validatorId);

@@ -274,8 +274,9 @@ export class LogEvidenceStore implements RecordApplier, ByzantineEvidenceStore, 
    * Records evidence once durable. Evidence that verifies is stored `verified`; evidence that
    * does not is rejected (INVALID_ARGUMENT, `details.failure`), or with `unverified: true`
    * stored `unverified` and counted apart. The same content again (in either order of a pair)
-   * writes nothing and resolves `duplicate`, except unverified evidence that now verifies:
-   * that writes one record and resolves `upgraded` (the first report's fields are kept).
+   * writes nothing and resolves `duplicate`, except unverified evidence that now verifies, and
+   * evidence stored without `verifiedByQuorum` that comes again with it: each writes one record
+   * and resolves `upgraded` (the first report's other fields are kept).
    * Rejects INVALID_ARGUMENT, CONFLICT (the evidence expired since it was recorded), and the
    * log's write errors.
    */
@@ -475,9 +476,14 @@ export class LogEvidenceStore implements RecordApplier, ByzantineEvidenceStore, 
     const existing = this.#byId.get(id);
     const code = evidenceTypeCode(e.type);
     if (existing !== undefined) {
-      if (existing.status === 'verified' || failure !== undefined) return;
+      // A verified record naming a quorum marks the stored evidence `verifiedByQuorum` (the first report's other fields stay).
+      const byQuorum = existing.verifiedByQuorum || (failure === undefined && e.verifiedByQuorum);
+      if (existing.status === 'verified' || failure !== undefined) {
+        if (byQuorum !== existing.verifiedByQuorum) this.#byId.set(id, { ...existing, verifiedByQuorum: true });
+        return;
+      }
       const { failure: _dropped, ...rest } = existing;
-      this.#byId.set(id, { ...rest, status: 'verified' } as StoredEvidence);
+      this.#byId.set(id, { ...rest, status: 'verified', verifiedByQuorum: byQuorum } as StoredEvidence);
       const c = this.#countsOf(e.validatorId, code);
       c.unverified--;
       c.verified++;
@@ -546,7 +552,8 @@ export class LogEvidenceStore implements RecordApplier, ByzantineEvidenceStore, 
       throw new ConsensusStoreError('CONFLICT', `evidence ${key} was recorded and has expired since`, { details: { evidenceId: key } });
     }
     const existing = this.#byId.get(key);
-    if (existing !== undefined && (existing.status === 'verified' || !verdict.ok)) {
+    const quorumNews = existing !== undefined && verdict.ok && e.verifiedByQuorum && !existing.verifiedByQuorum;
+    if (existing !== undefined && (existing.status === 'verified' || !verdict.ok) && !quorumNews) {
       return { evidence: copyEvidence(existing), outcome: 'duplicate' };
     }
     const input = encodeEvidenceRecord({

@@ -54,7 +54,9 @@ export interface RecordEvidenceOptions {
  * What `recordEvidence` did:
  * - `stored`: new evidence, now durable;
  * - `duplicate`: the same content was already stored (nothing written; the stored one returned);
- * - `upgraded`: it was stored `unverified` and now verifies: a record marks it `verified`.
+ * - `upgraded`: it was stored `unverified` and now verifies: a record marks it `verified`; or
+ *   it was stored without `verifiedByQuorum` and comes again with it (a quorum finalized a block
+ *   carrying it: docs/devnet.md, "Validator-set changes"): a record marks it so.
  */
 export type RecordEvidenceOutcome = 'stored' | 'duplicate' | 'upgraded';
 
