@@ -172,7 +172,7 @@ describe('the engine on the write-ahead log over real files', () => {
   it('finalizes, and a node whose store is closed and reopened resumes from its recovered round state without double-signing', async () => {
     cluster = await Cluster.create({ n: N, seed: 21, storage: walStorage() });
     await cluster.start();
-    await cluster.waitForHeight(2);
+    await cluster.waitForHeight(1);
     const victim = cluster.node('v1');
     const { resumed, expected, recovered } = await restart(cluster, victim, walStorage());
     expect(recovered).toBeDefined();
@@ -184,7 +184,7 @@ describe('the engine on the write-ahead log over real files', () => {
       for (const [h, hash] of node.finalized) expect(reference.get(h) ?? hash, `${node.id} height ${h}`).toBe(hash);
       expect(await conflictsOf(cluster, node.id), node.id).toEqual([]);
       const { store } = node.storage as WatchedPort;
-      expect((await store.votes.getLastFinalized())?.height).toBeGreaterThanOrEqual(3);
+      expect((await store.votes.getLastFinalized())?.height).toBeGreaterThanOrEqual(2);
       // The engine fills the specification's fields at every checkpoint.
       const latest = (await store.rounds.loadRoundState())!.state;
       expect(latest).toMatchObject({ validatorCount: 4, quorumSize: 3, isProposer: latest.proposer === node.id });
@@ -193,7 +193,7 @@ describe('the engine on the write-ahead log over real files', () => {
   });
 
   it('a larger checkpointInterval writes fewer checkpoints, and the lock and valid value are durable before every signature', async () => {
-    const HEIGHT = 4;
+    const HEIGHT = 3;
     const counts = new Map<number, { written: number; prevotes: number; heights: number }>();
     for (const interval of [1, 1000]) {
       cluster = await Cluster.create({ n: N, seed: 13, storage: walStorage(interval) });
@@ -260,7 +260,7 @@ describe('the engine on the write-ahead log over real files', () => {
   it('an equivocator leaves evidence and an audit entry in every honest store', async () => {
     cluster = await Cluster.create({ n: N, byzantine: 1, seed: 3, storage: walStorage() });
     await cluster.start();
-    await cluster.waitForHeight(3, ['v0', 'v1', 'v2']);
+    await cluster.waitForHeight(2, ['v0', 'v1', 'v2']);
     await new Promise((r) => setTimeout(r, 100));
     await cluster.stop();
     for (const id of ['v0', 'v1', 'v2']) {
