@@ -3,7 +3,8 @@
 // a run catches v0 up by certificate and the verdict's liveness holds; a 2-second run on that
 // existing directory stops its validators while they are still opening their stores (no
 // SIGKILL after the grace period) and prints no negative duration. On a new directory: Ctrl-C
-// (SIGINT to the whole process group, as a terminal sends it) prints the verdict and exits 0.
+// (SIGINT to the whole process group, as a terminal sends it) prints the verdict and exits 0; an
+// equivocator with chaos is removed from the set at one height on every honest node.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -97,6 +98,23 @@ describe('the stall directory of 20feb4d', () => {
     expect(run.stdout).not.toMatch(/liveness: .*-\d/);
     expect(run.code, run.stdout).toBe(0);
   }, 90_000);
+});
+
+describe('an equivocator among four, with chaos (docs/devnet.md, "Validator-set changes")', () => {
+  it('is removed from the set at the same height on every honest node, chaos pauses with the three left, no fork, the honest validators stay live', async () => {
+    const run = await devnet(['--dir', join(root, 'byzantine'), '--chaos', '--byzantine', '1', '--seed', '7', '--blocks', '10', '--duration', '90']);
+    expect(run.stdout).toMatch(/^OK {3}safety: no two different blocks finalized at one height/m);
+    expect(run.stdout).toMatch(/^OK {3}no honest validator was slashed on any node/m);
+    expect(run.stdout).toMatch(/^OK {3}every honest node removed each byzantine validator from the set at the same height/m);
+    const removals = [...run.stdout.matchAll(/ (v\d) on v3: .* removed at height (\d+) \(decided in block (\d+)\)/g)];
+    expect(removals.map((m) => m[1]), run.stdout).toEqual(['v0', 'v1', 'v2']);
+    expect(new Set(removals.map((m) => m[2])).size, run.stdout).toBe(1);
+    expect(removals.map((m) => Number(m[2]) - Number(m[3]))).toEqual([2, 2, 2]);
+    expect(run.stdout).toMatch(/chaos paused: the validator set at height \d+ is v0 v1 v2 \(v3 removed\)/);
+    expect(run.stdout).toMatch(/^OK {3}liveness: every honest validator/m);
+    expect(run.stdout.trim().split('\n').at(-1), run.stdout).toBe('SAFE');
+    expect(run.code).toBe(0);
+  }, 150_000);
 });
 
 describe('Ctrl-C', () => {
