@@ -4,9 +4,11 @@
  *
  * How it uses storage (the point of this engine): a received vote counts only after
  * `appendVote` resolved; the node's own proposals and votes are signed through the sign guard
- * before they are sent; round state is checkpointed at every phase change, before the phase
- * acts; an equivocation becomes evidence and an audit entry, and a slash through a block; a
- * finalized height gets a reward distribution and a finalization mark.
+ * before they are sent; round state is checkpointed before the phase acts, at the phase changes
+ * the store's `checkpointInterval` asks for, and always before a signature when the lock or
+ * valid value changed (docs/stores-rounds-validators.md); an equivocation becomes evidence and
+ * an audit entry, and a slash through a block; a finalized height gets a reward distribution
+ * and a finalization mark.
  *
  * The validator set is the set of each height, read from storage (`validatorsAt`): the set of
  * height H + 1 is fixed when H starts, as a change decided in the block at H takes effect at
