@@ -65,6 +65,7 @@ function timed(port: ConsensusStoragePort, clock: { busyMs: number; calls: numbe
     votesForRound: wrap((r) => port.votesForRound(r)),
     markFinalized: wrap((h, r) => port.markFinalized(h, r)),
     recordEquivocation: wrap((e) => port.recordEquivocation(e)),
+    recordProposalEquivocation: wrap((e) => port.recordProposalEquivocation(e)),
     validatorsAt: wrap((h) => port.validatorsAt(h)),
     applyValidatorTxs: wrap((h, t) => port.applyValidatorTxs(h, t)),
     logAudit: wrap((e) => port.logAudit(e)),

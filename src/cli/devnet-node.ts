@@ -13,16 +13,12 @@
  */
 import { toHex } from '../codec/bytes.ts';
 import { isStoreError } from '../errors.ts';
-import { openStore, type ConsensusStore } from '../store.ts';
-import { sinksFromStores } from '../consensus/accountability-sinks.ts';
-import { createEquivocator } from '../consensus/byzantine.ts';
-import { ConsensusEngine } from '../consensus/engine.ts';
-import { StoreStoragePort } from '../consensus/store-adapter.ts';
+import type { ConsensusStore } from '../store.ts';
 import type { Transport } from '../consensus/transport.ts';
 import type { EngineEvent } from '../consensus/types.ts';
-import { nodeStoreDir, readGenesis, type Genesis } from './devnet-genesis.ts';
+import type { Genesis } from './devnet-genesis.ts';
 import type { ChildMessage, NodeLaunch, NodeStats, ParentMessage } from './devnet-protocol.ts';
-import { NODE_METRICS_PORT_ENV, serveMetrics, type MetricsAnnouncement } from './metrics-http.ts';
+import type { MetricsAnnouncement } from './metrics-http.ts';
 
 /** Segment size of a devnet node's log (small: a devnet makes many directories). */
 const DEVNET_SEGMENT_SIZE = 8 * 1024 * 1024;
@@ -44,9 +40,9 @@ async function registerGenesis(store: ConsensusStore, genesis: Genesis): Promise
 
 /** The transport through the parent process. */
 function parentTransport(): Transport {
-  let handler: ((m: Uint8Array) => void) | undefined;
+  let handler: ((m: Uint8Array, from: string) => void) | undefined;
   process.on('message', (m: ParentMessage) => {
-    if (m.t === 'net' && handler !== undefined) handler(m.data);
+    if (m.t === 'net' && handler !== undefined) handler(m.data, m.from);
   });
   return {
     broadcast: (data) => send({ t: 'net', data }),
@@ -87,6 +83,19 @@ process.on('SIGTERM', () => void stopNode());
 process.on('SIGINT', () => undefined);
 
 async function main(): Promise<void> {
+  // The store and the engine are loaded here, after the stop listeners above are in place: a
+  // stop that arrives while the modules load is heard (a message with no listener is lost).
+  const [{ openStore }, { sinksFromStores }, { createEquivocator }, { ConsensusEngine }, { StoreStoragePort }, { nodeStoreDir, readGenesis }, { NODE_METRICS_PORT_ENV, serveMetrics }] =
+    await Promise.all([
+      import('../store.ts'),
+      import('../consensus/accountability-sinks.ts'),
+      import('../consensus/byzantine.ts'),
+      import('../consensus/engine.ts'),
+      import('../consensus/store-adapter.ts'),
+      import('./devnet-genesis.ts'),
+      import('./metrics-http.ts'),
+    ]);
+  if (lifecycle.stopping) return;
   const launch = JSON.parse(process.argv[2] ?? '{}') as NodeLaunch;
   const genesis = await readGenesis(launch.dir);
   const me = genesis?.validators.find((v) => v.validatorId === launch.id);

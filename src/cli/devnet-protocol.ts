@@ -36,5 +36,9 @@ export type ChildMessage =
   | { readonly t: 'finalized'; readonly height: number; readonly hash: string }
   | { readonly t: 'fatal'; readonly message: string };
 
-/** Parent to validator. */
-export type ParentMessage = { readonly t: 'net'; readonly data: Uint8Array } | { readonly t: 'stop' };
+/**
+ * Parent to validator. `from` of a relayed message is the validator whose process sent it to
+ * the parent: the parent knows it from the IPC channel the message came in on, never from the
+ * message (the transport's `from`, src/consensus/transport.ts).
+ */
+export type ParentMessage = { readonly t: 'net'; readonly from: string; readonly data: Uint8Array } | { readonly t: 'stop' };

@@ -23,6 +23,8 @@ import { DEVNET_METRICS_PORT_ENV, devnetMetricsPort, isMetricsAnnouncement, NODE
 const MAX_UNEXPECTED_EXITS = 5;
 /** How long a validator gets to stop cleanly before it is killed. */
 const STOP_GRACE_MS = 10_000;
+/** How often the stop is sent again to validators that have not exited. */
+const STOP_RESEND_MS = 250;
 const TICK_MS = 500;
 
 /** What a devnet run produced. */
@@ -102,7 +104,7 @@ export async function runDevnet(options: DevnetOptions, out: NodeJS.WriteStream 
   };
 
   const relay = (from: string, m: Extract<ChildMessage, { t: 'net' }>): void => {
-    const message: ParentMessage = { t: 'net', data: m.data };
+    const message: ParentMessage = { t: 'net', from, data: m.data };
     for (const slot of slots.values()) {
       if (slot.id === from || (m.to !== undefined && m.to !== slot.id)) continue;
       const child = slot.child;
@@ -251,13 +253,20 @@ function stopWhen(o: DevnetOptions): string {
 
 /** Asks every validator to stop; kills the ones still running after the grace period, and returns their ids. */
 async function stopAll(slots: readonly Slot[]): Promise<string[]> {
-  for (const s of slots) if (s.child?.connected === true) s.child.send({ t: 'stop' } satisfies ParentMessage, (err) => void err);
+  const sendStop = (): void => {
+    for (const s of slots) if (s.child?.connected === true) s.child.send({ t: 'stop' } satisfies ParentMessage, (err) => void err);
+  };
+  sendStop();
+  // A validator still loading its modules has no message listener yet, and a message that
+  // arrives then is lost: the stop is sent again until every validator exited.
+  const resend = setInterval(sendStop, STOP_RESEND_MS);
   let timer: NodeJS.Timeout | undefined;
   const grace = new Promise<void>((r) => {
     timer = setTimeout(r, STOP_GRACE_MS);
   });
   await Promise.race([Promise.all(slots.map((s) => s.exited)), grace]);
   clearTimeout(timer);
+  clearInterval(resend);
   const killed = slots.filter((s) => s.child !== undefined).map((s) => s.id);
   for (const s of slots) s.child?.kill('SIGKILL');
   await Promise.all(slots.map((s) => s.exited));

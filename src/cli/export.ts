@@ -117,7 +117,7 @@ function linesOf(kind: ExportKind, csv: boolean, record: LogRecord, f: Filter): 
         const time = new Date(d.timestamp).toISOString();
         return d.lines.map((l) => [String(d.height), String(d.timestamp), time, csvCell(l.validatorId), csvCell(l.reason), l.amount.toString(), String(record.lsn)].join(','));
       }
-      return [jsonLine({ lsn: record.lsn, height: d.height, timestamp: d.timestamp, treasuryBefore: d.treasuryBefore, treasuryAfter: d.treasuryAfter, totalDistributed: d.totalDistributed, lines: d.lines, recordedAt })];
+      return [jsonLine({ lsn: record.lsn, height: d.height, round: d.round ?? null, timestamp: d.timestamp, treasuryBefore: d.treasuryBefore, treasuryAfter: d.treasuryAfter, totalDistributed: d.totalDistributed, lines: d.lines, recordedAt })];
     }
     case 'audit': {
       if (record.kind !== RecordKind.AuditEvent) return [];

@@ -16,11 +16,13 @@ import {
   MAX_AUDIT_NAME_LENGTH,
   MAX_AUDIT_PATH_LENGTH,
   MAX_AUDIT_TEXT_LENGTH,
+  MAX_PEER_MESSAGE_COPY,
   MAX_RESTORE_ATTESTATIONS,
+  PEER_REJECT_REASONS,
 } from '../model/audit.ts';
-import type { AuditEvent, AuditEventType, ConsensusPhase, StoreRepaired } from '../model/audit.ts';
+import type { AuditEvent, AuditEventType, ConsensusPhase, PeerMessageRejected, StoreRepaired } from '../model/audit.ts';
 import { BLOCK_HASH_BYTES, MAX_VALIDATOR_ID_LENGTH, SIGNATURE_BYTES } from '../model/vote.ts';
-import type { ValidatorVote } from '../model/vote.ts';
+import type { SignedProposal, ValidatorVote } from '../model/vote.ts';
 import { ByteReader, ByteWriter } from './bytes.ts';
 import { voteTypeCode, voteTypeOfCode, writeOptionalHash } from './vote-sign.ts';
 
@@ -48,6 +50,49 @@ function readVote(r: ByteReader): ValidatorVote {
   const hash = r.bytes(BLOCK_HASH_BYTES);
   if (nil && hash.some((b) => b !== 0)) throw new Error('nil vote with a non-zero hash');
   return { validatorId, height, round, voteType, blockHash: nil ? null : hash, timestamp: r.u64(), signature: r.bytes(SIGNATURE_BYTES) };
+}
+
+/** A signed proposal: validatorId text, height u64, round u32, blockHash 32, flag + polRound u32, timestamp u64, signature 64. */
+function writeProposal(w: ByteWriter, p: SignedProposal): void {
+  w.text(p.validatorId).u64(p.height).u32(p.round).bytes(p.blockHash);
+  writeOptionalU64(w, p.polRound, 'u32');
+  w.u64(p.timestamp).bytes(p.signature);
+}
+
+function readProposal(r: ByteReader): SignedProposal {
+  const validatorId = r.text(MAX_VALIDATOR_ID_LENGTH);
+  const height = r.u64();
+  const round = r.u32();
+  const blockHash = r.bytes(BLOCK_HASH_BYTES);
+  const polRound = readOptional(r, 'u32');
+  if (polRound !== null && polRound >= round) throw new Error('polRound not below round');
+  return { validatorId, height, round, blockHash, polRound, timestamp: r.u64(), signature: r.bytes(SIGNATURE_BYTES) };
+}
+
+/**
+ * PeerMessageRejected: peer text, reason u8 (index + 1), atHeight u64, flag (1 = no claim) and,
+ * when 0, the claim's validatorId text, height u64, round u32; messageLength u32, then the
+ * first min(messageLength, MAX_PEER_MESSAGE_COPY) bytes; suppressed u32.
+ */
+function writePeerMessageRejected(w: ByteWriter, e: PeerMessageRejected): void {
+  w.text(e.peer).u8(PEER_REJECT_REASONS.indexOf(e.reason) + 1).u64(e.atHeight).u8(e.claimed === null ? 1 : 0);
+  if (e.claimed !== null) w.text(e.claimed.validatorId).u64(e.claimed.height).u32(e.claimed.round);
+  w.u32(e.messageLength).bytes(e.message).u32(e.suppressed);
+}
+
+function readPeerMessageRejected(r: ByteReader): PeerMessageRejected {
+  const peer = r.text(MAX_VALIDATOR_ID_LENGTH);
+  const reason = PEER_REJECT_REASONS[r.u8() - 1];
+  if (reason === undefined) throw new Error('unknown peer rejection reason code');
+  const atHeight = r.u64();
+  const claimed = r.flag() ? null : { validatorId: r.text(MAX_VALIDATOR_ID_LENGTH), height: r.u64(), round: r.u32() };
+  const messageLength = r.u32();
+  const message = r.bytes(Math.min(messageLength, MAX_PEER_MESSAGE_COPY));
+  const suppressed = r.u32();
+  if (reason === 'Flood' ? suppressed === 0 || claimed !== null || messageLength !== 0 : suppressed !== 0) {
+    throw new Error('PeerMessageRejected: a Flood entry counts at least one message and carries no claim or message; any other carries no count');
+  }
+  return { type: 'PeerMessageRejected', peer, reason, atHeight, claimed, messageLength, message, suppressed };
 }
 
 function readOptionalHash(r: ByteReader): Uint8Array | null {
@@ -150,6 +195,13 @@ export function encodeAuditEvent(event: AuditEvent): Uint8Array {
       writeVote(w, event.vote);
       w.text(event.detail);
       break;
+    case 'PeerMessageRejected':
+      writePeerMessageRejected(w, event);
+      break;
+    case 'ProposalEquivocationDetected':
+      writeProposal(w, event.proposalA);
+      writeProposal(w, event.proposalB);
+      break;
     case 'StoreRepaired':
       w.text(event.file).u64(event.offset);
       writeOptionalU64(w, event.firstLostLsn, 'u64');
@@ -211,6 +263,15 @@ function readEvent(type: AuditEventType, r: ByteReader): AuditEvent {
       };
     case 'ReplayAttack':
       return { type, vote: readVote(r), detail: r.text(MAX_AUDIT_TEXT_LENGTH) };
+    case 'PeerMessageRejected':
+      return readPeerMessageRejected(r);
+    case 'ProposalEquivocationDetected': {
+      const proposalA = readProposal(r);
+      const proposalB = readProposal(r);
+      const sameSlot = proposalA.validatorId === proposalB.validatorId && proposalA.height === proposalB.height && proposalA.round === proposalB.round;
+      if (!sameSlot || proposalA.blockHash.every((b, i) => b === proposalB.blockHash[i])) throw new Error('ProposalEquivocationDetected: not two proposals of one slot for different blocks');
+      return { type, proposalA, proposalB };
+    }
     case 'StoreRepaired':
       return {
         type,
@@ -262,6 +323,10 @@ export function heightOfEvent(event: AuditEvent): number | undefined {
     case 'EquivocationDetected':
     case 'DoubleVote':
       return event.voteA.height;
+    case 'ProposalEquivocationDetected':
+      return event.proposalA.height;
+    case 'PeerMessageRejected':
+      return event.atHeight;
     case 'StoreRepaired':
     case 'KeyRotated':
     case 'Pruned':
@@ -272,7 +337,11 @@ export function heightOfEvent(event: AuditEvent): number | undefined {
   }
 }
 
-/** The validator an event concerns (voter, proposer, offender), if any. */
+/**
+ * The validator an event concerns (voter, proposer, offender), if any. A PeerMessageRejected
+ * concerns the peer that relayed the message, never the validator the message names (it
+ * proves nothing about that one): it is indexed under `peer`.
+ */
 export function validatorOfEvent(event: AuditEvent): string | undefined {
   switch (event.type) {
     case 'RoundStarted':
@@ -287,6 +356,10 @@ export function validatorOfEvent(event: AuditEvent): string | undefined {
       return event.voteA.validatorId;
     case 'InvalidSignature':
       return event.validatorId;
+    case 'ProposalEquivocationDetected':
+      return event.proposalA.validatorId;
+    case 'PeerMessageRejected':
+      return event.peer;
     default:
       return undefined;
   }

@@ -29,7 +29,10 @@ export function rewardReasonCode(reason: RewardReason): number {
   return REWARD_REASONS.indexOf(reason);
 }
 
-/** Encodes a distribution (already checked) and the time it was recorded. */
+/**
+ * Encodes a distribution (already checked) and the time it was recorded: 8 fields, and a
+ * ninth, the round, when the distribution has one (docs/evidence-and-rewards.md, "Record").
+ */
 export function encodeDistributionRecord(d: RewardDistribution, recordedAt: number): RecordInput {
   const fields = [
     VERSION,
@@ -41,6 +44,7 @@ export function encodeDistributionRecord(d: RewardDistribution, recordedAt: numb
     d.lines.map((l) => [l.validatorId, rewardReasonCode(l.reason), l.amount.toString(10)]),
     recordedAt,
   ];
+  if (d.round !== undefined) fields.push(d.round);
   return { kind: RecordKind.RewardDistribution, payload: packr.pack(fields) };
 }
 
@@ -63,7 +67,7 @@ export interface DistributionRecord {
 export function decodeDistributionRecord(payload: Uint8Array, lsn: Lsn): DistributionRecord {
   try {
     const f: unknown = packr.unpack(payload);
-    if (!Array.isArray(f) || f.length !== 8) throw new Error('not an 8-field tuple');
+    if (!Array.isArray(f) || (f.length !== 8 && f.length !== 9)) throw new Error('not an 8- or 9-field tuple');
     if (f[0] !== VERSION) throw new Error(`unknown payload version ${String(f[0])}`);
     const rawLines: unknown = f[6];
     if (!Array.isArray(rawLines)) throw new Error('lines is not an array');
@@ -75,6 +79,8 @@ export function decodeDistributionRecord(payload: Uint8Array, lsn: Lsn): Distrib
     });
     const distribution = checkDistribution('distribution', {
       height: f[1],
+      // A ninth field is the round; it is never written as undefined (an 8-field record has none).
+      ...(f.length === 9 ? { round: f[8] === undefined ? null : f[8] } : {}),
       timestamp: f[2],
       treasuryBefore: parseAmount('treasuryBefore', f[3]),
       treasuryAfter: parseAmount('treasuryAfter', f[4]),

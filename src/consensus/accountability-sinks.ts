@@ -1,8 +1,10 @@
 /**
  * `AccountabilitySinks` over the accountability stores (AuditLog, ByzantineEvidenceStore,
  * RewardHistory): the engine's equivocation reports become verified `Equivocation` evidence and
- * an `EquivocationDetected` audit entry, its consensus events go to the audit log, its reward
- * distributions to the reward history. Whoever holds those stores (`openStore`'s `audit`,
+ * an `EquivocationDetected` audit entry, its proposal equivocation reports `ProposalEquivocation`
+ * evidence and a `ProposalEquivocationDetected` entry, its consensus events (peer events
+ * included) go to the audit log, its reward distributions (with their round) to the reward
+ * history. Whoever holds those stores (`openStore`'s `audit`,
  * `evidence`, `rewards`) passes them here; the engine never sees them directly.
  *
  * An equivocation is written once: over `openStore`'s stores the vote batch that revealed it
@@ -52,6 +54,19 @@ export function sinksFromStores(stores: AccountabilityStores, nodeId: string, no
             // equivocating vote's own batch holds both (D3); else an earlier call of this sink.
             if (outcome !== 'duplicate') await audit?.logByzantineEvent({ type: 'EquivocationDetected', voteA: report.first, voteB: report.second });
           },
+          recordProposalEvidence: async (report) => {
+            const { outcome } = await evidence.recordEvidence({
+              type: 'ProposalEquivocation',
+              validatorId: report.validatorId,
+              height: report.first.height,
+              detectedAt: now(),
+              submittedBy: nodeId,
+              verifiedByQuorum: false,
+              details: { proposalA: report.first, proposalB: report.second },
+            });
+            // A duplicate was reported before (an earlier call, a restart): its entry was written then.
+            if (outcome !== 'duplicate') await audit?.logByzantineEvent({ type: 'ProposalEquivocationDetected', proposalA: report.first, proposalB: report.second });
+          },
         }),
     // Evidence a finalized block carried is verified by a quorum (docs/devnet.md, "Validator-set
     // changes"): stored so, or the stored copy marked so (the store's `upgraded`).
@@ -79,6 +94,7 @@ export function sinksFromStores(stores: AccountabilityStores, nodeId: string, no
             try {
               await rewards.recordDistribution({
                 height: d.height,
+                round: d.round,
                 timestamp: d.timestamp,
                 treasuryBefore: d.treasuryBefore,
                 treasuryAfter: d.treasuryAfter,

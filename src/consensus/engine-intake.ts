@@ -5,12 +5,20 @@
  * share one fsync; answer a peer that is behind with the decision certificate of its height; and
  * hand what passes to the engine's queue, where the state machine takes it.
  *
+ * What it rejects it records as a peer event naming the peer that relayed the bytes (a bad
+ * signature, a replayed vote, malformed bytes, an unknown validator, a proposal out of turn or
+ * not matching its block), bounded per peer and height (peer-events.ts; docs/audit.md, "Peer
+ * events"): never as evidence against the validator the message names. Two validly signed
+ * proposals of the round's proposer for one (height, round) and different blocks are evidence
+ * (`recordProposalEquivocation`; docs/evidence-and-rewards.md).
+ *
  * It must never hand the engine a vote that `appendVote` has not made durable, nor a proposal
  * or a certificate whose signatures it did not check; and it must never let one peer make the
  * node store votes far above its round, or resend certificates faster than
  * `CERTIFICATE_RESEND_MS`.
  */
-import type { ValidatorVote } from '../model/vote.ts';
+import type { PeerMessageClaim } from '../model/audit.ts';
+import type { SignedProposal, ValidatorVote } from '../model/vote.ts';
 import { equalBytes } from '../codec/bytes.ts';
 import { blockHash } from './block.ts';
 import { checkCertificate } from './certificate.ts';
@@ -18,14 +26,17 @@ import { decodeMessage, encodeMessage } from './codec.ts';
 import { CERTIFICATE_CACHE, type Certificates } from './engine-storage.ts';
 import type { EngineTasks } from './engine-tasks.ts';
 import type { EngineOptions } from './engine-types.ts';
+import { PeerEventLimiter, peerEvent, peerName } from './peer-events.ts';
+import type { PeerRejectReason } from '../model/audit.ts';
+import type { ConsensusAuditEvent } from './storage-port.ts';
 import type { CertificateMessage, ProposalMessage, StatusMessage } from './types.ts';
 import type { ValidatorSet } from './validator-set.ts';
 import { verifyProposalFast, verifyVoteFast } from './verify.ts';
 
 /** What the intake needs of its engine. */
 export interface IntakeHost {
-  /** The engine's chain id and transport. */
-  readonly options: Pick<EngineOptions, 'chainId' | 'transport'>;
+  /** The engine's chain id, validator set, transport and storage (peer events, proposal equivocation). */
+  readonly options: Pick<EngineOptions, 'chainId' | 'transport' | 'storage'>;
   /**
    * The validator set of `height` (docs/devnet.md, "Validator-set changes"): exact for the heights
    * the engine holds (the current one, the next, recent ones); outside them the nearest held set.
@@ -56,55 +67,114 @@ const LOW_HEIGHT_WINDOW = 64;
 const HIGH_ROUND_WINDOW = 100_000;
 /** Least time between two certificates for one (peer, height). */
 const CERTIFICATE_RESEND_MS = 200;
+/** (height, round) slots whose first proposal is kept to detect a second one, before the oldest are pruned. */
+const PROPOSAL_SLOTS = 256;
+
+/** The first validly signed proposal of a (height, round), and whether an equivocation was already reported for it. */
+interface ProposalSlot {
+  readonly first: SignedProposal;
+  reported: boolean;
+}
 
 /** The intake of one engine. */
 export class Intake {
   /** When a certificate last went to a (peer, height). */
   readonly #certificateSentAt = new Map<string, number>();
   readonly #host: IntakeHost;
+  readonly #peerEvents = new PeerEventLimiter();
+  /** Per `height:round`, the first proposal of the round's proposer that verified. */
+  readonly #proposalSlots = new Map<string, ProposalSlot>();
 
   /** @param host - the engine, as the intake sees it. */
   constructor(host: IntakeHost) {
     this.#host = host;
   }
 
-  /** The transport's handler: one message from a peer. */
-  onBytes(bytes: Uint8Array): void {
+  /** The transport's handler: one message, `from` the peer that delivered it (transport.ts). */
+  onBytes(bytes: Uint8Array, from: string): void {
     const tasks = this.#host.tasks;
     if (tasks.stopped) return;
+    for (const flood of this.#peerEvents.advance(this.#host.height())) this.#log(flood);
+    const peer = peerName(from);
     let message;
     try {
       message = decodeMessage(bytes);
     } catch {
+      this.#reject(peer, 'Malformed', null, bytes);
       return;
     }
-    if (message.type === 'vote') tasks.track(this.#receiveVote(message.vote));
-    else if (message.type === 'proposal') this.#receiveProposal(message);
-    else if (message.type === 'status') tasks.track(this.#receiveStatus(message));
+    if (message.type === 'vote') tasks.track(this.#receiveVote(message.vote, bytes, peer));
+    else if (message.type === 'proposal') this.#receiveProposal(message, bytes, peer);
+    else if (message.type === 'status') tasks.track(this.#receiveStatus(message, bytes, peer));
     else tasks.track(this.#receiveCertificate(message));
   }
 
-  async #receiveVote(vote: ValidatorVote): Promise<void> {
+  /** Records a rejected message as a peer event, within the bound (peer-events.ts). */
+  #reject(peer: string, reason: Exclude<PeerRejectReason, 'Flood'>, claimed: PeerMessageClaim | null, bytes: Uint8Array): void {
+    const event = peerEvent(peer, reason, this.#host.height(), claimed === null ? null : { validatorId: claimed.validatorId, height: claimed.height, round: claimed.round }, bytes);
+    if (this.#peerEvents.admit(event)) this.#log(event);
+  }
+
+  #log(event: ConsensusAuditEvent): void {
+    this.#host.tasks.track(this.#host.options.storage.logAudit(event));
+  }
+
+  async #receiveVote(vote: ValidatorVote, bytes: Uint8Array, peer: string): Promise<void> {
     const host = this.#host;
     const validator = host.setOf(vote.height).get(vote.validatorId);
-    if (validator === undefined || vote.height + LOW_HEIGHT_WINDOW < host.height() || vote.height > host.height() + 1) return;
-    if (vote.round > host.round() + HIGH_ROUND_WINDOW || !verifyVoteFast(vote, validator.publicKey, host.options.chainId)) return;
+    if (validator === undefined) return this.#reject(peer, 'UnknownValidator', vote, bytes);
+    // Ahead of the node: not a rejection (the node may be the one behind); dropped unrecorded.
+    if (vote.height > host.height() + 1 || vote.round > host.round() + HIGH_ROUND_WINDOW) return;
+    if (!verifyVoteFast(vote, validator.publicKey, host.options.chainId)) return this.#reject(peer, 'BadSignature', vote, bytes);
+    // A genuine vote below the window: an old message sent again, the relayer's act.
+    if (vote.height + LOW_HEIGHT_WINDOW < host.height()) return this.#reject(peer, 'Replay', vote, bytes);
     if (await host.persist(vote)) host.tasks.enqueue('vote', () => host.count([vote], true));
   }
 
-  #receiveProposal(message: ProposalMessage): void {
+  #receiveProposal(message: ProposalMessage, bytes: Uint8Array, peer: string): void {
     const host = this.#host;
     const p = message.proposal;
-    const proposer = host.setOf(p.height).proposerOf(p.round);
-    if (p.validatorId !== proposer.validatorId || p.height !== message.block.height || p.height < host.height() || p.height > host.height() + 1) return;
-    if (!equalBytes(blockHash(message.block, host.options.chainId), p.blockHash)) return;
-    if (!verifyProposalFast(p, proposer.publicKey, host.options.chainId)) return;
+    const signer = host.setOf(p.height).get(p.validatorId);
+    if (signer === undefined) return this.#reject(peer, 'UnknownValidator', p, bytes);
+    if (p.height > host.height() + 1) return;
+    if (!verifyProposalFast(p, signer.publicKey, host.options.chainId)) return this.#reject(peer, 'BadSignature', p, bytes);
+    if (p.height + LOW_HEIGHT_WINDOW < host.height()) return this.#reject(peer, 'Replay', p, bytes);
+    if (p.height < host.height()) return;
+    if (p.validatorId !== host.setOf(p.height).proposerOf(p.round).validatorId) return this.#reject(peer, 'NotProposer', p, bytes);
+    if (this.#equivocates(p)) return;
+    if (p.height !== message.block.height || !equalBytes(blockHash(message.block, host.options.chainId), p.blockHash)) return this.#reject(peer, 'Inconsistent', p, bytes);
     host.tasks.enqueue('proposal', () => host.takeProposal(message));
   }
 
-  async #receiveStatus(message: StatusMessage): Promise<void> {
+  /**
+   * True when `p` (validly signed by the round's proposer) names another block than the first
+   * such proposal of its (height, round): reported once per slot as ProposalEquivocation
+   * evidence, and not handed to the engine, which keeps the first.
+   */
+  #equivocates(p: SignedProposal): boolean {
     const host = this.#host;
-    if (message.height >= host.height() || host.setOf(message.height).get(message.validatorId) === undefined) return;
+    const key = `${p.height}:${p.round}`;
+    const slot = this.#proposalSlots.get(key);
+    if (slot === undefined) {
+      if (this.#proposalSlots.size >= PROPOSAL_SLOTS) {
+        for (const [k, s] of this.#proposalSlots) if (s.first.height < host.height()) this.#proposalSlots.delete(k);
+        if (this.#proposalSlots.size >= PROPOSAL_SLOTS) this.#proposalSlots.delete(this.#proposalSlots.keys().next().value as string);
+      }
+      this.#proposalSlots.set(key, { first: p, reported: false });
+      return false;
+    }
+    if (equalBytes(slot.first.blockHash, p.blockHash)) return false;
+    if (!slot.reported) {
+      slot.reported = true;
+      host.tasks.track(host.options.storage.recordProposalEquivocation({ validatorId: p.validatorId, first: slot.first, second: p, detectedAtHeight: host.height() }));
+    }
+    return true;
+  }
+
+  async #receiveStatus(message: StatusMessage, bytes: Uint8Array, peer: string): Promise<void> {
+    const host = this.#host;
+    if (host.setOf(message.height).get(message.validatorId) === undefined) return this.#reject(peer, 'UnknownValidator', message, bytes);
+    if (message.height >= host.height()) return;
     const key = `${message.validatorId}:${message.height}`;
     const now = host.now();
     if (now - (this.#certificateSentAt.get(key) ?? -Infinity) < CERTIFICATE_RESEND_MS) return;

@@ -159,7 +159,7 @@ export class ConsensusEngine {
     if (this.#running || this.#tasks.stopped) return;
     this.#running = true;
     this.#lastProgressAt = this.#now();
-    this.#o.transport.setHandler((bytes) => this.#intake.onBytes(bytes));
+    this.#o.transport.setHandler((bytes, from) => this.#intake.onBytes(bytes, from));
     this.#gossip = setInterval(() => this.#onGossipTick(), this.#t.gossipMs);
     this.#enqueue('resume', async () => {
       if (this.#resume === 'fresh-round') await this.#startRound(this.#round);
@@ -379,6 +379,8 @@ export class ConsensusEngine {
     const bytes = encodeMessage(message);
     this.#own.push(bytes);
     this.#o.transport.broadcast(bytes);
+    const twin = this.#o.equivocator?.conflictingProposal?.(message);
+    if (twin !== undefined) this.#o.transport.broadcast(encodeMessage(twin));
     this.#proposals.set(this.#round, message);
     this.#blocks.set(toHex(hash), block);
   }

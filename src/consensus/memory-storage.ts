@@ -20,7 +20,7 @@ import type { SignStep } from '../model/sign.ts';
 import { checkSafeUint } from '../model/check.ts';
 import { pairProblem, SET_CHANGE_DELAY, txValidator } from './block.ts';
 import type { RewardDistribution } from './rewards.ts';
-import type { ConsensusAuditEvent, ConsensusStoragePort, EquivocationReport, RecoveredState, VoteAppendResult } from './storage-port.ts';
+import type { ConsensusAuditEvent, ConsensusStoragePort, EquivocationReport, ProposalEquivocationReport, RecoveredState, VoteAppendResult } from './storage-port.ts';
 import type { ConsensusValidator, EquivocationPair, ValidatorTx } from './types.ts';
 import { ValidatorSet } from './validator-set.ts';
 
@@ -44,6 +44,8 @@ export class MemoryStorageState {
   /** Evidence carried by finalized blocks (verified by a quorum), with its block's height. */
   readonly committedEvidence: { pair: EquivocationPair; height: number }[] = [];
   readonly audit: ConsensusAuditEvent[] = [];
+  /** Proposal equivocations reported (evidence only). */
+  readonly proposalEquivocations: ProposalEquivocationReport[] = [];
   readonly rewards = new Map<number, RewardDistribution>();
   /** Every signature the guard released, in order (tests check for conflicts). */
   readonly signed: ValidatorVote[] = [];
@@ -149,6 +151,10 @@ export class MemoryStoragePort implements ConsensusStoragePort {
       removed.push(id);
     }
     return removed;
+  }
+
+  async recordProposalEquivocation(report: ProposalEquivocationReport): Promise<void> {
+    this.state.proposalEquivocations.push(report);
   }
 
   async logAudit(event: ConsensusAuditEvent): Promise<void> {

@@ -3,8 +3,8 @@
  * optional loss rate, and nodes that can be cut off (a crash) and reconnected. Tests and the
  * in-process benchmark use it; the devnet uses real processes instead.
  *
- * It must never deliver to a node that is disconnected, and never read `Math.random` (the
- * seed decides every delay and loss).
+ * It must never deliver to a node that is disconnected, never read `Math.random` (the seed
+ * decides every delay and loss), and always name the sending node as the message's `from`.
  */
 import { Prng } from '../io/prng.ts';
 import type { Transport } from './transport.ts';
@@ -26,7 +26,7 @@ export class SimNetwork {
   readonly #minDelay: number;
   readonly #maxDelay: number;
   readonly #loss: number;
-  readonly #handlers = new Map<string, ((m: Uint8Array) => void) | undefined>();
+  readonly #handlers = new Map<string, ((m: Uint8Array, from: string) => void) | undefined>();
   readonly #down = new Set<string>();
   readonly #timers = new Set<NodeJS.Timeout>();
   /** Messages delivered so far. */
@@ -80,7 +80,7 @@ export class SimNetwork {
       const handler = this.#handlers.get(to);
       if (handler === undefined) return;
       this.delivered++;
-      handler(copy);
+      handler(copy, from);
     }, delay);
     this.#timers.add(timer);
   }

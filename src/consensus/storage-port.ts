@@ -40,6 +40,18 @@ export interface EquivocationReport {
   readonly detectedAtHeight: number;
 }
 
+/**
+ * A proposal equivocation as the engine reports it: two validly signed proposals of the round's
+ * proposer for one (height, round) naming different blocks (docs/evidence-and-rewards.md).
+ */
+export interface ProposalEquivocationReport {
+  readonly validatorId: string;
+  readonly first: SignedProposal;
+  readonly second: SignedProposal;
+  /** The height the node was at when it detected it. */
+  readonly detectedAtHeight: number;
+}
+
 /** The engine's view of durable state. */
 export interface ConsensusStoragePort {
   /** The latest checkpoint and that round's votes (RecoveryManager.recover). */
@@ -84,7 +96,12 @@ export interface ConsensusStoragePort {
    * Resolves with the ids of the validators it removed.
    */
   applyValidatorTxs(height: number, txs: readonly ValidatorTx[]): Promise<readonly string[]>;
-  /** Appends a consensus event to the audit log. */
+  /**
+   * Records `ProposalEquivocation` evidence and its `ProposalEquivocationDetected` audit entry
+   * (evidence only: nothing is slashed for it, docs/evidence-and-rewards.md).
+   */
+  recordProposalEquivocation(report: ProposalEquivocationReport): Promise<void>;
+  /** Appends a consensus event to the audit log (peer events included: docs/audit.md, "Peer events"). */
   logAudit(event: ConsensusAuditEvent): Promise<void>;
   /** Records a height's reward distribution; a height already recorded is not recorded again. */
   recordReward(distribution: RewardDistribution): Promise<void>;

@@ -24,13 +24,15 @@ import { checkSafeUint } from '../model/check.ts';
 import { MAX_HISTORY_LIMIT, type ValidatorChange } from '../stores/validator-types.ts';
 import { SET_CHANGE_DELAY, txValidator } from './block.ts';
 import type { RewardDistribution } from './rewards.ts';
-import type { ConsensusAuditEvent, ConsensusStoragePort, EquivocationReport, RecoveredState, VoteAppendResult } from './storage-port.ts';
+import type { ConsensusAuditEvent, ConsensusStoragePort, EquivocationReport, ProposalEquivocationReport, RecoveredState, VoteAppendResult } from './storage-port.ts';
 import type { ConsensusValidator, ValidatorTx } from './types.ts';
 
 /** Where the accountability records go: the audit log, evidence store and reward history, where wired. */
 export interface AccountabilitySinks {
   /** Records self-proving evidence of an equivocation (ByzantineEvidenceStore + its audit entry). */
   readonly recordEvidence?: (report: EquivocationReport, evidenceId: string) => Promise<void>;
+  /** Records self-proving evidence of a proposal equivocation (ByzantineEvidenceStore + its audit entry). */
+  readonly recordProposalEvidence?: (report: ProposalEquivocationReport) => Promise<void>;
   /** Appends a consensus event to the audit log. */
   readonly logAudit?: (event: ConsensusAuditEvent) => Promise<void>;
   /** Records a reward distribution (RewardHistory), at most once per height. */
@@ -113,7 +115,7 @@ export class StoreStoragePort implements ConsensusStoragePort {
 
   /** Names of the sinks that are not wired (their records are not kept). */
   get missingSinks(): readonly string[] {
-    return (['recordEvidence', 'logAudit', 'recordReward'] as const).filter((k) => this.#sinks[k] === undefined);
+    return (['recordEvidence', 'recordProposalEvidence', 'logAudit', 'recordReward'] as const).filter((k) => this.#sinks[k] === undefined);
   }
 
   async recover(): Promise<RecoveredState> {
@@ -224,6 +226,10 @@ export class StoreStoragePort implements ConsensusStoragePort {
     });
     this.#histories.set(validatorId, page.items);
     return page.items;
+  }
+
+  async recordProposalEquivocation(report: ProposalEquivocationReport): Promise<void> {
+    await this.#sinks.recordProposalEvidence?.(report);
   }
 
   async logAudit(event: ConsensusAuditEvent): Promise<void> {

@@ -10,6 +10,11 @@ export interface Transport {
   broadcast(message: Uint8Array): void;
   /** Sends to one validator (dropped if it is unknown or down). */
   send(to: string, message: Uint8Array): void;
-  /** Sets the handler of arriving messages (replaces any earlier one; undefined detaches). */
-  setHandler(handler: ((message: Uint8Array) => void) | undefined): void;
+  /**
+   * Sets the handler of arriving messages (replaces any earlier one; undefined detaches). `from`
+   * is the peer that delivered the bytes to this node (the direct sender, or the relay's
+   * account of who handed them to it), never a name read from the message itself: it is whom
+   * a rejected message is recorded against (docs/audit.md, "Peer events").
+   */
+  setHandler(handler: ((message: Uint8Array, from: string) => void) | undefined): void;
 }

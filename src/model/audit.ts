@@ -10,8 +10,8 @@
  */
 import { invalidArgument } from '../errors.ts';
 import { checkBytes, checkObject, checkOneOf, checkSafeUint, checkU32 } from './check.ts';
-import { checkBlockHash, checkValidatorId, checkVote, ED25519_KEY_BYTES, isWellFormedString, SIGNATURE_BYTES } from './vote.ts';
-import type { ValidatorVote } from './vote.ts';
+import { checkBlockHash, checkSignedProposal, checkValidatorId, checkVote, ED25519_KEY_BYTES, isWellFormedString, SIGNATURE_BYTES } from './vote.ts';
+import type { SignedProposal, ValidatorVote } from './vote.ts';
 
 /** Steps of a round, as `PhaseChanged` reports them. */
 export type ConsensusPhase = 'propose' | 'prevote' | 'precommit' | 'commit';
@@ -114,6 +114,66 @@ export interface DoubleVote {
 }
 
 /**
+ * Why a peer's message was rejected (docs/audit.md, "Peer events"); the code in the canonical
+ * bytes is the index in `PEER_REJECT_REASONS` + 1 (never reorder: it is hashed).
+ * - `Malformed`: the bytes do not decode as a message;
+ * - `UnknownValidator`: the message names a validator that is not in the set;
+ * - `BadSignature`: the signature does not verify under the named validator's key for this
+ *   chain (a message signed for another chain fails here too: its chain id is not on the wire);
+ * - `Replay`: a validly signed vote for a height below the intake's window (an old message sent again);
+ * - `NotProposer`: a proposal by a validator that is not the round's proposer;
+ * - `Inconsistent`: a proposal whose block does not match it (another height, another hash);
+ * - `Flood`: not one message but the count of rejections from the peer at one height that
+ *   went over the per-height bound and were not recorded one by one (`suppressed`).
+ */
+export type PeerRejectReason = 'Malformed' | 'UnknownValidator' | 'BadSignature' | 'Replay' | 'NotProposer' | 'Inconsistent' | 'Flood';
+
+/** Every peer rejection reason, in code order. */
+export const PEER_REJECT_REASONS: readonly PeerRejectReason[] = ['Malformed', 'UnknownValidator', 'BadSignature', 'Replay', 'NotProposer', 'Inconsistent', 'Flood'];
+
+/** Most bytes of a rejected message a `PeerMessageRejected` event keeps (its first bytes). */
+export const MAX_PEER_MESSAGE_COPY = 2048;
+
+/** What a rejected message claimed to be: its validator, height and round. */
+export interface PeerMessageClaim {
+  readonly validatorId: string;
+  readonly height: number;
+  readonly round: number;
+}
+
+/**
+ * A peer delivered a message the node rejected (docs/audit.md, "Peer events"). It names the
+ * peer that relayed the bytes, never accuses the validator the message names: anyone can forge
+ * bytes, and a replay is the relayer's act. It is never evidence and never a slash.
+ */
+export interface PeerMessageRejected {
+  readonly type: 'PeerMessageRejected';
+  /** The peer the transport received the bytes from (1..128 characters). */
+  readonly peer: string;
+  readonly reason: PeerRejectReason;
+  /** The node's own height when it rejected the message (the bound's bucket). */
+  readonly atHeight: number;
+  /** What the message claimed, when it decoded far enough to say; null otherwise (and for `Flood`). */
+  readonly claimed: PeerMessageClaim | null;
+  /** The length of the message as received, 0..2^32-1 (0 for `Flood`). */
+  readonly messageLength: number;
+  /** Its first min(messageLength, MAX_PEER_MESSAGE_COPY) bytes. */
+  readonly message: Uint8Array;
+  /** For `Flood`: the rejections not recorded one by one (at least 1); 0 for every other reason. */
+  readonly suppressed: number;
+}
+
+/**
+ * Two validly signed proposals of one proposer for the same (height, round) naming different
+ * blocks: the proposer signed both (docs/evidence-and-rewards.md, `ProposalEquivocation`).
+ */
+export interface ProposalEquivocationDetected {
+  readonly type: 'ProposalEquivocationDetected';
+  readonly proposalA: SignedProposal;
+  readonly proposalB: SignedProposal;
+}
+
+/**
  * Open-time repair dropped damaged data (D5, docs/durability.md): what `openReport.repair`
  * said. The fields after `brokenCopy` were added with the repair that keeps the batches after
  * the damage; entries written before have none of them (undefined), later ones all (null where
@@ -184,9 +244,9 @@ export interface NodeKeyRecorded {
 }
 
 /** Consensus events (`logEvent`). */
-export type ConsensusEvent = RoundStarted | ProposalReceived | VoteReceived | PhaseChanged | RoundCompleted | Stalled;
+export type ConsensusEvent = RoundStarted | ProposalReceived | VoteReceived | PhaseChanged | RoundCompleted | Stalled | PeerMessageRejected;
 /** Byzantine events (`logByzantineEvent`). */
-export type ByzantineEvent = EquivocationDetected | InvalidSignature | ReplayAttack | DoubleVote;
+export type ByzantineEvent = EquivocationDetected | InvalidSignature | ReplayAttack | DoubleVote | ProposalEquivocationDetected;
 /** The store's own operational events (`logEvent`, except `NodeKeyRecorded`, which the log writes). */
 export type OperationalEvent = StoreRepaired | KeyRotated | Pruned | NodeKeyRecorded | SnapshotRestored;
 /** Every event the audit log records. */
@@ -206,6 +266,8 @@ export const AUDIT_EVENT_CODES: Readonly<Record<AuditEventType, number>> = {
   InvalidSignature: 33,
   ReplayAttack: 34,
   DoubleVote: 35,
+  PeerMessageRejected: 36,
+  ProposalEquivocationDetected: 37,
   StoreRepaired: 64,
   KeyRotated: 65,
   Pruned: 66,
@@ -216,7 +278,7 @@ export const AUDIT_EVENT_CODES: Readonly<Record<AuditEventType, number>> = {
 /** Every event type. */
 export const AUDIT_EVENT_TYPES: readonly AuditEventType[] = Object.keys(AUDIT_EVENT_CODES) as AuditEventType[];
 /** The Byzantine event types. */
-export const BYZANTINE_EVENT_TYPES: readonly AuditEventType[] = ['EquivocationDetected', 'InvalidSignature', 'ReplayAttack', 'DoubleVote'];
+export const BYZANTINE_EVENT_TYPES: readonly AuditEventType[] = ['EquivocationDetected', 'InvalidSignature', 'ReplayAttack', 'DoubleVote', 'ProposalEquivocationDetected'];
 
 /** Largest byte field of an event (an `InvalidSignature` message). */
 export const MAX_AUDIT_BLOB_BYTES = 16 * 1024;
@@ -273,6 +335,44 @@ function checkVotePair(name: string, e: Record<string, unknown>, sameSlot: boole
     }
   }
   return { voteA, voteB };
+}
+
+/** A PeerMessageRejected's fields after `type` (the rules are the decoder's too: src/codec/audit-event.ts). */
+function checkPeerMessageRejected(name: string, e: Record<string, unknown>): Omit<PeerMessageRejected, 'type'> {
+  const peer = checkValidatorId(`${name}.peer`, e.peer);
+  const reason = checkOneOf(`${name}.reason`, e.reason, PEER_REJECT_REASONS);
+  const atHeight = checkSafeUint(`${name}.atHeight`, e.atHeight);
+  const claimed = checkNullable(e.claimed, (v) => {
+    const c = checkObject(`${name}.claimed`, v);
+    return {
+      validatorId: checkValidatorId(`${name}.claimed.validatorId`, c['validatorId']),
+      height: checkSafeUint(`${name}.claimed.height`, c['height']),
+      round: checkU32(`${name}.claimed.round`, c['round']),
+    };
+  });
+  const messageLength = checkU32(`${name}.messageLength`, e.messageLength);
+  const message = checkBytes(`${name}.message`, e.message, { min: 0, max: MAX_PEER_MESSAGE_COPY }).slice();
+  if (message.length !== Math.min(messageLength, MAX_PEER_MESSAGE_COPY)) {
+    throw invalidArgument(`${name}.message`, `must be the first min(messageLength, ${MAX_PEER_MESSAGE_COPY}) bytes of the message (${Math.min(messageLength, MAX_PEER_MESSAGE_COPY)}), got ${message.length}`);
+  }
+  const suppressed = checkU32(`${name}.suppressed`, e.suppressed);
+  if (reason === 'Flood') {
+    if (suppressed === 0) throw invalidArgument(`${name}.suppressed`, 'must be at least 1 for Flood');
+    if (claimed !== null || messageLength !== 0) throw invalidArgument(`${name}.claimed`, 'a Flood entry carries no claim and no message (null, messageLength 0)');
+  } else if (suppressed !== 0) {
+    throw invalidArgument(`${name}.suppressed`, 'must be 0 unless the reason is Flood');
+  }
+  return { peer, reason, atHeight, claimed, messageLength, message, suppressed };
+}
+
+function checkProposalPair(name: string, e: Record<string, unknown>): { proposalA: SignedProposal; proposalB: SignedProposal } {
+  const proposalA = checkSignedProposal(`${name}.proposalA`, e.proposalA);
+  const proposalB = checkSignedProposal(`${name}.proposalB`, e.proposalB);
+  if (proposalA.validatorId !== proposalB.validatorId || proposalA.height !== proposalB.height || proposalA.round !== proposalB.round) {
+    throw invalidArgument(`${name}.proposalB`, 'must have the proposer, height and round of proposalA');
+  }
+  if (sameHash(proposalA.blockHash, proposalB.blockHash)) throw invalidArgument(`${name}.proposalB.blockHash`, 'must differ from proposalA.blockHash');
+  return { proposalA, proposalB };
 }
 
 function sameHash(a: Uint8Array | null, b: Uint8Array | null): boolean {
@@ -345,6 +445,10 @@ export function checkAuditEvent(name: string, value: unknown, allowed: readonly 
       };
     case 'ReplayAttack':
       return { type, vote: checkVote(`${name}.vote`, e.vote), detail: checkText(`${name}.detail`, e.detail, MAX_AUDIT_TEXT_LENGTH) };
+    case 'PeerMessageRejected':
+      return { type, ...checkPeerMessageRejected(name, e) };
+    case 'ProposalEquivocationDetected':
+      return { type, ...checkProposalPair(name, e) };
     case 'StoreRepaired':
       return {
         type,

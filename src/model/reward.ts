@@ -10,7 +10,7 @@
  * but model/ itself and src/errors.ts.
  */
 import { invalidArgument } from '../errors.ts';
-import { checkBigint, checkInteger, checkObject, checkOneOf, checkSafeUint } from './check.ts';
+import { checkBigint, checkInteger, checkObject, checkOneOf, checkSafeUint, checkU32 } from './check.ts';
 import { checkValidatorId } from './vote.ts';
 
 /** Why a validator was paid. */
@@ -42,6 +42,11 @@ export interface RewardLine {
 export interface RewardDistribution {
   /** Block height, 0..2^53-1; one distribution per height. */
   readonly height: number;
+  /**
+   * The round that decided the height (0..2^32-1), when the payer gives it; absent in
+   * distributions recorded without one (docs/evidence-and-rewards.md, "Record").
+   */
+  readonly round?: number;
   /** When it was paid (the block time), ms since the epoch, 0..MAX_REWARD_TIMESTAMP. */
   readonly timestamp: number;
   readonly treasuryBefore: bigint;
@@ -103,6 +108,7 @@ export function checkDistribution(name: string, value: unknown): RewardDistribut
   const d = checkObject(name, value);
   const dist: RewardDistribution = {
     height: checkSafeUint(`${name}.height`, d['height']),
+    ...(d['round'] === undefined ? {} : { round: checkU32(`${name}.round`, d['round']) }),
     timestamp: checkRewardTimestamp(`${name}.timestamp`, d['timestamp']),
     treasuryBefore: checkAmount(`${name}.treasuryBefore`, d['treasuryBefore']),
     treasuryAfter: checkAmount(`${name}.treasuryAfter`, d['treasuryAfter']),
@@ -127,6 +133,7 @@ export function checkDistribution(name: string, value: unknown): RewardDistribut
 export function sameDistribution(a: RewardDistribution, b: RewardDistribution): boolean {
   if (
     a.height !== b.height ||
+    a.round !== b.round ||
     a.timestamp !== b.timestamp ||
     a.treasuryBefore !== b.treasuryBefore ||
     a.treasuryAfter !== b.treasuryAfter ||

@@ -49,7 +49,7 @@ afterEach(async () => {
 
 /** Runs v0 alone, delivers `order` one message at a time (each persisted before the next), and returns what it finalized. */
 async function deliver(order: readonly string[]): Promise<{ finalized: string[]; votes: number }> {
-  let handler: ((bytes: Uint8Array) => void) | undefined;
+  let handler: ((bytes: Uint8Array, from: string) => void) | undefined;
   const transport: Transport = { broadcast: () => undefined, send: () => undefined, setHandler: (h) => void (handler = h) };
   const storage = new MemoryStoragePort({ validatorId: 'v0', privateKey: keyOf(0) }, CHAIN_ID, new MemoryStorageState(set.validators));
   const finalized: string[] = [];
@@ -58,7 +58,7 @@ async function deliver(order: readonly string[]): Promise<{ finalized: string[];
   await engine.initializeWithRecovery();
   engine.start();
   for (const name of order) {
-    handler?.(encodeMessage(messages[name] as ConsensusMessage));
+    handler?.(encodeMessage(messages[name] as ConsensusMessage), 'v1');
     await new Promise((r) => setTimeout(r, 2));
   }
   for (let waited = 0; finalized.length === 0 && waited < 2_000; waited += 5) await new Promise((r) => setTimeout(r, 5));

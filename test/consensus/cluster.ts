@@ -7,7 +7,7 @@
 import { sha256 } from '@noble/hashes/sha2.js';
 import { publicKeyOf } from '../../src/codec/vote-sign.ts';
 import { sinksFromStores } from '../../src/consensus/accountability-sinks.ts';
-import { createEquivocator } from '../../src/consensus/byzantine.ts';
+import { createEquivocator, type Equivocator } from '../../src/consensus/byzantine.ts';
 import { ConsensusEngine } from '../../src/consensus/engine.ts';
 import { MemoryStoragePort, MemoryStorageState } from '../../src/consensus/memory-storage.ts';
 import { SimNetwork } from '../../src/consensus/sim-network.ts';
@@ -46,6 +46,8 @@ export interface ClusterNode {
 export interface ClusterOptions {
   readonly n: number;
   readonly byzantine?: number;
+  /** The misbehaviour of the byzantine nodes (default: `createEquivocator`, doubled votes). */
+  readonly equivocator?: (privateKey: Uint8Array) => Equivocator;
   readonly seed: number;
   /** Builds a node's storage; default a memory port on a fresh state. */
   readonly storage?: (id: string, privateKey: Uint8Array) => ConsensusStoragePort | Promise<ConsensusStoragePort>;
@@ -102,7 +104,7 @@ export class Cluster {
         node.events.push(e);
         if (e.type === 'finalized') node.finalized.set(e.height, Buffer.from(e.blockHash).toString('hex'));
       },
-      ...(node.byzantine ? { equivocator: createEquivocator(node.privateKey, CHAIN_ID) } : {}),
+      ...(node.byzantine ? { equivocator: (this.options.equivocator ?? ((key: Uint8Array) => createEquivocator(key, CHAIN_ID)))(node.privateKey) } : {}),
     });
   }
 
