@@ -30,6 +30,8 @@ export {
 
 export { DEFAULT_VOTE_STORE_LIMITS } from './stores/vote-store.ts';
 export type { VoteStoreOptions, VoteVerification } from './stores/vote-store.ts';
+// The type only: minting a VerifiedVote is the library's (docs/stores.md, "Vote verification").
+export type { VerifiedVote, VoteRejection } from './stores/verified-vote.ts';
 export type { SignGuard, SignIdentity, SignState } from './stores/sign-guard-types.ts';
 export { BLOCK_HASH_BYTES, MAX_CHAIN_ID_LENGTH, MAX_VALIDATOR_ID_LENGTH, SIGNATURE_BYTES, VOTE_TYPES } from './model/vote.ts';
 export { SIGN_STEPS } from './model/sign.ts';

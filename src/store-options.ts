@@ -73,9 +73,15 @@ export interface LimitOptions {
   readonly audit?: Partial<AuditLogLimits>;
 }
 
-/** Signature checks of `votes.appendVote`. */
+/**
+ * Signature checks of `votes.appendVote` (docs/stores.md, "Vote verification"). Without this
+ * option every vote is verified against the validator registry's key at the vote's height.
+ */
 export interface VoteVerificationOptions {
-  /** The key `validatorId` votes with at `height` (undefined: NOT_FOUND). */
+  /**
+   * The key `validatorId` votes with at `height`, in place of the registry's (undefined: the
+   * vote is refused, INVALID_ARGUMENT with `details.reason` 'unknown-validator').
+   */
   readonly publicKeyOf: (validatorId: string, height: number) => Uint8Array | undefined;
 }
 
@@ -93,8 +99,12 @@ export interface StoreOptions {
   readonly signer?: SignerOptions;
   readonly audit?: AuditOptions;
   readonly limits?: LimitOptions;
-  /** When given, `votes.appendVote` verifies each vote's signature. Default: stored unverified. */
-  readonly voteVerification?: VoteVerificationOptions;
+  /**
+   * How `votes.appendVote` verifies signatures. Default: against the validator registry's key of
+   * the vote's validator at its height. `{ publicKeyOf }`: against that function's key instead.
+   * `'off'`: votes are stored unverified (tools that import history already checked; docs/stores.md).
+   */
+  readonly voteVerification?: VoteVerificationOptions | 'off';
   readonly rounds?: RoundStateStoreOptions;
   /** `submittedBy` of the evidence this node detects itself. Default: the signer's validator id, else `local`. */
   readonly nodeId?: string;
@@ -152,7 +162,8 @@ export interface ResolvedStoreOptions {
   readonly nodeKey: NodeKey | undefined;
   readonly auditLimits: Partial<AuditLogLimits> | undefined;
   readonly voteLimits: Partial<VoteStoreLimits> | undefined;
-  readonly votePublicKey: VoteVerificationOptions['publicKeyOf'] | undefined;
+  /** `registry`: the validator registry's keys (the default); `off`; or the caller's function. */
+  readonly voteVerification: 'registry' | 'off' | VoteVerificationOptions['publicKeyOf'];
   readonly rounds: RoundStateStoreOptions;
   readonly nodeId: string | undefined;
   readonly now: () => number;
@@ -284,11 +295,15 @@ function resolveCommon(o: Record<string, unknown>): ResolvedStoreOptions {
     checkKeys('options.limits.audit', auditLimits, AUDIT_LIMIT_KEYS);
     resolveAuditLimits('options.limits.audit', auditLimits);
   }
-  let votePublicKey: ResolvedStoreOptions['votePublicKey'];
-  if (o['voteVerification'] !== undefined) {
+  let voteVerification: ResolvedStoreOptions['voteVerification'] = 'registry';
+  if (o['voteVerification'] === 'off') voteVerification = 'off';
+  else if (o['voteVerification'] !== undefined) {
+    if (typeof o['voteVerification'] !== 'object' || o['voteVerification'] === null || Array.isArray(o['voteVerification'])) {
+      throw invalidArgument('options.voteVerification', "must be { publicKeyOf } or 'off'");
+    }
     const v = checkObject('options.voteVerification', o['voteVerification']);
     checkKeys('options.voteVerification', v, VERIFICATION_KEYS);
-    votePublicKey = checkFunction('options.voteVerification.publicKeyOf', v['publicKeyOf']);
+    voteVerification = checkFunction('options.voteVerification.publicKeyOf', v['publicKeyOf']);
   }
   const rounds = o['rounds'] === undefined ? {} : checkObject('options.rounds', o['rounds']);
   checkKeys('options.rounds', rounds, ROUND_KEYS);
@@ -299,7 +314,7 @@ function resolveCommon(o: Record<string, unknown>): ResolvedStoreOptions {
     nodeKey,
     auditLimits: auditLimits as Partial<AuditLogLimits> | undefined,
     voteLimits: voteLimits as Partial<VoteStoreLimits> | undefined,
-    votePublicKey,
+    voteVerification,
     rounds: rounds as RoundStateStoreOptions,
     nodeId,
     now,

@@ -49,6 +49,7 @@ import { StoreIdentity } from './stores/store-identity.ts';
 import { LogValidatorRegistry } from './stores/validator-registry.ts';
 import type { ValidatorRegistry } from './stores/validator-types.ts';
 import { LogVoteStore } from './stores/vote-store.ts';
+import type { VoteVerification } from './stores/verified-vote.ts';
 import type { VoteStore } from './stores/vote-types.ts';
 
 export { NODE_KEY_FILE, RESTORING_FILE } from './store-options.ts';
@@ -415,7 +416,7 @@ interface Stores {
 
 /** Constructs every store on `log` (empty: nothing folded in yet). */
 function makeStores(log: Log, options: ResolvedStoreOptions, env: OpenEnv, nodeKey: NodeKey): Stores {
-  const { chainId, now, signer, votePublicKey, nodeId, auditLimits } = options;
+  const { chainId, now, signer, nodeId, auditLimits } = options;
   const ctx: StoreContext = { log, now };
   // First: it checks the identity, whose validator id is the default `nodeId`.
   const signGuard = new LogSignGuard(ctx, {
@@ -442,7 +443,7 @@ function makeStores(log: Log, options: ResolvedStoreOptions, env: OpenEnv, nodeK
   const votes = new LogVoteStore(ctx, {
     pipeline,
     ...(options.voteLimits === undefined ? {} : { limits: options.voteLimits }),
-    ...(votePublicKey === undefined ? {} : { verification: { chainId, publicKeyOf: votePublicKey } }),
+    verification: voteVerificationOf(options.voteVerification, chainId, validators),
   });
   const rounds = new LogRoundStateStore(ctx, options.rounds);
   const recovery = new LogRecoveryManager(ctx, rounds, (round) => votes.getVotesForRound(round));
@@ -451,6 +452,24 @@ function makeStores(log: Log, options: ResolvedStoreOptions, env: OpenEnv, nodeK
   const identity = new StoreIdentity(chainId);
   const appliers: RecordApplier[] = [identity, votes, signGuard, rounds, validators, audit, evidence, rewards];
   return { signGuard, audit, validators, evidence, rewards, pipeline, votes, rounds, recovery, identity, appliers };
+}
+
+/**
+ * What the vote store verifies against (docs/stores.md, "Vote verification"): by default the
+ * registry's key of the validator at the vote's height, read when the vote is appended.
+ */
+export function voteVerificationOf(
+  option: ResolvedStoreOptions['voteVerification'],
+  chainId: string,
+  validators: Pick<LogValidatorRegistry, 'publicKeyAt'>,
+): VoteVerification | 'off' {
+  if (option === 'off') return 'off';
+  if (option !== 'registry') return { chainId, publicKeyOf: option };
+  return {
+    chainId,
+    publicKeyOf: (id, height) => validators.publicKeyAt(id, height),
+    knownValidator: (id) => validators.publicKeyAt(id, Number.MAX_SAFE_INTEGER) !== undefined,
+  };
 }
 
 /** The image sections of `stores`, or undefined while some store cannot be imaged. */

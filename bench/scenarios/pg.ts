@@ -52,7 +52,7 @@ function peerArgs(v: ValidatorVote): unknown[] {
 
 /** One signer child: `node --import tsx bench/scenarios/pg.ts --signer <schema> <steps>` prints its latencies as JSON. */
 async function signerChild(schema: string, steps: number): Promise<void> {
-  const store = await openPostgresStore({ connectionString: URL, schema, chainId: CHAIN, audit: { nodeKey: NODE_KEY }, signer: { validatorId: 'me', privateKey: new Uint8Array(32).fill(42), allowFreshState: true }, poolSize: 2 });
+  const store = await openPostgresStore({ connectionString: URL, schema, chainId: CHAIN, voteVerification: 'off', audit: { nodeKey: NODE_KEY }, signer: { validatorId: 'me', privateKey: new Uint8Array(32).fill(42), allowFreshState: true }, poolSize: 2 });
   const lat: number[] = [];
   for (let h = 1; h <= steps; h++) {
     const t = performance.now();
@@ -94,7 +94,7 @@ export async function runPgScenario(ctx: BenchContext): Promise<void> {
   try {
     await admin.query(`CREATE SCHEMA ${peerSchema}`);
     await admin.query(PEER_TABLE.replace('%s', peerSchema));
-    const store = await openPostgresStore({ connectionString: URL, schema, chainId: CHAIN, audit: { nodeKey: NODE_KEY }, poolSize: 4 });
+    const store = await openPostgresStore({ connectionString: URL, schema, chainId: CHAIN, voteVerification: 'off', audit: { nodeKey: NODE_KEY }, poolSize: 4 });
     const peer = await admin.connect();
     // 1. One durable vote at a time, interleaved in rounds of 50.
     const votes = votesOf(n, 1);

@@ -41,6 +41,9 @@ async function main(): Promise<void> {
   const store = await openStore({
     dir,
     chainId: FUZZ_CHAIN_ID,
+    // The peers' votes carry fake signatures (the kill test is about durability): unverified
+    // (docs/stores.md, "Vote verification").
+    voteVerification: 'off',
     signer: { ...killIdentity(), state: fresh ? 'new-key' : 'existing-key', allowFreshState: true },
     log: { segmentSize: KILL_SEGMENT_SIZE },
   });

@@ -8,7 +8,8 @@
  */
 import { createPublicKey, verify, type KeyObject } from 'node:crypto';
 import { proposalSignBytes, voteSignBytes } from '../codec/vote-sign.ts';
-import type { SignedProposal, ValidatorVote } from '../model/vote.ts';
+import { checkVote, type SignedProposal, type ValidatorVote } from '../model/vote.ts';
+import { mintVerifiedVote, type VerifiedVote } from '../stores/verified-vote.ts';
 import { toHex } from '../codec/bytes.ts';
 
 /** DER prefix of an ed25519 SubjectPublicKeyInfo; the 32-byte key follows. */
@@ -43,6 +44,34 @@ export function verifyVoteFast(vote: ValidatorVote, publicKey: Uint8Array, chain
     return verifyEd25519(vote.signature, voteSignBytes(vote, chainId), publicKey);
   } catch {
     return false;
+  }
+}
+
+/**
+ * The vote as a `VerifiedVote` (docs/stores.md, "Vote verification") when it is well formed
+ * (`checkVote`) and signed by `publicKey` for `chainId`; undefined otherwise. The store then
+ * takes it without verifying it again. Never throws.
+ */
+export function verifiedVoteFast(vote: ValidatorVote, publicKey: Uint8Array, chainId: string): VerifiedVote | undefined {
+  let checked: ValidatorVote;
+  try {
+    checked = checkVote('vote', vote);
+  } catch {
+    return undefined;
+  }
+  return verifyVoteFast(checked, publicKey, chainId) ? mintVerifiedVote(checked, chainId, publicKey) : undefined;
+}
+
+/**
+ * A vote that `verifyVoteFast` already accepted under `publicKey` (a certificate's precommit,
+ * `checkCertificate`), as a `VerifiedVote`; the plain vote when it is malformed (the store then
+ * checks it and refuses it). The caller vouches for the signature: nothing else may call this.
+ */
+export function alreadyVerifiedVote(vote: ValidatorVote, publicKey: Uint8Array, chainId: string): ValidatorVote {
+  try {
+    return mintVerifiedVote(checkVote('vote', vote), chainId, publicKey);
+  } catch {
+    return vote;
   }
 }
 

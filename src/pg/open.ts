@@ -23,7 +23,7 @@ import type { Pool } from 'pg';
 import { ConsensusStoreError, invalidArgument } from '../errors.ts';
 import type { LogStatus, OpenReport } from '../log/types.ts';
 import { checkObject, checkString } from '../model/check.ts';
-import { noBackup, noSnapshots, type ConsensusStore, type LogFacts, type ReplayReport, type StoreOptions, type StoreStatus } from '../store.ts';
+import { noBackup, noSnapshots, voteVerificationOf, type ConsensusStore, type LogFacts, type ReplayReport, type StoreOptions, type StoreStatus } from '../store.ts';
 import { resolveStoreOptions } from '../store-options.ts';
 import type { StoreContext } from '../stores/context.ts';
 import { LogEvidenceStore } from '../stores/evidence-store.ts';
@@ -165,7 +165,8 @@ async function build(db: PgDb, options: ReturnType<typeof resolveStoreOptions>, 
     publicKeyAt,
     nodeId,
     ...(options.voteLimits === undefined ? {} : { limits: options.voteLimits }),
-    ...(options.votePublicKey === undefined ? {} : { verification: { chainId, publicKeyOf: options.votePublicKey } }),
+    verification: voteVerificationOf(options.voteVerification, chainId, validators),
+    refreshKeys: () => records.catchUp(),
   });
 
   await records.catchUp();

@@ -22,6 +22,7 @@
  * It must never: release a signature before its commit answered, sign for a (height, round,
  * step) whose row holds other sign bytes, or write anything for a refused request.
  */
+import { mintVerifiedVote } from '../stores/verified-vote.ts';
 import { ConsensusStoreError, invalidArgument } from '../errors.ts';
 import { equalBytes, toHex } from '../codec/bytes.ts';
 import { stepCode } from '../codec/sign-guard-record.ts';
@@ -123,7 +124,11 @@ export class PgSignGuard implements SignGuard {
     return this.#sign(() => {
       const v = checkUnsignedVote('vote', vote);
       return { hrs: { height: v.height, round: v.round, step: v.voteType }, id: v.validatorId, bytes: voteSignBytes(v, this.#chainId), value: v };
-    }).then(({ value, signature, timestamp }) => ({ ...value, timestamp, signature }));
+    }).then(({ value, signature, timestamp }) => {
+      // The guard signed it with the identity's key: a VerifiedVote (docs/stores.md, "Vote verification").
+      const signed = { ...value, timestamp, signature };
+      return this.#identity === undefined ? signed : mintVerifiedVote(signed, this.#chainId, this.#identity.publicKey);
+    });
   }
 
   signProposal(proposal: UnsignedProposal): Promise<SignedProposal> {

@@ -3,8 +3,10 @@
  * `votes`, answered by its three indexes (round, validator, height orders), finalization marks
  * rows of `finalized`.
  *
- * Write path: every vote is checked as on the WAL (`checkVote`, the optional signature check)
- * before it is queued. Queued votes form a batch (group commit: the votes that arrive while a
+ * Write path: every vote is checked as on the WAL (`checkVote`, and its signature against the
+ * validator registry unless it is a `VerifiedVote` or verification is 'off': docs/stores.md, "Vote
+ * verification") before it is queued; a vote refused for want of a key is checked once more
+ * after the registry caught up with the records other processes wrote. Queued votes form a batch (group commit: the votes that arrive while a
  * batch is in flight form the next one, at most `MAX_BATCH`) written in ONE transaction:
  * advisory locks on the batch's (validator, round, type) slots, taken in a fixed order (so a
  * second process appending to a slot waits and then sees the first one's vote), the slots'
@@ -18,14 +20,15 @@
  */
 import { ConsensusStoreError, invalidArgument } from '../errors.ts';
 import { equalBytes } from '../codec/bytes.ts';
-import { voteTypeCode, verifyVote } from '../codec/vote-sign.ts';
+import { voteTypeCode } from '../codec/vote-sign.ts';
 import type { Lsn } from '../log/types.ts';
 import { checkObject, checkOneOf, checkSafeUint, checkU32 } from '../model/check.ts';
 import { checkValidatorId, checkVote, VOTE_TYPES, type ValidatorVote, type VoteType } from '../model/vote.ts';
 import { checkQuery, parseHeightRange, parseLimit, parseRoundRange, readClock, SerialQueue, type StoreContext } from '../stores/context.ts';
 import { buildEquivocationRecord, type PublicKeyAt } from '../stores/evidence-store.ts';
 import { MAX_EVIDENCE_PER_VOTE } from '../stores/evidence-types.ts';
-import { resolveVoteStoreLimits, type VoteVerification } from '../stores/vote-store.ts';
+import { resolveVoteStoreLimits } from '../stores/vote-store.ts';
+import { checkVoteSignature, mintVerifiedVote, verifiedVoteFor, type VerifiedVote, type VoteVerification } from '../stores/verified-vote.ts';
 import type { AppendVoteResult, FinalizedMark, RoundVotesOptions, ValidatorVotesOptions, VoteLogEntry, VoteQuery, VoteStore, VoteStoreLimits } from '../stores/vote-types.ts';
 import type { Log } from '../log/types.ts';
 import type { PgAuditLog } from './audit-log.ts';
@@ -54,7 +57,10 @@ export interface PgVoteStoreOptions {
   readonly chainId: string;
   readonly now: () => number;
   readonly limits?: Partial<VoteStoreLimits>;
-  readonly verification?: VoteVerification;
+  /** How appends verify signatures (docs/stores.md, "Vote verification"). */
+  readonly verification: VoteVerification | 'off';
+  /** Brings the key lookup up to date (the registry catches up with the records table); optional. */
+  readonly refreshKeys?: () => Promise<void>;
   /** The evidence store's key lookup (the validator registry's), for the evidence of an equivocation. */
   readonly publicKeyAt: PublicKeyAt;
   /** `submittedBy` of the evidence this node detects. */
@@ -113,28 +119,82 @@ export class PgVoteStore implements VoteStore {
     this.#size = num(row?.n ?? 0);
   }
 
-  appendVote(vote: ValidatorVote): Promise<AppendVoteResult> {
-    try {
-      this.#db.assertOpen();
-      const v = checkVote('vote', vote);
-      this.#verify(v);
-      return new Promise((resolve, reject) => {
-        this.#queue.push({ vote: v, resolve, reject });
-        this.#pump();
-      });
-    } catch (err) {
-      return Promise.reject(err);
-    }
+  /**
+   * Stores a vote (docs/stores.md, "Votes"), after its signature check ("Vote verification").
+   * @throws INVALID_ARGUMENT (bad field, or a refused signature with `details.reason`), CLOSED,
+   *   and the database's errors.
+   */
+  async appendVote(vote: ValidatorVote | VerifiedVote): Promise<AppendVoteResult> {
+    this.#db.assertOpen();
+    const [v] = await this.#checkedAll([vote], () => 'vote');
+    return this.#enqueue(v as ValidatorVote);
   }
 
-  #verify(v: ValidatorVote): void {
+  /**
+   * Appends several votes: all are checked and verified before any is queued (one bad vote,
+   * named `votes[i]`, writes nothing); then each as by `appendVote`.
+   * @throws INVALID_ARGUMENT, CLOSED, and the database's errors.
+   */
+  async appendVotes(votes: readonly (ValidatorVote | VerifiedVote)[]): Promise<AppendVoteResult[]> {
+    this.#db.assertOpen();
+    if (!Array.isArray(votes)) throw invalidArgument('votes', 'must be an array');
+    if (votes.length > this.limits.maxRoundVotes) throw invalidArgument('votes', `must hold at most ${this.limits.maxRoundVotes} votes`);
+    const checked = await this.#checkedAll(votes, (i) => `votes[${i}]`);
+    return Promise.all(checked.map((v) => this.#enqueue(v)));
+  }
+
+  /**
+   * Checks and verifies `vote` and returns it as a `VerifiedVote` (docs/stores.md, "Vote verification").
+   * @throws INVALID_ARGUMENT (also when verification is 'off'), CLOSED.
+   */
+  async verify(vote: ValidatorVote): Promise<VerifiedVote> {
+    this.#db.assertOpen();
     const verification = this.#o.verification;
-    if (verification === undefined) return;
-    const key = verification.publicKeyOf(v.validatorId, v.height);
-    if (key === undefined) {
-      throw new ConsensusStoreError('NOT_FOUND', `no public key for validator ${JSON.stringify(v.validatorId)}`, { details: { validatorId: v.validatorId } });
+    if (verification !== 'off' && verifiedVoteFor(vote, verification.chainId) !== undefined) return vote as VerifiedVote;
+    const v = checkVote('vote', vote);
+    if (verification === 'off') throw invalidArgument('vote', "cannot be verified: this store's vote verification is 'off'");
+    let key: Uint8Array;
+    try {
+      key = checkVoteSignature('vote', v, verification);
+    } catch (err) {
+      if (!this.#wantsRefresh(err)) throw err;
+      await this.#o.refreshKeys?.();
+      key = checkVoteSignature('vote', v, verification);
     }
-    if (!verifyVote(v, key, verification.chainId)) throw invalidArgument('vote.signature', 'does not verify');
+    return mintVerifiedVote(v, verification.chainId, key);
+  }
+
+  #enqueue(v: ValidatorVote): Promise<AppendVoteResult> {
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ vote: v, resolve, reject });
+      this.#pump();
+    });
+  }
+
+  /** True when `err` refused a vote for want of a key, which another process may have registered. */
+  #wantsRefresh(err: unknown): boolean {
+    const reason = (err as { details?: { reason?: unknown } } | null)?.details?.reason;
+    return this.#o.refreshKeys !== undefined && (reason === 'unknown-validator' || reason === 'key-not-valid-at-height');
+  }
+
+  /** Each vote checked and, unless a token of this chain or verification is off, verified. */
+  async #checkedAll(votes: readonly ValidatorVote[], name: (i: number) => string): Promise<ValidatorVote[]> {
+    const verification = this.#o.verification;
+    const check = (vote: ValidatorVote, i: number): ValidatorVote => {
+      if (verification === 'off') return checkVote(name(i), vote);
+      const trusted = verifiedVoteFor(vote, verification.chainId);
+      if (trusted !== undefined) return { ...trusted, blockHash: trusted.blockHash === null ? null : trusted.blockHash.slice(), signature: trusted.signature.slice() };
+      const v = checkVote(name(i), vote);
+      checkVoteSignature(name(i), v, verification);
+      return v;
+    };
+    try {
+      return votes.map(check);
+    } catch (err) {
+      if (!this.#wantsRefresh(err)) throw err;
+      await this.#o.refreshKeys?.();
+      return votes.map(check);
+    }
   }
 
   #pump(): void {

@@ -21,6 +21,7 @@
  * step) with different sign bytes, run two sign requests concurrently, or treat a missing
  * watermark as permission on a directory the operator said belongs to a key that signed before.
  */
+import { mintVerifiedVote } from './verified-vote.ts';
 import { ConsensusStoreError, invalidArgument } from '../errors.ts';
 import { RecordKind } from '../codec/kinds.ts';
 import { checkChainId, checkUnsignedProposal, checkUnsignedVote, checkValidatorId, ED25519_KEY_BYTES } from '../model/vote.ts';
@@ -158,7 +159,15 @@ export class LogSignGuard implements SignGuard, RecordApplier, ImageSection {
     return this.serialized(() => {
       const v = checkUnsignedVote('vote', vote);
       return { hrs: { height: v.height, round: v.round, step: v.voteType }, id: v.validatorId, bytes: voteSignBytes(v, this.chainId), value: v };
-    }).then(({ value, signature, timestamp }) => ({ ...value, timestamp, signature }));
+    }).then(({ value, signature, timestamp }) => this.verified({ ...value, timestamp, signature }));
+  }
+
+  /**
+   * The node's own signed vote as a `VerifiedVote` (docs/stores.md, "Vote verification"): the
+   * guard signed it with the identity's key, so `appendVote` need not check it again.
+   */
+  private verified(vote: ValidatorVote): ValidatorVote {
+    return this.identity === undefined ? vote : mintVerifiedVote(vote, this.chainId, this.identity.publicKey);
   }
 
   /**

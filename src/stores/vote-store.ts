@@ -26,7 +26,8 @@
 import { ConsensusStoreError, invalidArgument } from '../errors.ts';
 import { RecordKind } from '../codec/kinds.ts';
 import { checkValidatorId, checkVote, SIGNATURE_BYTES, VOTE_TYPES } from '../model/vote.ts';
-import { verifyVote, voteTypeCode } from '../codec/vote-sign.ts';
+import { voteTypeCode } from '../codec/vote-sign.ts';
+import { checkVoteSignature, mintVerifiedVote, verifiedVoteFor, type VerifiedVote, type VoteVerification } from './verified-vote.ts';
 import {
   decodeFinalizedRecord,
   decodeValidatorId,
@@ -90,19 +91,17 @@ export const DEFAULT_VOTE_STORE_LIMITS: VoteStoreLimits = {
 /** Largest configurable limit: a result of this many entries is the most a caller can ask for. */
 const LIMIT_CEILING = 1_000_000;
 
-/** Optional signature check on append. */
-export interface VoteVerification {
-  /** The chain id the sign bytes are bound to. */
-  readonly chainId: string;
-  /** The validator's 32-byte ed25519 public key at `height`, or undefined when unknown (NOT_FOUND). */
-  readonly publicKeyOf: (validatorId: string, height: number) => Uint8Array | undefined;
-}
+export type { VoteVerification } from './verified-vote.ts';
 
 /** Options of `new LogVoteStore`. */
 export interface VoteStoreOptions {
   readonly limits?: Partial<VoteStoreLimits>;
-  /** When given, `appendVote` verifies each vote's signature (INVALID_ARGUMENT if it fails). Default: not verified. */
-  readonly verification?: VoteVerification;
+  /**
+   * How `appendVote` checks signatures (docs/stores.md, "Vote verification"): against
+   * `publicKeyOf` (openStore: the validator registry), or `'off'` (stored unverified: importing
+   * history). No default: every constructor says which.
+   */
+  readonly verification: VoteVerification | 'off';
   /** The pipeline a vote's batch goes through (openStore's, with the audit stage). Default: straight to the log. */
   readonly pipeline?: CommitPipeline;
 }
@@ -175,7 +174,7 @@ export class LogVoteStore implements VoteStore, RecordApplier, ImageSection {
   readonly limits: VoteStoreLimits;
 
   private readonly ctx: StoreContext;
-  private readonly verification: VoteVerification | undefined;
+  private readonly verification: VoteVerification | 'off';
   private readonly cols: VoteColumns;
   private readonly ids = new ValidatorIds();
   private readonly hashes = new BlockHashes();
@@ -202,10 +201,13 @@ export class LogVoteStore implements VoteStore, RecordApplier, ImageSection {
   private readonly pipeline: CommitPipeline;
 
   /** @throws ConsensusStoreError INVALID_ARGUMENT on bad options. */
-  constructor(ctx: StoreContext, options: VoteStoreOptions = {}) {
+  constructor(ctx: StoreContext, options: VoteStoreOptions) {
     this.ctx = ctx;
     const o = checkObject('options', options);
     this.limits = resolveVoteStoreLimits('options.limits', o.limits);
+    if (options.verification !== 'off' && (typeof options.verification !== 'object' || options.verification === null)) {
+      throw invalidArgument('options.verification', "must be { chainId, publicKeyOf } or 'off'");
+    }
     this.verification = options.verification;
     this.pipeline = options.pipeline ?? new CommitPipeline(ctx.log);
     const expected = ctx.log.openReport?.recordsScanned;
@@ -249,18 +251,55 @@ export class LogVoteStore implements VoteStore, RecordApplier, ImageSection {
    *   equivocation, persisted too (`outcome: 'equivocation'`, `conflictsWith` the earlier ones);
    * - otherwise `outcome: 'stored'`.
    * Appends of one slot are serialized: a second one always sees the first.
-   * @throws INVALID_ARGUMENT (bad field, or signature check failed when verification is on),
-   *   NOT_FOUND (verification on, unknown validator), CLOSED, and the log's write errors.
+   *
+   * The signature is verified first (docs/stores.md, "Vote verification"), unless `vote` is a
+   * `VerifiedVote` this library minted for this chain id (`verify`), or verification is `'off'`.
+   * @throws INVALID_ARGUMENT (bad field; a refused signature, with `details.reason`
+   *   'unknown-validator', 'key-not-valid-at-height' or 'bad-signature'), CLOSED, and the log's
+   *   write errors. Nothing is written when it throws before the write.
    */
-  appendVote(vote: ValidatorVote): Promise<AppendVoteResult> {
+  appendVote(vote: ValidatorVote | VerifiedVote): Promise<AppendVoteResult> {
     try {
       this.checkOpen();
-      const v = checkVote('vote', vote);
-      this.verify(v);
-      return this.enqueue(v);
+      return this.enqueue(this.checked('vote', vote));
     } catch (err) {
       return Promise.reject(err);
     }
+  }
+
+  /**
+   * Appends several votes: every one is checked and verified before any is written, so one bad
+   * vote (named `votes[i]`) rejects the call and writes nothing. Then each is appended as by
+   * `appendVote` (their writes share group commits); resolves with the results in order.
+   * @throws INVALID_ARGUMENT (not an array, more than `limits.maxRoundVotes` votes, or a bad or
+   *   refused vote), CLOSED, and the log's write errors.
+   */
+  appendVotes(votes: readonly (ValidatorVote | VerifiedVote)[]): Promise<AppendVoteResult[]> {
+    try {
+      this.checkOpen();
+      if (!Array.isArray(votes)) throw invalidArgument('votes', 'must be an array');
+      if (votes.length > this.limits.maxRoundVotes) throw invalidArgument('votes', `must hold at most ${this.limits.maxRoundVotes} votes`);
+      const checked = votes.map((v, i) => this.checked(`votes[${i}]`, v));
+      return Promise.all(checked.map((v) => this.enqueue(v)));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /**
+   * Checks `vote` and verifies its signature against this store's keys (docs/stores.md, "Vote
+   * verification"), and returns it as a frozen `VerifiedVote` that `appendVote` takes without a
+   * second check. A `VerifiedVote` of this chain is returned as it is.
+   * @throws INVALID_ARGUMENT (bad field; a refused signature, with `details.reason`; and when
+   *   verification is `'off'`, since there is nothing to verify against), CLOSED.
+   */
+  async verify(vote: ValidatorVote): Promise<VerifiedVote> {
+    this.checkOpen();
+    const chainId = this.verification === 'off' ? undefined : this.verification.chainId;
+    if (chainId !== undefined && verifiedVoteFor(vote, chainId) !== undefined) return vote as VerifiedVote;
+    const v = checkVote('vote', vote);
+    if (this.verification === 'off') throw invalidArgument('vote', "cannot be verified: this store's vote verification is 'off'");
+    return mintVerifiedVote(v, this.verification.chainId, checkVoteSignature('vote', v, this.verification));
   }
 
   /**
@@ -579,15 +618,18 @@ export class LogVoteStore implements VoteStore, RecordApplier, ImageSection {
     return readClock(this.ctx);
   }
 
-  private verify(v: ValidatorVote): void {
-    if (this.verification === undefined) return;
-    const key = this.verification.publicKeyOf(v.validatorId, v.height);
-    if (key === undefined) {
-      throw new ConsensusStoreError('NOT_FOUND', `no public key for validator ${JSON.stringify(v.validatorId)}`, {
-        details: { validatorId: v.validatorId },
-      });
-    }
-    if (!verifyVote(v, key, this.verification.chainId)) throw invalidArgument('vote.signature', 'does not verify');
+  /**
+   * The vote to write: a token of this chain as it was verified, else `vote` checked and (unless
+   * verification is off) verified.
+   */
+  private checked(name: string, vote: ValidatorVote): ValidatorVote {
+    if (this.verification === 'off') return checkVote(name, vote);
+    const trusted = verifiedVoteFor(vote, this.verification.chainId);
+    // A copy: the result hands the written vote to the caller, and the token's must stay as verified.
+    if (trusted !== undefined) return copyVote(trusted);
+    const v = checkVote(name, vote);
+    checkVoteSignature(name, v, this.verification);
+    return v;
   }
 
   /** Serializes appends of one slot; shares the write of an identical vote in flight. */

@@ -9,6 +9,7 @@
  */
 import type { Lsn } from '../log/types.ts';
 import type { ValidatorVote, VoteType } from '../model/vote.ts';
+import type { VerifiedVote } from './verified-vote.ts';
 
 /**
  * The order of `getRecentVotes`: 'newest-first' (highest LSN first, the default) or
@@ -112,7 +113,15 @@ export interface VoteStore {
   readonly size: number;
   /** Result-size limits in force. */
   readonly limits: VoteStoreLimits;
-  appendVote(vote: ValidatorVote): Promise<AppendVoteResult>;
+  /**
+   * Stores a vote; its signature is verified first unless it is a `VerifiedVote` of this chain or
+   * the store's verification is 'off' (docs/stores.md, "Vote verification").
+   */
+  appendVote(vote: ValidatorVote | VerifiedVote): Promise<AppendVoteResult>;
+  /** Several votes: all checked and verified before any is written (one bad vote writes nothing). */
+  appendVotes(votes: readonly (ValidatorVote | VerifiedVote)[]): Promise<AppendVoteResult[]>;
+  /** Checks and verifies a vote; resolves with it as a frozen `VerifiedVote` for `appendVote`. */
+  verify(vote: ValidatorVote): Promise<VerifiedVote>;
   getVotesForRound(round: number, options?: RoundVotesOptions): Promise<VoteLogEntry[]>;
   getValidatorVotes(validatorId: string, options?: ValidatorVotesOptions): Promise<VoteLogEntry[]>;
   /**

@@ -63,6 +63,8 @@ function callsOf(s: ConsensusStore): { [N in StoreName]: CallsOf<ConsensusStore[
       target: s.votes,
       calls: {
         appendVote: () => s.votes.appendVote(a),
+        appendVotes: () => s.votes.appendVotes([a]),
+        verify: () => s.votes.verify(a),
         getVotesForRound: () => s.votes.getVotesForRound(3),
         getValidatorVotes: () => s.votes.getValidatorVotes(ME),
         getRecentVotes: () => s.votes.getRecentVotes(5),

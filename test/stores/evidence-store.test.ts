@@ -19,7 +19,7 @@ import { replay, tickingClock } from '../support/round-test-log.ts';
 async function openVotesAndEvidence(disk: MemoryDisk, keys = new KeyBook()) {
   const log = MemoryLog.open(disk);
   const ctx = { log, now: tickingClock() };
-  const votes = new LogVoteStore(ctx);
+  const votes = new LogVoteStore(ctx, { verification: 'off' });
   const evidence = new LogEvidenceStore(ctx, { chainId: TEST_CHAIN_ID, publicKeyAt: keys.publicKeyAt, nodeId: 'me' });
   votes.setBatchContributors([(event) => evidence.voteBatchPart(event)]);
   await replay(log, [votes, evidence]);

@@ -114,9 +114,9 @@ describe('LogVoteStore columns and indexes', () => {
       kind: RecordKind.Vote,
       payload: encodeVoteRecord(vote(i), 1_800_000_000_000 + i),
     }));
-    const ordered = new LogVoteStore({ log: MemoryLog.open(), now: () => 0 });
+    const ordered = new LogVoteStore({ log: MemoryLog.open(), now: () => 0 }, { verification: 'off' });
     for (const r of records) ordered.apply(r);
-    const shuffled = new LogVoteStore({ log: MemoryLog.open(), now: () => 0 });
+    const shuffled = new LogVoteStore({ log: MemoryLog.open(), now: () => 0 }, { verification: 'off' });
     const order = records.map((_, i) => i);
     for (let i = order.length - 1; i > 0; i--) {
       const j = (i * 2654435761) % (i + 1);
@@ -136,7 +136,7 @@ describe('LogVoteStore columns and indexes', () => {
   });
 
   it('returns entries the caller owns: changing one changes nothing stored', async () => {
-    const store = new LogVoteStore({ log: MemoryLog.open(), now: () => 0 });
+    const store = new LogVoteStore({ log: MemoryLog.open(), now: () => 0 }, { verification: 'off' });
     store.apply({ lsn: 1 as Lsn, kind: RecordKind.Vote, payload: encodeVoteRecord(vote(1), 5) });
     const [first] = await store.getRecentVotes(1);
     first!.vote.signature.fill(0);
