@@ -31,7 +31,7 @@ import type { PeerRejectReason } from '../model/audit.ts';
 import type { ConsensusAuditEvent } from './storage-port.ts';
 import type { CertificateMessage, ProposalMessage, StatusMessage } from './types.ts';
 import type { ValidatorSet } from './validator-set.ts';
-import { verifyProposalFast, verifyVoteFast } from './verify.ts';
+import { alreadyVerifiedVote, verifiedVoteFast, verifyProposalFast } from './verify.ts';
 
 /** What the intake needs of its engine. */
 export interface IntakeHost {
@@ -125,10 +125,12 @@ export class Intake {
     if (validator === undefined) return this.#reject(peer, 'UnknownValidator', vote, bytes);
     // Ahead of the node: not a rejection (the node may be the one behind); dropped unrecorded.
     if (vote.height > host.height() + 1 || vote.round > host.round() + HIGH_ROUND_WINDOW) return;
-    if (!verifyVoteFast(vote, validator.publicKey, host.options.chainId)) return this.#reject(peer, 'BadSignature', vote, bytes);
+    // Verified here, handed to the store as a VerifiedVote: not checked twice (docs/stores.md).
+    const verified = verifiedVoteFast(vote, validator.publicKey, host.options.chainId);
+    if (verified === undefined) return this.#reject(peer, 'BadSignature', vote, bytes);
     // A genuine vote below the window: an old message sent again, the relayer's act.
     if (vote.height + LOW_HEIGHT_WINDOW < host.height()) return this.#reject(peer, 'Replay', vote, bytes);
-    if (await host.persist(vote)) host.tasks.enqueue('vote', () => host.count([vote], true));
+    if (await host.persist(verified)) host.tasks.enqueue('vote', () => host.count([vote], true));
   }
 
   #receiveProposal(message: ProposalMessage, bytes: Uint8Array, peer: string): void {
@@ -193,7 +195,9 @@ export class Intake {
     // one is stored beside the vote it conflicts with. The certificate then decides on its own
     // signatures, not through the tally, where a validator's first vote of the step may be
     // another one (an equivocator's twin that arrived first).
-    await Promise.all(cert.precommits.map((v) => host.persist(v)));
+    // checkCertificate verified each precommit: handed over as VerifiedVotes (docs/stores.md).
+    const keyOf = (v: ValidatorVote): Uint8Array | undefined => host.setOf(cert.block.height).get(v.validatorId)?.publicKey;
+    await Promise.all(cert.precommits.map((v) => host.persist(alreadyVerifiedVote(v, keyOf(v) ?? new Uint8Array(32), host.options.chainId))));
     host.tasks.enqueue('certificate', () => host.takeCertificate(cert, hash));
   }
 }
