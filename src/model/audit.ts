@@ -277,6 +277,8 @@ export const AUDIT_EVENT_CODES: Readonly<Record<AuditEventType, number>> = {
 
 /** Every event type. */
 export const AUDIT_EVENT_TYPES: readonly AuditEventType[] = Object.keys(AUDIT_EVENT_CODES) as AuditEventType[];
+/** The consensus event types (`logEvent`, and the engine's storage port `logAudit`). */
+export const CONSENSUS_EVENT_TYPES: readonly AuditEventType[] = ['RoundStarted', 'ProposalReceived', 'VoteReceived', 'PhaseChanged', 'RoundCompleted', 'Stalled', 'PeerMessageRejected'];
 /** The Byzantine event types. */
 export const BYZANTINE_EVENT_TYPES: readonly AuditEventType[] = ['EquivocationDetected', 'InvalidSignature', 'ReplayAttack', 'DoubleVote', 'ProposalEquivocationDetected'];
 

@@ -10,9 +10,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { signVote } from '../../src/codec/vote-sign.ts';
 import { createProposalEquivocator } from '../../src/consensus/byzantine.ts';
 import { encodeMessage } from '../../src/consensus/codec.ts';
-import { PEER_EVENTS_PER_HEIGHT } from '../../src/consensus/peer-events.ts';
+import { MemoryStoragePort } from '../../src/consensus/memory-storage.ts';
+import { MAX_TRACKED_PEERS, PEER_EVENTS_PER_HEIGHT, PeerEventLimiter, peerEvent, peerName, UNNAMED_PEER } from '../../src/consensus/peer-events.ts';
 import { verifyProposalFast } from '../../src/consensus/verify.ts';
-import type { PeerMessageRejected } from '../../src/model/audit.ts';
+import { MAX_PEER_MESSAGE_COPY, type PeerMessageRejected } from '../../src/model/audit.ts';
 import type { ProposalEquivocationEvidence } from '../../src/model/evidence.ts';
 import type { ValidatorVote } from '../../src/model/vote.ts';
 import type { ConsensusStore } from '../../src/store.ts';
@@ -181,5 +182,43 @@ describe('rewards keep their round', () => {
     for (const d of items) expect(d.round, `height ${d.height}`).toBe(rounds.get(d.height));
     // Rounds are global and never reset: height 4 was decided in round 3 or later.
     expect(items[3]!.round).toBeGreaterThanOrEqual(3);
+  });
+});
+
+describe('the peer event bound and names (peer-events.ts)', () => {
+  it('writes PEER_EVENTS_PER_HEIGHT per peer per height, counts the rest, and gives one Flood per peer that went over when the height moves on', () => {
+    const limiter = new PeerEventLimiter(2);
+    expect(limiter.advance(5)).toEqual([]);
+    const e = (peer: string): PeerMessageRejected => peerEvent(peer, 'BadSignature', 5, null, Uint8Array.of(1));
+    expect([1, 2, 3, 4].map(() => limiter.admit(e('a')))).toEqual([true, true, false, false]);
+    expect([1, 2].map(() => limiter.admit(e('b')))).toEqual([true, true]);
+    expect(limiter.advance(5)).toEqual([]);
+    const floods = limiter.advance(6);
+    expect(floods).toEqual([{ type: 'PeerMessageRejected', peer: 'a', reason: 'Flood', atHeight: 5, claimed: null, messageLength: 0, message: new Uint8Array(0), suppressed: 2 }]);
+    expect(limiter.admit(e('a'))).toBe(true);
+    expect(limiter.advance(7)).toEqual([]);
+  });
+
+  it('counts at most MAX_TRACKED_PEERS peers per height, keeps a bounded copy of a message, and names a peer the transport did not name validly UNNAMED_PEER', () => {
+    const limiter = new PeerEventLimiter();
+    limiter.advance(1);
+    for (let i = 0; i < MAX_TRACKED_PEERS; i++) expect(limiter.admit(peerEvent(`p${i}`, 'Malformed', 1, null, new Uint8Array(0)))).toBe(true);
+    expect(limiter.admit(peerEvent('one-too-many', 'Malformed', 1, null, new Uint8Array(0)))).toBe(false);
+    expect(limiter.advance(2)).toEqual([]);
+    const big = peerEvent('p', 'Malformed', 1, null, new Uint8Array(10_000).fill(7));
+    expect([big.messageLength, big.message.length]).toEqual([10_000, MAX_PEER_MESSAGE_COPY]);
+    expect(peerName('v1')).toBe('v1');
+    for (const bad of ['', 'x'.repeat(129), '\ud800', undefined, 7]) expect(peerName(bad)).toBe(UNNAMED_PEER);
+  });
+
+  it('the memory port refuses an event the audit log would refuse, with INVALID_ARGUMENT', async () => {
+    const port = new MemoryStoragePort({ validatorId: 'v0', privateKey: keyOf(0) }, CHAIN_ID);
+    const good = peerEvent('mallory', 'Replay', 3, { validatorId: 'v1', height: 1, round: 0 }, Uint8Array.of(1, 2));
+    await port.logAudit(good);
+    expect(port.state.audit).toEqual([good]);
+    for (const bad of [{ ...good, peer: '' }, { ...good, messageLength: 3 }, { ...good, suppressed: 1 }, { ...good, reason: 'Flood' as const }]) {
+      await expect(port.logAudit(bad)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    }
+    expect(port.state.audit).toHaveLength(1);
   });
 });
