@@ -10,7 +10,7 @@ import type { ConsensusStore } from '../../src/store.ts';
 import { auditLogConformance, type AuditHarness } from '../../src/testing/conformance/audit-log.conformance.ts';
 import { evidenceStoreConformance, type EvidenceHarness } from '../../src/testing/conformance/evidence-store.conformance.ts';
 import { privateKeyFor, TEST_CHAIN_ID } from '../../src/testing/conformance/fixtures.ts';
-import { recoveryConformance, type RecoveryHarness } from '../../src/testing/conformance/recovery.conformance.ts';
+import { recoveryConformance, recoveryVoteKey, type RecoveryHarness } from '../../src/testing/conformance/recovery.conformance.ts';
 import { rewardHistoryConformance, type RewardHistoryHarness } from '../../src/testing/conformance/reward-history.conformance.ts';
 import { roundStateStoreConformance, type RoundStateHarness } from '../../src/testing/conformance/round-state-store.conformance.ts';
 import { SIGN_IDENTITY, signGuardConformance, type SignGuardHarness, type SignOpenOptions } from '../../src/testing/conformance/sign-guard.conformance.ts';
@@ -33,7 +33,8 @@ async function fresh<H extends { nextLsn(): number; reopen(): Promise<H>; close(
 }
 
 describePg('PostgreSQL backend: conformance', () => {
-  voteStoreConformance('PostgreSQL', () => fresh<VoteStoreFixture>('conformance-chain', 'votes', (s) => ({ votes: s.votes })));
+  // The vote store suite's votes carry fake signatures (it tests storage semantics): unverified.
+  voteStoreConformance('PostgreSQL', () => fresh<VoteStoreFixture>('conformance-chain', 'votes', (s) => ({ votes: s.votes }), { voteVerification: 'off' }));
 
   const signOptions = (o: SignOpenOptions): PgOverrides => {
     if (o.withIdentity === false) return {};
@@ -61,7 +62,7 @@ describePg('PostgreSQL backend: conformance', () => {
   roundStateStoreConformance('PostgreSQL', () => fresh<RoundStateHarness>('round-state-chain', 'rounds', (s) => ({ rounds: s.rounds })));
 
   recoveryConformance('PostgreSQL', () =>
-    fresh<RecoveryHarness>('recovery-chain', 'recovery', (s) => ({ recovery: s.recovery, rounds: s.rounds, votes: s.votes, chainId: 'recovery-chain' })),
+    fresh<RecoveryHarness>('recovery-chain', 'recovery', (s) => ({ recovery: s.recovery, rounds: s.rounds, votes: s.votes, chainId: 'recovery-chain' }), { voteVerification: { publicKeyOf: recoveryVoteKey } }),
   );
 
   validatorRegistryConformance('PostgreSQL', () => fresh<ValidatorRegistryHarness>('registry-chain', 'registry', (s) => ({ registry: s.validators })), testPublicKey);

@@ -52,6 +52,8 @@ function open(dir: string, o: { state?: 'new-key' | 'existing-key'; now?: () => 
     signer: { ...identity, state: o.state ?? 'new-key' },
     audit: { nodeKey: nodeKey(1) },
     images: { everyRecords: 0 },
+    // Fake-signature votes of unregistered validators: stored unverified (metrics under test).
+    voteVerification: 'off',
     ...(o.now === undefined ? {} : { now: o.now }),
   });
 }
@@ -244,7 +246,7 @@ describe('store.metrics(): the counters move with their events', () => {
   });
 
   it('a portable snapshot written (and one refused) counts; its bytes show as kind snapshot', async () => {
-    const store = await openStore({ dir: freshDir(), chainId: AUDIT_CHAIN, audit: { nodeKey: nodeKey(2) }, images: { everyRecords: 0 }, snapshots: { chunkSize: 4096, interval: 0 } });
+    const store = await openStore({ dir: freshDir(), chainId: AUDIT_CHAIN, voteVerification: 'off', audit: { nodeKey: nodeKey(2) }, images: { everyRecords: 0 }, snapshots: { chunkSize: 4096, interval: 0 } });
     await expect(store.snapshots.createSnapshot()).rejects.toMatchObject({ code: 'NOT_FOUND' });
     await buildChain({ votes: store.votes, validators: store.validators, chainId: AUDIT_CHAIN }, 12);
     const meta = await store.snapshots.createSnapshot();

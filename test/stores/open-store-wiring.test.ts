@@ -104,7 +104,8 @@ describe('openStore: the accountability stores', () => {
 
   it('backs evidence keys with the registry: unknown validator unverified, registered one verified', async () => {
     const disk = new SimulatedDisk({ seed: 2 });
-    const store = await openStore({ dir: DIR, fs: disk.fs(), chainId: CHAIN, audit: { nodeKey: { privateKey: keyOf(77) } }, log: LOG });
+    // Unverified votes ('off'), so that an unknown validator's equivocation reaches the evidence store.
+    const store = await openStore({ dir: DIR, fs: disk.fs(), chainId: CHAIN, audit: { nodeKey: { privateKey: keyOf(77) } }, log: LOG, voteVerification: 'off' });
     await store.votes.appendVote(vote(2, 4, 1));
     await store.votes.appendVote(vote(2, 4, 2));
     expect((await store.evidence.getOffenseCount('val-2')).unverified).toBe(1);
@@ -119,11 +120,13 @@ describe('openStore: the accountability stores', () => {
 
   it("records the node's own detections as submitted by its validator id, or by options.nodeId", async () => {
     const a = await openStoreOnLog(MemoryLog.open(), { chainId: CHAIN, signer: { validatorId: 'me', privateKey: keyOf(9), state: 'new-key' } });
+    await a.validators.registerValidator({ validatorId: 'val-1', publicKey: publicKeyOf(keyOf(1)), stake: 10n }, 0);
     await a.votes.appendVote(vote(1, 4, 1));
     await a.votes.appendVote(vote(1, 4, 2));
     expect((await a.evidence.queryByValidator('val-1'))[0]?.submittedBy).toBe('me');
     await a.close();
     const b = await openStoreOnLog(MemoryLog.open(), { chainId: CHAIN, nodeId: 'node-7' });
+    await b.validators.registerValidator({ validatorId: 'val-1', publicKey: publicKeyOf(keyOf(1)), stake: 10n }, 0);
     await b.votes.appendVote(vote(1, 4, 1));
     await b.votes.appendVote(vote(1, 4, 2));
     expect((await b.evidence.queryByValidator('val-1'))[0]?.submittedBy).toBe('node-7');
@@ -135,7 +138,8 @@ describe('openStore: the accountability stores', () => {
     const disk = new SimulatedDisk({ seed: 3 });
     const nodeKey = { privateKey: keyOf(77) };
     // No image at close: the damage below must be read by the next open.
-    const first = await openStore({ dir: DIR, fs: disk.fs(), chainId: CHAIN, audit: { nodeKey }, log: { segmentSize: 4096 }, images: { onClose: false } });
+    // Unverified votes: the test is about the log's repair, not signatures.
+    const first = await openStore({ dir: DIR, fs: disk.fs(), chainId: CHAIN, audit: { nodeKey }, log: { segmentSize: 4096 }, images: { onClose: false }, voteVerification: 'off' });
     for (let round = 1; round <= 60; round++) await first.votes.appendVote(vote(1, round, 1));
     await first.close();
     disk.flipBit(`${DIR}/wal/${String(2).padStart(16, '0')}.wal`, 700, 3);
@@ -248,13 +252,13 @@ describe('openStore: the node key', () => {
 
   it('openStoreOnLog without a key uses one ephemeral key per process, recorded with the first audit batch', async () => {
     const disk = new MemoryDisk();
-    const first = await openStoreOnLog(MemoryLog.open(disk), { chainId: CHAIN });
+    const first = await openStoreOnLog(MemoryLog.open(disk), { chainId: CHAIN, voteVerification: 'off' });
     expect(first.log.nextLsn).toBe(1);
     await first.votes.appendVote(vote(1, 4, 1));
     await first.votes.appendVote(vote(1, 4, 2));
     const key = first.audit.publicKey;
     await first.close();
-    const second = await openStoreOnLog(MemoryLog.open(disk), { chainId: CHAIN });
+    const second = await openStoreOnLog(MemoryLog.open(disk), { chainId: CHAIN, voteVerification: 'off' });
     expect(second.audit.publicKey).toEqual(key);
     await second.votes.appendVote(vote(1, 4, 3));
     const types = (await second.audit.queryByDateRange(0, Number.MAX_SAFE_INTEGER)).map((e) => e.event.type);

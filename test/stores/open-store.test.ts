@@ -34,7 +34,7 @@ describe('openStoreOnLog', () => {
 
   it('replays every store from one log and closes idempotently', async () => {
     const disk = new MemoryDisk();
-    const first = await openStoreOnLog(MemoryLog.open(disk), { chainId });
+    const first = await openStoreOnLog(MemoryLog.open(disk), { chainId, voteVerification: 'off' });
     const entry = await first.votes.appendVote(makeVote());
     await first.votes.markFinalized(5, 99);
     await Promise.all([first.close(), first.close()]);
@@ -42,7 +42,7 @@ describe('openStoreOnLog', () => {
     expect(first.log.status).toBe('closed');
     await expectCode(first.votes.getRecentVotes(), 'CLOSED');
 
-    await using second = await openStoreOnLog(MemoryLog.open(disk), { chainId });
+    await using second = await openStoreOnLog(MemoryLog.open(disk), { chainId, voteVerification: 'off' });
     expect(second.replay.records).toBe(2);
     expect((await second.votes.getRecentVotes())[0]?.id).toBe(entry.id);
     expect(await second.votes.getEarliestOpenRound()).toBe(100);
@@ -51,7 +51,7 @@ describe('openStoreOnLog', () => {
   it('disposes with await using', async () => {
     const log = MemoryLog.open();
     {
-      await using store = await openStoreOnLog(log, { chainId });
+      await using store = await openStoreOnLog(log, { chainId, voteVerification: 'off' });
       await store.votes.appendVote(makeVote());
     }
     expect(log.status).toBe('closed');
@@ -72,7 +72,8 @@ describe('openStore on the write-ahead log', () => {
   it('persists votes and the sign watermark across close and reopen', async () => {
     const dir = tempDir();
     const signer = { privateKey: new Uint8Array(32).fill(3), validatorId: 'me' };
-    const first = await openStore({ dir, chainId, signer: { ...signer, state: 'new-key' } });
+    // makeVote's signature is fake: stored unverified.
+    const first = await openStore({ dir, chainId, voteVerification: 'off', signer: { ...signer, state: 'new-key' } });
     await first.votes.appendVote(makeVote());
     const { signature: _, ...unsigned } = makeVote({ validatorId: 'me', round: 7 });
     const signed = await first.signGuard.signVote(unsigned);

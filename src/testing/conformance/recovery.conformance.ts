@@ -12,7 +12,7 @@
  * survives a reopen.
  */
 import { describe, expect, it } from 'vitest';
-import { signVote } from '../../codec/vote-sign.ts';
+import { publicKeyOf, signVote } from '../../codec/vote-sign.ts';
 import type { RecoveryManager, RecoveryState, RoundStateSnapshot, RoundStateStore } from '../../stores/round-types.ts';
 import type { RoundState } from '../../model/round.ts';
 import type { ValidatorVote, VoteType } from '../../model/vote.ts';
@@ -35,6 +35,16 @@ function hash(fill: number): Uint8Array {
 
 function state(height: number, round: number, phase: RoundState['phase'], extra: Partial<RoundState> = {}): RoundState {
   return { height, round, phase, startedAt: 1_000 + round, updatedAt: 2_000 + round, ...extra };
+}
+
+/**
+ * The public key of the suite's `val-<n>` (the private key is 32 bytes of 60 + n), for the
+ * store's vote verification: open the store under test with
+ * `voteVerification: { publicKeyOf: recoveryVoteKey }` (docs/stores.md, "Vote verification").
+ */
+export function recoveryVoteKey(validatorId: string): Uint8Array | undefined {
+  const m = /^val-(\d{1,3})$/.exec(validatorId);
+  return m === null ? undefined : publicKeyOf(new Uint8Array(32).fill(60 + Number(m[1])));
 }
 
 /** A vote of `val-<n>`, really signed (keys are 32 bytes of 60 + n). */

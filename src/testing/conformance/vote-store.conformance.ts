@@ -4,6 +4,9 @@
  * PostgreSQL or SQLite) runs the same scenarios. Call `voteStoreConformance(name, factory)` from
  * a test file.
  *
+ * Its votes carry fake signatures (storage semantics, not signatures, are under test): the
+ * factory opens the store with `voteVerification: 'off'` (docs/stores.md, "Vote verification").
+ *
  * It must never reach into a backend's internals: what it checks is what a caller can see.
  */
 import { afterEach, describe, expect, it } from 'vitest';
