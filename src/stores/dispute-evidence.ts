@@ -17,9 +17,9 @@ import { encodeAuditEvent } from '../codec/audit-event.ts';
 import { merkleLeafHash, merkleProofsPacked, verifyMerkleInclusion, HASH_BYTES, MAX_PROOF_LENGTH } from '../codec/merkle.ts';
 import { fromHex, toHex, verifyEd25519 } from '../codec/node-key.ts';
 import { checkChainId } from '../model/vote.ts';
-import { verifyVote } from '../codec/vote-sign.ts';
+import { proposalSignBytes, verifyBytes, verifyVote } from '../codec/vote-sign.ts';
 import { ConsensusStoreError, invalidArgument } from '../errors.ts';
-import type { ValidatorVote } from '../model/vote.ts';
+import type { SignedProposal, ValidatorVote } from '../model/vote.ts';
 import type { AuditEvent } from '../model/audit.ts';
 import type { AuditHead, DisputeEvidence, EvidenceEntry, VerifyResult } from './audit-types.ts';
 import { equalBytes } from '../codec/bytes.ts';
@@ -84,10 +84,15 @@ export function buildDisputeEvidence(source: EvidenceSource): DisputeEvidence {
 export interface VerifyEvidenceOptions {
   /**
    * When given, every vote carried in the entries (VoteReceived, EquivocationDetected,
-   * DoubleVote, ReplayAttack) must carry a valid signature by the key this returns for its
-   * validator and height (undefined: the check fails).
+   * DoubleVote, ReplayAttack) and every proposal (ProposalEquivocationDetected) must carry a
+   * valid signature by the key this returns for its validator and height (undefined: the check
+   * fails). A PeerMessageRejected entry carries no signed message this checks: it accuses no one.
    */
   readonly votePublicKey?: (validatorId: string, height: number) => Uint8Array | undefined;
+}
+
+function proposalsOf(event: AuditEvent): SignedProposal[] {
+  return event.type === 'ProposalEquivocationDetected' ? [event.proposalA, event.proposalB] : [];
 }
 
 function votesOf(event: AuditEvent): ValidatorVote[] {
@@ -167,6 +172,12 @@ function verifyObject(e: DisputeEvidence, publicKey: Uint8Array, options: Verify
       for (const vote of votesOf(parts.event)) {
         const key = options.votePublicKey(vote.validatorId, vote.height);
         if (key === undefined || !verifyVote(vote, key, chainId)) return fail(`${where}: vote of ${vote.validatorId} at height ${vote.height} does not verify`);
+      }
+      for (const p of proposalsOf(parts.event)) {
+        const key = options.votePublicKey(p.validatorId, p.height);
+        if (key === undefined || !verifyBytes(p.signature, proposalSignBytes(p, chainId), key)) {
+          return fail(`${where}: proposal of ${p.validatorId} at height ${p.height} does not verify`);
+        }
       }
     }
   }

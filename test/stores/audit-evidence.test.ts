@@ -6,7 +6,8 @@
 import { describe, expect, it } from 'vitest';
 import { verifyAuditExport } from '../../src/stores/audit-export.ts';
 import { encodeDisputeEvidence, verifyDisputeEvidence } from '../../src/stores/dispute-evidence.ts';
-import { memoryAudit, signedVote, walAudit, validatorKey } from '../support/audit-test-log.ts';
+import { proposalSignBytes, signBytes } from '../../src/codec/vote-sign.ts';
+import { AUDIT_CHAIN, memoryAudit, signedVote, walAudit, validatorKey } from '../support/audit-test-log.ts';
 
 describe('dispute evidence', () => {
   it('verifies as built and fails when any single byte of its JSON text changes', async () => {
@@ -30,6 +31,28 @@ describe('dispute evidence', () => {
       }
     }
     expect(caught).toBe(text.length * 2);
+    await h.close();
+  });
+
+  it('checks the proposals of a ProposalEquivocationDetected entry against the proposer key, and fails on a forged one', async () => {
+    const h = await memoryAudit();
+    const proposal = (hashByte: number, key = validatorKey(2).privateKey) => {
+      const unsigned = { validatorId: 'val-2', height: 30, round: 6, blockHash: new Uint8Array(32).fill(hashByte), polRound: null, timestamp: 1_700_000_000_000 };
+      return { ...unsigned, signature: signBytes(proposalSignBytes(unsigned, AUDIT_CHAIN), key) };
+    };
+    const keys = (id: string): Uint8Array | undefined => (id === 'val-2' ? validatorKey(2).publicKey : undefined);
+    await h.audit.logByzantineEvent({ type: 'ProposalEquivocationDetected', proposalA: proposal(1), proposalB: proposal(2) });
+    const evidence = await h.audit.getEvidence({ validatorId: 'val-2' });
+    expect(evidence.entries.map((e) => e.event.type)).toEqual(['ProposalEquivocationDetected']);
+    expect(verifyDisputeEvidence(evidence, h.publicKey, { votePublicKey: keys })).toEqual({ ok: true });
+    expect(verifyDisputeEvidence(evidence, h.publicKey, { votePublicKey: () => undefined }).ok).toBe(false);
+    // A pair whose second proposal another key signed: the chain holds it as written, the bundle fails the proposer check.
+    await h.audit.logByzantineEvent({ type: 'ProposalEquivocationDetected', proposalA: proposal(3), proposalB: proposal(4, validatorKey(5).privateKey) });
+    const forged = await h.audit.getEvidence({ validatorId: 'val-2', height: 30 });
+    const result = verifyDisputeEvidence(forged, h.publicKey, { votePublicKey: keys });
+    expect(result.ok).toBe(false);
+    expect(result.reason).toMatch(/proposal of val-2 at height 30 does not verify/);
+    expect(verifyDisputeEvidence(forged, h.publicKey).ok).toBe(true);
     await h.close();
   });
 
