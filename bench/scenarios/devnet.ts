@@ -68,6 +68,7 @@ function timed(port: ConsensusStoragePort, clock: { busyMs: number; calls: numbe
     recordProposalEquivocation: wrap((e) => port.recordProposalEquivocation(e)),
     validatorsAt: wrap((h) => port.validatorsAt(h)),
     applyValidatorTxs: wrap((h, t) => port.applyValidatorTxs(h, t)),
+    registeredValidators: wrap(() => port.registeredValidators()),
     logAudit: wrap((e) => port.logAudit(e)),
     recordReward: wrap((d) => port.recordReward(d)),
   };

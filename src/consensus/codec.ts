@@ -7,11 +7,11 @@
  * codec/vote-sign.ts, recomputed from the decoded fields.
  */
 import { Packr } from 'msgpackr';
-import { BLOCK_HASH_BYTES, checkUnsignedProposal, checkValidatorId, checkVote, SIGNATURE_BYTES } from '../model/vote.ts';
+import { BLOCK_HASH_BYTES, checkUnsignedProposal, checkValidatorId, checkVote, ED25519_KEY_BYTES, SIGNATURE_BYTES } from '../model/vote.ts';
 import { checkBytes, checkObject, checkSafeUint, checkU32 } from '../model/check.ts';
 import type { ValidatorVote } from '../model/vote.ts';
 import { ConsensusStoreError } from '../errors.ts';
-import { MAX_BLOCK_TXS } from './block.ts';
+import { bondStake, MAX_BLOCK_TXS } from './block.ts';
 import type { Block, ConsensusMessage, ValidatorTx } from './types.ts';
 
 /** Largest encoded message accepted (a certificate of a large set is the biggest). */
@@ -86,10 +86,29 @@ export function checkBlock(name: string, value: unknown): Block {
   return { ...block, txs: b.txs.map((t: unknown, i: number) => checkTx(`${name}.txs[${i}]`, t)) };
 }
 
-/** Checks one validator-set transaction (its shape: the votes' signatures are the engine's to check). */
-function checkTx(name: string, value: unknown): ValidatorTx {
+/**
+ * Checks one validator-set transaction's shape and returns a private copy (signatures and the
+ * rules against the set are the engine's: block.ts `blockTxsProblem`).
+ * @throws ConsensusStoreError INVALID_ARGUMENT naming the field.
+ */
+export function checkTx(name: string, value: unknown): ValidatorTx {
   const t = checkObject(name, value);
-  if (t.type !== 'slash') throw new ConsensusStoreError('INVALID_ARGUMENT', `${name}.type must be 'slash'`);
+  if (t.type === 'bond') {
+    if (typeof t.stake !== 'string' || bondStake(t.stake) === undefined) {
+      throw new ConsensusStoreError('INVALID_ARGUMENT', `${name}.stake must be a positive decimal string below 2^128`);
+    }
+    return {
+      type: 'bond',
+      validatorId: checkValidatorId(`${name}.validatorId`, t.validatorId),
+      publicKey: new Uint8Array(checkBytes(`${name}.publicKey`, t.publicKey, ED25519_KEY_BYTES)),
+      stake: t.stake,
+      signature: new Uint8Array(checkBytes(`${name}.signature`, t.signature, SIGNATURE_BYTES)),
+    };
+  }
+  if (t.type === 'unbond') {
+    return { type: 'unbond', validatorId: checkValidatorId(`${name}.validatorId`, t.validatorId), signature: new Uint8Array(checkBytes(`${name}.signature`, t.signature, SIGNATURE_BYTES)) };
+  }
+  if (t.type !== 'slash') throw new ConsensusStoreError('INVALID_ARGUMENT', `${name}.type must be 'slash', 'bond' or 'unbond'`);
   const e = checkObject(`${name}.evidence`, t.evidence);
   return { type: 'slash', evidence: { voteA: plainVote(checkVote(`${name}.evidence.voteA`, e.voteA)), voteB: plainVote(checkVote(`${name}.evidence.voteB`, e.voteB)) } };
 }

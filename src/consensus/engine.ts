@@ -31,10 +31,10 @@ import { isStoreError } from '../errors.ts';
 import type { ConsensusPhase } from '../model/round.ts';
 import type { ValidatorVote, VoteType } from '../model/vote.ts';
 import { equalBytes, toHex } from '../codec/bytes.ts';
-import { blockHash, blockTxsProblem, GENESIS_PARENT_HASH, MAX_BLOCK_TXS, pairProblem, SET_CHANGE_DELAY } from './block.ts';
+import { blockHash, blockTxsProblem, bondProblem, GENESIS_PARENT_HASH, MAX_BLOCK_TXS, pairProblem, SET_CHANGE_DELAY, unbondProblem } from './block.ts';
 import { buildCertificate } from './certificate.ts';
 import type { Decision } from './checkpoint-data.ts';
-import { encodeMessage } from './codec.ts';
+import { checkTx, encodeMessage } from './codec.ts';
 import { Intake } from './engine-intake.ts';
 import { Certificates, CheckpointWriter, checkpointOf, persistVote, resumePointOf, storedVotesOf } from './engine-storage.ts';
 import { decisionAt, polkaFor, prevoteFor, proposalBlock, roundToSkipTo } from './engine-rules.ts';
@@ -44,7 +44,7 @@ import { computeDistribution, DEFAULT_REWARD_POLICY } from './rewards.ts';
 import type { ConsensusAuditEvent, RecoveredState } from './storage-port.ts';
 import { VoteTally } from './tally.ts';
 import { DEFAULT_TIMEOUTS, timeoutFor, type TimeoutConfig, type TimeoutStep } from './timeouts.ts';
-import type { Block, CertificateMessage, EngineEvent, EquivocationPair, ProposalMessage, ValidatorTx } from './types.ts';
+import type { Block, BondTx, CertificateMessage, EngineEvent, EquivocationPair, ProposalMessage, UnbondTx, ValidatorTx } from './types.ts';
 import { ValidatorSet } from './validator-set.ts';
 
 export type { EngineOptions, EngineStatus, ResumeInfo } from './engine-types.ts';
@@ -87,6 +87,10 @@ export class ConsensusEngine {
   readonly #sets = new Map<number, ValidatorSet>();
   /** Equivocations this node detected, by validator: the slash transactions it proposes. */
   readonly #pool = new Map<string, EquivocationPair>();
+  /** Bonds and unbonds submitted to this node (`submitValidatorTx`), by validator: proposed as it proposes. */
+  readonly #txPool = new Map<string, BondTx | UnbondTx>();
+  /** Every validator ever registered, by id (a bond must bring a new id and key). */
+  #registered = new Map<string, Uint8Array>();
   /** Whether each proposed block (by hex hash) of the current height passes `blockTxsProblem`. */
   readonly #validBlocks = new Map<string, boolean>();
 
@@ -208,9 +212,26 @@ export class ConsensusEngine {
     return best === undefined ? this.#current() : (this.#sets.get(best) as ValidatorSet);
   }
 
-  /** Loads the sets of the current height and the next (both fixed once the current height started). */
+  /** Loads the sets of the current height and the next (both fixed once the current height started), and the registered validators. */
   async #loadSets(): Promise<void> {
     for (const h of [this.#height, this.#height + 1]) if (!this.#sets.has(h)) this.#sets.set(h, await this.#readSet(h));
+    await this.#loadRegistered();
+  }
+
+  async #loadRegistered(): Promise<void> {
+    this.#registered = new Map((await this.#o.storage.registeredValidators()).map((v) => [v.validatorId, v.publicKey]));
+  }
+
+  /**
+   * Hands the node a validator-set transaction to propose (docs/devnet.md, "Validator-set
+   * changes"): a bond or unbond signed by its validator, or a slash. It goes into the block this
+   * node proposes next, if it still holds then; a block carries it only once.
+   * @throws ConsensusStoreError INVALID_ARGUMENT when it is malformed (codec.ts `checkTx`).
+   */
+  submitValidatorTx(tx: ValidatorTx): void {
+    const checked = checkTx('tx', tx);
+    if (checked.type === 'slash') this.#pool.set(checked.evidence.voteA.validatorId, checked.evidence);
+    else this.#txPool.set(checked.validatorId, checked);
   }
 
   /** The set of `height` from storage. @throws RangeError when no validator is in it. */
@@ -239,7 +260,25 @@ export class ConsensusEngine {
         this.#pool.delete(id);
         continue;
       }
+      // A block never removes the whole set (blockTxsProblem).
+      if (txs.length + 1 >= next.validators.length) continue;
       if (pair.voteA.height <= this.#height && pair.voteB.height <= this.#height) txs.push({ type: 'slash', evidence: pair });
+    }
+    const ids = new Set(txs.map((t) => (t.type === 'slash' ? t.evidence.voteA.validatorId : t.validatorId)));
+    const keys = new Set<string>();
+    let removed = txs.length;
+    for (const [id, tx] of this.#txPool) {
+      if (txs.length >= MAX_BLOCK_TXS) break;
+      const problem = tx.type === 'bond' ? bondProblem(tx, this.#registered, this.#o.chainId) : unbondProblem(tx, next, this.#o.chainId);
+      if (problem !== undefined) {
+        this.#txPool.delete(id);
+        continue;
+      }
+      if (ids.has(id) || (tx.type === 'bond' && keys.has(toHex(tx.publicKey))) || (tx.type === 'unbond' && removed + 1 >= next.validators.length)) continue;
+      ids.add(id);
+      if (tx.type === 'bond') keys.add(toHex(tx.publicKey));
+      else removed++;
+      txs.push(tx);
     }
     return txs;
   }
@@ -251,7 +290,7 @@ export class ConsensusEngine {
     let valid = this.#validBlocks.get(key);
     if (valid === undefined) {
       const next = this.#sets.get(block.height + 1);
-      valid = next !== undefined && blockTxsProblem(block, next, this.#o.chainId) === undefined;
+      valid = next !== undefined && blockTxsProblem(block, next, this.#o.chainId, this.#registered) === undefined;
       this.#validBlocks.set(key, valid);
     }
     return valid;
@@ -456,8 +495,9 @@ export class ConsensusEngine {
     // The block's validator-set changes, in effect at h + 2, before the finalize checkpoint (a
     // restart before it applies them again: idempotent); then the set of h + 2, fixed from now.
     if (block.txs !== undefined) {
-      const removed = await this.#o.storage.applyValidatorTxs(h, block.txs);
-      if (removed.length > 0) this.#emit({ type: 'validators-changed', decidedAt: h, effectiveAt: h + SET_CHANGE_DELAY, removed });
+      const { added, removed } = await this.#o.storage.applyValidatorTxs(h, block.txs);
+      if (added.length + removed.length > 0) this.#emit({ type: 'validators-changed', decidedAt: h, effectiveAt: h + SET_CHANGE_DELAY, added, removed });
+      await this.#loadRegistered();
     }
     const afterNext = await this.#readSet(h + SET_CHANGE_DELAY);
     this.#phase = 'finalize';

@@ -19,9 +19,18 @@ import { SerialQueue } from '../stores/context.ts';
 import type { SignedProposal, UnsignedProposal, UnsignedVote, ValidatorVote } from '../model/vote.ts';
 import type { SignStep } from '../model/sign.ts';
 import { checkSafeUint } from '../model/check.ts';
-import { pairProblem, SET_CHANGE_DELAY, txValidator } from './block.ts';
+import { bondProblem, bondStake, pairProblem, SET_CHANGE_DELAY, txValidator, unbondProblem } from './block.ts';
 import type { RewardDistribution } from './rewards.ts';
-import type { ConsensusAuditEvent, ConsensusStoragePort, EquivocationReport, ProposalEquivocationReport, RecoveredState, VoteAppendResult } from './storage-port.ts';
+import type {
+  ConsensusAuditEvent,
+  ConsensusStoragePort,
+  EquivocationReport,
+  ProposalEquivocationReport,
+  RecoveredState,
+  RegisteredValidator,
+  SetChanges,
+  VoteAppendResult,
+} from './storage-port.ts';
 import type { ConsensusValidator, EquivocationPair, ValidatorTx } from './types.ts';
 import { ValidatorSet } from './validator-set.ts';
 
@@ -42,6 +51,10 @@ export class MemoryStorageState {
   readonly evidence: EquivocationReport[] = [];
   /** Slashes applied through blocks: `height` is where each takes effect (its block's height + 2). */
   readonly slashes: { validatorId: string; height: number; decidedAt: number }[] = [];
+  /** Validators bonded through blocks: `height` is where each joins (its block's height + 2). */
+  readonly bonded: { validator: ConsensusValidator; height: number }[] = [];
+  /** Validators unbonded through blocks: `height` is where each leaves. */
+  readonly unbonded: { validatorId: string; height: number }[] = [];
   /** Evidence carried by finalized blocks (verified by a quorum), with its block's height. */
   readonly committedEvidence: { pair: EquivocationPair; height: number }[] = [];
   readonly audit: ConsensusAuditEvent[] = [];
@@ -134,24 +147,47 @@ export class MemoryStoragePort implements ConsensusStoragePort {
 
   async validatorsAt(height: number): Promise<readonly ConsensusValidator[]> {
     checkSafeUint('height', height);
-    return this.state.validators.filter((v) => !this.state.slashes.some((s) => s.validatorId === v.validatorId && s.height <= height));
+    const gone = (id: string): boolean =>
+      this.state.slashes.some((s) => s.validatorId === id && s.height <= height) || this.state.unbonded.some((u) => u.validatorId === id && u.height <= height);
+    const joined = this.state.bonded.filter((b) => b.height <= height).map((b) => b.validator);
+    return [...this.state.validators, ...joined].filter((v) => !gone(v.validatorId)).sort((a, b) => (a.validatorId < b.validatorId ? -1 : a.validatorId > b.validatorId ? 1 : 0));
   }
 
-  async applyValidatorTxs(height: number, txs: readonly ValidatorTx[]): Promise<readonly string[]> {
+  async registeredValidators(): Promise<readonly RegisteredValidator[]> {
+    return [...this.state.validators, ...this.state.bonded.map((b) => b.validator)].map((v) => ({ validatorId: v.validatorId, publicKey: v.publicKey }));
+  }
+
+  async applyValidatorTxs(height: number, txs: readonly ValidatorTx[]): Promise<SetChanges> {
     checkSafeUint('height', height);
     if (!Array.isArray(txs)) throw new ConsensusStoreError('INVALID_ARGUMENT', 'txs must be a list of validator-set transactions');
+    const list: readonly ValidatorTx[] = txs;
+    const added: string[] = [];
     const removed: string[] = [];
-    const set = this.state.validators.length === 0 ? undefined : new ValidatorSet(this.state.validators, this.#chainId);
-    for (const tx of txs) {
+    const effective = height + SET_CHANGE_DELAY;
+    for (const tx of list) {
       const id = txValidator(tx);
-      const problem = set === undefined ? `${id} is not registered` : pairProblem(tx.evidence, set, this.#chainId);
-      if (problem !== undefined) throw new ConsensusStoreError('INVALID_ARGUMENT', `slash of ${id} in block ${height}: ${problem}`);
-      if (this.state.slashes.some((s) => s.validatorId === id)) continue;
-      this.state.committedEvidence.push({ pair: tx.evidence, height });
-      this.state.slashes.push({ validatorId: id, height: height + SET_CHANGE_DELAY, decidedAt: height });
+      const registered = new Map((await this.registeredValidators()).map((v) => [v.validatorId, v.publicKey]));
+      if (tx.type === 'bond') {
+        if (this.state.bonded.some((b) => b.validator.validatorId === id)) continue;
+        const problem = bondProblem(tx, registered, this.#chainId);
+        if (problem !== undefined) throw new ConsensusStoreError('INVALID_ARGUMENT', `bond of ${id} in block ${height}: ${problem}`);
+        this.state.bonded.push({ validator: { validatorId: id, publicKey: tx.publicKey, stake: bondStake(tx.stake) as bigint }, height: effective });
+        added.push(id);
+        continue;
+      }
+      const all = [...this.state.validators, ...this.state.bonded.map((b) => b.validator)];
+      const set = all.length === 0 ? undefined : new ValidatorSet(all, this.#chainId);
+      const problem = set === undefined ? `${id} is not registered` : tx.type === 'unbond' ? unbondProblem(tx, set, this.#chainId) : pairProblem(tx.evidence, set, this.#chainId);
+      if (problem !== undefined) throw new ConsensusStoreError('INVALID_ARGUMENT', `${tx.type} of ${id} in block ${height}: ${problem}`);
+      if (this.state.slashes.some((s) => s.validatorId === id) || this.state.unbonded.some((u) => u.validatorId === id)) continue;
+      if (tx.type === 'unbond') this.state.unbonded.push({ validatorId: id, height: effective });
+      else {
+        this.state.committedEvidence.push({ pair: tx.evidence, height });
+        this.state.slashes.push({ validatorId: id, height: effective, decidedAt: height });
+      }
       removed.push(id);
     }
-    return removed;
+    return { added, removed };
   }
 
   async recordProposalEquivocation(report: ProposalEquivocationReport): Promise<void> {

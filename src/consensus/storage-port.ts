@@ -52,6 +52,18 @@ export interface ProposalEquivocationReport {
   readonly detectedAtHeight: number;
 }
 
+/** What `applyValidatorTxs` changed: the validators it added (bonds) and removed (slashes, unbonds). */
+export interface SetChanges {
+  readonly added: readonly string[];
+  readonly removed: readonly string[];
+}
+
+/** A registered validator's id and key. */
+export interface RegisteredValidator {
+  readonly validatorId: string;
+  readonly publicKey: Uint8Array;
+}
+
 /** The engine's view of durable state. */
 export interface ConsensusStoragePort {
   /** The latest checkpoint and that round's votes (RecoveryManager.recover). */
@@ -93,9 +105,12 @@ export interface ConsensusStoragePort {
    * effect at `height + 2` (block.ts, `SET_CHANGE_DELAY`); the evidence of a slash is recorded
    * as verified by a quorum. Idempotent: a transaction already applied (a restart between the
    * apply and the finalize checkpoint), or about a validator already removed, changes nothing.
-   * Resolves with the ids of the validators it removed.
+   * Bonds register the validator from `height + 2`; unbonds make it `inactive` there.
+   * Resolves with the ids of the validators it added and removed.
    */
-  applyValidatorTxs(height: number, txs: readonly ValidatorTx[]): Promise<readonly string[]>;
+  applyValidatorTxs(height: number, txs: readonly ValidatorTx[]): Promise<SetChanges>;
+  /** Every validator ever registered (any status, any effective height): id and public key (a bond must use new ones). */
+  registeredValidators(): Promise<readonly RegisteredValidator[]>;
   /**
    * Records `ProposalEquivocation` evidence and its `ProposalEquivocationDetected` audit entry
    * (evidence only: nothing is slashed for it, docs/evidence-and-rewards.md).

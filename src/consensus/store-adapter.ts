@@ -22,9 +22,18 @@ import { compareBytes, toHex } from '../codec/bytes.ts';
 import { ConsensusStoreError } from '../errors.ts';
 import { checkSafeUint } from '../model/check.ts';
 import { MAX_HISTORY_LIMIT, type ValidatorChange } from '../stores/validator-types.ts';
-import { SET_CHANGE_DELAY, txValidator } from './block.ts';
+import { bondStake, SET_CHANGE_DELAY, txValidator } from './block.ts';
 import type { RewardDistribution } from './rewards.ts';
-import type { ConsensusAuditEvent, ConsensusStoragePort, EquivocationReport, ProposalEquivocationReport, RecoveredState, VoteAppendResult } from './storage-port.ts';
+import type {
+  ConsensusAuditEvent,
+  ConsensusStoragePort,
+  EquivocationReport,
+  ProposalEquivocationReport,
+  RecoveredState,
+  RegisteredValidator,
+  SetChanges,
+  VoteAppendResult,
+} from './storage-port.ts';
 import type { ConsensusValidator, ValidatorTx } from './types.ts';
 
 /** Where the accountability records go: the audit log, evidence store and reward history, where wired. */
@@ -178,33 +187,57 @@ export class StoreStoragePort implements ConsensusStoragePort {
   }
 
   /**
-   * The slashes of the block finalized at `height`: each validator slashed 5% and tombstoned
-   * at `height + 2`, once (a validator the consensus set no longer holds, or whose slash for
-   * this evidence is recorded, is skipped), its evidence recorded as verified by a quorum. The
-   * transactions' signatures were checked when the block was proposed (engine.ts).
+   * The transactions of the block finalized at `height`, each in effect at `height + 2`: a
+   * slash takes 5% and tombstones the validator, once (a validator the consensus set no longer
+   * holds, or whose slash for this evidence is recorded, is skipped), its evidence recorded as
+   * verified by a quorum; a bond registers the validator from there (skipped when it is
+   * registered with that key already); an unbond makes it `inactive` there (skipped when it is
+   * out of the set already). The transactions' signatures were checked when the block was
+   * proposed (engine.ts).
+   * @throws NOT_FOUND for a slash or unbond of a validator it does not know; CONFLICT for a bond
+   *   of an id registered with another key.
    */
-  applyValidatorTxs(height: number, txs: readonly ValidatorTx[]): Promise<readonly string[]> {
+  applyValidatorTxs(height: number, txs: readonly ValidatorTx[]): Promise<SetChanges> {
     try {
       checkSafeUint('height', height);
       if (!Array.isArray(txs)) throw new ConsensusStoreError('INVALID_ARGUMENT', 'txs must be a list of validator-set transactions');
     } catch (error) {
       return Promise.reject(error);
     }
+    const list: readonly ValidatorTx[] = txs;
     return this.#slashes.run(async () => {
+      const added: string[] = [];
       const removed: string[] = [];
-      for (const tx of txs) {
+      const effective = height + SET_CHANGE_DELAY;
+      for (const tx of list) {
         const validatorId = txValidator(tx);
+        const history = await this.#historyOf(validatorId);
+        if (tx.type === 'bond') {
+          const known = history.find((c) => c.kind === 'register');
+          if (known !== undefined && toHex(known.after.publicKey) === toHex(tx.publicKey)) continue;
+          if (known !== undefined) throw new ConsensusStoreError('CONFLICT', `bond in block ${height}: ${validatorId} is registered with another key`);
+          this.#histories.delete(validatorId);
+          await this.#store.validators.registerValidator({ validatorId, publicKey: tx.publicKey, stake: bondStake(tx.stake) ?? 0n }, effective);
+          added.push(validatorId);
+          continue;
+        }
+        if (history.length === 0) throw new ConsensusStoreError('NOT_FOUND', `${tx.type} in block ${height}: ${validatorId} is not registered`);
+        if (tx.type === 'unbond') {
+          if (consensusStanding(history, Number.MAX_SAFE_INTEGER)?.active !== true) continue;
+          this.#histories.delete(validatorId);
+          await this.#store.validators.updateStatus(validatorId, 'inactive', effective, `${BLOCK_DECIDED_REASON}${height}: unbond`);
+          removed.push(validatorId);
+          continue;
+        }
         const report: EquivocationReport = { validatorId, first: tx.evidence.voteA, second: tx.evidence.voteB, detectedAtHeight: height };
         const evidenceId = equivocationId(report, this.#chainId);
-        const history = await this.#historyOf(validatorId);
-        if (history.length === 0) throw new ConsensusStoreError('NOT_FOUND', `slash in block ${height}: ${validatorId} is not registered`);
         await this.#sinks.recordCommittedEvidence?.(report, evidenceId);
         if (history.some((c) => decidedThroughBlock(c) && c.slash?.evidenceId === evidenceId)) continue;
         if (consensusStanding(history, Number.MAX_SAFE_INTEGER)?.active !== true) continue;
         this.#histories.delete(validatorId);
         await this.#store.validators.recordSlash({
           validatorId,
-          height: height + SET_CHANGE_DELAY,
+          height: effective,
           fraction: EQUIVOCATION_SLASH,
           reason: `${BLOCK_DECIDED_REASON}${height}: equivocation, two ${report.second.voteType}s in round ${report.second.round}`,
           evidenceId,
@@ -212,8 +245,13 @@ export class StoreStoragePort implements ConsensusStoragePort {
         });
         removed.push(validatorId);
       }
-      return removed;
+      return { added, removed };
     });
+  }
+
+  async registeredValidators(): Promise<readonly RegisteredValidator[]> {
+    const all = await this.#store.validators.getValidatorsAtHeight(Number.MAX_SAFE_INTEGER);
+    return all.validators.map((v) => ({ validatorId: v.validatorId, publicKey: v.publicKey }));
   }
 
   /** A validator's whole registry history, cached until this port changes it (the port is the registry's only writer while the engine runs). */

@@ -22,15 +22,36 @@ export interface EquivocationPair {
  * A validator-set transaction carried by a block (docs/devnet.md, "Validator-set changes").
  * Decided in the block at height H, it takes effect at H + 2.
  * - `slash`: the equivocation evidence of `evidence.voteA.validatorId`; the validator is slashed
- *   (5%) and tombstoned: removed from the set.
+ *   (5%) and tombstoned: removed from the set. (`BondTx` and `UnbondTx` below.)
  */
 export interface SlashTx {
   readonly type: 'slash';
   readonly evidence: EquivocationPair;
 }
 
+/**
+ * `bond`: a new validator joins the set with `stake` (a decimal string of a positive amount
+ * below 2^128). `signature` is the new validator's, over `bondSignBytes` (block.ts): only the key
+ * holder bonds it.
+ */
+export interface BondTx {
+  readonly type: 'bond';
+  readonly validatorId: string;
+  /** 32-byte ed25519 public key. */
+  readonly publicKey: Uint8Array;
+  readonly stake: string;
+  readonly signature: Uint8Array;
+}
+
+/** `unbond`: the validator leaves the set (status `inactive`); signed by it over `unbondSignBytes` (block.ts). */
+export interface UnbondTx {
+  readonly type: 'unbond';
+  readonly validatorId: string;
+  readonly signature: Uint8Array;
+}
+
 /** Every validator-set transaction a block may carry. */
-export type ValidatorTx = SlashTx;
+export type ValidatorTx = SlashTx | BondTx | UnbondTx;
 
 /**
  * A block. Its content is fully determined by these fields, so a proposer that restarts
@@ -101,6 +122,6 @@ export type EngineEvent =
   | { readonly type: 'finalized'; readonly height: number; readonly round: number; readonly blockHash: Uint8Array; readonly viaCertificate: boolean }
   | { readonly type: 'vote-persisted'; readonly ms: number }
   | { readonly type: 'equivocation'; readonly validatorId: string; readonly round: number; readonly voteType: string; readonly pair?: EquivocationPair }
-  | { readonly type: 'validators-changed'; readonly decidedAt: number; readonly effectiveAt: number; readonly removed: readonly string[] }
+  | { readonly type: 'validators-changed'; readonly decidedAt: number; readonly effectiveAt: number; readonly added: readonly string[]; readonly removed: readonly string[] }
   | { readonly type: 'stalled'; readonly height: number; readonly round: number; readonly sinceMs: number }
   | { readonly type: 'error'; readonly where: string; readonly error: unknown };

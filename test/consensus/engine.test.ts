@@ -5,6 +5,8 @@
 // slash, audit entries) is read back from its store, and again after a reopen.
 import { afterEach, describe, expect, it } from 'vitest';
 import { toHex } from '../../src/codec/bytes.ts';
+import { publicKeyOf } from '../../src/codec/vote-sign.ts';
+import { signBond, signUnbond } from '../../src/consensus/block.ts';
 import { decodeCheckpointData } from '../../src/consensus/checkpoint-data.ts';
 import type { Block } from '../../src/consensus/types.ts';
 import { verifyVoteFast } from '../../src/consensus/verify.ts';
@@ -180,7 +182,7 @@ describe('the equivocator is slashed through a block (docs/devnet.md, "Validator
       expect(withTxs.map(([h]) => h), `${id}: the heights whose block carries transactions`).toEqual([removedAt - 2]);
       const tx = withTxs[0]![1].txs![0]!;
       expect(tx.type).toBe('slash');
-      expect(tx.evidence.voteA.validatorId).toBe('v3');
+      expect(tx.type === 'slash' && tx.evidence.voteA.validatorId).toBe('v3');
       expect(state.committedEvidence.map((e) => e.height)).toEqual([removedAt - 2]);
       // v3's votes counted up to removedAt - 1 and are dropped from removedAt on.
       const v3Heights = new Set(state.votes.filter((v) => v.validatorId === 'v3').map((v) => v.height));
@@ -194,11 +196,57 @@ describe('the equivocator is slashed through a block (docs/devnet.md, "Validator
       expect(state.rewards.get(removedAt - 1)!.lines.map((l) => l.validatorId)).toContain('v3');
       expect(node.engine.status.validators).toEqual(honest);
       for (let h = 1; h <= removedAt + 5; h++) expect(node.finalized.get(h), `${id} height ${h}`).toBe(cluster.node('v0').finalized.get(h));
-      expect(node.events.filter((e) => e.type === 'validators-changed')).toEqual([{ type: 'validators-changed', decidedAt: removedAt - 2, effectiveAt: removedAt, removed: ['v3'] }]);
+      expect(node.events.filter((e) => e.type === 'validators-changed')).toEqual([{ type: 'validators-changed', decidedAt: removedAt - 2, effectiveAt: removedAt, added: [], removed: ['v3'] }]);
     }
     // The equivocator's own node applied the same block: it is out of the set and signs nothing more.
     expect(memoryState(cluster.node('v3')).slashes).toEqual([{ validatorId: 'v3', height: removedAt, decidedAt: removedAt - 2 }]);
     expect(memoryState(cluster.node('v3')).signed.filter((v) => v.height >= removedAt)).toEqual([]);
     for (const id of honest) expect(cluster.errors(id), id).toEqual([]);
+  });
+});
+
+describe('bond and unbond through blocks (docs/devnet.md, "Validator-set changes")', () => {
+  it('a bonded validator joins the set two heights after its block on every node, an unbonded one leaves the same way, and the chain goes on', async () => {
+    cluster = await Cluster.create({ n: 4, seed: 13 });
+    await cluster.start();
+    await cluster.waitForHeight(2);
+    // v4 is not running: with it in the set, 400 of 500 must still decide every height.
+    const bond = signBond({ validatorId: 'v4', publicKey: publicKeyOf(keyOf(4)), stake: '100' }, keyOf(4), CHAIN_ID);
+    for (const node of cluster.nodes) node.engine.submitValidatorTx(bond);
+    const changeOf = (id: string, kind: 'added' | 'removed') =>
+      cluster!.node(id).events.find((e) => e.type === 'validators-changed' && e[kind].includes('v4')) as { decidedAt: number; effectiveAt: number } | undefined;
+    const waitFor = async (kind: 'added' | 'removed'): Promise<number> => {
+      const started = Date.now();
+      while (!cluster!.nodes.every((n) => changeOf(n.id, kind) !== undefined)) {
+        if (Date.now() - started > 20_000) throw new Error(`v4 not ${kind} in 20 s`);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      const heights = new Set(cluster!.nodes.map((n) => changeOf(n.id, kind)!.effectiveAt));
+      expect(heights.size, `${kind} at one height on every node`).toBe(1);
+      for (const n of cluster!.nodes) expect(changeOf(n.id, kind)!.effectiveAt - changeOf(n.id, kind)!.decidedAt).toBe(2);
+      return [...heights][0]!;
+    };
+    const joinedAt = await waitFor('added');
+    await cluster.waitForHeight(joinedAt + 2);
+    for (const node of cluster.nodes) {
+      const state = memoryState(node);
+      expect(state.bonded.map((b) => [b.validator.validatorId, b.height, b.validator.stake])).toEqual([['v4', joinedAt, 100n]]);
+      // Rewards weigh v4's stake from joinedAt on, not before.
+      expect(state.rewards.get(joinedAt - 1)!.lines.map((l) => l.validatorId)).not.toContain('v4');
+      expect(state.rewards.get(joinedAt)!.lines.map((l) => l.validatorId)).toContain('v4');
+    }
+    const unbond = signUnbond('v4', keyOf(4), CHAIN_ID);
+    for (const node of cluster.nodes) node.engine.submitValidatorTx(unbond);
+    const leftAt = await waitFor('removed');
+    await cluster.waitForHeight(leftAt + 2);
+    await cluster.stop();
+    for (const node of cluster.nodes) {
+      expect(memoryState(node).unbonded).toEqual([{ validatorId: 'v4', height: leftAt }]);
+      expect(memoryState(node).rewards.get(leftAt)!.lines.map((l) => l.validatorId)).not.toContain('v4');
+      expect(node.engine.status.validators).toEqual(['v0', 'v1', 'v2', 'v3']);
+      for (let h = 1; h <= leftAt + 2; h++) expect(node.finalized.get(h), `${node.id} height ${h}`).toBe(cluster.node('v0').finalized.get(h));
+    }
+    expect(cluster.errors()).toEqual([]);
+    expect(() => cluster!.node('v0').engine.submitValidatorTx({ ...bond, stake: '0' })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
   });
 });

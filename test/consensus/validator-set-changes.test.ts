@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { toHex } from '../../src/codec/bytes.ts';
 import { publicKeyOf, signVote } from '../../src/codec/vote-sign.ts';
 import { sinksFromStores } from '../../src/consensus/accountability-sinks.ts';
-import { blockHash, blockTxsProblem, GENESIS_PARENT_HASH, MAX_BLOCK_TXS } from '../../src/consensus/block.ts';
+import { blockHash, blockTxsProblem, bondStake, GENESIS_PARENT_HASH, MAX_BLOCK_TXS, signBond, signUnbond } from '../../src/consensus/block.ts';
 import { buildCertificate, checkCertificate } from '../../src/consensus/certificate.ts';
 import { decodeMessage, encodeMessage } from '../../src/consensus/codec.ts';
 import { MemoryStoragePort, MemoryStorageState } from '../../src/consensus/memory-storage.ts';
@@ -84,7 +84,7 @@ describe('the transactions of a block, against the set of the next height', () =
     const bad = (txs: unknown) => () => decodeMessage(encodeMessage({ ...message, block: { ...block(), txs } as unknown as Block }));
     expect(bad([])).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
     expect(bad(Array.from({ length: MAX_BLOCK_TXS + 1 }, () => slashV3))).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
-    expect(bad([{ type: 'bond', evidence: slashV3.evidence }])).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    expect(bad([{ type: 'join', evidence: slashV3.evidence }])).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
     expect(bad([{ type: 'slash' }])).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
     expect(bad([{ type: 'slash', evidence: { voteA: slashV3.evidence.voteA, voteB: { ...slashV3.evidence.voteB, signature: new Uint8Array(3) } } }])).toThrow(
       expect.objectContaining({ code: 'INVALID_ARGUMENT' }),
@@ -126,10 +126,10 @@ describe('the memory port', () => {
   it('puts a slash decided in the block at H into effect at exactly H + 2, once', async () => {
     const port = new MemoryStoragePort({ validatorId: 'v0', privateKey: keyOf(0) }, CHAIN_ID, new MemoryStorageState(validators));
     expect((await port.validatorsAt(0)).map((v) => v.validatorId)).toEqual(['v0', 'v1', 'v2', 'v3']);
-    expect(await port.applyValidatorTxs(10, [slashV3])).toEqual(['v3']);
+    expect(await port.applyValidatorTxs(10, [slashV3])).toEqual({ added: [], removed: ['v3'] });
     expect((await port.validatorsAt(11)).map((v) => v.validatorId)).toEqual(['v0', 'v1', 'v2', 'v3']);
     expect((await port.validatorsAt(12)).map((v) => v.validatorId)).toEqual(['v0', 'v1', 'v2']);
-    expect(await port.applyValidatorTxs(10, [slashV3])).toEqual([]);
+    expect(await port.applyValidatorTxs(10, [slashV3])).toEqual({ added: [], removed: [] });
     expect(port.state.slashes).toEqual([{ validatorId: 'v3', height: 12, decidedAt: 10 }]);
     expect(port.state.committedEvidence).toHaveLength(1);
   });
@@ -157,10 +157,10 @@ describe('the port over the real stores', () => {
 
   it('records the slash of the block at H in the registry in effect at H + 2, once, also after a reopen', async () => {
     const { medium, store, port } = await open();
-    expect(await port.applyValidatorTxs(10, [slashV3])).toEqual(['v3']);
+    expect(await port.applyValidatorTxs(10, [slashV3])).toEqual({ added: [], removed: ['v3'] });
     expect((await port.validatorsAt(11)).map((v) => v.validatorId)).toEqual(['v0', 'v1', 'v2', 'v3']);
     expect((await port.validatorsAt(12)).map((v) => v.validatorId)).toEqual(['v0', 'v1', 'v2']);
-    expect(await port.applyValidatorTxs(10, [slashV3])).toEqual([]);
+    expect(await port.applyValidatorTxs(10, [slashV3])).toEqual({ added: [], removed: [] });
     const slashes = (await store.validators.getValidatorHistory('v3')).items.filter((c) => c.kind === 'slash');
     expect(slashes).toHaveLength(1);
     expect(slashes[0]).toMatchObject({ height: 12, after: { status: 'tombstoned', stake: 95n } });
@@ -180,7 +180,7 @@ describe('the port over the real stores', () => {
     await store.validators.recordSlash({ validatorId: 'v2', height: 3, fraction: { numerator: 5n, denominator: 100n }, reason: 'equivocation: two prevotes in round 4', status: 'tombstoned' });
     expect((await port.validatorsAt(100)).map((v) => `${v.validatorId}:${v.stake}`)).toEqual(['v0:100', 'v1:100', 'v2:100', 'v3:100']);
     // Its evidence in a block removes it, two heights later, though the registry already says tombstoned.
-    expect(await port.applyValidatorTxs(20, [{ type: 'slash', evidence: pairOf(2) }])).toEqual(['v2']);
+    expect(await port.applyValidatorTxs(20, [{ type: 'slash', evidence: pairOf(2) }])).toEqual({ added: [], removed: ['v2'] });
     expect((await port.validatorsAt(21)).map((v) => v.validatorId)).toEqual(['v0', 'v1', 'v2', 'v3']);
     expect((await port.validatorsAt(22)).map((v) => v.validatorId)).toEqual(['v0', 'v1', 'v3']);
     await store.close();
@@ -195,5 +195,85 @@ describe('the port over the real stores', () => {
     await expect(port.applyValidatorTxs(1, [{ type: 'slash', evidence: stranger }])).rejects.toMatchObject({ code: 'NOT_FOUND' });
     for (const v of validators) expect((await store.validators.getValidatorHistory(v.validatorId)).items).toHaveLength(1);
     await store.close();
+  });
+});
+
+describe('bond and unbond', () => {
+  const registered = new Map(validators.map((v) => [v.validatorId, v.publicKey]));
+  const bondV4 = signBond({ validatorId: 'v4', publicKey: publicKeyOf(keyOf(4)), stake: '250' }, keyOf(4), CHAIN_ID);
+  const unbondV2 = signUnbond('v2', keyOf(2), CHAIN_ID);
+
+  it('hold: a new id and key signed by that key, an unbond signed by a validator of the set', () => {
+    expect(blockTxsProblem(block([bondV4, unbondV2]), all, CHAIN_ID, registered)).toBeUndefined();
+    expect(bondStake('340282366920938463463374607431768211455')).toBe((1n << 128n) - 1n);
+  });
+
+  it('do not hold otherwise, each case named', () => {
+    const cases: [ValidatorTx[], RegExp, ReadonlyMap<string, Uint8Array> | undefined][] = [
+      [[bondV4], /no registry view/, undefined],
+      [[signBond({ validatorId: 'v1', publicKey: publicKeyOf(keyOf(4)), stake: '1' }, keyOf(4), CHAIN_ID)], /v1 is already registered/, registered],
+      [[signBond({ validatorId: 'v4', publicKey: publicKeyOf(keyOf(0)), stake: '1' }, keyOf(0), CHAIN_ID)], /already v0's/, registered],
+      [[{ ...bondV4, stake: '251' }], /signature does not verify/, registered],
+      [[signBond({ validatorId: 'v4', publicKey: publicKeyOf(keyOf(4)), stake: '0' }, keyOf(4), CHAIN_ID)], /not a positive decimal/, registered],
+      [[signBond({ validatorId: 'v4', publicKey: publicKeyOf(keyOf(4)), stake: (1n << 128n).toString() }, keyOf(4), CHAIN_ID)], /not a positive decimal/, registered],
+      [[bondV4, signBond({ validatorId: 'v5', publicKey: publicKeyOf(keyOf(4)), stake: '1' }, keyOf(4), CHAIN_ID)], /a second bond with this public key/, registered],
+      [[signUnbond('v9', keyOf(9), CHAIN_ID)], /v9 is not in the validator set/, registered],
+      [[{ ...unbondV2, signature: signUnbond('v2', keyOf(1), CHAIN_ID).signature }], /signature does not verify/, registered],
+      [[0, 1, 2, 3].map((i) => signUnbond(`v${i}`, keyOf(i), CHAIN_ID)), /remove every validator/, registered],
+    ];
+    for (const [txs, problem, known] of cases) expect(blockTxsProblem(block(txs), all, CHAIN_ID, known)).toMatch(problem);
+    expect(bondStake('01')).toBeUndefined();
+  });
+
+  it('travel on the wire, and malformed ones are refused (INVALID_ARGUMENT)', () => {
+    const message = { type: 'certificate' as const, round: 12, block: block([bondV4, unbondV2]), precommits: [] };
+    const decoded = decodeMessage(encodeMessage(message));
+    expect(decoded.type === 'certificate' && toHex(blockHash(decoded.block, CHAIN_ID))).toBe(toHex(blockHash(block([bondV4, unbondV2]), CHAIN_ID)));
+    const bad = (tx: unknown) => () => decodeMessage(encodeMessage({ ...message, block: { ...block(), txs: [tx] } as unknown as Block }));
+    for (const tx of [{ ...bondV4, stake: 250 }, { ...bondV4, stake: '-1' }, { ...bondV4, publicKey: new Uint8Array(31) }, { ...bondV4, validatorId: '' }, { type: 'unbond', validatorId: 'v2' }]) {
+      expect(bad(tx)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    }
+  });
+
+  it('the memory port: the bonded validator joins at H + 2, the unbonded one leaves at H + 2, each once', async () => {
+    const port = new MemoryStoragePort({ validatorId: 'v0', privateKey: keyOf(0) }, CHAIN_ID, new MemoryStorageState(validators));
+    expect(await port.applyValidatorTxs(10, [bondV4])).toEqual({ added: ['v4'], removed: [] });
+    expect(await port.applyValidatorTxs(10, [bondV4])).toEqual({ added: [], removed: [] });
+    expect((await port.validatorsAt(11)).map((v) => v.validatorId)).toEqual(['v0', 'v1', 'v2', 'v3']);
+    expect((await port.validatorsAt(12)).map((v) => `${v.validatorId}:${v.stake}`)).toEqual(['v0:100', 'v1:100', 'v2:100', 'v3:100', 'v4:250']);
+    expect((await port.registeredValidators()).map((v) => v.validatorId)).toEqual(['v0', 'v1', 'v2', 'v3', 'v4']);
+    expect(await port.applyValidatorTxs(20, [unbondV2])).toEqual({ added: [], removed: ['v2'] });
+    expect(await port.applyValidatorTxs(20, [unbondV2])).toEqual({ added: [], removed: [] });
+    expect((await port.validatorsAt(21)).map((v) => v.validatorId)).toContain('v2');
+    expect((await port.validatorsAt(22)).map((v) => v.validatorId)).toEqual(['v0', 'v1', 'v3', 'v4']);
+    const forged = signBond({ validatorId: 'v5', publicKey: publicKeyOf(keyOf(5)), stake: '1' }, keyOf(6), CHAIN_ID);
+    await expect(port.applyValidatorTxs(30, [forged])).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(port.applyValidatorTxs(30, [{ ...unbondV2, validatorId: 'v1' }])).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+  });
+
+  it('the port over the real stores: registered from H + 2, inactive from H + 2, once, also after a reopen; a known id with another key is CONFLICT, an unknown unbond NOT_FOUND', async () => {
+    const medium = memoryBackend(CHAIN_ID).medium();
+    const store = await medium.open();
+    for (const v of validators) await store.validators.registerValidator(v, 0);
+    const port = new StoreStoragePort(store, CHAIN_ID);
+    expect(await port.applyValidatorTxs(10, [bondV4])).toEqual({ added: ['v4'], removed: [] });
+    expect(await port.applyValidatorTxs(10, [bondV4])).toEqual({ added: [], removed: [] });
+    expect(await port.applyValidatorTxs(20, [unbondV2])).toEqual({ added: [], removed: ['v2'] });
+    expect(await port.applyValidatorTxs(20, [unbondV2])).toEqual({ added: [], removed: [] });
+    const check = async (p: StoreStoragePort): Promise<void> => {
+      expect((await p.validatorsAt(11)).map((v) => v.validatorId)).toEqual(['v0', 'v1', 'v2', 'v3']);
+      expect((await p.validatorsAt(12)).map((v) => `${v.validatorId}:${v.stake}`)).toEqual(['v0:100', 'v1:100', 'v2:100', 'v3:100', 'v4:250']);
+      expect((await p.validatorsAt(21)).map((v) => v.validatorId)).toContain('v2');
+      expect((await p.validatorsAt(22)).map((v) => v.validatorId)).toEqual(['v0', 'v1', 'v3', 'v4']);
+      expect((await p.registeredValidators()).map((v) => v.validatorId)).toEqual(['v0', 'v1', 'v2', 'v3', 'v4']);
+    };
+    await check(port);
+    const other = signBond({ validatorId: 'v4', publicKey: publicKeyOf(keyOf(7)), stake: '1' }, keyOf(7), CHAIN_ID);
+    await expect(port.applyValidatorTxs(30, [other])).rejects.toMatchObject({ code: 'CONFLICT' });
+    await expect(port.applyValidatorTxs(30, [signUnbond('v8', keyOf(8), CHAIN_ID)])).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await store.close();
+    const reopened = await medium.open();
+    await check(new StoreStoragePort(reopened, CHAIN_ID));
+    await reopened.close();
   });
 });
