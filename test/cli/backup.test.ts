@@ -26,7 +26,8 @@ const hash = new Uint8Array(32).fill(1);
 
 beforeAll(async () => {
   writeFileSync(keyFile, `${toHex(privateKey)}\n`);
-  const store = await openStore({ dir: node, chainId, log: { segmentSize: 16384 }, signer: { ...signer, state: 'new-key' } });
+  // Fake signatures (the command line is under test, not signatures): stored unverified.
+  const store = await openStore({ dir: node, chainId, voteVerification: 'off', log: { segmentSize: 16384 }, signer: { ...signer, state: 'new-key' } });
   const template = signVote({ validatorId: 'val-1', height: 1, round: 1, voteType: 'prevote', blockHash: hash, timestamp: 1 }, privateKey, chainId);
   for (let r = 1; r <= 300; r++) await store.votes.appendVote({ ...template, height: r, round: r });
   for (let h = 1; h <= 5; h++) await store.signGuard.signVote({ validatorId: 'v0', height: h, round: h, voteType: 'prevote', blockHash: hash, timestamp: h });

@@ -19,7 +19,8 @@ const DAY = 86_400_000;
 const hostile = ['=HYPERLINK("http://x","y")', '+1+1', '-2', '@SUM(A1)', 'a,"b"', 'plain'];
 
 beforeAll(async () => {
-  const store = await openStore({ dir, chainId: 'export-chain' });
+  // Fake signatures (the command line is under test, not signatures): stored unverified.
+  const store = await openStore({ dir, chainId: 'export-chain', voteVerification: 'off' });
   const a = new Uint8Array(32).fill(1);
   const b = new Uint8Array(32).fill(2);
   const signature = new Uint8Array(64).fill(3);

@@ -16,7 +16,8 @@ const hash = new Uint8Array(32).fill(7);
 const signature = new Uint8Array(64).fill(9);
 
 async function fill(): Promise<number> {
-  const store = await openStore({ dir, chainId: 'repair-cli', log: { segmentSize: 16 * 1024 }, images: { onClose: false } });
+  // Fake signatures (the command line is under test, not signatures): stored unverified.
+  const store = await openStore({ dir, chainId: 'repair-cli', voteVerification: 'off', log: { segmentSize: 16 * 1024 }, images: { onClose: false } });
   let last = 0;
   for (let h = 1; h <= 150; h++) {
     const entry = await store.votes.appendVote({ validatorId: `v${h % 4}`, height: h, round: h, voteType: 'prevote', blockHash: hash, timestamp: 1_700_000_000_000 + h, signature });

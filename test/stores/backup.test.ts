@@ -52,7 +52,7 @@ async function expectCode(p: Promise<unknown>, code: ErrorCode, message?: RegExp
   return err as Error;
 }
 
-/** One signed vote; the others differ in validator and round (the store does not check signatures unless told to). */
+/** One signed vote; the others differ in validator and round (fake signatures: the stores that append them opt out of vote verification). */
 const TEMPLATE = signVote({ validatorId: 'val-1', height: 1, round: 1, voteType: 'prevote', blockHash: new Uint8Array(32).fill(1), timestamp: 1_700_000_000_000 }, SIGNER_KEY, CHAIN);
 function vote(validator: number, round: number): ValidatorVote {
   return { ...TEMPLATE, validatorId: `val-${validator}`, height: round, round };
@@ -60,7 +60,7 @@ function vote(validator: number, round: number): ValidatorVote {
 
 /** A store on the simulated disk with some votes, a signed vote of the signer, an image and small segments. */
 async function simStore(disk: SimulatedDisk, votes = 300): Promise<ConsensusStore> {
-  const store = await openStore({ dir: '/node', fs: disk.fs(), chainId: CHAIN, audit: { nodeKey: NODE_KEY }, log: SMALL, images: { everyRecords: 0 }, signer: { ...SIGNER, state: 'new-key' } });
+  const store = await openStore({ dir: '/node', fs: disk.fs(), chainId: CHAIN, audit: { nodeKey: NODE_KEY }, voteVerification: 'off', log: SMALL, images: { everyRecords: 0 }, signer: { ...SIGNER, state: 'new-key' } });
   for (let r = 1; r <= votes; r++) await store.votes.appendVote(vote(1 + (r % 3), r));
   await store.signGuard.signVote({ validatorId: 'val-0', height: 100, round: 100, voteType: 'prevote', blockHash: new Uint8Array(32).fill(2), timestamp: 5 });
   await takeImage(store, false);
@@ -72,7 +72,7 @@ describe('store.backup while a writer appends at full speed', () => {
   it('holds every acknowledged record up to its LSN and none after; the restore opens with all of them', async () => {
     const root = tempDir();
     const dir = join(root, 'node');
-    const store = await openStore({ dir, chainId: CHAIN, audit: { nodeKey: NODE_KEY }, log: { segmentSize: 1 << 18 }, images: { everyRecords: 3000 } });
+    const store = await openStore({ dir, chainId: CHAIN, audit: { nodeKey: NODE_KEY }, voteVerification: 'off', log: { segmentSize: 1 << 18 }, images: { everyRecords: 3000 } });
     const acked: { lsn: number; validator: number; round: number }[] = [];
     let stop = false;
     const writer = async (w: number): Promise<void> => {

@@ -7,7 +7,8 @@ import { openStore } from '../../../src/store.ts';
 
 const [dir, msArg] = process.argv.slice(2);
 const ms = Number(msArg);
-const store = await openStore({ dir: dir as string, chainId: 'live-chain', log: { segmentSize: 256 * 1024 } });
+// Fake signatures (a writer for the read-only commands' tests): stored unverified.
+const store = await openStore({ dir: dir as string, chainId: 'live-chain', voteVerification: 'off', log: { segmentSize: 256 * 1024 } });
 process.stdout.write('ready\n');
 const stop = Date.now() + ms;
 let stopRequested = false;
