@@ -13,7 +13,7 @@ import { expect, it } from 'vitest';
 import { isStoreError } from '../../src/errors.ts';
 import { SimulatedDisk } from '../../src/io/sim-disk.ts';
 import { verifyAuditExport } from '../../src/stores/audit-export.ts';
-import { signVote } from '../../src/codec/vote-sign.ts';
+import { publicKeyOf, signVote } from '../../src/codec/vote-sign.ts';
 import type { ValidatorVote } from '../../src/model/vote.ts';
 import { openPostgresStore } from '../../src/pg/open.ts';
 import { admin, describePg, freshSchema, PG_NODE_KEY, PG_URL, pgMedium } from './support.ts';
@@ -32,6 +32,8 @@ describePg('PostgreSQL backend: atomicity and failures', () => {
   it('an equivocating vote, its evidence and its audit entry: all in one transaction, none when it fails', async () => {
     const medium = pgMedium(CHAIN, 'atomic');
     let store = await medium.open();
+    // val-1 is registered (one record), so that its really signed votes verify.
+    await store.validators.registerValidator({ validatorId: 'val-1', publicKey: publicKeyOf(new Uint8Array(32).fill(51)), stake: 1n }, 0);
     await store.votes.appendVote(vote(1, 5, 1));
     const auditSize = store.audit.size;
     // Make the audit insert of the next transaction fail.
@@ -42,7 +44,7 @@ describePg('PostgreSQL backend: atomicity and failures', () => {
     expect(await store.votes.countVotesForRound(5)).toBe(1);
     expect(await store.evidence.queryByValidator('val-1')).toEqual([]);
     const counts = await admin().query(`SELECT (SELECT count(*) FROM ${medium.schema}.votes) AS votes, (SELECT count(*) FROM ${medium.schema}.records) AS records, (SELECT count(*) FROM ${medium.schema}.audit_entries) AS entries`);
-    expect(counts.rows[0]).toEqual({ votes: '1', records: '0', entries: String(auditSize) });
+    expect(counts.rows[0]).toEqual({ votes: '1', records: '1', entries: String(auditSize) });
     await admin().query(`DROP TRIGGER refuse ON ${medium.schema}.audit_entries`);
     // The same vote again: now it goes through, with its evidence and its entry.
     const again = await store.votes.appendVote(vote(1, 5, 2));
