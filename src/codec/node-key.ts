@@ -100,8 +100,14 @@ function passesStrictRules(signature: Uint8Array, publicKey: Uint8Array): boolea
   return !SMALL_ORDER.has(toHex(publicKey)) && !SMALL_ORDER.has(toHex(r));
 }
 
-/** Recently used KeyObjects: parsing DER per call would cost more than the signature itself. */
-const KEY_CACHE_LIMIT = 64;
+/**
+ * Recently used KeyObjects: parsing DER per call would cost more than the signature itself. The
+ * public keys' limit is a validator set's worth: the vote store verifies every validator's votes
+ * through here (docs/stores.md, "Vote verification"), and a set larger than the cache would
+ * parse a key per vote.
+ */
+const PRIVATE_KEY_CACHE_LIMIT = 64;
+const PUBLIC_KEY_CACHE_LIMIT = 4096;
 const privateKeys = new Map<string, KeyObject>();
 const publicKeys = new Map<string, KeyObject>();
 
@@ -110,7 +116,8 @@ function cached(cache: Map<string, KeyObject>, raw: Uint8Array, make: () => KeyO
   let key = cache.get(id);
   if (key === undefined) {
     key = make();
-    if (cache.size >= KEY_CACHE_LIMIT) cache.delete(cache.keys().next().value as string);
+    const limit = cache === publicKeys ? PUBLIC_KEY_CACHE_LIMIT : PRIVATE_KEY_CACHE_LIMIT;
+    if (cache.size >= limit) cache.delete(cache.keys().next().value as string);
     cache.set(id, key);
   }
   return key;
