@@ -48,6 +48,11 @@ describePg('PostgreSQL backend: vote verification', () => {
     expect(Object.isFrozen(token)).toBe(true);
     expect((await store.votes.appendVote(token)).outcome).toBe('stored');
     expect(await reasonOf(store.votes.verify(forged(honest)))).toBe('bad-signature');
+    // appendVotes' own checks.
+    for (const bad of ['x', Array.from({ length: store.votes.limits.maxRoundVotes + 1 }, () => honest)]) {
+      const err = await store.votes.appendVotes(bad as never).catch((e: unknown) => e);
+      expect(isStoreError(err, 'INVALID_ARGUMENT')).toBe(true);
+    }
   });
 
   it('a validator registered by another process is seen once the registry caught up', async () => {

@@ -13,6 +13,7 @@ import { privateKeyFor, signedVote, TEST_CHAIN_ID } from '../../src/testing/conf
 import { resolveStoreOptions } from '../../src/store-options.ts';
 import { alreadyVerifiedVote, verifiedVoteFast } from '../../src/consensus/verify.ts';
 import type { ValidatorVote } from '../../src/model/vote.ts';
+import { LogVoteStore } from '../../src/stores/vote-store.ts';
 
 const NODE_KEY = { privateKey: new Uint8Array(32).fill(9) };
 const stores: ConsensusStore[] = [];
@@ -256,6 +257,28 @@ describe('vote verification by default', () => {
     }
     expect(resolveStoreOptions({ chainId: 'c' }).voteVerification).toBe('registry');
     expect(resolveStoreOptions({ chainId: 'c', voteVerification: 'off' }).voteVerification).toBe('off');
+  });
+
+  it('a publicKeyOf that answers something other than a 32-byte key refuses the vote (bad-signature)', async () => {
+    const vote = signedVote('val-1', { height: 1, round: 1, hash: 1 });
+    for (const key of [new Uint8Array(31), 'key', new Uint8Array(32)]) {
+      const store = await open({ voteVerification: { publicKeyOf: () => key as Uint8Array } });
+      await refused(store.votes.appendVote(vote), 'bad-signature');
+      expect(store.votes.size).toBe(0);
+    }
+  });
+
+  it('LogVoteStore refuses a verification option that is neither a verification nor off', () => {
+    for (const bad of [undefined, 'on', null, 1]) {
+      let err: unknown;
+      try {
+        new LogVoteStore({ log: MemoryLog.open(), now: () => 0 }, { verification: bad as never });
+      } catch (e) {
+        err = e;
+      }
+      expect(isStoreError(err, 'INVALID_ARGUMENT'), String(bad)).toBe(true);
+      expect((err as Error).message).toContain('options.verification');
+    }
   });
 
   it('verification is read at append time: a validator registered later is accepted then', async () => {
