@@ -223,8 +223,38 @@ export class MerkleFrontier {
 
   /** Appends a leaf by its leaf hash (`merkleLeafHash` of the data). */
   append(leafHash: Uint8Array): void {
-    let node = leafHash;
-    let size = 1;
+    this.appendPerfect(leafHash, 1);
+  }
+
+  /**
+   * Appends `count` copies of one leaf in O(log^2 count) hashes, never one by one: the root of
+   * 2^k equal leaves is the same whatever their place, so the run goes in as perfect subtrees,
+   * each as large as the frontier's alignment and what is left allow. The result equals `count`
+   * calls of `append` (a run of a repair's lost entries can be as long as a damaged sequence
+   * number says, and must not cost one hash per entry).
+   */
+  appendRepeated(leafHash: Uint8Array, count: number): void {
+    if (!Number.isSafeInteger(count) || count < 0 || this.count + count > Number.MAX_SAFE_INTEGER) {
+      throw new RangeError(`appendRepeated: ${count} leaves after ${this.count}`);
+    }
+    const perfect = [leafHash];
+    let left = count;
+    while (left > 0) {
+      let k = 0;
+      while (2 ** (k + 1) <= left && this.count % 2 ** (k + 1) === 0) k++;
+      while (perfect.length <= k) {
+        const last = perfect[perfect.length - 1] as Uint8Array;
+        perfect.push(merkleNodeHash(last, last));
+      }
+      this.appendPerfect(perfect[k] as Uint8Array, 2 ** k);
+      left -= 2 ** k;
+    }
+  }
+
+  /** Appends the root of a perfect subtree of `size` leaves; `count` must be a multiple of `size`. */
+  private appendPerfect(subtreeRoot: Uint8Array, leaves: number): void {
+    let node = subtreeRoot;
+    let size = leaves;
     while (this.sizes.length > 0 && this.sizes[this.sizes.length - 1] === size) {
       node = merkleNodeHash(this.roots.pop() as Uint8Array, node);
       this.sizes.pop();
@@ -232,7 +262,7 @@ export class MerkleFrontier {
     }
     this.roots.push(node);
     this.sizes.push(size);
-    this.count++;
+    this.count += leaves;
   }
 
   /** The RFC 6962 root of the leaves appended so far (the empty root when none). */

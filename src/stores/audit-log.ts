@@ -650,7 +650,7 @@ export class LogAuditLog implements AuditLog, RecordApplier, ImageSection {
       // A repair's gap (docs/durability.md, D5): the lost entries are leaves LOST_ENTRY_LEAF, as
       // the verifier counts them; the StoreRepaired entry recorded after the repair names them.
       this.gaps.push({ first: this.tip.sequence, last: parts.sequence - 1, afterLsn: this.lastEntryLsn, beforeLsn: record.lsn });
-      for (let s = this.tip.sequence; s < parts.sequence; s++) frontier.append(LOST_ENTRY_LEAF);
+      frontier.appendRepeated(LOST_ENTRY_LEAF, parts.sequence - this.tip.sequence);
       this.noteDamage(record.lsn, `entries ${this.tip.sequence}..${parts.sequence - 1} are missing (a repair's gap; dispute evidence is not served over it)`);
     } else if (parts.sequence !== this.tip.sequence || !equalBytes(parts.prevHash, this.tip.hash)) {
       this.noteDamage(record.lsn, `entry ${parts.sequence} does not continue the chain at ${this.tip.sequence}`);

@@ -128,7 +128,7 @@ export class AuditChainVerifier {
     if (afterGap) {
       // Entries this.entries..seq-1 are missing: accepted only if a StoreRepaired names them.
       this.unnamedGaps.push({ first: this.entries, last: seq - 1, id });
-      for (let s = this.entries; s < seq; s++) this.frontier.append(LOST_ENTRY_LEAF);
+      this.frontier.appendRepeated(LOST_ENTRY_LEAF, seq - this.entries);
       this.entries = seq;
       this.rootsUnverifiable = true;
     } else if (seq !== this.entries) {

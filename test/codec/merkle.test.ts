@@ -72,6 +72,33 @@ describe('Merkle tree (RFC 6962)', () => {
     }
   });
 
+  it('appends a run of equal leaves as the same tree as one append per leaf, and a run of 2^52 without a loop per leaf', () => {
+    const seed = Number(process.env['MERKLE_SEED'] ?? Date.now() % 2 ** 31);
+    console.log(`merkle run property seed ${seed} (replay with MERKLE_SEED=${seed})`);
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 0, max: 40 }), { minLength: 1, maxLength: 6 }), fc.boolean(), (runs, alternate) => {
+        const oneByOne = new MerkleFrontier();
+        const byRun = new MerkleFrontier();
+        runs.forEach((count, i) => {
+          const leaf = merkleLeafHash(Uint8Array.of(alternate ? i : 0, count));
+          for (let j = 0; j < count; j++) oneByOne.append(leaf);
+          byRun.appendRepeated(leaf, count);
+          expect(byRun.size).toBe(oneByOne.size);
+          expect(byRun.root()).toEqual(oneByOne.root());
+        });
+      }),
+      { seed, numRuns: 300 },
+    );
+    // A damaged sequence number may claim a run this long: it must not cost one hash per leaf.
+    const huge = new MerkleFrontier();
+    huge.append(merkleLeafHash(Uint8Array.of(1)));
+    huge.appendRepeated(merkleLeafHash(new Uint8Array(32)), 2 ** 52);
+    expect(huge.size).toBe(2 ** 52 + 1);
+    expect(huge.root()).toHaveLength(32);
+    expect(() => huge.appendRepeated(merkleLeafHash(Uint8Array.of(2)), 2 ** 52)).toThrow(RangeError);
+    expect(() => new MerkleFrontier().appendRepeated(merkleLeafHash(Uint8Array.of(2)), -1)).toThrow(RangeError);
+  });
+
   it('gives the audit paths of the RFC definition, and each verifies (and the frontier root matches)', () => {
     fc.assert(
       fc.property(leafSets, (leaves) => {
