@@ -21,6 +21,7 @@ import type { AuditLog } from '../stores/audit-types.ts';
 import type { ByzantineEvidenceStore } from '../stores/evidence-types.ts';
 import type { RewardHistory } from '../stores/reward-types.ts';
 import type { AccountabilitySinks } from './store-adapter.ts';
+import type { EquivocationReport } from './storage-port.ts';
 
 /** The accountability stores, any of which may be absent. */
 export interface AccountabilityStores {
@@ -36,20 +37,23 @@ export interface AccountabilityStores {
  */
 export function sinksFromStores(stores: AccountabilityStores, nodeId: string, now: () => number = Date.now): AccountabilitySinks {
   const { audit, evidence, rewards } = stores;
+  /** The evidence of an equivocation this node saw (false) or a finalized block carried (true). */
+  const equivocationEvidence = (report: EquivocationReport, verifiedByQuorum: boolean) =>
+    ({
+      type: 'Equivocation',
+      validatorId: report.validatorId,
+      height: Math.min(report.first.height, report.second.height),
+      detectedAt: now(),
+      submittedBy: nodeId,
+      verifiedByQuorum,
+      details: { voteA: report.first, voteB: report.second },
+    }) as const;
   return {
     ...(evidence === undefined
       ? {}
       : {
           recordEvidence: async (report) => {
-            const { outcome } = await evidence.recordEvidence({
-              type: 'Equivocation',
-              validatorId: report.validatorId,
-              height: Math.min(report.first.height, report.second.height),
-              detectedAt: now(),
-              submittedBy: nodeId,
-              verifiedByQuorum: false,
-              details: { voteA: report.first, voteB: report.second },
-            });
+            const { outcome } = await evidence.recordEvidence(equivocationEvidence(report, false));
             // Evidence already stored came with its audit entry: through openStore, the
             // equivocating vote's own batch holds both (D3); else an earlier call of this sink.
             if (outcome !== 'duplicate') await audit?.logByzantineEvent({ type: 'EquivocationDetected', voteA: report.first, voteB: report.second });
@@ -74,15 +78,7 @@ export function sinksFromStores(stores: AccountabilityStores, nodeId: string, no
       ? {}
       : {
           recordCommittedEvidence: async (report) => {
-            const { outcome } = await evidence.recordEvidence({
-              type: 'Equivocation',
-              validatorId: report.validatorId,
-              height: Math.min(report.first.height, report.second.height),
-              detectedAt: now(),
-              submittedBy: nodeId,
-              verifiedByQuorum: true,
-              details: { voteA: report.first, voteB: report.second },
-            });
+            const { outcome } = await evidence.recordEvidence(equivocationEvidence(report, true));
             if (outcome === 'stored') await audit?.logByzantineEvent({ type: 'EquivocationDetected', voteA: report.first, voteB: report.second });
           },
         }),
