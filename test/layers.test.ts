@@ -26,6 +26,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['codec/'], // record kinds, fixed-layout bytes, CRC, framing, sign bytes, Merkle hashing
   ['log/'], // the segmented write-ahead log
   ['btree/'], // the in-memory B+tree, its keys, the sorted sets built on them
+  ['cold/'], // the cold tier: immutable compressed files of finalized records, their manifest
   ['stores/'], // the stores
   ['store-options.ts', 'store.ts', 'restore.ts', 'key-rotation.ts', 'backup/'], // openStore: its options, the wiring; restoreFromSnapshot; rotateNodeKey; backups and their restore
   ['pg/'], // openPostgresStore: the same ConsensusStore on a PostgreSQL database
