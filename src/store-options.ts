@@ -6,6 +6,7 @@
  *
  * This file must never open, read or write anything: it only checks and resolves.
  */
+import { resolveRetention, type ResolvedRetention } from './stores/compactor.ts';
 import { join } from 'node:path';
 import { checkNodeKey, ED25519_KEY_BYTES, ed25519PublicKey, type NodeKey } from './codec/node-key.ts';
 import { invalidArgument } from './errors.ts';
@@ -153,6 +154,19 @@ export interface OpenStoreOptions extends StoreOptions {
   readonly log?: LogGroupOptions;
   readonly images?: ImageOptions;
   readonly snapshots?: SnapshotOptions;
+  /**
+   * Bounded history (docs/stores.md, "Bounded history"): finalized heights older than the hot
+   * window move to cold files under `<dir>/cold/`, the hot log's older segments are released.
+   */
+  readonly retention?: RetentionOptions;
+}
+
+/** Bounded history: how many finalized heights stay hot, and how often to compact. */
+export interface RetentionOptions {
+  /** Finalized heights kept hot (memory, local image, hot log); default 1000; 0: keep everything hot. */
+  readonly hotHeights?: number;
+  /** Compact automatically once the window moved this many heights past the last cut; default a quarter of `hotHeights` (at least 1). */
+  readonly compactEvery?: number;
 }
 
 /** Options after their check. */
@@ -177,10 +191,11 @@ export interface ResolvedOpenStoreOptions extends ResolvedStoreOptions {
   readonly log: LogGroupOptions;
   readonly images: Required<ImageOptions>;
   readonly snapshots: Required<SnapshotOptions>;
+  readonly retention: ResolvedRetention;
 }
 
 const STORE_KEYS = ['chainId', 'signer', 'audit', 'limits', 'voteVerification', 'rounds', 'nodeId', 'now', 'fs'] as const;
-const OPEN_KEYS = [...STORE_KEYS, 'dir', 'log', 'images', 'snapshots'] as const;
+const OPEN_KEYS = [...STORE_KEYS, 'dir', 'log', 'images', 'snapshots', 'retention'] as const;
 const IMAGE_KEYS = ['everyRecords', 'keep', 'onClose', 'load'] as const;
 const SNAPSHOT_KEYS = ['interval', 'keep', 'chunkSize', 'certificateHeights'] as const;
 const SIGNER_KEYS = ['privateKey', 'publicKey', 'validatorId', 'state', 'allowFreshState', 'importWatermark'] as const;
@@ -272,6 +287,7 @@ export function resolveOpenStoreOptions(options: OpenStoreOptions): ResolvedOpen
       chunkSize: int(snapshots, 'snapshots', 'chunkSize', 1 << 20, 4096, 16 << 20),
       certificateHeights: int(snapshots, 'snapshots', 'certificateHeights', 1000, 1, 1_000_000),
     },
+    retention: resolveRetention(o['retention']),
   };
 }
 

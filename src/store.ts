@@ -29,10 +29,10 @@ import type { AuditLog } from './stores/audit-types.ts';
 import { CommitPipeline } from './stores/commit-pipeline.ts';
 import type { ImageSection, RecordApplier, StoreContext } from './stores/context.ts';
 import { Imager } from './stores/imager.ts';
-import { LogSnapshotStore, SNAPSHOTS_DIR } from './stores/snapshot-store.ts';
+import { AUTO_LAG as SNAPSHOT_AUTO_LAG, LogSnapshotStore, SNAPSHOTS_DIR } from './stores/snapshot-store.ts';
 import { takeBackup, type BackupOptions, type BackupReport, type BackupSource } from './backup/take.ts';
 import type { SnapshotStore } from './stores/snapshot-types.ts';
-import { IMAGES_DIR, listImages, loadSections, readLocalImage, removeImagesFrom, type ImageLoadReport, type WrittenImage } from './stores/local-image.ts';
+import { IMAGES_DIR, imageLsnOfName, listImages, loadSections, readLocalImage, removeImagesFrom, type ImageLoadReport, type WrittenImage } from './stores/local-image.ts';
 import { bytesIn, processMetrics, renderStoreMetrics, WalMetrics } from './stores/metrics.ts';
 import { LogEvidenceStore } from './stores/evidence-store.ts';
 import type { ByzantineEvidenceStore } from './stores/evidence-types.ts';
@@ -49,6 +49,9 @@ import { StoreIdentity } from './stores/store-identity.ts';
 import { LogValidatorRegistry } from './stores/validator-registry.ts';
 import type { ValidatorRegistry } from './stores/validator-types.ts';
 import { LogVoteStore } from './stores/vote-store.ts';
+import { Compactor, type CompactionReport, type NamedParticipant, type ResolvedRetention } from './stores/compactor.ts';
+import type { ColdDirectory } from './stores/compactor.ts';
+import type { ColdParticipant } from './cold/types.ts';
 import type { VoteVerification } from './stores/verified-vote.ts';
 import type { VoteStore } from './stores/vote-types.ts';
 
@@ -130,6 +133,17 @@ export interface ConsensusStore {
    *   (the backup then has no trailer: incomplete).
    */
   backup(dest: string, options?: BackupOptions): Promise<BackupReport>;
+  /**
+   * Compacts now (docs/stores.md, "Bounded history"): finalized records older than the hot
+   * window move to cold files, the stores drop them from memory (their queries read the cold
+   * tier for them), a local image of the smaller state is written, and the hot segments no
+   * open needs are released. Runs by itself in the background as finalization moves on
+   * (`retention.compactEvery`); this call runs one now (after the one in progress).
+   * @throws ConsensusStoreError INVALID_ARGUMENT (a store without a cold tier: built on a bare
+   *   log, another backend, or `retention.hotHeights` 0), CLOSED, the file system's errors
+   *   (nothing committed: the next compaction starts over).
+   */
+  compact(): Promise<CompactionReport>;
   /** Closes every store and the log; idempotent. Methods called afterwards reject CLOSED. */
   close(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
@@ -183,6 +197,39 @@ export function noSnapshots(): SnapshotStore {
  */
 export function noBackup(): ConsensusStore['backup'] {
   return () => Promise.reject(invalidArgument('store', 'has no data directory (it was built on a bare log or another backend): backups need openStore'));
+}
+
+/**
+ * The `compact` of a store without a cold tier (a bare log, another backend, or retention off):
+ * it rejects INVALID_ARGUMENT saying so.
+ * @internal
+ */
+export function noCompaction(): ConsensusStore['compact'] {
+  return () => Promise.reject(invalidArgument('store', 'has no cold tier (built on a bare log or another backend, or opened with retention.hotHeights 0): nothing to compact'));
+}
+
+/** The compactor of an `openStore` with a cold tier and every store able to move its records there; else undefined. */
+function makeCompactor(log: Log, stores: Stores, env: OpenEnv, imager: Imager | undefined, chainId: string): Compactor | undefined {
+  const cold = env.cold;
+  const participants = coldParticipantsOf(stores);
+  if (cold === undefined || participants === undefined || imager === undefined || env.fs === undefined || env.images === undefined) return undefined;
+  if (cold.retention.hotHeights === 0) return undefined;
+  const { fs } = env;
+  const dir = env.images.dir;
+  const snap = env.snapshots ?? DEFAULT_SNAPSHOT_OPTIONS;
+  void chainId;
+  return new Compactor({
+    log,
+    cold: cold.directory,
+    participants,
+    hotHeights: cold.retention.hotHeights,
+    compactEvery: cold.retention.compactEvery,
+    lastFinalized: async () => (await stores.votes.getLastFinalized())?.height,
+    // The automatic snapshots read the decision certificates of their window from the hot votes.
+    keepFrom: (last) => (snap.interval === 0 ? undefined : Math.max(0, last + 1 - (snap.certificateHeights + snap.interval + SNAPSHOT_AUTO_LAG))),
+    takeImage: async () => (await imager.take(true, false, true))?.lsn,
+    imageLsns: async () => (await listImages(fs, dir)).map(imageLsnOfName).filter((l): l is number => l !== undefined),
+  });
 }
 
 /** The imager of each store `openStore` built. */
@@ -383,6 +430,8 @@ interface OpenEnv {
   readonly metrics?: { readonly startedAt: number; readonly wal?: WalMetrics; readonly walDir?: string };
   /** `openStoreRotatingLostKey`: `nodeKey` replaces a lost key the chain records (a lost-key rotation). */
   readonly lostKeyRotation?: boolean;
+  /** The cold tier (`openStore` only) and how much stays hot. */
+  readonly cold?: { readonly directory: ColdDirectory; readonly retention: ResolvedRetention };
 }
 
 async function openWith(log: Log, options: ResolvedStoreOptions, env: OpenEnv): Promise<ConsensusStore> {
@@ -451,7 +500,11 @@ function makeStores(log: Log, options: ResolvedStoreOptions, env: OpenEnv, nodeK
   // The identity comes first in the log, so a wrong chain id fails before any record that depends on it.
   const identity = new StoreIdentity(chainId);
   const appliers: RecordApplier[] = [identity, votes, signGuard, rounds, validators, audit, evidence, rewards];
-  return { signGuard, audit, validators, evidence, rewards, pipeline, votes, rounds, recovery, identity, appliers };
+  const stores = { signGuard, audit, validators, evidence, rewards, pipeline, votes, rounds, recovery, identity, appliers };
+  // Before any image or record: what the cold tier holds is skipped (docs/stores.md, "Bounded history").
+  const tier = env.cold?.directory.tier;
+  if (tier !== undefined) for (const p of coldParticipantsOf(stores) ?? []) p.participant.evictCold(tier.cut, tier);
+  return stores;
 }
 
 /**
@@ -470,6 +523,27 @@ export function voteVerificationOf(
     publicKeyOf: (id, height) => validators.publicKeyAt(id, height),
     knownValidator: (id) => validators.publicKeyAt(id, Number.MAX_SAFE_INTEGER) !== undefined,
   };
+}
+
+/**
+ * The stores whose records move to the cold tier, by the name their cold files carry; undefined
+ * while one of them cannot (the hot log then keeps everything: releasing its segments would lose
+ * that store's records).
+ */
+function coldParticipantsOf(stores: Stores): NamedParticipant[] | undefined {
+  const named: [string, unknown][] = [
+    ['votes', stores.votes],
+    ['audit', stores.audit],
+    ['rewards', stores.rewards],
+    ['rounds', stores.rounds],
+  ];
+  const out: NamedParticipant[] = [];
+  for (const [name, store] of named) {
+    const p = store as Partial<ColdParticipant>;
+    if (typeof p.captureCold !== 'function' || typeof p.evictCold !== 'function' || typeof p.coldKeys !== 'function' || !Array.isArray(p.coldKinds)) return undefined;
+    out.push({ name, participant: store as ColdParticipant });
+  }
+  return out;
 }
 
 /** The image sections of `stores`, or undefined while some store cannot be imaged. */
@@ -523,6 +597,17 @@ async function buildStores(log: Log, options: ResolvedStoreOptions, env: OpenEnv
 
   const { stores, fromLsn, report: imageReport } = await loadNewestImage(log, options, env, nodeKey);
   const { signGuard, audit, validators, evidence, rewards, pipeline, votes, rounds, recovery, identity } = stores;
+  const firstLsn = log.firstLsn ?? 1;
+  if (fromLsn === undefined && firstLsn > 1) {
+    // Released segments: what they held lives only in the images and the cold tier.
+    throw new ConsensusStoreError(
+      'CORRUPTION',
+      `the log starts at LSN ${firstLsn} (its older segments were released after a compaction) and no local image loads` +
+        (imageReport.rejected.length === 0 ? '' : ` (${imageReport.rejected.map((r) => `${r.file}: ${r.reason}`).join('; ')})`) +
+        ': the state before that LSN cannot be rebuilt; restore the directory from a backup (docs/operations.md, "Backup and restore")',
+      { details: { firstLsn } },
+    );
+  }
   const replayed = await replayLog(log, stores.appliers, fromLsn);
   const replay: ReplayReport = { ...replayed, fromLsn: fromLsn ?? (1 as Lsn), image: imageReport };
   if (env.nodeKey !== undefined) await identity.ensureRecorded(log);
@@ -550,6 +635,7 @@ async function buildStores(log: Log, options: ResolvedStoreOptions, env: OpenEnv
           { ...env.images, fs: env.fs, chainId: options.chainId, nodeKey, now: options.now, sections: imageSectionsOf(stores) },
           imageReport.loaded?.lsn ?? 0,
         );
+  const compactor = makeCompactor(log, stores, env, imager, options.chainId);
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
     if (closing !== undefined) return closing;
@@ -561,6 +647,8 @@ async function buildStores(log: Log, options: ResolvedStoreOptions, env: OpenEnv
     const clean = log.status === 'open';
     log.beginClose?.();
     return (closing = (async () => {
+      // A compaction in progress finishes first (its commit point is one rename).
+      await compactor?.stop();
       await fileSnapshots?.stop();
       await imager?.stop(clean);
       await log.close();
@@ -595,7 +683,12 @@ async function buildStores(log: Log, options: ResolvedStoreOptions, env: OpenEnv
           },
         )
       : noSnapshots();
-  if (snapshots instanceof LogSnapshotStore) votes.setFinalizedListener((height) => snapshots.onFinalized(height));
+  if (snapshots instanceof LogSnapshotStore || compactor !== undefined) {
+    votes.setFinalizedListener((height) => {
+      if (snapshots instanceof LogSnapshotStore) snapshots.onFinalized(height);
+      compactor?.onFinalized(height);
+    });
+  }
   const m = env.metrics;
   const openSeconds = m === undefined ? undefined : (performance.now() - m.startedAt) / 1000;
   const open = {
@@ -652,6 +745,7 @@ async function buildStores(log: Log, options: ResolvedStoreOptions, env: OpenEnv
     replay,
     metrics,
     backup: backupSource === undefined ? noBackup() : (dest, backupOptions) => takeBackup(backupSource, dest, backupOptions),
+    compact: compactor === undefined ? noCompaction() : () => compactor.compact(),
     close,
     [Symbol.asyncDispose]: close,
   };

@@ -23,7 +23,7 @@ import type { Pool } from 'pg';
 import { ConsensusStoreError, invalidArgument } from '../errors.ts';
 import type { LogStatus, OpenReport } from '../log/types.ts';
 import { checkObject, checkString } from '../model/check.ts';
-import { noBackup, noSnapshots, voteVerificationOf, type ConsensusStore, type LogFacts, type ReplayReport, type StoreOptions, type StoreStatus } from '../store.ts';
+import { noBackup, noCompaction, noSnapshots, voteVerificationOf, type ConsensusStore, type LogFacts, type ReplayReport, type StoreOptions, type StoreStatus } from '../store.ts';
 import { resolveStoreOptions } from '../store-options.ts';
 import type { StoreContext } from '../stores/context.ts';
 import { LogEvidenceStore } from '../stores/evidence-store.ts';
@@ -233,6 +233,8 @@ async function build(db: PgDb, options: ReturnType<typeof resolveStoreOptions>, 
     rewards: rewardsView,
     // Portable snapshots join this backend later: until then every method says so.
     snapshots: noSnapshots(),
+    // Retention joins this backend later: until then compact() says so.
+    compact: noCompaction(),
     // Backups are the WAL engine's (a database has its own: pg_basebackup).
     backup: noBackup(),
     log: facts,

@@ -100,10 +100,10 @@ export class Imager {
 
   /**
    * Takes an image now (after the one in progress, if any). Resolves with the image, or
-   * undefined when there is nothing new to image.
+   * undefined when there is nothing new to image (unless `force`: a compaction evicted state).
    * @throws the file system's error (also kept as `lastError`); Error when images are off.
    */
-  take(pace = true, atClose = false): Promise<WrittenImage | undefined> {
+  take(pace = true, atClose = false, force = false): Promise<WrittenImage | undefined> {
     const sections = this.#o.sections;
     if (sections === undefined || this.#disabled) return Promise.reject(new Error('local images are off for this open'));
     const previous = this.#running ?? Promise.resolve(undefined);
@@ -112,11 +112,12 @@ export class Imager {
       .then(async () => {
         const status = this.#log.status;
         if (status !== 'open' && !(atClose && status === 'closing')) throw new Error(`the log is ${status}: no image`);
-        if (this.#behind() <= 0) return undefined;
+        // Forced (after a compaction): the state shrank without a record being written.
+        if (this.#behind() <= 0 && !force) return undefined;
         const started = performance.now();
         let image: WrittenImage | undefined;
         try {
-          image = await writeLocalImage({ ...this.#o, sections, log: this.#log, pace });
+          image = await writeLocalImage({ ...this.#o, sections, log: this.#log, pace, replace: force });
         } catch (err) {
           this.metrics.failures++;
           throw err;

@@ -98,6 +98,11 @@ export interface WriteImageOptions {
   readonly keep: number;
   /** Pace the write (default true). */
   readonly pace?: boolean;
+  /**
+   * Write even when an image of the same LSN exists, replacing it (atomically, by rename):
+   * after a compaction the state shrank while no record was written.
+   */
+  readonly replace?: boolean;
 }
 
 /** The image just written. */
@@ -120,7 +125,7 @@ export async function writeLocalImage(o: WriteImageOptions): Promise<WrittenImag
   await ensureDurableDir(o.fs, o.dir, imagesDir);
   const names = await o.fs.readdir(imagesDir);
   const existing = names.map(imageLsnOfName).filter((l): l is number => l !== undefined);
-  if (existing.includes(captured.lsn)) return undefined;
+  if (existing.includes(captured.lsn) && o.replace !== true) return undefined;
   const fingerprint = await fingerprintOf(o.log, captured.lsn);
   const parts = imageContentParts(o.chainId, captured.lsn, o.now(), fingerprint, captured.parts);
   const trailerBody = (root: Uint8Array): Uint8Array => {
@@ -133,7 +138,7 @@ export async function writeLocalImage(o: WriteImageOptions): Promise<WrittenImag
   const file = imageFileName(captured.lsn);
   const written = await writeSnapshotStream(o.fs, imagesDir, file, SnapshotFileKind.Image, DEFAULT_CHUNK_SIZE, parts, trailerBody, o.pace ?? true);
   // Stale temp files of crashed writers, and images beyond `keep` (newest kept).
-  const keepLsns = [...existing, captured.lsn].sort((a, b) => b - a).slice(0, o.keep);
+  const keepLsns = [...new Set([...existing, captured.lsn])].sort((a, b) => b - a).slice(0, o.keep);
   let removed = false;
   for (const name of names) {
     const lsn = imageLsnOfName(name);

@@ -47,7 +47,7 @@ const ID_PATTERN = /^(\d{12})-(\d{6})$/;
 const CREATE_KEYS = ['height'] as const;
 const ATTESTATION_KEYS = ['validatorId', 'signature'] as const;
 /** Finalized heights an automatic snapshot waits past its height (late precommits arrive meanwhile). */
-const AUTO_LAG = 10;
+export const AUTO_LAG = 10;
 /** Heights of certificates built between two yields to the event loop. */
 const VIEW_SLICE = 16;
 
