@@ -3,6 +3,8 @@
  * (`VoteColumns`), validator ids and block hashes interned (`ValidatorIds`, `BlockHashes`), the
  * probe slots that carry a query's range bounds, and the slot orders the indexes sort by.
  * A million votes are rebuilt on every open, so nothing here allocates an object per vote.
+ * `compactVotes` rebuilds them holding only the slots kept after an eviction to the cold tier
+ * (docs/stores.md, "Bounded history").
  *
  * It must never: check or decode input (callers hand it checked values and decoded fields),
  * know about the log or the write path, or let a probe slot (0, 1) hold a vote.
@@ -303,6 +305,48 @@ export class BlockHashes {
   copy(id: number): Uint8Array {
     return this.pool.slice(id * BLOCK_HASH_BYTES, (id + 1) * BLOCK_HASH_BYTES);
   }
+}
+
+/** What `compactVotes` builds: fresh columns, ids and hashes holding only the kept slots. */
+export interface CompactedVotes {
+  readonly cols: VoteColumns;
+  readonly ids: ValidatorIds;
+  readonly hashes: BlockHashes;
+}
+
+/**
+ * Fresh columns holding only `slots` of `cols` (in that order, from `FIRST_SLOT`), with their
+ * validator ids and block hashes interned anew: ids and hashes no kept slot references are gone,
+ * and the capacity is the kept count plus a quarter (the old arrays are left to the collector).
+ * The old columns, ids and hashes are not changed (a captured image or cold capture still reads
+ * them).
+ */
+export function compactVotes(cols: VoteColumns, ids: ValidatorIds, hashes: BlockHashes, slots: ArrayLike<number>): CompactedVotes {
+  const kept = slots.length;
+  const out = new VoteColumns(FIRST_SLOT + kept + (kept >> 2));
+  const newIds = new ValidatorIds();
+  const newHashes = new BlockHashes();
+  const idMap = new Int32Array(ids.names.length).fill(-1);
+  const hashMap = new Int32Array(hashes.size).fill(-1);
+  const pool = hashes.pool;
+  for (let i = 0; i < kept; i++) {
+    const s = slots[i]!;
+    const d = out.add();
+    out.lsn[d] = cols.lsn[s]!;
+    out.height[d] = cols.height[s]!;
+    out.timestamp[d] = cols.timestamp[s]!;
+    out.recordedAt[d] = cols.recordedAt[s]!;
+    out.round[d] = cols.round[s]!;
+    out.type[d] = cols.type[s]!;
+    const v = cols.validator[s]!;
+    if (idMap[v]! < 0) idMap[v] = newIds.intern(ids.names[v]!);
+    out.validator[d] = idMap[v]!;
+    const h = cols.hash[s]!;
+    if (h >= 0 && hashMap[h]! < 0) hashMap[h] = newHashes.intern(pool, h * BLOCK_HASH_BYTES);
+    out.hash[d] = h < 0 ? -1 : hashMap[h]!;
+    out.signature.set(cols.signature.subarray(s * SIGNATURE_BYTES, (s + 1) * SIGNATURE_BYTES), d * SIGNATURE_BYTES);
+  }
+  return { cols: out, ids: newIds, hashes: newHashes };
 }
 
 /** A total order on slots (probe slots included), read from the columns. */

@@ -17,11 +17,19 @@
  * by scanning the log, return an unbounded result, or put a record in its indexes before the
  * log reported it durable.
  *
+ * Bounded history (docs/stores.md, "Bounded history"): it is a `ColdParticipant`. Votes and
+ * finalization marks cold under the cut live in the cold tier only; `evictCold` rebuilds the
+ * columns and indexes from the hot slots; queries that may reach below the cut merge what the
+ * tier holds (src/stores/vote-cold.ts) with what memory answers; a vote whose slot may hold a
+ * cold vote is checked against it before its slot's decision. The last mark stays in memory.
+ *
  * Why this file is over 450 lines: the four indexes, the per-slot serializer and the finality
  * marks share the columns and the slot map, which the write path reads synchronously between
  * checking a vote and handing its batch to the pipeline. The columns and slot sets themselves
- * live in `src/btree/`. Next seam to cut: the finality marks (markFinalized, getLastFinalized,
- * getEarliestOpenRound) with their own record kind.
+ * live in `src/btree/`; the cold tier's reads and captures in `vote-cold.ts` and
+ * `vote-cold-capture.ts`, but eviction replaces the columns and indexes, and each query merges
+ * its hot part (read synchronously) with its cold part, so both stay here. Next seam to cut: the
+ * finality marks (markFinalized, getLastFinalized, getEarliestOpenRound) with their own record kind.
  */
 import { ConsensusStoreError, invalidArgument } from '../errors.ts';
 import { RecordKind } from '../codec/kinds.ts';
@@ -62,6 +70,28 @@ import {
 } from '../btree/vote-columns.ts';
 import type { SlotOrder } from '../btree/vote-columns.ts';
 import { SlotIndex } from '../btree/vote-slot-index.ts';
+import { compactVotes } from '../btree/vote-columns.ts';
+import type { ColdCut, ColdKeys, ColdParticipant, ColdRecord, ColdTier } from '../cold/types.ts';
+import { isColdByHeight, NO_CUT } from '../cold/types.ts';
+import {
+  checkCut,
+  checkCutOrder,
+  checkTier,
+  coldRoundBounds,
+  findColdMark,
+  findColdVote,
+  heightWalk,
+  lastColdMark,
+  mergeEntries,
+  NEWEST_FIRST,
+  readColdVotes,
+  roundWalk,
+  VOTE_COLD_KINDS,
+  voteColdKeys,
+  walkColdVotes,
+} from './vote-cold.ts';
+import type { ColdView, RoundBounds } from './vote-cold.ts';
+import { captureVoteColdRecords } from './vote-cold-capture.ts';
 import type {
   AppendVoteResult,
   FinalizedMark,
@@ -153,8 +183,8 @@ export function resolveVoteStoreLimits(name: string, value: unknown): VoteStoreL
   return resolved;
 }
 
-/** Version of the vote store's image section. */
-const IMAGE_VERSION = 1;
+/** Version of the vote store's image section (2: version 1 plus the last mark, which may be cold). */
+const IMAGE_VERSION = 2;
 /** Bytes a block hash takes in an image (a bound for the loader). */
 const BLOCK_HASH_BYTES_IN_IMAGE = 32;
 /** Bytes a vote slot takes in an image's columns (a bound for the loader). */
@@ -165,31 +195,43 @@ const SLOT_BYTES_IN_IMAGE = 8 * 4 + 4 + 1 + 4 + 4 + SIGNATURE_BYTES;
  * interface) and `RecordApplier` (kinds Vote and Finalized). Votes live in columns (see
  * `VoteColumns`); each query builds fresh entries from them.
  */
-export class LogVoteStore implements VoteStore, RecordApplier, ImageSection {
+export class LogVoteStore implements VoteStore, RecordApplier, ImageSection, ColdParticipant {
   /** Section tag of the vote store in a local image. */
   readonly imageTag = 2;
   /** Record kinds this store owns. */
   readonly kinds: readonly number[] = [RecordKind.Vote, RecordKind.Finalized];
   /** The limits in force. */
   readonly limits: VoteStoreLimits;
+  /** Record kinds moved to the cold tier (both cut by height). */
+  readonly coldKinds: readonly number[] = VOTE_COLD_KINDS;
 
   private readonly ctx: StoreContext;
   private readonly verification: VoteVerification | 'off';
-  private readonly cols: VoteColumns;
-  private readonly ids = new ValidatorIds();
-  private readonly hashes = new BlockHashes();
+  /** Replaced (with the ids, hashes and indexes) when `evictCold` drops cold slots. */
+  private cols: VoteColumns;
+  private ids = new ValidatorIds();
+  private hashes = new BlockHashes();
   /** Slots by (round, type, validator id, LSN). */
-  private readonly byRound: SlotIndex;
+  private byRound: SlotIndex;
   /**
    * Per validator index, its slots by (round, type, LSN): one tree each, so that a validator's
    * votes, arriving in round order, are appends.
    */
   private readonly byValidator: (SlotIndex | undefined)[] = [];
-  private readonly compareInValidator: SlotOrder;
+  private compareInValidator: SlotOrder;
   /** Slots by (height, LSN). */
-  private readonly byHeight: SlotIndex;
+  private byHeight: SlotIndex;
   /** Slots by LSN. */
-  private readonly byLsn: SlotIndex;
+  private byLsn: SlotIndex;
+  /** Where the hot tier ends: every vote and mark at or below it is in `tier` only. */
+  private cut: ColdCut = NO_CUT;
+  private tier: ColdTier | undefined;
+  /** Votes in the cold tier (its count when the cut was last set). */
+  private coldVotes = 0;
+  /** Bounds of the cold votes' rounds: null when there is none, undefined when not known yet (read from the footers). */
+  private coldRounds: RoundBounds | null | undefined = null;
+  /** Bumped by every `evictCold`: an async cold lookup that spans one looks again. */
+  private coldGeneration = 0;
   /** Reused by `apply` (replay decodes in place). */
   private readonly fields: VoteRecordFields = newVoteRecordFields();
   private readonly finalizedByHeight = new Map<number, FinalizedMark>();
@@ -237,8 +279,16 @@ export class LogVoteStore implements VoteStore, RecordApplier, ImageSection {
     this.finalizedListener = listener;
   }
 
-  /** Number of stored votes (all of them, equivocating ones included). */
+  /** Number of stored votes (all of them, equivocating ones included, cold ones too). */
   get size(): number {
+    return this.cols.count - FIRST_SLOT + this.coldVotes;
+  }
+
+  /**
+   * Votes held in memory (the hot ones).
+   * @internal for tests and metrics.
+   */
+  get residentVotes(): number {
     return this.cols.count - FIRST_SLOT;
   }
 
@@ -312,7 +362,11 @@ export class LogVoteStore implements VoteStore, RecordApplier, ImageSection {
     const r = checkU32('round', round);
     const o = checkQuery('options', options, ROUND_VOTES_KEYS);
     const limit = parseLimit('options.limit', o['limit'], { defaultLimit: this.limits.maxRoundVotes, maxLimit: this.limits.maxRoundVotes });
-    return this.entries(this.roundRange(this.byRound, NO_VALIDATOR, r, TYPE_BELOW, r, TYPE_ABOVE, limit, undefined));
+    const hot = this.entries(this.roundRange(this.byRound, NO_VALIDATOR, r, TYPE_BELOW, r, TYPE_ABOVE, limit, undefined));
+    const view = this.coldView();
+    if (view === undefined || !(await this.roundsMayBeCold(view, r, r))) return hot;
+    const cold = await readColdVotes(view, { kinds: [RecordKind.Vote], round: [r, r] }, (e) => e.vote.round === r);
+    return mergeEntries(hot, cold, roundWalk(r).compare, limit);
   }
 
   /**
@@ -327,8 +381,11 @@ export class LogVoteStore implements VoteStore, RecordApplier, ImageSection {
     const { startRound: from, endRound: to } = parseRoundRange('options', o);
     const limit = parseLimit('options.limit', o['limit'], this.queryLimits());
     const v = this.ids.lookup(id);
-    if (v < 0) return [];
-    return this.entries(this.roundRange(this.byValidator[v], v, from, TYPE_BELOW, to, TYPE_ABOVE, limit, undefined));
+    const hot = v < 0 ? [] : this.entries(this.roundRange(this.byValidator[v], v, from, TYPE_BELOW, to, TYPE_ABOVE, limit, undefined));
+    const view = this.coldView();
+    if (view === undefined || !(await this.roundsMayBeCold(view, from, to))) return hot;
+    const accept = (e: VoteLogEntry): boolean => e.vote.validatorId === id && e.vote.round >= from && e.vote.round <= to;
+    return walkColdVotes(view, { kinds: [RecordKind.Vote], validator: id, round: [from, to] }, roundWalk(from), accept, limit, hot);
   }
 
   /**
@@ -340,7 +397,14 @@ export class LogVoteStore implements VoteStore, RecordApplier, ImageSection {
     this.checkOpen();
     const n = parseLimit('limit', limit, this.queryLimits());
     const order = parseRecentVotesOrder(options);
-    return inRecentOrder(this.entries(this.byLsn.collectLast(n)), order);
+    const hot = this.entries(this.byLsn.collectLast(n));
+    const view = this.coldView();
+    // A hot vote may lie at or below the cut's LSN (its height is above the cut's): cold votes
+    // are read only when the hot part cannot fill the limit with votes above the cut's LSN.
+    const floor = hot.length < n ? 0 : hot[n - 1]!.id;
+    if (view === undefined || floor > view.cut.lsn) return inRecentOrder(hot, order);
+    const merged = await walkColdVotes(view, { kinds: [RecordKind.Vote], lsn: [floor, view.cut.lsn] }, NEWEST_FIRST, () => true, n, hot);
+    return inRecentOrder(merged, order);
   }
 
   /**
@@ -363,7 +427,38 @@ export class LogVoteStore implements VoteStore, RecordApplier, ImageSection {
       const h = c.height[slot]!;
       return h >= start && h <= end && (code === 0 || c.type[slot] === code);
     };
-    if (validatorId === undefined && round === undefined) {
+    const byHeight = validatorId === undefined && round === undefined;
+    const hot = this.queryHot(byHeight, round, validatorId, code, start, end, limit, match);
+    const view = this.coldView();
+    if (view === undefined || start >= view.cut.height) return hot;
+    if (round !== undefined && !(await this.roundsMayBeCold(view, round, round))) return hot;
+    const filter = {
+      kinds: [RecordKind.Vote],
+      height: [start, Math.min(end, view.cut.height - 1)] as const,
+      ...(round === undefined ? {} : { round: [round, round] as const }),
+      ...(validatorId === undefined ? {} : { validator: validatorId }),
+    };
+    const accept = (e: VoteLogEntry): boolean =>
+      e.vote.height >= start &&
+      e.vote.height <= end &&
+      (code === 0 || voteTypeCode(e.vote.voteType) === code) &&
+      (round === undefined || e.vote.round === round) &&
+      (validatorId === undefined || e.vote.validatorId === validatorId);
+    return walkColdVotes(view, filter, byHeight ? heightWalk(start) : roundWalk(round ?? 0), accept, limit, hot);
+  }
+
+  /** The hot part of `queryVotes`, from the height, round or validator index. */
+  private queryHot(
+    byHeight: boolean,
+    round: number | undefined,
+    validatorId: string | undefined,
+    code: number,
+    start: number,
+    end: number,
+    limit: number,
+    match: (slot: number) => boolean,
+  ): VoteLogEntry[] {
+    if (byHeight) {
       const lo = this.cols.probe(PROBE_LO, 0, TYPE_BELOW, NO_VALIDATOR, start, -1);
       const hi = this.cols.probe(PROBE_HI, 0, TYPE_BELOW, NO_VALIDATOR, end, Infinity);
       return this.entries(this.byHeight.collect(lo, hi, limit, code === 0 ? undefined : match));
@@ -391,7 +486,11 @@ export class LogVoteStore implements VoteStore, RecordApplier, ImageSection {
     const code = voteType === undefined ? 0 : voteTypeCode(checkOneOf('voteType', voteType, VOTE_TYPES));
     const lo = this.cols.probe(PROBE_LO, r, code === 0 ? TYPE_BELOW : code, NO_VALIDATOR, 0, -1);
     const hi = this.cols.probe(PROBE_HI, r, code === 0 ? TYPE_ABOVE : code + 1, NO_VALIDATOR, 0, -1);
-    return this.byRound.count(lo, hi);
+    const hot = this.byRound.count(lo, hi);
+    const view = this.coldView();
+    if (view === undefined || !(await this.roundsMayBeCold(view, r, r))) return hot;
+    const accept = (e: VoteLogEntry): boolean => e.vote.round === r && (code === 0 || voteTypeCode(e.vote.voteType) === code);
+    return hot + (await readColdVotes(view, { kinds: [RecordKind.Vote], round: [r, r] }, accept)).length;
   }
 
   /**
@@ -404,7 +503,10 @@ export class LogVoteStore implements VoteStore, RecordApplier, ImageSection {
     const r = checkU32('round', round);
     const code = voteTypeCode(checkOneOf('voteType', voteType, VOTE_TYPES));
     const v = this.ids.lookup(id);
-    return v >= 0 && this.roundRange(this.byValidator[v], v, r, code, r, code + 1, 1, undefined).length > 0;
+    if (v >= 0 && this.roundRange(this.byValidator[v], v, r, code, r, code + 1, 1, undefined).length > 0) return true;
+    const view = this.coldView();
+    if (view === undefined || !(await this.roundsMayBeCold(view, r, r))) return false;
+    return (await this.coldSlotVotes(view, id, r, code, true)).length > 0;
   }
 
   /**
@@ -415,7 +517,22 @@ export class LogVoteStore implements VoteStore, RecordApplier, ImageSection {
    */
   async getEarliestOpenRound(): Promise<number | undefined> {
     this.checkOpen();
-    const f = this.lastFinalized;
+    const f = await this.lastMark();
+    const hot = this.earliestOpenHot(f);
+    const view = this.coldView();
+    const top = hot ?? MAX_U32;
+    const fromRound = f === undefined ? 0 : f.round;
+    if (view === undefined || fromRound > top) return hot;
+    // Cold votes of round f.round are all finalized when every cold height is <= f.height.
+    const lo = f !== undefined && view.cut.height - 1 <= f.height ? fromRound + 1 : fromRound;
+    if (lo > top || !(await this.roundsMayBeCold(view, lo, top))) return hot;
+    const open = (e: VoteLogEntry): boolean => f === undefined || e.vote.round > f.round || (e.vote.round === f.round && e.vote.height > f.height);
+    const [first] = await walkColdVotes(view, { kinds: [RecordKind.Vote], round: [lo, top] }, roundWalk(lo), open, 1, []);
+    return first === undefined || (hot !== undefined && hot <= first.vote.round) ? hot : first.vote.round;
+  }
+
+  /** `getEarliestOpenRound` over the hot votes, under the last mark `f`. */
+  private earliestOpenHot(f: FinalizedMark | undefined): number | undefined {
     const c = this.cols;
     if (f === undefined) {
       const first = this.byRound.first();
@@ -448,12 +565,13 @@ export class LogVoteStore implements VoteStore, RecordApplier, ImageSection {
   /** The last finalization mark, or undefined. @throws CLOSED. */
   async getLastFinalized(): Promise<FinalizedMark | undefined> {
     this.checkOpen();
-    return this.lastFinalized;
+    return this.lastMark();
   }
 
   /**
    * The finalization marks with `from <= height <= to` and an LSN <= `maxLsn`, ascending;
-   * synchronous, for a snapshot's frozen view (marks are never removed).
+   * synchronous, for a snapshot's frozen view (marks are never removed). Hot marks only: a mark
+   * cold under the cut is in the cold tier (docs/stores.md, "Bounded history").
    * @internal used by the snapshot store.
    */
   finalizedMarks(from: number, to: number, maxLsn = Number.MAX_SAFE_INTEGER): FinalizedMark[] {
@@ -472,7 +590,7 @@ export class LogVoteStore implements VoteStore, RecordApplier, ImageSection {
   /**
    * The stored precommits of (`height`, `round`) of an LSN <= `maxLsn`, equivocating ones
    * included, in validator id order; synchronous, for a snapshot's frozen view (votes are never
-   * removed).
+   * removed). Hot votes only: a height below the cut is in the cold tier.
    * @internal used by the snapshot store.
    */
   precommitsAt(height: number, round: number, maxLsn = Number.MAX_SAFE_INTEGER): { validatorId: string; blockHash: Uint8Array | null; timestamp: number; signature: Uint8Array }[] {
@@ -499,6 +617,8 @@ export class LogVoteStore implements VoteStore, RecordApplier, ImageSection {
     if (record.kind === RecordKind.Vote) {
       const f = this.fields;
       readVoteRecord(record, f);
+      // The cold tier holds it (and counts it): never indexed again.
+      if (isColdByHeight(this.cut, record.lsn, f.height)) return;
       const p = record.payload;
       const known = this.ids.findBytes(p, VOTE_ID_OFFSET, f.idLength);
       // A new byte string is decoded and checked once (CORRUPTION before anything changes).
@@ -518,7 +638,9 @@ export class LogVoteStore implements VoteStore, RecordApplier, ImageSection {
       this.link(slot);
     } else if (record.kind === RecordKind.Finalized) {
       const f = decodeFinalizedRecord(record);
-      this.indexFinalized({ id: record.lsn, height: f.height, round: f.round, recordedAt: f.recordedAt });
+      const mark = { id: record.lsn, height: f.height, round: f.round, recordedAt: f.recordedAt };
+      if (isColdByHeight(this.cut, record.lsn, f.height)) this.foldLast(mark);
+      else this.indexFinalized(mark);
     }
   }
 
@@ -538,6 +660,7 @@ export class LogVoteStore implements VoteStore, RecordApplier, ImageSection {
     const byValidator: Int32Array[] = [];
     for (let v = 1; v < idCount; v++) byValidator.push(this.byValidator[v]?.ordered() ?? new Int32Array(0));
     const marks = [...this.finalizedByHeight.values()].sort((a, b) => a.height - b.height);
+    const last = this.lastFinalized;
     return (w) => {
       w.u32(IMAGE_VERSION);
       w.u32(idCount - 1);
@@ -548,6 +671,9 @@ export class LogVoteStore implements VoteStore, RecordApplier, ImageSection {
       for (const list of byValidator) w.array(list);
       w.u32(marks.length);
       for (const m of marks) w.i64(m.id).i64(m.height).u32(m.round).i64(m.recordedAt);
+      // The last mark, which may be cold (not among the marks above): version 2.
+      w.flag(last !== undefined);
+      if (last !== undefined) w.i64(last.id).i64(last.height).u32(last.round).i64(last.recordedAt);
     };
   }
 
@@ -555,7 +681,7 @@ export class LogVoteStore implements VoteStore, RecordApplier, ImageSection {
   loadImage(r: ImageReader): void {
     if (this.cols.count !== FIRST_SLOT || this.finalizedByHeight.size > 0) throw new Error('the vote store is not empty');
     const version = r.u32();
-    if (version !== IMAGE_VERSION) throw new Error(`vote section version ${version} is not ${IMAGE_VERSION}`);
+    if (version !== IMAGE_VERSION && version !== 1) throw new Error(`vote section version ${version} is not ${IMAGE_VERSION}`);
     const idCount = r.u32() + 1;
     if (idCount > r.remaining / 4) throw new Error(`vote section claims ${idCount} validator ids`);
     for (let v = 1; v < idCount; v++) {
@@ -603,7 +729,152 @@ export class LogVoteStore implements VoteStore, RecordApplier, ImageSection {
       if (id < 1 || height < 0 || recordedAt < 0 || this.finalizedByHeight.has(height)) throw new Error('a finalization mark is malformed');
       this.indexFinalized(Object.freeze({ id: id as Lsn, height, round, recordedAt }));
     }
+    if (version !== 1 && r.flag()) {
+      const id = r.i64();
+      const height = r.i64();
+      const round = r.u32();
+      const recordedAt = r.i64();
+      if (id < 1 || height < 0 || recordedAt < 0) throw new Error('the last finalization mark is malformed');
+      this.foldLast(Object.freeze({ id: id as Lsn, height, round, recordedAt }));
+    }
     r.end();
+    // What became cold since the image was taken is the cold tier's now.
+    this.dropCold(this.cut);
+  }
+
+  /**
+   * The vote store's records cold under `next` and not under `previous` (docs/stores.md,
+   * "Bounded history"), fixed now; the function yields them later, in LSN order, as they are
+   * encoded in the log. Synchronous, no I/O.
+   * @throws INVALID_ARGUMENT on a malformed cut, or `next` below `previous`.
+   */
+  captureCold(previous: ColdCut, next: ColdCut): () => AsyncIterable<ColdRecord> {
+    const p = checkCut('previous', previous);
+    const n = checkCut('next', next);
+    checkCutOrder('next', p, n);
+    const src = { cols: this.cols, names: this.ids.names, hashPool: this.hashes.pool, slotsByLsn: this.byLsn.ordered(), marks: this.finalizedByHeight.values() };
+    return captureVoteColdRecords(src, p, n);
+  }
+
+  /**
+   * Drops from memory every vote and mark cold under `cut` (the cold tier `tier` holds them and
+   * answers for them from now on): the columns, ids, hashes and indexes are rebuilt from the hot
+   * slots. The last mark stays. Synchronous.
+   * @throws INVALID_ARGUMENT (nothing changed) on a malformed cut or tier, or a cut below the current one.
+   */
+  evictCold(cut: ColdCut, tier: ColdTier): void {
+    const c = checkCut('cut', cut);
+    const t = checkTier('tier', tier);
+    checkCutOrder('cut', this.cut, c);
+    const before = this.coldVotes;
+    const dropped = this.dropCold(c);
+    this.cut = c;
+    this.tier = t;
+    this.coldVotes = t.countOf(RecordKind.Vote);
+    // The bounds stay known when the tier holds exactly the cold votes known before and those just dropped.
+    if (this.coldVotes !== before + dropped.count) this.coldRounds = undefined;
+    else if (dropped.bounds !== null && this.coldRounds !== undefined) this.coldRounds = widen(this.coldRounds, dropped.bounds);
+    this.coldGeneration++;
+  }
+
+  /** What the cold tier's block index records of one Vote or Finalized record. @throws INVALID_ARGUMENT, CORRUPTION. */
+  coldKeys(kind: number, payload: Uint8Array): ColdKeys {
+    return voteColdKeys(kind, payload);
+  }
+
+  /** Drops the slots and marks cold under `cut`; rebuilds the columns and indexes when any slot went. */
+  private dropCold(cut: ColdCut): { count: number; bounds: RoundBounds | null } {
+    // Nothing is cold under a cut with a zero field (LSNs start at 1): no pass over the slots.
+    if (cut.lsn === 0 || cut.height === 0) return { count: 0, bounds: null };
+    for (const [h, m] of this.finalizedByHeight) if (isColdByHeight(cut, m.id, h)) this.finalizedByHeight.delete(h);
+    const c = this.cols;
+    const order = this.byLsn.ordered();
+    const keep = new Int32Array(order.length);
+    let kept = 0;
+    let min = Infinity;
+    let max = -Infinity;
+    for (const s of order) {
+      if (!isColdByHeight(cut, c.lsn[s]!, c.height[s]!)) keep[kept++] = s;
+      else {
+        min = Math.min(min, c.round[s]!);
+        max = Math.max(max, c.round[s]!);
+      }
+    }
+    const count = order.length - kept;
+    if (count === 0) return { count, bounds: null };
+    const next = compactVotes(c, this.ids, this.hashes, keep.subarray(0, kept));
+    this.cols = next.cols;
+    this.ids = next.ids;
+    this.hashes = next.hashes;
+    this.rebuildIndexes();
+    return { count, bounds: { min, max } };
+  }
+
+  /** New indexes over the columns (their slots are in LSN order, from FIRST_SLOT). */
+  private rebuildIndexes(): void {
+    const c = this.cols;
+    const all = new Int32Array(c.count - FIRST_SLOT);
+    for (let i = 0; i < all.length; i++) all[i] = FIRST_SLOT + i;
+    const sorted = (order: SlotOrder): Int32Array => all.slice().sort(order);
+    const roundOrdered = sorted(roundOrder(c, this.ids.names));
+    this.byRound = new SlotIndex(roundOrder(c, this.ids.names));
+    this.byRound.loadOrdered(roundOrdered, roundOrdered.length);
+    this.byHeight = new SlotIndex(heightOrder(c));
+    const heights = sorted(heightOrder(c));
+    this.byHeight.loadOrdered(heights, heights.length);
+    this.byLsn = new SlotIndex(lsnOrder(c));
+    this.byLsn.loadOrdered(all, all.length);
+    this.compareInValidator = roundInValidatorOrder(c);
+    // A validator's slots in round order are its slots in (round, type, LSN) order.
+    const perValidator: number[][] = [];
+    for (const s of roundOrdered) (perValidator[c.validator[s]!] ??= []).push(s);
+    this.byValidator.length = 0;
+    perValidator.forEach((slots, v) => {
+      const index = new SlotIndex(this.compareInValidator);
+      index.loadOrdered(Int32Array.from(slots), slots.length);
+      this.byValidator[v] = index;
+    });
+  }
+
+  /** The tier and cut a query reads, or undefined when no vote is cold. */
+  private coldView(): ColdView | undefined {
+    return this.tier === undefined || this.coldVotes === 0 ? undefined : { tier: this.tier, cut: this.cut };
+  }
+
+  /** True when a cold vote may have a round in [lo, hi]; reads the tier's footers once when the bounds are not known. */
+  private async roundsMayBeCold(view: ColdView, lo: number, hi: number): Promise<boolean> {
+    let b = this.coldRounds;
+    if (b === undefined) {
+      const generation = this.coldGeneration;
+      b = await coldRoundBounds(view.tier);
+      if (generation === this.coldGeneration) this.coldRounds = b;
+    }
+    return b !== null && b.min <= hi && b.max >= lo;
+  }
+
+  /** The cold votes of the slot (validator, round, type code), in LSN order; the first one only with `firstOnly`. */
+  private async coldSlotVotes(view: ColdView, id: string, round: number, code: number, firstOnly: boolean): Promise<VoteLogEntry[]> {
+    const filter = { kinds: [RecordKind.Vote], round: [round, round] as const, validator: id };
+    const accept = (e: VoteLogEntry): boolean => e.vote.validatorId === id && e.vote.round === round && voteTypeCode(e.vote.voteType) === code;
+    if (firstOnly) {
+      const found = await findColdVote(view, filter, accept);
+      return found === undefined ? [] : [found];
+    }
+    return (await readColdVotes(view, filter, accept)).sort((a, b) => a.id - b.id);
+  }
+
+  /** The last mark: in memory, or (after an open that saw no mark) the cold tier's highest. */
+  private async lastMark(): Promise<FinalizedMark | undefined> {
+    const tier = this.tier;
+    if (this.lastFinalized !== undefined || tier === undefined || tier.countOf(RecordKind.Finalized) === 0) return this.lastFinalized;
+    const cold = await lastColdMark({ tier, cut: this.cut });
+    if (cold !== undefined) this.foldLast(cold);
+    return this.lastFinalized;
+  }
+
+  /** Makes `mark` the last one when it is above it (a cold mark: not indexed). */
+  private foldLast(mark: FinalizedMark): void {
+    if (this.lastFinalized === undefined || mark.height > this.lastFinalized.height) this.lastFinalized = mark;
   }
 
   private checkOpen(): void {
@@ -659,12 +930,21 @@ export class LogVoteStore implements VoteStore, RecordApplier, ImageSection {
   private async write(v: ValidatorVote): Promise<AppendVoteResult> {
     this.checkOpen();
     const code = voteTypeCode(v.voteType);
+    // Only a round the cold tier may hold costs a lookup (docs/stores.md, "Bounded history"); it
+    // is looked up again when an eviction ran meanwhile (a vote it moved would be in neither answer).
+    let cold: VoteLogEntry[] = [];
+    for (let generation = -1; generation !== this.coldGeneration; ) {
+      generation = this.coldGeneration;
+      cold = this.mayHoldColdRound(v.round) ? await this.coldSlot(v, code) : [];
+    }
     const validator = this.ids.lookup(v.validatorId);
     const existing = validator < 0 ? [] : this.roundRange(this.byValidator[validator], validator, v.round, code, v.round, code + 1, Infinity, undefined);
     const twin = existing.find((slot) => this.sameBlockAt(slot, v));
+    const coldTwin = cold.find((e) => sameBlock(e.vote, v));
+    if (coldTwin !== undefined) return { ...coldTwin, outcome: 'duplicate', conflictsWith: [] };
     if (twin !== undefined) return { ...this.entry(twin), outcome: 'duplicate', conflictsWith: [] };
-    const conflictsWith = this.entries(existing);
-    const outcome = existing.length === 0 ? 'stored' : 'equivocation';
+    const conflictsWith = cold.length === 0 ? this.entries(existing) : [...cold, ...this.entries(existing)].sort((a, b) => a.id - b.id);
+    const outcome = conflictsWith.length === 0 ? 'stored' : 'equivocation';
     const recordedAt = this.recordedAt();
     const event: VoteBatchEvent = { vote: v, outcome, conflictsWith, recordedAt };
     const parts: BatchPart[] = [{ records: [{ kind: RecordKind.Vote, payload: encodeVoteRecord(v, recordedAt) }] }];
@@ -677,6 +957,20 @@ export class LogVoteStore implements VoteStore, RecordApplier, ImageSection {
     const lsn = (own as LogRecord[])[0]!.lsn;
     // `v` is checkVote's private copy and the columns copied from it: the caller may own it.
     return { id: lsn, vote: v, timestamp: v.timestamp, recordedAt, outcome, conflictsWith };
+  }
+
+  /** True when the cold tier may hold a vote of round `round` (synchronous: unknown bounds say yes). */
+  private mayHoldColdRound(round: number): boolean {
+    if (this.tier === undefined || this.coldVotes === 0) return false;
+    const b = this.coldRounds;
+    return b === undefined || (b !== null && b.min <= round && b.max >= round);
+  }
+
+  /** The cold votes of `v`'s slot, in LSN order, under the current cut. */
+  private async coldSlot(v: ValidatorVote, code: number): Promise<VoteLogEntry[]> {
+    const view = this.coldView();
+    if (view === undefined || !(await this.roundsMayBeCold(view, v.round, v.round))) return [];
+    return this.coldSlotVotes(view, v.validatorId, v.round, code, false);
   }
 
   /** True when the stored vote in `slot` has `v`'s height and block hash. */
@@ -766,12 +1060,16 @@ export class LogVoteStore implements VoteStore, RecordApplier, ImageSection {
 
   private async writeFinalized(height: number, round: number): Promise<FinalizedMark> {
     this.checkOpen();
-    const known = this.finalizedByHeight.get(height);
+    let known: FinalizedMark | undefined;
+    for (let generation = -1; generation !== this.coldGeneration; ) {
+      generation = this.coldGeneration;
+      known = this.finalizedByHeight.get(height) ?? (await this.coldMarkAt(height));
+    }
     if (known !== undefined) {
       if (known.round === round) return known;
       throw conflict(`height ${height} was finalized in round ${known.round}, not ${round}`, { height, round });
     }
-    const last = this.lastFinalized;
+    const last = await this.lastMark();
     if (last !== undefined && (height < last.height || round < last.round)) {
       throw conflict(`finalization of (${height}, ${round}) is behind the last mark (${last.height}, ${last.round})`, {
         height,
@@ -786,10 +1084,22 @@ export class LogVoteStore implements VoteStore, RecordApplier, ImageSection {
     return mark;
   }
 
+  /** The cold mark of `height`, or undefined; reads nothing for a height at or above the cut. */
+  private async coldMarkAt(height: number): Promise<FinalizedMark | undefined> {
+    const tier = this.tier;
+    if (tier === undefined || height >= this.cut.height || tier.countOf(RecordKind.Finalized) === 0) return undefined;
+    return findColdMark({ tier, cut: this.cut }, height);
+  }
+
   private indexFinalized(mark: FinalizedMark): void {
     this.finalizedByHeight.set(mark.height, mark);
     if (this.lastFinalized === undefined || mark.height > this.lastFinalized.height) this.lastFinalized = mark;
   }
+}
+
+/** The smallest bounds holding both. */
+function widen(a: RoundBounds | null, b: RoundBounds): RoundBounds {
+  return a === null ? b : { min: Math.min(a.min, b.min), max: Math.max(a.max, b.max) };
 }
 
 function conflict(message: string, details: Record<string, unknown>): ConsensusStoreError {
