@@ -1060,11 +1060,8 @@ export class LogVoteStore implements VoteStore, RecordApplier, ImageSection, Col
 
   private async writeFinalized(height: number, round: number): Promise<FinalizedMark> {
     this.checkOpen();
-    let known: FinalizedMark | undefined;
-    for (let generation = -1; generation !== this.coldGeneration; ) {
-      generation = this.coldGeneration;
-      known = this.finalizedByHeight.get(height) ?? (await this.coldMarkAt(height));
-    }
+    // A mark not in memory is cold already or does not exist: an eviction meanwhile cannot hide it.
+    const known = this.finalizedByHeight.get(height) ?? (await this.coldMarkAt(height));
     if (known !== undefined) {
       if (known.round === round) return known;
       throw conflict(`height ${height} was finalized in round ${known.round}, not ${round}`, { height, round });

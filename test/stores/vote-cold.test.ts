@@ -180,6 +180,8 @@ describe('the vote store across tiers (model-based)', () => {
 class WatchedTier implements ColdTier {
   blockCalls = 0;
   damaged: ((b: ColdBlockRef) => boolean) | undefined;
+  /** When set, `blocks` answers from the blocks of the moment it was called, once the gate opens. */
+  gate: Promise<void> | undefined;
   readonly error = new ConsensusStoreError('CORRUPTION', 'block checksum mismatch (file memory-1, offset 3)', { location: { file: 'memory-1', offset: 3 } });
   constructor(readonly inner: MemoryColdTier) {}
   get cut(): ColdCut {
@@ -190,7 +192,9 @@ class WatchedTier implements ColdTier {
   }
   blocks(filter: ColdFilter): Promise<ColdBlockRef[]> {
     this.blockCalls++;
-    return this.inner.blocks(filter);
+    const now = this.inner.blocks(filter);
+    const gate = this.gate;
+    return gate === undefined ? now : gate.then(() => now);
   }
   read(block: ColdBlockRef): Promise<ColdRecord[]> {
     if (this.damaged?.(block) === true) return Promise.reject(this.error);
@@ -353,6 +357,24 @@ describe('the write path across tiers', () => {
     expect((await s.store.getVotesForRound(1)).map((e) => e.id)).toEqual([5, 6, eq.id, 7]);
     const third = await s.store.appendVote(vote('b', 1, 1, 0, null));
     expect(third.conflictsWith.map((c) => c.id)).toEqual([6, eq.id]);
+  });
+
+  it('a vote whose cold lookup spans an eviction looks again: the vote the eviction moved is still its conflict', async () => {
+    const { s, tier } = await compactedStore();
+    const first = await s.store.appendVote(vote('a', 5, 2, 1, 5));
+    expect(first.outcome).toBe('stored');
+    let open: () => void = () => undefined;
+    tier.gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    const pending = s.store.appendVote(vote('a', 5, 2, 1, 6));
+    await new Promise((resolve) => setImmediate(resolve));
+    await compact(s, 6, 0, 3);
+    expect(s.store.residentVotes).toBe(6);
+    open();
+    const result = await pending;
+    expect(result.outcome).toBe('equivocation');
+    expect(result.conflictsWith).toEqual([{ id: first.id, vote: vote('a', 5, 2, 1, 5), timestamp: 1_000, recordedAt: first.recordedAt }]);
   });
 
   it('a cold mark answers a repeat and refuses another round, with no mark in memory', async () => {
