@@ -6,7 +6,9 @@
  *
  * The export streams: the log is scanned in slices of about `CHUNK_BYTES` of output, each slice
  * written through `FileHandle.write` before the next is read, so memory stays bounded whatever
- * the chain's length. The file appears only complete (temp + datasync + rename + dir fsync).
+ * the chain's length. With a cold tier (docs/audit.md, "What lives where") the cold records come
+ * first, read block by block, then the log after the cut: the same lines as if the whole chain
+ * were in the log. The file appears only complete (temp + datasync + rename + dir fsync).
  * `verifyAuditExport` reads a file (or bytes) line by line and feeds the same
  * `AuditChainVerifier` that `verifyIntegrity` uses. Every line must be byte-for-byte the
  * canonical line for its fields, so no byte can change unnoticed, except the `id` (the LSN),
@@ -116,6 +118,8 @@ export interface ExportSource {
   readonly path: string;
   readonly chainId: string;
   readonly publicKey: Uint8Array;
+  /** The records at or below `lastLsn` that live in the cold tier, in LSN order; the log is read after them. */
+  readonly cold?: { readonly records: AsyncIterable<readonly LogRecord[]>; readonly lastLsn: Lsn } | undefined;
 }
 
 /**
@@ -141,23 +145,39 @@ export async function exportAuditRecords(source: ExportSource): Promise<{ entrie
       position += bytes.length;
     };
     await write([`${headerLine(source.chainId, source.publicKey)}\n`]);
+    let lines: string[] = [];
+    let size = 0;
+    /** Adds the line of an audit record; true when a slice is full. */
+    const add = (record: LogRecord): boolean => {
+      if (record.kind !== RecordKind.AuditEvent && record.kind !== RecordKind.AuditHead) return false;
+      const r = recordLine(record);
+      if (r.entry) entries++;
+      if (r.head) heads++;
+      lines.push(`${r.line}\n`);
+      size += r.line.length + 1;
+      return size >= CHUNK_BYTES;
+    };
+    const flush = async (): Promise<void> => {
+      if (lines.length > 0) await write(lines);
+      lines = [];
+      size = 0;
+    };
     let from: Lsn | undefined;
+    if (source.cold !== undefined) {
+      for await (const block of source.cold.records) {
+        for (const record of block) add(record);
+        if (size >= CHUNK_BYTES) await flush();
+      }
+      from = (source.cold.lastLsn + 1) as Lsn;
+    }
     for (;;) {
-      const lines: string[] = [];
-      let size = 0;
       let stoppedAt: Lsn | undefined;
       await log.scan((record) => {
-        if (record.kind !== RecordKind.AuditEvent && record.kind !== RecordKind.AuditHead) return true;
-        const r = recordLine(record);
-        if (r.entry) entries++;
-        if (r.head) heads++;
-        lines.push(`${r.line}\n`);
-        size += r.line.length + 1;
-        if (size < CHUNK_BYTES) return true;
+        if (!add(record)) return true;
         stoppedAt = record.lsn;
         return false;
       }, from);
-      if (lines.length > 0) await write(lines);
+      await flush();
       if (stoppedAt === undefined) break;
       from = (stoppedAt + 1) as Lsn;
     }

@@ -13,7 +13,11 @@
  * bytes (u8), entry hashes (u8, 32 each), the entries whose previous hash is not the hash of
  * the entry before them (u32 index, u8 32 each), the signing head per entry (f64 LSN of the
  * head's last entry, 0 for none) and the heads' signatures (f64 id, u8 64 each), and the leaf
- * hashes (u8).
+ * hashes (u8). Then, only in an image of a store with a cold tier (docs/audit.md, "What lives
+ * where"): flag 1, the cut's LSN (i64), the sequence of the first leaf hash held (i64), the
+ * LSN of the newest entry no head signed yet (i64, 0 for none), and the tail (the newest cold
+ * entry's signature): pending flag, flag, then i64 signing-head id and the signature. The
+ * entries and leaf hashes are then the hot ones only.
  *
  * It must never hand back an entry whose event does not decode, nor allocate more than the
  * section's bytes can hold.
@@ -28,6 +32,7 @@ import type { Lsn } from '../log/types.ts';
 import type { AuditHead } from './audit-types.ts';
 import { makeEntry, type MutableEntry } from './audit-index.ts';
 import { maxElements, readCount, readSectionVersion, readUint, writeSectionVersion } from './image-common.ts';
+import type { ColdTail } from './audit-cold.ts';
 
 const SIGNATURE_BYTES = 64;
 /** The least room the restored leaf-hash buffer gets (the index starts with as much). */
@@ -50,6 +55,18 @@ export interface AuditImageState {
   /** The index's leaf-hash buffer and how many of its bytes hold leaf hashes. */
   readonly leafHashes: Uint8Array;
   readonly leafBytes: number;
+  /** Present once the store has a cold tier. */
+  readonly cold?: ImageColdState | undefined;
+}
+
+/** The cold tier's part of the section (module comment). */
+export interface ImageColdState {
+  readonly cutLsn: number;
+  /** The sequence of the first leaf hash the section holds. */
+  readonly leafBase: number;
+  /** The newest entry (hot or cold) no head has signed yet. */
+  readonly lastUnsignedId: Lsn | undefined;
+  readonly tail: ColdTail;
 }
 
 /** What the section loads into a fresh audit log. */
@@ -65,6 +82,7 @@ export interface LoadedAuditImage {
   readonly entries: readonly MutableEntry[];
   /** The leaf hashes, in a buffer with room to grow. */
   readonly leafHashes: Uint8Array;
+  readonly cold: ImageColdState | undefined;
 }
 
 /** A MerkleFrontier's subtree roots and sizes (largest first) and leaf count. */
@@ -137,6 +155,26 @@ export function writeAuditImage(w: ImageWriter, s: AuditImageState): void {
   w.array(Uint32Array.from(prevAt)).array(concat(prevHashes, prevHashes.length * HASH_BYTES));
   w.array(headOf).array(Float64Array.from(headIds)).array(concat(signatures, signatures.length * SIGNATURE_BYTES));
   w.array(s.leafHashes, s.leafBytes);
+  const c = s.cold;
+  if (c === undefined) return;
+  w.flag(true).i64(c.cutLsn).i64(c.leafBase).i64(c.lastUnsignedId ?? 0).flag(c.tail.pending).flag(c.tail.signature !== null);
+  if (c.tail.signature !== null) w.i64(c.tail.signedHeadId ?? 0).bytes(c.tail.signature);
+}
+
+function readColdState(r: ImageReader): ImageColdState {
+  if (!r.flag()) throw new Error('audit image: trailing bytes that are not a cold part (its flag is not set)');
+  const cutLsn = readUint(r, 'cold cut LSN');
+  const leafBase = readUint(r, 'leaf base');
+  const unsignedId = readUint(r, 'last unsigned entry');
+  const pending = r.flag();
+  let tail: ColdTail = { pending, signature: null, signedHeadId: null };
+  if (r.flag()) {
+    const signedHeadId = readUint(r, 'cold tail head') as Lsn;
+    const signature = r.bytes(SIGNATURE_BYTES);
+    if (signature.length !== SIGNATURE_BYTES || pending) throw new Error('audit image: the cold tail is malformed');
+    tail = { pending, signature, signedHeadId };
+  }
+  return { cutLsn, leafBase, lastUnsignedId: unsignedId === 0 ? undefined : (unsignedId as Lsn), tail };
 }
 
 function concat(parts: readonly Uint8Array[], total: number): Uint8Array {
@@ -222,7 +260,11 @@ export function readAuditImage(r: ImageReader): LoadedAuditImage {
   const headIdsCol = r.array(Float64Array, maxElements(r, 8));
   const signatures = column(Uint8Array, headIdsCol.count * SIGNATURE_BYTES, 'head signatures');
   const leafCol = r.array(Uint8Array, maxElements(r, 1), MIN_LEAF_CAPACITY);
+  const cold = r.remaining > 0 ? readColdState(r) : undefined;
   r.end();
+  if (cold !== undefined && (cold.leafBase > tipSequence || (n > 0 && (sequence[0] as number) < cold.leafBase) || (n > 0 && (lsn[0] as number) <= cold.cutLsn))) {
+    throw new Error(`audit image: the cold part (cut ${cold.cutLsn}, leaf base ${cold.leafBase}) does not fit the entries held`);
+  }
   if (leafCol.count % HASH_BYTES !== 0 || leafCol.count > n * HASH_BYTES) throw new Error(`audit image: ${leafCol.count} bytes of leaf hashes`);
   // A repair's gap leaves entries out of the index but not out of the tree (LOST_ENTRY_LEAF).
   if (frontier.size !== tipSequence || n > tipSequence) throw new Error(`audit image: the frontier holds ${frontier.size} leaves for ${n} entries`);
@@ -279,5 +321,5 @@ export function readAuditImage(r: ImageReader): LoadedAuditImage {
     if (entry === undefined) throw new Error(`audit image: unsigned entry ${id} is not held`);
     return entry;
   });
-  return { tipSequence, tipHash, frontier, head, recordedKey, damage, unsigned, entries, leafHashes: leafCol.array };
+  return { tipSequence, tipHash, frontier, head, recordedKey, damage, unsigned, entries, leafHashes: leafCol.array, cold };
 }

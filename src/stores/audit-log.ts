@@ -12,6 +12,9 @@
  * Reads answer from in-memory B+tree indexes (by LSN, height, validator, timestamp), bounded.
  * `verifyIntegrity` and `export` read the durable records back from the log; `getEvidence`
  * reads the matching records from the log and proves them under the latest signed head.
+ * Bounded history (docs/audit.md, "What lives where"): entries and heads at or below the cold
+ * cut live in the cold tier only; queries merge its answer with the hot one (`audit-cold.ts`),
+ * while the chain state (tip, frontier, latest head) keeps covering the whole chain.
  *
  * It must never: write anything for bad input, chain onto an entry that is not durable, index an
  * entry before its batch is durable, trust its in-memory copy when asked to verify the disk, or
@@ -66,10 +69,24 @@ import type { ImageSection, RecordApplier, StoreContext } from './context.ts';
 import type { ImageReader, ImageWriter } from '../codec/image-section.ts';
 import { readAuditImage, writeAuditImage } from './audit-image.ts';
 import { buildDisputeEvidence } from './dispute-evidence.ts';
+import { isColdByLsn, NO_CUT, type ColdCut, type ColdKeys, type ColdParticipant, type ColdRecord, type ColdTier } from '../cold/types.ts';
+import {
+  AUDIT_COLD_KINDS,
+  auditColdKeys,
+  checkCut,
+  checkTier,
+  ColdAuditReader,
+  mergeByKey,
+  mergeByLsn,
+  NO_TAIL,
+  scanAuditRecords,
+  type ColdTail,
+  type FoundEntry,
+} from './audit-cold.ts';
 import { MAX_EVIDENCE_PER_VOTE } from './evidence-types.ts';
 import type { VoteBatchEvent } from './vote-types.ts';
 import type { BatchPart } from './commit-pipeline.ts';
-import { AuditIndex, makeEntry, take, type MutableEntry } from './audit-index.ts';
+import { AuditIndex, makeEntry, take, withRoom, type MutableEntry } from './audit-index.ts';
 import { equalBytes } from '../codec/bytes.ts';
 import { checkQuery, parseHeightRange, parseLimit } from './context.ts';
 import { assertOpen, readClock } from './context.ts';
@@ -173,9 +190,12 @@ export function resolveAuditLimits(name: string, value: unknown): AuditLogLimits
  * The audit log over the shared log. Implements `AuditLog` and `RecordApplier` (kinds
  * AuditEvent and AuditHead). Entries it returns are shared with its indexes: never mutate them.
  */
-export class LogAuditLog implements AuditLog, RecordApplier, ImageSection {
+export class LogAuditLog implements AuditLog, RecordApplier, ImageSection, ColdParticipant {
   /** Record kinds this store owns. */
   readonly kinds: readonly number[] = [RecordKind.AuditEvent, RecordKind.AuditHead];
+  /** Both move to the cold tier, cut by LSN alone (the chain's order). */
+  readonly coldKinds: readonly number[] = AUDIT_COLD_KINDS;
+  readonly lsnCutKinds: readonly number[] = AUDIT_COLD_KINDS;
   /** Its section's tag in the local state image. */
   readonly imageTag = 6;
   /** The limits in force. */
@@ -190,7 +210,14 @@ export class LogAuditLog implements AuditLog, RecordApplier, ImageSection {
   private nodeKeyRotation: { sequence: number; oldPublicKey: Uint8Array; newPublicKey: Uint8Array } | undefined;
   private readonly hasher: AuditHasher;
   private readonly fs: FileSystem | undefined;
-  private readonly entries = new AuditIndex();
+  private entries = new AuditIndex();
+  /** Entries and heads at or below this cut are in `tier`, not in memory. */
+  private coldCut: ColdCut = NO_CUT;
+  private tier: ColdTier | undefined;
+  /** The newest cold entry's signature (what cold entries after the last cold head carry). */
+  private coldTail: ColdTail = NO_TAIL;
+  /** The newest entry replayed (hot or cold) that no head has signed yet. */
+  private lastUnsignedId: Lsn | undefined;
   private tip: Tip = { sequence: 0, hash: GENESIS_PREV_HASH, frontier: new MerkleFrontier() };
   private latestHead: AuditHead | undefined;
   /** Entries replayed since the last head record (their head fields are filled when it comes). */
@@ -594,6 +621,7 @@ export class LogAuditLog implements AuditLog, RecordApplier, ImageSection {
       count,
       leafHashes,
       leafBytes: Math.min(count * HASH_BYTES, leafHashes.length),
+      cold: this.tier === undefined ? undefined : { cutLsn: this.coldCut.lsn, leafBase: this.entries.leafBase, lastUnsignedId: this.lastUnsignedId, tail: this.coldTail },
     };
     return (w) => writeAuditImage(w, state);
   }
@@ -601,13 +629,77 @@ export class LogAuditLog implements AuditLog, RecordApplier, ImageSection {
   /** Loads the section into this fresh audit log. @throws Error on malformed bytes. */
   loadImage(r: ImageReader): void {
     const image = readAuditImage(r);
-    for (const entry of image.entries) this.index(entry, undefined);
-    this.entries.restoreLeafHashes(image.leafHashes);
+    const cut = this.coldCut.lsn;
+    const c = image.cold;
+    if (c !== undefined && c.cutLsn > cut) throw new Error(`audit image: written under cold cut ${c.cutLsn}, above this store's ${cut}`);
+    // Entries the cut has reached since the image was written are the cold tier's now.
+    const hot = image.entries.filter((e) => !isColdByLsn(this.coldCut, e.id));
+    const coldHeld = image.entries.length - hot.length;
+    for (const entry of hot) this.index(entry, undefined);
+    const imageBase = c?.leafBase ?? 0;
+    if (coldHeld === 0) this.entries.restoreLeafHashes(image.leafHashes, imageBase);
+    else {
+      const base = hot[0]?.sequence ?? image.tipSequence;
+      const from = Math.max(0, base - imageBase) * HASH_BYTES;
+      this.entries.restoreLeafHashes(withRoom(image.leafHashes.subarray(from, from + hot.length * HASH_BYTES)), base);
+    }
+    const lastCold = image.entries[coldHeld - 1];
+    this.coldTail = lastCold === undefined ? (c?.tail ?? NO_TAIL) : tailOf(lastCold, image.unsigned);
     this.tip = { sequence: image.tipSequence, hash: image.tipHash, frontier: image.frontier };
     this.latestHead = image.head;
     this.recordedKey = image.recordedKey;
     this.damage = image.damage;
-    this.unsigned = image.unsigned;
+    this.unsigned = image.unsigned.filter((e) => !isColdByLsn(this.coldCut, e.id));
+    this.lastUnsignedId = c !== undefined ? c.lastUnsignedId : image.unsigned[image.unsigned.length - 1]?.id;
+  }
+
+  // ---- cold tier (docs/audit.md, "What lives where") -------------------------------------------
+
+  /** The block-index keys of an audit record (`audit-cold.ts`). @throws INVALID_ARGUMENT, CORRUPTION. */
+  coldKeys(kind: number, payload: Uint8Array): ColdKeys {
+    return auditColdKeys(kind, payload);
+  }
+
+  /**
+   * The audit records with `previous.lsn < lsn <= next.lsn`, verbatim from the log (the chain
+   * hashes those bytes), in LSN order, read when the returned function's iterable is walked.
+   * @throws INVALID_ARGUMENT (a bad cut, `next` below `previous` or above the durable log), CLOSED.
+   */
+  captureCold(previous: ColdCut, next: ColdCut): () => AsyncIterable<ColdRecord> {
+    this.checkOpen();
+    const p = checkCut('previous', previous);
+    const n = checkCut('next', next);
+    if (n.lsn < p.lsn) throw invalidArgument('next.lsn', `(${n.lsn}) is below previous.lsn (${p.lsn}): cuts only grow`);
+    if (n.lsn >= this.ctx.log.nextLsn) throw invalidArgument('next.lsn', `(${n.lsn}) is not a durable record of the log (next LSN ${this.ctx.log.nextLsn})`);
+    const log = this.ctx.log;
+    return () => scanAuditRecords(log, p.lsn + 1, n.lsn);
+  }
+
+  /**
+   * Drops every entry at or below `cut` from the indexes and their leaf hashes (the tier holds
+   * them now); the chain state (tip, frontier, latest head, damage) stays. Synchronous.
+   * @throws INVALID_ARGUMENT (a bad cut or tier, a cut below the one in force or above the log).
+   */
+  evictCold(cut: ColdCut, tier: ColdTier): void {
+    const c = checkCut('cut', cut);
+    const t = checkTier('tier', tier);
+    if (c.lsn < this.coldCut.lsn) throw invalidArgument('cut.lsn', `(${c.lsn}) is below the cut in force (${this.coldCut.lsn}): cuts only grow`);
+    if (c.lsn >= this.ctx.log.nextLsn) throw invalidArgument('cut.lsn', `(${c.lsn}) is not a durable record of the log (next LSN ${this.ctx.log.nextLsn})`);
+    let lastCold: MutableEntry | undefined;
+    for (const e of this.entries.all()) {
+      if (e.id > c.lsn) break;
+      lastCold = e;
+    }
+    if (lastCold !== undefined) this.coldTail = tailOf(lastCold, this.unsigned);
+    this.unsigned = this.unsigned.filter((e) => e.id > c.lsn);
+    this.entries = this.entries.hotAbove(c.lsn, this.tip.sequence);
+    this.coldCut = c;
+    this.tier = t;
+  }
+
+  /** A reader of the cold tier for one query, or undefined when nothing is cold. */
+  private coldReader(): ColdAuditReader | undefined {
+    return this.tier === undefined || this.coldCut.lsn === 0 ? undefined : new ColdAuditReader(this.tier, this.coldCut, this.coldTail);
   }
 
   // ---- replay -------------------------------------------------------------------------------
@@ -662,12 +754,19 @@ export class LogAuditLog implements AuditLog, RecordApplier, ImageSection {
       this.recordedKey = parts.event.newPublicKey;
       this.nodeKeyRotation = { sequence: parts.sequence, oldPublicKey: parts.event.oldPublicKey, newPublicKey: parts.event.newPublicKey };
     }
-    const entry = makeEntry(record.lsn, parts.sequence, parts.event, parts.timestamp, parts.prevHash, parts.hash);
     const leafHash = merkleLeafHash(parts.hash);
-    this.index(entry, leafHash);
-    this.unsigned.push(entry);
     frontier.append(leafHash);
     this.tip = { sequence: parts.sequence + 1, hash: parts.hash, frontier };
+    this.lastUnsignedId = record.lsn;
+    if (isColdByLsn(this.coldCut, record.lsn)) {
+      // In the cold tier: folded into the chain state above, never indexed.
+      this.coldTail = { pending: true, signature: null, signedHeadId: null };
+      this.entries.skipLeavesBelow(parts.sequence + 1);
+      return;
+    }
+    const entry = makeEntry(record.lsn, parts.sequence, parts.event, parts.timestamp, parts.prevHash, parts.hash);
+    this.index(entry, leafHash);
+    this.unsigned.push(entry);
   }
 
   private applyHead(record: LogRecord): void {
@@ -678,16 +777,18 @@ export class LogAuditLog implements AuditLog, RecordApplier, ImageSection {
       this.noteDamage(record.lsn, `head does not decode: ${(err as Error).message}`);
       return;
     }
-    const last = this.unsigned[this.unsigned.length - 1];
-    if (last === undefined) {
+    const lastId = this.lastUnsignedId;
+    if (lastId === undefined) {
       this.noteDamage(record.lsn, 'head record follows no unsigned entry');
       return;
     }
     for (const entry of this.unsigned) {
       entry.signature = head.signature;
-      entry.signedHeadId = last.id;
+      entry.signedHeadId = lastId;
     }
+    if (this.coldTail.pending) this.coldTail = { pending: false, signature: head.signature, signedHeadId: lastId };
     this.unsigned = [];
+    this.lastUnsignedId = undefined;
     this.latestHead = { id: record.lsn, ...head };
   }
 
@@ -714,7 +815,18 @@ export class LogAuditLog implements AuditLog, RecordApplier, ImageSection {
       ({ startHeight: from, endHeight: to } = parseHeightRange('height', r));
     }
     const o = this.listOptions(options);
-    return take(this.entries.byHeight(from, to, o.descending), o.limit);
+    const hot = take(this.entries.byHeight(from, to, o.descending), o.limit);
+    const reader = this.coldReader();
+    if (reader === undefined) return hot;
+    const blocks = await reader.blocks({ height: [from, to] });
+    if (blocks.length === 0) return hot;
+    const found = await mergeByKey(reader, blocks, hot, {
+      ...o,
+      key: (e) => e.height as number,
+      range: (b) => [b.minHeight, b.maxHeight],
+      match: (e) => e.height !== undefined && e.height >= from && e.height <= to,
+    });
+    return found.map((f) => f.entry);
   }
 
   /** Entries that concern a validator, by id, at most `limit`. @throws INVALID_ARGUMENT. */
@@ -722,7 +834,11 @@ export class LogAuditLog implements AuditLog, RecordApplier, ImageSection {
     this.checkOpen();
     const id = checkValidatorId('validatorId', validatorId);
     const o = this.listOptions(options);
-    return take(this.entries.byValidator(id, o.descending), o.limit);
+    const hot = take(this.entries.byValidator(id, o.descending), o.limit);
+    const reader = this.coldReader();
+    if (reader === undefined) return hot;
+    const found = await mergeByLsn(reader, () => reader.blocks({ validator: id }), hot, { ...o, match: (e) => e.validatorId === id });
+    return found.map((f) => f.entry);
   }
 
   /**
@@ -735,7 +851,18 @@ export class LogAuditLog implements AuditLog, RecordApplier, ImageSection {
     const hi = checkTime('to', to);
     if (lo > hi) throw invalidArgument('from', 'must not be after to');
     const o = this.listOptions(options);
-    return take(this.entries.byTime(lo, hi, o.descending), o.limit);
+    const hot = take(this.entries.byTime(lo, hi, o.descending), o.limit);
+    const reader = this.coldReader();
+    if (reader === undefined) return hot;
+    const blocks = await reader.blocks({ time: [lo, hi] });
+    if (blocks.length === 0) return hot;
+    const found = await mergeByKey(reader, blocks, hot, {
+      ...o,
+      key: (e) => e.timestamp,
+      range: (b) => [b.minTime, b.maxTime],
+      match: (e) => e.timestamp >= lo && e.timestamp <= hi,
+    });
+    return found.map((f) => f.entry);
   }
 
   /**
@@ -770,30 +897,53 @@ export class LogAuditLog implements AuditLog, RecordApplier, ImageSection {
     }
     const source: Iterable<MutableEntry> =
       validatorId !== undefined ? this.entries.byValidator(validatorId) : heightGiven ? this.entries.byHeight(from, to) : this.entries.all();
-    const matches: MutableEntry[] = [];
+    const match = (e: MutableEntry): boolean =>
+      head !== undefined &&
+      e.sequence < head.treeSize &&
+      (!heightGiven || (e.height !== undefined && e.height >= from && e.height <= to)) &&
+      (types === undefined || types.has(e.event.type)) &&
+      (validatorId === undefined || e.validatorId === validatorId);
+    const hot: MutableEntry[] = [];
     for (const e of source) {
-      if (matches.length >= limit) break;
-      if (head === undefined || e.sequence >= head.treeSize) continue;
-      if (heightGiven && (e.height === undefined || e.height < from || e.height > to)) continue;
-      if (types !== undefined && !types.has(e.event.type)) continue;
-      matches.push(e);
+      if (hot.length >= limit) break;
+      if (match(e)) hot.push(e);
+    }
+    // The leaves held now, before any await: a write or an eviction meanwhile leaves them as they are.
+    const leafBase = this.entries.leafBase;
+    const hotLeaves = this.entries.leafHashes;
+    const reader = this.coldReader();
+    let matches: readonly FoundEntry[] = hot.map((entry) => ({ entry }));
+    if (reader !== undefined && head !== undefined) {
+      const height: { height?: readonly [number, number] } = heightGiven ? { height: [from, to] } : {};
+      if (validatorId === undefined && heightGiven) {
+        const key = { limit, descending: false, key: (e: MutableEntry) => e.height as number, match };
+        matches = await mergeByKey(reader, await reader.blocks(height), hot, { ...key, range: (b) => [b.minHeight, b.maxHeight] });
+      } else {
+        const filter = validatorId === undefined ? {} : { validator: validatorId, ...height };
+        matches = await mergeByLsn(reader, () => reader.blocks(filter), hot, { limit, descending: false, match });
+      }
     }
     if (head === undefined || matches.length === 0) throw new ConsensusStoreError('NOT_FOUND', 'no audit entry matches the query');
-    const records: LogRecord[] = [];
-    for (const e of matches) {
+    const records: { sequence: number; payload: Uint8Array }[] = [];
+    for (const { entry: e, payload } of matches) {
+      if (payload !== undefined) {
+        records.push({ sequence: e.sequence, payload });
+        continue;
+      }
       const record = await this.ctx.log.get(e.id);
       if (record === undefined || record.kind !== RecordKind.AuditEvent) {
         throw new ConsensusStoreError('CORRUPTION', `audit entry ${e.id} is not in the log`, { details: { lsn: e.id } });
       }
-      records.push(record);
+      records.push({ sequence: e.sequence, payload: record.payload });
     }
-    return buildDisputeEvidence({
-      chainId: this.chainId,
-      publicKey: this.key.publicKey,
-      head,
-      leafHashes: this.entries.leafHashes,
-      records: records.map((r, i) => ({ sequence: (matches[i] as MutableEntry).sequence, payload: r.payload })),
-    });
+    let leafHashes = hotLeaves;
+    if (leafBase > 0 && reader !== undefined) {
+      // The cold leaves are recomputed from the cold blocks (docs/audit.md, "What lives where").
+      leafHashes = new Uint8Array(Math.max(head.treeSize, leafBase) * HASH_BYTES);
+      await reader.coldLeaves(leafHashes, Math.min(leafBase, head.treeSize));
+      if (head.treeSize > leafBase) leafHashes.set(hotLeaves.subarray(0, (head.treeSize - leafBase) * HASH_BYTES), leafBase * HASH_BYTES);
+    }
+    return buildDisputeEvidence({ chainId: this.chainId, publicKey: this.key.publicKey, head, leafHashes, records });
   }
 
   // ---- integrity and export ----------------------------------------------------------------
@@ -819,7 +969,13 @@ export class LogAuditLog implements AuditLog, RecordApplier, ImageSection {
       expect = { treeSize: this.latestHead.treeSize, root: this.latestHead.root };
     }
     const verifier = new AuditChainVerifier(this.chainId, this.key.publicKey, expect);
-    await this.ctx.log.scan((record) => feedAuditRecord(verifier, record));
+    // Cold records first, block by block (a damaged block rejects CORRUPTION, as a damaged hot
+    // record does), then the hot log after the cut, through the one verifier.
+    const reader = this.coldReader();
+    if (reader !== undefined) {
+      for await (const records of reader.all()) if (!records.every((r) => feedAuditRecord(verifier, r))) break;
+    }
+    if (!verifier.failed) await this.ctx.log.scan((record) => feedAuditRecord(verifier, record), reader === undefined ? undefined : ((this.coldCut.lsn + 1) as Lsn));
     return verifier.finish();
   }
 
@@ -832,9 +988,17 @@ export class LogAuditLog implements AuditLog, RecordApplier, ImageSection {
   async export(path: string): Promise<{ entries: number; heads: number; bytes: number }> {
     this.checkOpen();
     const fs = this.fs ?? (await import('../io/real-fs.ts')).defaultFileSystem();
-    return exportAuditRecords({ log: this.ctx.log, fs, path, chainId: this.chainId, publicKey: this.key.publicKey });
+    const reader = this.coldReader();
+    const cold = reader === undefined ? undefined : { records: reader.all(), lastLsn: this.coldCut.lsn as Lsn };
+    return exportAuditRecords({ log: this.ctx.log, fs, path, chainId: this.chainId, publicKey: this.key.publicKey, cold });
   }
 }
 
 
 
+
+/** The tail an entry leaves when it is the newest cold one: its signature, or pending while unsigned. */
+function tailOf(entry: MutableEntry, unsigned: readonly MutableEntry[]): ColdTail {
+  if (unsigned.includes(entry) || entry.signature === null) return { pending: true, signature: null, signedHeadId: null };
+  return { pending: false, signature: entry.signature, signedHeadId: entry.signedHeadId };
+}
