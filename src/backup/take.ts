@@ -3,6 +3,9 @@
  * (docs/operations.md, "Backup and restore"; the layout in docs/format.md, "Backup").
  *
  * The order is the consistency argument:
+ * 0. The log's segments are held (`Log.holdSegments`): no release (docs/durability.md,
+ *    "Releasing segments") unlinks one until step 3 is done; a release already running is
+ *    waited for, later ones wait for the backup.
  * 1. The LSN is fixed inside `Log.capture`, between two acknowledged batches: L is the last
  *    record handed back, and `Log.locate` names where it lies, before another batch lands.
  *    This is the only step the node waits for (one macrotask); everything after runs beside
@@ -114,10 +117,30 @@ export async function takeBackup(source: BackupSource, destArg: unknown, options
   if (st !== undefined && (!st.isDirectory || (await fs.readdir(dest)).length > 0)) throw invalidArgument('dest', `${dest} exists and is not an empty directory`);
   if (log.capture === undefined || log.locate === undefined) throw invalidArgument('store', 'has no segmented log to back up');
   const locate = log.locate.bind(log);
+  const capture = log.capture.bind(log);
 
+  // 0. No segment leaves the log while it is copied.
+  const unhold = log.holdSegments === undefined ? () => undefined : await log.holdSegments();
+  try {
+    return await copyAndSeal(source, dest, includeKey, started, { capture, locate }, unhold);
+  } finally {
+    unhold();
+  }
+}
+
+/** Steps 1 to 5 (see the file comment); calls `unhold` once the segments and their manifest are copied. */
+async function copyAndSeal(
+  source: BackupSource,
+  dest: string,
+  includeKey: boolean,
+  started: number,
+  { capture, locate }: { capture: NonNullable<Log['capture']>; locate: (lsn: Lsn) => RecordLocation | undefined },
+  unhold: () => void,
+): Promise<BackupReport> {
+  const { fs, dir, log } = source;
   // 1. The LSN, fixed between two acknowledged batches.
   const fixStarted = performance.now();
-  const point = await log.capture((lsn: Lsn) => ({ lsn: lsn as number, at: locate(lsn) }));
+  const point = await capture((lsn: Lsn) => ({ lsn: lsn as number, at: locate(lsn) }));
   const fixMs = performance.now() - fixStarted;
   const at = point.at;
   if (at === undefined) throw new ConsensusStoreError('NOT_FOUND', `the log holds no record at LSN ${point.lsn} to back up`);
@@ -153,6 +176,7 @@ export async function takeBackup(source: BackupSource, destArg: unknown, options
     cleanEnd: { segmentId: at.segmentId, lastLsn: point.lsn, endOffset: tail.endOffset, digest: tail.digest },
   });
   add(MANIFEST_NAME, await hashFile(fs, `${dest}/${MANIFEST_NAME}`), 'written');
+  unhold();
 
   // 4. The newest image at or below L (one pruned meanwhile: the next older), SIGNSTATE, the key.
   for (const name of await listImages(fs, dir)) {

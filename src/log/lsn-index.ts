@@ -4,7 +4,8 @@
  *
  * This file must never hold a record that is not durable: the open-time walk adds a batch only
  * once its commit marker checked out, and the writer adds a batch only after its write (and
- * fdatasync) resolved. It does no I/O.
+ * fdatasync) resolved. Segments leave it only from the front, by a release (release.ts). It
+ * does no I/O.
  */
 
 const INITIAL_OFFSETS = 1024;
@@ -88,15 +89,30 @@ export class LsnIndex {
 
   /** Position in `segments` of the segment holding durable record `lsn`, or -1. */
   findSegment(lsn: number): number {
-    let lo = 0;
-    let hi = this.segments.length - 1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >>> 1;
-      const seg = this.segments[mid]!;
-      if (lsn < seg.firstLsn) hi = mid - 1;
-      else if (lsn >= seg.nextLsn) lo = mid + 1;
-      else return mid;
-    }
-    return -1;
+    return findSegmentIn(this.segments, lsn);
   }
+
+  /**
+   * Takes every segment with an id below `id` out of the index (a release, release.ts); the
+   * last segment always stays. Returns the entries taken out, oldest first.
+   */
+  dropBefore(id: number): SegmentEntry[] {
+    let n = 0;
+    while (n < this.segments.length - 1 && this.segments[n]!.id < id) n++;
+    return this.segments.splice(0, n);
+  }
+}
+
+/** Position in `segments` (oldest first, LSNs consecutive) of the one holding record `lsn`, or -1. */
+export function findSegmentIn(segments: readonly SegmentEntry[], lsn: number): number {
+  let lo = 0;
+  let hi = segments.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const seg = segments[mid]!;
+    if (lsn < seg.firstLsn) hi = mid - 1;
+    else if (lsn >= seg.nextLsn) lo = mid + 1;
+    else return mid;
+  }
+  return -1;
 }

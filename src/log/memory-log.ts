@@ -4,13 +4,17 @@
  * with a crash switch and injected append failures. Durable records live in a `MemoryDisk` that
  * outlives any one log, so a test can close (or crash) and reopen.
  *
+ * `release` drops the oldest durable records below an LSN as the WAL drops sealed segments:
+ * each record stands for one segment, and the newest durable record stands for the segment
+ * being written, so it is never released (and the disk never forgets where LSNs stand).
+ *
  * It must never acknowledge a batch before it is in `disk.records`, nor show a pending record to
  * `get` or `scan`.
  */
-import { ConsensusStoreError } from '../errors.ts';
+import { ConsensusStoreError, invalidArgument } from '../errors.ts';
 import type { ErrorCode } from '../errors.ts';
 import { COMMIT_RECORD_BYTES, recordSpan } from '../codec/framing.ts';
-import type { Log, LogLimits, LogRecord, LogStatus, Lsn, OpenReport, RecordInput } from './types.ts';
+import type { Log, LogLimits, LogRecord, LogStatus, Lsn, OpenReport, RecordInput, ReleaseReport } from './types.ts';
 
 /** The durable side: records that survived, in LSN order. */
 export class MemoryDisk {
@@ -68,6 +72,29 @@ export class MemoryLog implements Log {
 
   get nextLsn(): Lsn {
     return this.next as Lsn;
+  }
+
+  /** The first LSN the disk holds (the next LSN when it holds none). */
+  get firstLsn(): Lsn {
+    return (this.disk.records[0]?.lsn ?? this.next) as Lsn;
+  }
+
+  /**
+   * See `Log.release`: drops every durable record below `beforeLsn` but the newest durable one
+   * (see the file comment); `segmentsReleased` counts records, `bytesFreed` their framed size.
+   * Rejects INVALID_ARGUMENT (nothing changed) and CLOSED.
+   */
+  async release(beforeLsn: Lsn): Promise<ReleaseReport> {
+    if (typeof beforeLsn !== 'number' || !Number.isSafeInteger(beforeLsn) || beforeLsn < 1) {
+      throw invalidArgument('beforeLsn', 'must be a positive safe integer');
+    }
+    if (this.status !== 'open') throw new ConsensusStoreError('CLOSED', 'log is not open');
+    const records = this.disk.records;
+    let n = 0;
+    while (n < records.length - 1 && records[n]!.lsn < beforeLsn) n++;
+    const released = records.splice(0, n);
+    const bytesFreed = released.reduce((sum, r) => sum + recordSpan(r.payload.length), 0);
+    return { segmentsReleased: n, recordsReleased: n, bytesFreed, firstLsn: this.firstLsn };
   }
 
   /** The next `count` appends reject with `code` (nothing written, no LSN used). */

@@ -1,10 +1,11 @@
 /**
  * Opening a log (D5): read the manifest, make every segment and directory durable before
  * trusting them, check the sealed segments (structure and header digest; full checksums in
- * repair mode), walk the newest segment fully, cut a torn tail and wipe after it, and fail with
- * CORRUPTION naming file and offset on damage anywhere else (or, with `repair: true`, hand the
- * damage to repair.ts, which cuts at the last good batch and reports the loss). Builds the LSN
- * index the reader and writer share.
+ * repair mode), remove what a release cut short left below the first segment, walk the newest
+ * segment fully, cut a torn tail and wipe after it, and fail with CORRUPTION naming file and
+ * offset on damage anywhere else (or, with `repair: true`, hand the damage to repair.ts, which
+ * cuts at the last good batch and reports the loss). Builds the LSN index the reader and writer
+ * share.
  *
  * This file must never cut acknowledged data without `repair: true`, never trust a byte before
  * fsyncing the file it is in, and never leave a handle open when it fails.
@@ -38,6 +39,7 @@ import {
 } from './repair.ts';
 import { finishPendingFills, repairGap } from './gap-repair.ts';
 import { rebuildManifest } from './manifest-rebuild.ts';
+import { removeSegmentFiles } from './release-plan.ts';
 import { repairableCorruption } from './repair-hint.ts';
 import { createSegmentFile, listSegmentDir, removeIfPresent, segmentPath } from './segment-file.ts';
 import { walkSegment, type WalkResult } from './segment-walk.ts';
@@ -99,6 +101,7 @@ class Recovery {
   #repair: RepairReport | undefined;
   #manifestRebuilt = false;
   #gapRepairs = 0;
+  #leftoversRemoved = 0;
 
   constructor(fs: FileSystem, options: ResolvedLogOptions) {
     this.#fs = fs;
@@ -119,20 +122,29 @@ class Recovery {
     }
     await removeIfPresent(fs, join(this.#dir, `${MANIFEST_NAME}.tmp`));
     for (const temp of listing.temps) await removeIfPresent(fs, join(this.#walDir, temp));
-    await this.#syncAll(listing.ids);
+    // Files below the manifest's first segment are what a release cut short left after its
+    // commit point (docs/durability.md, "Releasing segments"): never opened, removed below once
+    // the manifest that released them is durable.
+    const first = manifest?.firstSegmentId ?? 0;
+    const leftovers = listing.ids.filter((id) => id < first);
+    const ids = listing.ids.filter((id) => id >= first);
+    await this.#syncAll(ids);
     if (manifest === undefined) {
       // Repair mode, or no segment at all: the segments describe themselves (manifest-rebuild.ts).
-      manifest = listing.ids.length > 0 ? await rebuildManifest(this.#walDir, listing.ids, this.#handles) : { ...emptyManifest(), generation: 1 };
-      this.#manifestRebuilt = listing.ids.length > 0;
+      manifest = ids.length > 0 ? await rebuildManifest(this.#walDir, ids, this.#handles) : { ...emptyManifest(), generation: 1 };
+      this.#manifestRebuilt = ids.length > 0;
       await writeManifest(fs, this.#dir, manifest);
     }
-    for (const id of listing.ids) {
+    // #syncAll fsync'ed both directories: the manifest's rename is durable before a file goes.
+    await removeSegmentFiles(fs, this.#walDir, leftovers);
+    this.#leftoversRemoved = leftovers.length;
+    for (const id of ids) {
       if (id < manifest.firstSegmentId) throw this.#corruption(this.#path(id), 0, 'segment older than the log\'s first segment');
     }
     // A repair that keeps the batches after its damage may have been cut short after its commit
     // point: its fill is finished before anything is walked (gap-repair.ts).
     await finishPendingFills(this.#files, manifest);
-    return this.#check(manifest, listing.ids);
+    return this.#check(manifest, ids);
   }
 
   /** Checks the sealed segments, then opens the newest one (from scratch again after a gap repair). */
@@ -370,6 +382,7 @@ class Recovery {
       batchesScanned: this.#batchesScanned,
       tornBytesCut: this.#tornBytesCut,
       ...(this.#manifestRebuilt ? { manifestRebuilt: true } : {}),
+      ...(this.#leftoversRemoved > 0 ? { leftoverSegmentsRemoved: this.#leftoversRemoved } : {}),
       ...(this.#repair === undefined ? {} : { repair: this.#repair }),
       pendingRepairs: manifest.pendingRepairs.map((p) => reportOf(p, this.#walDir)),
     };

@@ -2,6 +2,10 @@
  * Reading the log: `get` by LSN through the index, `scan` in LSN order with big sequential
  * reads, and the small cache of open segment files they share.
  *
+ * A release (release.ts) takes old segments out of the index and then unlinks them: a read
+ * that started before (a `scan` walks the segments the index held when it started) is waited
+ * for (`retire`) before their files go.
+ *
  * This file must never return a record whose checksum, header or LSN fails (D4: CORRUPTION
  * naming file and offset), never read beyond what the index holds (the index holds only durable
  * records), and never write.
@@ -21,7 +25,7 @@ import { corruption } from '../errors.ts';
 import type { FileHandle, FileSystem } from '../io/types.ts';
 import { ChunkReader, DEFAULT_CHUNK_BYTES } from './chunk-reader.ts';
 import { FILLER_KIND } from './filler.ts';
-import type { LsnIndex, SegmentEntry } from './lsn-index.ts';
+import { findSegmentIn, type LsnIndex, type SegmentEntry } from './lsn-index.ts';
 import type { LogRecord, Lsn } from './types.ts';
 
 /** First read of a `get`: enough for the header and a typical record. */
@@ -41,6 +45,8 @@ export class SegmentReader {
   readonly #maxOpen: number;
   /** Open handles by segment id, least recently used first. */
   readonly #handles = new Map<number, CachedHandle>();
+  /** Reads in progress (`retire` waits for those that started before it). */
+  readonly #reads = new Set<Promise<unknown>>();
 
   /**
    * @param maxOpen - most unpinned handles kept open when idle.
@@ -68,7 +74,11 @@ export class SegmentReader {
    *
    * @throws ConsensusStoreError CORRUPTION when its bytes fail their checks; errno errors.
    */
-  async get(lsn: number): Promise<LogRecord | undefined> {
+  get(lsn: number): Promise<LogRecord | undefined> {
+    return this.#track(this.#get(lsn));
+  }
+
+  async #get(lsn: number): Promise<LogRecord | undefined> {
     const at = this.#index.findSegment(lsn);
     if (at < 0) return undefined;
     const seg = this.#index.segments[at]!;
@@ -102,13 +112,20 @@ export class SegmentReader {
    *
    * @throws ConsensusStoreError CORRUPTION on a record that fails its checks; whatever `visit` throws.
    */
-  async scan(visit: (record: LogRecord) => boolean | void, from: number): Promise<void> {
+  scan(visit: (record: LogRecord) => boolean | void, from: number): Promise<void> {
+    return this.#track(this.#scan(visit, from));
+  }
+
+  async #scan(visit: (record: LogRecord) => boolean | void, from: number): Promise<void> {
+    // The segments as they are now: a release that takes some out of the index meanwhile waits
+    // for this scan (`retire`) before it unlinks them.
+    const segments = this.#index.segments.slice();
     const end = this.#index.nextLsn;
     let lsn = Math.max(from, this.#index.firstLsn);
     while (lsn < end) {
-      const at = this.#index.findSegment(lsn);
+      const at = findSegmentIn(segments, lsn);
       if (at < 0) return;
-      const seg = this.#index.segments[at]!;
+      const seg = segments[at]!;
       const segEnd = Math.min(end, seg.nextLsn);
       const handle = await this.#acquire(seg);
       try {
@@ -119,6 +136,27 @@ export class SegmentReader {
       }
       lsn = segEnd;
     }
+  }
+
+  /**
+   * The segments `ids` have left the index (a release): waits for every read that started
+   * before this call, then closes their cached handles, so that their files can be unlinked.
+   */
+  async retire(ids: readonly number[]): Promise<void> {
+    await Promise.allSettled([...this.#reads]);
+    for (const id of ids) {
+      const cached = this.#handles.get(id);
+      if (cached === undefined || cached.pinned) continue;
+      this.#handles.delete(id);
+      await cached.handle.then((h) => h.close()).catch(() => undefined);
+    }
+  }
+
+  #track<T>(read: Promise<T>): Promise<T> {
+    this.#reads.add(read);
+    const done = (): void => void this.#reads.delete(read);
+    read.then(done, done);
+    return read;
   }
 
   /** Closes every handle the cache opened (not the pinned writer's handle). */

@@ -13,10 +13,11 @@ import { COMMIT_RECORD_BYTES, SEGMENT_HEADER_BYTES } from '../codec/framing.ts';
 import type { FileHandle, FileSystem } from '../io/types.ts';
 import { BatchEncoder, type PendingAppend } from './batch-encoder.ts';
 import { SegmentEntry, type LsnIndex } from './lsn-index.ts';
-import { writeManifest, type Manifest } from './manifest.ts';
+import { writeManifest, type Manifest, type SealedSegment } from './manifest.ts';
 import type { ActiveSegment } from './open.ts';
 import type { ResolvedLogOptions } from './options.ts';
 import type { SegmentReader } from './reader.ts';
+import { planRelease } from './release-plan.ts';
 import type { SegmentPipeline } from './segment-pipeline.ts';
 import { segmentPath } from './segment-file.ts';
 
@@ -181,6 +182,27 @@ export class SegmentWriter {
       const rest = m.pendingRepairs.filter((p) => p.id > throughId);
       return rest.length === m.pendingRepairs.length ? undefined : { ...m, generation: m.generation + 1, pendingRepairs: rest };
     });
+  }
+
+  /**
+   * Rewrites the manifest without the oldest sealed segments whose records all lie below
+   * `beforeLsn` (release.ts; never the active segment, nor the newest sealed one while the
+   * active segment holds no record), durably, in turn with every other manifest write.
+   *
+   * @returns the segments released (none: nothing written) and the first segment id now in force.
+   * @throws the file system's errno error; the previous manifest is then still in force.
+   */
+  async release(beforeLsn: number): Promise<{ released: readonly SealedSegment[]; firstSegmentId: number }> {
+    let released: readonly SealedSegment[] = [];
+    let firstSegmentId = 0;
+    await this.#updateManifest((m) => {
+      const active = this.#active.entry;
+      const plan = planRelease(m, beforeLsn, active.count > 0 ? active.id : active.id - 1);
+      released = plan?.released ?? [];
+      firstSegmentId = plan?.manifest.firstSegmentId ?? m.firstSegmentId;
+      return plan?.manifest;
+    });
+    return { released, firstSegmentId };
   }
 
   /** Writes `change(current)` as the new manifest (unless it returns undefined), after any write before it. */

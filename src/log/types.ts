@@ -81,7 +81,25 @@ export interface OpenReport {
    * before the loss is recorded elsewhere does not forget it.
    */
   readonly pendingRepairs: readonly PendingRepairReport[];
+  /**
+   * Segment files below the manifest's first segment that this open removed: what a release
+   * cut short between its manifest switch and its unlinks left behind (docs/durability.md,
+   * "Releasing segments"). Absent when there were none.
+   */
+  readonly leftoverSegmentsRemoved?: number;
   readonly durationMs: number;
+}
+
+/** What `Log.release` did (docs/durability.md, "Releasing segments"). */
+export interface ReleaseReport {
+  /** Sealed segments taken out of the log by this call (each file unlinked). */
+  readonly segmentsReleased: number;
+  /** Records those segments held (filler LSNs of a repair's gap included). */
+  readonly recordsReleased: number;
+  /** Bytes of the released files. */
+  readonly bytesFreed: number;
+  /** The first LSN the log holds now (its next LSN when it holds none). */
+  readonly firstLsn: Lsn;
 }
 
 /** What an explicit repair cut (D5). */
@@ -142,6 +160,12 @@ export interface Log {
   /** Set once open. */
   readonly openReport: OpenReport;
   /**
+   * The first LSN the log still holds (its next LSN when it holds none): `get` below it resolves
+   * undefined, `scan` from below it starts at it. It only grows (`release`). Optional so that
+   * other `Log` implementations still type-check; absent means 1.
+   */
+  readonly firstLsn?: number;
+  /**
    * The limits `append` enforces (resolved options). Optional so that a minimal `Log` (a
    * benchmark's in-memory stub) still type-checks; absent means "no limit known": a merging
    * caller then bounds its batches by its own limits only.
@@ -191,6 +215,23 @@ export interface Log {
    * IO_FAILED (poisoned, or the manifest write failed), DISK_FULL, CLOSED.
    */
   acknowledgeRepairs(throughId: number): Promise<void>;
+  /**
+   * Removes from the log every sealed segment all of whose records have LSN < `beforeLsn`
+   * (never the segment being written, never a record at or after `beforeLsn`), once what they
+   * held lives elsewhere (a local image, cold files). The manifest switch is the commit point,
+   * then the files are unlinked (docs/durability.md, "Releasing segments"). One release at a
+   * time, in turn with every other manifest write. Resolves with what it removed (zero counts
+   * when nothing could go). Rejects INVALID_ARGUMENT (not a positive safe integer; nothing
+   * changed), CLOSED, IO_FAILED (poisoned, or a write failed), DISK_FULL. Optional: a log
+   * without segments never releases.
+   */
+  release?(beforeLsn: Lsn): Promise<ReleaseReport>;
+  /**
+   * Keeps every segment the log holds now on disk until the returned function is called (an
+   * online backup copies them): resolves once no release is running; releases started later
+   * wait for every hold to be dropped. Rejects CLOSED. Optional.
+   */
+  holdSegments?(): Promise<() => void>;
   /** Idempotent. Waits for in-flight batches, then releases the lock. */
   close(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;

@@ -20,9 +20,10 @@ import { mkdirDurable, probeDataDir, removeFreshDir, type DataDirState } from '.
 import { recoverLog } from './open.ts';
 import { resolveLogOptions, type ResolvedLogOptions } from './options.ts';
 import { SegmentReader } from './reader.ts';
+import { SegmentReleaser } from './release.ts';
 import { SegmentPipeline } from './segment-pipeline.ts';
 import { SegmentWriter } from './segment-writer.ts';
-import type { Log, LogLimits, LogOptions, LogRecord, LogStatus, Lsn, OpenReport, RecordInput, RecordLocation } from './types.ts';
+import type { Log, LogLimits, LogOptions, LogRecord, LogStatus, Lsn, OpenReport, RecordInput, RecordLocation, ReleaseReport } from './types.ts';
 
 export type { WalObserver } from './group-commit.ts';
 
@@ -38,7 +39,7 @@ interface OpenState {
   readonly pipeline: SegmentPipeline;
   readonly commit: GroupCommit;
   readonly index: LsnIndex;
-  readonly firstLsn: () => number;
+  readonly releaser: SegmentReleaser;
 }
 
 /**
@@ -106,6 +107,13 @@ export class WriteAheadLog implements Log {
     return state.commit.nextLsn as Lsn;
   }
 
+  /** The first LSN the log holds (its next LSN when it holds none); grows with `release`. */
+  get firstLsn(): Lsn {
+    const state = this.#state;
+    if (state === undefined) throw new ConsensusStoreError('CLOSED', 'log is not open');
+    return state.index.firstLsn as Lsn;
+  }
+
   /** What the open found and did. */
   get openReport(): OpenReport {
     const state = this.#state;
@@ -165,7 +173,7 @@ export class WriteAheadLog implements Log {
       throw invalidArgument('from', 'must be a non-negative safe integer');
     }
     try {
-      await state.reader.scan(visit, from ?? state.firstLsn());
+      await state.reader.scan(visit, from ?? state.index.firstLsn);
     } catch (err) {
       this.#noteRead(err);
       throw err;
@@ -242,6 +250,31 @@ export class WriteAheadLog implements Log {
     }
   }
 
+  /**
+   * See `Log.release`: removes the sealed segments all of whose records lie below `beforeLsn`
+   * (docs/durability.md, "Releasing segments"). Rejects INVALID_ARGUMENT, CLOSED, IO_FAILED when
+   * the log is poisoned; DISK_FULL or IO_FAILED when the manifest write fails (nothing released,
+   * the log not poisoned); IO_FAILED when a file could not be unlinked after the commit point
+   * (the segments are released; the next release or open removes the files).
+   */
+  async release(beforeLsn: Lsn): Promise<ReleaseReport> {
+    if (typeof beforeLsn !== 'number' || !Number.isSafeInteger(beforeLsn) || beforeLsn < 1) {
+      throw invalidArgument('beforeLsn', 'must be a positive safe integer');
+    }
+    const state = this.#state;
+    if (this.#status !== 'open' || state === undefined) throw closedError();
+    const poison = state.commit.poison;
+    if (poison !== undefined) throw poison;
+    return state.releaser.release(beforeLsn);
+  }
+
+  /** See `Log.holdSegments`: no release starts until the returned function is called. Rejects CLOSED. */
+  async holdSegments(): Promise<() => void> {
+    const state = this.#state;
+    if ((this.#status !== 'open' && this.#status !== 'closing') || this.#closing !== undefined || state === undefined) throw closedError();
+    return state.releaser.hold();
+  }
+
   /** Idempotent. Lets queued and in-flight batches finish, closes the files, releases the lock. */
   close(): Promise<void> {
     if (this.#closing === undefined) {
@@ -286,7 +319,8 @@ export class WriteAheadLog implements Log {
         const index = recovered.index;
         const commit = new GroupCommit(options, writer);
         commit.observer = this.#observer;
-        this.#state = { fs, lock, report, reader, writer, pipeline, commit, index, firstLsn: () => index.firstLsn };
+        const releaser = new SegmentReleaser({ fs, walDir: recovered.walDir, writer, index, reader }, recovered.manifest.firstSegmentId);
+        this.#state = { fs, lock, report, reader, writer, pipeline, commit, index, releaser };
       } catch (err) {
         await lock.release();
         throw err;
@@ -308,6 +342,8 @@ export class WriteAheadLog implements Log {
     }
     this.#status = 'closing';
     try {
+      // A release waiting for a hold gives up (CLOSED); a running one finishes first.
+      await state.releaser.close();
       await state.commit.drain();
       // A clean close records where the log ends (D5): damage before that point is never cut
       // as a torn tail. Not after a poisoning error: what the disk holds is then unknown.
