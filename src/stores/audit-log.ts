@@ -663,14 +663,13 @@ export class LogAuditLog implements AuditLog, RecordApplier, ImageSection, ColdP
   /**
    * The audit records with `previous.lsn < lsn <= next.lsn`, verbatim from the log (the chain
    * hashes those bytes), in LSN order, read when the returned function's iterable is walked.
-   * @throws INVALID_ARGUMENT (a bad cut, `next` below `previous` or above the durable log), CLOSED.
+   * @throws INVALID_ARGUMENT (a bad cut, `next` below `previous`), CLOSED.
    */
   captureCold(previous: ColdCut, next: ColdCut): () => AsyncIterable<ColdRecord> {
     this.checkOpen();
     const p = checkCut('previous', previous);
     const n = checkCut('next', next);
     if (n.lsn < p.lsn) throw invalidArgument('next.lsn', `(${n.lsn}) is below previous.lsn (${p.lsn}): cuts only grow`);
-    if (n.lsn >= this.ctx.log.nextLsn) throw invalidArgument('next.lsn', `(${n.lsn}) is not a durable record of the log (next LSN ${this.ctx.log.nextLsn})`);
     const log = this.ctx.log;
     return () => scanAuditRecords(log, p.lsn + 1, n.lsn);
   }
@@ -678,13 +677,12 @@ export class LogAuditLog implements AuditLog, RecordApplier, ImageSection, ColdP
   /**
    * Drops every entry at or below `cut` from the indexes and their leaf hashes (the tier holds
    * them now); the chain state (tip, frontier, latest head, damage) stays. Synchronous.
-   * @throws INVALID_ARGUMENT (a bad cut or tier, a cut below the one in force or above the log).
+   * @throws INVALID_ARGUMENT (a bad cut or tier, a cut below the one in force), nothing changed.
    */
   evictCold(cut: ColdCut, tier: ColdTier): void {
     const c = checkCut('cut', cut);
     const t = checkTier('tier', tier);
     if (c.lsn < this.coldCut.lsn) throw invalidArgument('cut.lsn', `(${c.lsn}) is below the cut in force (${this.coldCut.lsn}): cuts only grow`);
-    if (c.lsn >= this.ctx.log.nextLsn) throw invalidArgument('cut.lsn', `(${c.lsn}) is not a durable record of the log (next LSN ${this.ctx.log.nextLsn})`);
     let lastCold: MutableEntry | undefined;
     for (const e of this.entries.all()) {
       if (e.id > c.lsn) break;

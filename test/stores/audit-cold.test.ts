@@ -390,16 +390,13 @@ describe('audit log across tiers: bad input and damage', () => {
   it('captureCold and evictCold refuse bad cuts and tiers, and change nothing then', async () => {
     const { ref, cold, cut } = await fixture();
     const before = await answers(cold.store);
-    const last = cold.log.nextLsn - 1;
     const bad: [() => unknown, string][] = [
       [() => cold.store.captureCold(null as never, cut), 'previous'],
       [() => cold.store.captureCold(cut, { height: 0, lsn: -1 }), 'next.lsn'],
       [() => cold.store.captureCold(cut, { height: 0, lsn: cut.lsn - 1 }), 'next.lsn'],
-      [() => cold.store.captureCold(cut, { height: 0, lsn: last + 1 }), 'next.lsn'],
       [() => cold.store.evictCold({ lsn: 30 } as never, cold.tier), 'cut.height'],
       [() => cold.store.evictCold({ height: 0, lsn: 30 }, {} as never), 'tier.countOf'],
       [() => cold.store.evictCold({ height: 0, lsn: cut.lsn - 1 }, cold.tier), 'cut.lsn'],
-      [() => cold.store.evictCold({ height: 0, lsn: last + 1 }, cold.tier), 'cut.lsn'],
     ];
     for (const [call, argument] of bad) expect(call).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT', details: { argument } }));
     expect(await answers(cold.store)).toEqual(before);
