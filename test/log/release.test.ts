@@ -471,6 +471,49 @@ function pausable(fs: FileSystem): { fs: FileSystem; arm: (match: (op: string, p
 const atManifestRename = (op: string, path: string): boolean => op === 'rename' && path === `${DIR}/MANIFEST.tmp`;
 const atSegmentCopy = (op: string, path: string): boolean => op === 'open:read' && path.startsWith(`${DIR}/wal/`);
 
+describe('segment rotation racing a release', () => {
+  it.each(['seal during a release', 'release during a seal'])('%s: the two manifest writes take turns, the sealed segment stays, every record is read back', async (race) => {
+    const disk = new SimulatedDisk({ seed: 15 });
+    const paused = pausable(disk.fs());
+    const log = await openLog({ dir: DIR, fs: paused.fs, segmentSize: SMALL_SEGMENT });
+    await fill(log, 200);
+    await tick();
+    const active = log.locate((log.nextLsn - 1) as Lsn)!.segmentId;
+    const inManifestWrite = paused.arm(atManifestRename);
+    let release: Promise<{ segmentsReleased: number; firstLsn: number }>;
+    let acked = 0;
+    let appends: Promise<unknown>;
+    // Sixty more records rotate at least once; the first manifest write of the race is paused.
+    if (race === 'seal during a release') {
+      release = log.release(log.nextLsn as Lsn);
+      await inManifestWrite;
+      appends = Promise.all(Array.from({ length: 60 }, (_, i) => log.append([recordFor(200 + i)]))).then(() => void (acked = 60));
+    } else {
+      appends = Promise.all(Array.from({ length: 60 }, (_, i) => log.append([recordFor(200 + i)]))).then(() => void (acked = 60));
+      await inManifestWrite;
+      release = log.release(Number.MAX_SAFE_INTEGER as Lsn);
+    }
+    for (let i = 0; i < 20; i++) await tick();
+    expect(acked).toBe(0);
+    paused.resume();
+    const report = await release;
+    await appends;
+    expect(acked).toBe(60);
+    // The segment that was active when the race began is sealed now, and kept.
+    expect(report.firstLsn).toBe(log.firstLsn);
+    const manifest = (await readManifest(disk.fs(), DIR))!;
+    expect(manifest.firstSegmentId).toBe(active);
+    expect(manifest.sealed[0]!.id).toBe(active);
+    expect(report.segmentsReleased).toBe(active - 1);
+    await expectHolds(log, manifest.baseLsn, 260);
+    await log.close();
+    const again = await openSim(disk);
+    await expectHolds(again, manifest.baseLsn, 260);
+    expect(Math.min(...(await idsOn(disk.fs(), DIR)))).toBe(active);
+    await again.close();
+  });
+});
+
 describe('holds and backups', () => {
   it('a release waits for every hold; a hold waits for a running release; close ends a waiting release with CLOSED', async () => {
     const disk = new SimulatedDisk({ seed: 11 });
