@@ -214,6 +214,22 @@ describe('leftovers: a release cut short after its commit point', () => {
     await again.close();
   });
 
+  it('an open that cannot unlink one fails IO_FAILED naming the file, changes nothing else, and the next open removes them', async () => {
+    const { disk, before } = await withLeftovers(16);
+    const refusing = delegatingFs(disk.fs(), {
+      unlink: async (path) => {
+        if (path.endsWith('0000000000000002.wal')) throw Object.assign(new Error(`EIO: i/o error, unlink '${path}'`), { code: 'EIO', syscall: 'unlink', path });
+        return disk.fs().unlink(path);
+      },
+    });
+    await expectCode(openLog({ dir: DIR, fs: refusing, segmentSize: SMALL_SEGMENT }), 'IO_FAILED', /0000000000000002\.wal/);
+    expect((await idsOn(disk.fs(), DIR)).slice(0, 2)).toEqual([2, 3]);
+    const log = await openSim(disk);
+    expect(log.openReport.leftoverSegmentsRemoved).toBe(2);
+    await expectHolds(log, before.sealed[2]!.lastLsn + 1, 300);
+    await log.close();
+  });
+
   it('the next release of the same log removes them too (even with nothing new to release)', async () => {
     const disk = new SimulatedDisk({ seed: 9 });
     const log = await openSim(disk);
