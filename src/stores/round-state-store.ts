@@ -10,6 +10,14 @@
  * (u32 count; each: i64 LSN and the round-state record's payload as bytes, recordedAt included).
  * The payload is versioned by itself (docs/format.md, "Round-state checkpoint"), so an image
  * taken before `isProposer`, `validatorCount` and `quorumSize` existed loads as a log does.
+ * Once a cut was set, a trailer follows the index: the cold part's cut, span and latest cold
+ * checkpoint (round-cold.ts); an image without one loads as a store with nothing cold.
+ *
+ * Bounded history (docs/stores.md, "Bounded history"): checkpoints below the cold cut move to the
+ * cold tier (round-cold.ts); replay and image load skip them. Queries that reach below the cut
+ * read the tier and merge; the latest checkpoint, the regression checks and the prune floor
+ * never need it. Prune records stay hot; a prune below the cut hides the cold checkpoints below
+ * the floor (they are never read back), and counts them by reading the pruned heights once.
  *
  * This module must never write anything for a call that fails validation, and never answer from
  * a checkpoint that is not durable.
@@ -42,6 +50,9 @@ import { readCount, readSectionVersion, readUint, writeSectionVersion } from './
 import type { QueryPage } from './query-types.ts';
 import type { RoundState } from '../model/round.ts';
 import type { RoundStateQuery, RoundStateSnapshot, RoundStateStore, RoundStateStoreOptions } from './round-types.ts';
+import type { ColdCut, ColdKeys, ColdParticipant, ColdRecord, ColdTier } from '../cold/types.ts';
+import { isColdByHeight } from '../cold/types.ts';
+import { checkCapture, checkEvict, overlaps, produceCheckpoints, ROUND_COLD_KINDS, ROUND_TRAILER_MIN_BYTES, RoundColdPart, roundColdKeys, stableUnderEviction, takePageAsync } from './round-cold.ts';
 import {
   DEFAULT_CHECKPOINT_INTERVAL,
   DEFAULT_ROUND_LIST_LIMIT,
@@ -61,6 +72,16 @@ function copyState(state: RoundState): RoundState {
 
 function copySnapshot(snapshot: RoundStateSnapshot): RoundStateSnapshot {
   return { id: snapshot.id, state: copyState(snapshot.state), recordedAt: snapshot.recordedAt };
+}
+
+/** The record payload of a snapshot (as the log holds it). */
+function encodeSnapshot(s: RoundStateSnapshot): Uint8Array {
+  return encodeRoundStateRecord(s.state, s.recordedAt);
+}
+
+/** True when two snapshots are of one (height, round). */
+function sameRound(a: RoundStateSnapshot, b: RoundStateSnapshot | undefined): boolean {
+  return b !== undefined && a.state.height === b.state.height && a.state.round === b.state.round;
 }
 
 /** Why `next` may not follow `latest`, or undefined when it may (a round belongs to one height: docs/stores-rounds-validators.md). */
@@ -101,9 +122,11 @@ export function resolveCheckpointInterval(name: string, value: unknown): number 
  * method rejects (or, when synchronous, throws) CLOSED once the store is closed. None of them
  * writes anything.
  */
-export class LogRoundStateStore implements RecordApplier, RoundStateStore, ImageSection {
+export class LogRoundStateStore implements RecordApplier, RoundStateStore, ImageSection, ColdParticipant {
   /** The record kinds this store owns. */
   readonly kinds: readonly number[] = [RecordKind.RoundState, RecordKind.RoundStatePrune];
+  /** The kinds it moves to the cold tier (by height): checkpoints; prune records stay hot. */
+  readonly coldKinds: readonly number[] = ROUND_COLD_KINDS;
   /** Its section's tag in the local state image. */
   readonly imageTag = 4;
   /**
@@ -121,6 +144,8 @@ export class LogRoundStateStore implements RecordApplier, RoundStateStore, Image
   #lastAppliedLsn = 0;
   /** The write queue: writes run one at a time so each validates against the one before. */
   readonly #writes = new SerialQueue();
+  /** The checkpoints below the cut: cut, tier, their span and the latest of them. */
+  readonly #cold = new RoundColdPart();
 
   /**
    * @param ctx the shared log and clock.
@@ -184,9 +209,13 @@ export class LogRoundStateStore implements RecordApplier, RoundStateStore, Image
     // The last checkpoint at or below (height, round): rounds grow with heights, so one search.
     const end = this.#upperBound(height, round ?? Number.POSITIVE_INFINITY);
     const found = this.#byRound[end - 1];
-    if (found === undefined || found.state.height !== height) return undefined;
-    if (round !== undefined && found.state.round !== round) return undefined;
-    return copySnapshot(found);
+    if (found !== undefined && found.state.height === height && (round === undefined || found.state.round === round)) return copySnapshot(found);
+    // Cold checkpoints sort before every hot one, and the pinned one is the latest of them.
+    if (height < this.#pruneFloor) return undefined;
+    const pinned = this.#cold.pinned;
+    if (pinned !== undefined && pinned.state.height === height && (round === undefined || pinned.state.round === round)) return copySnapshot(pinned);
+    const cold = await this.#cold.at(height, round);
+    return cold === undefined ? undefined : copySnapshot(cold);
   }
 
   /**
@@ -200,7 +229,20 @@ export class LogRoundStateStore implements RecordApplier, RoundStateStore, Image
     const q = checkQuery('query', query, ROUND_QUERY_KEYS);
     const { startHeight, endHeight } = parseHeightRange('query', q);
     const limit = parseLimit('query.limit', q['limit'], { defaultLimit: DEFAULT_ROUND_LIST_LIMIT, maxLimit: MAX_ROUND_LIST_LIMIT });
-    return takePage(this.#inHeights(startHeight, endHeight), limit, copySnapshot);
+    if (!overlaps(this.#cold.heights, Math.max(startHeight, this.#pruneFloor), endHeight)) {
+      return takePage(this.#inHeights(startHeight, endHeight), limit, copySnapshot);
+    }
+    return stableUnderEviction(this.#cold, () => takePageAsync(this.#withCold(startHeight, endHeight), limit, copySnapshot));
+  }
+
+  /**
+   * Cold then hot checkpoints in the range: every cold (height, round) sorts at or before the
+   * first hot one, and a round held by both is answered by the hot (later) checkpoint.
+   */
+  async *#withCold(startHeight: number, endHeight: number): AsyncGenerator<RoundStateSnapshot> {
+    const firstHot = this.#inHeights(startHeight, endHeight).next().value as RoundStateSnapshot | undefined;
+    for await (const s of this.#cold.inHeights(startHeight, endHeight, this.#pruneFloor)) if (!sameRound(s, firstHot)) yield s;
+    yield* this.#inHeights(startHeight, endHeight);
   }
 
   /** The indexed checkpoints with `startHeight <= height <= endHeight`, in order. */
@@ -236,12 +278,24 @@ export class LogRoundStateStore implements RecordApplier, RoundStateStore, Image
           { details: { height, latestHeight: latest.state.height } },
         );
       }
+      // The checkpoints the prune drops are counted before anything is written (a damaged cold
+      // block fails the prune; each cold height is read by a prune once, the floor only grows):
+      // the cold ones, then the hot ones with no eviction in between. Until the prune applies,
+      // an eviction only moves them from one tier to the other, so the count holds.
+      const floor = this.#pruneFloor;
+      const dropped = await stableUnderEviction(this.#cold, async () => {
+        let cold = 0;
+        if (overlaps(this.#cold.heights, floor, height - 1)) {
+          const firstHot = this.#byRound[0];
+          for await (const s of this.#cold.inHeights(floor, height - 1, floor)) if (!sameRound(s, firstHot)) cold++;
+        }
+        return cold + this.#upperBound(height - 1, Number.POSITIVE_INFINITY);
+      });
       const payload = encodeRoundPruneRecord(height, readClock(this.#ctx));
       const [lsn] = await this.#ctx.log.append([{ kind: RecordKind.RoundStatePrune, payload }]);
       if (lsn === undefined) throw new ConsensusStoreError('CORRUPTION', 'log append resolved without an LSN');
-      const before = this.#byRound.length;
       this.apply({ lsn, kind: RecordKind.RoundStatePrune, payload });
-      return before - this.#byRound.length;
+      return dropped;
     });
   }
 
@@ -290,10 +344,12 @@ export class LogRoundStateStore implements RecordApplier, RoundStateStore, Image
     const byRound = this.#byRound.slice();
     const pruneFloor = this.#pruneFloor;
     const lastApplied = this.#lastAppliedLsn;
+    const cold = this.#cold.blank ? undefined : this.#cold.copy();
     return (w) => {
       writeSectionVersion(w);
       w.i64(pruneFloor).i64(lastApplied).u32(byRound.length);
-      for (const s of byRound) w.i64(s.id).bytes(encodeRoundStateRecord(s.state, s.recordedAt));
+      for (const s of byRound) w.i64(s.id).bytes(encodeSnapshot(s));
+      cold?.write(w, encodeSnapshot);
     };
   }
 
@@ -312,7 +368,12 @@ export class LogRoundStateStore implements RecordApplier, RoundStateStore, Image
       if (lsn <= previous || lsn > lastApplied) throw new Error(`round-state image: checkpoint ${i} has LSN ${lsn} out of order`);
       previous = lsn;
       const { state, recordedAt } = decodeRoundStateRecord(r.bytes(1 << 24), lsn);
-      const latest = this.#latest();
+      // Cold under the store's cut (the image predates a compaction): the tier holds it.
+      if (this.#cold.isCold(lsn, state.height)) {
+        this.#cold.add({ id: lsn as Lsn, state, recordedAt });
+        continue;
+      }
+      const latest = this.#byRound[this.#byRound.length - 1];
       if (latest !== undefined && latest.state.height === state.height && latest.state.round === state.round) {
         throw new Error(`round-state image: checkpoint ${i} repeats (height ${state.height}, round ${state.round})`);
       }
@@ -321,6 +382,7 @@ export class LogRoundStateStore implements RecordApplier, RoundStateStore, Image
       if (problem !== undefined) throw new Error(`round-state image: checkpoint ${i}: ${problem}`);
       this.#byRound.push({ id: lsn as Lsn, state, recordedAt });
     }
+    if (r.remaining >= ROUND_TRAILER_MIN_BYTES) this.#cold.read(r);
     r.end();
     this.#pruneFloor = pruneFloor;
     this.#lastAppliedLsn = lastApplied;
@@ -328,6 +390,10 @@ export class LogRoundStateStore implements RecordApplier, RoundStateStore, Image
 
   #applyState(lsn: Lsn, payload: Uint8Array): void {
     const { state, recordedAt } = decodeRoundStateRecord(payload, lsn);
+    if (this.#cold.isCold(lsn, state.height)) {
+      this.#cold.add({ id: lsn, state, recordedAt });
+      return;
+    }
     const problem = this.#followProblem(state);
     if (problem !== undefined) {
       throw new ConsensusStoreError('CORRUPTION', `round-state record at LSN ${lsn} is out of order: ${problem}`, {
@@ -335,7 +401,7 @@ export class LogRoundStateStore implements RecordApplier, RoundStateStore, Image
       });
     }
     const snapshot: RoundStateSnapshot = { id: lsn, state, recordedAt };
-    const latest = this.#latest();
+    const latest = this.#byRound[this.#byRound.length - 1];
     if (latest !== undefined && latest.state.height === state.height && latest.state.round === state.round) {
       this.#byRound[this.#byRound.length - 1] = snapshot;
     } else {
@@ -354,8 +420,44 @@ export class LogRoundStateStore implements RecordApplier, RoundStateStore, Image
     this.#byRound.splice(0, this.#upperBound(beforeHeight - 1, Number.POSITIVE_INFINITY));
   }
 
+  /** The latest checkpoint: the last hot one, else the latest cold one (kept in memory). */
   #latest(): RoundStateSnapshot | undefined {
-    return this.#byRound[this.#byRound.length - 1];
+    return this.#byRound[this.#byRound.length - 1] ?? this.#cold.pinned;
+  }
+
+  /** What the cold tier's block index records of a checkpoint. Throws INVALID_ARGUMENT (another kind), CORRUPTION (does not decode). */
+  coldKeys(kind: number, payload: Uint8Array): ColdKeys {
+    return roundColdKeys(kind, payload);
+  }
+
+  /**
+   * Fixes the held checkpoints cold under `next` and not under `previous` (the store's cut);
+   * returns their producer (LSN order, payloads as the log's). Synchronous, no I/O. Throws
+   * INVALID_ARGUMENT on a malformed cut, a `previous` that is not the store's cut, or a `next`
+   * below it.
+   */
+  captureCold(previous: ColdCut, next: ColdCut): () => AsyncIterable<ColdRecord> {
+    const cuts = checkCapture(this.#cold.cut, previous, next);
+    const fixed = this.#byRound.filter((s) => isColdByHeight(cuts.next, s.id, s.state.height) && !isColdByHeight(cuts.previous, s.id, s.state.height));
+    return produceCheckpoints(fixed, encodeSnapshot);
+  }
+
+  /**
+   * Drops the checkpoints cold under `cut` from memory (the latest of them stays pinned), and
+   * reads them from `tier` from now on. Synchronous. Throws INVALID_ARGUMENT on a malformed cut
+   * or tier, or a cut below the store's.
+   */
+  evictCold(cut: ColdCut, tier: ColdTier): void {
+    const checked = checkEvict(this.#cold.cut, cut, tier);
+    const kept: RoundStateSnapshot[] = [];
+    for (const s of this.#byRound) {
+      if (isColdByHeight(checked.cut, s.id, s.state.height)) this.#cold.add(s);
+      else kept.push(s);
+    }
+    this.#byRound.splice(0, this.#byRound.length, ...kept);
+    this.#cold.cut = checked.cut;
+    this.#cold.tier = checked.tier;
+    this.#cold.evictions++;
   }
 
   #followProblem(next: RoundState): string | undefined {
