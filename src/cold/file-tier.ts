@@ -139,7 +139,7 @@ export class FileColdTier implements ColdTier {
 
   #reader(info: ColdFileInfo): ColdFileReader {
     let reader = this.#readers.get(info.name);
-    if (reader === undefined || reader.info !== info) {
+    if (reader === undefined) {
       reader = new ColdFileReader(this.#fs, this.#dir, info);
       this.#readers.set(info.name, reader);
       this.footerLoads++;

@@ -88,4 +88,34 @@ describe('cold tier: crash at every I/O call of a compaction switch', () => {
     expect(seen.new).toBeGreaterThan(0);
     expect(seen.old + seen.new).toBe(total);
   });
+
+  it('a power cut at any call of the open that cleans an interrupted switch leaves the old generation, and the next open finishes the cleaning', async () => {
+    /** The switch cut just before the manifest's rename: b.cold written, MANIFEST.tmp written, neither listed. */
+    const interrupted = async (): Promise<SimulatedDisk> => {
+      const disk = await baseDisk(33);
+      const fs = disk.fs();
+      await writeColdFile(fs, COLD, 'b.cold', NEW, voteKeys, { blockBytes: 1024 });
+      const h = await fs.open(`${COLD}/MANIFEST.tmp`, 'create');
+      await h.writeAndSync([Uint8Array.of(1, 2, 3)], 0);
+      await h.close();
+      await fs.syncDir(COLD);
+      return disk;
+    };
+    const probe = await interrupted();
+    const start = probe.callCount;
+    expect((await openColdDir(probe.fs(), STORE, CHAIN)).removed).toEqual(['MANIFEST.tmp', 'b.cold']);
+    const total = probe.callCount - start;
+    for (let at = 1; at <= total; at++) {
+      const disk = await interrupted();
+      disk.crashAtCall(at);
+      await openColdDir(disk.fs(), STORE, CHAIN).catch(() => undefined);
+      if (disk.stats.crashes === 0) disk.crash();
+      const { manifest } = await openColdDir(disk.fs(), STORE, CHAIN);
+      expect(manifest.generation, `crash at ${at}`).toBe(1);
+      expect(coldFilesOn(disk), `crash at ${at}`).toEqual(['MANIFEST', 'a.cold']);
+      expect(recordsDiffer(await tierRecords(disk), OLD), `crash at ${at}`).toBe('');
+    }
+    console.log(`cold crash points of an open that cleans: ${total} I/O calls`);
+    expect(total).toBeGreaterThan(5);
+  });
 });
