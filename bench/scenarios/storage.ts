@@ -14,6 +14,12 @@
  * SQLite's database after a WAL checkpoint, LevelDB's directory as it stands after close, and
  * PostgreSQL's tables with their indexes (pg_total_relation_size; its WAL is not counted).
  *
+ * A second table, the "engine mix" (bench/scenarios/storage-engine-mix.ts), stores per block
+ * what the reference engine writes on one node (every validator's votes signed for real, the
+ * audit entries with their signed heads, five checkpoints, sign-guard entries, the finalization
+ * mark, the reward distribution), hot segments, images and snapshots listed apart, against the
+ * signature floor and LevelDB holding the same records; this table's rows stay as they were.
+ *
  * Must never: count preallocated zeros as used, or extrapolate from fewer blocks than it says.
  */
 import { closeSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
@@ -25,6 +31,7 @@ import { accountabilityOf, loadOpenStore, missingNote, openEngine, openPeers } f
 import { makeTempDir, removeTempDir } from '../lib/temp-dir.ts';
 import { BlockFactory } from '../lib/workload.ts';
 import { PgPeer } from '../lib/peer-stores.ts';
+import { runEngineMixStorage } from './storage-engine-mix.ts';
 
 const PER = 100_000;
 const IN_FLIGHT = 8;
@@ -187,4 +194,5 @@ export async function runStorageScenario(ctx: BenchContext): Promise<void> {
   );
   if (ctx.quick) notes.push(`--quick: extrapolated from ${blocks} blocks only (the full run measures 10,000)`);
   ctx.emitTable('storage', `storage: bytes on disk per 100,000 blocks`, cells, notes);
+  await runEngineMixStorage(ctx);
 }
