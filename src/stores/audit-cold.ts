@@ -216,13 +216,28 @@ export class ColdAuditReader {
     if (this.tail.signature !== null && this.tail.signedHeadId !== null) sign(run, this.tail.signature, this.tail.signedHeadId);
   }
 
-  /** Every cold audit record (entries and heads) in LSN order, a block's records at a time (one block in memory). */
-  async *all(): AsyncGenerator<readonly ColdRecord[]> {
-    for (const block of await this.blocks({}, AUDIT_COLD_KINDS)) {
-      const records = await this.records(block);
+  /** The LSN of the cut this reader reads at or below. */
+  get cutLsn(): number {
+    return this.cut.lsn;
+  }
+
+  /** Every cold audit record (entries and heads) after `after`, in LSN order, a block's records at a time (one block in memory). */
+  async *all(after = 0): AsyncGenerator<readonly ColdRecord[]> {
+    for (const block of await this.tier.blocks({ kinds: AUDIT_COLD_KINDS, lsn: [after + 1, this.cut.lsn] })) {
+      const records = (await this.records(block)).filter((r) => r.lsn > after);
       this.#cache.clear();
       yield records;
     }
+  }
+
+  /** The cold audit record `lsn`, or undefined when the tier holds none. */
+  async record(lsn: number): Promise<ColdRecord | undefined> {
+    if (lsn > this.cut.lsn) return undefined;
+    for (const block of await this.tier.blocks({ kinds: AUDIT_COLD_KINDS, lsn: [lsn, lsn] })) {
+      const found = (await this.records(block)).find((r) => r.lsn === lsn);
+      if (found !== undefined) return found;
+    }
+    return undefined;
   }
 
   /**

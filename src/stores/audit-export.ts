@@ -118,8 +118,11 @@ export interface ExportSource {
   readonly path: string;
   readonly chainId: string;
   readonly publicKey: Uint8Array;
-  /** The records at or below `lastLsn` that live in the cold tier, in LSN order; the log is read after them. */
-  readonly cold?: { readonly records: AsyncIterable<readonly LogRecord[]>; readonly lastLsn: Lsn } | undefined;
+  /**
+   * Hands `feed` the records that live in the cold tier, in LSN order, a block at a time, and
+   * resolves with the LSN the log is read after (0: none are cold).
+   */
+  readonly cold?: ((feed: (records: readonly LogRecord[]) => Promise<boolean>) => Promise<number>) | undefined;
 }
 
 /**
@@ -164,11 +167,12 @@ export async function exportAuditRecords(source: ExportSource): Promise<{ entrie
     };
     let from: Lsn | undefined;
     if (source.cold !== undefined) {
-      for await (const block of source.cold.records) {
+      const after = await source.cold(async (block) => {
         for (const record of block) add(record);
         if (size >= CHUNK_BYTES) await flush();
-      }
-      from = (source.cold.lastLsn + 1) as Lsn;
+        return true;
+      });
+      if (after > 0) from = (after + 1) as Lsn;
     }
     for (;;) {
       let stoppedAt: Lsn | undefined;

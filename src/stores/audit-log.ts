@@ -928,7 +928,8 @@ export class LogAuditLog implements AuditLog, RecordApplier, ImageSection, ColdP
         records.push({ sequence: e.sequence, payload });
         continue;
       }
-      const record = await this.ctx.log.get(e.id);
+      // An entry a compaction moved meanwhile (its segment may be released) is read from the tier.
+      const record = (await this.ctx.log.get(e.id)) ?? (await this.coldReader()?.record(e.id));
       if (record === undefined || record.kind !== RecordKind.AuditEvent) {
         throw new ConsensusStoreError('CORRUPTION', `audit entry ${e.id} is not in the log`, { details: { lsn: e.id } });
       }
@@ -969,12 +970,24 @@ export class LogAuditLog implements AuditLog, RecordApplier, ImageSection, ColdP
     const verifier = new AuditChainVerifier(this.chainId, this.key.publicKey, expect);
     // Cold records first, block by block (a damaged block rejects CORRUPTION, as a damaged hot
     // record does), then the hot log after the cut, through the one verifier.
-    const reader = this.coldReader();
-    if (reader !== undefined) {
-      for await (const records of reader.all()) if (!records.every((r) => feedAuditRecord(verifier, r))) break;
-    }
-    if (!verifier.failed) await this.ctx.log.scan((record) => feedAuditRecord(verifier, record), reader === undefined ? undefined : ((this.coldCut.lsn + 1) as Lsn));
+    const after = await this.feedCold((records) => records.every((r) => feedAuditRecord(verifier, r)));
+    if (!verifier.failed) await this.ctx.log.scan((record) => feedAuditRecord(verifier, record), after === 0 ? undefined : ((after + 1) as Lsn));
     return verifier.finish();
+  }
+
+  /**
+   * Hands `feed` every cold audit record in LSN order, a block at a time, until it returns false;
+   * when a compaction moves the cut meanwhile (and may release the log's segments below it),
+   * the records it moved are read from the tier too. Returns the LSN the log is to be read after
+   * (0: no cold tier).
+   */
+  private async feedCold(feed: (records: readonly ColdRecord[]) => boolean | Promise<boolean>): Promise<number> {
+    let done = 0;
+    for (let reader = this.coldReader(); reader !== undefined && reader.cutLsn > done; reader = this.coldReader()) {
+      for await (const records of reader.all(done)) if (!(await feed(records))) return reader.cutLsn;
+      done = reader.cutLsn;
+    }
+    return done;
   }
 
   /**
@@ -986,9 +999,7 @@ export class LogAuditLog implements AuditLog, RecordApplier, ImageSection, ColdP
   async export(path: string): Promise<{ entries: number; heads: number; bytes: number }> {
     this.checkOpen();
     const fs = this.fs ?? (await import('../io/real-fs.ts')).defaultFileSystem();
-    const reader = this.coldReader();
-    const cold = reader === undefined ? undefined : { records: reader.all(), lastLsn: this.coldCut.lsn as Lsn };
-    return exportAuditRecords({ log: this.ctx.log, fs, path, chainId: this.chainId, publicKey: this.key.publicKey, cold });
+    return exportAuditRecords({ log: this.ctx.log, fs, path, chainId: this.chainId, publicKey: this.key.publicKey, cold: (feed) => this.feedCold(feed) });
   }
 }
 

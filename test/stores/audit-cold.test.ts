@@ -455,3 +455,85 @@ describe('audit log across tiers: bad input and damage', () => {
     await closeAll(ref, cold);
   });
 });
+
+/** A tier whose reads wait, from the `from`-th read on, until `open()` is called. */
+class GatedTier extends WrappedTier {
+  #reads = 0;
+  #open: (() => void) | undefined;
+  readonly #gate: Promise<void>;
+  /** Resolves once a read waits at the gate. */
+  readonly waiting: Promise<void>;
+  #arrived: (() => void) | undefined;
+
+  constructor(inner: MemoryColdTier, private readonly from: number) {
+    super(inner, {});
+    this.#gate = new Promise((resolve) => (this.#open = resolve));
+    this.waiting = new Promise((resolve) => (this.#arrived = resolve));
+  }
+
+  open(): void {
+    this.#open?.();
+  }
+
+  override async read(block: ColdBlockRef): Promise<ColdRecord[]> {
+    if (++this.#reads >= this.from) {
+      this.#arrived?.();
+      await this.#gate;
+    }
+    return super.read(block);
+  }
+}
+
+describe('audit log across tiers: a compaction during a read', () => {
+  /** Compacts `node` (evicting with `tier`) up to its last record and releases the log below the cut. */
+  async function compactAndRelease(node: Node, tier: ColdTier): Promise<ColdCut> {
+    const prev = node.tier.cut;
+    const { next, produce } = await node.log.capture((last) => {
+      const next: ColdCut = { height: 0, lsn: last };
+      return { next, produce: node.store.captureCold(prev, next) };
+    });
+    const records: ColdRecord[] = [];
+    for await (const r of produce()) records.push(r);
+    node.tier.add(records, (r) => node.store.coldKeys(r.kind, r.payload), next, 2);
+    node.store.evictCold(next, tier);
+    await node.log.release((next.lsn + 1) as Lsn);
+    return next;
+  }
+
+  it('verifyIntegrity and export read from the tier what a compaction moved and released meanwhile', async () => {
+    const { ref, cold } = await fixture();
+    for (const run of ['verify', 'export'] as const) {
+      const tier = new GatedTier(cold.tier, 2);
+      cold.store.evictCold(cold.tier.cut, tier);
+      const pending = run === 'verify' ? cold.store.verifyIntegrity() : cold.exported();
+      await tier.waiting;
+      await compactAndRelease(cold, tier);
+      expect(cold.disk.records.length).toBe(1);
+      tier.open();
+      if (run === 'verify') expect(await pending).toEqual({ ok: true, checked: 25, heads: 12 });
+      else expect(await pending).toEqual(await ref.exported());
+      for (let i = 1; i <= 2; i++) {
+        for (const n of [ref, cold]) {
+          n.now = 1_100 + i;
+          await n.store.appendWithEvents([{ type: 'PhaseChanged', height: 20 + i, round: 0, from: 'prevote', to: 'precommit' }], []);
+        }
+      }
+    }
+    expect(await answers(cold.store)).toEqual(await answers(ref.store));
+    await closeAll(ref, cold);
+  });
+
+  it('getEvidence reads from the tier a hot entry a compaction moved and released meanwhile', async () => {
+    const { ref, cold } = await fixture();
+    const tier = new GatedTier(cold.tier, 1);
+    cold.store.evictCold(cold.tier.cut, tier);
+    const pending = cold.store.getEvidence({ validatorId: 'val-2' });
+    await tier.waiting;
+    await compactAndRelease(cold, tier);
+    tier.open();
+    const bundle = await pending;
+    expect(bundle).toEqual(await ref.store.getEvidence({ validatorId: 'val-2' }));
+    expect(bundle.entries.map((e) => e.sequence)).toEqual([4, 12, 20]);
+    await closeAll(ref, cold);
+  });
+});
