@@ -318,6 +318,14 @@ describe('reward history: what reads the cold tier', () => {
       expect(await settle(() => query(side.store))).toEqual(await settle(() => query(reference.store)));
       expect(side.cut.height).toBe(height);
     }
+    // A read that fails while an eviction runs is retried on the tier the eviction left.
+    side.store.evictCold(side.cut, tier);
+    tier.once = async () => {
+      await side.compact(28, 2);
+      throw corruption('memory-gone', 0, 'a file the compaction replaced');
+    };
+    expect(await side.store.getCumulativeDistributed(3)).toBe(await reference.store.getCumulativeDistributed(3));
+    expect(side.cut.height).toBe(28);
     expect(tier.fired).toBe(4);
     await side.log.close();
     await reference.log.close();
@@ -442,6 +450,8 @@ describe('reward history: cold members refuse bad input', () => {
       [trailer((w) => head(w).u32(1000)), /claims 1000 validators/],
       [trailer((w) => validator(validator(head(w).u32(2), 'va', 1, 1n), 'va', 1, 1n)), /repeats validator "va"/],
       [trailer((w) => validator(head(w).u32(1), 'va', 1, -1n)), /cold validator total is negative/],
+      [trailer((w) => validator(head(w).u32(1), 'va', -2, 1n)), /cold validator count is negative/],
+      [trailer((w) => head(w).u32(1).text('va').i64(1).bigint(1n).bigint(-1n).bigint(0n).bigint(0n).bigint(0n).flag(false).flag(false)), /cold validator reason total is negative/],
       [trailer((w) => w.u32(1).i64(0).i64(0)), /trailing bytes/],
     ];
     for (const [bytes, message] of cases) expect(() => fresh().loadImage(new ImageReader(bytes))).toThrow(message);
