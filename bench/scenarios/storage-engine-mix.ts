@@ -150,7 +150,7 @@ export async function runEngineMixStorage(ctx: BenchContext): Promise<void> {
   ];
   const notes: string[] = [];
   for (const validators of [21, 100]) {
-    ctx.log(`storage: engine mix, ${validators} validators, ${formatNumber(blocks)} blocks (consensus-store and LevelDB)`);
+    ctx.log(`storage: engine mix, ${validators} validators, ${blocks} blocks (consensus-store and LevelDB)`);
     const run = await mixRun(validators, blocks, (m) => ctx.log(m));
     const c = run.census;
     const used = usedBytes(c);
@@ -158,7 +158,7 @@ export async function runEngineMixStorage(ctx: BenchContext): Promise<void> {
     cells.push([
       'consensus-store',
       String(validators),
-      formatNumber(blocks),
+      String(blocks),
       formatNumber(used),
       formatNumber(used / blocks),
       gb100k(used, blocks),
@@ -175,7 +175,7 @@ export async function runEngineMixStorage(ctx: BenchContext): Promise<void> {
       cells.push([
         'leveldb (engine mix, same records)',
         String(validators),
-        formatNumber(blocks),
+        String(blocks),
         formatNumber(run.level.bytes),
         formatNumber(run.level.bytes / blocks),
         gb100k(run.level.bytes, blocks),
@@ -195,7 +195,7 @@ export async function runEngineMixStorage(ctx: BenchContext): Promise<void> {
       .join('; ');
     const w = run.written;
     notes.push(
-      `consensus-store ${validators} validators: ${formatNumber(blocks)} blocks in ${(run.ms / 1000).toFixed(1)} s (durability none, signing and verifying included); ` +
+      `consensus-store ${validators} validators: ${blocks} blocks in ${(run.ms / 1000).toFixed(1)} s (durability none, signing and verifying included); ` +
         `per block on disk, by record kind (count, bytes with headers and padding): ${kinds}`,
       `consensus-store ${validators} validators: per block written: ${per(w.votes)} votes, ${per(w.auditEntries)} audit entries (${per(w.voteReceived)} VoteReceived) in ${per(c.kinds.get(RecordKind.AuditHead)?.count ?? 0)} signed heads, ` +
         `${per(w.checkpoints)} checkpoints, ${per(w.signGuardEntries)} sign-guard entries (the node proposed ${run.nodeProposals} of ${blocks} blocks), ${per(w.finalized)} finalization mark, ${per(w.rewards)} reward distribution of ${per(w.rewardLines)} lines; records on disk match these counts`,
