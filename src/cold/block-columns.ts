@@ -53,6 +53,11 @@ interface Segment {
   size?: number;
 }
 
+/** The lookup table of `segmentsOf` (module-level: no allocation per byte position). */
+const tableStamps = new Int32Array(65536);
+const tableIds = new Int32Array(65536);
+let tableStamp = 0;
+
 /**
  * Splits the `width` byte positions of a class of `payloads` into segments: a run of positions
  * whose byte strings take at most `limit` distinct values across the members (an id, a hash, the
@@ -64,19 +69,29 @@ function segmentsOf(payloads: readonly Uint8Array[], width: number): Segment[] {
   const out: Segment[] = [];
   let open: Segment | undefined;
   const extend = (from: Int32Array | undefined, j: number): { ids: Int32Array; size: number } | undefined => {
+    // Tuple ids stay below 255, so (previous id, byte) fits a 64 Ki table; a stamp per call
+    // empties it without clearing it.
+    if (tableStamp >= 0x7fff_fff0) {
+      tableStamps.fill(0);
+      tableStamp = 0;
+    }
+    const stamp = ++tableStamp;
     const ids = new Int32Array(n);
-    const seen = new Map<number, number>();
+    let size = 0;
     for (let i = 0; i < n; i++) {
-      const key = (from === undefined ? 0 : (from[i] as number) * 256) + ((payloads[i] as Uint8Array)[j] as number);
-      let id = seen.get(key);
-      if (id === undefined) {
-        id = seen.size;
-        if (id >= limit) return undefined;
-        seen.set(key, id);
+      const key = (from === undefined ? 0 : (from[i] as number) << 8) | ((payloads[i] as Uint8Array)[j] as number);
+      let id: number;
+      if (tableStamps[key] === stamp) {
+        id = tableIds[key] as number;
+      } else {
+        if (size >= limit) return undefined;
+        id = size++;
+        tableStamps[key] = stamp;
+        tableIds[key] = id;
       }
       ids[i] = id;
     }
-    return { ids, size: seen.size };
+    return { ids, size };
   };
   for (let j = 0; j < width; j++) {
     if (open !== undefined && open.kind === DICTIONARY) {
