@@ -48,9 +48,9 @@ export function widenSpan(span: Span, other: Span): void {
   if (other.max > span.max) span.max = other.max;
 }
 
-/** True when some value of `span` lies in `lo..hi` (inclusive). False for an empty span. */
+/** True when some value of `span` lies in `lo..hi` (inclusive). False for an empty span or range. */
 export function overlaps(span: Span, lo: number, hi: number): boolean {
-  return lo <= span.max && hi >= span.min;
+  return lo <= hi && lo <= span.max && hi >= span.min;
 }
 
 /** Writes a span: u8 1 and two i64, or u8 0 when empty (the image trailers). */

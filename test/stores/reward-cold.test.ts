@@ -290,6 +290,7 @@ describe('reward history: what reads the cold tier', () => {
     expect((await h.queryDistributions({ startHeight: 20, limit: 2 })).items.map((d) => d.height)).toEqual([20, 21]);
     expect((await h.exportRewards({ startDate: T0 + 20_000 })).entries).toHaveLength(11 + 5 + 11);
     expect((await h.recordDistribution(distribution(31, [{ validatorId: 'va', reason: 'BlockProposal', amount: 1n }], T0 + 31_000))).height).toBe(31);
+    expect((await h.exportRewards({ startDate: T0 + 5_000, endDate: T0 + 5_000 })).entries).toEqual([]);
     expect(side.tier.reads).toBe(0);
     const all = await h.getValidatorRewards('va', { limit: 2 });
     expect([all.total, all.count, all.entries.map((e) => e.height), all.truncated]).toEqual([BigInt((31 * 32) / 2) - 30n, 31, [1, 2], true]);
