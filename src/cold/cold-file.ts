@@ -138,7 +138,6 @@ async function closeIterator(iterator: AsyncIterator<unknown> | Iterator<unknown
 function checkRecord(value: unknown, index: number, lastLsn: number): ColdRecord {
   const name = `records[${index}]`;
   const o = checkObject(name, value);
-  checkKeys(name, o, ['kind', 'lsn', 'payload']);
   checkInteger(`${name}.kind`, o['kind'], 1, 255);
   const lsn = checkInteger(`${name}.lsn`, o['lsn'], 1, Number.MAX_SAFE_INTEGER);
   if (lsn <= lastLsn) throw invalidArgument(`${name}.lsn`, `must be above the previous record's LSN ${lastLsn} (records come in LSN order), got ${lsn}`);

@@ -73,7 +73,6 @@ describe('cold tier bad input', () => {
       ['records[0].kind', () => writeColdFile(fs, COLD, 'x.cold', [rec(1, 0)], noKeys)],
       ['records[0].kind', () => writeColdFile(fs, COLD, 'x.cold', [rec(1, 256)], noKeys)],
       ['records[0].payload', () => writeColdFile(fs, COLD, 'x.cold', [{ kind: 1, lsn: 1 as Lsn, payload: [1] as never }], noKeys)],
-      ['records[0].extra', () => writeColdFile(fs, COLD, 'x.cold', [{ ...rec(1), extra: 1 } as never], noKeys)],
       ['records[0]', () => writeColdFile(fs, COLD, 'x.cold', [null as never], noKeys)],
       ['keysOf(record 1).height', () => writeColdFile(fs, COLD, 'x.cold', [rec(1)], () => ({ height: -1 }))],
       ['keysOf(record 1).round', () => writeColdFile(fs, COLD, 'x.cold', [rec(1)], () => ({ round: 2 ** 32 }))],
