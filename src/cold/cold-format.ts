@@ -217,7 +217,8 @@ export function decodeFooter(bytes: Uint8Array, file: string, name: string, foot
       } else {
         fail(`block ${i} validator index mode ${mode}`);
       }
-      blocks.push({ file: name, offset, length, count, kinds, minHeight, maxHeight, minRound, maxRound, minLsn, maxLsn, minTime, maxTime });
+      // Frozen: the reader hands these very objects to every caller.
+      blocks.push(Object.freeze({ file: name, offset, length, count, kinds: Object.freeze(kinds), minHeight, maxHeight, minRound, maxRound, minLsn, maxLsn, minTime, maxTime }));
       blockValidators.push(indices);
       expectOffset = offset + length;
       lastLsn = maxLsn;

@@ -4,15 +4,22 @@
  * the reader's IO_FAILED, and what a vote costs on disk against the 64 bytes of its signature
  * (docs/format.md, "Cold files").
  */
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { RecordKind } from '../../src/codec/kinds.ts';
 import { crc32c } from '../../src/codec/crc32c.ts';
 import { decodeVoteRecord } from '../../src/codec/vote-record.ts';
+import { coldFileName } from '../../src/cold/cold-file-info.ts';
 import { writeColdFile } from '../../src/cold/cold-file.ts';
+import { coldDirOf, commitColdManifest, openColdDir } from '../../src/cold/cold-manifest.ts';
+import { FileColdTier } from '../../src/cold/file-tier.ts';
+import { defaultFileSystem } from '../../src/io/real-fs.ts';
 import { ColdFileReader } from '../../src/cold/cold-reader.ts';
 import type { ColdRecord } from '../../src/cold/types.ts';
 import { SimulatedDisk } from '../../src/io/sim-disk.ts';
-import { COLD, coldFilesOn, recordsDiffer, rejectsWith, voteKeys, voteRecords } from './cold-fixtures.ts';
+import { CHAIN, COLD, coldFilesOn, recordsDiffer, rejectsWith, voteKeys, voteRecords } from './cold-fixtures.ts';
 
 async function readAll(reader: ColdFileReader): Promise<ColdRecord[]> {
   const out: ColdRecord[] = [];
@@ -106,5 +113,30 @@ describe('cold file', () => {
       expect(recordsDiffer(await readAll(new ColdFileReader(fs, COLD, info)), records)).toBe('');
     }
     console.log(`cold file size, ${validators} validators (finalization marks included in the bytes):\n  ${results.join('\n  ')}`);
+  });
+});
+
+describe('cold file on the real file system', () => {
+  it('writes, commits, reopens and reads back under os.tmpdir(), leftovers removed', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'cold-real-'));
+    try {
+      const fs = defaultFileSystem();
+      const records = voteRecords({ validators: 21, heights: 20, seed: 6 });
+      const cold = coldDirOf(root);
+      const info = await writeColdFile(fs, cold, coldFileName(1), records, voteKeys, { blockBytes: 8192 });
+      const manifest = await commitColdManifest(fs, root, { chainId: CHAIN, cut: { height: 21, lsn: info.maxLsn }, files: [info] });
+      expect(manifest.generation).toBe(1);
+      await writeFile(join(cold, 'stray.cold.tmp'), 'x');
+      const { removed } = await openColdDir(fs, root, CHAIN);
+      expect(removed).toEqual(['stray.cold.tmp']);
+      expect((await readdir(cold)).sort()).toEqual(['0000000000000001.cold', 'MANIFEST']);
+      const tier = await FileColdTier.open(fs, root, CHAIN);
+      const out: ColdRecord[] = [];
+      for (const b of await tier.blocks({})) out.push(...(await tier.read(b)));
+      expect(recordsDiffer(out, records)).toBe('');
+      expect((await tier.verify())[0]!.records).toBe(records.length);
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
   });
 });
