@@ -47,6 +47,12 @@ export interface FoundEntry {
   readonly payload?: Uint8Array;
 }
 
+/** The tail an entry leaves when it is the newest cold one: its signature, or pending while unsigned. */
+export function tailOf(entry: MutableEntry, unsigned: readonly MutableEntry[]): ColdTail {
+  if (unsigned.includes(entry) || entry.signature === null) return { pending: true, signature: null, signedHeadId: null };
+  return { pending: false, signature: entry.signature, signedHeadId: entry.signedHeadId };
+}
+
 /** A cut given to a public method. @throws INVALID_ARGUMENT naming the field. */
 export function checkCut(name: string, value: unknown): ColdCut {
   const o = checkObject(name, value);
@@ -341,5 +347,36 @@ export async function mergeByLsn(
     await fromCold();
     fromHot();
   }
+  return out;
+}
+
+/**
+ * A dispute bundle's matches across tiers (docs/audit.md, "Dispute evidence"), in the order the
+ * hot query takes them: by id for a validator or no key, by (height, id) for a height range.
+ * `hot` holds the first `limit` hot matches in that order.
+ */
+export async function evidenceMatches(
+  reader: ColdAuditReader,
+  hot: readonly MutableEntry[],
+  q: { readonly limit: number; readonly match: (e: MutableEntry) => boolean; readonly validatorId: string | undefined; readonly heights: readonly [number, number] | undefined },
+): Promise<FoundEntry[]> {
+  const height = q.heights === undefined ? {} : { height: q.heights };
+  if (q.validatorId === undefined && q.heights !== undefined) {
+    const order = { limit: q.limit, descending: false, match: q.match, key: (e: MutableEntry) => e.height as number };
+    return mergeByKey(reader, await reader.blocks(height), hot, { ...order, range: (b) => [b.minHeight, b.maxHeight] });
+  }
+  const filter = q.validatorId === undefined ? {} : { validator: q.validatorId, ...height };
+  return mergeByLsn(reader, () => reader.blocks(filter), hot, { limit: q.limit, descending: false, match: q.match });
+}
+
+/**
+ * The leaf hashes of a tree of `treeSize` entries, packed: the cold ones recomputed from the
+ * cold blocks (`coldLeaves`: every block of entries read, one SHA-256 per cold entry), then
+ * the hot ones (`hotLeaves`, from sequence `leafBase`).
+ */
+export async function proofLeaves(reader: ColdAuditReader, hotLeaves: Uint8Array, leafBase: number, treeSize: number): Promise<Uint8Array> {
+  const out = new Uint8Array(Math.max(treeSize, leafBase) * HASH_BYTES);
+  await reader.coldLeaves(out, Math.min(leafBase, treeSize));
+  if (treeSize > leafBase) out.set(hotLeaves.subarray(0, (treeSize - leafBase) * HASH_BYTES), leafBase * HASH_BYTES);
   return out;
 }

@@ -30,9 +30,9 @@ import { HASH_BYTES, MerkleFrontier } from '../codec/merkle.ts';
 import { AUDIT_EVENT_CODES } from '../model/audit.ts';
 import type { Lsn } from '../log/types.ts';
 import type { AuditHead } from './audit-types.ts';
-import { makeEntry, type MutableEntry } from './audit-index.ts';
+import { makeEntry, withRoom, type MutableEntry } from './audit-index.ts';
 import { maxElements, readCount, readSectionVersion, readUint, writeSectionVersion } from './image-common.ts';
-import type { ColdTail } from './audit-cold.ts';
+import { NO_TAIL, tailOf, type ColdTail } from './audit-cold.ts';
 
 const SIGNATURE_BYTES = 64;
 /** The least room the restored leaf-hash buffer gets (the index starts with as much). */
@@ -322,4 +322,38 @@ export function readAuditImage(r: ImageReader): LoadedAuditImage {
     return entry;
   });
   return { tipSequence, tipHash, frontier, head, recordedKey, damage, unsigned, entries, leafHashes: leafCol.array, cold };
+}
+
+/** What a store whose cut is at `cutLsn` keeps of a loaded image (docs/audit.md, "What lives where"). */
+export interface HotPartOfImage {
+  /** The entries above the cut, oldest first. */
+  readonly entries: readonly MutableEntry[];
+  /** Their leaf hashes (a buffer with room to grow), the first of them of sequence `leafBase`. */
+  readonly leafHashes: Uint8Array;
+  readonly leafBase: number;
+  readonly tail: ColdTail;
+  readonly unsigned: MutableEntry[];
+  readonly lastUnsignedId: Lsn | undefined;
+}
+
+/**
+ * The part of `image` above the cut `cutLsn`: the entries the cut has reached since the image
+ * was written (an image older than the cut) are the cold tier's now, their leaf hashes dropped,
+ * and the newest of them gives the tail.
+ * @throws Error when the image was written under a higher cut than `cutLsn`.
+ */
+export function hotPartOfImage(image: LoadedAuditImage, cutLsn: number): HotPartOfImage {
+  const c = image.cold;
+  if (c !== undefined && c.cutLsn > cutLsn) throw new Error(`audit image: written under cold cut ${c.cutLsn}, above this store's ${cutLsn}`);
+  const entries = image.entries.filter((e) => e.id > cutLsn);
+  const coldHeld = image.entries.length - entries.length;
+  const lastCold = image.entries[coldHeld - 1];
+  const lastUnsignedId = c !== undefined ? c.lastUnsignedId : image.unsigned[image.unsigned.length - 1]?.id;
+  const unsigned = image.unsigned.filter((e) => e.id > cutLsn);
+  const imageBase = c?.leafBase ?? 0;
+  if (lastCold === undefined) return { entries, leafHashes: image.leafHashes, leafBase: imageBase, tail: c?.tail ?? NO_TAIL, unsigned, lastUnsignedId };
+  const leafBase = entries[0]?.sequence ?? image.tipSequence;
+  const from = Math.max(0, leafBase - imageBase) * HASH_BYTES;
+  const leafHashes = withRoom(image.leafHashes.subarray(from, from + entries.length * HASH_BYTES));
+  return { entries, leafHashes, leafBase, tail: tailOf(lastCold, image.unsigned), unsigned, lastUnsignedId };
 }

@@ -25,7 +25,8 @@
  * replay both move the one chain tip, and the tip's invariant (it moves only once a batch is
  * durable) is easiest to check in one place. The indexes and queries' iteration live in
  * `audit-index.ts`, bundles in `dispute-evidence.ts`, the chain check in `audit-verify.ts`,
- * exports in `audit-export.ts`, its image section in `audit-image.ts`. Next seam to cut: the batch builder (enqueue to commitBatch).
+ * exports in `audit-export.ts`, its image section in `audit-image.ts`, the cold tier's reads and
+ * merges in `audit-cold.ts`. Next seam to cut: the batch builder (enqueue to commitBatch).
  */
 import { checkEventsWithCompanions, checkEventType, checkTime } from './audit-checks.ts';
 import {
@@ -67,7 +68,7 @@ import type {
 import { AuditChainVerifier, LOST_ENTRY_LEAF, feedAuditRecord } from './audit-verify.ts';
 import type { ImageSection, RecordApplier, StoreContext } from './context.ts';
 import type { ImageReader, ImageWriter } from '../codec/image-section.ts';
-import { readAuditImage, writeAuditImage } from './audit-image.ts';
+import { hotPartOfImage, readAuditImage, writeAuditImage } from './audit-image.ts';
 import { buildDisputeEvidence } from './dispute-evidence.ts';
 import { isColdByLsn, NO_CUT, type ColdCut, type ColdKeys, type ColdParticipant, type ColdRecord, type ColdTier } from '../cold/types.ts';
 import {
@@ -76,17 +77,20 @@ import {
   checkCut,
   checkTier,
   ColdAuditReader,
+  evidenceMatches,
   mergeByKey,
   mergeByLsn,
   NO_TAIL,
+  proofLeaves,
   scanAuditRecords,
+  tailOf,
   type ColdTail,
   type FoundEntry,
 } from './audit-cold.ts';
 import { MAX_EVIDENCE_PER_VOTE } from './evidence-types.ts';
 import type { VoteBatchEvent } from './vote-types.ts';
 import type { BatchPart } from './commit-pipeline.ts';
-import { AuditIndex, makeEntry, take, withRoom, type MutableEntry } from './audit-index.ts';
+import { AuditIndex, makeEntry, take, type MutableEntry } from './audit-index.ts';
 import { equalBytes } from '../codec/bytes.ts';
 import { checkQuery, parseHeightRange, parseLimit } from './context.ts';
 import { assertOpen, readClock } from './context.ts';
@@ -629,28 +633,16 @@ export class LogAuditLog implements AuditLog, RecordApplier, ImageSection, ColdP
   /** Loads the section into this fresh audit log. @throws Error on malformed bytes. */
   loadImage(r: ImageReader): void {
     const image = readAuditImage(r);
-    const cut = this.coldCut.lsn;
-    const c = image.cold;
-    if (c !== undefined && c.cutLsn > cut) throw new Error(`audit image: written under cold cut ${c.cutLsn}, above this store's ${cut}`);
-    // Entries the cut has reached since the image was written are the cold tier's now.
-    const hot = image.entries.filter((e) => !isColdByLsn(this.coldCut, e.id));
-    const coldHeld = image.entries.length - hot.length;
-    for (const entry of hot) this.index(entry, undefined);
-    const imageBase = c?.leafBase ?? 0;
-    if (coldHeld === 0) this.entries.restoreLeafHashes(image.leafHashes, imageBase);
-    else {
-      const base = hot[0]?.sequence ?? image.tipSequence;
-      const from = Math.max(0, base - imageBase) * HASH_BYTES;
-      this.entries.restoreLeafHashes(withRoom(image.leafHashes.subarray(from, from + hot.length * HASH_BYTES)), base);
-    }
-    const lastCold = image.entries[coldHeld - 1];
-    this.coldTail = lastCold === undefined ? (c?.tail ?? NO_TAIL) : tailOf(lastCold, image.unsigned);
+    const hot = hotPartOfImage(image, this.coldCut.lsn);
+    for (const entry of hot.entries) this.index(entry, undefined);
+    this.entries.restoreLeafHashes(hot.leafHashes, hot.leafBase);
+    this.coldTail = hot.tail;
     this.tip = { sequence: image.tipSequence, hash: image.tipHash, frontier: image.frontier };
     this.latestHead = image.head;
     this.recordedKey = image.recordedKey;
     this.damage = image.damage;
-    this.unsigned = image.unsigned.filter((e) => !isColdByLsn(this.coldCut, e.id));
-    this.lastUnsignedId = c !== undefined ? c.lastUnsignedId : image.unsigned[image.unsigned.length - 1]?.id;
+    this.unsigned = hot.unsigned;
+    this.lastUnsignedId = hot.lastUnsignedId;
   }
 
   // ---- cold tier (docs/audit.md, "What lives where") -------------------------------------------
@@ -910,17 +902,10 @@ export class LogAuditLog implements AuditLog, RecordApplier, ImageSection, ColdP
     const leafBase = this.entries.leafBase;
     const hotLeaves = this.entries.leafHashes;
     const reader = this.coldReader();
-    let matches: readonly FoundEntry[] = hot.map((entry) => ({ entry }));
-    if (reader !== undefined && head !== undefined) {
-      const height: { height?: readonly [number, number] } = heightGiven ? { height: [from, to] } : {};
-      if (validatorId === undefined && heightGiven) {
-        const key = { limit, descending: false, key: (e: MutableEntry) => e.height as number, match };
-        matches = await mergeByKey(reader, await reader.blocks(height), hot, { ...key, range: (b) => [b.minHeight, b.maxHeight] });
-      } else {
-        const filter = validatorId === undefined ? {} : { validator: validatorId, ...height };
-        matches = await mergeByLsn(reader, () => reader.blocks(filter), hot, { limit, descending: false, match });
-      }
-    }
+    const matches: readonly FoundEntry[] =
+      reader === undefined || head === undefined
+        ? hot.map((entry) => ({ entry }))
+        : await evidenceMatches(reader, hot, { limit, match, validatorId, heights: heightGiven ? [from, to] : undefined });
     if (head === undefined || matches.length === 0) throw new ConsensusStoreError('NOT_FOUND', 'no audit entry matches the query');
     const records: { sequence: number; payload: Uint8Array }[] = [];
     for (const { entry: e, payload } of matches) {
@@ -935,13 +920,8 @@ export class LogAuditLog implements AuditLog, RecordApplier, ImageSection, ColdP
       }
       records.push({ sequence: e.sequence, payload: record.payload });
     }
-    let leafHashes = hotLeaves;
-    if (leafBase > 0 && reader !== undefined) {
-      // The cold leaves are recomputed from the cold blocks (docs/audit.md, "What lives where").
-      leafHashes = new Uint8Array(Math.max(head.treeSize, leafBase) * HASH_BYTES);
-      await reader.coldLeaves(leafHashes, Math.min(leafBase, head.treeSize));
-      if (head.treeSize > leafBase) leafHashes.set(hotLeaves.subarray(0, (head.treeSize - leafBase) * HASH_BYTES), leafBase * HASH_BYTES);
-    }
+    // The cold leaves are recomputed from the cold blocks (docs/audit.md, "What lives where").
+    const leafHashes = leafBase > 0 && reader !== undefined ? await proofLeaves(reader, hotLeaves, leafBase, head.treeSize) : hotLeaves;
     return buildDisputeEvidence({ chainId: this.chainId, publicKey: this.key.publicKey, head, leafHashes, records });
   }
 
@@ -1005,9 +985,3 @@ export class LogAuditLog implements AuditLog, RecordApplier, ImageSection, ColdP
 
 
 
-
-/** The tail an entry leaves when it is the newest cold one: its signature, or pending while unsigned. */
-function tailOf(entry: MutableEntry, unsigned: readonly MutableEntry[]): ColdTail {
-  if (unsigned.includes(entry) || entry.signature === null) return { pending: true, signature: null, signedHeadId: null };
-  return { pending: false, signature: entry.signature, signedHeadId: entry.signedHeadId };
-}
