@@ -199,6 +199,7 @@ export async function runEngineMixStorage(ctx: BenchContext): Promise<void> {
         `per block on disk, by record kind (count, bytes with headers and padding): ${kinds}`,
       `consensus-store ${validators} validators: per block written: ${per(w.votes)} votes, ${per(w.auditEntries)} audit entries (${per(w.voteReceived)} VoteReceived) in ${per(c.kinds.get(RecordKind.AuditHead)?.count ?? 0)} signed heads, ` +
         `${per(w.checkpoints)} checkpoints, ${per(w.signGuardEntries)} sign-guard entries (the node proposed ${run.nodeProposals} of ${blocks} blocks), ${per(w.finalized)} finalization mark, ${per(w.rewards)} reward distribution of ${per(w.rewardLines)} lines; records on disk match these counts`,
+      `consensus-store ${validators} validators, on disk after ${blocks} blocks: hot segments ${formatNumber(c.segments)} B in ${c.segmentFiles} files, images ${formatNumber(c.images)} B in ${c.imageFiles}, snapshots ${formatNumber(c.snapshots)} B in ${c.snapshotFiles}, other ${formatNumber(c.other)} B (${c.otherFiles.join(', ')})`,
     );
   }
   notes.push(
@@ -206,6 +207,11 @@ export async function runEngineMixStorage(ctx: BenchContext): Promise<void> {
       'RoundStarted, ProposalReceived (when another validator proposed), 3 PhaseChanged, one VoteReceived per other validator\'s prevote and precommit, RoundCompleted, the audit log\'s signed head per commit batch, ' +
       'checkpoints at propose, prevote, precommit, commit and finalize, the finalization mark, the reward distribution (the proposer, the validators of the first quorum of precommits, at which the engine decides, and each validator\'s staking share); validator ids as the block mix\'s (validator-000...)',
     `engine mix: extrapolated linearly from the blocks measured to 100,000; signature floor = 64 B x 2 votes x validators x blocks; "x floor" = bytes used / floor; N from env ${BLOCKS_ENV} (default ${formatNumber(DEFAULT_BLOCKS)}, ${QUICK_BLOCKS} with --quick)`,
+  );
+  notes.push(
+    'engine mix: images and snapshots are extrapolated linearly like the log, which fits neither exactly: an image holds the stores\' in-memory state at one LSN (one every 1,000,000 records and one at close, 2 kept), ' +
+      'so at 100,000 blocks two images of the state may be on disk, up to twice the extrapolated figure; a portable snapshot holds the validator registry and at most 1,000 heights of decision certificates (one every 1,000 heights, 3 kept), ' +
+      'so its share at 100,000 blocks is about 3 snapshots of the size measured, far below the extrapolated figure',
   );
   const firstSnapshot = DEFAULT_SNAPSHOT_INTERVAL + AUTO_LAG;
   if (blocks < firstSnapshot) {
