@@ -51,6 +51,7 @@ import type { ValidatorRegistry } from './stores/validator-types.ts';
 import { LogVoteStore } from './stores/vote-store.ts';
 import { Compactor, type CompactionReport, type NamedParticipant, type ResolvedRetention } from './stores/compactor.ts';
 import type { ColdDirectory } from './stores/compactor.ts';
+import { FileColdDirectory } from './stores/cold-directory.ts';
 import type { ColdParticipant } from './cold/types.ts';
 import type { VoteVerification } from './stores/verified-vote.ts';
 import type { VoteStore } from './stores/vote-types.ts';
@@ -330,7 +331,10 @@ async function openStoreIn(options: OpenStoreOptions, restoring: boolean, lostKe
     log.observe(wal);
     let nodeKey: NodeKey;
     let signCopy: WatermarkCopy | undefined;
+    let cold: FileColdDirectory;
     try {
+      // The cold tier first: every store skips what it holds (docs/stores.md, "Bounded history").
+      cold = await FileColdDirectory.open(fs, dir, resolved.chainId);
       // After openLog: the directory exists and this process holds its lock (D7).
       nodeKey = resolved.nodeKey ?? (await loadNodeKeyFor(fs, keyFile, log.nextLsn));
       // The sign guard's second copy of its watermark, for a store that signs.
@@ -345,6 +349,7 @@ async function openStoreIn(options: OpenStoreOptions, restoring: boolean, lostKe
       fs,
       images: { ...resolved.images, dir },
       snapshots: resolved.snapshots,
+      cold: { directory: cold, retention: resolved.retention },
       ...(signCopy === undefined ? {} : { signCopy }),
       metrics: { startedAt, wal, walDir: `${dir}/${WAL_DIR_NAME}` },
     });
