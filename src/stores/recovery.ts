@@ -136,8 +136,14 @@ export class LogRecoveryManager implements RecoveryManager {
     }
   }
 
-  /** The durable record at `lsn`; undefined (with the problem listed) when it is missing or corrupt. */
+  /**
+   * The durable record at `lsn`; undefined (with the problem listed) when it is missing or
+   * corrupt, and undefined without a problem when a compaction released it from the hot log (its
+   * bytes were checked where the store read them: the local image's chunk hashes, or the cold
+   * block's CRC; docs/stores.md, "Bounded history").
+   */
   async #read(lsn: Lsn, sink: ProblemSink): Promise<{ kind: number; payload: Uint8Array } | undefined> {
+    if (lsn < (this.#ctx.log.firstLsn ?? 1)) return undefined;
     try {
       const record = await this.#ctx.log.get(lsn);
       if (record === undefined) sink(`LSN ${lsn}: no durable record in the log`);
