@@ -4,15 +4,19 @@
  * frame up to the end of their last record (the preallocated zeros after it, and a segment
  * created ahead of need that holds no batch, counted apart as "preallocated"), with the bytes
  * and count of the records of each kind (header, payload and padding: the span on disk) and of
- * the commit markers; the local images (`images/`); the portable snapshots (`snapshots/`); and
- * the other files (MANIFEST, LOCK, SIGNSTATE, node.key) whole.
+ * the commit markers; the local images (`images/`); the portable snapshots (`snapshots/`); the
+ * cold tier (`cold/`: its files whole, by the store that wrote them, with their record counts by
+ * kind as the cold manifest lists them, and the manifest itself; docs/format.md, "Cold files");
+ * and the other files (MANIFEST, LOCK, SIGNSTATE, node.key) whole.
  *
  * Must never: count a preallocated zero as used, or guess a size from a formula: every figure
  * is read from the files.
  */
 import { closeSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { readU32, recordSpan, SEGMENT_HEADER_BYTES, SEGMENT_MAGIC } from '../../src/codec/framing.ts';
+import { COLD_DIR_NAME, COLD_MANIFEST_NAME, decodeColdManifest } from '../../src/cold/cold-manifest.ts';
 
 /** Records of one kind in the segments: how many, and their bytes on disk (span). */
 export interface KindBytes {
@@ -33,6 +37,15 @@ export interface DiskCensus {
   /** `snapshots/` (portable snapshots and their attestations). */
   readonly snapshots: number;
   readonly snapshotFiles: number;
+  /** `cold/`: the cold files, whole (the manifest apart). */
+  readonly cold: number;
+  readonly coldFiles: number;
+  /** `cold/MANIFEST` (0 when absent). */
+  readonly coldManifest: number;
+  /** Cold files by the store that wrote them (the name before the first '-'): bytes, files, records. */
+  readonly coldByStore: ReadonlyMap<string, { bytes: number; files: number; records: number }>;
+  /** Records in the cold files by kind, as the cold manifest lists them. */
+  readonly coldKinds: ReadonlyMap<number, number>;
   /** Every other file (MANIFEST, LOCK, SIGNSTATE, node.key), whole. */
   readonly other: number;
   readonly otherFiles: readonly string[];
@@ -40,9 +53,32 @@ export interface DiskCensus {
   readonly kinds: ReadonlyMap<number, KindBytes>;
 }
 
-/** Total bytes the census counts as used: segments, images, snapshots and other files. */
+/** Total bytes the census counts as used: segments, images, snapshots, cold files and manifest, and other files. */
 export function usedBytes(c: DiskCensus): number {
-  return c.segments + c.images + c.snapshots + c.other;
+  return c.segments + c.images + c.snapshots + c.cold + c.coldManifest + c.other;
+}
+
+/** The cold manifest of `dir` decoded, with the cold files' records by kind and by store (empty when there is none). */
+function coldCensus(dir: string): { kinds: Map<number, number>; byStore: Map<string, { bytes: number; files: number; records: number }> } {
+  const kinds = new Map<number, number>();
+  const byStore = new Map<string, { bytes: number; files: number; records: number }>();
+  const path = join(dir, COLD_DIR_NAME, COLD_MANIFEST_NAME);
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(path);
+  } catch {
+    return { kinds, byStore };
+  }
+  for (const f of decodeColdManifest(bytes, path).files) {
+    const store = f.name.split('-')[0] ?? f.name;
+    const s = byStore.get(store) ?? { bytes: 0, files: 0, records: 0 };
+    s.bytes += f.bytes;
+    s.files++;
+    s.records += f.records;
+    byStore.set(store, s);
+    for (const k of f.kinds) kinds.set(k.kind, (kinds.get(k.kind) ?? 0) + k.count);
+  }
+  return { kinds, byStore };
 }
 
 function walk(dir: string, visit: (path: string) => void): void {
@@ -100,6 +136,9 @@ export function diskCensus(dir: string): DiskCensus {
   let imageFiles = 0;
   let snapshots = 0;
   let snapshotFiles = 0;
+  let cold = 0;
+  let coldFiles = 0;
+  let coldManifest = 0;
   let other = 0;
   const otherFiles: string[] = [];
   walk(dir, (p) => {
@@ -116,10 +155,16 @@ export function diskCensus(dir: string): DiskCensus {
     } else if (top === 'snapshots') {
       snapshots += size;
       snapshotFiles++;
+    } else if (top === COLD_DIR_NAME && p.endsWith('.cold')) {
+      cold += size;
+      coldFiles++;
+    } else if (top === COLD_DIR_NAME && relative(dir, p) === join(COLD_DIR_NAME, COLD_MANIFEST_NAME)) {
+      coldManifest += size;
     } else {
       other += size;
       otherFiles.push(relative(dir, p));
     }
   });
-  return { segments, segmentFiles, preallocated, images, imageFiles, snapshots, snapshotFiles, other, otherFiles: otherFiles.sort(), kinds };
+  const c = coldCensus(dir);
+  return { segments, segmentFiles, preallocated, images, imageFiles, snapshots, snapshotFiles, cold, coldFiles, coldManifest, coldByStore: c.byStore, coldKinds: c.kinds, other, otherFiles: otherFiles.sort(), kinds };
 }

@@ -32,6 +32,7 @@ import { makeTempDir, removeTempDir } from '../lib/temp-dir.ts';
 import { BlockFactory } from '../lib/workload.ts';
 import { PgPeer } from '../lib/peer-stores.ts';
 import { runEngineMixStorage } from './storage-engine-mix.ts';
+import { runRetentionStorage } from './storage-retention.ts';
 
 const PER = 100_000;
 const IN_FLIGHT = 8;
@@ -195,4 +196,5 @@ export async function runStorageScenario(ctx: BenchContext): Promise<void> {
   if (ctx.quick) notes.push(`--quick: extrapolated from ${blocks} blocks only (the full run measures 10,000)`);
   ctx.emitTable('storage', `storage: bytes on disk per 100,000 blocks`, cells, notes);
   await runEngineMixStorage(ctx);
+  await runRetentionStorage(ctx);
 }
