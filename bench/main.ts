@@ -61,6 +61,7 @@ const SCENARIOS: Readonly<Record<string, () => Promise<Scenario>>> = {
   cpu: async () => (await import('./scenarios/cpu.ts')).runCpuScenario,
   pg: async () => (await import('./scenarios/pg.ts')).runPgScenario,
   snapshot: async () => (await import('./scenarios/snapshot.ts')).runSnapshotScenario,
+  tier: async () => (await import('./scenarios/tier.ts')).runTierScenario,
 };
 
 function describeMachine(ctx: BenchContext, names: readonly string[]): Record<string, unknown> {
