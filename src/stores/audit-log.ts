@@ -647,9 +647,20 @@ export class LogAuditLog implements AuditLog, RecordApplier, ImageSection, ColdP
 
   // ---- cold tier (docs/audit.md, "What lives where") -------------------------------------------
 
-  /** The block-index keys of an audit record (`audit-cold.ts`). @throws INVALID_ARGUMENT, CORRUPTION. */
+  /**
+   * The block-index keys of an audit record (`audit-cold.ts`). A record whose payload does not
+   * decode (damage under a valid CRC) gets no keys and moves as it is: the replay and the cold
+   * reads skip it alike, `verifyIntegrity` names it; refusing it would stop every compaction
+   * for good and let the hot log grow without bound.
+   * @throws INVALID_ARGUMENT (not an audit kind, not bytes).
+   */
   coldKeys(kind: number, payload: Uint8Array): ColdKeys {
-    return auditColdKeys(kind, payload);
+    try {
+      return auditColdKeys(kind, payload);
+    } catch (err) {
+      if (err instanceof ConsensusStoreError && err.code === 'CORRUPTION') return {};
+      throw err;
+    }
   }
 
   /**
