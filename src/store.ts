@@ -52,7 +52,7 @@ import { LogVoteStore } from './stores/vote-store.ts';
 import { Compactor, type CompactionReport, type NamedParticipant, type ResolvedRetention } from './stores/compactor.ts';
 import type { ColdDirectory } from './stores/compactor.ts';
 import { FileColdDirectory } from './stores/cold-directory.ts';
-import type { ColdParticipant } from './cold/types.ts';
+import type { ColdParticipant, ColdTier } from './cold/types.ts';
 import type { VoteVerification } from './stores/verified-vote.ts';
 import type { VoteStore } from './stores/vote-types.ts';
 
@@ -419,6 +419,34 @@ export async function openStoreOnLog(log: Log, options: StoreOptions): Promise<C
   return openWith(log, resolved, { metrics: { startedAt } });
 }
 
+/**
+ * The stores of a data directory opened read-only (the operator's tools, src/cli/read-only.ts):
+ * built on `log` (opened read-only) with the cold tier `cold` (a FileColdTier over the
+ * manifest read without deleting anything), the newest local image under `dir` signed by
+ * `imageKey` loaded, then the log replayed after it. Keyless, so the open writes nothing; no
+ * compactor, no imager. The store owns the log: closing it closes the log.
+ * @internal
+ */
+export async function openStoreReadOnly(log: Log, options: StoreOptions, env: { readonly fs: FileSystem; readonly dir: string; readonly cold: ColdTier; readonly imageKey: Uint8Array }): Promise<ConsensusStore> {
+  const startedAt = performance.now();
+  let resolved: ResolvedStoreOptions;
+  try {
+    resolved = resolveStoreOptions(options);
+  } catch (err) {
+    await log.close().catch(() => undefined);
+    throw err;
+  }
+  const refuse = (): Promise<never> => Promise.reject(invalidArgument('store', 'is opened read-only: its cold tier is never written'));
+  const directory: ColdDirectory = { tier: env.cold, writeFile: refuse, commit: refuse, discard: refuse };
+  return openWith(log, resolved, {
+    fs: env.fs,
+    images: { everyRecords: 0, keep: 1, onClose: false, load: true, dir: env.dir },
+    cold: { directory, retention: { hotHeights: 0, compactEvery: 1 } },
+    imageKey: env.imageKey,
+    metrics: { startedAt },
+  });
+}
+
 /** What `openStore` adds to the options of `openStoreOnLog`. */
 interface OpenEnv {
   /** The node key loaded from the key file (`openStore`); else the options' or an ephemeral one. */
@@ -437,6 +465,8 @@ interface OpenEnv {
   readonly lostKeyRotation?: boolean;
   /** The cold tier (`openStore` only) and how much stays hot. */
   readonly cold?: { readonly directory: ColdDirectory; readonly retention: ResolvedRetention };
+  /** `openStoreReadOnly`: the public key the local images must be signed with (no node key is loaded). */
+  readonly imageKey?: Uint8Array;
 }
 
 async function openWith(log: Log, options: ResolvedStoreOptions, env: OpenEnv): Promise<ConsensusStore> {
@@ -576,13 +606,13 @@ async function loadNewestImage(
   let stores = makeStores(log, options, env, nodeKey);
   const rejected: { file: string; reason: string }[] = [];
   const images = env.images;
-  if (env.fs === undefined || images === undefined || !images.load || log.capture === undefined || imageSectionsOf(stores) === undefined) {
+  if (env.fs === undefined || images === undefined || !images.load || (log.capture === undefined && env.imageKey === undefined) || imageSectionsOf(stores) === undefined) {
     return { stores, fromLsn: undefined, report: { loaded: undefined, rejected } };
   }
   for (const file of await listImages(env.fs, images.dir)) {
     const started = performance.now();
     try {
-      const image = await readLocalImage(env.fs, images.dir, file, log, options.chainId, nodeKey.publicKey);
+      const image = await readLocalImage(env.fs, images.dir, file, log, options.chainId, env.imageKey ?? nodeKey.publicKey);
       loadSections(image, imageSectionsOf(stores) as ImageSection[]);
       const loaded = { file, lsn: image.lsn, bytes: image.bytes, durationMs: performance.now() - started };
       return { stores, fromLsn: (image.lsn + 1) as Lsn, report: { loaded, rejected } };
@@ -732,7 +762,9 @@ async function buildStores(log: Log, options: ResolvedStoreOptions, env: OpenEnv
           }),
     });
   const backupSource: BackupSource | undefined =
-    fs === undefined || images === undefined || !keyed ? undefined : { fs, dir: images.dir, log, chainId: options.chainId, nodeKey, now: options.now };
+    fs === undefined || images === undefined || !keyed
+      ? undefined
+      : { fs, dir: images.dir, log, chainId: options.chainId, nodeKey, now: options.now, ...(compactor === undefined ? {} : { holdCompactions: () => compactor.hold() }) };
   const store: ConsensusStore = {
     votes,
     signGuard,

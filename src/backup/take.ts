@@ -15,6 +15,10 @@
  *    after it (later batches) are never read. The copy is walked with every CRC checked and
  *    must end exactly at L.
  * 3. A manifest written for the backup lists exactly those segments, with the clean end at L.
+ * 3b. The cold tier (docs/format.md, "Cold files"): compactions are held from before step 0
+ *    until the image is copied (`holdCompactions`), so the cold manifest read now has the cut
+ *    every image on disk was taken at or above, and a cut LSN at or below L. Its bytes are
+ *    copied to `cold/MANIFEST` and every file it lists hard-linked (cold files are immutable).
  * 4. The newest local image at or below L is linked (copied), SIGNSTATE copied (it may be
  *    newer than L: a copy above the log only ever refuses more), the node key written (mode
  *    0600) only when asked.
@@ -42,6 +46,7 @@ import { IMAGES_DIR, imageLsnOfName, listImages } from '../stores/local-image.ts
 import { SIGN_STATE_FILE } from '../stores/sign-state-file.ts';
 import { ensureDurableDir, writeFileAtomically } from '../stores/snapshot-io.ts';
 import { NODE_KEY_FILE } from '../store-options.ts';
+import { COLD_DIR_NAME, COLD_MANIFEST_NAME, coldDirOf, decodeColdManifest } from '../cold/cold-manifest.ts';
 import { copyHashed, hashFile, writeNewFile, type Hashed } from './files.ts';
 import { encodeTrailer, TRAILER_FILE, type BackupFile } from './trailer.ts';
 
@@ -73,6 +78,8 @@ export interface BackupReport {
   readonly fixMs: number;
   readonly durationMs: number;
   readonly includesKey: boolean;
+  /** The cold tier the backup carries (its cut and files), or null when the store has none. */
+  readonly cold: { readonly cut: { readonly height: number; readonly lsn: number }; readonly files: number } | null;
 }
 
 /** What the store hands the backup: its log and directory, never a way to write to them. @internal */
@@ -83,6 +90,11 @@ export interface BackupSource {
   readonly chainId: string;
   readonly nodeKey: NodeKey;
   readonly now: () => number;
+  /**
+   * Keeps compactions from starting until the returned function is called, after waiting for
+   * the one in progress (the store's compactor); absent when the store never compacts.
+   */
+  readonly holdCompactions?: () => Promise<() => void>;
 }
 
 const OPTION_KEYS = ['includeKey'] as const;
@@ -119,12 +131,18 @@ export async function takeBackup(source: BackupSource, destArg: unknown, options
   const locate = log.locate.bind(log);
   const capture = log.capture.bind(log);
 
-  // 0. No segment leaves the log while it is copied.
-  const unhold = log.holdSegments === undefined ? () => undefined : await log.holdSegments();
+  // 0. No compaction commits until the image is copied (first: the one in progress releases
+  // segments, which the hold below would keep it waiting for); no segment leaves the log while it is copied.
+  const unholdCompactions = source.holdCompactions === undefined ? () => undefined : await source.holdCompactions();
   try {
-    return await copyAndSeal(source, dest, includeKey, started, { capture, locate }, unhold);
+    const unhold = log.holdSegments === undefined ? () => undefined : await log.holdSegments();
+    try {
+      return await copyAndSeal(source, dest, includeKey, started, { capture, locate }, unhold);
+    } finally {
+      unhold();
+    }
   } finally {
-    unhold();
+    unholdCompactions();
   }
 }
 
@@ -178,6 +196,9 @@ async function copyAndSeal(
   add(MANIFEST_NAME, await hashFile(fs, `${dest}/${MANIFEST_NAME}`), 'written');
   unhold();
 
+  // 3b. The cold tier at its cut (no compaction commits meanwhile: see the file comment).
+  const cold = await copyCold(fs, dir, dest, source.chainId, point.lsn, pin, add);
+
   // 4. The newest image at or below L (one pruned meanwhile: the next older), SIGNSTATE, the key.
   for (const name of await listImages(fs, dir)) {
     if ((imageLsnOfName(name) as number) > point.lsn) continue;
@@ -212,7 +233,36 @@ async function copyAndSeal(
     fixMs,
     durationMs: performance.now() - started,
     includesKey: includeKey,
+    cold,
   };
+}
+
+/**
+ * Copies the cold manifest's bytes and links (copies) every file it lists into `<dest>/cold/`.
+ * @returns its cut and file count; null when the store has no cold manifest.
+ * @throws CORRUPTION when the manifest fails its checks, names another chain, or has a cut above
+ *   `lsn` (a compaction committed during the backup: it must not); the file system's errors.
+ */
+async function copyCold(
+  fs: FileSystem,
+  dir: string,
+  dest: string,
+  chainId: string,
+  lsn: number,
+  pin: (from: string, name: string) => Promise<void>,
+  add: (name: string, hashed: Hashed, method: BackupFileMethod) => void,
+): Promise<BackupReport['cold']> {
+  const path = `${coldDirOf(dir)}/${COLD_MANIFEST_NAME}`;
+  const bytes = await readIfPresent(fs, path);
+  if (bytes === undefined) return null;
+  const manifest = decodeColdManifest(bytes, path);
+  if (manifest.chainId !== chainId) throw new ConsensusStoreError('CORRUPTION', `${path} names chain ${JSON.stringify(manifest.chainId)}, the store is on ${JSON.stringify(chainId)}`, { location: { file: path, offset: 0 } });
+  if (manifest.cut.lsn > lsn) throw new ConsensusStoreError('CORRUPTION', `${path} has its cut at LSN ${manifest.cut.lsn}, above the backup's LSN ${lsn}`, { location: { file: path, offset: 0 } });
+  await ensureDurableDir(fs, dest, `${dest}/${COLD_DIR_NAME}`);
+  for (const f of manifest.files) await pin(`${coldDirOf(dir)}/${f.name}`, `${COLD_DIR_NAME}/${f.name}`);
+  add(`${COLD_DIR_NAME}/${COLD_MANIFEST_NAME}`, await writeNewFile(fs, `${dest}/${COLD_DIR_NAME}/${COLD_MANIFEST_NAME}`, bytes), 'written');
+  await fs.syncDir(`${dest}/${COLD_DIR_NAME}`);
+  return { cut: { height: manifest.cut.height, lsn: manifest.cut.lsn }, files: manifest.files.length };
 }
 
 /**

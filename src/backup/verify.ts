@@ -6,7 +6,12 @@
  * the audit chain names: recorded in its first entry, followed through node-key rotations;
  * else that key); then a read-only open of
  * the backup's log (`src/log/read-only.ts`) that must end exactly at the trailer's LSN, on the
- * trailer's chain.
+ * trailer's chain. A backup of a compacted store also carries its cold tier (docs/format.md,
+ * "Cold files"): the cold manifest must name the trailer's chain and a cut at or below its LSN,
+ * and every cold file's blocks and whole-file checksum are re-read. Its log may start above
+ * LSN 1 (released segments): the chain id then comes from the cold manifest, the audit chain's
+ * node key from the cold tier's entries and the log's after them, and a local image at or above
+ * the log's start must be there (the state before it lives only there).
  *
  * It must never write anything (it reads the backup in place), and never report a backup as
  * sound when one check was skipped: every failure is CORRUPTION naming the file.
@@ -20,11 +25,15 @@ import { decodeNodeKeyFile, ED25519_KEY_BYTES } from '../codec/node-key.ts';
 import { NODE_KEY_NAME } from '../model/audit.ts';
 import { checkKeys, checkObject } from '../model/check.ts';
 import { WAL_DIR_NAME } from '../log/open.ts';
-import { openReadOnlyLog, type ReadOnlyLog } from '../log/read-only.ts';
+import { openReadOnlyLog } from '../log/read-only.ts';
 import { segmentFileName } from '../log/segment-file.ts';
 import { readRecordedChainId } from '../stores/store-identity.ts';
 import { NODE_KEY_FILE } from '../store-options.ts';
+import { COLD_DIR_NAME, COLD_MANIFEST_NAME, readColdDirReadOnly } from '../cold/cold-manifest.ts';
+import { FileColdTier } from '../cold/file-tier.ts';
+import { IMAGES_DIR, imageLsnOfName } from '../stores/local-image.ts';
 import { hashFile, listTree } from './files.ts';
+import { scanAcross } from './tiers.ts';
 import { checkTrailerSignature, decodeTrailer, MAX_TRAILER_BYTES, TRAILER_FILE, type SignedTrailer } from './trailer.ts';
 
 /** Options of `verifyBackup`. */
@@ -106,11 +115,13 @@ export async function verifyBackup(backupArg: unknown, optionsArg?: unknown): Pr
   try {
     if (log.seenLsn !== trailer.lsn) throw corruption(`${backup}/MANIFEST`, 0, `the backup's log ends at LSN ${log.seenLsn}; the trailer says ${trailer.lsn}`);
     if (log.tail !== undefined && log.tail.unreadBytes > 0) throw corruption(`${backup}/${WAL_DIR_NAME}/${segmentFileName(log.tail.segmentId)}`, log.tail.committedEnd, `${log.tail.unreadBytes} bytes after the backup's last batch`);
-    const recorded = await readRecordedChainId(log);
+    const cold = await checkCold(fs, backup, trailer, log.firstLsn);
+    const recorded = (await readRecordedChainId(log)) ?? cold?.chainId;
     if (recorded !== undefined && recorded !== trailer.chainId) throw corruption(`${backup}/${TRAILER_FILE}`, 0, `the trailer names chain ${JSON.stringify(trailer.chainId)}; the log records ${JSON.stringify(recorded)}`);
 
     // The signature, with the key the caller trusts.
-    const { key, source } = await trustedKey(fs, backup, log, args.publicKey, trailer);
+    const across = { scan: (visit: (record: { kind: number; payload: Uint8Array }) => boolean | void) => scanAcross({ log, coldTier: cold?.tier }, AUDIT_KINDS, AUDIT_KINDS, () => undefined, visit) };
+    const { key, source } = await trustedKey(fs, backup, across, args.publicKey, trailer);
     const trailerPath = `${backup}/${TRAILER_FILE}`;
     checkTrailerSignature(trailer, key, trailerPath, (await fs.stat(trailerPath))?.size ?? 0);
     return {
@@ -131,6 +142,29 @@ export async function verifyBackup(backupArg: unknown, optionsArg?: unknown): Pr
   }
 }
 
+const AUDIT_KINDS = [RecordKind.AuditEvent, RecordKind.AuditHead];
+
+/**
+ * The cold tier of the backup, checked (see the file comment); undefined when it has none.
+ * @throws CORRUPTION naming the cold manifest or the cold file and offset; also when the log
+ *   starts above LSN 1 without a cold manifest or without a local image at or above its start.
+ */
+async function checkCold(fs: FileSystem, backup: string, trailer: SignedTrailer, firstLsn: number): Promise<{ chainId: string; tier: FileColdTier } | undefined> {
+  const manifestPath = `${backup}/${COLD_DIR_NAME}/${COLD_MANIFEST_NAME}`;
+  const manifest = await readColdDirReadOnly(fs, backup);
+  if (firstLsn > 1) {
+    if (manifest === undefined) throw corruption(`${backup}/MANIFEST`, 0, `the backup's log starts at LSN ${firstLsn} but the backup holds no cold manifest (${COLD_DIR_NAME}/${COLD_MANIFEST_NAME})`);
+    const images = trailer.files.map((f) => (f.name.startsWith(`${IMAGES_DIR}/`) ? imageLsnOfName(f.name.slice(IMAGES_DIR.length + 1)) : undefined));
+    if (!images.some((l) => l !== undefined && l >= firstLsn - 1)) throw corruption(`${backup}/MANIFEST`, 0, `the backup's log starts at LSN ${firstLsn} but it holds no local image at or above LSN ${firstLsn - 1}: the state before the log cannot be rebuilt`);
+  }
+  if (manifest === undefined) return undefined;
+  if (manifest.chainId !== trailer.chainId) throw corruption(manifestPath, 0, `the cold manifest names chain ${JSON.stringify(manifest.chainId)}; the trailer ${JSON.stringify(trailer.chainId)}`);
+  if (manifest.cut.lsn > trailer.lsn) throw corruption(manifestPath, 0, `the cold manifest's cut is at LSN ${manifest.cut.lsn}, above the backup's LSN ${trailer.lsn}`);
+  const tier = new FileColdTier(fs, backup, manifest);
+  await tier.verify();
+  return { chainId: manifest.chainId, tier };
+}
+
 /** Reads and decodes `<backup>/TRAILER`. @throws CORRUPTION when absent (incomplete) or malformed. */
 export async function readTrailer(fs: FileSystem, backup: string): Promise<SignedTrailer> {
   const path = `${backup}/${TRAILER_FILE}`;
@@ -141,7 +175,7 @@ export async function readTrailer(fs: FileSystem, backup: string): Promise<Signe
 }
 
 /** The key to check the trailer with: the caller's; else node.key (matching the chain's); else the chain's. */
-async function trustedKey(fs: FileSystem, backup: string, log: ReadOnlyLog, given: Uint8Array | undefined, trailer: SignedTrailer): Promise<{ key: Uint8Array; source: BackupKeySource }> {
+async function trustedKey(fs: FileSystem, backup: string, log: Parameters<typeof recordedNodeKey>[0], given: Uint8Array | undefined, trailer: SignedTrailer): Promise<{ key: Uint8Array; source: BackupKeySource }> {
   if (given !== undefined) return { key: given, source: 'option' };
   const recorded = await recordedNodeKey(log);
   const keyPath = `${backup}/${NODE_KEY_FILE}`;

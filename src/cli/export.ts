@@ -25,10 +25,11 @@ import { RecordKind } from '../codec/kinds.ts';
 import { decodeDistributionRecord } from '../codec/reward-record.ts';
 import { decodeVoteRecord } from '../codec/vote-record.ts';
 import { ConsensusStoreError, invalidArgument } from '../errors.ts';
-import type { LogRecord, Lsn } from '../log/types.ts';
+import type { LogRecord } from '../log/types.ts';
 import { exportAuditRecords } from '../stores/audit-export.ts';
 import { Exit, UsageError } from './exit.ts';
 import { fileSink, Progress, stdoutSink, type Sink } from './output.ts';
+import { coldRecordsInOrder, scanAcross } from '../backup/tiers.ts';
 import { nodePublicKey, openDir, type ReadOnlyDir } from './read-only.ts';
 
 export const EXPORT_KINDS = ['audit', 'evidence', 'rewards', 'votes'] as const;
@@ -170,31 +171,36 @@ export async function runExport(kind: string, dir: string, o: ExportOptions, not
   }
 }
 
+/** The record kind each export reads, and how a record of it is cut (docs/format.md, "Cold files"). */
+const EXPORT_SOURCES: Readonly<Record<ExportKind, { kind: number; lsnCut: boolean; heightOf: (r: LogRecord) => number | undefined }>> = {
+  votes: { kind: RecordKind.Vote, lsnCut: false, heightOf: (r) => decodeVoteRecord(r).vote.height },
+  rewards: { kind: RecordKind.RewardDistribution, lsnCut: false, heightOf: (r) => decodeDistributionRecord(r.payload, r.lsn).distribution.height },
+  audit: { kind: RecordKind.AuditEvent, lsnCut: true, heightOf: () => undefined },
+  evidence: { kind: RecordKind.Evidence, lsnCut: false, heightOf: () => undefined },
+};
+
+/** Streams the lines of `kind` across the cold tier and the hot log, in LSN order, in slices of about 256 KiB. */
 async function stream(opened: ReadOnlyDir, kind: ExportKind, csv: boolean, f: Filter, sink: Sink, progress: Progress): Promise<number> {
   const { log } = opened;
   let count = 0;
   if (csv) await sink.write(`${REWARDS_CSV_HEADER}\n`);
-  let from: Lsn | undefined;
-  for (;;) {
-    const lines: string[] = [];
-    let size = 0;
-    let stoppedAt: Lsn | undefined;
-    await log.scan((record) => {
-      for (const line of linesOf(kind, csv, record, f)) {
-        lines.push(`${line}\n`);
-        size += line.length + 1;
-      }
-      if (size < 256 * 1024) return true;
-      stoppedAt = record.lsn;
-      return false;
-    }, from);
-    if (lines.length > 0) await sink.write(lines.join(''));
+  let lines: string[] = [];
+  let size = 0;
+  const src = EXPORT_SOURCES[kind];
+  await scanAcross(opened, [src.kind], src.lsnCut ? [src.kind] : [], (r) => src.heightOf(r as LogRecord), async (record) => {
+    for (const line of linesOf(kind, csv, record as LogRecord, f)) {
+      lines.push(`${line}\n`);
+      size += line.length + 1;
+    }
+    if (size < 256 * 1024) return;
+    await sink.write(lines.join(''));
     count += lines.length;
-    if (stoppedAt === undefined) break;
-    progress.update(`export ${kind}: LSN`, stoppedAt, log.seenLsn);
-    from = (stoppedAt + 1) as Lsn;
-  }
-  return count;
+    lines = [];
+    size = 0;
+    progress.update(`export ${kind}: LSN`, record.lsn, log.seenLsn);
+  });
+  if (lines.length > 0) await sink.write(lines.join(''));
+  return count + lines.length;
 }
 
 /** The verifiable audit export (docs/audit.md, "Export"), checked offline with verifyAuditExport. */
@@ -203,7 +209,23 @@ async function signedAudit(opened: ReadOnlyDir, out: string, note: (text: string
   if (chainId === undefined) throw new ConsensusStoreError('INVALID_ARGUMENT', 'the directory records no chain id: the signed audit export binds every hash to it');
   const publicKey = await nodePublicKey(opened);
   if (publicKey === undefined) throw new ConsensusStoreError('NOT_FOUND', `no node.key in ${opened.dir}: the signed export names the key its heads verify with`);
-  const r = await exportAuditRecords({ log: opened.log, fs: opened.fs, path: out, chainId, publicKey });
+  const tier = opened.coldTier;
+  // The chain's older entries and heads live in the cold tier (docs/audit.md, "Export"): they come first.
+  const cold =
+    tier === undefined || tier.cut.lsn === 0
+      ? undefined
+      : async (feed: (records: readonly LogRecord[]) => Promise<boolean>): Promise<number> => {
+          let block: LogRecord[] = [];
+          for await (const record of coldRecordsInOrder(tier, [RecordKind.AuditEvent, RecordKind.AuditHead])) {
+            block.push(record as LogRecord);
+            if (block.length < 1024) continue;
+            if (!(await feed(block))) return tier.cut.lsn;
+            block = [];
+          }
+          if (block.length > 0) await feed(block);
+          return tier.cut.lsn;
+        };
+  const r = await exportAuditRecords({ log: opened.log, fs: opened.fs, path: out, chainId, publicKey, cold });
   note(`exported ${r.entries} audit entries and ${r.heads} signed heads to ${out} (${r.bytes} bytes, LSN ${opened.log.seenLsn} seen)`);
   return Exit.OK;
 }

@@ -13,11 +13,14 @@ import { splitEntryPayload } from '../codec/audit-record.ts';
 import { fromHex } from '../codec/bytes.ts';
 import { ConsensusStoreError, invalidArgument, isStoreError } from '../errors.ts';
 import { AuditChainVerifier, feedAuditRecord } from '../stores/audit-verify.ts';
+import type { LogRecord } from '../log/types.ts';
 import { Exit } from './exit.ts';
 import { Progress } from './output.ts';
-import { nodePublicKey, openDir, sideFiles, storesOf, type ReadOnlyDir } from './read-only.ts';
+import { scanAcross } from '../backup/tiers.ts';
+import { nodePublicKey, openDir, openStores, sideFiles, storesOf, type ImageKeySource, type ReadOnlyDir } from './read-only.ts';
 import { readSignState, type SignStateReport } from './sign-state.ts';
 
+const AUDIT_KINDS = [RecordKind.AuditEvent, RecordKind.AuditHead];
 const KIND_NAMES = new Map<number, string>(Object.entries(RecordKind).map(([name, kind]) => [kind, name]));
 
 /** How a command reports: text lines, or one JSON document. */
@@ -55,6 +58,38 @@ export interface InspectReport {
   readonly signState: SignStateReport;
   readonly images: { readonly count: number; readonly newestLsn: number | null };
   readonly snapshots: { readonly count: number; readonly newestHeight: number | null; readonly newestId: string | null };
+  /** The cold tier (docs/operations.md, "Bounded history and the tools"); null when the directory was never compacted. */
+  readonly cold: ColdSummary | null;
+  /** The local image the view loaded (a tiered directory), and which key checked it. */
+  readonly imageLoaded: { readonly file: string | null; readonly lsn: number | null; readonly keySource: ImageKeySource };
+}
+
+/** What inspect shows of the cold tier. */
+export interface ColdSummary {
+  readonly generation: number;
+  readonly cut: { readonly height: number; readonly lsn: number };
+  readonly files: number;
+  readonly bytes: number;
+  readonly records: number;
+  readonly recordsByKind: Record<string, number>;
+  readonly fileNames: readonly string[];
+}
+
+/** The cold tier of an opened directory, from its manifest (no cold file is read). */
+export function coldSummary(opened: ReadOnlyDir): ColdSummary | null {
+  const m = opened.coldManifest;
+  if (m === undefined) return null;
+  const byKind = new Map<number, number>();
+  for (const f of m.files) for (const k of f.kinds) byKind.set(k.kind, (byKind.get(k.kind) ?? 0) + k.count);
+  return {
+    generation: m.generation,
+    cut: { height: m.cut.height, lsn: m.cut.lsn },
+    files: m.files.length,
+    bytes: m.files.reduce((n, f) => n + f.bytes, 0),
+    records: m.files.reduce((n, f) => n + f.records, 0),
+    recordsByKind: Object.fromEntries([...byKind].sort((a, b) => a[0] - b[0]).map(([k, n]) => [KIND_NAMES.get(k) ?? `kind${k}`, n])),
+    fileNames: m.files.map((f) => f.name),
+  };
 }
 
 /** Builds the inspect report of an opened directory (closes nothing). */
@@ -66,7 +101,7 @@ async function inspectOpened(opened: ReadOnlyDir): Promise<InspectReport> {
   });
   const signState = await readSignState(opened);
   const side = await sideFiles(opened);
-  const store = await storesOf(opened);
+  const { store, imageKeySource } = await openStores(opened);
   const last = await store.rounds.loadRoundState();
   const finalized = await store.votes.getLastFinalized();
   const earliest = await store.votes.getEarliestOpenRound();
@@ -92,6 +127,8 @@ async function inspectOpened(opened: ReadOnlyDir): Promise<InspectReport> {
     signState,
     images: side.images,
     snapshots: side.snapshots,
+    cold: coldSummary(opened),
+    imageLoaded: { file: store.replay.image.loaded?.file ?? null, lsn: store.replay.image.loaded?.lsn ?? null, keySource: imageKeySource },
   };
 }
 
@@ -121,6 +158,13 @@ export async function runInspect(dir: string, out: Report): Promise<number> {
     if (r.signState.fenceHeight !== null) lines.push(`restore fence: restored from a snapshot at height ${r.signState.fenceHeight}`);
     lines.push(`images: ${r.images.count}${r.images.newestLsn === null ? '' : `, newest at LSN ${r.images.newestLsn}`}`);
     lines.push(`snapshots: ${r.snapshots.count}${r.snapshots.newestHeight === null ? '' : `, newest at height ${r.snapshots.newestHeight}`}`);
+    if (r.imageLoaded.file !== null) lines.push(`state read from image ${r.imageLoaded.file} (LSN ${r.imageLoaded.lsn}, checked with the key from ${r.imageLoaded.keySource}), then the log after it`);
+    if (r.cold === null) lines.push('cold tier: none (never compacted)');
+    else {
+      const c = r.cold;
+      lines.push(`cold tier: ${c.files} file(s), ${c.bytes} bytes, ${c.records} records, cut at height ${c.cut.height} / LSN ${c.cut.lsn} (manifest generation ${c.generation}); the hot log starts at LSN ${r.firstLsn}`);
+      for (const [kind, count] of Object.entries(c.recordsByKind)) lines.push(`  cold ${kind.padEnd(17)} ${count}`);
+    }
     return lines;
   });
   return Exit.OK;
@@ -142,6 +186,8 @@ export interface VerifyReport {
     | { readonly checked: true; readonly ok: boolean; readonly entries: number; readonly heads: number; readonly keySource: 'node.key' | 'chain' | 'option'; readonly firstBad: { readonly lsn: number; readonly reason: string } | null }
     | { readonly checked: false; readonly reason: string };
   readonly corruption: { readonly file: string | null; readonly offset: number | null; readonly message: string } | null;
+  /** The cold tier's files, every block and whole-file checksum re-read; null when the directory has no cold tier (or damage was found first). */
+  readonly cold: { readonly files: number; readonly blocks: number; readonly records: number; readonly bytes: number; readonly cut: { readonly height: number; readonly lsn: number } } | null;
 }
 
 /**
@@ -167,6 +213,10 @@ export async function runVerify(dir: string, chainId: string | undefined, out: R
       return lines;
     }
     lines.push(`records scanned: ${result.records}, re-read by LSN: ${result.rereadByLsn} (LSN ${result.seenLsn} seen${result.writerActive ? ', a writer is appending' : ''})`);
+    if (result.cold !== null) {
+      const c = result.cold;
+      lines.push(`cold tier: ok (${c.files} file(s), ${c.blocks} blocks, ${c.records} records, ${c.bytes} bytes; cut at height ${c.cut.height} / LSN ${c.cut.lsn})`);
+    }
     if (result.recovery !== null) {
       lines.push(`recovery integrity: ${result.recovery.ok ? 'ok' : 'FAILED'} (${result.recovery.checked} checked)`);
       for (const problem of result.recovery.problems) lines.push(`  ${problem}`);
@@ -183,7 +233,7 @@ export async function runVerify(dir: string, chainId: string | undefined, out: R
 }
 
 async function verifyDir(dir: string, chainId: string | undefined, progress: Progress, publicKey?: Uint8Array): Promise<VerifyReport> {
-  const base = { dir, seenLsn: 0, writerActive: false, records: 0, rereadByLsn: 0, recovery: null, audit: { checked: false as const, reason: 'damage found first' } };
+  const base = { dir, seenLsn: 0, writerActive: false, records: 0, rereadByLsn: 0, recovery: null, cold: null, audit: { checked: false as const, reason: 'damage found first' } };
   const damaged = (err: unknown, extra: Partial<VerifyReport> = {}): VerifyReport => {
     const location = isStoreError(err) ? err.location : undefined;
     return {
@@ -233,6 +283,14 @@ async function verifyDir(dir: string, chainId: string | undefined, progress: Pro
       reread++;
       if ((reread & 0xfff) === 0) progress.update('verify: records checked', records + reread, total * 2);
     }
+    // The cold tier: every block's and every file's checksum (CORRUPTION names the file and offset).
+    let cold: VerifyReport['cold'] = null;
+    if (opened.coldTier !== undefined) {
+      progress.update('verify: cold files', records + reread, total * 2);
+      const files = await opened.coldTier.verify();
+      const cut = opened.coldTier.cut;
+      cold = { files: files.length, blocks: files.reduce((n, f) => n + f.blocks, 0), records: files.reduce((n, f) => n + f.records, 0), bytes: files.reduce((n, f) => n + f.bytes, 0), cut: { height: cut.height, lsn: cut.lsn } };
+    }
     const effective = recorded ?? chainId;
     const audit = effective === undefined ? ({ checked: false, reason: 'the directory records no chain id: give --chain-id, every entry hash is bound to it' } as const) : await verifyAudit(opened, effective, publicKey);
     progress.update('verify: recovery check', records + reread, total * 2);
@@ -240,7 +298,7 @@ async function verifyDir(dir: string, chainId: string | undefined, progress: Pro
     const recovered = await store.recovery.recover();
     const recovery = { ok: recovered.integrity.ok, checked: recovered.integrity.checked, problems: recovered.integrity.problems.map(String) };
     const ok = recovery.ok && (!audit.checked || audit.ok);
-    return { ...common, records, rereadByLsn: reread, recovery, audit, ok, exitCode: ok ? Exit.OK : Exit.DAMAGE, corruption: null };
+    return { ...common, records, rereadByLsn: reread, recovery, audit, ok, exitCode: ok ? Exit.OK : Exit.DAMAGE, corruption: null, cold };
   } catch (err) {
     if (isStoreError(err, 'CORRUPTION')) return damaged(err, common);
     throw err;
@@ -259,7 +317,8 @@ async function verifyAudit(opened: ReadOnlyDir, chainId: string, given?: Uint8Ar
   }
   if (key === undefined) return { checked: false, reason: 'no node.key in the directory and no node key recorded in the audit chain' };
   const verifier = new AuditChainVerifier(chainId, key);
-  await opened.log.scan((record) => feedAuditRecord(verifier, record));
+  // Across both tiers: the chain's older entries and heads live in the cold tier (docs/audit.md).
+  await scanAcross(opened, AUDIT_KINDS, AUDIT_KINDS, () => undefined, (record) => feedAuditRecord(verifier, record as LogRecord));
   const report = verifier.finish();
   return {
     checked: true,
@@ -282,7 +341,7 @@ function parsePublicKey(text: string): Uint8Array {
 async function recordedNodeKey(opened: ReadOnlyDir): Promise<Uint8Array | undefined> {
   const { decodeEntryBody } = await import('../codec/audit-record.ts');
   let key: Uint8Array | undefined;
-  await opened.log.scan((record) => {
+  await scanAcross(opened, AUDIT_KINDS, AUDIT_KINDS, () => undefined, (record) => {
     if (record.kind !== RecordKind.AuditEvent) return true;
     try {
       const event = decodeEntryBody(splitEntryPayload(record.payload).body).event;

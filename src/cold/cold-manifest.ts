@@ -371,3 +371,32 @@ export async function commitColdManifest(fs: FileSystem, storeDir: string, next:
     throw fromFsError(err, `committing the cold manifest in ${coldDir}`);
   }
 }
+
+/**
+ * The cold manifest of `storeDir` read without changing anything (the operator's tools and
+ * backups, docs/operations.md): undefined when there is none; else the manifest, every listed
+ * file checked to be there with the size it records. Unlike `openColdDir` it deletes nothing
+ * (a live node's leftovers are its own business) and checks no chain id.
+ *
+ * @throws ConsensusStoreError INVALID_ARGUMENT on a bad argument; CORRUPTION naming the manifest
+ *   when it fails its checks, or naming a listed file that is missing or has another size;
+ *   UNSUPPORTED_FORMAT; IO_FAILED.
+ */
+export async function readColdDirReadOnly(fs: FileSystem, storeDir: string): Promise<ColdManifest | undefined> {
+  checkFs(fs);
+  checkDir('storeDir', storeDir);
+  const coldDir = coldDirOf(storeDir);
+  try {
+    const manifest = await readColdManifest(fs, coldDir);
+    if (manifest === undefined) return undefined;
+    for (const f of manifest.files) {
+      const path = join(coldDir, f.name);
+      const st = await fs.stat(path);
+      if (st === undefined || !st.isFile) throw corruption(path, 0, `the cold manifest (generation ${manifest.generation}) lists ${f.name} but it is missing`);
+      if (st.size !== f.bytes) throw corruption(path, Math.min(st.size, f.bytes), `cold file has ${st.size} bytes, the cold manifest records ${f.bytes}`);
+    }
+    return manifest;
+  } catch (err) {
+    throw fromFsError(err, `reading the cold directory ${coldDir}`);
+  }
+}

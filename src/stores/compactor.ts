@@ -92,6 +92,10 @@ export class Compactor {
   #running: Promise<CompactionReport> | undefined;
   #stopped = false;
   #sequence = 0;
+  /** Holds taken by `hold` (a backup): no compaction starts while one is taken. */
+  #holds = 0;
+  #unheld: (() => void)[] = [];
+  #active: Promise<unknown> | undefined;
   /** Why the last compaction failed, if it did. */
   lastError: unknown;
   /** Compactions finished by this open. */
@@ -135,7 +139,7 @@ export class Compactor {
     const previous = this.#running ?? Promise.resolve(undefined);
     const run = previous
       .catch(() => undefined)
-      .then(() => this.#compactOnce());
+      .then(() => this.#whenUnheld());
     const tracked = run.then(
       (report) => {
         this.lastError = undefined;
@@ -153,6 +157,37 @@ export class Compactor {
     });
     this.#running = settled;
     return tracked;
+  }
+
+  /**
+   * Keeps compactions from starting until the returned function is called (a backup: its LSN,
+   * its cold manifest and its image must belong to one cut, docs/operations.md "Backup and
+   * restore"); waits for the one in progress to finish (its release included, so take this
+   * before holding the log's segments). The returned function is idempotent.
+   */
+  async hold(): Promise<() => void> {
+    this.#holds++;
+    let released = false;
+    const release = (): void => {
+      if (released) return;
+      released = true;
+      if (--this.#holds > 0) return;
+      for (const wake of this.#unheld.splice(0)) wake();
+    };
+    await this.#active?.catch(() => undefined);
+    return release;
+  }
+
+  /** Runs one compaction once no hold is taken (the check and the start are one synchronous step). */
+  async #whenUnheld(): Promise<CompactionReport> {
+    while (this.#holds > 0) await new Promise<void>((wake) => this.#unheld.push(wake));
+    const run = this.#compactOnce();
+    this.#active = run;
+    try {
+      return await run;
+    } finally {
+      if (this.#active === run) this.#active = undefined;
+    }
   }
 
   /** Stops automatic compactions and waits for the one in progress. */
