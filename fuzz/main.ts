@@ -8,6 +8,7 @@
  *   npm run fuzz -- --minutes 60               as many runs as fit in an hour (+ kills)
  *   npm run fuzz -- --kills 500 --no-sim       real kills only
  *   npm run fuzz -- --replay 123456789         one simulated run, by its run seed (printed on failure)
+ *   npm run fuzz -- --replay S --no-retention  that run without the retention feature (older seeds)
  *   npm run fuzz -- --ci                       the CI budget: fixed + fresh seeds, >= 10,000
  *                                              simulated crash points, >= 200 real kills
  *
@@ -28,11 +29,13 @@ export interface FuzzArgs {
   scenario: string | undefined;
   ci: boolean;
   sim: boolean;
+  /** `--no-retention`: a replayed run without the retention feature (as before bounded history). */
+  retention: boolean;
 }
 
 /** Parses argv (without node and script). Throws RangeError on a bad option. */
 export function parseArgs(argv: readonly string[]): FuzzArgs {
-  const args: FuzzArgs = { seed: undefined, runs: undefined, minutes: undefined, kills: undefined, replay: undefined, scenario: undefined, ci: false, sim: true };
+  const args: FuzzArgs = { seed: undefined, runs: undefined, minutes: undefined, kills: undefined, replay: undefined, scenario: undefined, ci: false, sim: true, retention: true };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const num = (): number => {
@@ -48,6 +51,7 @@ export function parseArgs(argv: readonly string[]): FuzzArgs {
     else if (a === '--scenario') args.scenario = argv[++i];
     else if (a === '--ci') args.ci = true;
     else if (a === '--no-sim') args.sim = false;
+    else if (a === '--no-retention') args.retention = false;
     else throw new RangeError(`unknown option ${a}`);
   }
   return args;
@@ -114,7 +118,7 @@ async function main(): Promise<number> {
   const tally = new Tally();
   if (args.replay !== undefined) {
     console.log(`replaying simulated run seed ${args.replay}${args.scenario === undefined ? '' : ` (scenario ${args.scenario})`}`);
-    await runOne(args.replay, tally, args.scenario);
+    await runOne(args.replay, tally, args.scenario, args.retention ? undefined : { retention: false });
   } else if (args.ci) {
     await runCiBudget(tally);
   } else {

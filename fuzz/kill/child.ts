@@ -2,18 +2,22 @@
  * The kill fuzzer's writer child: waits for `go`, opens the store in `--dir` on the real file
  * system, and writes heights until it is killed: per height a round-state checkpoint per
  * phase, the node's own prevote and precommit through the sign guard, and every validator's
- * votes, all appended concurrently (group commit batches them). Each acknowledgement is
- * printed (fuzz/kill/protocol.ts) only after its promise resolved.
+ * votes, all appended concurrently (group commit batches them), then the height's finalization
+ * mark. With a small retention window it compacts in the background and, at seeded moments,
+ * calls `store.compact()` while the next heights are written (docs/architecture.md, "The path of
+ * a compaction"), so that kills land inside compactions. Each acknowledgement is printed
+ * (fuzz/kill/protocol.ts) only after its promise resolved.
  *
  * It must never print an acknowledgement before the store acknowledged it, and never exit on
  * its own while it can write (the parent's SIGKILL ends it).
  */
 import { createInterface } from 'node:readline';
+import { Prng } from '../../src/io/prng.ts';
 import { openStore } from '../../src/store.ts';
 import type { ConsensusPhase } from '../../src/model/round.ts';
 import type { ValidatorVote, VoteType } from '../../src/model/vote.ts';
 import { blockHashOf, fakeSignature, FUZZ_CHAIN_ID, hex, OWN_ID, validatorName } from '../keys.ts';
-import { KILL_SEGMENT_SIZE, KILL_VALIDATORS, killIdentity } from './protocol.ts';
+import { KILL_COMPACT_SHARE, KILL_RETENTION, KILL_SEGMENT_SIZE, KILL_VALIDATORS, killIdentity } from './protocol.ts';
 
 function arg(name: string): string {
   const i = process.argv.indexOf(name);
@@ -35,6 +39,7 @@ async function waitForGo(): Promise<void> {
 async function main(): Promise<void> {
   const dir = arg('--dir');
   const fresh = arg('--fresh') === '1';
+  const prng = new Prng(Number(arg('--seed')));
   keyOf_warm();
   out('loaded');
   await waitForGo();
@@ -46,6 +51,7 @@ async function main(): Promise<void> {
     voteVerification: 'off',
     signer: { ...killIdentity(), state: fresh ? 'new-key' : 'existing-key', allowFreshState: true },
     log: { segmentSize: KILL_SEGMENT_SIZE },
+    retention: KILL_RETENTION,
   });
   const latest = await store.rounds.loadRoundState();
   const wm = store.signGuard.watermark();
@@ -74,6 +80,12 @@ async function main(): Promise<void> {
     }
     calls.push(save('finalize'));
     await Promise.all(calls);
+    await store.votes.markFinalized(h, r);
+    if (prng.bool(KILL_COMPACT_SHARE)) {
+      // Not awaited: the next heights are written while it runs. A failure is the parent's to see
+      // (the reopen's checks); the child only reports what resolved.
+      void store.compact().then((c) => out(`c ${c.to.height} ${c.segmentsReleased}`), () => undefined);
+    }
   }
 }
 

@@ -1,7 +1,8 @@
 /**
  * Real processes, real file system, real SIGKILL: a writer child (fuzz/kill/child.ts) appends
  * concurrently and streams each acknowledgement; the parent kills it after a random delay,
- * reopens the directory and checks every acknowledged vote (with its LSN), the round state
+ * reopens the directory and checks every acknowledged vote (with its LSN; through the vote
+ * store's queries, which answer across the hot log and the cold tier: the child compacts), the round state
  * (the last acknowledged checkpoint or a later one) and the sign guard (watermark at or past
  * every released signature; the same request gets the same signature, a conflicting one is
  * refused). Then the next child continues in the same directory, so damage would accumulate.
@@ -23,7 +24,7 @@ import { SIGN_STEPS } from '../../src/model/sign.ts';
 import type { VoteType } from '../../src/model/vote.ts';
 import { blockHashOf, FUZZ_CHAIN_ID, hex, unhex } from '../keys.ts';
 import type { Tally } from '../report.ts';
-import { KILL_SEGMENT_SIZE, killIdentity, parseAck, type AckLine } from './protocol.ts';
+import { KILL_RETENTION, KILL_SEGMENT_SIZE, killIdentity, parseAck, type AckLine } from './protocol.ts';
 
 const CHILD_SCRIPT = join(dirname(fileURLToPath(import.meta.url)), 'child.ts');
 const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -62,8 +63,8 @@ interface Spawned {
   readonly exited: Promise<void>;
 }
 
-function spawnChild(dir: string, fresh: boolean): Spawned {
-  const child = spawn(process.execPath, [...childExecArgv(), CHILD_SCRIPT, '--dir', dir, '--fresh', fresh ? '1' : '0'], {
+function spawnChild(dir: string, fresh: boolean, seed: number): Spawned {
+  const child = spawn(process.execPath, [...childExecArgv(), CHILD_SCRIPT, '--dir', dir, '--fresh', fresh ? '1' : '0', '--seed', String(seed)], {
     cwd: REPO_ROOT,
     stdio: ['pipe', 'pipe', 'inherit'],
   });
@@ -99,15 +100,17 @@ async function runLane(options: KillOptions, lane: number, kills: number, tally:
     const dir = mkdtempSync(join(tmpdir(), `cstore-kill-${lane}-`));
     const model: DirModel = { votes: new Map(), lastRound: undefined, lastSign: undefined, released: new Map(), cycles: 0 };
     try {
-      let next = spawnChild(dir, true);
+      let next = spawnChild(dir, true, prng.nextU32());
       const batch = Math.min(killsPerDir, kills - done);
       for (let k = 0; k < batch; k++) {
         const current = next;
         const problems = await killCycle(current, prng.int(0, maxDelay), prng.bool(0.15), model);
         tally.killCycles++;
+        for (let c = 0; c < problems.compactions; c++) tally.fault('kill:compaction-acked');
+        for (let c = 0; c < problems.released; c++) tally.fault('kill:compaction-released-segments');
         tally.crash(problems.phase);
         // Spawn the next child now: it loads while we check.
-        next = spawnChild(dir, false);
+        next = spawnChild(dir, false, prng.nextU32());
         const result = await checkDir(dir, model);
         tally.ackedChecked += result.checked;
         tally.checks++;
@@ -129,15 +132,17 @@ async function runLane(options: KillOptions, lane: number, kills: number, tally:
  * Lets the child write for `delayMs` after its store is open (or, `duringOpen`, after `go`:
  * the kill may land in the open's recovery), kills it, and folds its acknowledgements into the model.
  */
-async function killCycle(s: Spawned, delayMs: number, duringOpen: boolean, model: DirModel): Promise<{ phase: string; problems: string[] }> {
+async function killCycle(s: Spawned, delayMs: number, duringOpen: boolean, model: DirModel): Promise<{ phase: string; problems: string[]; compactions: number; released: number }> {
   const problems: string[] = [];
+  let compactions = 0;
+  let released = 0;
   let opened = false;
   const first = await nextLine(s);
   if (first !== 'loaded') {
     problems.push(`child did not start (first line: ${String(first)})`);
     s.child.kill('SIGKILL');
     await s.exited;
-    return { phase: 'sigkill:no-start', problems };
+    return { phase: 'sigkill:no-start', problems, compactions, released };
   }
   s.child.stdin!.write('go\n');
   const kill = (): void => void s.child.kill('SIGKILL');
@@ -149,7 +154,10 @@ async function killCycle(s: Spawned, delayMs: number, duringOpen: boolean, model
       opened = true;
       timer ??= setTimeout(kill, delayMs);
     }
-    else if (ack.tag === 'v') model.votes.set(`${ack.validatorId}|${ack.round}|${ack.voteType}|${ack.height}|${ack.hash}`, ack.lsn);
+    else if (ack.tag === 'c') {
+      compactions++;
+      if (ack.released > 0) released++;
+    } else if (ack.tag === 'v') model.votes.set(`${ack.validatorId}|${ack.round}|${ack.voteType}|${ack.height}|${ack.hash}`, ack.lsn);
     else if (ack.tag === 'r') {
       const r = { height: ack.height, round: ack.round, phase: CONSENSUS_PHASES.indexOf(ack.phase as never) };
       const last = model.lastRound;
@@ -165,7 +173,7 @@ async function killCycle(s: Spawned, delayMs: number, duringOpen: boolean, model
   clearTimeout(timer);
   await s.exited;
   if (s.child.signalCode !== 'SIGKILL') problems.push(`child ended by itself (exit ${s.child.exitCode}) instead of being killed`);
-  return { phase: opened ? 'sigkill:writing' : 'sigkill:opening', problems };
+  return { phase: opened ? 'sigkill:writing' : 'sigkill:opening', problems, compactions, released };
 }
 
 function compare3(a: { height: number; round: number; phase: number }, b: { height: number; round: number; phase: number }): number {
@@ -183,6 +191,7 @@ async function checkDir(dir: string, model: DirModel): Promise<{ problems: strin
       chainId: FUZZ_CHAIN_ID,
       signer: { ...killIdentity(), state: model.lastSign === undefined ? 'new-key' : 'existing-key' },
       log: { segmentSize: KILL_SEGMENT_SIZE },
+      retention: KILL_RETENTION,
     });
   } catch (err) {
     return { problems: [`reopen after SIGKILL failed: ${String(err)}`], checked };

@@ -12,6 +12,7 @@ import { Prng } from '../../src/io/prng.ts';
 import { SimulatedDisk } from '../../src/io/sim-disk.ts';
 import { openStore, writableLogOf, type ConsensusStore } from '../../src/store.ts';
 import { openLog } from '../../src/log/wal.ts';
+import { readManifest } from '../../src/log/manifest.ts';
 import type { LogRecord } from '../../src/log/types.ts';
 import { newestSignStateSlot } from '../../src/codec/sign-state-slot.ts';
 import { SIGN_STATE_FILE } from '../../src/stores/sign-state-file.ts';
@@ -41,19 +42,47 @@ export interface RunFeatures {
   readonly snapshots: boolean;
   /** `snapshots.interval`: automatic snapshots every this many finalized heights (0: none). */
   readonly snapshotInterval: number;
+  /**
+   * Bounded history (docs/stores.md, "Bounded history"): `openStore({ retention })` with a small
+   * window, compactions in the background and `store.compact()` at seeded moments; undefined:
+   * the default retention (nothing is ever compacted in a run this short).
+   */
+  readonly retention: { readonly hotHeights: number; readonly compactEvery: number } | undefined;
+}
+
+/**
+ * Features a caller turns off: `retention: false` replays a run seed as it ran before the
+ * retention feature existed (the regression seeds found then keep their path).
+ */
+export interface FeatureOverrides {
+  readonly retention?: boolean;
+}
+
+/** Share of the runs (other than `restore`) with the `retention` feature. */
+export const RETENTION_SHARE = 0.4;
+
+/** The retention feature of a run seed, from a Prng of its own (seed + 2^45: the older draws stay as they were). */
+export function drawRetention(seed: number, scenario?: string): RunFeatures['retention'] {
+  if (scenario === 'restore') return undefined;
+  const p = new Prng(seed + 2 ** 45);
+  if (!p.bool(RETENTION_SHARE)) return undefined;
+  return { hotHeights: p.int(3, 6), compactEvery: p.int(1, 3) };
 }
 
 /**
  * The features of a run seed. The `restore` scenario always signs precommits (its source makes
  * a snapshot) and takes no automatic snapshots (it makes its own).
  */
-export function drawFeatures(seed: number, scenario?: string): RunFeatures {
+export function drawFeatures(seed: number, scenario?: string, overrides?: FeatureOverrides): RunFeatures {
   const p = new Prng(seed + 2 ** 41);
   const images = p.bool(0.5);
   const snapshots = p.bool(0.3);
   const imageKeep = p.int(1, 3);
-  if (scenario === 'restore') return { images, imageKeep, snapshots: true, snapshotInterval: 0 };
-  return { images, imageKeep, snapshots, snapshotInterval: snapshots ? p.pick([0, 3, 5]) : 0 };
+  if (scenario === 'restore') return { images, imageKeep, snapshots: true, snapshotInterval: 0, retention: undefined };
+  // A compaction's release needs the images (the log's older segments are read back from them),
+  // and the writable log a probe batch takes turns images off: a retention run takes images.
+  const retention = overrides?.retention === false ? undefined : drawRetention(seed, scenario);
+  return { images: images || retention !== undefined, imageKeep, snapshots, snapshotInterval: snapshots ? p.pick([0, 3, 5]) : 0, retention };
 }
 
 /** One simulated run's state. */
@@ -82,14 +111,18 @@ export class SimRun {
   /** The corrupt scenario damaged some file (an older image may then be loaded). */
   damageDone = false;
 
-  constructor(seed: number, tally: Tally, scenario?: string) {
+  constructor(seed: number, tally: Tally, scenario?: string, overrides?: FeatureOverrides) {
     this.seed = seed;
     this.prng = new Prng(seed);
     this.disk = new SimulatedDisk({ seed: this.prng.nextU32(), tearInterruptedWrites: true });
     this.probe = new CrashProbe(this.disk);
-    this.features = drawFeatures(seed, scenario);
+    this.features = drawFeatures(seed, scenario, overrides);
     this.extra = new Prng(seed + 2 ** 42);
-    this.workload = new Workload(this.prng.fork(), drawShape(this.prng), { ...this.features, prng: this.extra, crashes: () => this.disk.stats.crashes, tally: (kind) => tally.fault(kind) });
+    const fork = this.prng.fork();
+    const shape = drawShape(this.prng);
+    // A retention run finalizes one more height per wave, so that its window moves and compactions happen.
+    const shaped = this.features.retention === undefined ? shape : { ...shape, heightsPerWave: shape.heightsPerWave + 1 };
+    this.workload = new Workload(fork, shaped, { ...this.features, prng: this.extra, crashes: () => this.disk.stats.crashes, tally: (kind) => tally.fault(kind) });
     this.tally = tally;
     this.segmentSize = this.prng.pick([4096, 4096, 8192, 16384]);
   }
@@ -106,7 +139,10 @@ export class SimRun {
       dir: SIM_DIR,
       // No background images (their timer is a clock): the workload takes them at seeded moments.
       images: { everyRecords: 0, keep: this.features.imageKeep, load: loadImages },
-      snapshots: { interval: this.features.snapshotInterval, keep: 2, chunkSize: 4096 },
+      // A retention run's automatic snapshots carry 2 heights of certificates (the compactor keeps
+      // what they read hot: with the default 1,000 nothing would ever go cold).
+      snapshots: { interval: this.features.snapshotInterval, keep: 2, chunkSize: 4096, ...(this.features.retention === undefined ? {} : { certificateHeights: 2 }) },
+      ...(this.features.retention === undefined ? {} : { retention: this.features.retention }),
       fs: this.probe.fs(),
       chainId: FUZZ_CHAIN_ID,
       // The workload's peer votes carry deliberately random signatures: the fuzzer tests the
@@ -214,6 +250,7 @@ export class SimRun {
     if (store === undefined) return;
     try {
       this.noteImages(store, lostFrom);
+      await this.noteCold();
       const result = await checkStore(store, this.workload.model, {
         lostFrom,
         auditChain: last || this.prng.bool(0.2),
@@ -231,6 +268,15 @@ export class SimRun {
       this.problems.push(`check threw: ${describe(err)}`);
     }
     this.problems.push(...this.workload.problems.splice(0));
+  }
+
+  /** Retention runs: whether this check reads across both tiers (cold files committed, hot segments released). */
+  async noteCold(): Promise<void> {
+    if (this.features.retention === undefined) return;
+    const cold = coldFiles(this.disk);
+    this.tally.fault(cold.length === 0 ? 'retention:check-hot-only' : 'retention:check-across-tiers');
+    const manifest = await readManifest(this.disk.fs(), SIM_DIR);
+    if ((manifest?.sealed[0]?.firstLsn ?? manifest?.baseLsn ?? 1) > 1) this.tally.fault('retention:check-after-release');
   }
 
   /**
@@ -284,6 +330,11 @@ export async function scanDiskLog(disk: SimulatedDisk, segmentSize: number, visi
   } finally {
     await log.close();
   }
+}
+
+/** The cold files on the disk now (docs/format.md, "Cold files"), the manifest not included. */
+export function coldFiles(disk: SimulatedDisk): string[] {
+  return disk.listFiles().filter((p) => p.startsWith(`${SIM_DIR}/cold/`) && p.endsWith('.cold')).sort();
 }
 
 /** A one-line description of an error. */

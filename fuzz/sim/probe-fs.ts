@@ -49,6 +49,11 @@ export class CrashProbe {
 
 /** The kind of a call, from its operation and path. */
 export function classify(op: string, path: string): string {
+  // The cold tier (docs/format.md, "Cold files"): its manifest switch is a compaction's commit point.
+  if (path.includes('/cold/') || path.endsWith('/cold')) {
+    if (op === 'rename') return path.includes('MANIFEST') ? 'cold-manifest-rename' : 'cold-file-rename';
+    return path.includes('/cold/MANIFEST') ? `cold-manifest-${op}` : path.endsWith('/cold') ? `cold-dir-${op}` : `cold-file-${op}`;
+  }
   if (path.includes('/images/')) return `image-${op}`;
   if (path.includes('/snapshots/')) return `snapshot-${op}`;
   if (path.includes('/restore/')) return `restore-chunk-${op}`;
@@ -62,6 +67,8 @@ export function classify(op: string, path: string): string {
   if (path.includes('.broken')) return `repair-copy-${op}`;
   if (path.endsWith('.tmp')) return op === 'rename' ? 'segment-rename' : `segment-create-${op}`;
   if (path.endsWith('.wal')) {
+    // A compaction's release (the log's manifest first, then the segments).
+    if (op === 'unlink') return 'segment-release-unlink';
     if (op === 'writeAndSync' || op === 'write') return 'commit-write';
     if (op === 'datasync') return 'commit-sync';
     return `segment-${op}`;

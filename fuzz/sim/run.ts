@@ -5,7 +5,7 @@
  */
 import { Prng } from '../../src/io/prng.ts';
 import type { Tally } from '../report.ts';
-import { describe, SimRun } from './harness.ts';
+import { describe, type FeatureOverrides, SimRun } from './harness.ts';
 import { RESTORE_SHARE_OF_CRASH, SCENARIOS } from './scenarios.ts';
 
 /** The seed of run `index` of a session seeded `seed` (below 2^32, printable, replayable). */
@@ -35,10 +35,13 @@ export function scenarioOf(seed: number, only?: string): (typeof SCENARIOS)[numb
   return chosen;
 }
 
-/** Runs one simulated run; returns its problems (also recorded on the tally). */
-export async function runOne(seed: number, tally: Tally, only?: string): Promise<string[]> {
+/**
+ * Runs one simulated run; returns its problems (also recorded on the tally). `overrides` turn
+ * features off (`{ retention: false }`: the run as it was before bounded history).
+ */
+export async function runOne(seed: number, tally: Tally, only?: string, overrides?: FeatureOverrides): Promise<string[]> {
   const [name, , scenario] = scenarioOf(seed, only);
-  const run = new SimRun(seed, tally, name);
+  const run = new SimRun(seed, tally, name, overrides);
   tally.scenario(name);
   try {
     await scenario(run);
@@ -46,7 +49,7 @@ export async function runOne(seed: number, tally: Tally, only?: string): Promise
     run.problems.push(`scenario ${name} threw: ${describe(err)}${err instanceof Error && err.stack ? `\n${err.stack.split('\n').slice(1, 4).join('\n')}` : ''}`);
   }
   tally.simRuns++;
-  const replay = `npm run fuzz -- --replay ${seed}${only === undefined ? '' : ` --scenario ${only}`}`;
+  const replay = `npm run fuzz -- --replay ${seed}${only === undefined ? '' : ` --scenario ${only}`}${overrides?.retention === false ? ' --no-retention' : ''}`;
   for (const message of run.problems) tally.violate({ source: 'sim', seed, message: `[${name}] ${message}`, replay });
   return run.problems;
 }

@@ -21,11 +21,12 @@
  * They must never decide anything from a clock or `Math.random`: a seed replays a run exactly.
  */
 import { isStoreError } from '../../src/errors.ts';
+import { Prng } from '../../src/io/prng.ts';
 import { readManifest } from '../../src/log/manifest.ts';
 import type { ValidatorVote } from '../../src/model/vote.ts';
 import type { Lsn, RepairReport } from '../../src/log/types.ts';
 import { blockHashOf, fakeSignature } from '../keys.ts';
-import { describe, SIM_DIR, SimRun } from './harness.ts';
+import { coldFiles, describe, SIM_DIR, SimRun } from './harness.ts';
 import { restoreScenario } from './restore.ts';
 import { maybeRotateKey } from './rotate.ts';
 
@@ -81,8 +82,61 @@ export async function runWaves(run: SimRun, waves: number, cutAfterWave?: number
   return run.disk.stats.crashes !== crashes;
 }
 
+/** The Prng of a retention run's compaction epochs (seed + 2^46: the run's other draws stay as they were); null without retention. */
+const compactionPrngs = new WeakMap<SimRun, Prng | null>();
+function compactionPrng(run: SimRun): Prng | null {
+  let p = compactionPrngs.get(run);
+  if (p === undefined) {
+    p = run.features.retention === undefined ? null : new Prng(run.seed + 2 ** 46);
+    compactionPrngs.set(run, p);
+  }
+  return p;
+}
+
+/** Share of a retention run's epochs whose cut is armed inside a compaction. */
+const COMPACTION_CUT_EPOCHS = 0.4;
+
+/**
+ * An epoch whose power cut falls inside a compaction (docs/architecture.md, "The path of a
+ * compaction"): a wave in flight, `store.compact()` beside it, a cut armed at one of the next
+ * 1..90 I/O calls (the cold files' writes, the cold manifest switch, the image, the segment
+ * release; the wave's commits too); `compact:*` crash points. Reopen and check as usual.
+ */
+async function compactionCutEpoch(run: SimRun, p: Prng): Promise<number> {
+  const store = run.store!;
+  const before = run.disk.callCount;
+  const crashes = run.disk.stats.crashes;
+  run.probe.phase = 'compact';
+  run.probe.arm(p.int(1, 90));
+  const calls = run.workload.wave();
+  calls.splice(p.int(0, calls.length), 0, store.compact().then(
+    (report) => run.tally.fault(report.to.height > report.from.height ? 'compact:moved' : 'compact:nothing-new'),
+    (err: unknown) => {
+      if (run.disk.stats.crashes === crashes) run.problems.push(`compact() failed without a power cut: ${describe(err)}`);
+    },
+  ));
+  await run.settle(calls, 'wave with a compaction');
+  run.probe.phase = 'run';
+  if (run.disk.stats.crashes !== crashes) {
+    run.countCut('compact:other');
+    run.probe.disarm();
+    run.workload.model.powerCut();
+  } else {
+    run.probe.disarm();
+    run.cut('after-compaction');
+  }
+  const used = run.disk.callCount - before;
+  await run.dropStore();
+  await run.reopen();
+  await run.check();
+  return used;
+}
+
 /** One epoch: waves, then a cut (armed, mid-flight or after the fact) or a clean close; reopen; check. */
 export async function crashEpoch(run: SimRun, callsEstimate: number): Promise<number> {
+  const p = compactionPrng(run);
+  // Once the window has something to move (before, a compaction writes nothing to cut into).
+  if (p !== null && run.store !== undefined && p.bool(COMPACTION_CUT_EPOCHS) && run.workload.height > run.features.retention!.hotHeights + 1) return compactionCutEpoch(run, p);
   const before = run.disk.callCount;
   const mode = run.prng.pick(['armed', 'armed', 'armed', 'armed', 'midflight', 'clean']);
   const waves = run.prng.int(1, 3);
@@ -219,6 +273,14 @@ async function damageImage(run: SimRun, path: string): Promise<void> {
   try {
     await run.open();
   } catch (err) {
+    // After a compaction released the log's older segments the images are the only copy of the
+    // state before the log's first record: with no other image loadable the open must refuse,
+    // CORRUPTION naming the damaged image (docs/architecture.md, "The path of a compaction").
+    const name = path.slice(path.lastIndexOf('/') + 1);
+    if ((await logReleased(run)) && isStoreError(err, 'CORRUPTION') && /older segments were released/.test(err.message) && err.message.includes(name)) {
+      run.tally.fault('corrupt:image-needed-after-release');
+      return;
+    }
     run.problems.push(`open with a damaged image (${path}) failed: ${describe(err)}`);
     return;
   }
@@ -244,6 +306,75 @@ async function damageSnapshot(run: SimRun, path: string): Promise<void> {
   await run.close();
 }
 
+/**
+ * A damaged cold file: the open succeeds (it reads no cold file; the size is unchanged), every
+ * query that reads the damaged bytes fails CORRUPTION naming the file (a correct detection,
+ * `corrupt:found-on-read`), every other answer is the acknowledged data, never other data.
+ */
+async function damageColdFile(run: SimRun, path: string): Promise<void> {
+  run.tally.fault('corrupt:cold-file');
+  damageFile(run, path);
+  try {
+    await run.open();
+  } catch (err) {
+    // Only the cold manifest is read at open; a cold file found damaged there must still be named.
+    if (isStoreError(err, 'CORRUPTION') && err.location?.file === path) run.tally.fault('corrupt:cold-file-found-at-open');
+    else run.problems.push(`open with a damaged cold file (${path}) failed: ${describe(err)}`);
+    return;
+  }
+  const found = run.tally.faultKinds.get('corrupt:found-on-read') ?? 0;
+  await run.check(Infinity, true, path);
+  await sweepCold(run, path);
+  run.tally.fault((run.tally.faultKinds.get('corrupt:found-on-read') ?? 0) > found ? 'corrupt:cold-file-found-on-read' : 'corrupt:cold-file-not-read');
+  await run.close();
+}
+
+/**
+ * Reads every record of every store across both tiers through the public API (each store's
+ * widest query), so that damage anywhere in a cold file's blocks is read: an answer, or
+ * CORRUPTION naming the damaged file; anything else is a problem.
+ */
+async function sweepCold(run: SimRun, damaged: string): Promise<void> {
+  const store = run.store;
+  if (store === undefined) return;
+  const reads: [string, () => Promise<unknown>][] = [
+    ['votes.queryVotes', () => store.votes.queryVotes({ limit: store.votes.limits.maxQueryLimit })],
+    ['audit.queryByDateRange', () => store.audit.queryByDateRange(0, Number.MAX_SAFE_INTEGER, { limit: 10_000 })],
+    ['audit.verifyIntegrity', () => store.audit.verifyIntegrity()],
+    ['rewards.queryDistributions', () => store.rewards.queryDistributions({ limit: 10_000 })],
+    ['rounds.listRoundStates', () => store.rounds.listRoundStates({ limit: 10_000 })],
+  ];
+  for (const [what, read] of reads) {
+    try {
+      await read();
+    } catch (err) {
+      if (isStoreError(err, 'CORRUPTION') && err.location?.file === damaged) run.tally.fault('corrupt:found-on-read');
+      else run.problems.push(`${what} with a damaged cold file (${damaged}) failed: ${describe(err)}`);
+    }
+  }
+}
+
+/** A damaged cold manifest: the open must fail CORRUPTION naming it (never open without the cold tier). */
+async function damageColdManifest(run: SimRun, path: string): Promise<void> {
+  run.tally.fault('corrupt:cold-manifest');
+  damageFile(run, path);
+  try {
+    await run.open();
+    run.problems.push(`the open succeeded with a damaged cold manifest (${path})`);
+    await run.close();
+  } catch (err) {
+    if (!isStoreError(err, 'CORRUPTION')) run.problems.push(`open with a damaged cold manifest failed with ${describe(err)}, not CORRUPTION`);
+    else if (err.location?.file !== path) run.problems.push(`open with a damaged cold manifest: CORRUPTION names ${err.location?.file ?? 'no file'}, not ${path}: ${describe(err)}`);
+    else run.tally.fault('corrupt:cold-manifest-detected');
+  }
+}
+
+/** True when a compaction released the log's first segments (its first LSN is above 1). */
+async function logReleased(run: SimRun): Promise<boolean> {
+  const manifest = await readManifest(run.disk.fs(), SIM_DIR);
+  return (manifest?.sealed[0]?.firstLsn ?? manifest?.baseLsn ?? 1) > 1;
+}
+
 /** Segment files holding data, oldest first, with their data end (the last one is the newest). */
 function dataSegments(run: SimRun): { path: string; end: number }[] {
   const segs = run.disk.listFiles().filter((p) => p.startsWith(`${SIM_DIR}/wal/`) && p.endsWith('.wal')).sort();
@@ -259,6 +390,8 @@ function dataSegments(run: SimRun): { path: string; end: number }[] {
 async function corruptScenario(run: SimRun): Promise<void> {
   if (!(await start(run))) return;
   for (let i = run.prng.int(3, 6); i > 0; i--) await runWaves(run, 1);
+  // A retention run compacts once more before the damage, so that cold files are there to damage.
+  if (run.features.retention !== undefined) await run.store?.compact().catch((err: unknown) => run.problems.push(`compact() before the damage failed: ${describe(err)}`));
   const cleanClose = run.prng.bool();
   if (cleanClose) {
     await run.close();
@@ -277,6 +410,12 @@ async function corruptScenario(run: SimRun): Promise<void> {
   // run without them damages what it always did).
   const images = run.disk.listFiles().filter((p) => p.startsWith(`${SIM_DIR}/images/`) && p.endsWith('.csimg'));
   const snapshots = run.disk.listFiles().filter((p) => p.startsWith(`${SIM_DIR}/snapshots/`) && p.endsWith('.cssnap'));
+  // A retention run's cold files and cold manifest are targets too (docs/format.md, "Cold files").
+  const cold = coldFiles(run.disk);
+  if (run.features.retention !== undefined && cold.length > 0 && run.extra.bool(0.5)) {
+    const manifest = `${SIM_DIR}/cold/MANIFEST`;
+    return run.extra.bool(0.25) ? damageColdManifest(run, manifest) : damageColdFile(run, run.extra.pick(cold));
+  }
   if (images.length > 0 && run.extra.bool(0.35)) return damageImage(run, run.extra.pick(images));
   if (snapshots.length > 0 && run.extra.bool(0.4)) return damageSnapshot(run, run.extra.pick(snapshots));
   const segments = dataSegments(run);
@@ -324,6 +463,14 @@ async function corruptScenario(run: SimRun): Promise<void> {
       return;
     }
     run.tally.fault('corrupt:covered-by-image');
+    if (await logReleased(run)) {
+      // Released segments: a full replay is impossible by design, the open must say so.
+      const err = await run.open(false, false).then(() => undefined, (e: unknown) => e);
+      if (!isStoreError(err, 'CORRUPTION') || !/older segments were released/.test(err.message)) run.problems.push(`a released log opened without images: ${err === undefined ? 'it opened' : describe(err)}`);
+      else run.tally.fault('corrupt:no-full-replay-after-release');
+      await run.dropStore();
+      return;
+    }
     await run.open(false, false);
     run.tally.fault('corrupt:undetected-harmless?');
     await run.check();

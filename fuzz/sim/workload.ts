@@ -23,6 +23,8 @@ export interface WorkloadExtras {
   readonly images: boolean;
   readonly snapshots: boolean;
   readonly snapshotInterval: number;
+  /** Bounded history on: `store.compact()` is issued in some waves, with the writes in flight. */
+  readonly retention?: { readonly hotHeights: number; readonly compactEvery: number } | undefined;
   /** Draws for these parts (apart from the workload's own Prng). */
   readonly prng: Prng;
   /** Power cuts so far (an image or snapshot call that fails after one is expected to). */
@@ -30,6 +32,9 @@ export interface WorkloadExtras {
   /** Counts an event in the tally. */
   readonly tally: (kind: string) => void;
 }
+
+/** Share of the waves of a retention run that call `store.compact()`. */
+export const COMPACT_SHARE = 0.35;
 
 /** A deterministic clock: every read is one millisecond later. */
 export class FakeClock {
@@ -101,6 +106,8 @@ export class Workload {
     if (x?.images === true && x.prng.bool(0.4)) calls.splice(x.prng.int(0, calls.length), 0, this.#image());
     if (x?.snapshots === true && x.prng.bool(0.3)) calls.splice(x.prng.int(0, calls.length), 0, this.#snapshot());
     if (x?.snapshots === true && x.prng.bool(0.1)) calls.splice(x.prng.int(0, calls.length), 0, this.#prune(x.prng.int(1, 2)));
+    // Compactions too (besides the background ones finalization starts every `compactEvery` heights).
+    if (x?.retention !== undefined && x.prng.bool(COMPACT_SHARE)) calls.splice(x.prng.int(0, calls.length), 0, this.#compact());
     return calls.map((p) => p.catch(() => undefined));
   }
 
@@ -243,6 +250,23 @@ export class Workload {
       return;
     }
     this.problems.push(`${what} failed without a power cut or fault: ${isStoreError(err) ? `${err.code}: ${err.message}` : String(err)}`);
+  }
+
+  /**
+   * `store.compact()` now, with the wave's writes in flight (docs/architecture.md, "The path of
+   * a compaction"): it must not fail on a healthy disk; what it moved and released is tallied.
+   */
+  #compact(): Promise<unknown> {
+    const store = this.#requireStore();
+    const x = this.#x!;
+    const crashes = x.crashes();
+    return store.compact().then(
+      (report) => {
+        x.tally(report.to.height > report.from.height ? 'compact:moved' : 'compact:nothing-new');
+        if (report.segmentsReleased > 0) x.tally('compact:released-segments');
+      },
+      (err: unknown) => this.#failed('compact', err, crashes, store),
+    );
   }
 
   /** A local image taken now, with the wave's writes in flight (not paced). */
