@@ -16,6 +16,8 @@ export interface OpenProbe {
   readonly openMs: number;
   readonly rssBytes: number;
   readonly heapUsedBytes: number;
+  /** ArrayBuffer backing stores (the vote index's typed arrays live there, not in the heap). */
+  readonly arrayBuffersBytes: number;
   readonly votes: number;
 }
 
@@ -53,7 +55,7 @@ async function child(dir: string, hotHeights: number): Promise<void> {
     gc?.();
     const m = process.memoryUsage();
     const votes = store.votes.size;
-    await new Promise<void>((res) => process.send?.({ openMs, rssBytes: m.rss, heapUsedBytes: m.heapUsed, votes } satisfies OpenProbe, () => res()));
+    await new Promise<void>((res) => process.send?.({ openMs, rssBytes: m.rss, heapUsedBytes: m.heapUsed, arrayBuffersBytes: m.arrayBuffers, votes } satisfies OpenProbe, () => res()));
   } finally {
     await store.close();
   }

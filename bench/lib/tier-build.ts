@@ -3,8 +3,8 @@
  * with a long vote history of `validators` validators (prevote and precommit, one round per
  * height, a finalization mark per height), written in chunks of heights through the store's
  * own log (the vote store's record codecs, durability 'none', unverified votes), each chunk
- * followed by a reopen (the replay folds the chunk into the stores) and a compaction, so that
- * the history goes cold as it grows (docs/architecture.md, "The path of a compaction"). The
+ * followed by a reopen (the replay folds the chunk into the stores) and a compaction (or, when
+ * compaction is off, a local image), so that the history goes cold as it grows (docs/architecture.md, "The path of a compaction"). The
  * same votes (the same objects) can be handed to a peer as they are made.
  *
  * Must never: be timed as part of what the scenario measures, or hand a peer a vote the store
@@ -16,7 +16,7 @@ import { encodeFinalizedRecord, encodeVoteRecord } from '../../src/codec/vote-re
 import type { RecordInput } from '../../src/log/types.ts';
 import type { ValidatorVote } from '../../src/model/vote.ts';
 import type { ConsensusStore, OpenStoreOptions } from '../../src/store.ts';
-import { writableLogOf } from '../../src/store.ts';
+import { takeImage, writableLogOf } from '../../src/store.ts';
 import { CHAIN_ID, loadOpenStore } from './systems.ts';
 import { VoteFactory } from './workload.ts';
 
@@ -100,15 +100,18 @@ export async function buildTierDir(
       await writer.close();
     }
     await o.sink?.(votes);
-    if (o.compact) {
-      const store = await openTier(dir, o.hotHeights, 'none', 1_000_000_000);
-      try {
+    // Reopened: the replay folds the chunk into the stores; then a compaction (which ends with
+    // a local image) or, without one, an image, so that every directory built here opens from
+    // an image and a short hot log after it, as a running node's does.
+    const store = await openTier(dir, o.hotHeights, 'none', 1_000_000_000);
+    try {
+      if (o.compact) {
         const report = await store.compact();
         cutHeight = report.to.height;
         compactions++;
-      } finally {
-        await store.close();
-      }
+      } else if ((await takeImage(store)) === undefined) throw new Error(`tier build: no image taken in ${dir}`);
+    } finally {
+      await store.close();
     }
     o.progress?.(`  heights ${from}..${to} written${o.compact ? `, cut at ${cutHeight}` : ''} (${((performance.now() - started) / 1000).toFixed(1)} s)`);
   }
