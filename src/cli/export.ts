@@ -30,7 +30,9 @@ import { exportAuditRecords } from '../stores/audit-export.ts';
 import { Exit, UsageError } from './exit.ts';
 import { fileSink, Progress, stdoutSink, type Sink } from './output.ts';
 import { coldRecordsInOrder, scanAcross } from '../backup/tiers.ts';
-import { nodePublicKey, openDir, type ReadOnlyDir } from './read-only.ts';
+import { nodePublicKey, openDir, storesOf, type ReadOnlyDir } from './read-only.ts';
+import { EVIDENCE_TYPES, type EvidenceType } from '../model/evidence.ts';
+import { MAX_EVIDENCE_QUERY_LIMIT, type StoredEvidence } from '../stores/evidence-types.ts';
 
 export const EXPORT_KINDS = ['audit', 'evidence', 'rewards', 'votes'] as const;
 export type ExportKind = (typeof EXPORT_KINDS)[number];
@@ -187,6 +189,14 @@ async function stream(opened: ReadOnlyDir, kind: ExportKind, csv: boolean, f: Fi
   let lines: string[] = [];
   let size = 0;
   const src = EXPORT_SOURCES[kind];
+  if (kind === 'evidence' && log.firstLsn > 1) {
+    // Evidence never goes cold, but the records before the log's first LSN were released with
+    // their segments: the store (loaded from the image) holds them.
+    for (const line of await releasedEvidenceLines(opened, f)) {
+      lines.push(`${line}\n`);
+      size += line.length + 1;
+    }
+  }
   await scanAcross(opened, [src.kind], src.lsnCut ? [src.kind] : [], (r) => src.heightOf(r as LogRecord), async (record) => {
     for (const line of linesOf(kind, csv, record as LogRecord, f)) {
       lines.push(`${line}\n`);
@@ -201,6 +211,28 @@ async function stream(opened: ReadOnlyDir, kind: ExportKind, csv: boolean, f: Fi
   });
   if (lines.length > 0) await sink.write(lines.join(''));
   return count + lines.length;
+}
+
+/**
+ * The lines of the evidence stored before the log's first LSN (a released log), read from the
+ * read-only stores, in LSN order. Each as its first record stored it, with its status now.
+ */
+async function releasedEvidenceLines(opened: ReadOnlyDir, f: Filter): Promise<string[]> {
+  const store = await storesOf(opened);
+  const found = new Map<string, StoredEvidence>();
+  const collect = async (type: EvidenceType, lo: number, hi: number): Promise<void> => {
+    const part = await store.evidence.queryByType(type, { startHeight: lo, endHeight: hi, limit: MAX_EVIDENCE_QUERY_LIMIT });
+    if (part.length < MAX_EVIDENCE_QUERY_LIMIT || lo === hi) {
+      for (const e of part) found.set(e.id, e);
+      return;
+    }
+    const mid = lo + Math.floor((hi - lo) / 2);
+    await collect(type, lo, mid);
+    await collect(type, mid + 1, hi);
+  };
+  for (const type of EVIDENCE_TYPES) await collect(type, 0, Number.MAX_SAFE_INTEGER);
+  const out = [...found.values()].filter((e) => e.lsn < opened.log.firstLsn && passes(f, e.height, e.detectedAt)).sort((a, b) => a.lsn - b.lsn);
+  return out.map((e) => jsonLine({ lsn: e.lsn, id: e.id, type: e.type, validatorId: e.validatorId, height: e.height, detectedAt: e.detectedAt, submittedBy: e.submittedBy, verifiedByQuorum: e.verifiedByQuorum, status: e.status, failure: e.failure ?? null, recordedAt: e.recordedAt, details: e.details }));
 }
 
 /** The verifiable audit export (docs/audit.md, "Export"), checked offline with verifyAuditExport. */

@@ -28,7 +28,7 @@ export function compactedOptions(dir: string, extra: Partial<OpenStoreOptions> =
   };
 }
 
-/** Writes `blocks` heights into a new store in `dir`, compacting every `every` heights and at the end; the store stays open. */
+/** Writes `blocks` heights into a new store in `dir`, compacting every `every` heights and at the end (`every` 0: never); the store stays open. */
 export async function buildCompacted(dir: string, blocks: number, every = 10, extra: Partial<OpenStoreOptions> = {}): Promise<ConsensusStore> {
   const store = await openStore(compactedOptions(dir, extra));
   for (let v = 0; v < VALIDATOR_IDS.length; v++) await store.validators.registerValidator({ validatorId: VALIDATOR_IDS[v] as string, publicKey: validatorKey(v).publicKey, stake: 100n }, 0);
@@ -44,9 +44,9 @@ export async function buildCompacted(dir: string, blocks: number, every = 10, ex
     const total = lines.reduce((sum, l) => sum + l.amount, 0n);
     await store.rewards.recordDistribution({ height: h, timestamp: T0 + h * 1000, treasuryBefore: 1_000_000n, treasuryAfter: 1_000_000n - total, totalDistributed: total, lines });
     await store.votes.markFinalized(h, round);
-    if (h % every === every - 1) await store.compact();
+    if (every > 0 && h % every === every - 1) await store.compact();
   }
-  await store.compact();
+  if (every > 0) await store.compact();
   return store;
 }
 
