@@ -206,6 +206,7 @@ export async function runSignStateShow(
   const key = await chosenKey(fs, o.publicKey, o.keyFile);
   const opened = await openDir(dir, fs);
   let report: SignStateReport;
+  const firstLsn = opened.log.firstLsn;
   try {
     report = await readSignState(opened);
   } finally {
@@ -217,6 +218,8 @@ export async function runSignStateShow(
     return Exit.OK;
   }
   await print(`data directory: ${dir} (LSN ${report.seenLsn} seen)`);
+  // A compacted directory (docs/operations.md, "Bounded history and the tools"): the records before the log's first LSN were released.
+  if (firstLsn > 1) await print(`note: the log starts at LSN ${firstLsn} (older segments released after a compaction): signatures recorded before it are not listed; the SIGNSTATE copy holds the signing key's newest watermark`);
   if (report.keys.length === 0) await print('watermarks in the log: none');
   for (const k of report.keys) await print(`key ${k.publicKey}: height ${k.height}, round ${k.round}, step ${k.step} (${k.source}, LSN ${k.lsn})`);
   const c = report.copy;

@@ -143,6 +143,14 @@ describe('inspect and verify on a compacted directory', () => {
     expect(run.stderr).toMatch(/error CORRUPTION: .*the log starts at LSN \d+ .*no local image loads/);
   }, 60_000);
 
+  it('sign-state show says the log was released (its older signatures are not listed)', () => {
+    const firstLsn = json(['inspect', cold, '--json']).body['firstLsn'] as number;
+    const run = cstore(['sign-state', 'show', cold]);
+    expect(run.status, run.stderr).toBe(0);
+    expect(run.stdout).toContain(`note: the log starts at LSN ${firstLsn} (older segments released after a compaction)`);
+    expect(cstore(['sign-state', 'show', twin]).stdout).not.toContain('note: the log starts');
+  }, 60_000);
+
   it('reads a live node\'s directory (its lock held) and changes nothing', async () => {
     const live = await openStore(compactedOptions(cold));
     try {
