@@ -23,6 +23,8 @@ import { encodeTrailer } from '../../src/backup/trailer.ts';
 import { decodeColdManifest, encodeColdManifest } from '../../src/cold/cold-manifest.ts';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { AUDIT_KEY } from '../support/store-workload.ts';
+import { delegatingFs } from '../support/delegating-fs.ts';
+import { defaultFileSystem } from '../../src/io/real-fs.ts';
 import { AUDIT_CHAIN } from '../support/audit-test-log.ts';
 import { buildCompacted, compactedOptions, tierAnswers } from '../support/compacted-store.ts';
 
@@ -144,6 +146,54 @@ describe('a backup of a compacted store', () => {
       } finally {
         await opened.close();
       }
+    } finally {
+      await s.close();
+    }
+  }, 120_000);
+});
+
+describe('a compaction during a backup', () => {
+  it('waits until the backup has copied the cold manifest and the image: the manifest stays as it was while the backup is paused', async () => {
+    const dir = join(root, 'paused');
+    let gate: { reached: () => void; release: Promise<void> } | undefined;
+    const real = defaultFileSystem();
+    const fs = delegatingFs(real, {
+      readFile: async (p) => {
+        const g = gate;
+        if (g !== undefined && p === join(dir, 'cold', 'MANIFEST')) {
+          gate = undefined;
+          g.reached();
+          await g.release;
+        }
+        return real.readFile(p);
+      },
+    });
+    const s = await buildCompacted(dir, 30, 1_000, { fs });
+    try {
+      for (let h = 30; h < 40; h++) await s.votes.markFinalized(h, h);
+      const before = decodeColdManifest(readFileSync(join(dir, 'cold', 'MANIFEST')), 'MANIFEST');
+      let release!: () => void;
+      const reached = new Promise<void>((resolve) => {
+        gate = { reached: resolve, release: new Promise<void>((r) => (release = r)) };
+      });
+      const dest = join(root, 'paused-backup');
+      const backup = s.backup(dest, { includeKey: true });
+      await reached;
+      let compacted = false;
+      const compaction = s.compact().then((r) => {
+        compacted = true;
+        return r;
+      });
+      await new Promise((r) => setTimeout(r, 500));
+      expect(compacted, 'the compaction waits for the backup').toBe(false);
+      expect(decodeColdManifest(readFileSync(join(dir, 'cold', 'MANIFEST')), 'MANIFEST').generation).toBe(before.generation);
+      release();
+      const rep = await backup;
+      const comp = await compaction;
+      expect(rep.cold?.cut).toEqual({ height: before.cut.height, lsn: before.cut.lsn });
+      expect(comp.from).toEqual(before.cut);
+      expect(comp.to.height).toBe(40 - 5);
+      expect((await verifyBackup(dest)).lsn).toBe(rep.lsn);
     } finally {
       await s.close();
     }
