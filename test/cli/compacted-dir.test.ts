@@ -198,6 +198,26 @@ describe('export on a compacted directory', () => {
   }, 60_000);
 });
 
+describe('cstore backup of a compacted directory', () => {
+  it('backs up the stopped directory with its cold tier; backup verify: exit 0, the chain from the cold manifest; a restore answers as the source', () => {
+    const copy = join(root, 'offline');
+    cpSync(cold, copy, { recursive: true });
+    writeFileSync(join(copy, 'node.key'), NODE_KEY_BYTES, { mode: 0o600 });
+    const dest = join(root, 'offline-backup');
+    const b = json(['backup', copy, dest, '--json']);
+    expect(b.status, b.stderr).toBe(0);
+    const manifest = decodeColdManifest(readFileSync(join(copy, 'cold', 'MANIFEST')), 'MANIFEST');
+    expect(b.body['cold']).toEqual({ cut: { height: manifest.cut.height, lsn: manifest.cut.lsn }, files: manifest.files.length });
+    const v = json(['backup', 'verify', dest, '--json']);
+    expect(v.status, v.stderr).toBe(0);
+    expect(v.body['chainId']).toBe(AUDIT_CHAIN);
+    const restored = join(root, 'offline-restored');
+    const r = cstore(['restore', dest, restored, '--min-sign-height', '100000']);
+    expect(r.status, r.stderr).toBe(0);
+    for (const kind of ['votes', 'rewards', 'audit']) expect(cstore(['export', kind, restored]).stdout, kind).toBe(cstore(['export', kind, twin]).stdout);
+  }, 180_000);
+});
+
 describe('the read-only parts, in process', () => {
   it('readColdDirReadOnly deletes nothing, names a missing cold file, and checks its arguments', async () => {
     const fs = defaultFileSystem();
