@@ -17,7 +17,7 @@ import { openStore } from '../../src/store.ts';
 import type { ConsensusPhase } from '../../src/model/round.ts';
 import type { ValidatorVote, VoteType } from '../../src/model/vote.ts';
 import { blockHashOf, fakeSignature, FUZZ_CHAIN_ID, hex, OWN_ID, validatorName } from '../keys.ts';
-import { KILL_COMPACT_SHARE, KILL_RETENTION, KILL_SEGMENT_SIZE, KILL_VALIDATORS, killIdentity } from './protocol.ts';
+import { KILL_COMPACT_SHARE, KILL_RETENTION, KILL_SEGMENT_SIZE, KILL_SNAPSHOTS, KILL_VALIDATORS, killIdentity } from './protocol.ts';
 
 function arg(name: string): string {
   const i = process.argv.indexOf(name);
@@ -52,6 +52,7 @@ async function main(): Promise<void> {
     signer: { ...killIdentity(), state: fresh ? 'new-key' : 'existing-key', allowFreshState: true },
     log: { segmentSize: KILL_SEGMENT_SIZE },
     retention: KILL_RETENTION,
+    snapshots: KILL_SNAPSHOTS,
   });
   const latest = await store.rounds.loadRoundState();
   const wm = store.signGuard.watermark();

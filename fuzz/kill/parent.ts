@@ -11,7 +11,7 @@
  * It must never kill a process it did not spawn, and never leave its temp directories behind.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -24,10 +24,13 @@ import { SIGN_STEPS } from '../../src/model/sign.ts';
 import type { VoteType } from '../../src/model/vote.ts';
 import { blockHashOf, FUZZ_CHAIN_ID, hex, unhex } from '../keys.ts';
 import type { Tally } from '../report.ts';
-import { KILL_RETENTION, KILL_SEGMENT_SIZE, killIdentity, parseAck, type AckLine } from './protocol.ts';
+import { KILL_RETENTION, KILL_SEGMENT_SIZE, KILL_SNAPSHOTS, killIdentity, parseAck, type AckLine } from './protocol.ts';
 
 const CHILD_SCRIPT = join(dirname(fileURLToPath(import.meta.url)), 'child.ts');
 const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** Share of the children killed later than `maxDelayMs` (up to six times it). */
+const LONG_LIVED_SHARE = 0.2;
 
 /** Options of a kill session. */
 export interface KillOptions {
@@ -104,7 +107,10 @@ async function runLane(options: KillOptions, lane: number, kills: number, tally:
       const batch = Math.min(killsPerDir, kills - done);
       for (let k = 0; k < batch; k++) {
         const current = next;
-        const problems = await killCycle(current, prng.int(0, maxDelay), prng.bool(0.15), model);
+        // A fifth of the children live longer (up to 6x the delay), so that compactions also
+        // commit (cold files, release) between the kills that land inside them.
+        const delay = prng.bool(LONG_LIVED_SHARE) ? prng.int(maxDelay, maxDelay * 6) : prng.int(0, maxDelay);
+        const problems = await killCycle(current, delay, prng.bool(0.15), model);
         tally.killCycles++;
         for (let c = 0; c < problems.compactions; c++) tally.fault('kill:compaction-acked');
         for (let c = 0; c < problems.released; c++) tally.fault('kill:compaction-released-segments');
@@ -112,6 +118,8 @@ async function runLane(options: KillOptions, lane: number, kills: number, tally:
         // Spawn the next child now: it loads while we check.
         next = spawnChild(dir, false, prng.nextU32());
         const result = await checkDir(dir, model);
+        // Whether that reopen read across both tiers (a compaction committed: docs/format.md, "Cold files").
+        if (existsSync(join(dir, 'cold', 'MANIFEST'))) tally.fault('kill:reopen-across-tiers');
         tally.ackedChecked += result.checked;
         tally.checks++;
         for (const p of [...problems.problems, ...result.problems]) {
@@ -192,6 +200,7 @@ async function checkDir(dir: string, model: DirModel): Promise<{ problems: strin
       signer: { ...killIdentity(), state: model.lastSign === undefined ? 'new-key' : 'existing-key' },
       log: { segmentSize: KILL_SEGMENT_SIZE },
       retention: KILL_RETENTION,
+      snapshots: KILL_SNAPSHOTS,
     });
   } catch (err) {
     return { problems: [`reopen after SIGKILL failed: ${String(err)}`], checked };

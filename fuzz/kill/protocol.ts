@@ -20,6 +20,11 @@ export const KILL_SEGMENT_SIZE = 64 * 1024;
  * child's own `compact()` calls) run all the time and SIGKILLs land inside them.
  */
 export const KILL_RETENTION = { hotHeights: 4, compactEvery: 2 } as const;
+/**
+ * No automatic snapshots (the kill runs never reached the default 1,000 heights): the compactor
+ * keeps hot what they would read, which with the default is everything.
+ */
+export const KILL_SNAPSHOTS = { interval: 0 } as const;
 /** Share of heights after which the child calls `store.compact()` (not awaited: writes go on). */
 export const KILL_COMPACT_SHARE = 0.3;
 
