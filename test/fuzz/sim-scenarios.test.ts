@@ -116,9 +116,14 @@ describe('src bugs the retention feature found (red until src fixes them)', () =
   // then neither opens (NOT_FOUND: node.key missing) nor rotates.
   // 680584408: damage in the hot log after a release; `repair: true` cuts below the only image
   // (its record dropped), and the open refuses with CORRUPTION: the repair loses the directory.
+  // 4111217799: a compaction after a reopen whose cut LSN equals the last one's (nothing written
+  // since) names its files `<store>-<lsn>-1` again (the sequence restarts at each open), and
+  // writeColdFile refuses (INVALID_ARGUMENT: "votes-0000000000000164-1.cold exists"): compact()
+  // fails on a healthy disk, and every later compaction at that LSN with it.
   it.each([
     [835236279, 'crash'],
     [680584408, 'corrupt'],
+    [4111217799, 'crash'],
   ] as const)('seed %i (%s): no violation', async (seed, scenario) => {
     const tally = new Tally();
     const problems = await runOne(seed, tally, scenario);
