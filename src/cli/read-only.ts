@@ -71,7 +71,7 @@ export async function openDir(dir: string, fs: FileSystem = defaultFileSystem())
     const coldManifest = await readColdDirReadOnly(fs, dir);
     const log = await openReadOnlyLog({ dir, fs });
     try {
-      if (coldManifest !== undefined && attempt < OPEN_ATTEMPTS && (await generationOf(fs, dir)) !== coldManifest.generation) {
+      if (attempt < OPEN_ATTEMPTS && (await generationOf(fs, dir)) !== (coldManifest?.generation ?? 0)) {
         await log.close();
         continue;
       }
