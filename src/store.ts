@@ -612,7 +612,7 @@ async function loadNewestImage(
   for (const file of await listImages(env.fs, images.dir)) {
     const started = performance.now();
     try {
-      const image = await readLocalImage(env.fs, images.dir, file, log, options.chainId, env.imageKey ?? nodeKey.publicKey);
+      const image = await readLocalImage(env.fs, images.dir, file, log, options.chainId, env.lostKeyRotation === true ? 'carried' : (env.imageKey ?? nodeKey.publicKey));
       loadSections(image, imageSectionsOf(stores) as ImageSection[]);
       const loaded = { file, lsn: image.lsn, bytes: image.bytes, durationMs: performance.now() - started };
       return { stores, fromLsn: (image.lsn + 1) as Lsn, report: { loaded, rejected } };

@@ -39,6 +39,13 @@ function rotationPrng(run: SimRun): Prng | null {
 export async function maybeRotateKey(run: SimRun): Promise<void> {
   const p = rotationPrng(run);
   if (p === null || !p.bool(ROTATE_AT_CLOSE)) return;
+  // A known gap of bounded history (docs/operations.md, "Rotating the key after a compaction"):
+  // rotateNodeKey opens without images, and a log whose older segments were released opens only
+  // from one. Not drawn in retention runs until it is fixed.
+  if (run.features.retention !== undefined) {
+    run.tally.fault('rotate:skipped-retention');
+    return;
+  }
   const keyFile = `${SIM_DIR}/node.key`;
   if (p.bool(0.4)) {
     const fs = run.probe.fs();

@@ -530,6 +530,15 @@ async function corruptScenario(run: SimRun): Promise<void> {
   try {
     store = await run.open(true);
   } catch (err) {
+    // A known gap of bounded history (docs/operations.md, "A repair after a compaction"): a repair
+    // that reaches below every image kept cannot rebuild a log whose older segments were
+    // released; the open must refuse with CORRUPTION saying so (restore from a backup), never
+    // open with less.
+    if (run.features.retention !== undefined && isStoreError(err, 'CORRUPTION') && /older segments were released/.test(err.message)) {
+      run.tally.fault('corrupt:repair-needs-backup');
+      await run.dropStore();
+      return;
+    }
     run.problems.push(`open with repair: true failed: ${describe(err)}`);
     return;
   }

@@ -22,6 +22,7 @@
  * cut), or fail a write because a compaction failed (its error is kept for metrics and the
  * next attempt starts over).
  */
+import { randomBytes } from 'node:crypto';
 import { ConsensusStoreError, invalidArgument } from '../errors.ts';
 import type { Log, Lsn } from '../log/types.ts';
 import type { ColdCut, ColdKeys, ColdParticipant, ColdRecord, ColdTier } from '../cold/types.ts';
@@ -214,7 +215,9 @@ export class Compactor {
     // 2. One file per store.
     const written: unknown[] = [];
     const records: Record<string, number> = {};
-    const id = `${String(to.lsn).padStart(16, '0')}-${++this.#sequence}`;
+    // Unique across opens: the cut's LSN, and a random part (a compaction after a reopen with
+    // nothing written since takes the same cut as the last one).
+    const id = `${String(to.lsn).padStart(16, '0')}-${randomBytes(6).toString('hex')}-${++this.#sequence}`;
     try {
       for (const s of sources) {
         const count = { n: 0 };

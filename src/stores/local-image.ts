@@ -218,13 +218,16 @@ function decodeImageContent(content: Uint8Array): { chainId: string; lsn: number
  * and the fingerprint of record L in `log`.
  * @throws ConsensusStoreError CORRUPTION, or Error, naming what failed.
  */
-export async function readLocalImage(fs: FileSystem, dir: string, file: string, log: Log, chainId: string, publicKey: Uint8Array): Promise<LoadedImage> {
+export async function readLocalImage(fs: FileSystem, dir: string, file: string, log: Log, chainId: string, publicKey: Uint8Array | 'carried'): Promise<LoadedImage> {
   const path = `${dir}/${IMAGES_DIR}/${file}`;
   const parts = await readSnapshotFile(fs, path, SnapshotFileKind.Image);
   const t = parts.trailer;
   if (t.length !== 104 || !equalBytes(t.subarray(0, 8), TRAILER_MAGIC)) throw corruption(path, 0, 'image trailer is malformed');
-  if (!equalBytes(t.subarray(8, 40), publicKey)) throw new Error('image was signed by another node key');
-  if (!verifyEd25519(t.subarray(40, 104), signBytesOf(parts.header.root), publicKey)) throw corruption(path, 0, 'image signature does not verify');
+  // 'carried': the key the image names (a lost-key rotation: the node's images were signed by
+  // the key it lost; the record the image was taken after still anchors it to this log).
+  const key = publicKey === 'carried' ? t.slice(8, 40) : publicKey;
+  if (!equalBytes(t.subarray(8, 40), key)) throw new Error('image was signed by another node key');
+  if (!verifyEd25519(t.subarray(40, 104), signBytesOf(parts.header.root), key)) throw corruption(path, 0, 'image signature does not verify');
   const decoded = decodeImageContent(parts.content);
   if (decoded.chainId !== chainId) throw new Error(`image is of chain ${JSON.stringify(decoded.chainId)}`);
   if (imageLsnOfName(file) !== decoded.lsn) throw new Error(`image file name does not match its LSN ${decoded.lsn}`);
