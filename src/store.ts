@@ -602,9 +602,11 @@ async function loadNewestImage(
   options: ResolvedStoreOptions,
   env: OpenEnv,
   nodeKey: NodeKey,
-): Promise<{ stores: Stores; fromLsn: Lsn | undefined; report: ImageLoadReport }> {
+): Promise<{ stores: Stores; fromLsn: Lsn | undefined; report: ImageLoadReport; damage?: { file: string; offset: number } }> {
   let stores = makeStores(log, options, env, nodeKey);
   const rejected: { file: string; reason: string }[] = [];
+  // The first damage in the log an image's check met (an open left without an image names it).
+  let damage: { file: string; offset: number } | undefined;
   const images = env.images;
   if (env.fs === undefined || images === undefined || !images.load || (log.capture === undefined && env.imageKey === undefined) || imageSectionsOf(stores) === undefined) {
     return { stores, fromLsn: undefined, report: { loaded: undefined, rejected } };
@@ -617,11 +619,12 @@ async function loadNewestImage(
       const loaded = { file, lsn: image.lsn, bytes: image.bytes, durationMs: performance.now() - started };
       return { stores, fromLsn: (image.lsn + 1) as Lsn, report: { loaded, rejected } };
     } catch (err) {
+      if (damage === undefined && err instanceof ConsensusStoreError && err.code === 'CORRUPTION' && err.location !== undefined) damage = err.location;
       rejected.push({ file, reason: err instanceof Error ? err.message : String(err) });
       stores = makeStores(log, options, env, nodeKey);
     }
   }
-  return { stores, fromLsn: undefined, report: { loaded: undefined, rejected } };
+  return { stores, fromLsn: undefined, report: { loaded: undefined, rejected }, ...(damage === undefined ? {} : { damage }) };
 }
 
 /** Builds the stores on `log`, replays, applies the sign guard's open-time rules, records key and repairs. */
@@ -630,7 +633,7 @@ async function buildStores(log: Log, options: ResolvedStoreOptions, env: OpenEnv
   const nodeKey = env.nodeKey ?? options.nodeKey ?? (processNodeKey ??= generateNodeKey());
   const keyed = env.nodeKey !== undefined || options.nodeKey !== undefined;
 
-  const { stores, fromLsn, report: imageReport } = await loadNewestImage(log, options, env, nodeKey);
+  const { stores, fromLsn, report: imageReport, damage } = await loadNewestImage(log, options, env, nodeKey);
   const { signGuard, audit, validators, evidence, rewards, pipeline, votes, rounds, recovery, identity } = stores;
   const firstLsn = log.firstLsn ?? 1;
   if (fromLsn === undefined && firstLsn > 1) {
@@ -640,7 +643,7 @@ async function buildStores(log: Log, options: ResolvedStoreOptions, env: OpenEnv
       `the log starts at LSN ${firstLsn} (its older segments were released after a compaction) and no local image loads` +
         (imageReport.rejected.length === 0 ? '' : ` (${imageReport.rejected.map((r) => `${r.file}: ${r.reason}`).join('; ')})`) +
         ': the state before that LSN cannot be rebuilt; restore the directory from a backup (docs/operations.md, "Backup and restore")',
-      { details: { firstLsn } },
+      { details: { firstLsn }, ...(damage === undefined ? {} : { location: damage }) },
     );
   }
   const replayed = await replayLog(log, stores.appliers, fromLsn);

@@ -19,6 +19,8 @@ import type { Log, LogLimits, LogRecord, LogStatus, Lsn, OpenReport, RecordInput
 /** The durable side: records that survived, in LSN order. */
 export class MemoryDisk {
   readonly records: LogRecord[] = [];
+  /** Every LSN below this was released (`MemoryLog.release`); 1: nothing was. */
+  releasedBelow = 1;
   /** The log currently open on this disk (one writer, D7). */
   openLog: MemoryLog | undefined;
 }
@@ -75,8 +77,9 @@ export class MemoryLog implements Log {
   }
 
   /** The first LSN the disk holds (the next LSN when it holds none). */
+  /** The first LSN not released (records removed by other means, as a test may, do not move it). */
   get firstLsn(): Lsn {
-    return (this.disk.records[0]?.lsn ?? this.next) as Lsn;
+    return this.disk.releasedBelow as Lsn;
   }
 
   /**
@@ -93,6 +96,7 @@ export class MemoryLog implements Log {
     let n = 0;
     while (n < records.length - 1 && records[n]!.lsn < beforeLsn) n++;
     const released = records.splice(0, n);
+    if (n > 0) this.disk.releasedBelow = Math.max(this.disk.releasedBelow, (records[0]?.lsn ?? this.next) as number);
     const bytesFreed = released.reduce((sum, r) => sum + recordSpan(r.payload.length), 0);
     return { segmentsReleased: n, recordsReleased: n, bytesFreed, firstLsn: this.firstLsn };
   }

@@ -15,7 +15,7 @@
  * with none left the caller replays the whole log. It must never hand a store a section whose
  * file failed a check, and never delete an image that is the newest valid one.
  */
-import { corruption } from '../errors.ts';
+import { ConsensusStoreError, corruption } from '../errors.ts';
 import type { FileSystem } from '../io/types.ts';
 import type { Log, Lsn } from '../log/types.ts';
 import { ImageReader, ImageWriter } from '../codec/image-section.ts';
@@ -240,6 +240,10 @@ export async function readLocalImage(fs: FileSystem, dir: string, file: string, 
   try {
     fingerprint = await fingerprintOf(log, decoded.lsn);
   } catch (err) {
+    // Damage in the log under the image: its location travels on (an open that then has no image names it).
+    if (err instanceof ConsensusStoreError && err.code === 'CORRUPTION' && err.location !== undefined) {
+      throw new ConsensusStoreError('CORRUPTION', `image's record ${decoded.lsn}: ${err.message}`, { location: err.location, cause: err });
+    }
     throw new Error(`image's record ${decoded.lsn}: ${(err as Error).message}`);
   }
   if (!equalBytes(fingerprint, decoded.fingerprint)) throw new Error(`the log's record ${decoded.lsn} is not the one the image was taken after`);

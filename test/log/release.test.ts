@@ -627,6 +627,14 @@ describe('holds and backups', () => {
     }
     expect(report.lsn).toBe(120);
     await log.close();
+    if (firstInBackup > 1) {
+      // A log released by hand, with no compaction before: the state below its first record is
+      // in no image and no cold tier, so the backup does not restore as a store (verifyBackup
+      // says why); what it holds is checked above.
+      const refused = await restoreFromBackup({ backup: '/backup', dir: '/restored', fs, publicKey: nodeKey.publicKey }).then(() => undefined, (e: unknown) => e);
+      expect(refused).toMatchObject({ code: 'CORRUPTION', message: expect.stringMatching(/starts at LSN/) });
+      return;
+    }
     await restoreFromBackup({ backup: '/backup', dir: '/restored', fs, publicKey: nodeKey.publicKey });
     const restored = await openLog({ dir: '/restored', fs, segmentSize: SMALL_SEGMENT });
     expect(restored.firstLsn).toBe(firstInBackup);
@@ -638,7 +646,7 @@ describe('holds and backups', () => {
     await restored.close();
   }
 
-  it('a backup asked for while a release runs waits for it, then restores from the new first segment', async () => {
+  it('a backup asked for while a release runs waits for it and starts at the new first segment (a log released by hand does not restore as a store)', async () => {
     await backupAndRestore('release-first');
   });
 
