@@ -16,6 +16,7 @@
  *
  * Prints its fast-check seed; set FC_SEED to replay one (and FC_RUNS for more runs of the property).
  */
+import { expectSameAnswers } from '../support/canonical.ts';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { sealTrailer } from '../../src/codec/snapshot-file.ts';
@@ -79,29 +80,6 @@ class Bench {
       this.#frozen = undefined;
     }
   }
-}
-
-/**
- * A canonical text of query answers: bigints, bytes, maps and sets spelt out, so that equal
- * texts mean deep-equal answers.
- */
-function canonical(value: unknown): string {
-  return JSON.stringify(value, function (this: unknown, key: string, v: unknown) {
-    const raw = (this as Record<string, unknown>)[key];
-    if (typeof raw === 'bigint') return { bigint: raw.toString() };
-    if (raw instanceof Uint8Array) return { bytes: Buffer.from(raw).toString('hex') };
-    if (raw instanceof Map) return { map: [...raw.entries()] };
-    if (raw instanceof Set) return { set: [...raw] };
-    if (raw === undefined) return { undefined: true };
-    return v;
-  });
-}
-
-/** `actual` deep-equals `expected` (compared as canonical text, which is fast; a difference is shown by toEqual). */
-function expectSameAnswers(actual: unknown, expected: unknown, label: string): void {
-  if (canonical(actual) !== canonical(expected)) expect(actual, label).toEqual(expected);
-  // toEqual may pass where the texts differ (an undefined property against none): then the texts must say why.
-  if (canonical(actual) !== canonical(expected)) expect(canonical(actual), label).toBe(canonical(expected));
 }
 
 /** A clock of its own, from a fixed start: two stores given one each stamp alike. */

@@ -16,6 +16,7 @@
  *
  * Prints its fast-check seed; set FC_SEED to replay one.
  */
+import { expectSameAnswers as expectSame } from '../support/canonical.ts';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { isStoreError } from '../../src/errors.ts';
@@ -240,28 +241,6 @@ async function lightReads(store: ConsensusStore, maxHeight: number): Promise<unk
     recovered.roundState,
     recovered.integrity,
   ];
-}
-
-/**
- * A canonical text of an answer: bigints, bytes, maps and sets spelt out, so that equal texts
- * mean deep-equal answers (comparing texts is fast; a difference is then shown by toEqual).
- */
-function canonical(value: unknown): string {
-  return JSON.stringify(value, function (this: unknown, key: string, v: unknown) {
-    const raw = (this as Record<string, unknown>)[key];
-    if (typeof raw === 'bigint') return { bigint: raw.toString() };
-    if (raw instanceof Uint8Array) return { bytes: Buffer.from(raw).toString('hex') };
-    if (raw instanceof Map) return { map: [...raw.entries()] };
-    if (raw instanceof Set) return { set: [...raw] };
-    if (raw === undefined) return { undefined: true };
-    return v;
-  });
-}
-
-/** `actual` deep-equals `expected`. */
-function expectSame(actual: unknown, expected: unknown, label: string): void {
-  if (canonical(actual) !== canonical(expected)) expect(actual, label).toEqual(expected);
-  if (canonical(actual) !== canonical(expected)) expect(canonical(actual), label).toBe(canonical(expected));
 }
 
 /** Answers of the two stores, compared store by store (a difference names its store and query index). */
